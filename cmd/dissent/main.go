@@ -1,0 +1,285 @@
+// Command dissent runs and administers a Dissent deployment: a secure
+// internal dissent channel. This file and its siblings parse flags and wire
+// packages together; every rule lives in internal/service.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/config"
+	"github.com/dissent-channel/dissent/internal/server"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type command struct {
+	name, usage, summary string
+	run                  func(ctx context.Context, args []string) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"serve", "serve [--data DIR] [--addr HOST:PORT]", "serve the web pages and the JSON API", cmdServe},
+		{"demo", "demo [--data DIR] [--addr HOST:PORT]", "set up a demo deployment (once) and serve it", cmdDemo},
+		{"init", "init --data DIR --admin NAME [--password-stdin] [--custodians a,b,c --threshold K]", "create the data folder, keys and first administrator", cmdInit},
+		{"migrate", "migrate [--data DIR]", "apply pending database migrations", cmdMigrate},
+		{"user", "user add|list|disable|enable --as ADMIN ...", "manage accounts", cmdUser},
+		{"calendar", "calendar --profile P --from RFC3339 [--tz ZONE] [--data DIR]", "print the deadlines of a memo submitted at a moment", cmdCalendar},
+		{"config", "config check [--data DIR]", "check the configuration and print it", cmdConfig},
+		{"recovery", "recovery restore --data DIR --user NAME SHARE-FILE...", "restore a user's keys with k custodians' shares", cmdRecovery},
+		{"stats", "stats --year YYYY --as NAME [--data DIR]", "print a year's figures (small counts suppressed)", cmdStats},
+		{"version", "version", "print the version", func(context.Context, []string) error { fmt.Println("dissent", version); return nil }},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(os.Stdout)
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			err := c.run(ctx, args[1:])
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "dissent "+c.name+": "+message(err))
+				return exitCode(err)
+			}
+			return 0
+		}
+	}
+	fmt.Fprintf(os.Stderr, "dissent: unknown command %q\n\n", args[0])
+	usage(os.Stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Dissent: a secure internal dissent channel.\n\nUsage:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  dissent %-75s %s\n", c.usage, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun `dissent COMMAND --help` for a command's flags. DISSENT_DATA and DISSENT_ADDR stand in for --data and --addr.")
+}
+
+// message shows channel errors as they are and other errors in full: the CLI
+// runs on the operator's own machine.
+func message(err error) string {
+	var ce *channel.Error
+	if errors.As(err, &ce) {
+		msg := ce.Message
+		for _, f := range ce.Fields {
+			if f.Message != ce.Message {
+				msg += "\n  " + f.Field + ": " + f.Message
+			}
+		}
+		return msg
+	}
+	return err.Error()
+}
+
+func exitCode(err error) int {
+	switch channel.ErrorCode(err) {
+	case channel.EINVALID, channel.EMALFORMED, channel.ETOOLARGE:
+		return 2
+	case channel.EUNAUTHORIZED, channel.EFORBIDDEN:
+		return 3
+	case channel.ENOTFOUND:
+		return 4
+	case channel.ECONFLICT:
+		return 5
+	}
+	return 1
+}
+
+// flags makes a flag set with the shared --data and --addr flags.
+func flags(name string) (*flag.FlagSet, *string, *string) {
+	fs := flag.NewFlagSet("dissent "+name, flag.ContinueOnError)
+	data := fs.String("data", envOr("DISSENT_DATA", "dissent-data"), "the data folder (env DISSENT_DATA)")
+	addr := fs.String("addr", os.Getenv("DISSENT_ADDR"), "the address to listen on, HOST:PORT (env DISSENT_ADDR; default from the config, 127.0.0.1:8080)")
+	return fs, data, addr
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func loadConfig(data, addr string) (*config.Config, error) {
+	cfg, err := config.Load(data, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if addr != "" {
+		cfg.Server.Addr = addr
+	}
+	return cfg, nil
+}
+
+func logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// app is an opened deployment.
+type app struct {
+	cfg   *config.Config
+	store store.Store
+	svc   *service.Service
+	log   *slog.Logger
+}
+
+func openApp(ctx context.Context, data, addr string, migrate bool) (*app, error) {
+	cfg, err := loadConfig(data, addr)
+	if err != nil {
+		return nil, err
+	}
+	key, err := server.ReadLedgerKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := server.OpenStore(ctx, cfg, migrate)
+	if err != nil {
+		return nil, err
+	}
+	log := logger()
+	svc, err := server.NewService(cfg, st, key, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, store: st, svc: svc, log: log}, nil
+}
+
+func (a *app) serve(ctx context.Context, ready func(url string)) error {
+	defer a.store.Close()
+	h := server.Handler(a.svc, a.cfg, a.log, nil)
+	return server.Serve(ctx, a.cfg.Server.Addr, h, ready)
+}
+
+func cmdServe(ctx context.Context, args []string) error {
+	fs, data, addr := flags("serve")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, *data, *addr, true)
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx, func(url string) { fmt.Println("Dissent is ready at " + url) })
+}
+
+func cmdMigrate(ctx context.Context, args []string) error {
+	fs, data, _ := flags("migrate")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*data, "")
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	fmt.Println("The database schema is up to date.")
+	return st.Close()
+}
+
+func cmdConfig(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "check" {
+		return channel.Invalid("command", "usage: dissent config check [--data DIR]")
+	}
+	fs, data, addr := flags("config check")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*data, *addr)
+	if err != nil {
+		return err
+	}
+	for _, l := range cfg.Summary() {
+		fmt.Println(l)
+	}
+	if _, err := server.ReadLedgerKey(cfg); err != nil {
+		return err
+	}
+	fmt.Println("The configuration is valid.")
+	return nil
+}
+
+// readPassword reads a password: one line of stdin with --password-stdin,
+// otherwise a prompt on the terminal without echo.
+func readPassword(fromStdin bool, prompt string) (string, error) {
+	if fromStdin || !term.IsTerminal(int(os.Stdin.Fd())) {
+		line, err := bufio.NewReader(io.LimitReader(os.Stdin, channel.MaxPassword+2)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			return "", channel.Invalid("password", "no password on standard input")
+		}
+		return line, nil
+	}
+	fmt.Fprint(os.Stderr, prompt)
+	b, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	return string(b), err
+}
+
+// signIn signs the CLI in as a user, with the password from
+// DISSENT_PASSWORD or a prompt.
+func (a *app) signIn(ctx context.Context, username string) (*service.Actor, error) {
+	if username == "" {
+		return nil, channel.Invalid("as", "say who you are with --as USERNAME")
+	}
+	pw := os.Getenv("DISSENT_PASSWORD")
+	if pw == "" {
+		var err error
+		if pw, err = readPassword(false, "Password for "+username+": "); err != nil {
+			return nil, err
+		}
+	}
+	tok, _, err := a.svc.SignIn(ctx, username, pw)
+	if err != nil {
+		return nil, err
+	}
+	return a.svc.Authenticate(ctx, tok)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

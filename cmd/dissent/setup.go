@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/config"
+	"github.com/dissent-channel/dissent/internal/demo"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/server"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+type initOptions struct {
+	data, admin, display, email, password string
+	custodians                            []string
+	threshold                             int
+}
+
+func cmdInit(ctx context.Context, args []string) error {
+	fs, data, _ := flags("init")
+	admin := fs.String("admin", "", "the first administrator's username")
+	display := fs.String("display-name", "", "their display name (default: the username)")
+	email := fs.String("email", "", "their e-mail address (default: USERNAME@localhost.invalid)")
+	stdin := fs.Bool("password-stdin", false, "read the administrator's password from standard input")
+	custodians := fs.String("custodians", "", "comma-separated names of the recovery key's custodians (default: custodian-1,custodian-2,custodian-3)")
+	threshold := fs.Int("threshold", 2, "how many custodians together can restore a user's keys (at least 2)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *admin == "" {
+		return channel.Invalid("admin", "name the first administrator with --admin")
+	}
+	pw, err := readPassword(*stdin, "Password for "+*admin+": ")
+	if err != nil {
+		return err
+	}
+	o := initOptions{data: *data, admin: *admin, display: *display, email: *email, password: pw, threshold: *threshold}
+	if *custodians != "" {
+		o.custodians = strings.Split(*custodians, ",")
+	}
+	shares, err := initDeployment(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Dissent is set up in %s with administrator %q.\n", *data, *admin)
+	fmt.Printf("Recovery shares (%d of %d needed) are in %s:\n", *threshold, len(shares), filepath.Join(*data, "recovery-shares"))
+	fmt.Println("  move each to its custodian, off this machine, and delete the copies here.")
+	fmt.Println("Start it with: dissent serve --data " + *data)
+	return nil
+}
+
+// initDeployment creates the data folder, the ledger key, the recovery
+// key (written out as shares) and the first administrator.
+func initDeployment(ctx context.Context, o initOptions) ([]vault.Share, error) {
+	cfg, err := config.Load(o.data, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(cfg.LedgerKeyPath()); err == nil {
+		return nil, channel.Errorf(channel.ECONFLICT, "%s is already set up (its ledger key exists)", o.data)
+	}
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return nil, err
+	}
+	if o.display == "" {
+		o.display = o.admin
+	}
+	if o.email == "" {
+		o.email = o.admin + "@localhost.invalid"
+	}
+	if len(o.custodians) == 0 {
+		o.custodians = []string{"custodian-1", "custodian-2", "custodian-3"}
+	}
+	if o.threshold == 0 {
+		o.threshold = 2
+	}
+	skey, vkey, err := ledger.GenerateKey(cfg.Channel.Origin)
+	if err != nil {
+		return nil, err
+	}
+	st, err := server.OpenStore(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	svc, err := server.NewService(cfg, st, skey, logger())
+	if err != nil {
+		return nil, err
+	}
+	shares, err := svc.Init(ctx, service.Setup{
+		Admin:      service.NewUser{Username: o.admin, DisplayName: o.display, Email: o.email, Password: o.password, Roles: []string{"admin"}},
+		Custodians: o.custodians, Threshold: o.threshold, LedgerVKey: vkey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The key is written only after the database accepted the set-up, so a
+	// failed init leaves a folder that init can run on again.
+	if err := os.WriteFile(cfg.LedgerKeyPath(), []byte(skey+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(o.data, "ledger.pub"), []byte(vkey+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(o.data, "recovery-shares")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	for _, sh := range shares {
+		if err := os.WriteFile(filepath.Join(dir, sh.Custodian+".txt"), []byte(sh.Encode()), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return shares, nil
+}
+
+func cmdDemo(ctx context.Context, args []string) error {
+	fs, data, addr := flags("demo")
+	fs.Lookup("data").DefValue = "dissent-demo"
+	if os.Getenv("DISSENT_DATA") == "" {
+		*data = "dissent-demo"
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*data, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.LedgerKeyPath()); errors.Is(err, os.ErrNotExist) {
+		fmt.Println("Setting up a demo deployment in " + *data + " (this takes a few seconds)...")
+		if _, err := initDeployment(ctx, initOptions{data: *data, admin: "admin", display: "Service Administrator", password: demo.Password}); err != nil {
+			return err
+		}
+		a, err := openApp(ctx, *data, *addr, true)
+		if err != nil {
+			return err
+		}
+		err = seedDemo(ctx, a.svc)
+		_ = a.store.Close()
+		if err != nil {
+			return fmt.Errorf("seeding the demo: %w", err)
+		}
+	}
+	a, err := openApp(ctx, *data, *addr, true)
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx, func(url string) {
+		fmt.Println("Dissent demo is ready at " + url)
+		fmt.Println("Sign in as any of these (password " + demo.Password + "):")
+		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+		for _, acc := range demo.Accounts {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", acc.Username, acc.Role, acc.Note)
+		}
+		_ = tw.Flush()
+		fmt.Println("Stop it with Ctrl-C; the data stays in " + *data + ".")
+	})
+}
+
+func seedDemo(ctx context.Context, svc *service.Service) error {
+	tok, _, err := svc.SignIn(ctx, "admin", demo.Password)
+	if err != nil {
+		return err
+	}
+	adm, err := svc.Authenticate(ctx, tok)
+	if err != nil {
+		return err
+	}
+	return demo.Seed(ctx, svc, adm)
+}
+
+func cmdUser(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return channel.Invalid("command", "usage: dissent user add|list|disable|enable --as ADMIN ...")
+	}
+	sub := args[0]
+	fs, data, _ := flags("user " + sub)
+	as := fs.String("as", "", "your username (an administrator); password from DISSENT_PASSWORD or a prompt")
+	username := fs.String("username", "", "the account's username")
+	display := fs.String("display-name", "", "display name (add)")
+	email := fs.String("email", "", "e-mail address (add)")
+	roles := fs.String("roles", "member", "comma-separated roles: member, office, principal, auditor, admin (add)")
+	eligible := fs.Bool("eligible", true, "may file and sign memos (add)")
+	pwStdin := fs.Bool("password-stdin", false, "read the new account's password from standard input (add)")
+	q := fs.String("q", "", "search text (list)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, *data, "", false)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	me, err := a.signIn(ctx, *as)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "add":
+		pw, err := readPassword(*pwStdin, "Password for "+*username+": ")
+		if err != nil {
+			return err
+		}
+		u, err := a.svc.CreateUser(ctx, me, service.NewUser{Username: *username, DisplayName: *display, Email: *email, Password: pw, Roles: strings.Split(*roles, ","), Eligible: *eligible})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("Created %s (%s).\n", u.Username, strings.Join(u.Roles, ", "))
+	case "list":
+		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tROLES\tELIGIBLE\tSTATE")
+		cursor := ""
+		for {
+			page, err := a.svc.Directory(ctx, me, *q, cursor, 200)
+			if err != nil {
+				return err
+			}
+			for _, u := range page.Items {
+				state := "active"
+				if u.Disabled {
+					state = "disabled"
+				} else if u.KeyState != "active" {
+					state = "keys locked"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", u.Username, u.DisplayName, strings.Join(u.Roles, ","), u.Eligible != nil && *u.Eligible, state)
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		return tw.Flush()
+	case "disable", "enable":
+		off := sub == "disable"
+		if _, err := a.svc.UpdateUser(ctx, me, *username, service.UserUpdate{Disabled: &off}); err != nil {
+			return err
+		}
+		fmt.Printf("%s is %sd.\n", *username, sub)
+	default:
+		return channel.Invalid("command", "unknown user command %q: want add, list, disable or enable", sub)
+	}
+	return nil
+}
+
+func cmdCalendar(ctx context.Context, args []string) error {
+	fs, data, _ := flags("calendar")
+	profile := fs.String("profile", channel.DefaultProfile, "policy profile: state-2fam070, eu-2019-1937 or nrc-dpo")
+	from := fs.String("from", "", "when the memo is submitted, RFC 3339 (e.g. 2026-07-02T16:30:00-04:00)")
+	tz := fs.String("tz", "", "the office's time zone (default from the config, America/New_York)")
+	year := fs.Int("holidays", 0, "also list the non-working days of this year")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*data, os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Channel.Profile = *profile
+	if *tz != "" {
+		cfg.Channel.TimeZone = *tz
+	}
+	p, err := cfg.Profile()
+	if err != nil {
+		return err
+	}
+	cal, err := cfg.Calendar()
+	if err != nil {
+		return err
+	}
+	if *year > 0 {
+		for _, h := range cal.Holidays(*year) {
+			note := ""
+			if h.Observed {
+				note = " (observed)"
+			}
+			fmt.Printf("%s  %s  %s%s\n", h.Date, h.Date.Weekday().String()[:3], h.Name, note)
+		}
+		if *from == "" {
+			return nil
+		}
+	}
+	t, err := time.Parse(time.RFC3339, *from)
+	if err != nil {
+		return channel.Invalid("from", "--from must be an RFC 3339 time such as 2026-07-02T16:30:00-04:00")
+	}
+	d := p.Deadlines(cal, t)
+	show := func(t time.Time) string { return t.In(cal.Location()).Format("Mon 2006-01-02 15:04 MST") }
+	fmt.Printf("profile:         %s (%s)\n", p.Name, p.Title)
+	fmt.Printf("office zone:     %s, holidays %s\n", cal.Location(), p.Holidays)
+	fmt.Printf("submitted:       %s\n", show(t))
+	fmt.Printf("received:        %s\n", show(cal.Received(t)))
+	fmt.Printf("acknowledge by:  %s  (%s)\n", show(d.AcknowledgeBy), p.Acknowledge)
+	fmt.Printf("reply by:        %s  (%s)\n", show(d.ReplyBy), p.Reply)
+	if !d.ReplyLatest.Equal(d.ReplyBy) {
+		fmt.Printf("reply at latest: %s  (%s)\n", show(d.ReplyLatest), p.ReplyLatest)
+	}
+	return nil
+}
+
+func cmdRecovery(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "restore" {
+		return channel.Invalid("command", "usage: dissent recovery restore --data DIR --user NAME [--password-stdin] SHARE-FILE...")
+	}
+	fs, data, _ := flags("recovery restore")
+	user := fs.String("user", "", "the user whose keys to restore (their password was reset by an administrator)")
+	stdin := fs.Bool("password-stdin", false, "read the password the administrator set from standard input")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	var shares []vault.Share
+	for _, f := range fs.Args() {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		sh, err := vault.ParseShare(string(b))
+		if err != nil {
+			return channel.Invalid("shares", "%s: %v", f, err)
+		}
+		shares = append(shares, sh)
+	}
+	pw, err := readPassword(*stdin, "The password the administrator set for "+*user+": ")
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, *data, "", false)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	if err := a.svc.RecoverKeys(ctx, shares, *user, pw); err != nil {
+		return err
+	}
+	fmt.Printf("The keys of %s are restored. They should sign in and change their password now; they have been told.\n", *user)
+	return nil
+}
+
+func cmdStats(ctx context.Context, args []string) error {
+	fs, data, _ := flags("stats")
+	year := fs.Int("year", time.Now().Year(), "the year")
+	as := fs.String("as", "", "your username (auditor, office or administrator)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, *data, "", false)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	me, err := a.signIn(ctx, *as)
+	if err != nil {
+		return err
+	}
+	st, err := a.svc.YearStats(ctx, me, *year)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Printf("Figures for %d (counts below %d shown as <%d)\n", st.Year, st.Suppression, st.Suppression)
+	fmt.Printf("submitted: %s\n", st.Submitted)
+	for _, k := range sortedKeys(st.States) {
+		fmt.Printf("  %-13s %s\n", k, st.States[k])
+	}
+	fmt.Printf("acknowledged on time %s, late %s, pending %s\n", st.Acknowledge.OnTime, st.Acknowledge.Late, st.Acknowledge.Pending)
+	fmt.Printf("replied on time %s, within the latest deadline %s, late %s, pending %s\n", st.Reply.OnTime, st.Reply.WithinLatest, st.Reply.Late, st.Reply.Pending)
+	fmt.Println("authors per memo:")
+	for _, k := range sortedKeys(st.SignerBands) {
+		fmt.Printf("  %-6s %s\n", k, st.SignerBands[k])
+	}
+	return nil
+}

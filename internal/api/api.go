@@ -1,0 +1,285 @@
+// Package api is the JSON API v1 (docs: API.md, served as OpenAPI 3.1 at
+// /api/v1/openapi.json). Handlers decode and validate the request, call the
+// service, and encode its answer; they never decide who may see what.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/service"
+)
+
+// Options tune the API.
+type Options struct {
+	// MaxBody is the largest request body accepted, in bytes. It must leave
+	// room for a memo body of the configured size plus its JSON escaping.
+	MaxBody int64
+	Log     *slog.Logger
+}
+
+type handler struct {
+	svc *service.Service
+	opt Options
+}
+
+// route is one endpoint: registered on the mux and described in OpenAPI
+// from this same table, so the two cannot drift apart.
+type route struct {
+	method, path string
+	summary      string
+	auth         bool
+	request      any // a value of the request body type, or nil
+	response     any // a value of the success body type, or nil
+	status       int // success status
+	query        []param
+	handle       func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor)
+}
+
+type param struct {
+	name, desc string
+	required   bool
+	integer    bool
+}
+
+// Register adds the API's routes to mux.
+func Register(mux *http.ServeMux, svc *service.Service, opt Options) {
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 3 << 20
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	h := &handler{svc: svc, opt: opt}
+	for _, rt := range routes() {
+		mux.Handle(rt.method+" "+rt.path, h.wrap(rt))
+	}
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, OpenAPI())
+	})
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		problem(w, r, http.StatusNotFound, "not found", nil)
+	})
+}
+
+func (h *handler) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		var a *service.Actor
+		if rt.auth {
+			token, ok := bearer(r)
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="dissent"`)
+				problem(w, r, http.StatusUnauthorized, "sign in first", nil)
+				return
+			}
+			var err error
+			if a, err = h.svc.Authenticate(r.Context(), token); err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="dissent"`)
+				h.fail(w, r, err)
+				return
+			}
+		}
+		if rt.request != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, h.opt.MaxBody)
+		}
+		rt.handle(h, w, r, a)
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	v := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// decode reads one JSON object into v: the body must be application/json,
+// valid UTF-8, within the size limit, with no unknown fields and nothing
+// after the object.
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, _ := strings.Cut(ct, ";")
+		if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+			problem(w, r, http.StatusUnsupportedMediaType, "send application/json", nil)
+			return false
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		problem(w, r, http.StatusRequestEntityTooLarge, "the request body is larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes", nil)
+		return false
+	} else if err != nil {
+		problem(w, r, http.StatusBadRequest, "the request body could not be read", nil)
+		return false
+	}
+	if err := DecodeStrict(body, v); err != nil {
+		problem(w, r, http.StatusBadRequest, err.Error(), nil)
+		return false
+	}
+	return true
+}
+
+// DecodeStrict decodes exactly one JSON object from body into v, refusing
+// invalid UTF-8, unknown fields and trailing data. Its errors are written for
+// the client and quote nothing from the body.
+func DecodeStrict(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return errors.New("the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return errors.New("the request body is empty: send a JSON object")
+		case errors.As(err, &syn):
+			return errors.New("the request body is not valid JSON (at byte " + strconv.FormatInt(syn.Offset, 10) + ")")
+		case errors.As(err, &typ):
+			return errors.New("field " + strconv.Quote(typ.Field) + " has the wrong type")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return errors.New("unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return errors.New("the request body is not valid JSON")
+	}
+	if dec.More() {
+		return errors.New("the request body has data after the JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("the request body has data after the JSON object")
+	}
+	return nil
+}
+
+var statusOf = map[string]int{
+	channel.EMALFORMED:    http.StatusBadRequest,
+	channel.EUNAUTHORIZED: http.StatusUnauthorized,
+	channel.EFORBIDDEN:    http.StatusForbidden,
+	channel.ENOTFOUND:     http.StatusNotFound,
+	channel.ECONFLICT:     http.StatusConflict,
+	channel.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	channel.EINVALID:      http.StatusUnprocessableEntity,
+	channel.ERATELIMIT:    http.StatusTooManyRequests,
+	channel.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	channel.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// StatusOf maps an error to its HTTP status.
+func StatusOf(err error) int {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return http.StatusServiceUnavailable
+	}
+	return statusOf[channel.ErrorCode(err)]
+}
+
+// fail answers err as a problem; internal errors are logged and shown only
+// as "internal error".
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := StatusOf(err)
+	if status == http.StatusInternalServerError || status == http.StatusServiceUnavailable {
+		h.opt.Log.Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
+	}
+	var fields []channel.FieldError
+	var ce *channel.Error
+	if errors.As(err, &ce) {
+		fields = ce.Fields
+	}
+	problem(w, r, status, channel.ErrorMessage(err), fields)
+}
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type   string               `json:"type"`
+	Title  string               `json:"title"`
+	Status int                  `json:"status"`
+	Detail string               `json:"detail"`
+	Errors []channel.FieldError `json:"errors,omitempty"`
+}
+
+func problem(w http.ResponseWriter, r *http.Request, status int, detail string, fields []channel.FieldError) {
+	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: fields}
+	b, _ := json.Marshal(p)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"title":"internal error"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// reply writes v or the error.
+func (h *handler) reply(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if v == nil {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+// limit reads ?limit= (default 50, at most 200).
+func limit(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 200 {
+		return 0, channel.Invalid("limit", "limit must be a number from 1 to 200")
+	}
+	return n, nil
+}
+
+func intParam(r *http.Request, name string) (int64, error) {
+	n, err := strconv.ParseInt(r.URL.Query().Get(name), 10, 64)
+	if err != nil {
+		return 0, &channel.Error{Code: channel.EMALFORMED, Message: name + " must be a whole number", Fields: []channel.FieldError{{Field: name, Message: "must be a whole number"}}}
+	}
+	return n, nil
+}
+
+// Health serves /healthz and /readyz.
+func Health(mux *http.ServeMux, svc *service.Service) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := svc.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "database unreachable\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+}

@@ -1,0 +1,317 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/service"
+)
+
+// Request bodies that are not service types.
+type (
+	signInRequest struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	signInResponse struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	usernamesRequest struct {
+		Usernames []string `json:"usernames"`
+	}
+	revisionRequest struct {
+		Revision int `json:"revision"`
+	}
+	reasonRequest struct {
+		Reason string `json:"reason"`
+	}
+	bodyRequest struct {
+		Body string `json:"body"`
+	}
+	accessResponse struct {
+		Items []service.AccessEntry `json:"items"`
+	}
+	passwordRequest struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	resetRequest struct {
+		Password string `json:"password"`
+	}
+)
+
+var (
+	pageParams = []param{{name: "limit", desc: "page size, 1 to 200 (default 50)", integer: true}, {name: "cursor", desc: "next_cursor of the previous page"}}
+)
+
+func routes() []route {
+	return []route{
+		{method: "POST", path: "/api/v1/sessions", summary: "Sign in", request: signInRequest{}, response: signInResponse{}, status: 201,
+			handle: (*handler).signIn},
+		{method: "DELETE", path: "/api/v1/sessions/current", summary: "Sign out", auth: true, status: 204,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				h.reply(w, r, http.StatusNoContent, nil, h.svc.SignOut(r.Context(), a))
+			}},
+		{method: "GET", path: "/api/v1/me", summary: "The signed-in user", auth: true, response: service.User{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				u, err := h.svc.Me(r.Context(), a)
+				h.reply(w, r, 200, u, err)
+			}},
+		{method: "PUT", path: "/api/v1/me/password", summary: "Change your password (your keys are re-wrapped)", auth: true, request: passwordRequest{}, status: 204,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in passwordRequest
+				if h.decode(w, r, &in) {
+					h.reply(w, r, 204, nil, h.svc.ChangePassword(r.Context(), a, in.CurrentPassword, in.NewPassword))
+				}
+			}},
+		{method: "POST", path: "/api/v1/users", summary: "Create a user (administrators)", auth: true, request: service.NewUser{}, response: service.User{}, status: 201,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in service.NewUser
+				if h.decode(w, r, &in) {
+					u, err := h.svc.CreateUser(r.Context(), a, in)
+					h.reply(w, r, 201, u, err)
+				}
+			}},
+		{method: "GET", path: "/api/v1/users", summary: "Search the directory", auth: true, response: service.UserPage{}, status: 200,
+			query: append([]param{{name: "q", desc: "part of a username or display name"}}, pageParams...),
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				n, err := limit(r)
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				p, err := h.svc.Directory(r.Context(), a, r.URL.Query().Get("q"), r.URL.Query().Get("cursor"), n)
+				h.reply(w, r, 200, p, err)
+			}},
+		{method: "PATCH", path: "/api/v1/users/{username}", summary: "Change roles, eligibility or state (administrators)", auth: true, request: service.UserUpdate{}, response: service.User{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in service.UserUpdate
+				if h.decode(w, r, &in) {
+					u, err := h.svc.UpdateUser(r.Context(), a, r.PathValue("username"), in)
+					h.reply(w, r, 200, u, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/users/{username}/password-reset", summary: "Reset a password (administrators); the user's keys stay locked until recovery", auth: true, request: resetRequest{}, status: 204,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in resetRequest
+				if h.decode(w, r, &in) {
+					h.reply(w, r, 204, nil, h.svc.ResetPassword(r.Context(), a, r.PathValue("username"), in.Password))
+				}
+			}},
+		{method: "POST", path: "/api/v1/office/members/{username}/grant", summary: "Let a new office member in (a current office member)", auth: true, status: 204,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				h.reply(w, r, 204, nil, h.svc.GrantOffice(r.Context(), a, r.PathValue("username")))
+			}},
+		{method: "GET", path: "/api/v1/admin/distribution", summary: "The standing distribution (administrators)", auth: true, response: service.Distribution{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				d, err := h.svc.GetDistribution(r.Context(), a)
+				h.reply(w, r, 200, d, err)
+			}},
+		{method: "PUT", path: "/api/v1/admin/distribution", summary: "Replace the standing distribution (administrators)", auth: true, request: service.Distribution{}, response: service.Distribution{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in service.Distribution
+				if h.decode(w, r, &in) {
+					d, err := h.svc.SetDistribution(r.Context(), a, in)
+					h.reply(w, r, 200, d, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos", summary: "Start a draft", auth: true, request: service.MemoInput{}, response: service.Memo{}, status: 201,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in service.MemoInput
+				if h.decode(w, r, &in) {
+					m, err := h.svc.CreateMemo(r.Context(), a, in)
+					h.reply(w, r, 201, m, err)
+				}
+			}},
+		{method: "GET", path: "/api/v1/memos", summary: "List the memos of a box", auth: true, response: service.MemoPage{}, status: 200,
+			query: append([]param{{name: "box", desc: "mine, office or distribution", required: true}, {name: "state", desc: "comma-separated states to filter by"}}, pageParams...),
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				n, err := limit(r)
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				var states []string
+				if s := r.URL.Query().Get("state"); s != "" {
+					states = strings.Split(s, ",")
+				}
+				p, err := h.svc.ListMemos(r.Context(), a, r.URL.Query().Get("box"), states, r.URL.Query().Get("cursor"), n)
+				h.reply(w, r, 200, p, err)
+			}},
+		{method: "GET", path: "/api/v1/memos/{id}", summary: "Read a memo (an audited event)", auth: true, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				m, err := h.svc.GetMemo(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, m, err)
+			}},
+		{method: "PUT", path: "/api/v1/memos/{id}", summary: "Edit: a new revision; signatures on older ones stop counting", auth: true, request: service.EditInput{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in service.EditInput
+				if h.decode(w, r, &in) {
+					m, err := h.svc.EditMemo(r.Context(), a, r.PathValue("id"), in)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
+		{method: "GET", path: "/api/v1/memos/{id}/revisions", summary: "Every revision of a memo (its authors)", auth: true, response: service.RevisionList{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				l, err := h.svc.Revisions(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, l, err)
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/signers", summary: "Invite signers; the memo starts circulating", auth: true, request: usernamesRequest{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in usernamesRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.InviteSigners(r.Context(), a, r.PathValue("id"), in.Usernames)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/signatures", summary: "Sign an exact revision", auth: true, request: revisionRequest{}, response: service.Memo{}, status: 201,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in revisionRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.Sign(r.Context(), a, r.PathValue("id"), in.Revision)
+					h.reply(w, r, 201, m, err)
+				}
+			}},
+		{method: "DELETE", path: "/api/v1/memos/{id}/signatures/me", summary: "Take your signature back (before submission)", auth: true, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				m, err := h.svc.Unsign(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, m, err)
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/submit", summary: "Submit a revision; answers the receipt", auth: true, request: revisionRequest{}, response: service.Receipt{}, status: 201,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in revisionRequest
+				if h.decode(w, r, &in) {
+					rc, err := h.svc.Submit(r.Context(), a, r.PathValue("id"), in.Revision)
+					h.reply(w, r, 201, rc, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/acknowledge", summary: "Acknowledge (office)", auth: true, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				m, err := h.svc.Acknowledge(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, m, err)
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/return", summary: "Return as out of scope, with a reason (office)", auth: true, request: reasonRequest{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in reasonRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.Return(r.Context(), a, r.PathValue("id"), in.Reason)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/withdraw", summary: "Withdraw before the reply (drafters)", auth: true, request: reasonRequest{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in reasonRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.Withdraw(r.Context(), a, r.PathValue("id"), in.Reason)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/distribution", summary: "Add readers beyond the standing distribution, with a reason (office)", auth: true, request: service.ReadersInput{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in service.ReadersInput
+				if h.decode(w, r, &in) {
+					m, err := h.svc.AddReaders(r.Context(), a, r.PathValue("id"), in)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/comments", summary: "Comment to the office (office, readers)", auth: true, request: bodyRequest{}, response: service.Memo{}, status: 201,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in bodyRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.Comment(r.Context(), a, r.PathValue("id"), in.Body)
+					h.reply(w, r, 201, m, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/meetings", summary: "Record a meeting (office)", auth: true, request: service.MeetingInput{}, response: service.Memo{}, status: 201,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in service.MeetingInput
+				if h.decode(w, r, &in) {
+					m, err := h.svc.RecordMeeting(r.Context(), a, r.PathValue("id"), in)
+					h.reply(w, r, 201, m, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/reply", summary: "Send the substantive reply (office)", auth: true, request: bodyRequest{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in bodyRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.Reply(r.Context(), a, r.PathValue("id"), in.Body)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/close", summary: "Close (office)", auth: true, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				m, err := h.svc.Close(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, m, err)
+			}},
+		{method: "GET", path: "/api/v1/memos/{id}/access", summary: "Who read or was granted the memo, and when (authors, office, auditors)", auth: true, response: accessResponse{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				l, err := h.svc.AccessLog(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, accessResponse{Items: l}, err)
+			}},
+		{method: "GET", path: "/api/v1/ledger/checkpoint", summary: "The latest signed checkpoint (text)", auth: true, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				note, err := h.svc.LatestCheckpoint(r.Context(), a)
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				_, _ = w.Write(note)
+			}},
+		{method: "GET", path: "/api/v1/ledger/proof", summary: "Inclusion proof of leaf index in the tree of size leaves", auth: true, response: service.Proof{}, status: 200,
+			query: []param{{name: "index", required: true, integer: true}, {name: "size", required: true, integer: true}},
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				idx, err1 := intParam(r, "index")
+				size, err2 := intParam(r, "size")
+				if err := firstErr(err1, err2); err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				p, err := h.svc.InclusionProof(r.Context(), a, idx, size)
+				h.reply(w, r, 200, p, err)
+			}},
+		{method: "GET", path: "/api/v1/ledger/consistency", summary: "Consistency proof between two tree sizes", auth: true, response: service.Proof{}, status: 200,
+			query: []param{{name: "from", required: true, integer: true}, {name: "to", required: true, integer: true}},
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				from, err1 := intParam(r, "from")
+				to, err2 := intParam(r, "to")
+				if err := firstErr(err1, err2); err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				p, err := h.svc.ConsistencyProof(r.Context(), a, from, to)
+				h.reply(w, r, 200, p, err)
+			}},
+		{method: "GET", path: "/api/v1/stats", summary: "A year's figures, small counts suppressed (auditors, office, administrators)", auth: true, response: service.Stats{}, status: 200,
+			query: []param{{name: "year", required: true, integer: true}},
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				y, err := intParam(r, "year")
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				st, err := h.svc.YearStats(r.Context(), a, int(y))
+				h.reply(w, r, 200, st, err)
+			}},
+	}
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func (h *handler) signIn(w http.ResponseWriter, r *http.Request, _ *service.Actor) {
+	var in signInRequest
+	if !h.decode(w, r, &in) {
+		return
+	}
+	tok, exp, err := h.svc.SignIn(r.Context(), in.Username, in.Password)
+	h.reply(w, r, 201, signInResponse{Token: tok, ExpiresAt: exp}, err)
+}

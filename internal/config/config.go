@@ -1,0 +1,300 @@
+// Package config reads a deployment's configuration: one TOML file in the
+// data folder (optional; every setting has a default) plus environment
+// variables, which win. It only reads and checks; it starts nothing.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/vault"
+	"github.com/dissent-channel/dissent/internal/workdays"
+)
+
+// FileName is the configuration file's name inside the data folder.
+const FileName = "dissent.toml"
+
+// Config is everything a deployment can set.
+type Config struct {
+	Data   string `toml:"-"`
+	Server struct {
+		Addr    string `toml:"addr"`
+		BaseURL string `toml:"base_url"`
+	} `toml:"server"`
+	Store struct {
+		Driver   string `toml:"driver"` // sqlite or postgres
+		URL      string `toml:"url"`    // postgres:// URL
+		MaxConns int    `toml:"max_conns"`
+	} `toml:"store"`
+	Channel struct {
+		Profile     string             `toml:"profile"`
+		Origin      string             `toml:"origin"`
+		TimeZone    string             `toml:"time_zone"`
+		Holidays    string             `toml:"holidays"`
+		Closures    []workdays.Closure `toml:"closures"`
+		Markings    []string           `toml:"markings"`
+		MaxBody     int                `toml:"max_body"`
+		Acknowledge string             `toml:"acknowledge"`
+		Reply       string             `toml:"reply"`
+		ReplyLatest string             `toml:"reply_latest"`
+		LedgerKey   string             `toml:"ledger_key_file"`
+	} `toml:"channel"`
+	Security struct {
+		ArgonTime      uint32   `toml:"argon_time"`
+		ArgonMemoryKiB uint32   `toml:"argon_memory_kib"`
+		ArgonThreads   uint8    `toml:"argon_threads"`
+		MaxSignIns     int      `toml:"max_concurrent_sign_ins"`
+		SessionTTL     Duration `toml:"session_ttl"`
+		SessionIdle    Duration `toml:"session_idle"`
+		SignInLimit    int      `toml:"failed_sign_ins_per_hour"`
+	} `toml:"security"`
+	Stats struct {
+		Suppress int `toml:"suppress_below"`
+	} `toml:"stats"`
+	SMTP struct {
+		Host     string `toml:"host"`
+		Port     int    `toml:"port"`
+		Username string `toml:"username"`
+		Password string `toml:"password"`
+		From     string `toml:"from"`
+		// TLS is "starttls" (the default), "tls" or "none" (tests only).
+		TLS string `toml:"tls"`
+	} `toml:"smtp"`
+}
+
+// Duration is a time.Duration written as "30m" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("config: duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Load reads DIR/dissent.toml if it exists, applies defaults, then the
+// environment (DISSENT_ADDR, DISSENT_STORE_URL, DISSENT_PROFILE,
+// DISSENT_TIME_ZONE, DISSENT_SMTP_PASSWORD), and checks the result.
+func Load(dir string, getenv func(string) string) (*Config, error) {
+	c := &Config{Data: dir}
+	path := filepath.Join(dir, FileName)
+	if b, err := os.ReadFile(path); err == nil {
+		md, err := toml.Decode(string(b), c)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return nil, fmt.Errorf("config: %s: unknown setting %q", path, und[0].String())
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.defaults()
+	env := map[string]*string{
+		"DISSENT_ADDR":          &c.Server.Addr,
+		"DISSENT_STORE_URL":     &c.Store.URL,
+		"DISSENT_PROFILE":       &c.Channel.Profile,
+		"DISSENT_TIME_ZONE":     &c.Channel.TimeZone,
+		"DISSENT_SMTP_PASSWORD": &c.SMTP.Password,
+		"DISSENT_BASE_URL":      &c.Server.BaseURL,
+	}
+	for k, p := range env {
+		if v := getenv(k); v != "" {
+			*p = v
+		}
+	}
+	if c.Store.URL != "" && getenv("DISSENT_STORE_URL") != "" {
+		c.Store.Driver = "postgres"
+	}
+	return c, c.Check()
+}
+
+func (c *Config) defaults() {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&c.Server.Addr, "127.0.0.1:8080")
+	def(&c.Store.Driver, "sqlite")
+	def(&c.Channel.Profile, channel.DefaultProfile)
+	def(&c.Channel.Origin, "dissent.local")
+	def(&c.Channel.TimeZone, "America/New_York")
+	def(&c.Channel.LedgerKey, "ledger.key")
+	def(&c.SMTP.TLS, "starttls")
+	if c.Channel.MaxBody == 0 {
+		c.Channel.MaxBody = channel.DefaultMaxBody
+	}
+	p := vault.DefaultPasswordParams()
+	if c.Security.ArgonTime == 0 {
+		c.Security.ArgonTime = p.Time
+	}
+	if c.Security.ArgonMemoryKiB == 0 {
+		c.Security.ArgonMemoryKiB = p.MemoryKiB
+	}
+	if c.Security.ArgonThreads == 0 {
+		c.Security.ArgonThreads = p.Threads
+	}
+	if c.Security.MaxSignIns == 0 {
+		c.Security.MaxSignIns = 8
+	}
+	if c.Security.SessionTTL.Duration == 0 {
+		c.Security.SessionTTL.Duration = 12 * time.Hour
+	}
+	if c.Security.SessionIdle.Duration == 0 {
+		c.Security.SessionIdle.Duration = 30 * time.Minute
+	}
+	if c.Security.SignInLimit == 0 {
+		c.Security.SignInLimit = 10
+	}
+	if c.Stats.Suppress == 0 {
+		c.Stats.Suppress = 5
+	}
+	if c.SMTP.Port == 0 {
+		c.SMTP.Port = 587
+	}
+}
+
+// Check reports the first setting that cannot work.
+func (c *Config) Check() error {
+	var errs []error
+	if c.Store.Driver != "sqlite" && c.Store.Driver != "postgres" {
+		errs = append(errs, fmt.Errorf("store.driver %q: want sqlite or postgres", c.Store.Driver))
+	}
+	if c.Store.Driver == "postgres" && !strings.HasPrefix(c.Store.URL, "postgres://") && !strings.HasPrefix(c.Store.URL, "postgresql://") {
+		errs = append(errs, errors.New("store.url: the postgres store needs a postgres:// URL"))
+	}
+	if _, err := c.Profile(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Calendar(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Channel.MaxBody < 1024 || c.Channel.MaxBody > 16<<20 {
+		errs = append(errs, fmt.Errorf("channel.max_body %d: want 1 KiB to 16 MiB", c.Channel.MaxBody))
+	}
+	if p := c.PasswordParams(); p.String() != "" {
+		if _, err := vault.ParsePasswordParams(p.String()); err != nil {
+			errs = append(errs, fmt.Errorf("security: argon2id parameters %s are out of range", p))
+		}
+	}
+	if c.Security.MaxSignIns < 1 || c.Security.MaxSignIns > 256 {
+		errs = append(errs, fmt.Errorf("security.max_concurrent_sign_ins %d: want 1 to 256", c.Security.MaxSignIns))
+	}
+	if c.Stats.Suppress < 1 {
+		errs = append(errs, errors.New("stats.suppress_below must be at least 1"))
+	}
+	switch c.SMTP.TLS {
+	case "starttls", "tls", "none":
+	default:
+		errs = append(errs, fmt.Errorf("smtp.tls %q: want starttls, tls or none", c.SMTP.TLS))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Profile returns the policy profile with this deployment's overrides.
+func (c *Config) Profile() (channel.Profile, error) {
+	p, ok := channel.Profiles[c.Channel.Profile]
+	if !ok {
+		names := make([]string, 0, len(channel.Profiles))
+		for n := range channel.Profiles {
+			names = append(names, n)
+		}
+		return p, fmt.Errorf("channel.profile %q: want one of %s", c.Channel.Profile, strings.Join(names, ", "))
+	}
+	for _, o := range []struct {
+		s    string
+		rule *channel.Rule
+	}{{c.Channel.Acknowledge, &p.Acknowledge}, {c.Channel.Reply, &p.Reply}, {c.Channel.ReplyLatest, &p.ReplyLatest}} {
+		if o.s == "" {
+			continue
+		}
+		r, err := channel.ParseRule(o.s)
+		if err != nil {
+			return p, err
+		}
+		*o.rule = r
+	}
+	if len(c.Channel.Markings) > 0 {
+		for _, m := range c.Channel.Markings {
+			if err := channel.ValidateLine("markings", m, 64); err != nil {
+				return p, fmt.Errorf("channel.markings: %q is not a marking", m)
+			}
+		}
+		p.Markings = c.Channel.Markings
+	}
+	if c.Channel.Holidays != "" {
+		p.Holidays = c.Channel.Holidays
+	}
+	return p, nil
+}
+
+// Calendar returns the office's working-day calendar.
+func (c *Config) Calendar() (*workdays.Calendar, error) {
+	loc, err := time.LoadLocation(c.Channel.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("channel.time_zone %q: %w", c.Channel.TimeZone, err)
+	}
+	p, ok := channel.Profiles[c.Channel.Profile]
+	holidays := c.Channel.Holidays
+	if holidays == "" && ok {
+		holidays = p.Holidays
+	}
+	return workdays.New(workdays.Config{Location: loc, Holidays: holidays, Closures: c.Channel.Closures})
+}
+
+// PasswordParams are the argon2id parameters for new password hashes.
+func (c *Config) PasswordParams() vault.PasswordParams {
+	return vault.PasswordParams{Time: c.Security.ArgonTime, MemoryKiB: c.Security.ArgonMemoryKiB, Threads: c.Security.ArgonThreads}
+}
+
+// LedgerKeyPath is where the ledger's signing key lives.
+func (c *Config) LedgerKeyPath() string {
+	if filepath.IsAbs(c.Channel.LedgerKey) {
+		return c.Channel.LedgerKey
+	}
+	return filepath.Join(c.Data, c.Channel.LedgerKey)
+}
+
+// SQLitePath is the embedded database file.
+func (c *Config) SQLitePath() string { return filepath.Join(c.Data, "dissent.db") }
+
+// Summary lists the settings as `dissent config check` prints them,
+// without secrets.
+func (c *Config) Summary() []string {
+	out := []string{
+		"data folder: " + c.Data,
+		"address: " + c.Server.Addr,
+		"store: " + c.Store.Driver,
+		"profile: " + c.Channel.Profile,
+		"time zone: " + c.Channel.TimeZone,
+		"origin: " + c.Channel.Origin,
+		"max memo body: " + strconv.Itoa(c.Channel.MaxBody) + " bytes",
+		"argon2id: " + c.PasswordParams().String(),
+		"session: " + c.Security.SessionTTL.String() + " absolute, " + c.Security.SessionIdle.String() + " idle",
+		"figures: counts below " + strconv.Itoa(c.Stats.Suppress) + " suppressed",
+	}
+	if c.SMTP.Host != "" {
+		out = append(out, "smtp: "+c.SMTP.Host+":"+strconv.Itoa(c.SMTP.Port)+" ("+c.SMTP.TLS+")")
+	} else {
+		out = append(out, "smtp: not configured (in-app notifications only)")
+	}
+	return out
+}

@@ -1,0 +1,217 @@
+package ledger
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// MaxCheckpointSize bounds a checkpoint note, body and signatures. note.Open
+// caps signatures at 100; this caps the bytes read before it starts.
+const MaxCheckpointSize = 64 << 10
+
+// Checkpoint is the content of a signed checkpoint: the ledger's tree head.
+type Checkpoint struct {
+	Origin  string    // the ledger's name; also the name of its signing key
+	Size    int64     // number of leaves
+	Root    tlog.Hash // RFC 6962 tree hash of those leaves
+	Signers []string  // names of the keys whose valid signatures were found, ledger key first
+}
+
+// GenerateKey returns a new Ed25519 note signing key and its verifier key,
+// both named origin. Checkpoints are signed under their origin (as C2SP
+// tlog-checkpoint recommends), so the name binds a key to one ledger.
+func GenerateKey(origin string) (skey, vkey string, err error) {
+	if !validOrigin(origin) {
+		return "", "", fmt.Errorf("%w: origin %q: want a non-empty name without spaces or '+'", ErrBadCheckpoint, origin)
+	}
+	skey, vkey, err = note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return "", "", fmt.Errorf("ledger: generate key: %w", err)
+	}
+	return skey, vkey, nil
+}
+
+// validOrigin applies note's key-name rules, which also keep the origin on
+// one line of the body.
+func validOrigin(origin string) bool {
+	return origin != "" && len(origin) <= 256 && !strings.ContainsRune(origin, '+') &&
+		strings.IndexFunc(origin, unicode.IsSpace) < 0 && strings.IndexFunc(origin, unicode.IsControl) < 0
+}
+
+// checkpointBody is the C2SP tlog-checkpoint note text.
+func checkpointBody(origin string, size int64, root tlog.Hash) string {
+	return origin + "\n" + strconv.FormatInt(size, 10) + "\n" + root.String() + "\n"
+}
+
+// SignCheckpoint returns a checkpoint note for the tree of size leaves with
+// the given root, signed with skey, whose name must be origin.
+func SignCheckpoint(skey string, origin string, size int64, root tlog.Hash) ([]byte, error) {
+	if !validOrigin(origin) {
+		return nil, fmt.Errorf("%w: origin %q: want a non-empty name without spaces or '+'", ErrBadCheckpoint, origin)
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("%w: size %d", ErrBadCheckpoint, size)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		// note's errors say nothing about the key's bytes; still, don't wrap a
+		// message built from secret material.
+		return nil, fmt.Errorf("%w: malformed signing key", ErrBadCheckpoint)
+	}
+	if signer.Name() != origin {
+		return nil, fmt.Errorf("%w: key %q cannot sign for origin %q", ErrBadCheckpoint, signer.Name(), origin)
+	}
+	msg, err := note.Sign(&note.Note{Text: checkpointBody(origin, size, root)}, signer)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: sign checkpoint: %w", err)
+	}
+	return msg, nil
+}
+
+// OpenCheckpoint parses a checkpoint note and checks its signatures. The first
+// vkey is the ledger's: its valid signature is required and its name must be
+// the checkpoint's origin. Further vkeys are witnesses: their signatures are
+// optional and reported in Signers when present and valid. A signature that
+// claims a known key but does not verify makes the whole checkpoint bad.
+func OpenCheckpoint(msg []byte, vkeys ...string) (Checkpoint, error) {
+	_, cp, err := openCheckpoint(msg, vkeys)
+	return cp, err
+}
+
+func openCheckpoint(msg []byte, vkeys []string) (*note.Note, Checkpoint, error) {
+	if len(vkeys) == 0 {
+		return nil, Checkpoint{}, fmt.Errorf("%w: no ledger key to check it with", ErrBadCheckpoint)
+	}
+	if len(msg) > MaxCheckpointSize {
+		return nil, Checkpoint{}, fmt.Errorf("%w: %d bytes, more than %d", ErrBadCheckpoint, len(msg), MaxCheckpointSize)
+	}
+	verifiers := make([]note.Verifier, len(vkeys))
+	for i, vkey := range vkeys {
+		v, err := note.NewVerifier(vkey)
+		if err != nil {
+			return nil, Checkpoint{}, fmt.Errorf("%w: verifier key %d (%q): %v", ErrBadCheckpoint, i, vkey, err)
+		}
+		for _, w := range verifiers[:i] {
+			if w.Name() == v.Name() && w.KeyHash() == v.KeyHash() {
+				return nil, Checkpoint{}, fmt.Errorf("%w: verifier key %q given twice", ErrBadCheckpoint, vkey)
+			}
+		}
+		verifiers[i] = v
+	}
+	n, err := note.Open(msg, note.VerifierList(verifiers...))
+	if err != nil {
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &unverified) {
+			return nil, Checkpoint{}, fmt.Errorf("%w: not signed by %q", ErrBadCheckpoint, verifiers[0].Name())
+		}
+		return nil, Checkpoint{}, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	signed := make(map[int]bool)
+	for _, sig := range n.Sigs {
+		for i, v := range verifiers {
+			if sig.Name == v.Name() && sig.Hash == v.KeyHash() {
+				signed[i] = true
+			}
+		}
+	}
+	if !signed[0] {
+		return nil, Checkpoint{}, fmt.Errorf("%w: not signed by %q", ErrBadCheckpoint, verifiers[0].Name())
+	}
+	cp, err := parseCheckpointBody(n.Text)
+	if err != nil {
+		return nil, Checkpoint{}, err
+	}
+	if cp.Origin != verifiers[0].Name() {
+		return nil, Checkpoint{}, fmt.Errorf("%w: origin %q signed by key %q", ErrBadCheckpoint, cp.Origin, verifiers[0].Name())
+	}
+	for i, v := range verifiers {
+		if signed[i] {
+			cp.Signers = append(cp.Signers, v.Name())
+		}
+	}
+	return n, cp, nil
+}
+
+// parseCheckpointBody parses "<origin>\n<size>\n<base64 root>\n" followed by
+// optional extension lines, which C2SP tlog-checkpoint lets a log add and
+// tells verifiers to ignore; this ledger writes none.
+func parseCheckpointBody(text string) (Checkpoint, error) {
+	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrBadCheckpoint, what) }
+	lines := strings.SplitAfter(text, "\n")
+	if len(lines) < 4 || lines[len(lines)-1] != "" {
+		return Checkpoint{}, bad("body is not three or more newline-terminated lines")
+	}
+	lines = lines[:len(lines)-1]
+	for i, l := range lines {
+		lines[i] = strings.TrimSuffix(l, "\n")
+		if lines[i] == "" {
+			return Checkpoint{}, bad("empty line in body")
+		}
+	}
+	origin, sizeText, rootText := lines[0], lines[1], lines[2]
+	if !validOrigin(origin) {
+		return Checkpoint{}, bad(fmt.Sprintf("origin %q", origin))
+	}
+	size, err := strconv.ParseInt(sizeText, 10, 64)
+	if err != nil || size < 0 || strconv.FormatInt(size, 10) != sizeText {
+		return Checkpoint{}, bad(fmt.Sprintf("size %q: want a decimal number without sign or leading zeros", sizeText))
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(rootText)
+	if err != nil || len(raw) != tlog.HashSize {
+		return Checkpoint{}, bad(fmt.Sprintf("root %q: want a base64 SHA-256 hash", rootText))
+	}
+	var root tlog.Hash
+	copy(root[:], raw)
+	if root.String() != rootText {
+		return Checkpoint{}, bad(fmt.Sprintf("root %q not in canonical base64", rootText))
+	}
+	return Checkpoint{Origin: origin, Size: size, Root: root}, nil
+}
+
+// parseUnverified reads a checkpoint's body without checking any signature:
+// for Export, which writes a checkpoint the caller already holds and checks it
+// against the ledger's own hashes instead.
+func parseUnverified(msg []byte) (Checkpoint, error) {
+	if len(msg) > MaxCheckpointSize {
+		return Checkpoint{}, fmt.Errorf("%w: %d bytes, more than %d", ErrBadCheckpoint, len(msg), MaxCheckpointSize)
+	}
+	_, err := note.Open(msg, nil)
+	var unverified *note.UnverifiedNoteError
+	if !errors.As(err, &unverified) {
+		return Checkpoint{}, fmt.Errorf("%w: not a signed note", ErrBadCheckpoint)
+	}
+	return parseCheckpointBody(unverified.Note.Text)
+}
+
+// Cosign adds a witness's signature to a checkpoint note, keeping the
+// signatures already there. It first checks the note is a well-formed
+// checkpoint validly signed by logVkey, the ledger's key: a witness vouches
+// that it saw what the ledger signed, never for text the ledger did not sign.
+// A real witness should also keep the last checkpoint it cosigned and refuse
+// one that VerifyConsistency cannot show extends it.
+func Cosign(msg []byte, witnessSkey, logVkey string) ([]byte, error) {
+	n, _, err := openCheckpoint(msg, []string{logVkey})
+	if err != nil {
+		return nil, err
+	}
+	signer, err := note.NewSigner(witnessSkey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: malformed witness signing key", ErrBadCheckpoint)
+	}
+	out, err := note.Sign(n, signer)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: cosign: %w", err)
+	}
+	if len(out) > MaxCheckpointSize {
+		return nil, fmt.Errorf("%w: cosigned note would be %d bytes, more than %d", ErrBadCheckpoint, len(out), MaxCheckpointSize)
+	}
+	return out, nil
+}

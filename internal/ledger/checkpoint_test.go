@@ -1,0 +1,255 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+const testOrigin = "dissent.example/ledger"
+
+func testKeys(t testing.TB, name string) (skey, vkey string) {
+	t.Helper()
+	skey, vkey, err := GenerateKey(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skey, vkey
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	skey, vkey := testKeys(t, testOrigin)
+	root := tlog.RecordHash([]byte("root"))
+	msg, err := SignCheckpoint(skey, testOrigin, 20852163, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBody := testOrigin + "\n20852163\n" + root.String() + "\n\n— " + testOrigin + " "
+	if !strings.HasPrefix(string(msg), wantBody) {
+		t.Fatalf("checkpoint =\n%s\nwant it to start\n%s", msg, wantBody)
+	}
+	cp, err := OpenCheckpoint(msg, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Origin != testOrigin || cp.Size != 20852163 || cp.Root != root || !slices.Equal(cp.Signers, []string{testOrigin}) {
+		t.Fatalf("OpenCheckpoint = %+v", cp)
+	}
+}
+
+func TestCheckpointWitness(t *testing.T) {
+	skey, vkey := testKeys(t, testOrigin)
+	w1skey, w1vkey := testKeys(t, "witness.example/one")
+	w2skey, w2vkey := testKeys(t, "witness.example/two")
+	root := tlog.RecordHash([]byte("root"))
+	msg, err := SignCheckpoint(skey, testOrigin, 7, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, err := Cosign(msg, w1skey, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, err := Cosign(once, w2skey, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		msg     []byte
+		vkeys   []string
+		signers []string
+	}{
+		{"ledger key only", twice, []string{vkey}, []string{testOrigin}},
+		{"one witness asked for", twice, []string{vkey, w2vkey}, []string{testOrigin, "witness.example/two"}},
+		{"both witnesses", twice, []string{vkey, w1vkey, w2vkey}, []string{testOrigin, "witness.example/one", "witness.example/two"}},
+		{"witness asked for, absent", msg, []string{vkey, w1vkey}, []string{testOrigin}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cp, err := OpenCheckpoint(tt.msg, tt.vkeys...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(cp.Signers, tt.signers) || cp.Size != 7 || cp.Root != root {
+				t.Fatalf("OpenCheckpoint = %+v, want signers %q", cp, tt.signers)
+			}
+		})
+	}
+	// Cosigning again replaces the witness's signature rather than adding a second.
+	again, err := Cosign(twice, w1skey, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(again), "— "); n != 3 {
+		t.Errorf("after cosigning twice the note has %d signatures, want 3:\n%s", n, again)
+	}
+}
+
+func TestCheckpointRejects(t *testing.T) {
+	skey, vkey := testKeys(t, testOrigin)
+	otherSkey, otherVkey := testKeys(t, testOrigin) // same name, other key
+	wskey, wvkey := testKeys(t, "witness.example")
+	root := tlog.RecordHash([]byte("root"))
+	good, err := SignCheckpoint(skey, testOrigin, 5, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := SignCheckpoint(otherSkey, testOrigin, 5, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	witnessOnly, err := note.Sign(&note.Note{Text: checkpointBody(testOrigin, 5, root)}, mustSigner(t, wskey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(body string) []byte {
+		msg, err := note.Sign(&note.Note{Text: body}, mustSigner(t, skey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	b64 := root.String()
+	tests := []struct {
+		name  string
+		msg   []byte
+		vkeys []string
+	}{
+		{"signed by a wrong key", forged, []string{vkey}},
+		{"opened with a wrong key", good, []string{otherVkey}},
+		{"signed by the witness alone", witnessOnly, []string{vkey, wvkey}},
+		{"no keys", good, nil},
+		{"malformed key", good, []string{"not a key"}},
+		{"key given twice", good, []string{vkey, vkey}},
+		{"body altered", []byte(strings.Replace(string(good), "\n5\n", "\n6\n", 1)), []string{vkey}},
+		{"signature altered", append(good[:len(good)-3:len(good)-3], "AA\n"...), []string{vkey}},
+		{"no signature", []byte(checkpointBody(testOrigin, 5, root)), []string{vkey}},
+		{"origin not the key's", sign("other.example\n5\n" + b64 + "\n"), []string{vkey}},
+		{"size with leading zero", sign(testOrigin + "\n05\n" + b64 + "\n"), []string{vkey}},
+		{"negative size", sign(testOrigin + "\n-5\n" + b64 + "\n"), []string{vkey}},
+		{"size with plus", sign(testOrigin + "\n+5\n" + b64 + "\n"), []string{vkey}},
+		{"size too large", sign(testOrigin + "\n9223372036854775808\n" + b64 + "\n"), []string{vkey}},
+		{"root unpadded", sign(testOrigin + "\n5\n" + strings.TrimRight(b64, "=") + "\n"), []string{vkey}},
+		{"root short", sign(testOrigin + "\n5\nAAAA\n"), []string{vkey}},
+		{"root missing", sign(testOrigin + "\n5\n"), []string{vkey}},
+		{"empty extension line", sign(testOrigin + "\n5\n" + b64 + "\n\n"), []string{vkey}},
+		{"too large", append(good, strings.Repeat("x", MaxCheckpointSize)...), []string{vkey}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cp, err := OpenCheckpoint(tt.msg, tt.vkeys...)
+			if !errors.Is(err, ErrBadCheckpoint) {
+				t.Fatalf("OpenCheckpoint = %+v, %v; want ErrBadCheckpoint", cp, err)
+			}
+		})
+	}
+	t.Run("extension lines are ignored", func(t *testing.T) {
+		cp, err := OpenCheckpoint(sign(testOrigin+"\n5\n"+b64+"\nsome extension\n"), vkey)
+		if err != nil || cp.Size != 5 || cp.Root != root {
+			t.Fatalf("OpenCheckpoint = %+v, %v", cp, err)
+		}
+	})
+	t.Run("signing for another origin", func(t *testing.T) {
+		if _, err := SignCheckpoint(skey, "other.example", 5, root); !errors.Is(err, ErrBadCheckpoint) {
+			t.Fatalf("SignCheckpoint = %v, want ErrBadCheckpoint", err)
+		}
+	})
+	t.Run("cosigning a forgery", func(t *testing.T) {
+		if _, err := Cosign(forged, wskey, vkey); !errors.Is(err, ErrBadCheckpoint) {
+			t.Fatalf("Cosign = %v, want ErrBadCheckpoint", err)
+		}
+	})
+	t.Run("origin with a space", func(t *testing.T) {
+		if _, _, err := GenerateKey("bad origin"); !errors.Is(err, ErrBadCheckpoint) {
+			t.Fatalf("GenerateKey = %v, want ErrBadCheckpoint", err)
+		}
+	})
+}
+
+func mustSigner(t *testing.T, skey string) note.Signer {
+	t.Helper()
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCheckConsistent(t *testing.T) {
+	ctx := context.Background()
+	s := new(MemStorage)
+	appendN(t, s, 0, 100)
+	root, err := TreeHash(ctx, s, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := Checkpoint{Origin: testOrigin, Size: 60, Root: root}
+	if err := CheckConsistent(ctx, s, old); err != nil {
+		t.Fatalf("CheckConsistent of an honest ledger: %v", err)
+	}
+	for _, size := range []int64{0, 1, 99, 100} {
+		r, err := TreeHash(ctx, s, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckConsistent(ctx, s, Checkpoint{Origin: testOrigin, Size: size, Root: r}); err != nil {
+			t.Errorf("CheckConsistent from size %d: %v", size, err)
+		}
+	}
+
+	forked := old
+	forked.Root[0] ^= 1
+	var te *TamperError
+	if err := CheckConsistent(ctx, s, forked); !errors.As(err, &te) || te.Index != -1 {
+		t.Errorf("CheckConsistent with another root at size 60 = %v, want a TamperError", err)
+	}
+	ahead := Checkpoint{Origin: testOrigin, Size: 101, Root: root}
+	if err := CheckConsistent(ctx, s, ahead); !errors.As(err, &te) || te.Index != 100 {
+		t.Errorf("CheckConsistent with a checkpoint past the end = %v, want a TamperError at leaf 100", err)
+	}
+}
+
+func TestVerifyConsistencyRejects(t *testing.T) {
+	ctx := context.Background()
+	s := new(MemStorage)
+	appendN(t, s, 0, 50)
+	cp := func(origin string, size int64) Checkpoint {
+		r, err := TreeHash(ctx, s, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Checkpoint{Origin: origin, Size: size, Root: r}
+	}
+	proof, err := ProveConsistency(ctx, s, 20, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyConsistency(cp(testOrigin, 20), cp(testOrigin, 50), proof); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		old, new Checkpoint
+		proof    tlog.TreeProof
+	}{
+		{"other ledger", cp("other.example", 20), cp(testOrigin, 50), proof},
+		{"shrunk", cp(testOrigin, 50), cp(testOrigin, 20), proof},
+		{"wrong old size", cp(testOrigin, 21), cp(testOrigin, 50), proof},
+		{"truncated proof", cp(testOrigin, 20), cp(testOrigin, 50), proof[:len(proof)-1]},
+		{"proof of another pair", cp(testOrigin, 20), cp(testOrigin, 49), proof},
+		{"same size, other root", cp(testOrigin, 50), Checkpoint{Origin: testOrigin, Size: 50}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := VerifyConsistency(tt.old, tt.new, tt.proof); !errors.Is(err, ErrBadProof) {
+				t.Fatalf("VerifyConsistency = %v, want ErrBadProof", err)
+			}
+		})
+	}
+}

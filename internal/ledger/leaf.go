@@ -1,0 +1,287 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// LeafVersion is the only leaf format version this package writes and reads.
+const LeafVersion = 1
+
+// MaxLeafSize is the largest encoded leaf, in bytes. Valid leaves are far
+// smaller (every field is bounded); the limit stops hostile input before any
+// parsing work is done.
+const MaxLeafSize = 64 << 10
+
+// Field limits. Identifiers are opaque ids, never names or text: a leaf must not
+// be able to carry free text, because anything in a leaf is public to every
+// holder of an export.
+const (
+	maxActionLen = 64
+	maxIDLen     = 128
+)
+
+// Roles a leaf may record. They are the ledger's vocabulary, not the service's
+// permission model: "author" and "system" exist only here.
+const (
+	RoleMember    = "member"
+	RoleAuthor    = "author"
+	RoleOffice    = "office"
+	RolePrincipal = "principal"
+	RoleAuditor   = "auditor"
+	RoleAdmin     = "admin"
+	RoleSystem    = "system"
+)
+
+// Leaf is one audit event as recorded.
+//
+// Its canonical encoding is JSON with the fields in the order below, no
+// insignificant whitespace, empty fields omitted, and the time in UTC RFC 3339
+// with trailing fractional zeros trimmed (Go's time.RFC3339Nano). Field values
+// are restricted so that no string ever needs a JSON escape: the encoding is
+// then the same in every JSON library and a leaf has exactly one encoding.
+// See docs/LEDGER.md for the rules field by field.
+type Leaf struct {
+	Version     int       `json:"v"`                      // LeafVersion
+	Time        time.Time `json:"at"`                     // when it happened
+	Action      string    `json:"action"`                 // e.g. "memo.submit", "session.create"
+	Memo        string    `json:"memo,omitempty"`         // opaque memo id
+	Actor       string    `json:"actor,omitempty"`        // opaque user id of an actor whose identity is not protected
+	Role        string    `json:"role,omitempty"`         // one of the Role constants
+	ActorCommit string    `json:"actor_commit,omitempty"` // ActorCommitment hiding a protected actor (an author)
+	Detail      string    `json:"detail,omitempty"`       // hex SHA-256 of a sealed detail record kept beside the leaf
+	Content     string    `json:"content,omitempty"`      // hex SHA-256 content hash (submissions, revisions)
+	Revision    int       `json:"rev,omitempty"`          // memo revision the event concerns
+}
+
+// Encode returns the canonical encoding of l, or an error wrapping ErrBadLeaf
+// if l breaks a rule. The time is converted to UTC first.
+func (l Leaf) Encode() ([]byte, error) {
+	l.Time = l.Time.UTC()
+	if err := l.validate(); err != nil {
+		return nil, err
+	}
+	// Written by hand rather than with encoding/json: validate guarantees no
+	// string needs escaping, and spelling the bytes out here is the
+	// specification an outside verifier reads.
+	b := make([]byte, 0, 256)
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(l.Version), 10)
+	b = append(b, `,"at":"`...)
+	b = l.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	b = appendField(b, "action", l.Action)
+	b = appendField(b, "memo", l.Memo)
+	b = appendField(b, "actor", l.Actor)
+	b = appendField(b, "role", l.Role)
+	b = appendField(b, "actor_commit", l.ActorCommit)
+	b = appendField(b, "detail", l.Detail)
+	b = appendField(b, "content", l.Content)
+	if l.Revision != 0 {
+		b = append(b, `,"rev":`...)
+		b = strconv.AppendInt(b, int64(l.Revision), 10)
+	}
+	b = append(b, '}')
+	if len(b) > MaxLeafSize {
+		// Unreachable with the field limits above; kept so the size rule holds
+		// even if a limit is raised.
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadLeaf, len(b), MaxLeafSize)
+	}
+	return b, nil
+}
+
+func appendField(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, name...)
+	b = append(b, `":"`...)
+	b = append(b, value...)
+	return append(b, '"')
+}
+
+// DecodeLeaf parses a leaf and accepts it only if it is the canonical encoding
+// of a valid Leaf: re-encoding must give back exactly b. That one check rejects
+// whitespace, reordered, duplicate or differently-cased keys, escapes, non-UTC
+// times and every other alternative spelling, so a leaf hash identifies one event.
+func DecodeLeaf(b []byte) (Leaf, error) {
+	if len(b) > MaxLeafSize {
+		return Leaf{}, fmt.Errorf("%w: %d bytes, more than %d", ErrBadLeaf, len(b), MaxLeafSize)
+	}
+	if !utf8.Valid(b) {
+		return Leaf{}, fmt.Errorf("%w: invalid UTF-8", ErrBadLeaf)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var l Leaf
+	if err := dec.Decode(&l); err != nil {
+		return Leaf{}, fmt.Errorf("%w: %v", ErrBadLeaf, err)
+	}
+	if dec.More() {
+		return Leaf{}, fmt.Errorf("%w: data after the object", ErrBadLeaf)
+	}
+	again, err := l.Encode()
+	if err != nil {
+		return Leaf{}, err
+	}
+	if !bytes.Equal(again, b) {
+		return Leaf{}, fmt.Errorf("%w: not in canonical form", ErrBadLeaf)
+	}
+	l.Time = l.Time.UTC()
+	return l, nil
+}
+
+func (l *Leaf) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadLeaf, fmt.Sprintf(format, args...))
+	}
+	if l.Version != LeafVersion {
+		return bad("version %d, want %d", l.Version, LeafVersion)
+	}
+	if l.Time.IsZero() {
+		return bad("no time")
+	}
+	if y := l.Time.Year(); y < 1 || y > 9999 {
+		return bad("time %q outside years 1 to 9999", l.Time)
+	}
+	if !isAction(l.Action) {
+		return bad("action %q: want 1 to %d of a-z, 0-9, '.', '_', '-', starting with a letter", l.Action, maxActionLen)
+	}
+	if l.Memo != "" && !isID(l.Memo) {
+		return bad("memo %q: want an opaque id of at most %d characters", l.Memo, maxIDLen)
+	}
+	if l.Actor != "" && !isID(l.Actor) {
+		return bad("actor %q: want an opaque id of at most %d characters", l.Actor, maxIDLen)
+	}
+	switch l.Role {
+	case "", RoleMember, RoleAuthor, RoleOffice, RolePrincipal, RoleAuditor, RoleAdmin, RoleSystem:
+	default:
+		return bad("role %q unknown", l.Role)
+	}
+	for _, f := range []struct{ name, value string }{
+		{"actor_commit", l.ActorCommit}, {"detail", l.Detail}, {"content", l.Content},
+	} {
+		if f.value != "" && !isHash(f.value) {
+			return bad("%s %q: want 64 lower-case hex digits", f.name, f.value)
+		}
+	}
+	if l.Revision < 0 {
+		return bad("revision %d is negative", l.Revision)
+	}
+	// The privacy rules. Leaves are public to anyone holding an export, so the
+	// format itself refuses the mistakes that would name an author.
+	if l.Actor != "" && l.ActorCommit != "" {
+		return bad("actor and actor_commit both set: a leaf names its actor or hides it, not both")
+	}
+	if l.Role == RoleAuthor && l.Actor != "" {
+		return bad("an author is named by actor_commit, never by actor")
+	}
+	if l.Actor != "" && l.Memo != "" {
+		switch l.Role {
+		case RoleOffice, RolePrincipal, RoleAuditor, RoleAdmin, RoleSystem:
+		default:
+			return bad("actor named on a memo in role %q: only office, principal, auditor, admin or system actors may be named; use actor_commit", l.Role)
+		}
+	}
+	return nil
+}
+
+func isAction(s string) bool {
+	if len(s) == 0 || len(s) > maxActionLen || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isID accepts the characters of UUIDs, ULIDs, base32, base64 and base64url ids,
+// and nothing that JSON would escape.
+func isID(s string) bool {
+	if len(s) == 0 || len(s) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			switch c {
+			case '-', '.', '_', '~', ':', '@', '+', '/', '=':
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHash(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ActorNonceSize is the size of the secret nonce behind an ActorCommitment.
+const ActorNonceSize = 32
+
+// actorDomain separates actor commitments from every other SHA-256 use.
+const actorDomain = "dissent-actor-v1\x00"
+
+// ActorCommitment returns hex(SHA-256("dissent-actor-v1\x00" || userID || "\x00" || nonce)).
+//
+// It hides who acted from everyone without the nonce — user ids are few and
+// guessable, so the nonce's 256 random bits are all that hides them — while
+// letting the holder of the nonce later show the leaf was theirs. Equal
+// commitments link leaves, so the service should use a fresh nonce per author
+// and memo at least. nonce must be ActorNonceSize bytes; a shorter one would
+// make the commitment guessable, so like ed25519.Sign with a bad key,
+// ActorCommitment panics rather than return a weak value.
+func ActorCommitment(userID string, nonce []byte) string {
+	if len(nonce) != ActorNonceSize {
+		panic(fmt.Sprintf("ledger: actor nonce is %d bytes, want %d", len(nonce), ActorNonceSize))
+	}
+	h := sha256.New()
+	h.Write([]byte(actorDomain))
+	h.Write([]byte(userID))
+	h.Write([]byte{0})
+	h.Write(nonce)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// NewActorNonce returns a fresh random nonce for ActorCommitment.
+func NewActorNonce() ([]byte, error) {
+	nonce := make([]byte, ActorNonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("ledger: actor nonce: %w", err)
+	}
+	return nonce, nil
+}
+
+// CheckActorCommitment reports whether commit is ActorCommitment(userID, nonce).
+// It is what an author's proof "this leaf was mine" comes down to.
+func CheckActorCommitment(commit, userID string, nonce []byte) bool {
+	if len(nonce) != ActorNonceSize {
+		return false
+	}
+	want := ActorCommitment(userID, nonce)
+	return subtle.ConstantTimeCompare([]byte(commit), []byte(want)) == 1
+}

@@ -1,0 +1,156 @@
+// Package server wires a deployment together from its configuration: the
+// store, the service and the HTTP handlers. It holds no rules of its own.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dissent-channel/dissent/internal/api"
+	"github.com/dissent-channel/dissent/internal/config"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/postgres"
+	"github.com/dissent-channel/dissent/internal/store/sqlite"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// OpenStore opens the configured store; migrate applies pending migrations.
+func OpenStore(ctx context.Context, cfg *config.Config, migrate bool) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		return postgres.Open(ctx, cfg.Store.URL, postgres.Options{Migrate: migrate, MaxConns: cfg.Store.MaxConns})
+	default:
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("server: data folder: %w", err)
+		}
+		return sqlite.Open(ctx, cfg.SQLitePath(), sqlite.Options{Migrate: migrate})
+	}
+}
+
+// ReadLedgerKey reads the ledger's signing key from its file.
+func ReadLedgerKey(cfg *config.Config) (string, error) {
+	b, err := os.ReadFile(cfg.LedgerKeyPath())
+	if err != nil {
+		return "", fmt.Errorf("server: the ledger key: %w (was the data folder set up with `dissent init`?)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// NewService builds the service over st.
+func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.Logger) (*service.Service, error) {
+	profile, err := cfg.Profile()
+	if err != nil {
+		return nil, err
+	}
+	cal, err := cfg.Calendar()
+	if err != nil {
+		return nil, err
+	}
+	pw := vault.NewPasswords(cfg.PasswordParams(), cfg.Security.MaxSignIns)
+	return service.New(st, service.Config{
+		Profile: profile, Calendar: cal, MaxBody: cfg.Channel.MaxBody,
+		SessionTTL: cfg.Security.SessionTTL.Duration, SessionIdle: cfg.Security.SessionIdle.Duration,
+		Origin: cfg.Channel.Origin, LedgerKey: ledgerKey, SignInLimit: cfg.Security.SignInLimit, Suppress: cfg.Stats.Suppress,
+	}, pw, log), nil
+}
+
+// Handler is every HTTP route: the JSON API, health, metrics and pages.
+func Handler(svc *service.Service, cfg *config.Config, log *slog.Logger, pages func(*http.ServeMux)) http.Handler {
+	mux := http.NewServeMux()
+	// The API body limit leaves room for a full memo body after JSON escaping.
+	api.Register(mux, svc, api.Options{MaxBody: int64(cfg.Channel.MaxBody)*2 + 64<<10, Log: log})
+	api.Health(mux, svc)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dissent_http_requests_total", Help: "HTTP requests by route pattern and status."}, []string{"route", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dissent_http_request_seconds", Help: "HTTP request latency by route pattern.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route"})
+	reg.MustRegister(requests, latency)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if pages != nil {
+		pages(mux)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: 200}
+		sw.Header().Set("Referrer-Policy", "no-referrer")
+		sw.Header().Set("X-Frame-Options", "DENY")
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic serving request", "route", r.Pattern, "panic", p)
+				if !sw.wrote {
+					http.Error(sw, "internal error", http.StatusInternalServerError)
+				}
+			}
+			_, pattern := mux.Handler(r)
+			if pattern == "" {
+				pattern = "unmatched"
+			}
+			requests.WithLabelValues(pattern, fmt.Sprint(sw.code)).Inc()
+			latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
+		}()
+		mux.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Serve listens on addr and serves h until ctx ends; ready is called with
+// the URL once the listener is open.
+func Serve(ctx context.Context, addr string, h http.Handler, ready func(url string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %q: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready("http://" + ln.Addr().String() + "/")
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}

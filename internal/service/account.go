@@ -1,0 +1,223 @@
+package service
+
+import (
+	"context"
+	"encoding/hex"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// ChangePassword re-wraps the actor's keys under a new password and ends
+// every other session.
+func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next string) error {
+	if err := channel.ValidatePassword("new_password", next); err != nil {
+		return err
+	}
+	kek, ok, err := s.checkPassword(ctx, a.User, current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return channel.Invalid("current_password", "the current password is wrong")
+	}
+	stored, newKEK, err := s.hashPassword(ctx, next)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		u, err := tx.UserByID(ctx, a.User.ID)
+		if err != nil {
+			return err
+		}
+		if u.KeyState == keysActive {
+			id, err := vault.OpenIdentity(kek, u.ID, u.KeysSealed)
+			if err != nil {
+				return errInternal("open identity for a password change: %w", err)
+			}
+			u.KeysSealed = vault.SealIdentity(newKEK, u.ID, id)
+		}
+		u.Password = stored
+		u.SessionEpoch++
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return storeErr(err, "your account")
+		}
+		return s.audit(ctx, tx, event{action: "user.password", actor: a})
+	})
+}
+
+// ResetPassword sets a new password for someone who lost theirs
+// (administrators). The administrator cannot unwrap the user's keys: they
+// stay locked until k recovery custodians restore them (RecoverKeys) or the
+// user starts afresh (NewKeys), losing access to earlier memos.
+func (s *Service) ResetPassword(ctx context.Context, a *Actor, username, password string) error {
+	if !a.Has(channel.RoleAdmin) {
+		return channel.Errorf(channel.EFORBIDDEN, "only an administrator may reset passwords")
+	}
+	if err := channel.ValidatePassword("password", password); err != nil {
+		return err
+	}
+	stored, _, err := s.hashPassword(ctx, password)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return storeErr(err, "the account")
+		}
+		u.Password, u.KeyState = stored, keysReset
+		u.SessionEpoch++
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return storeErr(err, "the account")
+		}
+		return s.audit(ctx, tx, event{action: "user.password_reset", actor: a})
+	})
+}
+
+// NewKeys gives a user whose keys are locked a fresh key pair under their
+// current password. Memos shared with the old keys stay unreadable to them
+// until someone entitled shares them again.
+func (s *Service) NewKeys(ctx context.Context, a *Actor, password string) error {
+	if a.User.KeyState != keysReset {
+		return channel.Errorf(channel.ECONFLICT, "your keys are not locked")
+	}
+	kek, ok, err := s.checkPassword(ctx, a.User, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return channel.Invalid("password", "the password is wrong")
+	}
+	id, err := vault.NewIdentity()
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		recoveryBox, err := tx.Setting(ctx, settingRecovery)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UserByID(ctx, a.User.ID)
+		if err != nil {
+			return err
+		}
+		if u.KeysRecovery, err = vault.SealIdentityTo(string(recoveryBox), u.ID, id); err != nil {
+			return err
+		}
+		u.KeysSealed, u.KeyState = vault.SealIdentity(kek, u.ID, id), keysActive
+		u.BoxPublic, u.SignPublic = id.Public().Box, id.Public().Sign
+		u.SessionEpoch++
+		u.MailSince = micros(s.now())
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return storeErr(err, "your account")
+		}
+		return s.audit(ctx, tx, event{action: "user.new_keys", actor: a})
+	})
+}
+
+// RecoverKeys restores a locked user's keys with the recovery key that k
+// custodians rebuilt from their shares (the CLI's `dissent recovery
+// restore`). The user's identity is re-sealed under their current password
+// hash's key, which the custodians do not know, so the user must sign in with
+// the password the administrator set and change it. The act is audited and the
+// user is told in the app.
+func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, username, password string) error {
+	recovery, err := vault.JoinIdentity(shares)
+	if err != nil {
+		return channel.Invalid("shares", "%s", err.Error())
+	}
+	var u *store.User
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		box, err := tx.Setting(ctx, settingRecovery)
+		if err != nil {
+			return err
+		}
+		if string(box) != recovery.Public().Box {
+			return channel.Invalid("shares", "these shares rebuild a key that is not this deployment's recovery key")
+		}
+		u, err = tx.UserByUsername(ctx, username)
+		return storeErr(err, "the account")
+	})
+	if err != nil {
+		return err
+	}
+	if u.KeyState != keysReset {
+		return channel.Errorf(channel.ECONFLICT, "%q has working keys: nothing to recover", username)
+	}
+	kek, ok, err := s.checkPassword(ctx, u, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return channel.Invalid("password", "that is not the password the administrator set for %q", username)
+	}
+	id, err := recovery.RecoverIdentity(u.ID, u.KeysRecovery)
+	if err != nil {
+		return errInternal("recover identity of %q: %w", u.ID, err)
+	}
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		fresh, err := tx.UserByID(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if fresh.Password != u.Password {
+			return channel.Errorf(channel.ECONFLICT, "the password of %q changed meanwhile: start again", username)
+		}
+		fresh.KeysSealed, fresh.KeyState = vault.SealIdentity(kek, u.ID, id), keysActive
+		fresh.SessionEpoch++
+		if err := tx.UpdateUser(ctx, fresh); err != nil {
+			return storeErr(err, "the account")
+		}
+		if err := tx.AddNotification(ctx, &store.Notification{ID: newID(), UserID: u.ID, Kind: "keys.recovered", CreatedAt: micros(s.now()), EmailState: "none"}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{action: "user.keys_recovered", role: "system"})
+	})
+}
+
+// RevisionInfo is one revision in a memo's history.
+type RevisionInfo struct {
+	Revision    int       `json:"revision"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body"`
+	Marking     string    `json:"marking"`
+	ContentHash string    `json:"content_hash"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// RevisionList is a memo's history, oldest first.
+type RevisionList struct {
+	Items []RevisionInfo `json:"items"`
+}
+
+// Revisions returns every revision of a memo to its authors and the office
+// (for readers, only the submitted text matters).
+func (s *Service) Revisions(ctx context.Context, a *Actor, memoID string) (*RevisionList, error) {
+	out := &RevisionList{Items: []RevisionInfo{}}
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if o.rel == relReader {
+			return channel.Errorf(channel.EFORBIDDEN, "the revision history is for the memo's authors and the office")
+		}
+		revs, err := tx.Revisions(ctx, o.rec.ID)
+		if err != nil {
+			return err
+		}
+		for _, r := range revs {
+			var c channel.Content
+			if err := openJSON(o.keys, r.KeyVersion, o.rec.ID, "revision", r.Sealed, &c); err != nil {
+				return err
+			}
+			out.Items = append(out.Items, RevisionInfo{Revision: r.Revision, Title: c.Title, Body: c.Body, Marking: c.Marking,
+				ContentHash: hex.EncodeToString(r.ContentHash), CreatedAt: fromMicros(r.CreatedAt)})
+		}
+		ev := memberEvent("memo.history", a, o, channel.RoleOffice)
+		if o.rel == relAuthor {
+			ev = authorEvent("memo.history", a, o)
+		}
+		return s.audit(ctx, tx, ev)
+	})
+	return out, err
+}

@@ -1,0 +1,140 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strconv"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// event is one audit event, recorded as a ledger leaf in the transaction of
+// the change it describes.
+type event struct {
+	action string
+	actor  *Actor // nil for the system or an unknown caller
+	// role is the capacity the actor acts in; "" picks one from the roles.
+	role string
+	memo string
+	// keys seal the detail under the memo's current key version.
+	keys       memoKeys
+	keyVersion int
+	// author hides the actor behind a commitment made with nonce: the
+	// ledger must not tell the operator who wrote a memo.
+	author   bool
+	nonce    []byte
+	content  []byte
+	revision int
+	detail   map[string]any
+}
+
+// record appends ev to the ledger and returns its index.
+func (s *Service) record(ctx context.Context, tx store.Tx, ev event) (int64, error) {
+	leaf := ledger.Leaf{Version: 1, Time: s.now(), Action: ev.action, Memo: ev.memo, Revision: ev.revision}
+	if len(ev.content) > 0 {
+		leaf.Content = hex.EncodeToString(ev.content)
+	}
+	detail := map[string]any{}
+	switch a := ev.actor; {
+	case a == nil:
+		leaf.Role = "system"
+	case ev.author:
+		leaf.Role = "author"
+		leaf.ActorCommit = ledger.ActorCommitment(a.User.ID, ev.nonce)
+		detail["actor"] = a.User.ID
+	case protectedMember(a) && ev.role == "":
+		// A plain member's sign-ins are not public: next to a memo's
+		// activity they would hint at who wrote it.
+		leaf.Role = string(channel.RoleMember)
+		if a.id != nil {
+			nonce := a.id.IndexKey().Tag("ledger-member-commitment")
+			leaf.ActorCommit = ledger.ActorCommitment(a.User.ID, nonce[:])
+		}
+	default:
+		leaf.Actor = a.User.ID
+		leaf.Role = ev.role
+		if leaf.Role == "" {
+			leaf.Role = primaryRole(a)
+		}
+	}
+	for k, v := range ev.detail {
+		detail[k] = v
+	}
+	var sealed []byte
+	if ev.keys != nil && len(detail) > 0 {
+		plain, err := json.Marshal(detail)
+		if err != nil {
+			return 0, err
+		}
+		k, ok := ev.keys[ev.keyVersion]
+		if !ok {
+			return 0, errInternal("no key version %d to seal an event", ev.keyVersion)
+		}
+		sealed = binary.BigEndian.AppendUint32(nil, uint32(ev.keyVersion))
+		sealed = append(sealed, vault.Seal(k, vault.AD("ledger-detail", ev.memo, strconv.Itoa(ev.keyVersion)), plain)...)
+		h := sha256.Sum256(sealed)
+		leaf.Detail = hex.EncodeToString(h[:])
+	}
+	data, err := leaf.Encode()
+	if err != nil {
+		return 0, errInternal("encode leaf: %w", err)
+	}
+	idx, err := ledger.Append(ctx, tx.LedgerStorage(ev.memo), data)
+	if err != nil {
+		return 0, err
+	}
+	if sealed != nil {
+		if err := tx.PutLedgerDetail(ctx, idx, sealed); err != nil {
+			return 0, err
+		}
+	}
+	return idx, nil
+}
+
+// audit records ev when the caller needs no index.
+func (s *Service) audit(ctx context.Context, tx store.Tx, ev event) error {
+	_, err := s.record(ctx, tx, ev)
+	return err
+}
+
+// openDetail opens the sealed detail of a memo event with the memo's keys.
+func openDetail(keys memoKeys, memoID string, sealed []byte) (map[string]any, bool) {
+	if len(sealed) < 4 {
+		return nil, false
+	}
+	kv := int(binary.BigEndian.Uint32(sealed))
+	k, ok := keys[kv]
+	if !ok {
+		return nil, false
+	}
+	plain, err := vault.Open(k, vault.AD("ledger-detail", memoID, strconv.Itoa(kv)), sealed[4:])
+	if err != nil {
+		return nil, false
+	}
+	var d map[string]any
+	if json.Unmarshal(plain, &d) != nil {
+		return nil, false
+	}
+	return d, true
+}
+
+// protectedMember reports whether a holds no role but member.
+func protectedMember(a *Actor) bool {
+	return !slices.ContainsFunc(a.User.Roles, func(r string) bool { return r != string(channel.RoleMember) })
+}
+
+func primaryRole(a *Actor) string {
+	for _, r := range []channel.Role{channel.RoleAdmin, channel.RoleOffice, channel.RoleAuditor, channel.RolePrincipal, channel.RoleMember} {
+		if a.Has(r) {
+			return string(r)
+		}
+	}
+	return "member"
+}

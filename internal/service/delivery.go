@@ -1,0 +1,469 @@
+package service
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// save seals the roster, records ev, writes the memo and returns the view
+// the actor gets back, all in tx.
+func (s *Service) save(ctx context.Context, tx store.Tx, a *Actor, o *opened, ev event) (*Memo, int64, error) {
+	if err := o.sealRoster(); err != nil {
+		return nil, 0, err
+	}
+	idx, err := s.record(ctx, tx, ev)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
+		return nil, 0, err
+	}
+	m, err := s.view(ctx, tx, a, o, false)
+	return m, idx, err
+}
+
+// Receipt is what the authors keep after submitting: enough to prove later,
+// offline, what was submitted and when. It names no author.
+type Receipt struct {
+	MemoID       string    `json:"memo_id"`
+	Revision     int       `json:"revision"`
+	ContentHash  string    `json:"content_hash"`
+	AuthorsCount int       `json:"authors_count"`
+	Dropped      int       `json:"dropped_signers"`
+	SubmittedAt  time.Time `json:"submitted_at"`
+	LedgerIndex  int64     `json:"ledger_index"`
+	Checkpoint   string    `json:"checkpoint"`
+}
+
+// Submit sends revision rev to the channel office. Every listed signer has
+// signed that revision or is dropped; every signature is verified; the data
+// key is wrapped to the office and the standing distribution; the receipt
+// carries the ledger index of the submission and a checkpoint covering it.
+func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) (*Receipt, error) {
+	var receipt *Receipt
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireAuthor(o, true); err != nil {
+			return err
+		}
+		next, err := channel.Transition(channel.State(o.rec.State), channel.ActSubmit)
+		if err != nil {
+			return err
+		}
+		if rev != o.rec.Revision {
+			return channel.Errorf(channel.ECONFLICT, "revision %d is not the current one (%d)", rev, o.rec.Revision)
+		}
+		c, hash, err := o.content(ctx, tx, rev)
+		if err != nil {
+			return err
+		}
+		if err := o.roster.PrepareSubmission(rev); err != nil {
+			return err
+		}
+		if err := s.verifySignatures(ctx, tx, o, c, hash); err != nil {
+			return err
+		}
+		o.author = &o.roster.Authors[o.roster.Find(a.User.ID)]
+		if err := s.distribute(ctx, tx, o); err != nil {
+			return err
+		}
+		now := s.now()
+		d := s.cfg.Profile.Deadlines(s.cfg.Calendar, now)
+		o.rec.State, o.rec.UpdatedAt, o.rec.SubmittedAt = string(next), micros(now), micros(now)
+		o.rec.AcknowledgeBy, o.rec.ReplyBy, o.rec.ReplyLatest = micros(d.AcknowledgeBy), micros(d.ReplyBy), micros(d.ReplyLatest)
+		o.rec.DueAt = o.rec.AcknowledgeBy
+		o.rec.AuthorsCount = len(o.roster.Authors)
+		ev := authorEvent("memo.submit", a, o)
+		ev.content, ev.revision = hash, rev
+		ev.detail = map[string]any{"dropped": len(o.roster.Dropped)}
+		if err := o.sealRoster(); err != nil {
+			return err
+		}
+		idx, err := s.record(ctx, tx, ev)
+		if err != nil {
+			return err
+		}
+		cp, err := s.checkpoint(ctx, tx)
+		if err != nil {
+			return err
+		}
+		receipt = &Receipt{MemoID: o.rec.ID, Revision: rev, ContentHash: hex.EncodeToString(hash), AuthorsCount: o.rec.AuthorsCount,
+			Dropped: len(o.roster.Dropped), SubmittedAt: now, LedgerIndex: idx, Checkpoint: string(cp)}
+		if o.rec.Receipt, err = json.Marshal(receipt); err != nil {
+			return err
+		}
+		return storeErr(tx.UpdateMemo(ctx, o.rec), "the memo")
+	})
+	return receipt, err
+}
+
+// verifySignatures checks every counted signature against its signer's
+// public key, so that a tampered roster cannot be submitted.
+func (s *Service) verifySignatures(ctx context.Context, tx store.Tx, o *opened, c channel.Content, hash []byte) error {
+	ids := make([]string, 0, len(o.roster.Authors))
+	for _, au := range o.roster.Authors {
+		if au.Signed(o.rec.Revision) {
+			ids = append(ids, au.UserID)
+		}
+	}
+	us, err := tx.UsersByIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	i := 0
+	for _, au := range o.roster.Authors {
+		if !au.Signed(o.rec.Revision) {
+			continue
+		}
+		st := vault.Statement{MemoID: o.rec.ID, Revision: o.rec.Revision, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: us[i].Username}
+		if !vault.VerifySignature(us[i].SignPublic, st, au.Signature) {
+			return channel.Errorf(channel.ECONFLICT, "the signature of %q does not verify: ask them to sign again", au.Username)
+		}
+		i++
+	}
+	return nil
+}
+
+// distribute wraps the memo's keys to the channel office and to every
+// principal on the standing distribution.
+func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) error {
+	officeBox, err := tx.Setting(ctx, settingOffice)
+	if errors.Is(err, store.ErrNotFound) {
+		return channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member")
+	} else if err != nil {
+		return err
+	}
+	if err := s.wrapTo(ctx, tx, o, officeGroup, string(officeBox), "system", nil, true); err != nil {
+		return err
+	}
+	principals, err := standingDistribution(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, p := range principals {
+		if p.Disabled || p.KeyState != keysActive {
+			continue
+		}
+		if err := s.wrapTo(ctx, tx, o, p.ID, p.BoxPublic, "system", nil, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wrapTo wraps every key version of o to one grantee.
+func (s *Service) wrapTo(ctx context.Context, tx store.Tx, o *opened, grantee, box, addedBy string, reason []byte, standing bool) error {
+	for kv, k := range o.keys {
+		w, err := vault.WrapKey(box, k)
+		if err != nil {
+			return err
+		}
+		err = tx.PutAccess(ctx, &store.Access{MemoID: o.rec.ID, Grantee: grantee, KeyVersion: kv, Wrapped: w, AddedBy: addedBy, Reason: reason, Standing: standing, AddedAt: micros(s.now())})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkpoint signs the ledger's current tree and stores the checkpoint.
+func (s *Service) checkpoint(ctx context.Context, tx store.Tx) ([]byte, error) {
+	ls := tx.LedgerStorage("")
+	size, err := ls.LockedSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	root, err := ledger.TreeHash(ctx, ls, size)
+	if err != nil {
+		return nil, err
+	}
+	note, err := ledger.SignCheckpoint(s.cfg.LedgerKey, s.cfg.Origin, size, root)
+	if err != nil {
+		return nil, err
+	}
+	return note, tx.PutCheckpoint(ctx, size, note, micros(s.now()))
+}
+
+// officeStep is a lifecycle step only the office takes.
+func (s *Service) officeStep(ctx context.Context, a *Actor, memoID string, act channel.Action, fn func(tx store.Tx, o *opened, now time.Time) (map[string]any, error)) (*Memo, error) {
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireOffice(o); err != nil {
+			return err
+		}
+		next, err := channel.Transition(channel.State(o.rec.State), act)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		o.rec.State, o.rec.UpdatedAt = string(next), micros(now)
+		detail, err := fn(tx, o, now)
+		if err != nil {
+			return err
+		}
+		ev := memberEvent("memo."+string(act), a, o, channel.RoleOffice)
+		ev.detail = detail
+		out, _, err = s.save(ctx, tx, a, o, ev)
+		return err
+	})
+	return out, err
+}
+
+// Acknowledge tells the authors their memo was received; the reply clock
+// keeps running from submission.
+func (s *Service) Acknowledge(ctx context.Context, a *Actor, memoID string) (*Memo, error) {
+	return s.officeStep(ctx, a, memoID, channel.ActAcknowledge, func(tx store.Tx, o *opened, now time.Time) (map[string]any, error) {
+		o.rec.AcknowledgedAt, o.rec.DueAt = micros(now), o.rec.ReplyBy
+		return nil, nil
+	})
+}
+
+// Return sends a memo back as out of scope, with a stated reason.
+func (s *Service) Return(ctx context.Context, a *Actor, memoID, reason string) (*Memo, error) {
+	if err := channel.ValidateText("reason", reason, channel.MaxReason); err != nil {
+		return nil, err
+	}
+	return s.officeStep(ctx, a, memoID, channel.ActReturn, func(tx store.Tx, o *opened, now time.Time) (map[string]any, error) {
+		o.rec.EndedAt, o.rec.DueAt = micros(now), 0
+		return nil, s.addItem(ctx, tx, a, o, "return", reasonItem{Reason: reason}, now)
+	})
+}
+
+// Reply records the office's substantive reply; the authors read it.
+func (s *Service) Reply(ctx context.Context, a *Actor, memoID, body string) (*Memo, error) {
+	if err := channel.ValidateText("body", body, s.cfg.MaxBody); err != nil {
+		return nil, err
+	}
+	return s.officeStep(ctx, a, memoID, channel.ActReply, func(tx store.Tx, o *opened, now time.Time) (map[string]any, error) {
+		o.rec.RepliedAt, o.rec.DueAt = micros(now), 0
+		if o.rec.AcknowledgedAt == 0 {
+			o.rec.AcknowledgedAt = micros(now) // a reply acknowledges too
+		}
+		return nil, s.addItem(ctx, tx, a, o, "reply", textItem{Body: body}, now)
+	})
+}
+
+// Close ends a replied memo's case.
+func (s *Service) Close(ctx context.Context, a *Actor, memoID string) (*Memo, error) {
+	return s.officeStep(ctx, a, memoID, channel.ActClose, func(tx store.Tx, o *opened, now time.Time) (map[string]any, error) {
+		o.rec.EndedAt = micros(now)
+		return nil, nil
+	})
+}
+
+// Withdraw lets the drafters take a memo back before the reply.
+func (s *Service) Withdraw(ctx context.Context, a *Actor, memoID, reason string) (*Memo, error) {
+	if err := channel.ValidateText("reason", reason, channel.MaxReason); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireAuthor(o, true); err != nil {
+			return err
+		}
+		next, err := channel.Transition(channel.State(o.rec.State), channel.ActWithdraw)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		o.rec.State, o.rec.UpdatedAt, o.rec.EndedAt, o.rec.DueAt = string(next), micros(now), micros(now), 0
+		if err := s.addItem(ctx, tx, a, o, "withdraw", reasonItem{Reason: reason}, now); err != nil {
+			return err
+		}
+		out, _, err = s.save(ctx, tx, a, o, authorEvent("memo.withdraw", a, o))
+		return err
+	})
+	return out, err
+}
+
+// ReadersInput adds readers beyond the standing distribution.
+type ReadersInput struct {
+	Usernames []string `json:"usernames"`
+	Reason    string   `json:"reason"`
+}
+
+// AddReaders extends a memo's distribution by a recorded decision of the
+// office. Readers must be principals.
+func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in ReadersInput) (*Memo, error) {
+	if err := channel.ValidateUsernames("usernames", in.Usernames, false); err != nil {
+		return nil, err
+	}
+	if err := channel.ValidateText("reason", in.Reason, channel.MaxReason); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireOffice(o); err != nil {
+			return err
+		}
+		if st := channel.State(o.rec.State); !st.Delivered() || st == channel.Returned {
+			return channel.Errorf(channel.ECONFLICT, "a memo that is %s cannot be distributed further", st)
+		}
+		us, err := tx.UsersByUsernames(ctx, in.Usernames)
+		if errors.Is(err, store.ErrNotFound) {
+			return channel.Invalid("usernames", "every name must be an existing user")
+		} else if err != nil {
+			return err
+		}
+		reason, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "reason", reasonItem{Reason: in.Reason})
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) || u.Disabled || u.KeyState != keysActive {
+				return channel.Invalid("usernames", "%q is not an active principal", u.Username)
+			}
+			if _, err := tx.AccessFor(ctx, o.rec.ID, u.ID, o.rec.KeyVersion); err == nil {
+				return channel.Invalid("usernames", "%q already reads this memo", u.Username)
+			}
+			if o.roster.Find(u.ID) >= 0 {
+				return channel.Invalid("usernames", "%q is an author of this memo", u.Username)
+			}
+			if err := s.wrapTo(ctx, tx, o, u.ID, u.BoxPublic, a.User.ID, reason, false); err != nil {
+				return err
+			}
+		}
+		o.rec.UpdatedAt = micros(s.now())
+		ev := memberEvent("memo.distribute", a, o, channel.RoleOffice)
+		ev.detail = map[string]any{"added": in.Usernames, "reason": in.Reason}
+		out, _, err = s.save(ctx, tx, a, o, ev)
+		return err
+	})
+	return out, err
+}
+
+// Comment lets the office and the memo's readers write to the office.
+func (s *Service) Comment(ctx context.Context, a *Actor, memoID, body string) (*Memo, error) {
+	if err := channel.ValidateText("body", body, channel.MaxComment); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if o.rel != relOffice && o.rel != relReader {
+			return channel.Errorf(channel.EFORBIDDEN, "only the channel office and the memo's readers comment")
+		}
+		now := s.now()
+		o.rec.UpdatedAt = micros(now)
+		if err := s.addItem(ctx, tx, a, o, "comment", textItem{Body: body}, now); err != nil {
+			return err
+		}
+		role := channel.RolePrincipal
+		if o.rel == relOffice {
+			role = channel.RoleOffice
+		}
+		var err error
+		out, _, err = s.save(ctx, tx, a, o, memberEvent("memo.comment", a, o, role))
+		return err
+	})
+	return out, err
+}
+
+// MeetingInput records a meeting of a principal with some of the authors.
+type MeetingInput struct {
+	HeldAt    time.Time `json:"held_at"`
+	Minutes   int       `json:"minutes"`
+	Principal string    `json:"principal"`
+	Attendees []string  `json:"attendees"`
+	Notes     string    `json:"notes"`
+}
+
+// RecordMeeting records a meeting (office only). The principal must read
+// the memo and the attendees must be its authors.
+func (s *Service) RecordMeeting(ctx context.Context, a *Actor, memoID string, in MeetingInput) (*Memo, error) {
+	if in.HeldAt.IsZero() {
+		return nil, channel.Invalid("held_at", "say when the meeting was held")
+	}
+	if in.Minutes < 1 || in.Minutes > 24*60 {
+		return nil, channel.Invalid("minutes", "a meeting lasts 1 to 1440 minutes")
+	}
+	if err := channel.ValidateUsername("principal", in.Principal); err != nil {
+		return nil, err
+	}
+	if err := channel.ValidateUsernames("attendees", in.Attendees, false); err != nil {
+		return nil, err
+	}
+	if in.Notes != "" {
+		if err := channel.ValidateText("notes", in.Notes, channel.MaxComment); err != nil {
+			return nil, err
+		}
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireOffice(o); err != nil {
+			return err
+		}
+		if !channel.State(o.rec.State).Delivered() {
+			return channel.Errorf(channel.ECONFLICT, "a memo that is %s has no meetings", o.rec.State)
+		}
+		p, err := tx.UserByUsername(ctx, in.Principal)
+		if err != nil {
+			return channel.Invalid("principal", "%q is not on this memo's distribution", in.Principal)
+		}
+		if _, err := tx.AccessFor(ctx, o.rec.ID, p.ID, o.rec.KeyVersion); err != nil {
+			return channel.Invalid("principal", "%q is not on this memo's distribution", in.Principal)
+		}
+		for _, name := range in.Attendees {
+			if !slices.ContainsFunc(o.roster.Authors, func(au channel.Author) bool { return au.Username == name }) {
+				return channel.Invalid("attendees", "%q is not an author of this memo", name)
+			}
+		}
+		now := s.now()
+		o.rec.UpdatedAt = micros(now)
+		m := meetingItem{HeldAt: in.HeldAt.UTC(), Minutes: in.Minutes, Principal: in.Principal, Attendees: in.Attendees, Notes: in.Notes}
+		if err := s.addItem(ctx, tx, a, o, "meeting", m, now); err != nil {
+			return err
+		}
+		out, _, err = s.save(ctx, tx, a, o, memberEvent("memo.meeting", a, o, channel.RoleOffice))
+		return err
+	})
+	return out, err
+}
+
+// Items as sealed.
+type (
+	textItem struct {
+		Body string `json:"body"`
+		By   string `json:"by,omitempty"`
+	}
+	reasonItem struct {
+		Reason string `json:"reason"`
+		By     string `json:"by,omitempty"`
+	}
+	meetingItem struct {
+		HeldAt    time.Time `json:"held_at"`
+		Minutes   int       `json:"minutes"`
+		Principal string    `json:"principal"`
+		Attendees []string  `json:"attendees"`
+		Notes     string    `json:"notes,omitempty"`
+		By        string    `json:"by,omitempty"`
+	}
+)
+
+// addItem seals and stores an item; By records the actor inside the seal.
+func (s *Service) addItem(ctx context.Context, tx store.Tx, a *Actor, o *opened, kind string, v any, now time.Time) error {
+	switch it := v.(type) {
+	case textItem:
+		it.By = a.User.ID
+		v = it
+	case reasonItem:
+		it.By = a.User.ID
+		v = it
+	case meetingItem:
+		it.By = a.User.ID
+		v = it
+	}
+	id := newID()
+	sealed, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "item:"+id, v)
+	if err != nil {
+		return err
+	}
+	return tx.AddItem(ctx, &store.Item{ID: id, MemoID: o.rec.ID, Kind: kind, KeyVersion: o.rec.KeyVersion, Sealed: sealed, CreatedAt: micros(now)})
+}

@@ -1,0 +1,281 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// This file is the one seam between plaintext and the store: every memo
+// field is sealed and opened here, and every path to a memo's data key
+// (author index, mailbox, office group key, reader wrap) starts here.
+
+const (
+	keysActive = "active" // the identity is sealed under the password
+	keysReset  = "reset"  // an administrator reset the password: the identity awaits recovery
+
+	officeGroup = "group:office"
+
+	settingOffice       = "office.public"
+	settingRecovery     = "recovery.public"
+	settingDistribution = "distribution"
+	settingLedgerVKey   = "ledger.vkey"
+
+	// mailMargin is how far back a mailbox scan reaches before the last
+	// one: a transaction that posted mail may commit after a later one.
+	mailMargin = 5 * time.Minute
+	mailBatch  = 500
+)
+
+// memoKeys are a memo's data keys by key version.
+type memoKeys map[int]vault.Key
+
+func (k memoKeys) encode() map[string][]byte {
+	out := make(map[string][]byte, len(k))
+	for v, key := range k {
+		out[strconv.Itoa(v)] = key[:]
+	}
+	return out
+}
+
+func decodeKeys(in map[string][]byte) (memoKeys, error) {
+	out := make(memoKeys, len(in))
+	for v, b := range in {
+		n, err := strconv.Atoi(v)
+		if err != nil || len(b) != len(vault.Key{}) {
+			return nil, errors.New("service: malformed key entry")
+		}
+		out[n] = vault.Key(b)
+	}
+	return out, nil
+}
+
+// keyEntry is what an author's private index and the mailbox hold about a
+// memo: its id and data keys.
+type keyEntry struct {
+	Memo string            `json:"m"`
+	Keys map[string][]byte `json:"k"`
+}
+
+func indexTags(id *vault.Identity, memoID string) (owner, entry []byte) {
+	o := id.IndexKey().Tag("author-index", "owner")
+	e := id.IndexKey().Tag("author-index", "entry", memoID)
+	return o[:], e[:]
+}
+
+// putIndex records keys of memoID in the identity's private index, merged
+// with what is already there.
+func putIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string, keys memoKeys) error {
+	have, err := readIndex(ctx, tx, id, memoID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	merged := memoKeys{}
+	maps.Copy(merged, have)
+	maps.Copy(merged, keys)
+	plain, err := json.Marshal(keyEntry{Memo: memoID, Keys: merged.encode()})
+	if err != nil {
+		return err
+	}
+	owner, entry := indexTags(id, memoID)
+	return tx.PutIndexEntry(ctx, owner, entry, vault.Seal(id.IndexKey(), vault.AD("author-index"), plain))
+}
+
+func readIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string) (memoKeys, error) {
+	owner, entry := indexTags(id, memoID)
+	sealed, err := tx.IndexEntry(ctx, owner, entry)
+	if err != nil {
+		return nil, err
+	}
+	e, err := openIndexEntry(id, sealed)
+	if err != nil {
+		return nil, err
+	}
+	if e.Memo != memoID {
+		return nil, errInternal("author index entry is bound to another memo")
+	}
+	return decodeKeys(e.Keys)
+}
+
+// listIndex returns the ids of every memo in the identity's index.
+func listIndex(ctx context.Context, tx store.Tx, id *vault.Identity) ([]string, error) {
+	owner, _ := indexTags(id, "")
+	all, err := tx.IndexEntries(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, sealed := range all {
+		plain, err := openIndexEntry(id, sealed)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, plain.Memo)
+	}
+	return ids, nil
+}
+
+// openIndexEntry opens an index entry. Entries are sealed with the owner's
+// index key; the memo id inside must match the one looked up, so an entry
+// moved under another tag is refused.
+func openIndexEntry(id *vault.Identity, sealed []byte) (keyEntry, error) {
+	var e keyEntry
+	plain, err := vault.Open(id.IndexKey(), vault.AD("author-index"), sealed)
+	if err != nil {
+		return e, errInternal("author index entry does not open: %w", err)
+	}
+	if err := json.Unmarshal(plain, &e); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// postMail leaves a memo's keys for a co-author, sealed to their public key.
+// Nothing in the row says for whom.
+func (s *Service) postMail(ctx context.Context, tx store.Tx, recipient *store.User, memoID string, keys memoKeys) error {
+	plain, err := json.Marshal(keyEntry{Memo: memoID, Keys: keys.encode()})
+	if err != nil {
+		return err
+	}
+	sealed, err := vault.SealTo(recipient.BoxPublic, plain)
+	if err != nil {
+		return err
+	}
+	return tx.PostMail(ctx, &store.Mail{ID: newID(), PostedAt: micros(s.now()), Sealed: sealed})
+}
+
+// hasMail reports whether the mailbox holds entries the actor has not
+// scanned yet (a cheap read before a write transaction).
+func (s *Service) hasMail(ctx context.Context, tx store.Tx, a *Actor) (bool, error) {
+	if a.id == nil {
+		return false, nil
+	}
+	m, err := tx.MailSince(ctx, a.User.MailSince-mailMargin.Microseconds(), 1)
+	return len(m) > 0, err
+}
+
+// collectMail moves the actor's mailbox entries into their private index by
+// trial decryption, deleting what it took.
+func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, error) {
+	if a.id == nil {
+		return 0, nil
+	}
+	started := s.now()
+	since := a.User.MailSince - mailMargin.Microseconds()
+	taken := 0
+	for {
+		batch, err := tx.MailSince(ctx, since, mailBatch)
+		if err != nil {
+			return taken, err
+		}
+		var mine []string
+		for _, m := range batch {
+			plain, err := a.id.OpenSealed(m.Sealed)
+			if errors.Is(err, vault.ErrNotForMe) {
+				continue
+			} else if err != nil {
+				s.log.Warn("mailbox entry does not open", "error", err)
+				continue
+			}
+			var e keyEntry
+			if err := json.Unmarshal(plain, &e); err != nil {
+				continue
+			}
+			keys, err := decodeKeys(e.Keys)
+			if err != nil || !validID(e.Memo) {
+				continue
+			}
+			if err := putIndex(ctx, tx, a.id, e.Memo, keys); err != nil {
+				return taken, err
+			}
+			mine = append(mine, m.ID)
+		}
+		if err := tx.DeleteMail(ctx, mine); err != nil {
+			return taken, err
+		}
+		taken += len(mine)
+		if len(batch) < mailBatch {
+			break
+		}
+		since = batch[len(batch)-1].PostedAt + 1
+	}
+	a.User.MailSince = micros(started)
+	if err := tx.UpdateUser(ctx, a.User); err != nil && !errors.Is(err, store.ErrConflict) {
+		return taken, err
+	}
+	return taken, nil
+}
+
+// officeIdentity unwraps the channel office's group key for an office member.
+func (s *Service) officeIdentity(ctx context.Context, tx store.Tx, a *Actor) (*vault.Identity, error) {
+	if a.officeOK || a.officeErr != nil {
+		return a.office, a.officeErr
+	}
+	a.office, a.officeErr = s.unwrapOffice(ctx, tx, a)
+	a.officeOK = a.officeErr == nil
+	return a.office, a.officeErr
+}
+
+func (s *Service) unwrapOffice(ctx context.Context, tx store.Tx, a *Actor) (*vault.Identity, error) {
+	if !a.Has(channel.RoleOffice) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "only the channel office may do this")
+	}
+	if a.id == nil {
+		return nil, errKeysLocked
+	}
+	gk, err := tx.GroupKey(ctx, officeGroup, a.User.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "your office access awaits a grant by a current member of the channel office")
+	} else if err != nil {
+		return nil, err
+	}
+	plain, err := a.id.OpenSealed(gk.Wrapped)
+	if err != nil {
+		return nil, errInternal("office key does not open for %q: %w", a.User.ID, err)
+	}
+	return vault.ParseIdentity(plain)
+}
+
+var errKeysLocked = channel.Errorf(channel.EFORBIDDEN, "your keys are locked after a password reset: ask the recovery custodians to restore them, or start afresh")
+
+// sealed is a JSON value sealed under one key version of a memo, bound to
+// the memo and the field it belongs to.
+func sealJSON(keys memoKeys, kv int, memoID, field string, v any) ([]byte, error) {
+	k, ok := keys[kv]
+	if !ok {
+		return nil, errInternal("no key version %d for memo", kv)
+	}
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return vault.Seal(k, vault.AD("memo", memoID, field, strconv.Itoa(kv)), plain), nil
+}
+
+func openJSON(keys memoKeys, kv int, memoID, field string, sealed []byte, v any) error {
+	k, ok := keys[kv]
+	if !ok {
+		return errInternal("no key version %d for memo", kv)
+	}
+	plain, err := vault.Open(k, vault.AD("memo", memoID, field, strconv.Itoa(kv)), sealed)
+	if err != nil {
+		return errInternal("memo field %q does not open: %w", field, err)
+	}
+	return json.Unmarshal(plain, v)
+}
+
+// setting reads a setting, or returns def when it is not set.
+func setting(ctx context.Context, tx store.Tx, name string, def []byte) ([]byte, error) {
+	v, err := tx.Setting(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return def, nil
+	}
+	return v, err
+}

@@ -1,0 +1,122 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// LatestCheckpoint returns the newest signed checkpoint, signing a fresh one
+// first if the ledger has grown past it.
+func (s *Service) LatestCheckpoint(ctx context.Context, a *Actor) ([]byte, error) {
+	var note []byte
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		size, n, err := tx.LatestCheckpoint(ctx)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		cur, err := ledgerSize(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err == nil && n != nil && size == cur {
+			note = n
+		}
+		return nil
+	})
+	if err != nil || note != nil {
+		return note, err
+	}
+	return s.SignCheckpoint(ctx)
+}
+
+// SignCheckpoint signs and stores a checkpoint of the ledger as it is now;
+// the scheduler calls it, and so does LatestCheckpoint on demand.
+func (s *Service) SignCheckpoint(ctx context.Context) ([]byte, error) {
+	var note []byte
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		var err error
+		note, err = s.checkpoint(ctx, tx)
+		return err
+	})
+	return note, err
+}
+
+func ledgerSize(ctx context.Context, tx store.Tx) (int64, error) {
+	ls := tx.LedgerStorage("")
+	if sz, ok := ls.(ledger.Sizer); ok {
+		return sz.Size(ctx)
+	}
+	return ls.LockedSize(ctx)
+}
+
+// Proof is an inclusion proof: the hashes that link leaf Index to the tree
+// of Size leaves.
+type Proof struct {
+	Index  int64    `json:"index"`
+	Size   int64    `json:"size"`
+	Leaf   string   `json:"leaf,omitempty"` // the leaf itself, so a client can hash it
+	Hashes []string `json:"hashes"`
+}
+
+// InclusionProof proves that leaf index is in the tree of the given size.
+// Proofs reveal only hashes and the leaf, which names no author and holds
+// no content, so any signed-in user may ask.
+func (s *Service) InclusionProof(ctx context.Context, a *Actor, index, size int64) (*Proof, error) {
+	var p *Proof
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		cur, err := ledgerSize(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if index < 0 || size <= index || size > cur {
+			return channel.Invalid("index", "need 0 <= index < size <= %d", cur)
+		}
+		ls := tx.LedgerStorage("")
+		proof, err := ledger.ProveInclusion(ctx, ls, index, size)
+		if err != nil {
+			return err
+		}
+		leaves, err := ls.ReadLeaves(ctx, index, index+1)
+		if err != nil {
+			return err
+		}
+		p = &Proof{Index: index, Size: size, Leaf: string(leaves[0]), Hashes: hashStrings(proof)}
+		return nil
+	})
+	return p, err
+}
+
+// ConsistencyProof proves that the tree of size to extends the one of size from.
+func (s *Service) ConsistencyProof(ctx context.Context, a *Actor, from, to int64) (*Proof, error) {
+	var p *Proof
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		cur, err := ledgerSize(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if from < 1 || to < from || to > cur {
+			return channel.Invalid("from", "need 1 <= from <= to <= %d", cur)
+		}
+		proof, err := ledger.ProveConsistency(ctx, tx.LedgerStorage(""), from, to)
+		if err != nil {
+			return err
+		}
+		p = &Proof{Index: from, Size: to, Hashes: hashStrings(proof)}
+		return nil
+	})
+	return p, err
+}
+
+func hashStrings(hs []tlog.Hash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.String()
+	}
+	return out
+}

@@ -1,0 +1,320 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// MemoInput is a new memo.
+type MemoInput struct {
+	Title      string   `json:"title"`
+	Body       string   `json:"body"`
+	Marking    string   `json:"marking"`
+	Codrafters []string `json:"codrafters"`
+}
+
+// EditInput is a new revision of a memo.
+type EditInput struct {
+	Title            string `json:"title"`
+	Body             string `json:"body"`
+	Marking          string `json:"marking"`
+	ExpectedRevision int    `json:"expected_revision"`
+}
+
+func (s *Service) validateContent(c channel.Content) error {
+	return channel.ValidateContent(c, s.cfg.Profile.Markings, s.cfg.MaxBody)
+}
+
+func newNonce() []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// memoTx runs fn on a memo the actor may open, in one write transaction.
+func (s *Service) memoTx(ctx context.Context, a *Actor, memoID string, fn func(tx store.Tx, o *opened) error) error {
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		o, err := s.openMemo(ctx, tx, a, memoID, true)
+		if err != nil {
+			return err
+		}
+		return fn(tx, o)
+	})
+}
+
+// authorEvent is an event by the actor as an author of o.
+func authorEvent(action string, a *Actor, o *opened) event {
+	return event{action: action, actor: a, author: true, nonce: o.author.Nonce, memo: o.rec.ID, keys: o.keys, keyVersion: o.rec.KeyVersion}
+}
+
+// memberEvent is an event by an office member or reader of o.
+func memberEvent(action string, a *Actor, o *opened, role channel.Role) event {
+	return event{action: action, actor: a, role: string(role), memo: o.rec.ID, keys: o.keys, keyVersion: o.rec.KeyVersion}
+}
+
+// CreateMemo starts a draft. The caller and the co-drafters are its drafters.
+func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo, error) {
+	if err := s.mayFile(a.User); err != nil {
+		return nil, err
+	}
+	c := channel.Content{Title: in.Title, Body: in.Body, Marking: in.Marking}
+	if err := s.validateContent(c); err != nil {
+		return nil, err
+	}
+	if err := channel.ValidateUsernames("codrafters", in.Codrafters, true); err != nil {
+		return nil, err
+	}
+	if slices.Contains(in.Codrafters, a.User.Username) {
+		return nil, channel.Invalid("codrafters", "you are a drafter already")
+	}
+	key, err := vault.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	o := &opened{
+		rec:  &store.Memo{ID: newID(), State: string(channel.Draft), Profile: s.cfg.Profile.Name, Revision: 1, KeyVersion: 1, CreatedAt: micros(now), UpdatedAt: micros(now)},
+		keys: memoKeys{1: key},
+		rel:  relAuthor,
+	}
+	o.roster.Authors = []channel.Author{{UserID: a.User.ID, Username: a.User.Username, DisplayName: a.User.DisplayName, Kind: channel.KindDrafter, Nonce: newNonce()}}
+	o.author = &o.roster.Authors[0]
+	var out *Memo
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
+		codrafters, err := s.participants(ctx, tx, "codrafters", in.Codrafters)
+		if err != nil {
+			return err
+		}
+		for _, u := range codrafters {
+			o.roster.Authors = append(o.roster.Authors, channel.Author{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Kind: channel.KindDrafter, Nonce: newNonce()})
+		}
+		o.author = &o.roster.Authors[0]
+		if err := o.sealRoster(); err != nil {
+			return err
+		}
+		if err := tx.CreateMemo(ctx, o.rec); err != nil {
+			return err
+		}
+		hash, err := s.putRevision(ctx, tx, o, c, now)
+		if err != nil {
+			return err
+		}
+		if err := putIndex(ctx, tx, a.id, o.rec.ID, o.keys); err != nil {
+			return err
+		}
+		for _, u := range codrafters {
+			if err := s.postMail(ctx, tx, u, o.rec.ID, o.keys); err != nil {
+				return err
+			}
+		}
+		ev := authorEvent("memo.create", a, o)
+		ev.content, ev.revision = hash, 1
+		if _, err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		out, err = s.view(ctx, tx, a, o, false)
+		return err
+	})
+	return out, err
+}
+
+// participants loads people named to draft or sign, each of whom must be
+// allowed to file.
+func (s *Service) participants(ctx context.Context, tx store.Tx, field string, names []string) ([]*store.User, error) {
+	us, err := tx.UsersByUsernames(ctx, names)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, channel.Invalid(field, "every name must be an existing user")
+	} else if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		if err := s.mayFile(u); err != nil {
+			return nil, channel.Invalid(field, "%s", channel.ErrorMessage(err))
+		}
+	}
+	return us, nil
+}
+
+// putRevision seals and stores revision o.rec.Revision with content c.
+func (s *Service) putRevision(ctx context.Context, tx store.Tx, o *opened, c channel.Content, now time.Time) ([]byte, error) {
+	sealed, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "revision", c)
+	if err != nil {
+		return nil, err
+	}
+	h := vault.ContentHash(c.Title, c.Body, c.Marking)
+	err = tx.PutRevision(ctx, &store.Revision{MemoID: o.rec.ID, Revision: o.rec.Revision, KeyVersion: o.rec.KeyVersion, Sealed: sealed, ContentHash: h[:], CreatedAt: micros(now)})
+	return h[:], storeErr(err, "the memo")
+}
+
+// EditMemo makes a new revision. Every signature on the old one stops
+// counting; the answer says how many were voided.
+func (s *Service) EditMemo(ctx context.Context, a *Actor, memoID string, in EditInput) (*Memo, error) {
+	c := channel.Content{Title: in.Title, Body: in.Body, Marking: in.Marking}
+	if err := s.validateContent(c); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireAuthor(o, true); err != nil {
+			return err
+		}
+		if !channel.State(o.rec.State).Editable() {
+			return channel.Errorf(channel.ECONFLICT, "a memo that is %s can no longer be edited", o.rec.State)
+		}
+		if in.ExpectedRevision != o.rec.Revision {
+			return channel.Errorf(channel.ECONFLICT, "the memo is at revision %d, not %d: someone else edited it; reload and merge your changes", o.rec.Revision, in.ExpectedRevision)
+		}
+		now := s.now()
+		voided := o.roster.VoidSignatures()
+		o.rec.Revision++
+		o.rec.UpdatedAt = micros(now)
+		if err := o.sealRoster(); err != nil {
+			return err
+		}
+		hash, err := s.putRevision(ctx, tx, o, c, now)
+		if err != nil {
+			return err
+		}
+		ev := authorEvent("memo.edit", a, o)
+		ev.content, ev.revision = hash, o.rec.Revision
+		ev.detail = map[string]any{"voided_signatures": voided}
+		if _, err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
+			return err
+		}
+		out, err = s.view(ctx, tx, a, o, false)
+		out.VoidedSignatures = &voided
+		return err
+	})
+	return out, err
+}
+
+// InviteSigners asks colleagues to co-sign; the memo starts circulating.
+func (s *Service) InviteSigners(ctx context.Context, a *Actor, memoID string, usernames []string) (*Memo, error) {
+	if err := channel.ValidateUsernames("usernames", usernames, false); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireAuthor(o, true); err != nil {
+			return err
+		}
+		next, err := channel.Transition(channel.State(o.rec.State), channel.ActInvite)
+		if err != nil {
+			return err
+		}
+		us, err := s.participants(ctx, tx, "usernames", usernames)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			if o.roster.Find(u.ID) >= 0 {
+				return channel.Invalid("usernames", "%q is already an author of this memo", u.Username)
+			}
+			o.roster.Authors = append(o.roster.Authors, channel.Author{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Kind: channel.KindSigner, Nonce: newNonce()})
+			if err := s.postMail(ctx, tx, u, o.rec.ID, o.keys); err != nil {
+				return err
+			}
+		}
+		o.author = &o.roster.Authors[o.roster.Find(a.User.ID)]
+		o.rec.State, o.rec.UpdatedAt = string(next), micros(s.now())
+		if err := o.sealRoster(); err != nil {
+			return err
+		}
+		ev := authorEvent("memo.invite", a, o)
+		ev.detail = map[string]any{"invited": usernames}
+		if _, err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
+			return err
+		}
+		out, err = s.view(ctx, tx, a, o, false)
+		return err
+	})
+	return out, err
+}
+
+// Sign puts the actor's signature on an exact revision, which must be the
+// current one.
+func (s *Service) Sign(ctx context.Context, a *Actor, memoID string, revision int) (*Memo, error) {
+	if err := s.mayFile(a.User); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireAuthor(o, false); err != nil {
+			return err
+		}
+		if !channel.State(o.rec.State).Editable() {
+			return channel.Errorf(channel.ECONFLICT, "a memo that is %s can no longer be signed", o.rec.State)
+		}
+		if revision != o.rec.Revision {
+			return channel.Errorf(channel.ECONFLICT, "revision %d is not the current one (%d): read the current text before you sign", revision, o.rec.Revision)
+		}
+		c, hash, err := o.content(ctx, tx, revision)
+		if err != nil {
+			return err
+		}
+		st := vault.Statement{MemoID: o.rec.ID, Revision: revision, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: a.User.Username}
+		now := s.now()
+		o.author.Signature, o.author.SignedRevision, o.author.SignedAt = a.id.Sign(st), revision, now
+		o.rec.UpdatedAt = micros(now)
+		if err := o.sealRoster(); err != nil {
+			return err
+		}
+		ev := authorEvent("memo.sign", a, o)
+		ev.content, ev.revision = hash, revision
+		if _, err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
+			return err
+		}
+		out, err = s.view(ctx, tx, a, o, false)
+		return err
+	})
+	return out, err
+}
+
+// Unsign takes the actor's signature back before submission.
+func (s *Service) Unsign(ctx context.Context, a *Actor, memoID string) (*Memo, error) {
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireAuthor(o, false); err != nil {
+			return err
+		}
+		if !channel.State(o.rec.State).Editable() {
+			return channel.Errorf(channel.ECONFLICT, "a memo that is %s can no longer be changed", o.rec.State)
+		}
+		if len(o.author.Signature) == 0 {
+			return channel.Errorf(channel.ECONFLICT, "you have not signed this memo")
+		}
+		o.author.Signature, o.author.SignedRevision, o.author.SignedAt = nil, 0, time.Time{}
+		o.rec.UpdatedAt = micros(s.now())
+		if err := o.sealRoster(); err != nil {
+			return err
+		}
+		if _, err := s.record(ctx, tx, authorEvent("memo.unsign", a, o)); err != nil {
+			return err
+		}
+		if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.view(ctx, tx, a, o, false)
+		return err
+	})
+	return out, err
+}

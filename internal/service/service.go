@@ -1,0 +1,157 @@
+// Package service holds the use cases of the dissent channel and is the only
+// door to its data: the JSON API, the web pages, the CLI and background jobs
+// all call it, and none of them decides on its own who may see what.
+//
+// Every method opens one transaction, checks the caller's right, calls the
+// domain, seals what must be sealed, writes, and appends the audit event to
+// the ledger in that same transaction: if the event cannot be written, the
+// action fails. Plaintext memo contents and the link between a person and a
+// memo exist only inside a call, and only for a caller entitled to them.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+	"github.com/dissent-channel/dissent/internal/workdays"
+)
+
+// Config is what the service needs to know about the deployment.
+type Config struct {
+	Profile     channel.Profile
+	Calendar    *workdays.Calendar
+	MaxBody     int
+	SessionTTL  time.Duration // absolute session lifetime
+	SessionIdle time.Duration // idle time-out
+	// Origin names the deployment in ledger checkpoints, e.g. "dissent.example.gov".
+	Origin string
+	// LedgerKey is the note signer key that signs checkpoints.
+	LedgerKey string
+	// SignInLimit is how many failed sign-ins per username and hour are
+	// allowed before further attempts are refused for a while.
+	SignInLimit int
+	// Suppress is the smallest count published in figures.
+	Suppress int
+}
+
+// Service is the channel's use cases.
+type Service struct {
+	store     store.Store
+	cfg       Config
+	passwords *vault.Passwords
+	log       *slog.Logger
+	limiter   *limiter
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// New returns a service over st.
+func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logger) *Service {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = channel.DefaultMaxBody
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 30 * time.Minute
+	}
+	if cfg.SignInLimit <= 0 {
+		cfg.SignInLimit = 10
+	}
+	if cfg.Suppress <= 0 {
+		cfg.Suppress = 5
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour), Now: time.Now}
+}
+
+// Config returns the deployment's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Ready reports whether the database answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// inTx runs fn in one transaction, committing if it returns nil.
+func (s *Service) inTx(ctx context.Context, write bool, fn func(tx store.Tx) error) error {
+	tx, err := s.store.Begin(ctx, write)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if !write {
+		return nil
+	}
+	return tx.Commit()
+}
+
+// newID returns an opaque identifier: 128 random bits, base32. Identifiers
+// are never sequential, so they leak no volumes.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// validID rejects anything that newID could not have made, before it
+// reaches a query.
+func validID(id string) bool {
+	if len(id) != 26 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// storeErr turns store errors into channel errors callers can show.
+func storeErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return channel.ErrNotFound
+	case errors.Is(err, store.ErrConflict):
+		return channel.Errorf(channel.ECONFLICT, "%s changed while you were working: reload and try again", what)
+	}
+	return err
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+func errInternal(format string, args ...any) error {
+	return fmt.Errorf("service: "+format, args...)
+}

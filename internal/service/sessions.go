@@ -1,0 +1,297 @@
+package service
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// Actor is a signed-in user for the length of one request. It carries the
+// user's private keys, unsealed from the session; it is never stored.
+type Actor struct {
+	User      *store.User
+	id        *vault.Identity // nil while the keys are locked after a reset
+	sessionID []byte
+	office    *vault.Identity
+	officeErr error
+	officeOK  bool
+}
+
+// Has reports whether the actor holds role r.
+func (a *Actor) Has(r channel.Role) bool { return slices.Contains(a.User.Roles, string(r)) }
+
+// Username is the actor's username.
+func (a *Actor) Username() string { return a.User.Username }
+
+// KeysLocked reports whether the actor's keys await recovery.
+func (a *Actor) KeysLocked() bool { return a.id == nil }
+
+// sessionSecrets is what a session row holds, sealed under a key derived
+// from the token.
+type sessionSecrets struct {
+	UserID   string `json:"u"`
+	Epoch    int64  `json:"e"`
+	Identity []byte `json:"i,omitempty"`
+}
+
+var errBadCredentials = channel.Errorf(channel.EUNAUTHORIZED, "wrong username or password")
+
+// SignIn checks a password and opens a session. It answers the same error,
+// in about the same time, for an unknown user and a wrong password.
+func (s *Service) SignIn(ctx context.Context, username, password string) (token string, expires time.Time, err error) {
+	if err := channel.ValidateUsername("username", username); err != nil {
+		return "", time.Time{}, errBadCredentials
+	}
+	if len(password) > channel.MaxPassword {
+		return "", time.Time{}, errBadCredentials
+	}
+	if !s.limiter.allow(username, s.Now()) {
+		return "", time.Time{}, channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins: wait and try again later")
+	}
+	var u *store.User
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		u, err = tx.UserByUsername(ctx, username)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", time.Time{}, err
+	}
+	if u == nil || u.Disabled {
+		// Spend the same work as a real check so timing tells nothing.
+		_, _, _ = s.passwords.Derive(ctx, []byte(password), dummySalt)
+		s.limiter.fail(username, s.Now())
+		return "", time.Time{}, s.recordFailedSignIn(ctx, nil)
+	}
+	kek, ok, err := s.checkPassword(ctx, u, password)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if !ok {
+		s.limiter.fail(username, s.Now())
+		return "", time.Time{}, s.recordFailedSignIn(ctx, u)
+	}
+	secrets := sessionSecrets{UserID: u.ID, Epoch: u.SessionEpoch}
+	var id *vault.Identity
+	if u.KeyState == keysActive {
+		if id, err = vault.OpenIdentity(kek, u.ID, u.KeysSealed); err != nil {
+			return "", time.Time{}, errInternal("open identity of %q: %w", u.ID, err)
+		}
+		secrets.Identity = id.Marshal()
+	}
+	tok, raw, err := vault.NewToken()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	plain, err := json.Marshal(secrets)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	sid := vault.SessionID(raw)
+	now := s.now()
+	expires = now.Add(s.cfg.SessionTTL)
+	sess := &store.Session{
+		ID:        sid[:],
+		Sealed:    vault.Seal(vault.SessionKey(raw), vault.AD("session", base64.RawURLEncoding.EncodeToString(sid[:])), plain),
+		ExpiresAt: micros(expires),
+		IdleUntil: micros(now.Add(s.cfg.SessionIdle)),
+	}
+	actor := &Actor{User: u, id: id, sessionID: sid[:]}
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{action: "session.create", actor: actor})
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	s.limiter.reset(username)
+	return tok, expires, nil
+}
+
+// dummySalt stands in for a missing user's salt.
+var dummySalt = make([]byte, 16)
+
+// checkPassword derives the verifier and key-encryption key from password.
+func (s *Service) checkPassword(ctx context.Context, u *store.User, password string) (vault.Key, bool, error) {
+	params, salt, verifier, err := parsePasswordHash(u.Password)
+	if err != nil {
+		return vault.Key{}, false, errInternal("password hash of %q: %w", u.ID, err)
+	}
+	got, kek, err := s.passwords.DeriveWith(ctx, params, []byte(password), salt)
+	if err != nil {
+		return vault.Key{}, false, err
+	}
+	return kek, subtle.ConstantTimeCompare(got[:], verifier) == 1, nil
+}
+
+// hashPassword returns the stored form of a password and its KEK.
+func (s *Service) hashPassword(ctx context.Context, password string) (stored string, kek vault.Key, err error) {
+	salt, err := vault.NewSalt()
+	if err != nil {
+		return "", vault.Key{}, err
+	}
+	verifier, kek, err := s.passwords.Derive(ctx, []byte(password), salt)
+	if err != nil {
+		return "", vault.Key{}, err
+	}
+	b64 := base64.RawStdEncoding
+	return s.passwords.Params().String() + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(verifier[:]), kek, nil
+}
+
+func parsePasswordHash(stored string) (vault.PasswordParams, []byte, []byte, error) {
+	i := strings.LastIndexByte(stored, '$')
+	if i < 0 {
+		return vault.PasswordParams{}, nil, nil, errors.New("malformed password hash")
+	}
+	j := strings.LastIndexByte(stored[:i], '$')
+	if j < 0 {
+		return vault.PasswordParams{}, nil, nil, errors.New("malformed password hash")
+	}
+	params, err := vault.ParsePasswordParams(stored[:j])
+	if err != nil {
+		return params, nil, nil, err
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(stored[j+1 : i])
+	verifier, err2 := base64.RawStdEncoding.DecodeString(stored[i+1:])
+	if err := errors.Join(err1, err2); err != nil {
+		return params, nil, nil, err
+	}
+	return params, salt, verifier, nil
+}
+
+// recordFailedSignIn writes the audit event of a failed sign-in and returns
+// the error the caller sees. The event names no one: a member's failed
+// sign-in next to a memo's activity would otherwise hint at authorship.
+func (s *Service) recordFailedSignIn(ctx context.Context, u *store.User) error {
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		return s.audit(ctx, tx, event{action: "session.fail"})
+	})
+	if err != nil {
+		return err
+	}
+	return errBadCredentials
+}
+
+// Authenticate returns the actor of a session token. Every failure is the
+// same 401, so that a client learns nothing about tokens it does not hold.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error) {
+	unauth := channel.Errorf(channel.EUNAUTHORIZED, "sign in first")
+	raw, err := vault.ParseToken(token)
+	if err != nil {
+		return nil, unauth
+	}
+	sid := vault.SessionID(raw)
+	now := s.now()
+	var actor *Actor
+	var touch bool
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		sess, err := tx.SessionByID(ctx, sid[:])
+		if errors.Is(err, store.ErrNotFound) {
+			return unauth
+		} else if err != nil {
+			return err
+		}
+		if sess.ExpiresAt <= micros(now) || sess.IdleUntil <= micros(now) {
+			return unauth
+		}
+		plain, err := vault.Open(vault.SessionKey(raw), vault.AD("session", base64.RawURLEncoding.EncodeToString(sid[:])), sess.Sealed)
+		if err != nil {
+			return unauth
+		}
+		var sec sessionSecrets
+		if err := json.Unmarshal(plain, &sec); err != nil {
+			return unauth
+		}
+		u, err := tx.UserByID(ctx, sec.UserID)
+		if err != nil || u.Disabled || u.SessionEpoch != sec.Epoch {
+			return unauth
+		}
+		actor = &Actor{User: u, sessionID: sid[:]}
+		if len(sec.Identity) > 0 {
+			if actor.id, err = vault.ParseIdentity(sec.Identity); err != nil {
+				return unauth
+			}
+		}
+		// Extend the idle deadline only when half of it is spent: a write per
+		// request would serialise reads, and coarse times leak less.
+		touch = sess.IdleUntil-micros(now) < s.cfg.SessionIdle.Microseconds()/2
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if touch {
+		err := s.inTx(ctx, true, func(tx store.Tx) error {
+			return tx.TouchSession(ctx, sid[:], micros(now.Add(s.cfg.SessionIdle)))
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return actor, nil
+}
+
+// SignOut ends the actor's session.
+func (s *Service) SignOut(ctx context.Context, a *Actor) error {
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		if err := tx.DeleteSession(ctx, a.sessionID); err != nil {
+			return storeErr(err, "the session")
+		}
+		return s.audit(ctx, tx, event{action: "session.delete", actor: a})
+	})
+}
+
+// limiter counts failed sign-ins per username on this node. Several app
+// nodes each keep their own count; the limit per node still bounds guessing.
+type limiter struct {
+	mu     sync.Mutex
+	max    int
+	window time.Duration
+	fails  map[string][]time.Time
+}
+
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{max: max, window: window, fails: map[string][]time.Time{}}
+}
+
+func (l *limiter) recent(name string, now time.Time) []time.Time {
+	f := l.fails[name]
+	for len(f) > 0 && now.Sub(f[0]) > l.window {
+		f = f[1:]
+	}
+	l.fails[name] = f
+	return f
+}
+
+func (l *limiter) allow(name string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent(name, now)) < l.max
+}
+
+func (l *limiter) fail(name string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.fails) > 100000 {
+		clear(l.fails) // bounded memory under a flood of made-up names
+	}
+	l.fails[name] = append(l.recent(name, now), now)
+}
+
+func (l *limiter) reset(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.fails, name)
+}

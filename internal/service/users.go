@@ -1,0 +1,486 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// NewUser is an account to create.
+type NewUser struct {
+	Username    string   `json:"username"`
+	DisplayName string   `json:"display_name"`
+	Email       string   `json:"email"`
+	Password    string   `json:"password"`
+	Roles       []string `json:"roles"`
+	Eligible    bool     `json:"eligible"`
+}
+
+// User is an account as others may see it.
+type User struct {
+	Username    string   `json:"username"`
+	DisplayName string   `json:"display_name"`
+	Email       string   `json:"email,omitempty"`
+	Roles       []string `json:"roles,omitempty"`
+	Eligible    *bool    `json:"eligible,omitempty"`
+	Disabled    bool     `json:"disabled,omitempty"`
+	KeyState    string   `json:"key_state,omitempty"`
+	// OfficeAccess is "granted" or "pending" for office members.
+	OfficeAccess string `json:"office_access,omitempty"`
+}
+
+func fullUser(u *store.User) *User {
+	el := u.Eligible
+	return &User{Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Roles: u.Roles, Eligible: &el, Disabled: u.Disabled, KeyState: u.KeyState}
+}
+
+func (n *NewUser) validate() error {
+	if err := channel.ValidateUsername("username", n.Username); err != nil {
+		return err
+	}
+	if err := channel.ValidateLine("display_name", n.DisplayName, channel.MaxDisplayName); err != nil {
+		return err
+	}
+	if err := channel.ValidateEmail("email", n.Email); err != nil {
+		return err
+	}
+	if err := channel.ValidatePassword("password", n.Password); err != nil {
+		return err
+	}
+	roles := make([]channel.Role, len(n.Roles))
+	for i, r := range n.Roles {
+		roles[i] = channel.Role(r)
+	}
+	return channel.ValidateRoles("roles", roles)
+}
+
+// Setup is the deployment's first key material, made once by `dissent init`.
+type Setup struct {
+	Admin NewUser
+	// Custodians hold shares of the recovery key; Threshold of them
+	// together can restore a user's keys after a password reset.
+	Custodians []string
+	Threshold  int
+	// LedgerVKey is the public key checkpoints are verified with.
+	LedgerVKey string
+}
+
+// Init sets up an empty deployment: the recovery key (returned as shares,
+// and never stored whole), the ledger's public key and the first
+// administrator. It fails if anyone has an account already.
+func (s *Service) Init(ctx context.Context, setup Setup) ([]vault.Share, error) {
+	if err := setup.Admin.validate(); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(setup.Admin.Roles, string(channel.RoleAdmin)) {
+		return nil, channel.Invalid("roles", "the first user must be an administrator")
+	}
+	if len(setup.Custodians) == 0 || setup.Threshold < 1 || setup.Threshold > len(setup.Custodians) {
+		return nil, channel.Invalid("custodians", "name at least one recovery custodian and a threshold between 1 and their number")
+	}
+	recovery, err := vault.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	shares, err := vault.SplitIdentity(recovery, setup.Custodians, setup.Threshold)
+	if err != nil {
+		return nil, err
+	}
+	prepared, err := s.prepareUser(ctx, setup.Admin, recovery.Public().Box)
+	if err != nil {
+		return nil, err
+	}
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
+		n, err := tx.CountUsers(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return channel.Errorf(channel.ECONFLICT, "this deployment is already set up")
+		}
+		if err := tx.PutSetting(ctx, settingRecovery, []byte(recovery.Public().Box)); err != nil {
+			return err
+		}
+		if err := tx.PutSetting(ctx, settingLedgerVKey, []byte(setup.LedgerVKey)); err != nil {
+			return err
+		}
+		if _, err := s.record(ctx, tx, event{action: "deployment.init", detail: nil}); err != nil {
+			return err
+		}
+		return s.insertUser(ctx, tx, nil, prepared)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return shares, nil
+}
+
+// preparedUser is a new account with its keys made, ready to insert. The
+// expensive work (argon2id, key generation) happens before the transaction
+// so that it never holds the writer lock.
+type preparedUser struct {
+	rec *store.User
+	id  *vault.Identity
+}
+
+func (s *Service) prepareUser(ctx context.Context, n NewUser, recoveryBox string) (*preparedUser, error) {
+	stored, kek, err := s.hashPassword(ctx, n.Password)
+	if err != nil {
+		return nil, err
+	}
+	id, err := vault.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	u := &store.User{
+		ID: newID(), Username: n.Username, DisplayName: n.DisplayName, Email: n.Email, Roles: n.Roles,
+		Eligible: n.Eligible, CreatedAt: micros(s.now()), Password: stored, KeyState: keysActive,
+		BoxPublic: id.Public().Box, SignPublic: id.Public().Sign,
+		// Mail posted before the account existed cannot be for it.
+		MailSince: micros(s.now()) + mailMargin.Microseconds(),
+	}
+	u.KeysSealed = vault.SealIdentity(kek, u.ID, id)
+	if u.KeysRecovery, err = vault.SealIdentityTo(recoveryBox, u.ID, id); err != nil {
+		return nil, err
+	}
+	return &preparedUser{rec: u, id: id}, nil
+}
+
+// insertUser stores a prepared account. The first office member founds the
+// office's group key; later ones wait for a grant by a current member, so
+// that an administrator cannot let themselves in by assigning a role.
+func (s *Service) insertUser(ctx context.Context, tx store.Tx, by *Actor, p *preparedUser) error {
+	if err := tx.CreateUser(ctx, p.rec); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return channel.Invalid("username", "the username %q is taken", p.rec.Username)
+		}
+		return err
+	}
+	if _, err := s.record(ctx, tx, event{action: "user.create", actor: by, role: roleOf(by), detail: nil,
+		memo: ""}); err != nil {
+		return err
+	}
+	if slices.Contains(p.rec.Roles, string(channel.RoleOffice)) {
+		return s.foundOfficeIfNone(ctx, tx, p.rec)
+	}
+	return nil
+}
+
+func roleOf(a *Actor) string {
+	if a == nil {
+		return ""
+	}
+	return primaryRole(a)
+}
+
+// foundOfficeIfNone makes the office's group key when no one holds it yet,
+// wrapping it to its first member and to the recovery key.
+func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.User) error {
+	if _, err := tx.Setting(ctx, settingOffice); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	office, err := vault.NewIdentity()
+	if err != nil {
+		return err
+	}
+	recoveryBox, err := tx.Setting(ctx, settingRecovery)
+	if err != nil {
+		return err
+	}
+	forRecovery, err := vault.SealIdentityTo(string(recoveryBox), officeGroup, office)
+	if err != nil {
+		return err
+	}
+	if err := tx.PutSetting(ctx, settingOffice, []byte(office.Public().Box)); err != nil {
+		return err
+	}
+	if err := tx.PutSetting(ctx, settingOffice+".recovery", forRecovery); err != nil {
+		return err
+	}
+	wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
+	if err != nil {
+		return err
+	}
+	if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: "founding", GrantedAt: micros(s.now())}); err != nil {
+		return err
+	}
+	_, err = s.record(ctx, tx, event{action: "office.grant", role: "system", detail: nil, memo: "", actor: nil})
+	return err
+}
+
+// CreateUser makes an account (administrators only).
+func (s *Service) CreateUser(ctx context.Context, a *Actor, n NewUser) (*User, error) {
+	if !a.Has(channel.RoleAdmin) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "only an administrator may create accounts")
+	}
+	if err := n.validate(); err != nil {
+		return nil, err
+	}
+	var recoveryBox []byte
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		if _, err := tx.UserByUsername(ctx, n.Username); err == nil {
+			return channel.Invalid("username", "the username %q is taken", n.Username)
+		}
+		var err error
+		recoveryBox, err = tx.Setting(ctx, settingRecovery)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.prepareUser(ctx, n, string(recoveryBox))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.inTx(ctx, true, func(tx store.Tx) error { return s.insertUser(ctx, tx, a, p) }); err != nil {
+		return nil, err
+	}
+	return fullUser(p.rec), nil
+}
+
+// UserPage is a page of the directory.
+type UserPage struct {
+	Items      []*User `json:"items"`
+	NextCursor string  `json:"next_cursor"`
+}
+
+// Directory searches users by username or display name. Anyone signed in
+// may search it; it shows usernames and display names only (an
+// administrator also sees roles and state).
+func (s *Service) Directory(ctx context.Context, a *Actor, q, cursor string, limit int) (*UserPage, error) {
+	if err := channel.ValidateLine("q", q+"x", 100); err != nil {
+		return nil, err
+	}
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
+	page := &UserPage{Items: []*User{}}
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		us, err := tx.ListUsers(ctx, q, after.ID, limit+1)
+		if err != nil {
+			return err
+		}
+		for i, u := range us {
+			if i == limit {
+				page.NextCursor = encodeCursor(pageCursor{ID: us[i-1].Username})
+				break
+			}
+			if a.Has(channel.RoleAdmin) {
+				page.Items = append(page.Items, fullUser(u))
+			} else {
+				page.Items = append(page.Items, &User{Username: u.Username, DisplayName: u.DisplayName})
+			}
+		}
+		return nil
+	})
+	return page, err
+}
+
+// Me describes the signed-in user.
+func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
+	u := fullUser(a.User)
+	if a.Has(channel.RoleOffice) {
+		err := s.inTx(ctx, false, func(tx store.Tx) error {
+			_, err := tx.GroupKey(ctx, officeGroup, a.User.ID)
+			switch {
+			case err == nil:
+				u.OfficeAccess = "granted"
+			case errors.Is(err, store.ErrNotFound):
+				u.OfficeAccess = "pending"
+			default:
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// Distribution is the standing distribution: the principals every
+// submitted memo reaches.
+type Distribution struct {
+	Usernames []string `json:"usernames"`
+}
+
+// GetDistribution returns the standing distribution (administrators).
+func (s *Service) GetDistribution(ctx context.Context, a *Actor) (*Distribution, error) {
+	if !a.Has(channel.RoleAdmin) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "only an administrator manages the distribution")
+	}
+	d := &Distribution{Usernames: []string{}}
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		us, err := standingDistribution(ctx, tx)
+		for _, u := range us {
+			d.Usernames = append(d.Usernames, u.Username)
+		}
+		return err
+	})
+	return d, err
+}
+
+func standingDistribution(ctx context.Context, tx store.Tx) ([]*store.User, error) {
+	raw, err := setting(ctx, tx, settingDistribution, []byte("[]"))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	if err := json.Unmarshal(raw, &ids); err != nil {
+		return nil, errInternal("distribution setting: %w", err)
+	}
+	return tx.UsersByIDs(ctx, ids)
+}
+
+// SetDistribution replaces the standing distribution. It applies to memos
+// submitted afterwards and is an audited event.
+func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution) (*Distribution, error) {
+	if !a.Has(channel.RoleAdmin) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "only an administrator manages the distribution")
+	}
+	if err := channel.ValidateUsernames("usernames", d.Usernames, true); err != nil {
+		return nil, err
+	}
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		us, err := tx.UsersByUsernames(ctx, d.Usernames)
+		if errors.Is(err, store.ErrNotFound) {
+			return channel.Invalid("usernames", "every name must be an existing user")
+		} else if err != nil {
+			return err
+		}
+		ids := make([]string, len(us))
+		for i, u := range us {
+			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) || u.Disabled {
+				return channel.Invalid("usernames", "%q is not an active principal", u.Username)
+			}
+			ids[i] = u.ID
+		}
+		raw, _ := json.Marshal(ids)
+		if err := tx.PutSetting(ctx, settingDistribution, raw); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, event{action: "config.distribution", actor: a, detail: nil})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Distribution{Usernames: d.Usernames}, nil
+}
+
+// UserUpdate changes an account (administrators). Nil fields stay.
+type UserUpdate struct {
+	DisplayName *string   `json:"display_name"`
+	Email       *string   `json:"email"`
+	Roles       *[]string `json:"roles"`
+	Eligible    *bool     `json:"eligible"`
+	Disabled    *bool     `json:"disabled"`
+}
+
+// UpdateUser changes roles, eligibility or state. Taking the office role
+// away also takes the office key away; disabling ends every session.
+func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up UserUpdate) (*User, error) {
+	if !a.Has(channel.RoleAdmin) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "only an administrator may change accounts")
+	}
+	if up.DisplayName != nil {
+		if err := channel.ValidateLine("display_name", *up.DisplayName, channel.MaxDisplayName); err != nil {
+			return nil, err
+		}
+	}
+	if up.Email != nil {
+		if err := channel.ValidateEmail("email", *up.Email); err != nil {
+			return nil, err
+		}
+	}
+	if up.Roles != nil {
+		roles := make([]channel.Role, len(*up.Roles))
+		for i, r := range *up.Roles {
+			roles[i] = channel.Role(r)
+		}
+		if err := channel.ValidateRoles("roles", roles); err != nil {
+			return nil, err
+		}
+	}
+	var out *User
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return storeErr(err, "the account")
+		}
+		if u.ID == a.User.ID && (up.Disabled != nil && *up.Disabled || up.Roles != nil && !slices.Contains(*up.Roles, string(channel.RoleAdmin))) {
+			return channel.Errorf(channel.EINVALID, "you cannot disable yourself or take away your own administrator role")
+		}
+		hadOffice := slices.Contains(u.Roles, string(channel.RoleOffice))
+		if up.DisplayName != nil {
+			u.DisplayName = *up.DisplayName
+		}
+		if up.Email != nil {
+			u.Email = *up.Email
+		}
+		if up.Roles != nil {
+			u.Roles = *up.Roles
+		}
+		if up.Eligible != nil {
+			u.Eligible = *up.Eligible
+		}
+		if up.Disabled != nil {
+			u.Disabled = *up.Disabled
+			if u.Disabled {
+				u.SessionEpoch++
+			}
+		}
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return storeErr(err, "the account")
+		}
+		if hadOffice && !slices.Contains(u.Roles, string(channel.RoleOffice)) {
+			if err := tx.DeleteGroupKey(ctx, officeGroup, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if !hadOffice && slices.Contains(u.Roles, string(channel.RoleOffice)) {
+			if err := s.foundOfficeIfNone(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		out = fullUser(u)
+		return s.audit(ctx, tx, event{action: "user.update", actor: a})
+	})
+	return out, err
+}
+
+// GrantOffice lets a new office member in: a current member wraps the
+// office's group key to them. An administrator cannot do this.
+func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) error {
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		office, err := s.officeIdentity(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return storeErr(err, "the account")
+		}
+		if !slices.Contains(u.Roles, string(channel.RoleOffice)) || u.Disabled || u.KeyState != keysActive {
+			return channel.Invalid("username", "%q is not an active member of the channel office", username)
+		}
+		wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
+		if err != nil {
+			return err
+		}
+		if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: a.User.ID, GrantedAt: micros(s.now())}); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, event{action: "office.grant", actor: a, role: string(channel.RoleOffice)})
+		return err
+	})
+}

@@ -1,0 +1,609 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// Memo is a memo as its reader sees it; the fields follow API.md.
+type Memo struct {
+	ID               string         `json:"id"`
+	Title            string         `json:"title"`
+	Body             string         `json:"body"`
+	Marking          string         `json:"marking"`
+	State            string         `json:"state"`
+	Revision         int            `json:"revision"`
+	ContentHash      string         `json:"content_hash"`
+	CreatedAt        time.Time      `json:"created_at"`
+	UpdatedAt        time.Time      `json:"updated_at"`
+	Authors          []Author       `json:"authors"`
+	Dropped          []Author       `json:"dropped_signers,omitempty"`
+	Receipt          *Receipt       `json:"receipt"`
+	Deadlines        *Deadlines     `json:"deadlines"`
+	Distribution     []Reader       `json:"distribution"`
+	Meetings         []Meeting      `json:"meetings"`
+	Reply            *Reply         `json:"reply"`
+	Comments         []Comment      `json:"comments,omitempty"`
+	Reason           string         `json:"reason,omitempty"` // why it was returned or withdrawn
+	Events           []Event        `json:"events"`
+	Viewer           string         `json:"viewer"` // drafter, signer, office or reader
+	VoidedSignatures *int           `json:"voided_signatures,omitempty"`
+	Mine             *MySignature   `json:"my_signature,omitempty"`
+}
+
+// MySignature tells a signer what they signed.
+type MySignature struct {
+	Revision int       `json:"revision"`
+	SignedAt time.Time `json:"signed_at"`
+}
+
+// Author is a drafter or signer as shown.
+type Author struct {
+	Username       string `json:"username"`
+	DisplayName    string `json:"display_name"`
+	Kind           string `json:"kind"`
+	SignedRevision *int   `json:"signed_revision"`
+}
+
+// Deadlines are the office's due dates.
+type Deadlines struct {
+	AcknowledgeBy time.Time `json:"acknowledge_by"`
+	ReplyBy       time.Time `json:"reply_by"`
+	ReplyLatest   time.Time `json:"reply_latest"`
+}
+
+// Reader is someone on a memo's distribution.
+type Reader struct {
+	Username    string    `json:"username"`
+	DisplayName string    `json:"display_name"`
+	AddedBy     string    `json:"added_by"` // "standing" or the office member's username
+	Reason      string    `json:"reason"`
+	AddedAt     time.Time `json:"added_at"`
+}
+
+// Meeting is a recorded meeting.
+type Meeting struct {
+	HeldAt    time.Time `json:"held_at"`
+	Minutes   int       `json:"minutes"`
+	Principal string    `json:"principal"`
+	Attendees []string  `json:"attendees"`
+	Notes     string    `json:"notes"`
+}
+
+// Reply is the office's answer.
+type Reply struct {
+	Body      string    `json:"body"`
+	RepliedAt time.Time `json:"replied_at"`
+}
+
+// Comment is a note to the office.
+type Comment struct {
+	Author    string    `json:"author"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Event is a ledger entry about the memo.
+type Event struct {
+	Index  int64     `json:"index"`
+	At     time.Time `json:"at"`
+	Action string    `json:"action"`
+	Role   string    `json:"role"`
+	// Actor is the username of an office member, reader or administrator;
+	// for authors it is filled in only for viewers who can open the memo.
+	Actor    string `json:"actor,omitempty"`
+	Revision int    `json:"revision,omitempty"`
+}
+
+// view assembles what the actor may see of o.
+func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, withEvents bool) (*Memo, error) {
+	c, hash, err := o.content(ctx, tx, o.rec.Revision)
+	if err != nil {
+		return nil, err
+	}
+	m := &Memo{
+		ID: o.rec.ID, Title: c.Title, Body: c.Body, Marking: c.Marking, State: o.rec.State, Revision: o.rec.Revision,
+		ContentHash: hex.EncodeToString(hash), CreatedAt: fromMicros(o.rec.CreatedAt), UpdatedAt: fromMicros(o.rec.UpdatedAt),
+		Authors: showAuthors(o.roster.Authors), Distribution: []Reader{}, Meetings: []Meeting{}, Events: []Event{},
+	}
+	switch o.rel {
+	case relAuthor:
+		m.Viewer = string(o.author.Kind)
+		if o.author.Signed(o.rec.Revision) {
+			m.Mine = &MySignature{Revision: o.author.SignedRevision, SignedAt: o.author.SignedAt}
+		}
+	case relOffice:
+		m.Viewer = "office"
+	default:
+		m.Viewer = "reader"
+	}
+	if len(o.roster.Dropped) > 0 {
+		m.Dropped = showAuthors(o.roster.Dropped)
+	}
+	if len(o.rec.Receipt) > 0 {
+		m.Receipt = new(Receipt)
+		if err := json.Unmarshal(o.rec.Receipt, m.Receipt); err != nil {
+			return nil, err
+		}
+	}
+	if o.rec.SubmittedAt > 0 {
+		m.Deadlines = &Deadlines{AcknowledgeBy: fromMicros(o.rec.AcknowledgeBy), ReplyBy: fromMicros(o.rec.ReplyBy), ReplyLatest: fromMicros(o.rec.ReplyLatest)}
+	}
+	if err := s.viewDistribution(ctx, tx, o, m); err != nil {
+		return nil, err
+	}
+	if err := s.viewItems(ctx, tx, o, m); err != nil {
+		return nil, err
+	}
+	if withEvents {
+		if m.Events, err = s.memoEvents(ctx, tx, o.rec.ID, o.keys); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func showAuthors(as []channel.Author) []Author {
+	out := make([]Author, len(as))
+	for i, a := range as {
+		out[i] = Author{Username: a.Username, DisplayName: a.DisplayName, Kind: string(a.Kind)}
+		if len(a.Signature) > 0 {
+			r := a.SignedRevision
+			out[i].SignedRevision = &r
+		}
+	}
+	return out
+}
+
+func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, m *Memo) error {
+	all, err := tx.AccessList(ctx, o.rec.ID)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	var rows []*store.Access
+	for _, acc := range all {
+		if acc.Grantee == officeGroup || acc.KeyVersion != o.rec.KeyVersion {
+			continue
+		}
+		ids = append(ids, acc.Grantee)
+		if acc.AddedBy != "system" && !slices.Contains(ids, acc.AddedBy) {
+			ids = append(ids, acc.AddedBy)
+		}
+		rows = append(rows, acc)
+	}
+	names, err := s.usernames(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	for _, acc := range rows {
+		r := Reader{Username: names[acc.Grantee].Username, DisplayName: names[acc.Grantee].DisplayName, AddedBy: "standing", AddedAt: fromMicros(acc.AddedAt)}
+		if !acc.Standing {
+			r.AddedBy = names[acc.AddedBy].Username
+			var reason reasonItem
+			if len(acc.Reason) > 0 && openJSON(o.keys, acc.KeyVersion, o.rec.ID, "reason", acc.Reason, &reason) == nil {
+				r.Reason = reason.Reason
+			}
+		}
+		m.Distribution = append(m.Distribution, r)
+	}
+	return nil
+}
+
+// usernames maps user ids to users; unknown ids map to nothing.
+func (s *Service) usernames(ctx context.Context, tx store.Tx, ids []string) (map[string]User, error) {
+	out := map[string]User{}
+	var uniq []string
+	for _, id := range ids {
+		if !slices.Contains(uniq, id) {
+			uniq = append(uniq, id)
+		}
+	}
+	for _, id := range uniq {
+		u, err := tx.UserByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out[id] = User{Username: u.Username, DisplayName: u.DisplayName}
+	}
+	return out, nil
+}
+
+func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo) error {
+	items, err := tx.Items(ctx, o.rec.ID)
+	if err != nil {
+		return err
+	}
+	var byIDs []string
+	type decoded struct {
+		kind string
+		at   time.Time
+		text textItem
+		why  reasonItem
+		meet meetingItem
+	}
+	var ds []decoded
+	for _, it := range items {
+		d := decoded{kind: it.Kind, at: fromMicros(it.CreatedAt)}
+		var v any
+		switch it.Kind {
+		case "comment", "reply":
+			v = &d.text
+		case "return", "withdraw":
+			v = &d.why
+		case "meeting":
+			v = &d.meet
+		default:
+			continue
+		}
+		if err := openJSON(o.keys, it.KeyVersion, o.rec.ID, "item:"+it.ID, it.Sealed, v); err != nil {
+			return err
+		}
+		byIDs = append(byIDs, d.text.By)
+		ds = append(ds, d)
+	}
+	names, err := s.usernames(ctx, tx, byIDs)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		switch d.kind {
+		case "comment":
+			// Comments are written to the office; authors do not see them.
+			if o.rel != relAuthor {
+				m.Comments = append(m.Comments, Comment{Author: names[d.text.By].Username, Body: d.text.Body, CreatedAt: d.at})
+			}
+		case "reply":
+			m.Reply = &Reply{Body: d.text.Body, RepliedAt: d.at}
+		case "return", "withdraw":
+			m.Reason = d.why.Reason
+		case "meeting":
+			mt := d.meet
+			m.Meetings = append(m.Meetings, Meeting{HeldAt: mt.HeldAt, Minutes: mt.Minutes, Principal: mt.Principal, Attendees: mt.Attendees, Notes: mt.Notes})
+		}
+	}
+	return nil
+}
+
+// memoEvents decodes the ledger entries about a memo. With keys, author
+// entries show which author acted.
+func (s *Service) memoEvents(ctx context.Context, tx store.Tx, memoID string, keys memoKeys) ([]Event, error) {
+	entries, err := tx.MemoLedger(ctx, memoID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Event, 0, len(entries))
+	var ids []string
+	leaves := make([]ledger.Leaf, len(entries))
+	for i, e := range entries {
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil {
+			return nil, errInternal("ledger leaf %d: %w", e.Index, err)
+		}
+		leaves[i] = l
+		if l.Actor != "" {
+			ids = append(ids, l.Actor)
+		}
+	}
+	authorOf := map[int64]string{}
+	if keys != nil {
+		for i, l := range leaves {
+			if l.Role != "author" || l.Detail == "" {
+				continue
+			}
+			sealed, err := tx.LedgerDetail(ctx, entries[i].Index)
+			if err != nil {
+				continue
+			}
+			if d, ok := openDetail(keys, memoID, sealed); ok {
+				if id, ok := d["actor"].(string); ok {
+					authorOf[entries[i].Index] = id
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	names, err := s.usernames(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range leaves {
+		ev := Event{Index: entries[i].Index, At: l.Time, Action: l.Action, Role: l.Role, Revision: l.Revision}
+		if l.Actor != "" {
+			ev.Actor = names[l.Actor].Username
+		} else if id, ok := authorOf[entries[i].Index]; ok {
+			ev.Actor = names[id].Username
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// GetMemo opens a memo for reading. Reading is an audited event.
+func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, error) {
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		var ev event
+		switch o.rel {
+		case relAuthor:
+			ev = authorEvent("memo.read", a, o)
+		case relOffice:
+			ev = memberEvent("memo.read", a, o, channel.RoleOffice)
+		default:
+			ev = memberEvent("memo.read", a, o, channel.RolePrincipal)
+		}
+		if _, err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.view(ctx, tx, a, o, true)
+		return err
+	})
+	return out, err
+}
+
+// MemoSummary is a memo in a list.
+type MemoSummary struct {
+	ID        string     `json:"id"`
+	Title     string     `json:"title"`
+	Marking   string     `json:"marking"`
+	State     string     `json:"state"`
+	Revision  int        `json:"revision"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	Deadlines *Deadlines `json:"deadlines,omitempty"`
+	DueAt     *time.Time `json:"due_at,omitempty"`
+	Viewer    string     `json:"viewer"`
+}
+
+// MemoPage is a page of memos.
+type MemoPage struct {
+	Items      []MemoSummary `json:"items"`
+	NextCursor string        `json:"next_cursor"`
+}
+
+// Boxes name the lists a user may see.
+const (
+	BoxMine         = "mine"
+	BoxOffice       = "office"
+	BoxDistribution = "distribution"
+)
+
+// ListMemos lists the memos of one box: mine (memos the actor drafts or is
+// invited to sign), office (the office's open memos by nearest deadline, or
+// with state= every memo in those states) or distribution (memos the actor
+// reads as a principal).
+func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []string, cursor string, limit int) (*MemoPage, error) {
+	for _, st := range states {
+		if !channel.State(st).Valid() {
+			return nil, channel.Invalid("state", "unknown state %q", st)
+		}
+	}
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
+	switch box {
+	case BoxMine:
+		if a.id == nil {
+			return nil, errKeysLocked
+		}
+		var pending bool
+		if err := s.inTx(ctx, false, func(tx store.Tx) error { pending, err = s.hasMail(ctx, tx, a); return err }); err != nil {
+			return nil, err
+		}
+		if pending {
+			if err := s.inTx(ctx, true, func(tx store.Tx) error { _, err := s.collectMail(ctx, tx, a); return err }); err != nil {
+				return nil, err
+			}
+		}
+	case BoxOffice:
+		if !a.Has(channel.RoleOffice) {
+			return nil, channel.Errorf(channel.EFORBIDDEN, "only the channel office has an office box")
+		}
+	case BoxDistribution:
+		if !a.Has(channel.RolePrincipal) {
+			return nil, channel.Errorf(channel.EFORBIDDEN, "only principals have a distribution box")
+		}
+	default:
+		return nil, channel.Invalid("box", "box must be mine, office or distribution")
+	}
+	page := &MemoPage{Items: []MemoSummary{}}
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		f := store.MemoFilter{States: states, AfterKey: after.Key, AfterID: after.ID, Limit: limit + 1}
+		switch box {
+		case BoxMine:
+			ids, err := listIndex(ctx, tx, a.id)
+			if err != nil {
+				return err
+			}
+			f.IDs = ids
+			if f.IDs == nil {
+				f.IDs = []string{}
+			}
+		case BoxOffice:
+			if _, err := s.officeIdentity(ctx, tx, a); err != nil {
+				return err
+			}
+			if len(states) == 0 {
+				f.ByDue = true
+			} else {
+				// Drafts never reach the office, whatever the filter says.
+				f.States = slices.DeleteFunc(slices.Clone(states), func(st string) bool { return !channel.State(st).Delivered() && st != string(channel.Withdrawn) })
+				if len(f.States) == 0 {
+					return nil
+				}
+			}
+		case BoxDistribution:
+			f.Grantee = a.User.ID
+		}
+		recs, err := tx.ListMemos(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i, rec := range recs {
+			if i == limit {
+				last := recs[i-1]
+				key := last.UpdatedAt
+				if f.ByDue {
+					key = last.DueAt
+				}
+				page.NextCursor = encodeCursor(pageCursor{Key: key, ID: last.ID})
+				break
+			}
+			o, err := s.openMemo(ctx, tx, a, rec.ID, false)
+			if errors.Is(err, channel.ErrNotFound) {
+				continue // e.g. an office listing of a memo withdrawn before submission
+			} else if err != nil {
+				return err
+			}
+			if box == BoxMine && o.rel != relAuthor {
+				continue
+			}
+			page.Items = append(page.Items, s.summary(ctx, tx, o))
+		}
+		return nil
+	})
+	return page, err
+}
+
+func (s *Service) summary(ctx context.Context, tx store.Tx, o *opened) MemoSummary {
+	sum := MemoSummary{ID: o.rec.ID, State: o.rec.State, Revision: o.rec.Revision, CreatedAt: fromMicros(o.rec.CreatedAt), UpdatedAt: fromMicros(o.rec.UpdatedAt)}
+	if c, _, err := o.content(ctx, tx, o.rec.Revision); err == nil {
+		sum.Title, sum.Marking = c.Title, c.Marking
+	}
+	if o.rec.SubmittedAt > 0 {
+		sum.Deadlines = &Deadlines{AcknowledgeBy: fromMicros(o.rec.AcknowledgeBy), ReplyBy: fromMicros(o.rec.ReplyBy), ReplyLatest: fromMicros(o.rec.ReplyLatest)}
+	}
+	if o.rec.DueAt > 0 {
+		d := fromMicros(o.rec.DueAt)
+		sum.DueAt = &d
+	}
+	switch o.rel {
+	case relAuthor:
+		sum.Viewer = string(o.author.Kind)
+	case relOffice:
+		sum.Viewer = "office"
+	default:
+		sum.Viewer = "reader"
+	}
+	return sum
+}
+
+// pageCursor is where a page ends; clients see it as an opaque string.
+type pageCursor struct {
+	Key int64  `json:"k,omitempty"`
+	ID  string `json:"i"`
+}
+
+func encodeCursor(c pageCursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (pageCursor, error) {
+	var c pageCursor
+	if s == "" {
+		return c, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(s) > 200 || json.Unmarshal(b, &c) != nil || strings.ContainsAny(c.ID, "\x00") {
+		return c, channel.Invalid("cursor", "the cursor is not one this server gave out")
+	}
+	return c, nil
+}
+
+// AccessEntry is one read or grant of a memo.
+type AccessEntry struct {
+	Action   string    `json:"action"` // "read" or "granted"
+	Username string    `json:"username,omitempty"`
+	Role     string    `json:"role"`
+	At       time.Time `json:"at"`
+	Index    int64     `json:"ledger_index,omitempty"`
+}
+
+// AccessLog lists who read or was granted a memo, and when: for its
+// authors, the office and auditors. Auditors see it without the contents.
+func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID string) ([]AccessEntry, error) {
+	out := []AccessEntry{}
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		var keys memoKeys
+		o, err := s.openMemo(ctx, tx, a, memoID, true)
+		switch {
+		case err == nil && (o.rel == relAuthor || o.rel == relOffice):
+			keys = o.keys
+		case err == nil || errors.Is(err, channel.ErrNotFound):
+			if !a.Has(channel.RoleAuditor) {
+				if err == nil {
+					return channel.Errorf(channel.EFORBIDDEN, "only the memo's authors, the office and auditors see who read it")
+				}
+				return err
+			}
+			if !validID(memoID) {
+				return channel.ErrNotFound
+			}
+			if _, err := tx.MemoByID(ctx, memoID); err != nil {
+				return storeErr(err, "the memo")
+			}
+		default:
+			return err
+		}
+		access, err := tx.AccessList(ctx, memoID)
+		if err != nil {
+			return err
+		}
+		events, err := s.memoEvents(ctx, tx, memoID, keys)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, acc := range access {
+			ids = append(ids, acc.Grantee)
+		}
+		names, err := s.usernames(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, acc := range access {
+			k := acc.Grantee + "/" + strconv.FormatInt(acc.AddedAt, 10)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			e := AccessEntry{Action: "granted", At: fromMicros(acc.AddedAt), Role: "principal"}
+			if acc.Grantee == officeGroup {
+				e.Role = "office"
+			} else {
+				e.Username = names[acc.Grantee].Username
+			}
+			out = append(out, e)
+		}
+		for _, ev := range events {
+			if ev.Action == "memo.read" {
+				out = append(out, AccessEntry{Action: "read", Username: ev.Actor, Role: ev.Role, At: ev.At, Index: ev.Index})
+			}
+		}
+		slices.SortStableFunc(out, func(x, y AccessEntry) int { return x.At.Compare(y.At) })
+		r := event{action: "memo.access_log", actor: a, memo: memoID}
+		if o != nil && o.rel == relAuthor {
+			r = authorEvent("memo.access_log", a, o)
+		}
+		_, err = s.record(ctx, tx, r)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,95 @@
+// Package sqlite is the embedded store: one SQLite file in the data folder,
+// through the pure-Go modernc.org/sqlite driver (no cgo, so the binary builds
+// and cross-compiles anywhere).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations are the schema's numbered steps.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+var dialect = sqlstore.Dialect{
+	Name:     "sqlite",
+	LockHead: `SELECT size FROM ledger_head WHERE id = 1`,
+	IsUnique: func(err error) bool {
+		var e *sqlite.Error
+		if errors.As(err, &e) {
+			return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		}
+		return false
+	},
+}
+
+// Options tune the database.
+type Options struct {
+	// Migrate applies pending migrations; without it a stale schema is an error.
+	Migrate bool
+}
+
+// Open opens (creating if needed) the database file at path. Writes go
+// through one connection with BEGIN IMMEDIATE, so writers queue instead of
+// failing busy; reads use a pool. synchronous=FULL makes every commit
+// durable before it returns: an acknowledged submission survives a crash.
+func Open(ctx context.Context, path string, opt Options) (*sqlstore.DB, error) {
+	dsn := func(extra string) string {
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+			"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_time_format=sqlite" + extra
+	}
+	write, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := write.PingContext(ctx); err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	if err := prepare(ctx, write, opt.Migrate); err != nil {
+		_ = write.Close()
+		return nil, err
+	}
+	read, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return sqlstore.New(read, write, dialect), nil
+}
+
+func prepare(ctx context.Context, db *sql.DB, migrate bool) error {
+	if migrate {
+		if _, err := sqlstore.Migrate(ctx, db, dialect, Migrations()); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		return nil
+	}
+	return sqlstore.CheckSchema(ctx, db, Migrations())
+}

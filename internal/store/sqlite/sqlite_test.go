@@ -1,0 +1,81 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/sqlite"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+)
+
+// TestStore runs the conformance suite against SQLite.
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return storetest.OpenSQLite(t) })
+}
+
+func TestReopenWithCurrentSchemaNeedsNoMigrate(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "dissent.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.Begin(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutSetting(ctx, "distribution", []byte("kept across opens")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("reopening a current database without Migrate: %v", err)
+	}
+	defer func() { _ = s.Close() }()
+	tx, err = s.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if v, err := tx.Setting(ctx, "distribution"); err != nil || string(v) != "kept across opens" {
+		t.Errorf("Setting after reopen = %q, %v; want the value written before", v, err)
+	}
+}
+
+func TestEmptyDatabaseAsksForMigrate(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "empty.db")
+
+	t.Run("CheckSchema fails", func(t *testing.T) {
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = db.Close() }()
+		err = sqlstore.CheckSchema(ctx, db, sqlite.Migrations())
+		if err == nil || !strings.Contains(err.Error(), "run `dissent migrate`") {
+			t.Errorf("CheckSchema on an empty database: %v, want an error that says to run `dissent migrate`", err)
+		}
+	})
+
+	t.Run("Open without Migrate fails", func(t *testing.T) {
+		s, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err == nil {
+			_ = s.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "run `dissent migrate`") {
+			t.Errorf("Open of an empty database without Migrate: %v, want an error that says to run `dissent migrate`", err)
+		}
+	})
+}

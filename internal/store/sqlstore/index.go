@@ -1,0 +1,63 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// PutIndexEntry stores or replaces an author-index entry.
+func (t *Tx) PutIndexEntry(ctx context.Context, owner, entry, sealed []byte) error {
+	_, err := t.exec(ctx, `INSERT INTO author_index (owner, entry, sealed) VALUES (?, ?, ?)
+		ON CONFLICT (owner, entry) DO UPDATE SET sealed = excluded.sealed`, owner, entry, sealed)
+	return err
+}
+
+// IndexEntry returns one entry.
+func (t *Tx) IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error) {
+	var sealed []byte
+	err := t.row(ctx, `SELECT sealed FROM author_index WHERE owner = ? AND entry = ?`, owner, entry).Scan(&sealed)
+	return sealed, scanErr(err)
+}
+
+// IndexEntries returns every entry of an owner.
+func (t *Tx) IndexEntries(ctx context.Context, owner []byte) ([][]byte, error) {
+	rows, err := t.query(ctx, `SELECT sealed FROM author_index WHERE owner = ? ORDER BY entry`, owner)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) ([]byte, error) {
+		var b []byte
+		err := r.Scan(&b)
+		return b, err
+	})
+}
+
+// PostMail stores a sealed mailbox entry.
+func (t *Tx) PostMail(ctx context.Context, m *store.Mail) error {
+	_, err := t.exec(ctx, `INSERT INTO mailbox (id, posted_at, sealed) VALUES (?, ?, ?)`, m.ID, m.PostedAt, m.Sealed)
+	return err
+}
+
+// MailSince returns entries posted at or after since, oldest first.
+func (t *Tx) MailSince(ctx context.Context, since int64, limit int) ([]*store.Mail, error) {
+	rows, err := t.query(ctx, `SELECT id, posted_at, sealed FROM mailbox WHERE posted_at >= ? ORDER BY posted_at, id LIMIT ?`, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (*store.Mail, error) {
+		var m store.Mail
+		err := r.Scan(&m.ID, &m.PostedAt, &m.Sealed)
+		return &m, err
+	})
+}
+
+// DeleteMail removes collected entries.
+func (t *Tx) DeleteMail(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := t.exec(ctx, `DELETE FROM mailbox WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	return err
+}

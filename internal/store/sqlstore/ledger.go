@@ -1,0 +1,152 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+type ledgerStorage struct {
+	t    *Tx
+	memo string
+}
+
+// LedgerStorage returns the ledger's view of the transaction.
+func (t *Tx) LedgerStorage(memoID string) store.LedgerStorage { return ledgerStorage{t, memoID} }
+
+// LockedSize reads the ledger size and holds the append lock: SQLite's
+// single writer already serialises; PostgreSQL locks the head row.
+func (l ledgerStorage) LockedSize(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.t.row(ctx, l.t.db.d.LockHead).Scan(&n)
+	return n, scanErr(err)
+}
+
+// ReadHashes reads stored tree hashes.
+func (l ledgerStorage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	rows, err := l.t.query(ctx, `SELECT idx, hash FROM ledger_hashes WHERE idx IN (`+placeholders(len(indexes))+`)`, anys(indexes)...)
+	if err != nil {
+		return nil, err
+	}
+	byIdx := make(map[int64]tlog.Hash, len(indexes))
+	_, err = collect(rows, func(r *sql.Rows) (struct{}, error) {
+		var idx int64
+		var h []byte
+		if err := r.Scan(&idx, &h); err != nil {
+			return struct{}{}, err
+		}
+		if len(h) != tlog.HashSize {
+			return struct{}{}, fmt.Errorf("stored hash %d has %d bytes", idx, len(h))
+		}
+		byIdx[idx] = tlog.Hash(h)
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		h, ok := byIdx[idx]
+		if !ok {
+			return nil, fmt.Errorf("sqlstore: ledger hash %d is missing", idx)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// WriteLeaf appends leaf idx and its stored hashes, and moves the head.
+func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, hashIndexes []int64, hashes []tlog.Hash) error {
+	var memo any
+	if l.memo != "" {
+		memo = l.memo
+	}
+	if _, err := l.t.exec(ctx, `INSERT INTO ledger_leaves (idx, memo_id, data) VALUES (?, ?, ?)`, idx, memo, leaf); err != nil {
+		return err
+	}
+	for i, h := range hashes {
+		if _, err := l.t.exec(ctx, `INSERT INTO ledger_hashes (idx, hash) VALUES (?, ?)`, hashIndexes[i], h[:]); err != nil {
+			return err
+		}
+	}
+	return l.t.execOne(ctx, fmt.Errorf("sqlstore: ledger head moved under the lock"), `UPDATE ledger_head SET size = ? WHERE id = 1 AND size = ?`, idx+1, idx)
+}
+
+// ReadLeaves reads leaves [from, to).
+func (l ledgerStorage) ReadLeaves(ctx context.Context, from, to int64) ([][]byte, error) {
+	rows, err := l.t.query(ctx, `SELECT data FROM ledger_leaves WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out, err := collect(rows, func(r *sql.Rows) ([]byte, error) {
+		var b []byte
+		err := r.Scan(&b)
+		return b, err
+	})
+	if err == nil && int64(len(out)) != to-from {
+		return nil, fmt.Errorf("sqlstore: ledger leaves [%d, %d): found %d", from, to, len(out))
+	}
+	return out, err
+}
+
+// PutLedgerDetail stores the sealed detail of a leaf.
+func (t *Tx) PutLedgerDetail(ctx context.Context, index int64, sealed []byte) error {
+	_, err := t.exec(ctx, `INSERT INTO ledger_details (idx, sealed) VALUES (?, ?)`, index, sealed)
+	return err
+}
+
+// LedgerDetail returns the sealed detail of a leaf.
+func (t *Tx) LedgerDetail(ctx context.Context, index int64) ([]byte, error) {
+	var b []byte
+	err := t.row(ctx, `SELECT sealed FROM ledger_details WHERE idx = ?`, index).Scan(&b)
+	return b, scanErr(err)
+}
+
+// MemoLedger returns the leaves about one memo, oldest first.
+func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry, error) {
+	rows, err := t.query(ctx, `SELECT idx, data FROM ledger_leaves WHERE memo_id = ? ORDER BY idx`, memoID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (store.LedgerEntry, error) {
+		var e store.LedgerEntry
+		err := r.Scan(&e.Index, &e.Data)
+		return e, err
+	})
+}
+
+// PutCheckpoint stores a signed checkpoint (idempotent per size).
+func (t *Tx) PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error {
+	_, err := t.exec(ctx, `INSERT INTO checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note`, size, note, at)
+	return err
+}
+
+// LatestCheckpoint returns the checkpoint of the largest size.
+func (t *Tx) LatestCheckpoint(ctx context.Context) (int64, []byte, error) {
+	var size int64
+	var note []byte
+	err := t.row(ctx, `SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &note)
+	return size, note, scanErr(err)
+}
+
+// Checkpoint returns the checkpoint of one size.
+func (t *Tx) Checkpoint(ctx context.Context, size int64) ([]byte, error) {
+	var note []byte
+	err := t.row(ctx, `SELECT note FROM checkpoints WHERE size = ?`, size).Scan(&note)
+	return note, scanErr(err)
+}
+
+// Size reads the ledger size without the append lock (ledger.Sizer): leaves
+// below it never change, so long reads need not hold up writers.
+func (l ledgerStorage) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.t.row(ctx, `SELECT size FROM ledger_head WHERE id = 1`).Scan(&n)
+	return n, scanErr(err)
+}

@@ -1,0 +1,218 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+const memoColumns = `id, state, profile, revision, key_version, created_at, updated_at, submitted_at, acknowledged_at,
+	replied_at, ended_at, acknowledge_by, reply_by, reply_latest, due_at, authors_count, roster, receipt, version`
+
+func scanMemo(r interface{ Scan(...any) error }) (*store.Memo, error) {
+	var m store.Memo
+	err := r.Scan(&m.ID, &m.State, &m.Profile, &m.Revision, &m.KeyVersion, &m.CreatedAt, &m.UpdatedAt, &m.SubmittedAt,
+		&m.AcknowledgedAt, &m.RepliedAt, &m.EndedAt, &m.AcknowledgeBy, &m.ReplyBy, &m.ReplyLatest, &m.DueAt,
+		&m.AuthorsCount, &m.Roster, &m.Receipt, &m.Version)
+	return &m, err
+}
+
+func memoArgs(m *store.Memo) []any {
+	return []any{m.State, m.Profile, m.Revision, m.KeyVersion, m.CreatedAt, m.UpdatedAt, m.SubmittedAt,
+		m.AcknowledgedAt, m.RepliedAt, m.EndedAt, m.AcknowledgeBy, m.ReplyBy, m.ReplyLatest, m.DueAt,
+		m.AuthorsCount, m.Roster, nullBlob(m.Receipt)}
+}
+
+// CreateMemo inserts a memo.
+func (t *Tx) CreateMemo(ctx context.Context, m *store.Memo) error {
+	m.Version = 1
+	_, err := t.exec(ctx, `INSERT INTO memos (`+memoColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		append(append([]any{m.ID}, memoArgs(m)...), m.Version)...)
+	return err
+}
+
+// UpdateMemo writes m if nobody changed it since it was read.
+func (t *Tx) UpdateMemo(ctx context.Context, m *store.Memo) error {
+	err := t.execOne(ctx, store.ErrConflict, `UPDATE memos SET state = ?, profile = ?, revision = ?, key_version = ?,
+		created_at = ?, updated_at = ?, submitted_at = ?, acknowledged_at = ?, replied_at = ?, ended_at = ?,
+		acknowledge_by = ?, reply_by = ?, reply_latest = ?, due_at = ?, authors_count = ?, roster = ?, receipt = ?,
+		version = version + 1 WHERE id = ? AND version = ?`,
+		append(memoArgs(m), m.ID, m.Version)...)
+	if err == nil {
+		m.Version++
+	}
+	return err
+}
+
+// MemoByID returns one memo.
+func (t *Tx) MemoByID(ctx context.Context, id string) (*store.Memo, error) {
+	m, err := scanMemo(t.row(ctx, `SELECT `+memoColumns+` FROM memos WHERE id = ?`, id))
+	return m, scanErr(err)
+}
+
+// MemosByIDs returns the memos that exist among ids, in no set order.
+func (t *Tx) MemosByIDs(ctx context.Context, ids []string) ([]*store.Memo, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := t.query(ctx, `SELECT `+memoColumns+` FROM memos WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (*store.Memo, error) { return scanMemo(r) })
+}
+
+// ListMemos lists memos by f.
+func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, error) {
+	var where []string
+	var args []any
+	if f.IDs != nil {
+		if len(f.IDs) == 0 {
+			return nil, nil
+		}
+		where = append(where, `id IN (`+placeholders(len(f.IDs))+`)`)
+		args = append(args, anys(f.IDs)...)
+	}
+	if f.Grantee != "" {
+		where = append(where, `id IN (SELECT memo_id FROM access WHERE grantee = ?)`)
+		args = append(args, f.Grantee)
+	}
+	if len(f.States) > 0 {
+		where = append(where, `state IN (`+placeholders(len(f.States))+`)`)
+		args = append(args, anys(f.States)...)
+	}
+	order := `updated_at DESC, id DESC`
+	if f.ByDue {
+		// No deadline (due_at = 0) sorts after every deadline; a page that
+		// ended on such a memo continues by id among them.
+		order = `due_at = 0, due_at, id`
+		switch {
+		case f.AfterID == "":
+		case f.AfterKey == 0:
+			where = append(where, `(due_at = 0 AND id > ?)`)
+			args = append(args, f.AfterID)
+		default:
+			where = append(where, `(due_at = 0 OR due_at > ? OR (due_at = ? AND id > ?))`)
+			args = append(args, f.AfterKey, f.AfterKey, f.AfterID)
+		}
+	} else if f.AfterID != "" {
+		where = append(where, `(updated_at < ? OR (updated_at = ? AND id < ?))`)
+		args = append(args, f.AfterKey, f.AfterKey, f.AfterID)
+	}
+	query := `SELECT ` + memoColumns + ` FROM memos`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY ` + order + ` LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (*store.Memo, error) { return scanMemo(r) })
+}
+
+// PutRevision stores a new revision; revisions are never rewritten.
+func (t *Tx) PutRevision(ctx context.Context, r *store.Revision) error {
+	_, err := t.exec(ctx, `INSERT INTO revisions (memo_id, revision, key_version, sealed, content_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.MemoID, r.Revision, r.KeyVersion, r.Sealed, r.ContentHash, r.CreatedAt)
+	return err
+}
+
+func scanRevision(r interface{ Scan(...any) error }) (*store.Revision, error) {
+	var v store.Revision
+	err := r.Scan(&v.MemoID, &v.Revision, &v.KeyVersion, &v.Sealed, &v.ContentHash, &v.CreatedAt)
+	return &v, err
+}
+
+// Revision returns one revision.
+func (t *Tx) Revision(ctx context.Context, memoID string, revision int) (*store.Revision, error) {
+	v, err := scanRevision(t.row(ctx, `SELECT memo_id, revision, key_version, sealed, content_hash, created_at FROM revisions WHERE memo_id = ? AND revision = ?`, memoID, revision))
+	return v, scanErr(err)
+}
+
+// Revisions returns every revision, oldest first.
+func (t *Tx) Revisions(ctx context.Context, memoID string) ([]*store.Revision, error) {
+	rows, err := t.query(ctx, `SELECT memo_id, revision, key_version, sealed, content_hash, created_at FROM revisions WHERE memo_id = ? ORDER BY revision`, memoID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (*store.Revision, error) { return scanRevision(r) })
+}
+
+// AddItem stores a comment, meeting, reply or reason.
+func (t *Tx) AddItem(ctx context.Context, it *store.Item) error {
+	_, err := t.exec(ctx, `INSERT INTO items (id, memo_id, kind, key_version, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		it.ID, it.MemoID, it.Kind, it.KeyVersion, it.Sealed, it.CreatedAt)
+	return err
+}
+
+// Items returns a memo's items, oldest first.
+func (t *Tx) Items(ctx context.Context, memoID string) ([]*store.Item, error) {
+	rows, err := t.query(ctx, `SELECT id, memo_id, kind, key_version, sealed, created_at FROM items WHERE memo_id = ? ORDER BY created_at, id`, memoID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (*store.Item, error) {
+		var it store.Item
+		err := r.Scan(&it.ID, &it.MemoID, &it.Kind, &it.KeyVersion, &it.Sealed, &it.CreatedAt)
+		return &it, err
+	})
+}
+
+// PutAccess stores or replaces a wrapped key.
+func (t *Tx) PutAccess(ctx context.Context, a *store.Access) error {
+	_, err := t.exec(ctx, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (memo_id, grantee, key_version) DO UPDATE SET wrapped = excluded.wrapped`,
+		a.MemoID, a.Grantee, a.KeyVersion, a.Wrapped, a.AddedBy, nullBlob(a.Reason), b2i(a.Standing), a.AddedAt)
+	return err
+}
+
+const accessColumns = `memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at`
+
+func scanAccess(r interface{ Scan(...any) error }) (*store.Access, error) {
+	var a store.Access
+	var standing int
+	err := r.Scan(&a.MemoID, &a.Grantee, &a.KeyVersion, &a.Wrapped, &a.AddedBy, &a.Reason, &standing, &a.AddedAt)
+	a.Standing = standing == 1
+	return &a, err
+}
+
+// AccessFor returns one grantee's wrap of one key version.
+func (t *Tx) AccessFor(ctx context.Context, memoID, grantee string, keyVersion int) (*store.Access, error) {
+	a, err := scanAccess(t.row(ctx, `SELECT `+accessColumns+` FROM access WHERE memo_id = ? AND grantee = ? AND key_version = ?`, memoID, grantee, keyVersion))
+	return a, scanErr(err)
+}
+
+// AccessList returns every wrap of a memo.
+func (t *Tx) AccessList(ctx context.Context, memoID string) ([]*store.Access, error) {
+	rows, err := t.query(ctx, `SELECT `+accessColumns+` FROM access WHERE memo_id = ? ORDER BY added_at, grantee, key_version`, memoID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (*store.Access, error) { return scanAccess(r) })
+}
+
+// DeleteAccess removes every wrap of a memo to a grantee.
+func (t *Tx) DeleteAccess(ctx context.Context, memoID, grantee string) error {
+	_, err := t.exec(ctx, `DELETE FROM access WHERE memo_id = ? AND grantee = ?`, memoID, grantee)
+	return err
+}
+
+// MemoFacts returns the plaintext facts of memos submitted in [from, to).
+// Drafts (submitted_at 0) are never counted, even from 0: figures must not
+// tell anyone that a memo is being written.
+func (t *Tx) MemoFacts(ctx context.Context, from, to int64) ([]store.MemoFacts, error) {
+	rows, err := t.query(ctx, `SELECT state, submitted_at, acknowledged_at, replied_at, acknowledge_by, reply_by, reply_latest, authors_count
+		FROM memos WHERE submitted_at > 0 AND submitted_at >= ? AND submitted_at < ? ORDER BY submitted_at`, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (store.MemoFacts, error) {
+		var f store.MemoFacts
+		err := r.Scan(&f.State, &f.SubmittedAt, &f.AcknowledgedAt, &f.RepliedAt, &f.AcknowledgeBy, &f.ReplyBy, &f.ReplyLatest, &f.AuthorsCount)
+		return f, err
+	})
+}

@@ -1,0 +1,325 @@
+// Package sqlstore is the SQL both real stores share: SQLite and PostgreSQL
+// speak the same queries here, and differ only in what their Dialect says
+// (placeholders, how a write transaction starts, which error is a duplicate).
+//
+// It holds no rules about who may see what; it reads and writes records.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	Name string
+	// Numbered placeholders ($1, $2…) instead of '?'.
+	Numbered bool
+	// IsUnique reports whether err is a unique-constraint violation.
+	IsUnique func(error) bool
+	// LockHead is the statement that reads the ledger size and holds the
+	// append lock for the rest of the transaction.
+	LockHead string
+}
+
+// DB is a store over database/sql. SQLite gives it a separate one-connection
+// pool for writes, so that writers queue in Go rather than fail busy.
+type DB struct {
+	read, write *sql.DB
+	d           Dialect
+	mu          sync.Mutex
+	queries     map[string]string
+}
+
+// New returns a store over the given pools (read and write may be the same).
+func New(read, write *sql.DB, d Dialect) *DB {
+	return &DB{read: read, write: write, d: d, queries: map[string]string{}}
+}
+
+// Dialect names the database.
+func (db *DB) Dialect() string { return db.d.Name }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Begin starts a transaction; see store.Store.
+func (db *DB) Begin(ctx context.Context, write bool) (store.Tx, error) {
+	pool := db.read
+	if write {
+		pool = db.write
+	}
+	tx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	return &Tx{db: db, tx: tx}, nil
+}
+
+// q rewrites '?' placeholders for dialects that number them; rewritten
+// queries are cached since the same few dozen run all day.
+func (db *DB) q(query string) string {
+	if !db.d.Numbered {
+		return query
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if r, ok := db.queries[query]; ok {
+		return r
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	db.queries[query] = b.String()
+	return b.String()
+}
+
+// Migrate applies the numbered migrations in fsys (files named
+// NNNN_name.sql) that the database lacks, each in its own transaction. It
+// refuses a database whose schema is newer than this binary knows.
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (applied int, err error) {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return 0, err
+	}
+	sort.Strings(names)
+	var current int
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return 0, fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	if current > len(names) {
+		return 0, fmt.Errorf("sqlstore: the database schema is version %d, newer than this binary knows (%d): upgrade dissent", current, len(names))
+	}
+	for i, name := range names {
+		version := i + 1
+		if !strings.HasPrefix(name, fmt.Sprintf("%04d_", version)) {
+			return applied, fmt.Errorf("sqlstore: migration %q is out of sequence", name)
+		}
+		if version <= current {
+			continue
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return applied, err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return applied, err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			_ = tx.Rollback()
+			return applied, fmt.Errorf("sqlstore: migration %q: %w", name, err)
+		}
+		ins := `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`
+		if d.Numbered {
+			ins = `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`
+		}
+		if _, err := tx.ExecContext(ctx, ins, version, time.Now().UnixMicro()); err != nil {
+			_ = tx.Rollback()
+			return applied, fmt.Errorf("sqlstore: migration %q: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return applied, fmt.Errorf("sqlstore: migration %q: %w", name, err)
+		}
+		applied++
+	}
+	return applied, nil
+}
+
+// SchemaVersion returns the highest applied migration.
+func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var v int
+	err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// Tx is a transaction.
+type Tx struct {
+	db   *DB
+	tx   *sql.Tx
+	done bool
+}
+
+// Commit commits.
+func (t *Tx) Commit() error {
+	t.done = true
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback rolls back; after Commit it does nothing.
+func (t *Tx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	return t.tx.Rollback()
+}
+
+func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	r, err := t.tx.ExecContext(ctx, t.db.q(query), notNullBlobs(args)...)
+	if err != nil {
+		if t.db.d.IsUnique(err) {
+			return nil, fmt.Errorf("%w: %v", store.ErrConflict, err)
+		}
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	return r, nil
+}
+
+func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	r, err := t.tx.QueryContext(ctx, t.db.q(query), notNullBlobs(args)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	return r, nil
+}
+
+func (t *Tx) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.q(query), notNullBlobs(args)...)
+}
+
+// notNullBlobs turns nil []byte arguments into empty ones: to a store nil
+// and empty are the same blob. Drivers bind a nil []byte as NULL, and the
+// SQLite driver reads an empty blob back as nil, so without this a record
+// holding an empty blob could not be written back after being read, nor
+// found by it. Columns that may be NULL are passed an untyped nil.
+func notNullBlobs(args []any) []any {
+	var out []any
+	for i, a := range args {
+		if b, ok := a.([]byte); ok && b == nil {
+			if out == nil {
+				out = append([]any(nil), args...)
+			}
+			out[i] = []byte{}
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+// nullBlob passes nil as SQL NULL, for the few blob columns that may be NULL.
+func nullBlob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// execOne runs an UPDATE or DELETE that must touch exactly one row; none
+// means ErrNotFound (or a stale optimistic version, which the caller knows).
+func (t *Tx) execOne(ctx context.Context, miss error, query string, args ...any) error {
+	r, err := t.exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
+	}
+	if n != 1 {
+		return miss
+	}
+	return nil
+}
+
+func scanErr(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
+	}
+	return nil
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	return out, nil
+}
+
+// CheckSchema fails unless the database has exactly the migrations in fsys:
+// a server never runs against a schema older or newer than its code.
+func CheckSchema(ctx context.Context, db *sql.DB, fsys fs.FS) error {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return err
+	}
+	v, err := SchemaVersion(ctx, db)
+	if err != nil {
+		return fmt.Errorf("sqlstore: the database has no schema yet: run `dissent migrate` (%w)", err)
+	}
+	if v != len(names) {
+		return fmt.Errorf("sqlstore: the database schema is version %d and this binary needs %d: run `dissent migrate`", v, len(names))
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+const userColumns = `id, username, display_name, email, roles, eligible, disabled, created_at, password,
+	box_public, sign_public, keys_sealed, keys_recovery, key_state, session_epoch, mail_since, version`
+
+func scanUser(r interface{ Scan(...any) error }) (*store.User, error) {
+	var u store.User
+	var roles string
+	var eligible, disabled int
+	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &roles, &eligible, &disabled, &u.CreatedAt, &u.Password,
+		&u.BoxPublic, &u.SignPublic, &u.KeysSealed, &u.KeysRecovery, &u.KeyState, &u.SessionEpoch, &u.MailSince, &u.Version)
+	if err != nil {
+		return nil, err
+	}
+	u.Roles = strings.Fields(roles)
+	u.Eligible, u.Disabled = eligible == 1, disabled == 1
+	return &u, nil
+}
+
+// CreateUser inserts u; a taken username is store.ErrConflict.
+func (t *Tx) CreateUser(ctx context.Context, u *store.User) error {
+	u.Version = 1
+	_, err := t.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.DisplayName, u.Email, strings.Join(u.Roles, " "), b2i(u.Eligible), b2i(u.Disabled), u.CreatedAt, u.Password,
+		u.BoxPublic, u.SignPublic, u.KeysSealed, u.KeysRecovery, u.KeyState, u.SessionEpoch, u.MailSince, u.Version)
+	return err
+}
+
+// UpdateUser writes u if nobody changed it since it was read.
+func (t *Tx) UpdateUser(ctx context.Context, u *store.User) error {
+	err := t.execOne(ctx, store.ErrConflict, `UPDATE users SET display_name = ?, email = ?, roles = ?, eligible = ?, disabled = ?,
+		password = ?, box_public = ?, sign_public = ?, keys_sealed = ?, keys_recovery = ?, key_state = ?, session_epoch = ?,
+		mail_since = ?, version = version + 1 WHERE id = ? AND version = ?`,
+		u.DisplayName, u.Email, strings.Join(u.Roles, " "), b2i(u.Eligible), b2i(u.Disabled),
+		u.Password, u.BoxPublic, u.SignPublic, u.KeysSealed, u.KeysRecovery, u.KeyState, u.SessionEpoch,
+		u.MailSince, u.ID, u.Version)
+	if err == nil {
+		u.Version++
+	}
+	return err
+}
+
+// UserByID returns one user.
+func (t *Tx) UserByID(ctx context.Context, id string) (*store.User, error) {
+	u, err := scanUser(t.row(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return u, scanErr(err)
+}
+
+// UserByUsername returns one user.
+func (t *Tx) UserByUsername(ctx context.Context, username string) (*store.User, error) {
+	u, err := scanUser(t.row(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	return u, scanErr(err)
+}
+
+// UsersByUsernames returns the users in the order named.
+func (t *Tx) UsersByUsernames(ctx context.Context, usernames []string) ([]*store.User, error) {
+	return t.usersBy(ctx, "username", usernames, func(u *store.User) string { return u.Username })
+}
+
+// UsersByIDs returns the users in the order named.
+func (t *Tx) UsersByIDs(ctx context.Context, ids []string) ([]*store.User, error) {
+	return t.usersBy(ctx, "id", ids, func(u *store.User) string { return u.ID })
+}
+
+func (t *Tx) usersBy(ctx context.Context, column string, keys []string, key func(*store.User) string) ([]*store.User, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users WHERE `+column+` IN (`+placeholders(len(keys))+`)`, anys(keys)...)
+	if err != nil {
+		return nil, err
+	}
+	found, err := collect(rows, func(r *sql.Rows) (*store.User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, err
+	}
+	byKey := make(map[string]*store.User, len(found))
+	for _, u := range found {
+		byKey[key(u)] = u
+	}
+	out := make([]*store.User, len(keys))
+	for i, k := range keys {
+		if out[i] = byKey[k]; out[i] == nil {
+			return nil, store.ErrNotFound
+		}
+	}
+	return out, nil
+}
+
+// ListUsers searches the directory.
+func (t *Tx) ListUsers(ctx context.Context, q, after string, limit int) ([]*store.User, error) {
+	like := "%" + escapeLike(strings.ToLower(q)) + "%"
+	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users
+		WHERE (LOWER(username) LIKE ? ESCAPE '\' OR LOWER(display_name) LIKE ? ESCAPE '\') AND username > ?
+		ORDER BY username LIMIT ?`, like, like, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (*store.User, error) { return scanUser(r) })
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// CountUsers counts every account.
+func (t *Tx) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := t.row(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, scanErr(err)
+}

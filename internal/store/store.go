@@ -1,0 +1,286 @@
+// Package store defines what the service layer asks of a database, and the
+// records it keeps. Two real implementations live beside it (sqlite and
+// postgres); both run the conformance suite in storetest.
+//
+// A store never decides who may see what, and never sees plaintext memo
+// contents or the link between a person and a memo: the service seals those
+// before they reach a store.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Sentinel errors every implementation returns for the same situations.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: conflict") // a unique key exists, or an optimistic version is stale
+)
+
+// Store is a database. Each service call runs in one transaction.
+type Store interface {
+	// Begin starts a transaction. A write transaction takes the writer lock
+	// at once (SQLite: BEGIN IMMEDIATE), so that it never fails half way
+	// because another writer came first.
+	Begin(ctx context.Context, write bool) (Tx, error)
+	Ping(ctx context.Context) error
+	Close() error
+	// Dialect names the implementation ("sqlite", "postgres").
+	Dialect() string
+}
+
+// Tx is one transaction. After Commit or Rollback it must not be used.
+// Rollback after Commit is a no-op, so `defer tx.Rollback()` is always safe.
+type Tx interface {
+	Commit() error
+	Rollback() error
+
+	// Users.
+	CreateUser(ctx context.Context, u *User) error
+	UpdateUser(ctx context.Context, u *User) error // optimistic on u.Version; bumps it
+	UserByID(ctx context.Context, id string) (*User, error)
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	UsersByUsernames(ctx context.Context, usernames []string) ([]*User, error) // in the order asked; ErrNotFound if any is missing
+	UsersByIDs(ctx context.Context, ids []string) ([]*User, error)
+	// ListUsers lists users whose username or display name contains q
+	// (case-insensitive), ordered by username, after the given username.
+	ListUsers(ctx context.Context, q, after string, limit int) ([]*User, error)
+	CountUsers(ctx context.Context) (int, error)
+
+	// Sessions.
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByID(ctx context.Context, id []byte) (*Session, error)
+	TouchSession(ctx context.Context, id []byte, idleUntil int64) error
+	DeleteSession(ctx context.Context, id []byte) error
+	DeleteExpiredSessions(ctx context.Context, now int64) (int, error)
+
+	// Settings are small named values: the distribution, public keys.
+	Setting(ctx context.Context, name string) ([]byte, error)
+	PutSetting(ctx context.Context, name string, value []byte) error
+
+	// Group keys: a group's private key wrapped to each member.
+	PutGroupKey(ctx context.Context, g *GroupKey) error
+	GroupKey(ctx context.Context, group, userID string) (*GroupKey, error)
+	GroupKeys(ctx context.Context, group string) ([]*GroupKey, error)
+	DeleteGroupKey(ctx context.Context, group, userID string) error
+
+	// Memos.
+	CreateMemo(ctx context.Context, m *Memo) error
+	UpdateMemo(ctx context.Context, m *Memo) error // optimistic on m.Version; bumps it
+	MemoByID(ctx context.Context, id string) (*Memo, error)
+	MemosByIDs(ctx context.Context, ids []string) ([]*Memo, error)
+	ListMemos(ctx context.Context, f MemoFilter) ([]*Memo, error)
+	PutRevision(ctx context.Context, r *Revision) error
+	Revision(ctx context.Context, memoID string, revision int) (*Revision, error)
+	Revisions(ctx context.Context, memoID string) ([]*Revision, error)
+	AddItem(ctx context.Context, it *Item) error
+	Items(ctx context.Context, memoID string) ([]*Item, error)
+
+	// Access: a memo's data key wrapped to a reader (a user or a group).
+	PutAccess(ctx context.Context, a *Access) error
+	AccessFor(ctx context.Context, memoID, grantee string, keyVersion int) (*Access, error)
+	AccessList(ctx context.Context, memoID string) ([]*Access, error)
+	DeleteAccess(ctx context.Context, memoID, grantee string) error
+
+	// The author index: entries sealed to their owner, under tags only the
+	// owner can compute.
+	PutIndexEntry(ctx context.Context, owner, entry, sealed []byte) error
+	IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error)
+	IndexEntries(ctx context.Context, owner []byte) ([][]byte, error)
+
+	// The mailbox: entries sealed to a recipient's public key, found by
+	// trial decryption; no column names the recipient.
+	PostMail(ctx context.Context, m *Mail) error
+	MailSince(ctx context.Context, since int64, limit int) ([]*Mail, error) // posted at or after since, oldest first
+	DeleteMail(ctx context.Context, ids []string) error
+
+	// The ledger (see package ledger) and what sits beside it.
+	// LedgerStorage returns the ledger's view of this transaction; leaves
+	// written through it are indexed under memoID ("" for none).
+	LedgerStorage(memoID string) LedgerStorage
+	PutLedgerDetail(ctx context.Context, index int64, sealed []byte) error
+	LedgerDetail(ctx context.Context, index int64) ([]byte, error)
+	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)
+	PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error
+	LatestCheckpoint(ctx context.Context) (size int64, note []byte, err error)
+	Checkpoint(ctx context.Context, size int64) ([]byte, error)
+
+	// Notifications (in-app bell and the e-mail outbox).
+	AddNotification(ctx context.Context, n *Notification) error
+	Notifications(ctx context.Context, userID string, limit int) ([]*Notification, error)
+	MarkNotificationsRead(ctx context.Context, userID string, upTo int64) error
+	UnreadNotifications(ctx context.Context, userID string) (int, error)
+
+	// Figures.
+	MemoFacts(ctx context.Context, from, to int64) ([]MemoFacts, error)
+}
+
+// LedgerStorage is the ledger's view of a transaction; it has exactly the
+// methods of ledger.Storage.
+type LedgerStorage interface {
+	LockedSize(ctx context.Context) (int64, error)
+	ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
+	WriteLeaf(ctx context.Context, idx int64, leaf []byte, hashIndexes []int64, hashes []tlog.Hash) error
+	ReadLeaves(ctx context.Context, from, to int64) ([][]byte, error)
+}
+
+// User is an account. Display name and e-mail are plaintext: they form the
+// directory. The private keys are sealed under a key derived from the password
+// and, separately, to the organisation's recovery key.
+type User struct {
+	ID           string
+	Username     string
+	DisplayName  string
+	Email        string
+	Roles        []string
+	Eligible     bool
+	Disabled     bool
+	CreatedAt    int64 // unix microseconds, like every time in this package
+	Password     string
+	BoxPublic    string
+	SignPublic   []byte
+	KeysSealed   []byte
+	KeysRecovery []byte
+	// KeyState is "active", or "reset" after an administrator reset the
+	// password: the old identity then needs a recovery ceremony.
+	KeyState     string
+	SessionEpoch int64
+	MailSince    int64
+	Version      int64
+}
+
+// Session is a signed-in session. Everything but its expiry is sealed under
+// a key derived from the token, which the store never sees.
+type Session struct {
+	ID        []byte
+	Sealed    []byte
+	ExpiresAt int64
+	IdleUntil int64
+}
+
+// GroupKey is a group's private key wrapped to one member.
+type GroupKey struct {
+	Group     string
+	UserID    string
+	Wrapped   []byte
+	GrantedBy string
+	GrantedAt int64
+}
+
+// Memo is a memo's plaintext metadata (state, times, counts: nothing that
+// names an author) and its sealed roster and receipt.
+type Memo struct {
+	ID             string
+	State          string
+	Profile        string
+	Revision       int
+	KeyVersion     int
+	CreatedAt      int64
+	UpdatedAt      int64
+	SubmittedAt    int64
+	AcknowledgedAt int64
+	RepliedAt      int64
+	EndedAt        int64 // closed, withdrawn or returned
+	AcknowledgeBy  int64
+	ReplyBy        int64
+	ReplyLatest    int64
+	DueAt          int64 // the nearest deadline still owed; 0 when none
+	AuthorsCount   int
+	Roster         []byte // sealed
+	Receipt        []byte // JSON; names no author
+	Version        int64
+}
+
+// MemoFilter selects memos for a list.
+type MemoFilter struct {
+	IDs     []string // only these
+	Grantee string   // only memos wrapped to this grantee
+	States  []string
+	// ByDue orders by DueAt (nearest first, memos with no deadline last);
+	// otherwise by UpdatedAt, newest first. Both break ties by ID.
+	ByDue bool
+	// After is the sort key and ID of the last memo of the previous page.
+	AfterKey int64
+	AfterID  string
+	Limit    int
+}
+
+// Revision is one sealed version of a memo's text.
+type Revision struct {
+	MemoID      string
+	Revision    int
+	KeyVersion  int
+	Sealed      []byte
+	ContentHash []byte
+	CreatedAt   int64
+}
+
+// Item is a sealed comment, meeting, reply or reason attached to a memo.
+type Item struct {
+	ID         string
+	MemoID     string
+	Kind       string
+	KeyVersion int
+	Sealed     []byte
+	CreatedAt  int64
+}
+
+// Access is a memo's data key (of one key version) wrapped to a grantee: a
+// user id, or a group name such as "group:office".
+type Access struct {
+	MemoID     string
+	Grantee    string
+	KeyVersion int
+	Wrapped    []byte
+	AddedBy    string
+	Reason     []byte // sealed
+	Standing   bool   // from the standing distribution, not an added reader
+	AddedAt    int64
+}
+
+// Mail is an entry sealed to one recipient's public key.
+type Mail struct {
+	ID       string
+	PostedAt int64
+	Sealed   []byte
+}
+
+// LedgerEntry is a ledger leaf about one memo.
+type LedgerEntry struct {
+	Index int64
+	Data  []byte
+}
+
+// Notification is something a user must look at. It names no memo title,
+// author or marking: only a kind, a memo id and a deadline.
+type Notification struct {
+	ID        string
+	UserID    string
+	Kind      string
+	MemoID    string
+	DueAt     int64
+	CreatedAt int64
+	Seq       int64
+	Read      bool
+	// Email is the address to send to, or "" for in-app only; EmailState
+	// is "pending", "sent" or "none".
+	Email      string
+	EmailState string
+	Attempts   int
+	NextTry    int64
+}
+
+// MemoFacts is what yearly figures are computed from: no author, no text.
+type MemoFacts struct {
+	State          string
+	SubmittedAt    int64
+	AcknowledgedAt int64
+	RepliedAt      int64
+	AcknowledgeBy  int64
+	ReplyBy        int64
+	ReplyLatest    int64
+	AuthorsCount   int
+}

@@ -1,0 +1,278 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// appendLeaf appends leaf to the ledger the way package ledger does: lock
+// the head, compute the new stored hashes from those already stored, write.
+func appendLeaf(ctx context.Context, ls store.LedgerStorage, leaf []byte) (int64, error) {
+	n, err := ls.LockedSize(ctx)
+	if err != nil {
+		return 0, err
+	}
+	hashes, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(leaf), storedHashes(ctx, ls))
+	if err != nil {
+		return 0, err
+	}
+	indexes := make([]int64, len(hashes))
+	for i := range hashes {
+		indexes[i] = tlog.StoredHashIndex(0, n) + int64(i)
+	}
+	return n, ls.WriteLeaf(ctx, n, leaf, indexes, hashes)
+}
+
+// appendLeaves appends leaves in one transaction.
+func appendLeaves(t testing.TB, ls store.LedgerStorage, leaves ...[]byte) {
+	t.Helper()
+	for _, leaf := range leaves {
+		if _, err := appendLeaf(t.Context(), ls, leaf); err != nil {
+			t.Fatalf("append %q: %v", leaf, err)
+		}
+	}
+}
+
+// storedHashes adapts a LedgerStorage to tlog.HashReader.
+func storedHashes(ctx context.Context, ls store.LedgerStorage) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) { return ls.ReadHashes(ctx, indexes) })
+}
+
+// memoryTree returns the stored hashes of a tree of leaves, built in memory.
+func memoryTree(t testing.TB, leaves [][]byte) []tlog.Hash {
+	t.Helper()
+	var hashes []tlog.Hash
+	r := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			out[i] = hashes[x]
+		}
+		return out, nil
+	})
+	for i, leaf := range leaves {
+		hs, err := tlog.StoredHashes(int64(i), leaf, r)
+		check(t, err)
+		hashes = append(hashes, hs...)
+	}
+	return hashes
+}
+
+// checkTree checks that the stored ledger holds exactly leaves, and that its
+// stored hashes and tree hash are those of leaves built in memory.
+func checkTree(t testing.TB, s store.Store, leaves [][]byte) {
+	t.Helper()
+	n := int64(len(leaves))
+	write(t, s, func(ctx context.Context, tx store.Tx) {
+		ls := tx.LedgerStorage("")
+		size, err := ls.LockedSize(ctx)
+		check(t, err)
+		if size != n {
+			t.Fatalf("ledger size %d, want %d", size, n)
+		}
+		got, err := ls.ReadLeaves(ctx, 0, n)
+		check(t, err)
+		sameBlobs(t, "leaves", got, leaves)
+
+		want := memoryTree(t, leaves)
+		indexes := make([]int64, tlog.StoredHashCount(n))
+		for i := range indexes {
+			indexes[i] = int64(i)
+		}
+		stored, err := ls.ReadHashes(ctx, indexes)
+		check(t, err)
+		same(t, "stored hashes", stored, want)
+
+		th, err := tlog.TreeHash(n, storedHashes(ctx, ls))
+		check(t, err)
+		wantTH, err := tlog.TreeHash(n, tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+			out := make([]tlog.Hash, len(indexes))
+			for i, x := range indexes {
+				out[i] = want[x]
+			}
+			return out, nil
+		}))
+		check(t, err)
+		if th != wantTH {
+			t.Errorf("tree hash of the stored ledger %v, want %v", th, wantTH)
+		}
+	})
+}
+
+func testLedger(t *testing.T, s store.Store) {
+	t.Run("an empty ledger has size zero", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			n, err := tx.LedgerStorage("").LockedSize(ctx)
+			check(t, err)
+			same(t, "size", n, int64(0))
+			leaves, err := tx.LedgerStorage("").ReadLeaves(ctx, 0, 0)
+			check(t, err)
+			same(t, "leaves", len(leaves), 0)
+		})
+	})
+
+	var leaves [][]byte
+	memos := []string{"m1", "", "m2", "m1", "", "m1", "m2"}
+	for i, memo := range memos {
+		leaf := fmt.Appendf(nil, "event %d about %q\x00\xff", i, memo)
+		leaves = append(leaves, leaf)
+		write(t, s, func(ctx context.Context, tx store.Tx) { appendLeaves(t, tx.LedgerStorage(memo), leaf) })
+	}
+	// And some in one transaction, as a service call that records two events.
+	write(t, s, func(ctx context.Context, tx store.Tx) {
+		more := [][]byte{[]byte("two events"), []byte("in one transaction"), {}}
+		appendLeaves(t, tx.LedgerStorage(""), more...)
+		leaves = append(leaves, more...)
+	})
+	n := int64(len(leaves))
+
+	t.Run("the stored tree is the tree of the leaves", func(t *testing.T) { checkTree(t, s, leaves) })
+
+	t.Run("a read transaction reads leaves and hashes", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.LedgerStorage("").ReadLeaves(ctx, 2, 5)
+			check(t, err)
+			sameBlobs(t, "leaves", got, leaves[2:5])
+			h, err := tx.LedgerStorage("").ReadHashes(ctx, []int64{0, 0})
+			check(t, err)
+			same(t, "hashes", h, []tlog.Hash{tlog.RecordHash(leaves[0]), tlog.RecordHash(leaves[0])})
+			// Readers that offer an unlocked size (ledger.Sizer) must agree
+			// with the locked one, and need no write transaction.
+			if sizer, ok := tx.LedgerStorage("").(interface {
+				Size(context.Context) (int64, error)
+			}); ok {
+				size, err := sizer.Size(ctx)
+				check(t, err)
+				same(t, "unlocked size", size, n)
+			}
+		})
+	})
+
+	entries := func(indexes ...int64) []store.LedgerEntry {
+		var out []store.LedgerEntry
+		for _, i := range indexes {
+			out = append(out, store.LedgerEntry{Index: i, Data: leaves[i]})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		memo string
+		want []store.LedgerEntry
+	}{
+		{"memo ledger lists that memo's leaves in order", "m1", entries(0, 3, 5)},
+		{"memo ledger of another memo", "m2", entries(2, 6)},
+		{"memo ledger of a memo without leaves is empty", "m-none", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			read(t, s, func(ctx context.Context, tx store.Tx) {
+				got, err := tx.MemoLedger(ctx, c.memo)
+				check(t, err)
+				same(t, "entries", len(got), len(c.want))
+				if len(got) == len(c.want) && len(got) > 0 {
+					same(t, "entries", got, c.want)
+				}
+			})
+		})
+	}
+
+	for _, c := range []struct {
+		name string
+		f    func(ctx context.Context, ls store.LedgerStorage) error
+	}{
+		{"reading leaves past the end fails", func(ctx context.Context, ls store.LedgerStorage) error {
+			_, err := ls.ReadLeaves(ctx, n-1, n+1)
+			return err
+		}},
+		{"reading a hash not stored fails", func(ctx context.Context, ls store.LedgerStorage) error {
+			_, err := ls.ReadHashes(ctx, []int64{0, tlog.StoredHashCount(n)})
+			return err
+		}},
+		{"writing a leaf past the end fails", func(ctx context.Context, ls store.LedgerStorage) error {
+			return ls.WriteLeaf(ctx, n+1, []byte("gap"), []int64{tlog.StoredHashIndex(0, n+1)}, []tlog.Hash{tlog.RecordHash([]byte("gap"))})
+		}},
+		{"rewriting a leaf fails", func(ctx context.Context, ls store.LedgerStorage) error {
+			return ls.WriteLeaf(ctx, n-1, []byte("fork"), nil, nil)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
+				if err := c.f(ctx, tx.LedgerStorage("m1")); err == nil {
+					t.Errorf("succeeded, want an error")
+				}
+			})
+			checkTree(t, s, leaves)
+		})
+	}
+}
+
+func testLedgerDetails(t *testing.T, s store.Store) {
+	write(t, s, func(ctx context.Context, tx store.Tx) {
+		check(t, tx.PutLedgerDetail(ctx, 0, []byte("detail 0")))
+		check(t, tx.PutLedgerDetail(ctx, 7, []byte("detail 7")))
+	})
+	t.Run("get returns the detail of a leaf", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			for idx, want := range map[int64]string{0: "detail 0", 7: "detail 7"} {
+				got, err := tx.LedgerDetail(ctx, idx)
+				check(t, err)
+				same(t, "detail", string(got), want)
+			}
+		})
+	})
+	t.Run("missing detail is not found", func(t *testing.T) {
+		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.LedgerDetail(ctx, 1); return err })
+	})
+	t.Run("a second detail for a leaf is a conflict", func(t *testing.T) {
+		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error { return tx.PutLedgerDetail(ctx, 7, []byte("other")) })
+	})
+}
+
+func testCheckpoints(t *testing.T, s store.Store) {
+	t.Run("no checkpoint yet is not found", func(t *testing.T) {
+		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, _, err := tx.LatestCheckpoint(ctx); return err })
+	})
+
+	write(t, s, func(ctx context.Context, tx store.Tx) {
+		for _, size := range []int64{3, 10, 7} {
+			check(t, tx.PutCheckpoint(ctx, size, fmt.Appendf(nil, "note %d", size), t0+size))
+		}
+	})
+
+	t.Run("latest is the largest size", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			size, note, err := tx.LatestCheckpoint(ctx)
+			check(t, err)
+			same(t, "size", size, int64(10))
+			same(t, "note", string(note), "note 10")
+		})
+	})
+
+	t.Run("get returns one size", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			note, err := tx.Checkpoint(ctx, 7)
+			check(t, err)
+			same(t, "note", string(note), "note 7")
+		})
+	})
+
+	t.Run("put again at a size replaces the note", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			check(t, tx.PutCheckpoint(ctx, 10, []byte("note 10, signed again"), t0+99))
+		})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			size, note, err := tx.LatestCheckpoint(ctx)
+			check(t, err)
+			same(t, "size", size, int64(10))
+			same(t, "note", string(note), "note 10, signed again")
+		})
+	})
+
+	t.Run("missing size is not found", func(t *testing.T) {
+		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.Checkpoint(ctx, 5); return err })
+	})
+}

@@ -1,0 +1,234 @@
+// Package storetest is the conformance suite every store runs, in the
+// manner of golang.org/x/mod/sumdb/storage's TestStorage: one set of checks,
+// written against the store.Store interface, that the SQLite and PostgreSQL
+// stores must both pass, so that the service layer may rely on the same
+// behaviour from either.
+//
+// It also opens throwaway real stores for other packages' tests. It never
+// mocks a store: a test that needs one gets a real database.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/postgres"
+	"github.com/dissent-channel/dissent/internal/store/sqlite"
+)
+
+// DefaultPostgresURL is the server the PostgreSQL tests use when
+// $DISSENT_TEST_POSTGRES is empty.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// Run runs the whole conformance suite against stores made by open (a fresh,
+// migrated, empty store per call).
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	for _, c := range []struct {
+		name string
+		test func(t *testing.T, s store.Store)
+	}{
+		{"Transactions", testTransactions},
+		{"Users", testUsers},
+		{"ListUsers", testListUsers},
+		{"Sessions", testSessions},
+		{"Settings", testSettings},
+		{"GroupKeys", testGroupKeys},
+		{"Memos", testMemos},
+		{"ListMemos", testListMemos},
+		{"Revisions", testRevisions},
+		{"Items", testItems},
+		{"Access", testAccess},
+		{"AuthorIndex", testAuthorIndex},
+		{"Mailbox", testMailbox},
+		{"Ledger", testLedger},
+		{"LedgerDetails", testLedgerDetails},
+		{"Checkpoints", testCheckpoints},
+		{"Notifications", testNotifications},
+		{"MemoFacts", testMemoFacts},
+		{"Blobs", testBlobs},
+		{"Times", testTimes},
+		{"ConcurrentAppends", testConcurrentAppends},
+		{"ConcurrentMemoUpdates", testConcurrentMemoUpdates},
+		{"ConcurrentNotifications", testConcurrentNotifications},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, open(t)) })
+	}
+}
+
+// Stores calls f in a subtest per real store ("sqlite", "postgres").
+func Stores(t *testing.T, f func(t *testing.T, s store.Store)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, OpenSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, OpenPostgres(t)) })
+}
+
+// OpenSQLite returns a fresh migrated SQLite store in t.TempDir(), closed at
+// cleanup.
+func OpenSQLite(t testing.TB) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "dissent.db"), sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("storetest: close: %v", err)
+		}
+	})
+	return s
+}
+
+// OpenPostgres returns a fresh migrated PostgreSQL store in a schema of its
+// own, dropped at cleanup. The server is $DISSENT_TEST_POSTGRES, or
+// DefaultPostgresURL. When the server cannot be reached the test is skipped,
+// unless $CI is set: a missing server in CI is a failure.
+func OpenPostgres(t testing.TB) store.Store {
+	t.Helper()
+	base := os.Getenv("DISSENT_TEST_POSTGRES")
+	if base == "" {
+		base = DefaultPostgresURL
+	}
+	// Cleanups run after t.Context is cancelled, so they get their own.
+	ctx := context.WithoutCancel(t.Context())
+
+	admin, err := sql.Open("pgx", base)
+	if err == nil {
+		pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = admin.PingContext(pingCtx)
+		cancel()
+	}
+	if err != nil {
+		if admin != nil {
+			_ = admin.Close()
+		}
+		if os.Getenv("CI") != "" {
+			t.Fatalf("storetest: PostgreSQL at %s is unreachable, and CI is set: %v", redact(base), err)
+		}
+		t.Skipf("storetest: skipping, PostgreSQL at %s is unreachable (set $DISSENT_TEST_POSTGRES, or run one): %v", redact(base), err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+
+	schema := "dissent_test_" + strings.ToLower(rand.Text())
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("storetest: create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("storetest: drop schema %s: %v", schema, err)
+		}
+	})
+
+	dsn, err := withSearchPath(base, schema)
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	// Enough connections for the concurrency tests' eight writers, and few
+	// enough that parallel test binaries stay under max_connections.
+	s, err := postgres.Open(ctx, dsn, postgres.Options{Migrate: true, MaxConns: 10})
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("storetest: close: %v", err)
+		}
+	})
+
+	// If the driver ignored search_path, the migrations went to some other
+	// schema and tests would share (and corrupt) one set of tables.
+	var n int
+	if err := admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('schema_migrations', 'ledger_head')`, schema).Scan(&n); err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	if n != 2 {
+		t.Fatalf("storetest: the migrations did not land in schema %s: search_path was not applied", schema)
+	}
+	return s
+}
+
+// withSearchPath adds search_path to a postgres:// URL or a keyword/value
+// connection string; pgx sends it to the server as a runtime parameter.
+func withSearchPath(dsn, schema string) (string, error) {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " search_path=" + schema, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("parse $DISSENT_TEST_POSTGRES: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// redact hides a password in a URL for messages.
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dsn
+}
+
+// write runs f in a write transaction and commits it.
+func write(t testing.TB, s store.Store, f func(ctx context.Context, tx store.Tx)) {
+	t.Helper()
+	inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
+		f(ctx, tx)
+		if err := tx.Commit(); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	})
+}
+
+// read runs f in a read transaction.
+func read(t testing.TB, s store.Store, f func(ctx context.Context, tx store.Tx)) {
+	t.Helper()
+	inTx(t, s, false, f)
+}
+
+// inTx runs f in a transaction that is rolled back unless f commits it.
+func inTx(t testing.TB, s store.Store, writable bool, f func(ctx context.Context, tx store.Tx)) {
+	t.Helper()
+	ctx := t.Context()
+	tx, err := s.Begin(ctx, writable)
+	if err != nil {
+		t.Fatalf("Begin(write=%v): %v", writable, err)
+	}
+	defer func() {
+		if err := tx.Rollback(); err != nil {
+			t.Errorf("Rollback: %v", err)
+		}
+	}()
+	f(ctx, tx)
+}
+
+// wantErr runs f in a write transaction that is then rolled back, and checks
+// that f fails with want. On PostgreSQL a failed statement spoils the
+// transaction, so each expected failure gets its own.
+func wantErr(t testing.TB, s store.Store, want error, f func(ctx context.Context, tx store.Tx) error) {
+	t.Helper()
+	inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
+		t.Helper()
+		if err := f(ctx, tx); !errors.Is(err, want) {
+			t.Errorf("got error %v, want %v", err, want)
+		}
+	})
+}
+
+// check fails the test at once if err is not nil.
+func check(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
