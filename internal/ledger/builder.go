@@ -59,7 +59,8 @@ func (b *treeBuilder) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	b.buf = out
 	for i, x := range indexes {
 		found := false
-		for _, f := range b.frontier {
+		for l := range b.frontier {
+			f := &b.frontier[l] // by pointer: ranging over the array by value would copy all 64
 			if !f.set {
 				break // levels fill from the bottom, so the first gap ends the frontier
 			}

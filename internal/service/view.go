@@ -18,28 +18,28 @@ import (
 
 // Memo is a memo as its reader sees it; the fields follow API.md.
 type Memo struct {
-	ID               string         `json:"id"`
-	Title            string         `json:"title"`
-	Body             string         `json:"body"`
-	Marking          string         `json:"marking"`
-	State            string         `json:"state"`
-	Revision         int            `json:"revision"`
-	ContentHash      string         `json:"content_hash"`
-	CreatedAt        time.Time      `json:"created_at"`
-	UpdatedAt        time.Time      `json:"updated_at"`
-	Authors          []Author       `json:"authors"`
-	Dropped          []Author       `json:"dropped_signers,omitempty"`
-	Receipt          *Receipt       `json:"receipt"`
-	Deadlines        *Deadlines     `json:"deadlines"`
-	Distribution     []Reader       `json:"distribution"`
-	Meetings         []Meeting      `json:"meetings"`
-	Reply            *Reply         `json:"reply"`
-	Comments         []Comment      `json:"comments,omitempty"`
-	Reason           string         `json:"reason,omitempty"` // why it was returned or withdrawn
-	Events           []Event        `json:"events"`
-	Viewer           string         `json:"viewer"` // drafter, signer, office or reader
-	VoidedSignatures *int           `json:"voided_signatures,omitempty"`
-	Mine             *MySignature   `json:"my_signature,omitempty"`
+	ID               string       `json:"id"`
+	Title            string       `json:"title"`
+	Body             string       `json:"body"`
+	Marking          string       `json:"marking"`
+	State            string       `json:"state"`
+	Revision         int          `json:"revision"`
+	ContentHash      string       `json:"content_hash"`
+	CreatedAt        time.Time    `json:"created_at"`
+	UpdatedAt        time.Time    `json:"updated_at"`
+	Authors          []Author     `json:"authors"`
+	Dropped          []Author     `json:"dropped_signers,omitempty"`
+	Receipt          *Receipt     `json:"receipt"`
+	Deadlines        *Deadlines   `json:"deadlines"`
+	Distribution     []Reader     `json:"distribution"`
+	Meetings         []Meeting    `json:"meetings"`
+	Reply            *Reply       `json:"reply"`
+	Comments         []Comment    `json:"comments,omitempty"`
+	Reason           string       `json:"reason,omitempty"` // why it was returned or withdrawn
+	Events           []Event      `json:"events"`
+	Viewer           string       `json:"viewer"` // drafter, signer, office or reader
+	VoidedSignatures *int         `json:"voided_signatures,omitempty"`
+	Mine             *MySignature `json:"my_signature,omitempty"`
 }
 
 // MySignature tells a signer what they signed.

@@ -199,8 +199,9 @@ type MemoFilter struct {
 	IDs     []string // only these
 	Grantee string   // only memos wrapped to this grantee
 	States  []string
-	// ByDue orders by DueAt (nearest first, memos with no deadline last);
-	// otherwise by UpdatedAt, newest first. Both break ties by ID.
+	// ByDue lists only memos that still owe an answer (DueAt > 0), nearest
+	// deadline first; otherwise memos are ordered by UpdatedAt, newest
+	// first. Both break ties by ID.
 	ByDue bool
 	// After is the sort key and ID of the last memo of the previous page.
 	AfterKey int64

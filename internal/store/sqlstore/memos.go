@@ -85,16 +85,10 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 	}
 	order := `updated_at DESC, id DESC`
 	if f.ByDue {
-		// No deadline (due_at = 0) sorts after every deadline; a page that
-		// ended on such a memo continues by id among them.
-		order = `due_at = 0, due_at, id`
-		switch {
-		case f.AfterID == "":
-		case f.AfterKey == 0:
-			where = append(where, `(due_at = 0 AND id > ?)`)
-			args = append(args, f.AfterID)
-		default:
-			where = append(where, `(due_at = 0 OR due_at > ? OR (due_at = ? AND id > ?))`)
+		where = append(where, `due_at > 0`)
+		order = `due_at, id`
+		if f.AfterID != "" {
+			where = append(where, `(due_at > ? OR (due_at = ? AND id > ?))`)
 			args = append(args, f.AfterKey, f.AfterKey, f.AfterID)
 		}
 	} else if f.AfterID != "" {

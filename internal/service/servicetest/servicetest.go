@@ -1,0 +1,178 @@
+// Package servicetest builds a real service over a real store for tests:
+// an initialised deployment with an administrator, a controllable clock and
+// helpers to create and sign in people. Only the clock is fake.
+package servicetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+	"github.com/dissent-channel/dissent/internal/workdays"
+)
+
+// Clock is a controllable clock, safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Harness is a deployment under test.
+type Harness struct {
+	T          testing.TB
+	Ctx        context.Context
+	Svc        *service.Service
+	Store      store.Store
+	Clock      *Clock
+	Admin      *service.Actor
+	Shares     []vault.Share
+	LedgerVKey string
+	Calendar   *workdays.Calendar
+}
+
+// Office is New York: the State profile's office.
+var Office = mustLoad("America/New_York")
+
+func mustLoad(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// Start is the clock's first reading: Monday 2 March 2026, 10:00 in New York.
+var Start = time.Date(2026, 3, 2, 10, 0, 0, 0, Office)
+
+// Options change the deployment.
+type Options struct {
+	Profile string // default state-2fam070
+	MaxBody int
+}
+
+// New initialises a deployment over st with an administrator "admin".
+func New(t testing.TB, st store.Store, opts ...Options) *Harness {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Profile == "" {
+		o.Profile = channel.DefaultProfile
+	}
+	profile := channel.Profiles[o.Profile]
+	cal, err := workdays.New(workdays.Config{Location: Office, Holidays: profile.Holidays})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := ledger.GenerateKey("dissent.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &Clock{t: Start}
+	svc := service.New(st, service.Config{
+		Profile: profile, Calendar: cal, MaxBody: o.MaxBody, Origin: "dissent.test", LedgerKey: skey, SignInLimit: 1000,
+	}, vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
+	svc.Now = clock.Now
+	h := &Harness{T: t, Ctx: context.Background(), Svc: svc, Store: st, Clock: clock, LedgerVKey: vkey, Calendar: cal}
+	h.Shares, err = svc.Init(h.Ctx, service.Setup{
+		Admin:      service.NewUser{Username: "admin", DisplayName: "Administrator", Email: "admin@example.test", Password: Password("admin"), Roles: []string{"admin"}},
+		Custodians: []string{"custodian-1", "custodian-2", "custodian-3"}, Threshold: 2, LedgerVKey: vkey,
+	})
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	h.Admin = h.SignIn("admin")
+	return h
+}
+
+// Password is the test password of username.
+func Password(username string) string { return username + "-password-1" }
+
+// Create makes an account with the given roles (eligible members unless
+// eligible is false) and returns it signed in.
+func (h *Harness) Create(username string, eligible bool, roles ...string) *service.Actor {
+	h.T.Helper()
+	if len(roles) == 0 {
+		roles = []string{"member"}
+	}
+	_, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{
+		Username: username, DisplayName: "Display " + username, Email: username + "@example.test",
+		Password: Password(username), Roles: roles, Eligible: eligible,
+	})
+	if err != nil {
+		h.T.Fatalf("create user %q: %v", username, err)
+	}
+	return h.SignIn(username)
+}
+
+// Member makes an eligible member.
+func (h *Harness) Member(username string) *service.Actor { return h.Create(username, true, "member") }
+
+// SignIn signs username in with their test password.
+func (h *Harness) SignIn(username string) *service.Actor {
+	h.T.Helper()
+	tok, _, err := h.Svc.SignIn(h.Ctx, username, Password(username))
+	if err != nil {
+		h.T.Fatalf("sign in %q: %v", username, err)
+	}
+	return h.Authenticate(tok)
+}
+
+// Authenticate turns a token into an actor.
+func (h *Harness) Authenticate(token string) *service.Actor {
+	h.T.Helper()
+	a, err := h.Svc.Authenticate(h.Ctx, token)
+	if err != nil {
+		h.T.Fatalf("authenticate: %v", err)
+	}
+	return a
+}
+
+// Deployment is a typical cast: an office member, principals on the
+// standing distribution, and members.
+type Deployment struct {
+	*Harness
+	Office     *service.Actor
+	Principals []*service.Actor
+}
+
+// NewDeployment sets up an office member "office", principals "p1" and
+// "p2" on the standing distribution.
+func NewDeployment(t testing.TB, st store.Store, opts ...Options) *Deployment {
+	h := New(t, st, opts...)
+	d := &Deployment{Harness: h}
+	d.Office = h.Create("office", false, "office")
+	d.Principals = []*service.Actor{h.Create("p1", false, "principal"), h.Create("p2", false, "principal")}
+	if _, err := h.Svc.SetDistribution(h.Ctx, h.Admin, service.Distribution{Usernames: []string{"p1", "p2"}}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
