@@ -66,6 +66,13 @@ func routes() []route {
 					h.reply(w, r, 204, nil, h.svc.ChangePassword(r.Context(), a, in.CurrentPassword, in.NewPassword))
 				}
 			}},
+		{method: "POST", path: "/api/v1/me/keys", summary: "Start afresh with new keys after a password reset (loses access to memos shared with the old ones)", auth: true, request: resetRequest{}, status: 204,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in resetRequest
+				if h.decode(w, r, &in) {
+					h.reply(w, r, 204, nil, h.svc.NewKeys(r.Context(), a, in.Password))
+				}
+			}},
 		{method: "POST", path: "/api/v1/users", summary: "Create a user (administrators)", auth: true, request: service.NewUser{}, response: service.User{}, status: 201,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in service.NewUser
@@ -213,6 +220,14 @@ func routes() []route {
 				var in service.ReadersInput
 				if h.decode(w, r, &in) {
 					m, err := h.svc.AddReaders(r.Context(), a, r.PathValue("id"), in)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
+		{method: "DELETE", path: "/api/v1/memos/{id}/distribution/{username}", summary: "Take a reader off the distribution and rotate the memo key (office)", auth: true, request: reasonRequest{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in reasonRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.RevokeReader(r.Context(), a, r.PathValue("id"), r.PathValue("username"), in.Reason)
 					h.reply(w, r, 200, m, err)
 				}
 			}},

@@ -467,3 +467,101 @@ func (s *Service) addItem(ctx context.Context, tx store.Tx, a *Actor, o *opened,
 	}
 	return tx.AddItem(ctx, &store.Item{ID: id, MemoID: o.rec.ID, Kind: kind, KeyVersion: o.rec.KeyVersion, Sealed: sealed, CreatedAt: micros(now)})
 }
+
+// RevokeReader takes a reader off a memo's distribution (office only). Their
+// wraps are deleted and the memo's key is rotated: what is written from now
+// on is sealed under a key they never held. What they already read, they
+// may have kept; the ledger shows when they read it.
+func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, reason string) (*Memo, error) {
+	if err := channel.ValidateUsername("username", username); err != nil {
+		return nil, err
+	}
+	if err := channel.ValidateText("reason", reason, channel.MaxReason); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireOffice(o); err != nil {
+			return err
+		}
+		u, err := tx.UserByUsername(ctx, username)
+		if err == nil {
+			_, err = tx.AccessFor(ctx, o.rec.ID, u.ID, o.rec.KeyVersion)
+		}
+		if err != nil {
+			return channel.Invalid("username", "%q does not read this memo", username)
+		}
+		if err := tx.DeleteAccess(ctx, o.rec.ID, u.ID); err != nil {
+			return err
+		}
+		if err := s.rotate(ctx, tx, o); err != nil {
+			return err
+		}
+		o.rec.UpdatedAt = micros(s.now())
+		ev := memberEvent("memo.revoke", a, o, channel.RoleOffice)
+		ev.detail = map[string]any{"revoked": username, "reason": reason}
+		out, _, err = s.save(ctx, tx, a, o, ev)
+		return err
+	})
+	return out, err
+}
+
+// rotate gives o a new key version, wrapped to every remaining reader and
+// the office, and mailed to every author. Older versions stay, so nothing
+// already written becomes unreadable to those still entitled.
+func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) error {
+	key, err := vault.NewKey()
+	if err != nil {
+		return err
+	}
+	prev := o.rec.KeyVersion
+	kv := prev + 1
+	o.keys[kv] = key
+	o.rec.KeyVersion = kv
+	access, err := tx.AccessList(ctx, o.rec.ID)
+	if err != nil {
+		return err
+	}
+	for _, acc := range access {
+		if acc.KeyVersion != prev {
+			continue
+		}
+		box := ""
+		if acc.Grantee == officeGroup {
+			b, err := tx.Setting(ctx, settingOffice)
+			if err != nil {
+				return err
+			}
+			box = string(b)
+		} else {
+			u, err := tx.UserByID(ctx, acc.Grantee)
+			if err != nil {
+				return err
+			}
+			box = u.BoxPublic
+		}
+		w, err := vault.WrapKey(box, key)
+		if err != nil {
+			return err
+		}
+		next := *acc
+		next.KeyVersion, next.Wrapped = kv, w
+		if err := tx.PutAccess(ctx, &next); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, len(o.roster.Authors))
+	for i, au := range o.roster.Authors {
+		ids[i] = au.UserID
+	}
+	authors, err := tx.UsersByIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, u := range authors {
+		if err := s.postMail(ctx, tx, u, o.rec.ID, memoKeys{kv: key}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -60,13 +60,6 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 	var indexErr error = store.ErrNotFound
 	if a.id != nil {
 		indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID)
-		if errors.Is(indexErr, store.ErrNotFound) && write {
-			if n, err := s.collectMail(ctx, tx, a); err != nil {
-				return nil, err
-			} else if n > 0 {
-				indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID)
-			}
-		}
 		if indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
 			return nil, indexErr
 		}
@@ -76,6 +69,17 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 		return nil, channel.ErrNotFound
 	} else if err != nil {
 		return nil, err
+	}
+	// A new invitation, or a key rotation, waits in the mailbox. Only
+	// members can be authors, so only they have mail to collect.
+	if _, current := indexKeys[rec.KeyVersion]; a.id != nil && write && !current && a.Has(channel.RoleMember) {
+		if n, err := s.collectMail(ctx, tx, a); err != nil {
+			return nil, err
+		} else if n > 0 {
+			if indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID); indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
+				return nil, indexErr
+			}
+		}
 	}
 	o := &opened{rec: rec}
 	if indexErr == nil {

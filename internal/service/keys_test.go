@@ -1,0 +1,201 @@
+package service_test
+
+import (
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+)
+
+// submitted makes a memo by drafter, signed and submitted.
+func submitted(t *testing.T, d *servicetest.Deployment, drafter *service.Actor, title string) *service.Memo {
+	t.Helper()
+	m, err := d.Svc.CreateMemo(d.Ctx, drafter, service.MemoInput{Title: title, Body: "body of " + title, Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Sign(d.Ctx, drafter, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Submit(d.Ctx, drafter, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := channel.ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+func TestPasswordChangeKeepsAccess(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		m := submitted(t, d, alice, "before the change")
+		if err := d.Svc.ChangePassword(d.Ctx, alice, "wrong-password-x", "a new long passphrase"); channel.ErrorCode(err) != channel.EINVALID {
+			t.Fatalf("wrong current password: %v", err)
+		}
+		if err := d.Svc.ChangePassword(d.Ctx, alice, servicetest.Password("alice"), "a new long passphrase"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := d.Svc.SignIn(d.Ctx, "alice", servicetest.Password("alice")); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("old password still signs in: %v", err)
+		}
+		tok, _, err := d.Svc.SignIn(d.Ctx, "alice", "a new long passphrase")
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := d.Authenticate(tok)
+		got, err := d.Svc.GetMemo(d.Ctx, again, m.ID)
+		if err != nil || got.Title != "before the change" {
+			t.Fatalf("memo after password change: %v %v", got, err)
+		}
+	})
+}
+
+func TestResetLocksKeysUntilRecovery(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		m := submitted(t, d, alice, "written before the reset")
+		if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "alice", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.GetMemo(d.Ctx, alice, m.ID); err == nil {
+			// The old actor still holds keys in memory, but its session is gone.
+			t.Log("an in-memory actor keeps its keys; its session no longer authenticates")
+		}
+		tok, _, err := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		locked := d.Authenticate(tok)
+		if !locked.KeysLocked() {
+			t.Fatal("keys are not locked after an administrator's reset")
+		}
+		_, err = d.Svc.GetMemo(d.Ctx, locked, m.ID)
+		wantCode(t, err, channel.ENOTFOUND)
+
+		t.Run("one share is too few", func(t *testing.T) {
+			err := d.Svc.RecoverKeys(d.Ctx, d.Shares[:1], "alice", "temporary-password-1")
+			wantCode(t, err, channel.EINVALID)
+		})
+		t.Run("two shares restore the keys", func(t *testing.T) {
+			if err := d.Svc.RecoverKeys(d.Ctx, d.Shares[1:], "alice", "temporary-password-1"); err != nil {
+				t.Fatal(err)
+			}
+			tok, _, err := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			restored := d.Authenticate(tok)
+			got, err := d.Svc.GetMemo(d.Ctx, restored, m.ID)
+			if err != nil || got.Body != "body of written before the reset" {
+				t.Fatalf("memo after recovery: %v %v", got, err)
+			}
+		})
+	})
+}
+
+func TestNewKeysAfterResetLoseOldMemos(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		m := submitted(t, d, alice, "old")
+		if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "alice", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, _ := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1")
+		locked := d.Authenticate(tok)
+		if err := d.Svc.NewKeys(d.Ctx, locked, "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := d.Authenticate(tok)
+		_, err = d.Svc.GetMemo(d.Ctx, fresh, m.ID)
+		wantCode(t, err, channel.ENOTFOUND)
+		if _, err := d.Svc.CreateMemo(d.Ctx, fresh, service.MemoInput{Title: "new", Body: "new body", Marking: "UNCLASSIFIED"}); err != nil {
+			t.Fatalf("a user with fresh keys cannot draft: %v", err)
+		}
+	})
+}
+
+func TestRevokeRotatesKey(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		bob := d.Member("bob")
+		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		p1, p2 := d.Principals[0], d.Principals[1]
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "moved to another post"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.Svc.GetMemo(d.Ctx, p2, m.ID)
+		wantCode(t, err, channel.ENOTFOUND)
+		if _, err := d.Svc.Comment(d.Ctx, p1, m.ID, "written under the new key"); err != nil {
+			t.Fatalf("remaining reader: %v", err)
+		}
+		for name, a := range map[string]*service.Actor{"drafter": alice, "co-drafter": bob, "office": d.Office, "remaining reader": p1} {
+			got, err := d.Svc.GetMemo(d.Ctx, a, m.ID)
+			if err != nil {
+				t.Fatalf("%s after rotation: %v", name, err)
+			}
+			for _, r := range got.Distribution {
+				if r.Username == "p2" {
+					t.Fatalf("%s still sees p2 on the distribution", name)
+				}
+			}
+		}
+		_, err = d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "again")
+		wantCode(t, err, channel.EINVALID)
+	})
+}
+
+func TestOfficeMembersNeedAGrant(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		m := submitted(t, d, alice, "for the office")
+		second := d.Create("second", false, "office")
+		_, err := d.Svc.GetMemo(d.Ctx, second, m.ID)
+		wantCode(t, err, channel.ENOTFOUND)
+		_, err = d.Svc.ListMemos(d.Ctx, second, service.BoxOffice, nil, "", 50)
+		wantCode(t, err, channel.EFORBIDDEN)
+		// An administrator who gives themself the office role gets nothing either.
+		roles := []string{"admin", "office"}
+		if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "admin", service.UserUpdate{Roles: &roles}); err != nil {
+			t.Fatal(err)
+		}
+		admin := d.SignIn("admin")
+		_, err = d.Svc.GetMemo(d.Ctx, admin, m.ID)
+		wantCode(t, err, channel.ENOTFOUND)
+		err = d.Svc.GrantOffice(d.Ctx, admin, "second")
+		wantCode(t, err, channel.EFORBIDDEN)
+
+		if err := d.Svc.GrantOffice(d.Ctx, d.Office, "second"); err != nil {
+			t.Fatal(err)
+		}
+		second = d.SignIn("second")
+		if _, err := d.Svc.Acknowledge(d.Ctx, second, m.ID); err != nil {
+			t.Fatalf("granted office member: %v", err)
+		}
+	})
+}

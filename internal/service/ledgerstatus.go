@@ -1,0 +1,136 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// settingSelfCheck holds the outcome of the latest ledger self-check.
+const settingSelfCheck = "ledger.selfcheck"
+
+// LedgerStatus is the ledger at a glance, for auditors.
+type LedgerStatus struct {
+	Size       int64  `json:"size"`
+	Checkpoint string `json:"checkpoint"` // the latest signed checkpoint note
+	Origin     string `json:"origin"`
+	// CheckpointSize and Root are what the checkpoint signs.
+	CheckpointSize int64  `json:"checkpoint_size"`
+	Root           string `json:"root"`
+	// Verified reports whether the checkpoint's signature verifies with the
+	// deployment's ledger key, recorded at set-up.
+	Verified  bool       `json:"verified"`
+	LastCheck *SelfCheck `json:"last_self_check,omitempty"`
+}
+
+// SelfCheck is the outcome of recomputing every ledger hash and comparing
+// the root with the latest checkpoint.
+type SelfCheck struct {
+	At   time.Time `json:"at"`
+	Size int64     `json:"size"`
+	OK   bool      `json:"ok"`
+	// Problem says where tampering was found; empty when OK.
+	Problem string `json:"problem,omitempty"`
+}
+
+func mayAudit(a *Actor) error {
+	if !a.Has(channel.RoleAuditor) && !a.Has(channel.RoleAdmin) {
+		return channel.Errorf(channel.EFORBIDDEN, "the ledger status is for auditors and administrators")
+	}
+	return nil
+}
+
+// LedgerStatus returns the ledger's size, its latest checkpoint (signing a
+// fresh one if the ledger grew) and the last self-check (auditors and
+// administrators). It shows no memo.
+func (s *Service) LedgerStatus(ctx context.Context, a *Actor) (*LedgerStatus, error) {
+	if err := mayAudit(a); err != nil {
+		return nil, err
+	}
+	note, err := s.LatestCheckpoint(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	st := &LedgerStatus{Checkpoint: string(note)}
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		if st.Size, err = ledgerSize(ctx, tx); err != nil {
+			return err
+		}
+		vkey, err := tx.Setting(ctx, settingLedgerVKey)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if cp, err := ledger.OpenCheckpoint(note, string(vkey)); err == nil {
+			st.Verified, st.Origin, st.CheckpointSize, st.Root = true, cp.Origin, cp.Size, cp.Root.String()
+		}
+		raw, err := tx.Setting(ctx, settingSelfCheck)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		st.LastCheck = new(SelfCheck)
+		if err := json.Unmarshal(raw, st.LastCheck); err != nil {
+			return errInternal("self-check setting: %w", err)
+		}
+		return nil
+	})
+	return st, err
+}
+
+// CheckLedger recomputes every hash of the ledger and compares the root
+// with the latest checkpoint (auditors). The outcome is kept for
+// LedgerStatus and is itself an audited event.
+func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error) {
+	if !a.Has(channel.RoleAuditor) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "only auditors run the ledger self-check")
+	}
+	note, err := s.LatestCheckpoint(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	res := &SelfCheck{At: s.now()}
+	// Read in its own transaction: the check reads the whole ledger and must
+	// not hold the writer lock while it does.
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		vkey, err := tx.Setting(ctx, settingLedgerVKey)
+		if err != nil {
+			return err
+		}
+		cp, err := ledger.OpenCheckpoint(note, string(vkey))
+		if err != nil {
+			res.Problem = "the latest checkpoint does not verify with the ledger key"
+			return nil
+		}
+		if res.Size, err = ledgerSize(ctx, tx); err != nil {
+			return err
+		}
+		err = ledger.SelfCheck(ctx, tx.LedgerStorage(""), &cp)
+		var te *ledger.TamperError
+		if errors.As(err, &te) {
+			res.Problem = te.Error()
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.OK = res.Problem == ""
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
+		if err := tx.PutSetting(ctx, settingSelfCheck, raw); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{action: "ledger.selfcheck", actor: a, role: string(channel.RoleAuditor)})
+	})
+	return res, err
+}
