@@ -46,6 +46,8 @@ func init() {
 		{"calendar", "calendar --profile P --from RFC3339 [--tz ZONE] [--data DIR]", "print the deadlines of a memo submitted at a moment", cmdCalendar},
 		{"config", "config check [--data DIR]", "check the configuration and print it", cmdConfig},
 		{"recovery", "recovery restore --data DIR --user NAME SHARE-FILE...", "restore a user's keys with k custodians' shares", cmdRecovery},
+		{"verify", "verify --key ledger.pub BUNDLE.json|EXPORT-DIR", "verify an exported memo or ledger offline", cmdVerify},
+		{"ledger", "ledger export --to DIR | witness-key --name N | cosign --key K --log-key P CHECKPOINT", "export the ledger; witness checkpoints", cmdLedger},
 		{"stats", "stats --year YYYY --as NAME [--data DIR]", "print a year's figures (small counts suppressed)", cmdStats},
 		{"version", "version", "print the version", func(context.Context, []string) error { fmt.Println("dissent", version); return nil }},
 	}
@@ -181,7 +183,10 @@ func openApp(ctx context.Context, data, addr string, migrate bool) (*app, error)
 func (a *app) serve(ctx context.Context, ready func(url string)) error {
 	defer a.store.Close()
 	h := server.Handler(a.svc, a.cfg, a.log, nil)
-	return server.Serve(ctx, a.cfg.Server.Addr, h, ready)
+	return server.Serve(ctx, a.cfg.Server.Addr, h, func(url string) {
+		a.startupCheck(ctx)
+		ready(url)
+	})
 }
 
 func cmdServe(ctx context.Context, args []string) error {

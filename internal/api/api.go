@@ -277,7 +277,11 @@ func Health(mux *http.ServeMux, svc *service.Service) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := svc.Ready(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "database unreachable\n")
+			msg := "database unreachable\n"
+			if channel.ErrorCode(err) == channel.EUNAVAILABLE {
+				msg = channel.ErrorMessage(err) + "\n"
+			}
+			_, _ = io.WriteString(w, msg)
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")

@@ -85,7 +85,7 @@ func responses(rt route, schemas map[string]any) map[string]any {
 	switch {
 	case rt.response != nil:
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": ref(reflect.TypeOf(rt.response), schemas)}}
-	case rt.path == "/api/v1/ledger/checkpoint":
+	case rt.status == 200:
 		ok["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
 	}
 	out[strconv.Itoa(rt.status)] = ok

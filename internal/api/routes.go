@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/service"
 )
 
@@ -159,6 +160,29 @@ func routes() []route {
 					m, err := h.svc.EditMemo(r.Context(), a, r.PathValue("id"), in)
 					h.reply(w, r, 200, m, err)
 				}
+			}},
+		{method: "GET", path: "/api/v1/memos/{id}/export", summary: "Export a memo as a bundle verifiable offline (dissent verify)", auth: true, response: bundle.Bundle{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				b, err := h.svc.ExportMemo(r.Context(), a, r.PathValue("id"))
+				if err == nil {
+					w.Header().Set("Content-Disposition", `attachment; filename="memo-`+b.MemoID+`.json"`)
+				}
+				h.reply(w, r, 200, b, err)
+			}},
+		{method: "GET", path: "/api/v1/ledger/status", summary: "Ledger size, latest checkpoint and last self-check (auditors, administrators)", auth: true, response: service.LedgerStatus{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				st, err := h.svc.LedgerStatus(r.Context(), a)
+				h.reply(w, r, 200, st, err)
+			}},
+		{method: "GET", path: "/api/v1/ledger/key", summary: "The ledger's public key (a note verifier key)", auth: true, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				k, err := h.svc.LedgerPublicKey(r.Context())
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				_, _ = w.Write([]byte(k + "\n"))
 			}},
 		{method: "GET", path: "/api/v1/memos/{id}/revisions", summary: "Every revision of a memo (its authors)", auth: true, response: service.RevisionList{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {

@@ -120,3 +120,25 @@ func hashStrings(hs []tlog.Hash) []string {
 	}
 	return out
 }
+
+// ExportLedger writes the whole ledger, as tiles and the latest checkpoint,
+// to dir for offline verification (`dissent verify DIR`). It is an
+// operator's action on the server (CLI), recorded in the ledger.
+func (s *Service) ExportLedger(ctx context.Context, dir string) (*ledger.Checkpoint, error) {
+	note, err := s.SignCheckpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var cp ledger.Checkpoint
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		vkey, err := tx.Setting(ctx, settingLedgerVKey)
+		if err != nil {
+			return err
+		}
+		if cp, err = ledger.OpenCheckpoint(note, string(vkey)); err != nil {
+			return err
+		}
+		return ledger.Export(ctx, tx.LedgerStorage(""), dir, note)
+	})
+	return &cp, err
+}

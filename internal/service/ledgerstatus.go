@@ -84,11 +84,17 @@ func (s *Service) LedgerStatus(ctx context.Context, a *Actor) (*LedgerStatus, er
 }
 
 // CheckLedger recomputes every hash of the ledger and compares the root
-// with the latest checkpoint (auditors). The outcome is kept for
-// LedgerStatus and is itself an audited event.
+// with the latest checkpoint. Auditors run it on demand; the server runs it
+// as the system (a nil actor) at start, in the background so start-up stays
+// fast. The outcome is kept for LedgerStatus and /readyz, and is itself an
+// audited event.
 func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error) {
-	if !a.Has(channel.RoleAuditor) {
+	if a != nil && !a.Has(channel.RoleAuditor) {
 		return nil, channel.Errorf(channel.EFORBIDDEN, "only auditors run the ledger self-check")
+	}
+	role := string(channel.RoleAuditor)
+	if a == nil {
+		role = "system"
 	}
 	note, err := s.LatestCheckpoint(ctx, a)
 	if err != nil {
@@ -110,13 +116,12 @@ func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error)
 		if res.Size, err = ledgerSize(ctx, tx); err != nil {
 			return err
 		}
-		err = ledger.SelfCheck(ctx, tx.LedgerStorage(""), &cp)
-		var te *ledger.TamperError
-		if errors.As(err, &te) {
-			res.Problem = te.Error()
-			return nil
+		// Anything that stops the check once the ledger's size is known is
+		// damage to report: a missing row shows up as a read error.
+		if err := ledger.SelfCheck(ctx, tx.LedgerStorage(""), &cp); err != nil && ctx.Err() == nil {
+			res.Problem = err.Error()
 		}
-		return err
+		return ctx.Err()
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +135,33 @@ func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error)
 		if err := tx.PutSetting(ctx, settingSelfCheck, raw); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{action: "ledger.selfcheck", actor: a, role: string(channel.RoleAuditor)})
+		return s.audit(ctx, tx, event{action: "ledger.selfcheck", actor: a, role: role})
 	})
+	if !res.OK {
+		// Remembered on this node too: a ledger damaged enough that even the
+		// record of this check cannot be appended must still fail /readyz.
+		s.tampered.Store(true)
+		s.log.Error("ledger self-check failed", "problem", res.Problem)
+	}
 	return res, err
+}
+
+// ledgerHealthy fails if the last self-check found tampering.
+func (s *Service) ledgerHealthy(ctx context.Context) error {
+	if s.tampered.Load() {
+		return channel.Errorf(channel.EUNAVAILABLE, "the ledger self-check failed: see the auditor's ledger page")
+	}
+	return s.inTx(ctx, false, func(tx store.Tx) error {
+		raw, err := tx.Setting(ctx, settingSelfCheck)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		var c SelfCheck
+		if json.Unmarshal(raw, &c) != nil || !c.OK {
+			return channel.Errorf(channel.EUNAVAILABLE, "the ledger self-check failed: see the auditor's ledger page")
+		}
+		return nil
+	})
 }

@@ -13,10 +13,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -50,6 +52,7 @@ type Service struct {
 	passwords *vault.Passwords
 	log       *slog.Logger
 	limiter   *limiter
+	tampered  atomic.Bool // a self-check on this node found the ledger damaged
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -80,8 +83,14 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 // Config returns the deployment's configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-// Ready reports whether the database answers.
-func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+// Ready reports whether the database answers and the ledger's last
+// self-check, if any, passed.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	return s.ledgerHealthy(ctx)
+}
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
 
@@ -155,3 +164,5 @@ func fromMicros(us int64) time.Time {
 func errInternal(format string, args ...any) error {
 	return fmt.Errorf("service: "+format, args...)
 }
+
+func hexString(b []byte) string { return hex.EncodeToString(b) }

@@ -323,3 +323,7 @@ func CheckSchema(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	}
 	return nil
 }
+
+// Raw returns the database handle that writes. It exists for tests that
+// must go around the store, as an attacker with database access would.
+func (db *DB) Raw() *sql.DB { return db.write }

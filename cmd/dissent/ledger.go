@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/bundle"
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+)
+
+// readKeyArg reads a key given as a file path or literally.
+func readKeyArg(s string) (string, error) {
+	if s == "" {
+		return "", channel.Invalid("key", "give the ledger's public key with --key (a file such as DATA/ledger.pub, or the key itself)")
+	}
+	if b, err := os.ReadFile(s); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	return strings.TrimSpace(s), nil
+}
+
+// cmdVerify checks, offline, an exported memo bundle or a whole exported
+// ledger against the ledger's public key. No server, no database.
+func cmdVerify(ctx context.Context, args []string) error {
+	fs, _, _ := flags("verify")
+	key := fs.String("key", "", "the ledger's public key: a file (ledger.pub) or the key text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return channel.Invalid("path", "usage: dissent verify --key ledger.pub BUNDLE.json|EXPORT-DIR")
+	}
+	vkey, err := readKeyArg(*key)
+	if err != nil {
+		return err
+	}
+	path := fs.Arg(0)
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if info.IsDir() {
+		start := time.Now()
+		cp, err := ledger.VerifyExport(path, vkey)
+		if err != nil {
+			return fmt.Errorf("the ledger does NOT verify: %w", err)
+		}
+		d := time.Since(start)
+		fmt.Printf("OK: %d entries of ledger %q verify against the signed checkpoint (root %s) in %s (%.0f entries/s).\n",
+			cp.Size, cp.Origin, cp.Root, d.Round(time.Millisecond), float64(cp.Size)/max(d.Seconds(), 1e-9))
+		if len(cp.Signers) > 1 {
+			fmt.Printf("Signed by: %s\n", strings.Join(cp.Signers, ", "))
+		}
+		return nil
+	}
+	if info.Size() > bundle.MaxSize {
+		return channel.Invalid("path", "%s is larger than a memo bundle can be", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	bd, err := bundle.Parse(b)
+	if err != nil {
+		return err
+	}
+	rep, err := bundle.Verify(bd, vkey)
+	if err != nil {
+		return fmt.Errorf("the memo does NOT verify: %w", err)
+	}
+	fmt.Printf("OK: memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
+	fmt.Printf("%d signatures verify: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))
+	if rep.TreeSize > 0 {
+		fmt.Printf("Submitted %s: ledger entry %d is in the checkpoint of %d entries signed by %q.\n",
+			rep.SubmittedAt.Format(time.RFC3339), rep.LedgerIndex, rep.TreeSize, rep.Origin)
+	} else {
+		fmt.Println("Not submitted: there is no ledger entry to check.")
+	}
+	return nil
+}
+
+// cmdLedger exports the ledger, and lets a witness cosign checkpoints.
+func cmdLedger(ctx context.Context, args []string) error {
+	usage := channel.Invalid("command", "usage: dissent ledger export --data DIR --to OUT | ledger witness-key --name NAME | ledger cosign --key WITNESS.key --log-key ledger.pub CHECKPOINT")
+	if len(args) == 0 {
+		return usage
+	}
+	fs, data, _ := flags("ledger " + args[0])
+	to := fs.String("to", "", "export: the folder to write the tiles and checkpoint into")
+	name := fs.String("name", "", "witness-key: the witness's name, e.g. oig.example.gov")
+	key := fs.String("key", "", "cosign: the witness's signing key file")
+	logKey := fs.String("log-key", "", "cosign: the ledger's public key (file or text)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	switch args[0] {
+	case "export":
+		if *to == "" {
+			return channel.Invalid("to", "say where to write with --to")
+		}
+		a, err := openApp(ctx, *data, "", false)
+		if err != nil {
+			return err
+		}
+		defer a.store.Close()
+		cp, err := a.svc.ExportLedger(ctx, *to)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("Exported %d entries to %s. Verify with: dissent verify --key %s/ledger.pub %s\n", cp.Size, *to, *data, *to)
+		return nil
+	case "witness-key":
+		if *name == "" {
+			return channel.Invalid("name", "name the witness with --name")
+		}
+		skey, vkey, err := ledger.GenerateKey(*name)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*name+".key", []byte(skey+"\n"), 0o600); err != nil {
+			return err
+		}
+		fmt.Printf("Wrote %s.key (keep it secret). The public key to publish:\n%s\n", *name, vkey)
+		return nil
+	case "cosign":
+		if fs.NArg() != 1 {
+			return usage
+		}
+		skey, err := os.ReadFile(*key)
+		if err != nil {
+			return err
+		}
+		lk, err := readKeyArg(*logKey)
+		if err != nil {
+			return err
+		}
+		msg, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		out, err := ledger.Cosign(msg, strings.TrimSpace(string(skey)), lk)
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(out)
+		return err
+	}
+	return usage
+}
+
+// startupCheck runs the ledger self-check in the background after the
+// server starts listening.
+func (a *app) startupCheck(ctx context.Context) {
+	go func() {
+		res, err := a.svc.CheckLedger(ctx, nil)
+		switch {
+		case errors.Is(err, context.Canceled):
+		case err != nil:
+			a.log.Error("ledger self-check could not run", "error", err)
+		case !res.OK:
+			a.log.Error("LEDGER TAMPERING DETECTED: /readyz now fails", "problem", res.Problem)
+		default:
+			a.log.Info("ledger self-check passed", "size", res.Size)
+		}
+	}()
+}

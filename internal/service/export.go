@@ -1,0 +1,94 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/dissent-channel/dissent/internal/bundle"
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// ExportMemo returns a memo as a bundle anyone can verify offline with the
+// ledger's public key: the text, the signatures that count for it with the
+// signers' public keys, and once submitted the receipt, the submission leaf
+// and its inclusion proof. Any entitled reader may export; it is audited.
+func (s *Service) ExportMemo(ctx context.Context, a *Actor, memoID string) (*bundle.Bundle, error) {
+	var bd *bundle.Bundle
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		c, hash, err := o.content(ctx, tx, o.rec.Revision)
+		if err != nil {
+			return err
+		}
+		bd = &bundle.Bundle{Format: bundle.Format, MemoID: o.rec.ID, Revision: o.rec.Revision, Title: c.Title, Body: c.Body,
+			Marking: c.Marking, ContentHash: hexString(hash), State: o.rec.State, Signatures: []bundle.Signature{}, ExportedAt: s.now()}
+		var signed []channel.Author
+		var ids []string
+		for _, au := range o.roster.Authors {
+			if au.Signed(o.rec.Revision) {
+				signed, ids = append(signed, au), append(ids, au.UserID)
+			}
+		}
+		us, err := tx.UsersByIDs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for i, au := range signed {
+			bd.Signatures = append(bd.Signatures, bundle.Signature{Username: au.Username, Kind: string(au.Kind),
+				PublicKey: base64.StdEncoding.EncodeToString(us[i].SignPublic), Signature: base64.StdEncoding.EncodeToString(au.Signature)})
+		}
+		if len(o.rec.Receipt) > 0 {
+			if bd.Submission, err = s.submissionProof(ctx, tx, o.rec.Receipt); err != nil {
+				return err
+			}
+		}
+		ev := memberEvent("memo.export", a, o, channel.RoleOffice)
+		switch o.rel {
+		case relAuthor:
+			ev = authorEvent("memo.export", a, o)
+		case relReader:
+			ev.role = string(channel.RolePrincipal)
+		}
+		return s.audit(ctx, tx, ev)
+	})
+	return bd, err
+}
+
+func (s *Service) submissionProof(ctx context.Context, tx store.Tx, rawReceipt []byte) (*bundle.Submission, error) {
+	var rc Receipt
+	if err := json.Unmarshal(rawReceipt, &rc); err != nil {
+		return nil, err
+	}
+	vkey, err := tx.Setting(ctx, settingLedgerVKey)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := ledger.OpenCheckpoint([]byte(rc.Checkpoint), string(vkey))
+	if err != nil {
+		return nil, errInternal("receipt checkpoint: %w", err)
+	}
+	ls := tx.LedgerStorage("")
+	proof, err := ledger.ProveInclusion(ctx, ls, rc.LedgerIndex, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	leaves, err := ls.ReadLeaves(ctx, rc.LedgerIndex, rc.LedgerIndex+1)
+	if err != nil {
+		return nil, err
+	}
+	return &bundle.Submission{Receipt: rawReceipt, Leaf: string(leaves[0]), Index: rc.LedgerIndex, Proof: hashStrings(proof), Checkpoint: rc.Checkpoint}, nil
+}
+
+// LedgerPublicKey is the key that verifies checkpoints (public; anyone
+// signed in may fetch it to verify offline).
+func (s *Service) LedgerPublicKey(ctx context.Context) (string, error) {
+	var v []byte
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		v, err = tx.Setting(ctx, settingLedgerVKey)
+		return err
+	})
+	return string(v), err
+}
