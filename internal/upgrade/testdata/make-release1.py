@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Builds testdata/release1: a data folder written by the first release of
+Dissent (schema version 1), with memos in several states. Run once with the
+first release's binary; the upgrade test opens the result with today's code.
+
+    python3 make-release1.py /path/to/dissent-release1 testdata/release1
+"""
+import json, os, shutil, subprocess, sys, time, urllib.request
+
+binary, out = sys.argv[1], sys.argv[2]
+shutil.rmtree(out, ignore_errors=True)
+os.makedirs(out)
+with open(os.path.join(out, "dissent.toml"), "w") as f:
+    f.write("[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\n")
+subprocess.run([binary, "init", "--data", out, "--admin", "admin", "--password-stdin"], input=b"admin-password-1\n", check=True)
+srv = subprocess.Popen([binary, "serve", "--data", out, "--addr", "127.0.0.1:18181"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+srv.stdout.readline()
+base = "http://127.0.0.1:18181"
+
+def call(method, path, body=None, token=None, want=(200, 201, 204)):
+    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req) as r:
+        assert r.status in want, (path, r.status)
+        data = r.read()
+        return json.loads(data) if data else None
+
+def sign_in(u):
+    return call("POST", "/api/v1/sessions", {"username": u, "password": u + "-password-1" if u != "admin" else "admin-password-1"})["token"]
+
+admin = sign_in("admin")
+for u, roles in [("office", ["office"]), ("p1", ["principal"]), ("alice", ["member"]), ("bob", ["member"]), ("carol", ["member"])]:
+    call("POST", "/api/v1/users", {"username": u, "display_name": u.title(), "email": u + "@example.test", "password": u + "-password-1", "roles": roles, "eligible": True}, admin)
+call("PUT", "/api/v1/admin/distribution", {"usernames": ["p1"]}, admin)
+t = {u: sign_in(u) for u in ["office", "p1", "alice", "bob", "carol"]}
+memos = []
+def memo(title, by, codrafters=()):
+    m = call("POST", "/api/v1/memos", {"title": title, "body": "Body of " + title, "marking": "UNCLASSIFIED", "codrafters": list(codrafters)}, t[by])
+    memos.append({"id": m["id"], "title": title, "authors": [by] + list(codrafters)})
+    return m["id"]
+m1 = memo("A draft from release one", "alice")
+m2 = memo("Circulating in release one", "alice", ["bob"])
+call("POST", f"/api/v1/memos/{m2}/signers", {"usernames": ["carol"]}, t["alice"])
+call("POST", f"/api/v1/memos/{m2}/signatures", {"revision": 1}, t["carol"])
+memos[-1]["authors"].append("carol")
+m3 = memo("Submitted and replied in release one", "bob")
+call("POST", f"/api/v1/memos/{m3}/signatures", {"revision": 1}, t["bob"])
+call("POST", f"/api/v1/memos/{m3}/submit", {"revision": 1}, t["bob"])
+call("POST", f"/api/v1/memos/{m3}/acknowledge", None, t["office"])
+call("POST", f"/api/v1/memos/{m3}/comments", {"body": "Read in release one"}, t["p1"])
+call("POST", f"/api/v1/memos/{m3}/reply", {"body": "Reply from release one"}, t["office"])
+srv.terminate()
+srv.wait()
+with open(os.path.join(out, "manifest.json"), "w") as f:
+    json.dump({"memos": memos}, f, indent=1)
+print("wrote", out)

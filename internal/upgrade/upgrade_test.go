@@ -1,0 +1,139 @@
+// Package upgrade checks that a data folder written by the first release
+// opens with today's code: the migrations apply, every memo still opens for
+// its authors and verifies, and the ledger still checks.
+package upgrade
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/bundle"
+	"github.com/dissent-channel/dissent/internal/config"
+	"github.com/dissent-channel/dissent/internal/server"
+	"github.com/dissent-channel/dissent/internal/service"
+)
+
+// copyDir copies the fixture so the test never changes it.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReleaseOneDataFolderUpgrades(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	copyDir(t, "testdata/release1", data)
+	var manifest struct {
+		Memos []struct {
+			ID, Title string
+			Authors   []string
+		}
+	}
+	b, err := os.ReadFile("testdata/release1/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(data, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a stale schema is refused without migrating", func(t *testing.T) {
+		if _, err := server.OpenStore(ctx, cfg, false); err == nil || !strings.Contains(err.Error(), "dissent migrate") {
+			t.Fatalf("opening release one's schema without migrating: %v", err)
+		}
+	})
+
+	st, err := server.OpenStore(ctx, cfg, true)
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	defer st.Close()
+	key, err := server.ReadLedgerKey(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := server.NewService(cfg, st, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := svc.CheckLedger(ctx, nil); err != nil || !res.OK {
+		t.Fatalf("ledger self-check after the upgrade: %+v %v", res, err)
+	}
+	vkey, err := os.ReadFile(filepath.Join(data, "ledger.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	actors := map[string]*service.Actor{}
+	as := func(u string) *service.Actor {
+		if a, ok := actors[u]; ok {
+			return a
+		}
+		tok, _, err := svc.SignIn(ctx, u, u+"-password-1")
+		if err != nil {
+			t.Fatalf("sign in %s after the upgrade: %v", u, err)
+		}
+		a, err := svc.Authenticate(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actors[u] = a
+		return a
+	}
+	for _, m := range manifest.Memos {
+		for _, u := range m.Authors {
+			got, err := svc.GetMemo(ctx, as(u), m.ID)
+			if err != nil {
+				t.Fatalf("%s cannot open %q after the upgrade: %v", u, m.Title, err)
+			}
+			if got.Title != m.Title || got.Body != "Body of "+m.Title {
+				t.Fatalf("memo %s reads %q / %q", m.ID, got.Title, got.Body)
+			}
+		}
+		bd, err := svc.ExportMemo(ctx, as(m.Authors[0]), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bundle.Verify(bd, strings.TrimSpace(string(vkey))); err != nil {
+			t.Fatalf("memo %q does not verify after the upgrade: %v", m.Title, err)
+		}
+	}
+	// Release one's work carries on: the circulating memo can be submitted.
+	circ := manifest.Memos[1]
+	if _, err := svc.Sign(ctx, as("alice"), circ.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := svc.Submit(ctx, as("alice"), circ.ID, 1)
+	if err != nil {
+		t.Fatalf("submit after the upgrade: %v", err)
+	}
+	if rc.AuthorsCount != 3 {
+		t.Fatalf("receipt authors %d, want 3 (2 drafters and the signer)", rc.AuthorsCount)
+	}
+	if res, err := svc.CheckLedger(ctx, nil); err != nil || !res.OK {
+		t.Fatalf("ledger self-check after new work: %+v %v", res, err)
+	}
+}
