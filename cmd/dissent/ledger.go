@@ -84,6 +84,14 @@ func cmdVerify(ctx context.Context, args []string) error {
 	return nil
 }
 
+// cmdMemo is `dissent memo verify`, the name issue 4 gives the check.
+func cmdMemo(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return channel.Invalid("command", "usage: dissent memo verify --key ledger.pub BUNDLE.json")
+	}
+	return cmdVerify(ctx, args[1:])
+}
+
 // cmdLedger exports the ledger, and lets a witness cosign checkpoints.
 func cmdLedger(ctx context.Context, args []string) error {
 	usage := channel.Invalid("command", "usage: dissent ledger export --data DIR --to OUT | ledger witness-key --name NAME | ledger cosign --key WITNESS.key --log-key ledger.pub CHECKPOINT")

@@ -176,3 +176,11 @@ func NewDeployment(t testing.TB, st store.Store, opts ...Options) *Deployment {
 	}
 	return d
 }
+
+// Reopen returns a harness over st, a copy of h's deployment (a restored
+// backup, a migrated database), with h's configuration and clock.
+func Reopen(t testing.TB, h *Harness, st store.Store) *Harness {
+	svc := service.New(st, h.Svc.Config(), vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
+	svc.Now = h.Clock.Now
+	return &Harness{T: t, Ctx: h.Ctx, Svc: svc, Store: st, Clock: h.Clock, Shares: h.Shares, LedgerVKey: h.LedgerVKey, Calendar: h.Calendar}
+}
