@@ -33,7 +33,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return channel.Invalid("path", "usage: dissent verify --key ledger.pub BUNDLE.json|EXPORT-DIR")
+		return channel.Invalid("path", "usage: dissent verify --key ledger.pub BUNDLE.json|RECEIPT.json|EXPORT-DIR")
 	}
 	vkey, err := readKeyArg(*key)
 	if err != nil {
@@ -65,13 +65,23 @@ func cmdVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	bd, err := bundle.Parse(b)
-	if err != nil {
-		return err
-	}
-	rep, err := bundle.Verify(bd, vkey)
-	if err != nil {
-		return fmt.Errorf("the memo does NOT verify: %w", err)
+	var rep *bundle.Report
+	if strings.Contains(string(b), `"format"`) {
+		bd, err := bundle.Parse(b)
+		if err != nil {
+			return err
+		}
+		if rep, err = bundle.Verify(bd, vkey); err != nil {
+			return fmt.Errorf("the memo does NOT verify: %w", err)
+		}
+	} else {
+		if rep, err = bundle.VerifyReceipt(b, vkey); err != nil {
+			return fmt.Errorf("the receipt does NOT verify: %w", err)
+		}
+		fmt.Printf("OK: the receipt of memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
+		fmt.Printf("Submitted %s: ledger entry %d is in the checkpoint of %d entries signed by %q.\n",
+			rep.SubmittedAt.Format(time.RFC3339), rep.LedgerIndex, rep.TreeSize, rep.Origin)
+		return nil
 	}
 	fmt.Printf("OK: memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
 	fmt.Printf("%d signatures verify: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))

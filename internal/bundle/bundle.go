@@ -126,26 +126,74 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 		return rep, nil
 	}
 	sub := bd.Submission
-	leaf, err := ledger.DecodeLeaf([]byte(sub.Leaf))
+	leaf, cp, err := verifyLeaf(bd.MemoID, bd.Revision, bd.ContentHash, sub.Leaf, sub.Index, sub.Proof, sub.Checkpoint, vkey)
 	if err != nil {
-		return nil, invalid("the submission leaf: %v", err)
-	}
-	if leaf.Action != "memo.submit" || leaf.Memo != bd.MemoID || leaf.Revision != bd.Revision || leaf.Content != bd.ContentHash {
-		return nil, invalid("the submission leaf is not the submission of this memo's revision %d", bd.Revision)
-	}
-	cp, err := ledger.OpenCheckpoint([]byte(sub.Checkpoint), vkey)
-	if err != nil {
-		return nil, invalid("the checkpoint: %v", err)
-	}
-	proof := make(tlog.RecordProof, len(sub.Proof))
-	for i, p := range sub.Proof {
-		if proof[i], err = tlog.ParseHash(p); err != nil {
-			return nil, invalid("the inclusion proof is malformed")
-		}
-	}
-	if err := ledger.VerifyInclusion([]byte(sub.Leaf), sub.Index, proof, cp); err != nil {
-		return nil, invalid("the submission is not in the signed ledger: %v", err)
+		return nil, err
 	}
 	rep.SubmittedAt, rep.LedgerIndex, rep.TreeSize, rep.Origin = leaf.Time, sub.Index, cp.Size, cp.Origin
 	return rep, nil
+}
+
+// verifyLeaf checks that leaf is the submission of revision rev of memo
+// with contentHash, and that it is at index in the checkpoint signed by vkey.
+func verifyLeaf(memo string, rev int, contentHash, leafText string, index int64, proofText []string, note, vkey string) (ledger.Leaf, ledger.Checkpoint, error) {
+	var cp ledger.Checkpoint
+	leaf, err := ledger.DecodeLeaf([]byte(leafText))
+	if err != nil {
+		return leaf, cp, invalid("the submission leaf: %v", err)
+	}
+	if leaf.Action != "memo.submit" || leaf.Memo != memo || leaf.Revision != rev || leaf.Content != contentHash {
+		return leaf, cp, invalid("the submission leaf is not the submission of revision %d of memo %s", rev, memo)
+	}
+	if cp, err = ledger.OpenCheckpoint([]byte(note), vkey); err != nil {
+		return leaf, cp, invalid("the checkpoint: %v", err)
+	}
+	proof := make(tlog.RecordProof, len(proofText))
+	for i, p := range proofText {
+		if proof[i], err = tlog.ParseHash(p); err != nil {
+			return leaf, cp, invalid("the inclusion proof is malformed")
+		}
+	}
+	if err := ledger.VerifyInclusion([]byte(leafText), index, proof, cp); err != nil {
+		return leaf, cp, invalid("the submission is not in the signed ledger: %v", err)
+	}
+	return leaf, cp, nil
+}
+
+// Receipt is the receipt an author keeps after submitting (as the API and
+// the web page give it).
+type Receipt struct {
+	MemoID       string    `json:"memo_id"`
+	Revision     int       `json:"revision"`
+	ContentHash  string    `json:"content_hash"`
+	AuthorsCount int       `json:"authors_count"`
+	Dropped      int       `json:"dropped_signers"`
+	SubmittedAt  time.Time `json:"submitted_at"`
+	LedgerIndex  int64     `json:"ledger_index"`
+	Checkpoint   string    `json:"checkpoint"`
+	Leaf         string    `json:"leaf"`
+	Proof        []string  `json:"proof"`
+}
+
+// VerifyReceipt checks a receipt offline: its leaf is the submission it
+// describes, included in its checkpoint, which the ledger key signed.
+func VerifyReceipt(b []byte, vkey string) (*Report, error) {
+	if len(b) > MaxSize {
+		return nil, invalid("larger than %d bytes", MaxSize)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var rc Receipt
+	if err := dec.Decode(&rc); err != nil {
+		return nil, invalid("not a receipt: %v", err)
+	}
+	if rc.Leaf == "" {
+		return nil, invalid("the receipt carries no ledger leaf and proof (export the memo bundle instead)")
+	}
+	leaf, cp, err := verifyLeaf(rc.MemoID, rc.Revision, rc.ContentHash, rc.Leaf, rc.LedgerIndex, rc.Proof, rc.Checkpoint, vkey)
+	if err != nil {
+		return nil, err
+	}
+	return &Report{MemoID: rc.MemoID, Revision: rc.Revision, ContentHash: rc.ContentHash, SubmittedAt: leaf.Time,
+		LedgerIndex: rc.LedgerIndex, TreeSize: cp.Size, Origin: cp.Origin}, nil
 }

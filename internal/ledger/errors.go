@@ -37,6 +37,7 @@ type TamperError struct {
 	Reason string
 }
 
+// Error says where and what.
 func (e *TamperError) Error() string {
 	if e.Index < 0 {
 		return "ledger: tampered: " + e.Reason

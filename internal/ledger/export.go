@@ -350,7 +350,7 @@ func readLimited(path string, max int64, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened read-only: closing cannot lose data
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err

@@ -12,7 +12,7 @@
 // What it must never do: speak SQL (storage is behind Storage), touch the
 // network, or learn secrets — leaves hold opaque ids and hashes only, authors
 // appear as commitments, and signing keys are passed in by the caller. It
-// keeps no package-level state.
+// keeps no mutable package-level state.
 package ledger
 
 import (

@@ -253,3 +253,38 @@ func TestContextCancelled(t *testing.T) {
 		t.Errorf("SelfCheck with an expired context = %v", err)
 	}
 }
+
+// TestExportSizes exports one ledger at sizes on both sides of tile
+// boundaries, up to a tree with a level-2 hash tile (2^16 leaves), and checks
+// each export verifies to the stored root.
+func TestExportSizes(t *testing.T) {
+	const n = 1<<16 + 300
+	ctx := context.Background()
+	s := new(MemStorage)
+	for i := range n {
+		// appendRecord: these are testLeaf's valid leaves, and decoding 66,000
+		// of them under the race detector would only slow the test down.
+		if _, err := appendRecord(ctx, s, testLeaf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	skey, vkey := testKeys(t, testOrigin)
+	for _, size := range []int64{1, 2, 255, 256, 257, 511, 512, 513, 1 << 16, 1<<16 + 1, n} {
+		root, err := TreeHash(ctx, s, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := SignCheckpoint(skey, testOrigin, size, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := Export(ctx, s, dir, msg); err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		cp, err := VerifyExport(dir, vkey)
+		if err != nil || cp.Size != size || cp.Root != root {
+			t.Fatalf("size %d: VerifyExport = %+v, %v", size, cp, err)
+		}
+	}
+}

@@ -41,11 +41,12 @@ type Storage interface {
 // when present, so that a long check does not hold up every audited action;
 // leaves below the size never change, so no lock is needed to read them.
 type Sizer interface {
+	// Size returns the number of committed leaves visible to the caller.
 	Size(ctx context.Context) (int64, error)
 }
 
-// size returns the ledger size, without the append lock if s allows it.
-func size(ctx context.Context, s Storage) (int64, error) {
+// ledgerSize returns the ledger size, without the append lock if s allows it.
+func ledgerSize(ctx context.Context, s Storage) (int64, error) {
 	if sz, ok := s.(Sizer); ok {
 		return sz.Size(ctx)
 	}
@@ -174,7 +175,9 @@ func readLeaves(committed, staged [][]byte, from, to int64) ([][]byte, error) {
 
 // Update runs fn as one transaction: fn's writes become visible together when
 // it returns nil and are dropped when it returns an error. Updates run one at
-// a time, as if LockedSize held a real append lock.
+// a time, as if LockedSize held a real append lock. Like a database
+// transaction, the Storage fn receives is for fn's goroutine only, and fn
+// must not call Update again.
 func (m *MemStorage) Update(ctx context.Context, fn func(Storage) error) error {
 	m.tx.Lock()
 	defer m.tx.Unlock()

@@ -60,7 +60,7 @@ func VerifyConsistency(old, new Checkpoint, proof tlog.TreeProof) error {
 // ledger smaller than old, or one whose hashes give another root at old.Size,
 // has been rewritten: the error is ErrTampered.
 func CheckConsistent(ctx context.Context, s Storage, old Checkpoint) error {
-	n, err := size(ctx, s)
+	n, err := ledgerSize(ctx, s)
 	if err != nil {
 		return fmt.Errorf("ledger: check consistency: %w", err)
 	}
@@ -97,7 +97,7 @@ const selfCheckBatch = 1024
 // cannot be told apart from a genuine one: that is what published checkpoints
 // and witnesses are for.
 func SelfCheck(ctx context.Context, s Storage, latest *Checkpoint) error {
-	n, err := size(ctx, s)
+	n, err := ledgerSize(ctx, s)
 	if err != nil {
 		return fmt.Errorf("ledger: self-check: %w", err)
 	}

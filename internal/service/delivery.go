@@ -42,6 +42,10 @@ type Receipt struct {
 	SubmittedAt  time.Time `json:"submitted_at"`
 	LedgerIndex  int64     `json:"ledger_index"`
 	Checkpoint   string    `json:"checkpoint"`
+	// Leaf and Proof make the receipt verifiable offline on its own: the
+	// submission's ledger leaf and its inclusion proof in Checkpoint.
+	Leaf  string   `json:"leaf"`
+	Proof []string `json:"proof"`
 }
 
 // Submit sends revision rev to the channel office. Every listed signer has
@@ -91,13 +95,26 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
-		cp, err := s.checkpoint(ctx, tx)
+		cp, size, err := s.checkpointAt(ctx, tx)
+		if err != nil {
+			return err
+		}
+		ls := tx.LedgerStorage("")
+		proof, err := ledger.ProveInclusion(ctx, ls, idx, size)
+		if err != nil {
+			return err
+		}
+		leaf, err := ls.ReadLeaves(ctx, idx, idx+1)
 		if err != nil {
 			return err
 		}
 		receipt = &Receipt{MemoID: o.rec.ID, Revision: rev, ContentHash: hex.EncodeToString(hash), AuthorsCount: o.rec.AuthorsCount,
-			Dropped: len(o.roster.Dropped), SubmittedAt: now, LedgerIndex: idx, Checkpoint: string(cp)}
+			Dropped: len(o.roster.Dropped), SubmittedAt: now, LedgerIndex: idx, Checkpoint: string(cp),
+			Leaf: string(leaf[0]), Proof: hashStrings(proof)}
 		if o.rec.Receipt, err = json.Marshal(receipt); err != nil {
+			return err
+		}
+		if err := s.noticeSubmitted(ctx, tx, o.rec); err != nil {
 			return err
 		}
 		return storeErr(tx.UpdateMemo(ctx, o.rec), "the memo")
@@ -176,20 +193,43 @@ func (s *Service) wrapTo(ctx context.Context, tx store.Tx, o *opened, grantee, b
 
 // checkpoint signs the ledger's current tree and stores the checkpoint.
 func (s *Service) checkpoint(ctx context.Context, tx store.Tx) ([]byte, error) {
+	note, _, err := s.checkpointAt(ctx, tx)
+	return note, err
+}
+
+// checkpointAt is checkpoint that also returns the tree size it signed.
+func (s *Service) checkpointAt(ctx context.Context, tx store.Tx) ([]byte, int64, error) {
 	ls := tx.LedgerStorage("")
 	size, err := ls.LockedSize(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	// Never sign a tree that does not extend the last one signed: stored
+	// hashes rewritten since would otherwise be blessed.
+	if oldSize, oldNote, err := tx.LatestCheckpoint(ctx); err == nil && oldSize < size {
+		vkey, err := tx.Setting(ctx, settingLedgerVKey)
+		if err != nil {
+			return nil, 0, err
+		}
+		old, err := ledger.OpenCheckpoint(oldNote, string(vkey))
+		if err != nil {
+			return nil, 0, errInternal("the latest checkpoint does not verify: %w", err)
+		}
+		if err := ledger.CheckConsistent(ctx, ls, old); err != nil {
+			return nil, 0, err
+		}
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, 0, err
 	}
 	root, err := ledger.TreeHash(ctx, ls, size)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	note, err := ledger.SignCheckpoint(s.cfg.LedgerKey, s.cfg.Origin, size, root)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return note, tx.PutCheckpoint(ctx, size, note, micros(s.now()))
+	return note, size, tx.PutCheckpoint(ctx, size, note, micros(s.now()))
 }
 
 // officeStep is a lifecycle step only the office takes.
@@ -330,6 +370,9 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 			if err := s.wrapTo(ctx, tx, o, u.ID, u.BoxPublic, a.User.ID, reason, false); err != nil {
 				return err
 			}
+		}
+		if err := s.noticeReaders(ctx, tx, o.rec, us); err != nil {
+			return err
 		}
 		o.rec.UpdatedAt = micros(s.now())
 		ev := memberEvent("memo.distribute", a, o, channel.RoleOffice)

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
 )
 
@@ -55,7 +56,7 @@ func (l ledgerStorage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.
 	for i, idx := range indexes {
 		h, ok := byIdx[idx]
 		if !ok {
-			return nil, fmt.Errorf("sqlstore: ledger hash %d is missing", idx)
+			return nil, fmt.Errorf("sqlstore: %w: ledger hash %d is missing", ledger.ErrRange, idx)
 		}
 		out[i] = h
 	}
@@ -91,7 +92,7 @@ func (l ledgerStorage) ReadLeaves(ctx context.Context, from, to int64) ([][]byte
 		return b, err
 	})
 	if err == nil && int64(len(out)) != to-from {
-		return nil, fmt.Errorf("sqlstore: ledger leaves [%d, %d): found %d", from, to, len(out))
+		return nil, fmt.Errorf("sqlstore: %w: ledger leaves [%d, %d): found %d", ledger.ErrRange, from, to, len(out))
 	}
 	return out, err
 }

@@ -60,9 +60,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConcurrentMemoUpdates", testConcurrentMemoUpdates},
 		{"ConcurrentNotifications", testConcurrentNotifications},
+		{"Jobs", testJobs},
+		{"Reminders", testReminders},
+		{"Outbox", testOutbox},
+		{"ConcurrentJobClaims", testConcurrentJobClaims},
+		{"ConcurrentMailClaims", testConcurrentMailClaims},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open(t)) })
 	}
+	t.Run("LedgerSuite", func(t *testing.T) { testLedgerSuite(t, open) })
 }
 
 // Stores calls f in a subtest per real store ("sqlite", "postgres").
