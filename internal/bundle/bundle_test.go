@@ -70,7 +70,9 @@ func TestVerify(t *testing.T) {
 		{"a signature moved to another signer", func(b *bundle.Bundle) { b.Signatures[1].Signature = b.Signatures[0].Signature }, vkey},
 		{"a signer renamed", func(b *bundle.Bundle) { b.Signatures[1].Username = "mallory" }, vkey},
 		{"another revision claimed", func(b *bundle.Bundle) { b.Revision = 2 }, vkey},
-		{"a leaf from elsewhere", func(b *bundle.Bundle) { b.Submission.Leaf = strings.Replace(b.Submission.Leaf, "memo.submit", "memo.read", 1) }, vkey},
+		{"a leaf from elsewhere", func(b *bundle.Bundle) {
+			b.Submission.Leaf = strings.Replace(b.Submission.Leaf, "memo.submit", "memo.read", 1)
+		}, vkey},
 		{"another index", func(b *bundle.Bundle) { b.Submission.Index-- }, vkey},
 		{"a broken proof", func(b *bundle.Bundle) { b.Submission.Proof[0] = b.Submission.Proof[len(b.Submission.Proof)-1] + "" }, vkey},
 		{"a checkpoint signed by another key", func(b *bundle.Bundle) {}, otherKey},
