@@ -65,14 +65,17 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 		}
 	}
 	rec, err := tx.MemoByID(ctx, memoID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, channel.ErrNotFound
+	missing := errors.Is(err, store.ErrNotFound)
+	if missing {
+		// Go on with a stand-in, so that a memo that does not exist costs
+		// the same lookups as one the actor may not see.
+		rec = &store.Memo{ID: memoID, KeyVersion: 1, SubmittedAt: 1}
 	} else if err != nil {
 		return nil, err
 	}
 	// A new invitation, or a key rotation, waits in the mailbox. Only
 	// members can be authors, so only they have mail to collect.
-	if _, current := indexKeys[rec.KeyVersion]; a.id != nil && write && !current && a.Has(channel.RoleMember) {
+	if _, current := indexKeys[rec.KeyVersion]; !missing && a.id != nil && write && !current && a.Has(channel.RoleMember) {
 		if n, err := s.collectMail(ctx, tx, a); err != nil {
 			return nil, err
 		} else if n > 0 {
@@ -82,7 +85,7 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 		}
 	}
 	o := &opened{rec: rec}
-	if indexErr == nil {
+	if indexErr == nil && !missing {
 		o.keys = indexKeys
 		if err := openJSON(o.keys, rec.KeyVersion, rec.ID, "roster", rec.Roster, &o.roster); err != nil {
 			// Keys of an older version only: a rotation the author has
@@ -109,7 +112,7 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 			return nil, err
 		}
 	}
-	if o.rel == relNone {
+	if o.rel == relNone || missing {
 		return nil, channel.ErrNotFound
 	}
 	if err := openJSON(o.keys, rec.KeyVersion, rec.ID, "roster", rec.Roster, &o.roster); err != nil {
