@@ -59,6 +59,7 @@ type Leaf struct {
 	ActorCommit string    `json:"actor_commit,omitempty"` // ActorCommitment hiding a protected actor (an author)
 	Detail      string    `json:"detail,omitempty"`       // hex SHA-256 of a sealed detail record kept beside the leaf
 	Content     string    `json:"content,omitempty"`      // hex SHA-256 content hash (submissions, revisions)
+	Subject     string    `json:"subject,omitempty"`      // opaque user id an account event concerns; never with a memo
 	Revision    int       `json:"rev,omitempty"`          // memo revision the event concerns
 }
 
@@ -85,6 +86,7 @@ func (l Leaf) Encode() ([]byte, error) {
 	b = appendField(b, "actor_commit", l.ActorCommit)
 	b = appendField(b, "detail", l.Detail)
 	b = appendField(b, "content", l.Content)
+	b = appendField(b, "subject", l.Subject)
 	if l.Revision != 0 {
 		b = append(b, `,"rev":`...)
 		b = strconv.AppendInt(b, int64(l.Revision), 10)
@@ -162,6 +164,9 @@ func (l *Leaf) validate() error {
 	if l.Actor != "" && !isID(l.Actor) {
 		return bad("actor %q: want an opaque id of at most %d characters", l.Actor, maxIDLen)
 	}
+	if l.Subject != "" && !isID(l.Subject) {
+		return bad("subject %q: want an opaque id of at most %d characters", l.Subject, maxIDLen)
+	}
 	switch l.Role {
 	case "", RoleMember, RoleAuthor, RoleOffice, RolePrincipal, RoleAuditor, RoleAdmin, RoleSystem:
 	default:
@@ -181,6 +186,9 @@ func (l *Leaf) validate() error {
 	// format itself refuses the mistakes that would name an author.
 	if l.Actor != "" && l.ActorCommit != "" {
 		return bad("actor and actor_commit both set: a leaf names its actor or hides it, not both")
+	}
+	if l.Subject != "" && l.Memo != "" {
+		return bad("subject and memo both set: an account event never names a memo")
 	}
 	if l.Role == RoleAuthor && l.Actor != "" {
 		return bad("an author is named by actor_commit, never by actor")

@@ -73,7 +73,7 @@ func (s *Service) ResetPassword(ctx context.Context, a *Actor, username, passwor
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "the account")
 		}
-		return s.audit(ctx, tx, event{action: "user.password_reset", actor: a})
+		return s.audit(ctx, tx, event{action: "user.password_reset", actor: a, subject: u.ID})
 	})
 }
 
@@ -174,7 +174,7 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 		if err := tx.AddNotification(ctx, &store.Notification{ID: newID(), UserID: u.ID, Kind: "keys.recovered", CreatedAt: micros(s.now()), EmailState: "none"}); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{action: "user.keys_recovered", role: "system"})
+		return s.audit(ctx, tx, event{action: "user.keys_recovered", role: "system", subject: u.ID})
 	})
 }
 

@@ -32,12 +32,14 @@ type event struct {
 	nonce    []byte
 	content  []byte
 	revision int
+	// subject is the account an account event is about.
+	subject string
 	detail   map[string]any
 }
 
 // record appends ev to the ledger and returns its index.
 func (s *Service) record(ctx context.Context, tx store.Tx, ev event) (int64, error) {
-	leaf := ledger.Leaf{Version: 1, Time: s.now(), Action: ev.action, Memo: ev.memo, Revision: ev.revision}
+	leaf := ledger.Leaf{Version: 1, Time: s.now(), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject}
 	if len(ev.content) > 0 {
 		leaf.Content = hex.EncodeToString(ev.content)
 	}

@@ -109,7 +109,7 @@ func (s *Service) Init(ctx context.Context, setup Setup) ([]vault.Share, error) 
 		if err := tx.PutSetting(ctx, settingLedgerVKey, []byte(setup.LedgerVKey)); err != nil {
 			return err
 		}
-		if _, err := s.record(ctx, tx, event{action: "deployment.init", detail: nil}); err != nil {
+		if err := s.audit(ctx, tx, event{action: "deployment.init"}); err != nil {
 			return err
 		}
 		return s.insertUser(ctx, tx, nil, prepared)
@@ -161,8 +161,7 @@ func (s *Service) insertUser(ctx context.Context, tx store.Tx, by *Actor, p *pre
 		}
 		return err
 	}
-	if _, err := s.record(ctx, tx, event{action: "user.create", actor: by, role: roleOf(by), detail: nil,
-		memo: ""}); err != nil {
+	if err := s.audit(ctx, tx, event{action: "user.create", actor: by, role: roleOf(by), subject: p.rec.ID}); err != nil {
 		return err
 	}
 	if slices.Contains(p.rec.Roles, string(channel.RoleOffice)) {
@@ -211,8 +210,7 @@ func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.U
 	if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: "founding", GrantedAt: micros(s.now())}); err != nil {
 		return err
 	}
-	_, err = s.record(ctx, tx, event{action: "office.grant", role: "system", detail: nil, memo: "", actor: nil})
-	return err
+	return s.audit(ctx, tx, event{action: "office.grant", role: "system", subject: u.ID})
 }
 
 // CreateUser makes an account (administrators only).
@@ -368,8 +366,7 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 		if err := tx.PutSetting(ctx, settingDistribution, raw); err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, event{action: "config.distribution", actor: a, detail: nil})
-		return err
+		return s.audit(ctx, tx, event{action: "config.distribution", actor: a})
 	})
 	if err != nil {
 		return nil, err
@@ -453,7 +450,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 			}
 		}
 		out = fullUser(u)
-		return s.audit(ctx, tx, event{action: "user.update", actor: a})
+		return s.audit(ctx, tx, event{action: "user.update", actor: a, subject: u.ID})
 	})
 	return out, err
 }
@@ -480,7 +477,6 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 		if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: a.User.ID, GrantedAt: micros(s.now())}); err != nil {
 			return err
 		}
-		_, err = s.record(ctx, tx, event{action: "office.grant", actor: a, role: string(channel.RoleOffice)})
-		return err
+		return s.audit(ctx, tx, event{action: "office.grant", actor: a, role: string(channel.RoleOffice), subject: u.ID})
 	})
 }
