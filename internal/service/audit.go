@@ -34,7 +34,7 @@ type event struct {
 	revision int
 	// subject is the account an account event is about.
 	subject string
-	detail   map[string]any
+	detail  map[string]any
 }
 
 // record appends ev to the ledger and returns its index.
