@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -21,9 +22,11 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/config"
+	"github.com/dissent-channel/dissent/internal/jobs"
 	"github.com/dissent-channel/dissent/internal/server"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -52,6 +55,7 @@ func init() {
 		{"backup", "backup --data DIR --to EMPTY-DIR", "take a consistent online snapshot of the embedded store", cmdBackup},
 		{"restore", "restore --from SNAPSHOT --data EMPTY-DIR", "restore a snapshot and verify it against its checkpoint", cmdRestore},
 		{"export", "export --data DIR --to postgres URL", "move an embedded deployment to PostgreSQL, verified by the ledger", cmdExport},
+		{"bench", "bench [--seed N] [--clients N] [--duration D] [--store sqlite|postgres] [--json FILE] ...", "measure the figures of BENCHMARKS.md on this machine", cmdBench},
 		{"stats", "stats --year YYYY --as NAME [--data DIR]", "print a year's figures (small counts suppressed)", cmdStats},
 		{"version", "version", "print the version", func(context.Context, []string) error { fmt.Println("dissent", version); return nil }},
 	}
@@ -186,7 +190,12 @@ func openApp(ctx context.Context, data, addr string, migrate bool) (*app, error)
 
 func (a *app) serve(ctx context.Context, ready func(url string)) error {
 	defer a.store.Close()
-	h := server.Handler(a.svc, a.cfg, a.log, nil)
+	// Background work: reminders, escalation, the e-mail outbox and
+	// scheduled checkpoints. Stopped, and waited for, before the store closes.
+	defer jobs.Start(ctx, a.svc, a.cfg, a.log)()
+	h := server.Handler(a.svc, a.cfg, a.log, func(mux *http.ServeMux) {
+		web.Register(mux, a.svc, web.Options{Log: a.log})
+	})
 	return server.Serve(ctx, a.cfg.Server.Addr, h, func(url string) {
 		a.startupCheck(ctx)
 		ready(url)

@@ -349,9 +349,13 @@ func cmdStats(ctx context.Context, args []string) error {
 	fs, data, _ := flags("stats")
 	year := fs.Int("year", time.Now().Year(), "the year")
 	as := fs.String("as", "", "your username (auditor, office or administrator)")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print JSON (the same as GET /api/v1/stats)")
+	asCSV := fs.Bool("csv", false, "print CSV rows of table, cell and value (the same as GET /api/v1/stats/csv)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *asJSON && *asCSV {
+		return channel.Invalid("csv", "choose --json or --csv")
 	}
 	a, err := openApp(ctx, *data, "", false)
 	if err != nil {
@@ -366,21 +370,51 @@ func cmdStats(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	switch {
+	case *asJSON:
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
+	case *asCSV:
+		return st.WriteCSV(os.Stdout)
 	}
-	fmt.Printf("Figures for %d (counts below %d shown as <%d)\n", st.Year, st.Suppression, st.Suppression)
+	fmt.Printf("Figures for %d (counts below %d shown as <%d; \"suppressed\" hides a count that would reveal one)\n", st.Year, st.Suppression, st.Suppression)
 	fmt.Printf("submitted: %s\n", st.Submitted)
-	for _, k := range sortedKeys(st.States) {
-		fmt.Printf("  %-13s %s\n", k, st.States[k])
+	show := func(title string, m map[string]service.Count, cells ...string) {
+		fmt.Println(title + ":")
+		if len(cells) == 0 {
+			cells = sortedKeys(m)
+		}
+		for _, c := range cells {
+			fmt.Printf("  %-26s %s\n", c, m[c])
+		}
 	}
-	fmt.Printf("acknowledged on time %s, late %s, pending %s\n", st.Acknowledge.OnTime, st.Acknowledge.Late, st.Acknowledge.Pending)
-	fmt.Printf("replied on time %s, within the latest deadline %s, late %s, pending %s\n", st.Reply.OnTime, st.Reply.WithinLatest, st.Reply.Late, st.Reply.Pending)
-	fmt.Println("authors per memo:")
-	for _, k := range sortedKeys(st.SignerBands) {
-		fmt.Printf("  %-6s %s\n", k, st.SignerBands[k])
+	share := func(label string, v *float64) {
+		if v != nil {
+			fmt.Printf("  %-26s %.1f%%\n", label, *v*100)
+		} else {
+			fmt.Printf("  %-26s not published\n", label)
+		}
 	}
+	var states []string
+	for _, s := range channel.States {
+		if _, ok := st.States[string(s)]; ok {
+			states = append(states, string(s))
+		}
+	}
+	show("by state (returns and withdrawals included)", st.States, states...)
+	show("awaiting acknowledgement", st.AwaitingAcknowledgement, "within_deadline", "overdue")
+	show("acknowledged", st.Acknowledged, "on_time", "late")
+	share("on time", st.AcknowledgedOnTimeShare)
+	show("awaiting reply", st.AwaitingReply, "within_deadline", "overdue")
+	show("replied, working days from receipt", st.Replied, "within_30_workdays", "within_31_to_60_workdays", "after_60_workdays")
+	share("within 30 working days", st.RepliedWithin30Share)
+	share("within 60 working days", st.RepliedWithin60Share)
+	if st.MedianWorkdaysToReply != nil {
+		fmt.Printf("  %-26s %.1f working days (%.1f days)\n", "median time to reply", *st.MedianWorkdaysToReply, *st.MedianDaysToReply)
+	} else {
+		fmt.Printf("  %-26s not published\n", "median time to reply")
+	}
+	show("authors per memo", st.SignerBands, "1", "2-5", "6-20", "21-50", "51+")
 	return nil
 }

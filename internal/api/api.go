@@ -4,12 +4,15 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -134,7 +137,7 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // DecodeStrict decodes exactly one JSON object from body into v, refusing
 // invalid UTF-8, unknown fields and trailing data. Its errors are written for
-// the client and quote nothing from the body.
+// the client and quote nothing from the body but a field name.
 func DecodeStrict(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return errors.New("the request body is not valid UTF-8")
@@ -161,6 +164,92 @@ func DecodeStrict(body []byte, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("the request body has data after the JSON object")
+	}
+	// encoding/json takes null for "no fields", matches names without
+	// regard to case and lets a repeated name win: walk the body again
+	// (already known to be valid JSON of bounded depth) to refuse all three.
+	keys := json.NewDecoder(strings.NewReader(string(body)))
+	if tok, _ := keys.Token(); tok != json.Delim('{') {
+		return errors.New("the request body must be a JSON object")
+	}
+	return checkNames(keys, reflect.TypeOf(v))
+}
+
+// checkNames reads the rest of an object whose '{' was just read, refusing
+// a name given twice and, where t is a struct, a name that is not exactly
+// one of its fields' JSON names.
+func checkNames(dec *json.Decoder, t reflect.Type) error {
+	fields := jsonFields(t)
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return errors.New("the request body is not valid JSON")
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return errors.New("field " + strconv.Quote(name) + " appears twice")
+		}
+		seen[name] = true
+		ft, ok := fields[name]
+		if fields != nil && !ok {
+			return errors.New("unknown field " + strconv.Quote(name))
+		}
+		if err := checkValue(dec, ft); err != nil {
+			return err
+		}
+	}
+	_, _ = dec.Token() // '}'
+	return nil
+}
+
+// jsonFields maps the JSON names of struct t's fields to their types, or
+// returns nil when t is not a struct that encoding/json fills field by field.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported() && !f.Anonymous:
+		case f.Anonymous && name == "":
+			maps.Copy(fields, jsonFields(f.Type)) // promoted, as encoding/json does
+		default:
+			fields[cmp.Or(name, f.Name)] = f.Type
+		}
+	}
+	return fields
+}
+
+// checkValue reads one value, checking the names of the objects within.
+func checkValue(dec *json.Decoder, t reflect.Type) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return errors.New("the request body is not valid JSON")
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch tok {
+	case json.Delim('{'):
+		return checkNames(dec, t)
+	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for dec.More() {
+			if err := checkValue(dec, elem); err != nil {
+				return err
+			}
+		}
+		_, _ = dec.Token() // ']'
 	}
 	return nil
 }

@@ -49,6 +49,14 @@ func OpenAPI() map[string]any {
 		}
 		item[strings.ToLower(rt.method)] = op
 	}
+	for _, op := range plainOperations {
+		paths[op.path] = map[string]any{"get": map[string]any{
+			"summary":     op.summary,
+			"operationId": op.id,
+			"responses": map[string]any{"200": map[string]any{"description": "success",
+				"content": map[string]any{op.contentType: map[string]any{"schema": map[string]any{"type": op.schema}}}}},
+		}}
+	}
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
@@ -62,6 +70,16 @@ func OpenAPI() map[string]any {
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
 		},
 	}
+}
+
+// plainOperations are the routes outside the route table: this document,
+// and the health and metrics endpoints that server.Handler mounts beside
+// the API, all unauthenticated GETs.
+var plainOperations = []struct{ path, id, summary, contentType, schema string }{
+	{"/api/v1/openapi.json", "getOpenapi", "This document", "application/json", "object"},
+	{"/healthz", "getHealthz", "Alive", "text/plain", "string"},
+	{"/readyz", "getReadyz", "Ready: the database answers (503 when it does not)", "text/plain", "string"},
+	{"/metrics", "getMetrics", "Prometheus metrics", "text/plain", "string"},
 }
 
 var pathParams = regexp.MustCompile(`\{(\w+)\}`)

@@ -334,6 +334,37 @@ func routes() []route {
 				st, err := h.svc.YearStats(r.Context(), a, int(y))
 				h.reply(w, r, 200, st, err)
 			}},
+		{method: "GET", path: "/api/v1/stats/csv", summary: "A year's figures as CSV rows of table, cell and value, small counts suppressed (auditors, office, administrators)", auth: true, status: 200,
+			query:  []param{{name: "year", required: true, integer: true}},
+			handle: (*handler).statsCSV},
+		{method: "GET", path: "/api/v1/notifications", summary: "Your bell: your notices, newest first, and what waits for you as an author (worked out from your keys now, never stored)", auth: true, response: service.Bell{}, status: 200,
+			query: []param{{name: "limit", desc: "how many notices, 1 to 200 (default 50)", integer: true}},
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				n, err := limit(r)
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				b, err := h.svc.Notifications(r.Context(), a, n)
+				h.reply(w, r, 200, b, err)
+			}},
+		{method: "GET", path: "/api/v1/notifications/unread", summary: "The number your bell shows", auth: true, response: unreadResponse{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				n, err := h.svc.UnreadCount(r.Context(), a)
+				h.reply(w, r, 200, unreadResponse{Unread: n}, err)
+			}},
+		{method: "POST", path: "/api/v1/notifications/read", summary: "Mark your notices read up to seq (0: all of them)", auth: true, request: markReadRequest{}, status: 204,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in markReadRequest
+				if h.decode(w, r, &in) {
+					h.reply(w, r, 204, nil, h.svc.MarkNotificationsRead(r.Context(), a, in.Seq))
+				}
+			}},
+		{method: "GET", path: "/api/v1/jobs", summary: "Background jobs: when each runs next, its last run and error (administrators, auditors)", auth: true, response: jobsResponse{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				js, err := h.svc.Jobs(r.Context(), a)
+				h.reply(w, r, 200, jobsResponse{Items: js}, err)
+			}},
 	}
 }
 

@@ -68,6 +68,27 @@ type Config struct {
 		// TLS is "starttls" (the default), "tls" or "none" (tests only).
 		TLS string `toml:"tls"`
 	} `toml:"smtp"`
+	// Reminders are the background jobs' rules (docs/OPERATIONS.md,
+	// "Notifications"): they count in working days of the channel's
+	// calendar, so they follow whichever profile is in force.
+	Reminders struct {
+		// Working days before each deadline that the office is reminded,
+		// at the start of office hours; 0 is the morning of the deadline's
+		// own day, -1 sends no reminder. Unset: 1, 5 and 5.
+		AcknowledgeLead *int `toml:"acknowledge_lead"`
+		ReplyLead       *int `toml:"reply_lead"`
+		ReplyLatestLead *int `toml:"reply_latest_lead"`
+		// EscalateTo names the users told when a deadline passes, such as
+		// the Director of Policy Planning; the office is told too.
+		EscalateTo []string `toml:"escalate_to"`
+		// StaleDraft is how long a draft may lie untouched before its
+		// drafters' bell flags it (default 30 days).
+		StaleDraft Duration `toml:"stale_draft"`
+		// ScanEvery is how often deadlines are checked (default 5m);
+		// CheckpointEvery how often the ledger is checkpointed (1h).
+		ScanEvery       Duration `toml:"scan_every"`
+		CheckpointEvery Duration `toml:"checkpoint_every"`
+	} `toml:"reminders"`
 }
 
 // Duration is a time.Duration written as "30m" in TOML.
@@ -167,6 +188,24 @@ func (c *Config) defaults() {
 	if c.SMTP.Port == 0 {
 		c.SMTP.Port = 587
 	}
+	for _, l := range []struct {
+		p   **int
+		def int
+	}{{&c.Reminders.AcknowledgeLead, 1}, {&c.Reminders.ReplyLead, 5}, {&c.Reminders.ReplyLatestLead, 5}} {
+		if *l.p == nil {
+			v := l.def
+			*l.p = &v
+		}
+	}
+	if c.Reminders.StaleDraft.Duration == 0 {
+		c.Reminders.StaleDraft.Duration = 30 * 24 * time.Hour
+	}
+	if c.Reminders.ScanEvery.Duration == 0 {
+		c.Reminders.ScanEvery.Duration = 5 * time.Minute
+	}
+	if c.Reminders.CheckpointEvery.Duration == 0 {
+		c.Reminders.CheckpointEvery.Duration = time.Hour
+	}
 }
 
 // Check reports the first setting that cannot work.
@@ -203,10 +242,48 @@ func (c *Config) Check() error {
 	default:
 		errs = append(errs, fmt.Errorf("smtp.tls %q: want starttls, tls or none", c.SMTP.TLS))
 	}
+	if c.SMTP.Host != "" && c.SMTP.From == "" {
+		errs = append(errs, errors.New("smtp.from: name the sender address mail is sent from"))
+	}
+	if c.SMTP.Host != "" && !strings.HasPrefix(c.Server.BaseURL, "https://") && !strings.HasPrefix(c.Server.BaseURL, "http://") {
+		errs = append(errs, errors.New("server.base_url: e-mail links need the address people sign in at, e.g. https://dissent.example.gov/"))
+	}
+	if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+		errs = append(errs, fmt.Errorf("smtp.port %d: want 1 to 65535", c.SMTP.Port))
+	}
+	errs = append(errs, c.checkReminders()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+func (c *Config) checkReminders() []error {
+	var errs []error
+	r := &c.Reminders
+	for _, l := range []struct {
+		name string
+		v    *int
+	}{{"acknowledge_lead", r.AcknowledgeLead}, {"reply_lead", r.ReplyLead}, {"reply_latest_lead", r.ReplyLatestLead}} {
+		if l.v != nil && (*l.v < -1 || *l.v > 60) {
+			errs = append(errs, fmt.Errorf("reminders.%s %d: want -1 (none) to 60 working days", l.name, *l.v))
+		}
+	}
+	for _, u := range r.EscalateTo {
+		if err := channel.ValidateUsername("escalate_to", u); err != nil {
+			errs = append(errs, fmt.Errorf("reminders.escalate_to: %q is not a username", u))
+		}
+	}
+	if r.StaleDraft.Duration < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("reminders.stale_draft %v: want at least 24h", r.StaleDraft))
+	}
+	if r.ScanEvery.Duration < time.Second || r.ScanEvery.Duration > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("reminders.scan_every %v: want 1s to 24h", r.ScanEvery))
+	}
+	if r.CheckpointEvery.Duration < time.Minute {
+		errs = append(errs, fmt.Errorf("reminders.checkpoint_every %v: want at least 1m", r.CheckpointEvery))
+	}
+	return errs
 }
 
 // Profile returns the policy profile with this deployment's overrides.
@@ -296,5 +373,21 @@ func (c *Config) Summary() []string {
 	} else {
 		out = append(out, "smtp: not configured (in-app notifications only)")
 	}
+	r := c.Reminders
+	lead := func(p *int) string {
+		if p == nil || *p < 0 {
+			return "none"
+		}
+		return strconv.Itoa(*p)
+	}
+	out = append(out, "reminders: working days ahead: acknowledge "+lead(r.AcknowledgeLead)+", reply "+lead(r.ReplyLead)+
+		", latest reply "+lead(r.ReplyLatestLead)+"; escalate to "+orNone(strings.Join(r.EscalateTo, ", ")))
 	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nobody (the office only)"
+	}
+	return s
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/api"
 	"github.com/dissent-channel/dissent/internal/config"
+	"github.com/dissent-channel/dissent/internal/jobs"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/postgres"
@@ -63,6 +64,7 @@ func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.
 		Profile: profile, Calendar: cal, MaxBody: cfg.Channel.MaxBody,
 		SessionTTL: cfg.Security.SessionTTL.Duration, SessionIdle: cfg.Security.SessionIdle.Duration,
 		Origin: cfg.Channel.Origin, LedgerKey: ledgerKey, SignInLimit: cfg.Security.SignInLimit, Suppress: cfg.Stats.Suppress,
+		Reminders: jobs.Policy(cfg),
 	}, pw, log), nil
 }
 

@@ -110,7 +110,6 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, password string) error 
 		u.KeysSealed, u.KeyState = vault.SealIdentity(kek, u.ID, id), keysActive
 		u.BoxPublic, u.SignPublic = id.Public().Box, id.Public().Sign
 		u.SessionEpoch++
-		u.MailSince = micros(s.now())
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "your account")
 		}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -151,13 +152,49 @@ func (s *Service) postMail(ctx context.Context, tx store.Tx, recipient *store.Us
 	return tx.PostMail(ctx, &store.Mail{ID: newID(), PostedAt: micros(s.now()), Sealed: sealed})
 }
 
+// The mailbox cursor says how far the actor's last scan reached. It is kept
+// in the actor's own sealed index, not on the user row: a transaction that
+// wrote both a user row and author-index rows would let anyone who can see
+// which rows a transaction wrote (PostgreSQL's xmin, SQLite's WAL) tie the
+// index, and so the memos in it, to the person.
+func cursorTags(id *vault.Identity) (owner, entry []byte) {
+	o := id.IndexKey().Tag("mail-cursor", "owner")
+	e := id.IndexKey().Tag("mail-cursor", "entry")
+	return o[:], e[:]
+}
+
+func (s *Service) mailCursor(ctx context.Context, tx store.Tx, a *Actor) (int64, error) {
+	owner, entry := cursorTags(a.id)
+	sealed, err := tx.IndexEntry(ctx, owner, entry)
+	if errors.Is(err, store.ErrNotFound) {
+		// Mail posted before the account existed cannot be for it.
+		return a.User.CreatedAt, nil
+	} else if err != nil {
+		return 0, err
+	}
+	plain, err := vault.Open(a.id.IndexKey(), vault.AD("mail-cursor"), sealed)
+	if err != nil || len(plain) != 8 {
+		return 0, errInternal("mail cursor does not open")
+	}
+	return int64(binary.BigEndian.Uint64(plain)), nil
+}
+
+func (s *Service) putMailCursor(ctx context.Context, tx store.Tx, a *Actor, at int64) error {
+	owner, entry := cursorTags(a.id)
+	return tx.PutIndexEntry(ctx, owner, entry, vault.Seal(a.id.IndexKey(), vault.AD("mail-cursor"), binary.BigEndian.AppendUint64(nil, uint64(at))))
+}
+
 // hasMail reports whether the mailbox holds entries the actor has not
 // scanned yet (a cheap read before a write transaction).
 func (s *Service) hasMail(ctx context.Context, tx store.Tx, a *Actor) (bool, error) {
 	if a.id == nil {
 		return false, nil
 	}
-	m, err := tx.MailSince(ctx, a.User.MailSince-mailMargin.Microseconds(), 1)
+	since, err := s.mailCursor(ctx, tx, a)
+	if err != nil {
+		return false, err
+	}
+	m, err := tx.MailSince(ctx, since-mailMargin.Microseconds(), 1)
 	return len(m) > 0, err
 }
 
@@ -168,7 +205,11 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 		return 0, nil
 	}
 	started := s.now()
-	since := a.User.MailSince - mailMargin.Microseconds()
+	since, err := s.mailCursor(ctx, tx, a)
+	if err != nil {
+		return 0, err
+	}
+	since -= mailMargin.Microseconds()
 	taken := 0
 	for {
 		batch, err := tx.MailSince(ctx, since, mailBatch)
@@ -206,11 +247,7 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 		}
 		since = batch[len(batch)-1].PostedAt + 1
 	}
-	a.User.MailSince = micros(started)
-	if err := tx.UpdateUser(ctx, a.User); err != nil && !errors.Is(err, store.ErrConflict) {
-		return taken, err
-	}
-	return taken, nil
+	return taken, s.putMailCursor(ctx, tx, a, micros(started))
 }
 
 // officeIdentity unwraps the channel office's group key for an office member.

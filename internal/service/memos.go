@@ -40,15 +40,27 @@ func newNonce() []byte {
 	return b
 }
 
+// memoRetries bounds how often memoTx runs again after losing a race.
+const memoRetries = 16
+
 // memoTx runs fn on a memo the actor may open, in one write transaction.
+// A transaction that lost a race for the memo (its optimistic version
+// moved: PostgreSQL lets writers overlap) runs again from the start, so
+// that people acting on one memo at once queue rather than see a conflict;
+// fn checks state and revision afresh, and refuses what no longer applies.
 func (s *Service) memoTx(ctx context.Context, a *Actor, memoID string, fn func(tx store.Tx, o *opened) error) error {
-	return s.inTx(ctx, true, func(tx store.Tx) error {
-		o, err := s.openMemo(ctx, tx, a, memoID, true)
-		if err != nil {
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, true, func(tx store.Tx) error {
+			o, err := s.openMemo(ctx, tx, a, memoID, true)
+			if err != nil {
+				return err
+			}
+			return fn(tx, o)
+		})
+		if !errors.Is(err, store.ErrConflict) || attempt == memoRetries || ctx.Err() != nil {
 			return err
 		}
-		return fn(tx, o)
-	})
+	}
 }
 
 // authorEvent is an event by the actor as an author of o.

@@ -76,12 +76,13 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 	// A new invitation, or a key rotation, waits in the mailbox. Only
 	// members can be authors, so only they have mail to collect.
 	if _, current := indexKeys[rec.KeyVersion]; !missing && a.id != nil && write && !current && a.Has(channel.RoleMember) {
-		if n, err := s.collectMail(ctx, tx, a); err != nil {
+		if _, err := s.collectMail(ctx, tx, a); err != nil {
 			return nil, err
-		} else if n > 0 {
-			if indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID); indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
-				return nil, indexErr
-			}
+		}
+		// Look again even if this call collected nothing: a request of the
+		// same person running alongside may just have moved the entry in.
+		if indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID); indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
+			return nil, indexErr
 		}
 	}
 	o := &opened{rec: rec}

@@ -43,6 +43,9 @@ type Config struct {
 	SignInLimit int
 	// Suppress is the smallest count published in figures.
 	Suppress int
+	// Reminders are the rules of reminders and escalation; nil means
+	// DefaultReminders.
+	Reminders *ReminderPolicy
 }
 
 // Service is the channel's use cases.
@@ -142,7 +145,9 @@ func storeErr(err error, what string) error {
 	case errors.Is(err, store.ErrNotFound):
 		return channel.ErrNotFound
 	case errors.Is(err, store.ErrConflict):
-		return channel.Errorf(channel.ECONFLICT, "%s changed while you were working: reload and try again", what)
+		// Still wrapping ErrConflict, so that memoTx can tell a lost race,
+		// which it retries, from a refusal.
+		return fmt.Errorf("%w: %w", channel.Errorf(channel.ECONFLICT, "%s changed while you were working: reload and try again", what), store.ErrConflict)
 	}
 	return err
 }

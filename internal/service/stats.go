@@ -2,26 +2,74 @@ package service
 
 import (
 	"context"
+	"encoding/csv"
+	"io"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/workdays"
 )
 
-// Count is a published count: a number, or "<N" when it is below the
-// suppression threshold (or suppressed so that it cannot be worked out
-// from the others).
+// Yearly figures are what an inspector general or a parliament asks for:
+// how many memos, what became of them, how promptly the office answered,
+// how many people signed them. They come only from plaintext metadata that
+// names no one (states, times, author counts) and must never single out a
+// person, so small counts are hidden by these rules:
+//
+//  1. The only filter is the calendar year of submission. Years are
+//     disjoint, so no two releases cover nested populations whose
+//     difference could isolate a memo. (Any new filter must keep this
+//     property, or be suppressed jointly with every release it overlaps.)
+//  2. Every table partitions either all the year's memos (states, signer
+//     bands) or the memos of some published states (the timeliness
+//     tables), so each table's total is known to the reader: it is the
+//     published year total, or a sum of published state counts.
+//  3. Primary suppression: a count from 1 to threshold-1 is shown as "<5"
+//     (for the default threshold 5). Zero is shown: it singles out no one.
+//  4. Complementary suppression: within a table, the hidden cells' sum is
+//     the total minus the shown cells, so a lone hidden cell, or hidden
+//     cells whose sum pins them down, could be worked out by subtraction.
+//     More cells are hidden ("suppressed"; such a cell holds at least the
+//     threshold, as the reader can tell) until, for every small cell, each
+//     value from 1 to threshold-1 is still consistent with everything
+//     shown: the figures then say nothing about it beyond "<5". If no
+//     choice of cells achieves that, the whole table is withheld.
+//  5. A table beneath a hidden state count is withheld whole: its cells
+//     would add up to the hidden count.
+//  6. Shares and medians are published only when computed from shown cells
+//     alone (medians: over a fully shown table of at least threshold
+//     memos), so a derived figure never reopens a hidden cell.
+//  7. A year with fewer memos than the threshold shows only "<5".
+//
+// Figures of the current year change as memos move on; two releases a day
+// apart differ by that day's steps. Those steps are already public, with
+// their times, in the ledger (memo.submit, memo.acknowledge, …), so the
+// difference reveals no person the ledger does not.
+
+// Count is a published count: a number, "<N" when it is below the
+// suppression threshold, or "suppressed" when it is hidden so that a small
+// count cannot be worked out from the others.
 type Count struct {
-	n          int
-	suppressed bool
-	secondary  bool // hidden only so that a small cell cannot be derived
-	threshold  int
+	n         int
+	show      shown
+	threshold int
 }
 
-// MarshalJSON writes a number, "<N", or "suppressed".
+type shown int
+
+const (
+	shownNumber shown = iota
+	shownSmall        // 1 to threshold-1: primary suppression
+	shownHidden       // complementary suppression, or a withheld table
+)
+
+// MarshalJSON writes a number, "<N" or "suppressed".
 func (c Count) MarshalJSON() ([]byte, error) {
-	if c.suppressed || c.secondary {
+	if c.show != shownNumber {
 		return []byte(strconv.Quote(c.String())), nil
 	}
 	return []byte(strconv.Itoa(c.n)), nil
@@ -29,41 +77,87 @@ func (c Count) MarshalJSON() ([]byte, error) {
 
 // String is how the count is printed.
 func (c Count) String() string {
-	switch {
-	case c.suppressed:
+	switch c.show {
+	case shownSmall:
 		return "<" + strconv.Itoa(c.threshold)
-	case c.secondary:
+	case shownHidden:
 		return "suppressed"
 	}
 	return strconv.Itoa(c.n)
 }
 
-// Stats are a year's figures. They come only from plaintext metadata that
-// names no one (states, times, counts), and every small count is hidden.
+// Shown reports whether the count is published as a number.
+func (c Count) Shown() bool { return c.show == shownNumber }
+
+// Stats are a year's figures. Counts are of memos submitted in the year (in
+// the office's time zone), in their state as of AsOf.
 type Stats struct {
-	Year        int              `json:"year"`
-	Submitted   Count            `json:"submitted"`
-	States      map[string]Count `json:"states"`
-	Acknowledge Timeliness       `json:"acknowledgements"`
-	Reply       Timeliness       `json:"replies"`
+	Year int `json:"year"`
+	// AsOf is when the figures were computed; CSV carries it, JSON is
+	// computed at the request.
+	AsOf        time.Time `json:"-"`
+	Suppression int       `json:"suppression_threshold"`
+	Submitted   Count     `json:"submitted"`
+	// States counts memos by state; returns and withdrawals are the
+	// "returned" and "withdrawn" states.
+	States map[string]Count `json:"states"`
+	// AwaitingAcknowledgement splits the memos still "submitted" by
+	// whether their acknowledgement deadline has passed.
+	AwaitingAcknowledgement map[string]Count `json:"awaiting_acknowledgement"`
+	// Acknowledged splits the acknowledged, replied and closed memos by
+	// whether the acknowledgement (or a reply, which acknowledges too)
+	// came by its deadline.
+	Acknowledged            map[string]Count `json:"acknowledged"`
+	AcknowledgedOnTimeShare *float64         `json:"acknowledged_on_time_share"`
+	// AwaitingReply splits the memos still "acknowledged" by whether the
+	// reply deadline has passed.
+	AwaitingReply map[string]Count `json:"awaiting_reply"`
+	// Replied splits the replied and closed memos by working days from
+	// receipt to reply (2 FAM 070: 30, at most 60).
+	Replied               map[string]Count `json:"replied"`
+	RepliedWithin30Share  *float64         `json:"replied_within_30_workdays_share"`
+	RepliedWithin60Share  *float64         `json:"replied_within_60_workdays_share"`
+	MedianWorkdaysToReply *float64         `json:"median_workdays_to_reply"`
+	MedianDaysToReply     *float64         `json:"median_days_to_reply"`
+	// SignerBands counts memos by their number of authors.
 	SignerBands map[string]Count `json:"signer_bands"`
-	Suppression int              `json:"suppression_threshold"`
+
+	// Acknowledge and Reply regroup the cells above as the web's figures
+	// page reads them. Each is a cell above, or the sum of shown cells
+	// (hidden when either part is), so they reveal nothing more.
+	Acknowledge Timeliness `json:"-"`
+	Reply       Timeliness `json:"-"`
 }
 
 // Timeliness says how many answers came on time, late, or are still owed.
 type Timeliness struct {
-	OnTime  Count `json:"on_time"`
-	Late    Count `json:"late"`
-	Pending Count `json:"pending"`
+	OnTime  Count
+	Late    Count
+	Pending Count
 	// WithinLatest counts replies after the normal deadline but within the
 	// latest one (State profile: after 30, within 60 working days).
-	WithinLatest Count `json:"within_latest,omitempty"`
+	WithinLatest Count
 }
 
-var signerBands = []struct {
-	name     string
-	min, max int
-}{{"1", 1, 1}, {"2-5", 2, 5}, {"6-20", 6, 20}, {"21-50", 21, 50}, {"51+", 51, 1 << 30}}
+// The cells of each table, in the order they are printed.
+var (
+	statsStates = func() []string {
+		var out []string
+		for _, s := range channel.States {
+			if s.Delivered() || s == channel.Withdrawn {
+				out = append(out, string(s))
+			}
+		}
+		return out
+	}()
+	statsAwaiting     = []string{"within_deadline", "overdue"}
+	statsAcknowledged = []string{"on_time", "late"}
+	statsReplied      = []string{"within_30_workdays", "within_31_to_60_workdays", "after_60_workdays"}
+	signerBands       = []struct {
+		name     string
+		min, max int
+	}{{"1", 1, 1}, {"2-5", 2, 5}, {"6-20", 6, 20}, {"21-50", 21, 50}, {"51+", 51, math.MaxInt}}
+)
 
 // YearStats computes the figures of memos submitted in year (in the
 // office's time zone). Auditors, the office and administrators may ask.
@@ -85,94 +179,288 @@ func (s *Service) YearStats(ctx context.Context, a *Actor, year int) (*Stats, er
 	if err != nil {
 		return nil, err
 	}
-	return computeStats(year, facts, micros(s.now()), s.cfg.Suppress), nil
+	return computeStats(year, facts, s.cfg.Calendar, s.now(), s.cfg.Suppress), nil
 }
 
-func computeStats(year int, facts []store.MemoFacts, now int64, threshold int) *Stats {
-	states := map[string]int{}
-	bands := map[string]int{}
-	var ack, rep [4]int // on time, late, pending, within latest
+// tally is the raw counts before suppression.
+type tally struct {
+	states, bands, awaitingAck, acknowledged, awaitingReply, replied map[string]int
+	workdays                                                         []int     // receipt to reply, per replied memo
+	days                                                             []float64 // the same in calendar days
+}
+
+func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally {
+	t := tally{states: map[string]int{}, bands: map[string]int{}, awaitingAck: map[string]int{},
+		acknowledged: map[string]int{}, awaitingReply: map[string]int{}, replied: map[string]int{}}
+	nowUS := micros(now)
 	for _, f := range facts {
-		states[f.State]++
+		t.states[f.State]++
 		for _, b := range signerBands {
 			if f.AuthorsCount >= b.min && f.AuthorsCount <= b.max {
-				bands[b.name]++
+				t.bands[b.name]++
 			}
 		}
-		if f.State == string(channel.Withdrawn) || f.State == string(channel.Returned) {
-			continue
+		switch channel.State(f.State) {
+		case channel.Submitted:
+			t.awaitingAck[overdue(nowUS, f.AcknowledgeBy)]++
+		case channel.Acknowledged:
+			t.awaitingReply[overdue(nowUS, f.ReplyBy)]++
 		}
-		switch {
-		case f.AcknowledgedAt == 0:
-			ack[2]++
-		case f.AcknowledgedAt <= f.AcknowledgeBy:
-			ack[0]++
-		default:
-			ack[1]++
+		switch channel.State(f.State) {
+		case channel.Acknowledged, channel.Replied, channel.Closed:
+			if f.AcknowledgedAt <= f.AcknowledgeBy {
+				t.acknowledged["on_time"]++
+			} else {
+				t.acknowledged["late"]++
+			}
 		}
-		switch {
-		case f.RepliedAt == 0:
-			rep[2]++
-		case f.RepliedAt <= f.ReplyBy:
-			rep[0]++
-		case f.RepliedAt <= f.ReplyLatest:
-			rep[3]++
-		default:
-			rep[1]++
+		switch channel.State(f.State) {
+		case channel.Replied, channel.Closed:
+			received := cal.Received(fromMicros(f.SubmittedAt))
+			replied := fromMicros(f.RepliedAt)
+			wd := cal.WorkdaysBetween(received, replied)
+			switch {
+			case wd <= 30:
+				t.replied["within_30_workdays"]++
+			case wd <= 60:
+				t.replied["within_31_to_60_workdays"]++
+			default:
+				t.replied["after_60_workdays"]++
+			}
+			t.workdays = append(t.workdays, wd)
+			t.days = append(t.days, max(0, replied.Sub(received).Hours()/24))
 		}
 	}
-	st := &Stats{Year: year, States: map[string]Count{}, SignerBands: map[string]Count{}, Suppression: threshold}
-	var names []string
-	var counts []int
-	for _, s := range channel.States {
-		if s == channel.Draft || s == channel.Circulating {
-			continue // never submitted, so never counted
+	return t
+}
+
+func overdue(now, deadline int64) string {
+	if now > deadline {
+		return "overdue"
+	}
+	return "within_deadline"
+}
+
+func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now time.Time, k int) *Stats {
+	t := count(facts, cal, now)
+	st := &Stats{Year: year, AsOf: now, Suppression: k}
+	total := len(facts)
+	st.Submitted = Count{n: total, threshold: k}
+	withheld := total > 0 && total < k
+	if withheld {
+		st.Submitted.show = shownSmall
+	}
+	table := func(cells []string, raw map[string]int, totalKnown bool) map[string]Count {
+		counts := make([]int, len(cells))
+		for i, c := range cells {
+			counts[i] = raw[c]
 		}
-		names, counts = append(names, string(s)), append(counts, states[string(s)])
+		out := map[string]Count{}
+		for i, c := range suppress(counts, k, totalKnown && !withheld) {
+			if withheld {
+				c.show = shownHidden // zeros too: the year shows nothing but "<5"
+			}
+			out[cells[i]] = c
+		}
+		return out
 	}
-	for i, c := range suppress(counts, threshold) {
-		st.States[names[i]] = c
+	shownAll := func(m map[string]Count, cells ...string) bool {
+		for _, c := range cells {
+			if !m[c].Shown() {
+				return false
+			}
+		}
+		return true
 	}
-	names, counts = nil, nil
-	for _, b := range signerBands {
-		names, counts = append(names, b.name), append(counts, bands[b.name])
+	sub, ack, rep, clo := string(channel.Submitted), string(channel.Acknowledged), string(channel.Replied), string(channel.Closed)
+
+	st.States = table(statsStates, t.states, true)
+	bandNames := make([]string, len(signerBands))
+	for i, b := range signerBands {
+		bandNames[i] = b.name
 	}
-	for i, c := range suppress(counts, threshold) {
-		st.SignerBands[names[i]] = c
+	st.SignerBands = table(bandNames, t.bands, true)
+	st.AwaitingAcknowledgement = table(statsAwaiting, t.awaitingAck, shownAll(st.States, sub))
+	st.Acknowledged = table(statsAcknowledged, t.acknowledged, shownAll(st.States, ack, rep, clo))
+	st.AwaitingReply = table(statsAwaiting, t.awaitingReply, shownAll(st.States, ack))
+	st.Replied = table(statsReplied, t.replied, shownAll(st.States, rep, clo))
+
+	st.Acknowledge = Timeliness{OnTime: st.Acknowledged["on_time"], Late: st.Acknowledged["late"], Pending: st.States[sub]}
+	st.Reply = Timeliness{OnTime: st.Replied["within_30_workdays"], WithinLatest: st.Replied["within_31_to_60_workdays"],
+		Late: st.Replied["after_60_workdays"], Pending: sum(k, st.States[sub], st.States[ack])}
+
+	if n := st.States[ack].n + st.States[rep].n + st.States[clo].n; n > 0 && shownAll(st.Acknowledged, "on_time") {
+		st.AcknowledgedOnTimeShare = share(st.Acknowledged["on_time"].n, n)
 	}
-	a := suppress(ack[:3], threshold)
-	st.Acknowledge = Timeliness{OnTime: a[0], Late: a[1], Pending: a[2]}
-	r := suppress(rep[:], threshold)
-	st.Reply = Timeliness{OnTime: r[0], Late: r[1], Pending: r[2], WithinLatest: r[3]}
-	st.Submitted = suppress([]int{len(facts)}, threshold)[0]
+	if n := len(t.workdays); n > 0 && shownAll(st.Replied, "within_30_workdays") {
+		st.RepliedWithin30Share = share(st.Replied["within_30_workdays"].n, n)
+		if shownAll(st.Replied, "within_31_to_60_workdays") {
+			st.RepliedWithin60Share = share(st.Replied["within_30_workdays"].n+st.Replied["within_31_to_60_workdays"].n, n)
+		}
+	}
+	if n := len(t.workdays); n >= k && shownAll(st.Replied, statsReplied...) {
+		ws := make([]float64, n)
+		for i, w := range t.workdays {
+			ws[i] = float64(w)
+		}
+		st.MedianWorkdaysToReply = median(ws)
+		st.MedianDaysToReply = median(t.days)
+	}
 	return st
 }
 
-// suppress hides every count in a group that is below threshold (but above
-// zero: a zero reveals no one). Because the group's total is published
-// too, a single hidden cell could be worked out by subtraction, so the
-// smallest other non-zero cell is hidden with it (secondary suppression,
-// shown as "suppressed" since it is not small itself).
-func suppress(counts []int, threshold int) []Count {
-	out := make([]Count, len(counts))
-	hidden := 0
-	for i, n := range counts {
-		out[i] = Count{n: n, threshold: threshold}
-		if n > 0 && n < threshold {
-			out[i].suppressed = true
-			hidden++
-		}
-	}
-	if hidden == 1 && len(counts) > 1 {
-		idx := -1
-		for i, n := range counts {
-			if !out[i].suppressed && n > 0 && (idx < 0 || n < counts[idx]) {
-				idx = i
-			}
-		}
-		if idx >= 0 {
-			out[idx].secondary = true
+// sum adds shown counts; it is hidden if any part is.
+func sum(k int, cs ...Count) Count {
+	out := Count{threshold: k}
+	for _, c := range cs {
+		out.n += c.n
+		if !c.Shown() {
+			out.show = shownHidden
 		}
 	}
 	return out
+}
+
+// share is part/whole rounded to three decimals.
+func share(part, whole int) *float64 {
+	v := math.Round(float64(part)/float64(whole)*1000) / 1000
+	return &v
+}
+
+// median of xs, rounded to one decimal.
+func median(xs []float64) *float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	m = math.Round(m*10) / 10
+	return &m
+}
+
+// suppress applies rules 3 and 4 to one table whose cells partition a
+// total the reader knows (rule 2); with totalKnown false (rule 5, or a
+// year under the threshold), or a total from 1 to k-1, the table is
+// withheld.
+func suppress(counts []int, k int, totalKnown bool) []Count {
+	out := make([]Count, len(counts))
+	total := 0
+	for i, n := range counts {
+		out[i] = Count{n: n, threshold: k}
+		total += n
+	}
+	if total == 0 {
+		return out
+	}
+	if !totalKnown || total < k {
+		for i := range out {
+			out[i].show = shownHidden
+		}
+		return out
+	}
+	small, hidden := 0, 0 // hidden = the sum of every hidden cell
+	for i, n := range counts {
+		if n > 0 && n < k {
+			out[i].show = shownSmall
+			small++
+			hidden += n
+		}
+	}
+	extra := 0 // cells hidden to protect the small ones
+	for small > 0 && !protected(small, extra, hidden, k) {
+		// Hide the smallest shown cell that alone protects the small ones;
+		// if none does, the largest (it adds the most room), and go on.
+		pick := -1
+		for i, n := range counts {
+			if out[i].show != shownNumber || n == 0 {
+				continue
+			}
+			if protected(small, extra+1, hidden+n, k) && (pick < 0 || n < counts[pick]) {
+				pick = i
+			}
+		}
+		if pick < 0 {
+			for i, n := range counts {
+				if out[i].show == shownNumber && n > 0 && (pick < 0 || n > counts[pick]) {
+					pick = i
+				}
+			}
+		}
+		if pick < 0 {
+			for i := range out {
+				out[i].show = shownHidden
+			}
+			return out
+		}
+		out[pick].show = shownHidden
+		extra++
+		hidden += counts[pick]
+	}
+	return out
+}
+
+// protected reports whether small hidden cells (each 1 to k-1), hidden
+// alongside extra cells (each k or more, as a reader can tell: a smaller
+// one would show as "<k"), summing to hidden, leave every value 1 to k-1
+// possible for each small cell. A reader who knows the table's total knows
+// hidden; for one small cell to take the value v, the others must be able
+// to sum to hidden-v, and the others can sum to exactly the integers from
+// (small-1) + extra*k upwards (with extra cells; without, up to
+// (small-1)*(k-1)).
+func protected(small, extra, hidden, k int) bool {
+	others := small - 1
+	lo := others + extra*k // the least the other hidden cells can sum to
+	if hidden-(k-1) < lo {
+		return false // a large v would leave the others too little
+	}
+	if extra == 0 && hidden-1 > others*(k-1) {
+		return false // v = 1 would leave the others more than they can hold
+	}
+	return true
+}
+
+// WriteCSV writes the figures as CSV rows of table, cell and value, in a
+// fixed order; hidden counts read "<5" or "suppressed" as in JSON, and a
+// share or median that is not published is empty.
+func (st *Stats) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	rows := [][]string{
+		{"table", "cell", "value"},
+		{"year", "", strconv.Itoa(st.Year)},
+		{"as_of", "", st.AsOf.Format(time.RFC3339)},
+		{"suppression_threshold", "", strconv.Itoa(st.Suppression)},
+		{"submitted", "", st.Submitted.String()},
+	}
+	add := func(table string, cells []string, m map[string]Count) {
+		for _, c := range cells {
+			rows = append(rows, []string{table, c, m[c].String()})
+		}
+	}
+	num := func(table, cell string, v *float64) {
+		s := ""
+		if v != nil {
+			s = strconv.FormatFloat(*v, 'f', -1, 64)
+		}
+		rows = append(rows, []string{table, cell, s})
+	}
+	add("states", statsStates, st.States)
+	add("awaiting_acknowledgement", statsAwaiting, st.AwaitingAcknowledgement)
+	add("acknowledged", statsAcknowledged, st.Acknowledged)
+	num("acknowledged", "on_time_share", st.AcknowledgedOnTimeShare)
+	add("awaiting_reply", statsAwaiting, st.AwaitingReply)
+	add("replied", statsReplied, st.Replied)
+	num("replied", "within_30_workdays_share", st.RepliedWithin30Share)
+	num("replied", "within_60_workdays_share", st.RepliedWithin60Share)
+	num("replied", "median_workdays", st.MedianWorkdaysToReply)
+	num("replied", "median_days", st.MedianDaysToReply)
+	bands := make([]string, len(signerBands))
+	for i, b := range signerBands {
+		bands[i] = b.name
+	}
+	add("signer_bands", bands, st.SignerBands)
+	if err := cw.WriteAll(rows); err != nil {
+		return err
+	}
+	return cw.Error()
 }

@@ -141,8 +141,6 @@ func (s *Service) prepareUser(ctx context.Context, n NewUser, recoveryBox string
 		ID: newID(), Username: n.Username, DisplayName: n.DisplayName, Email: n.Email, Roles: n.Roles,
 		Eligible: n.Eligible, CreatedAt: micros(s.now()), Password: stored, KeyState: keysActive,
 		BoxPublic: id.Public().Box, SignPublic: id.Public().Sign,
-		// Mail posted before the account existed cannot be for it.
-		MailSince: micros(s.now()) + mailMargin.Microseconds(),
 	}
 	u.KeysSealed = vault.SealIdentity(kek, u.ID, id)
 	if u.KeysRecovery, err = vault.SealIdentityTo(recoveryBox, u.ID, id); err != nil {

@@ -116,6 +116,41 @@ type Tx interface {
 
 	// Figures.
 	MemoFacts(ctx context.Context, from, to int64) ([]MemoFacts, error)
+
+	// Background jobs (package jobs). A periodic job is one row; a node
+	// runs it only while it holds the row's lease, so that several app
+	// nodes never run one job at once, and a node that dies mid-run leaves
+	// it to another once the lease ends.
+	//
+	// ClaimJob takes the lease of job name until leaseUntil for owner if
+	// the job is due (its run_at is at or before now) and no lease is held
+	// at now; it reports whether it did. An unknown job is created, due.
+	ClaimJob(ctx context.Context, name, owner string, now, leaseUntil int64) (bool, error)
+	// FinishJob records a run of job name by owner, sets when it is due
+	// next and releases the lease. ErrConflict if owner no longer holds it.
+	FinishJob(ctx context.Context, name, owner string, at, next int64, lastError string) error
+	Jobs(ctx context.Context) ([]*Job, error)
+
+	// MarkReminder records that the reminder of kind about memoID's
+	// deadline dueAt was sent, and reports false if it had been already:
+	// reminders go out once however many nodes compute them.
+	MarkReminder(ctx context.Context, memoID, kind string, dueAt, at int64) (bool, error)
+
+	// The e-mail outbox is the notifications whose EmailState is
+	// "pending". ClaimMail leases up to limit of those due at now to the
+	// caller until leaseUntil, oldest first, skipping rows another
+	// transaction holds (PostgreSQL: FOR UPDATE SKIP LOCKED): each is
+	// returned with Attempts counted up, and that count is the claim's
+	// token. A claim that is never settled (the node died) falls due again
+	// at leaseUntil.
+	ClaimMail(ctx context.Context, now, leaseUntil int64, limit int) ([]*Notification, error)
+	// MailSent marks a claimed e-mail sent; ErrConflict if the claim with
+	// that attempt is no longer current (another node took it over).
+	MailSent(ctx context.Context, id string, attempt int, at int64) error
+	// MailFailed settles a claimed e-mail that could not be sent: it is
+	// tried again at nextTry, or, with permanent, never ("failed").
+	// ErrConflict as for MailSent.
+	MailFailed(ctx context.Context, id string, attempt int, nextTry int64, permanent bool, reason string) error
 }
 
 // LedgerStorage is the ledger's view of a transaction; it has exactly the
@@ -272,6 +307,16 @@ type Notification struct {
 	EmailState string
 	Attempts   int
 	NextTry    int64
+}
+
+// Job is a periodic background job's schedule and lease.
+type Job struct {
+	Name       string
+	RunAt      int64 // when it is due next
+	LeaseUntil int64
+	LeaseOwner string
+	LastRun    int64
+	LastError  string
 }
 
 // MemoFacts is what yearly figures are computed from: no author, no text.

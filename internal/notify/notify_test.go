@@ -1,0 +1,223 @@
+package notify_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/dissent-channel/dissent/internal/notify"
+	"github.com/dissent-channel/dissent/internal/notify/smtptest"
+)
+
+var (
+	ny, _ = time.LoadLocation("America/New_York")
+	site  = notify.Site{BaseURL: "https://dissent.example.gov/", Location: ny}
+	due   = time.Date(2026, 11, 27, 17, 0, 0, 0, ny)
+	now   = time.Date(2026, 11, 25, 9, 0, 0, 0, ny)
+)
+
+func TestCompose(t *testing.T) {
+	for _, c := range []struct {
+		kind, memo       string
+		due              time.Time
+		subject, sayings string
+		link             string
+	}{
+		{"memo.received", "m1", due, "Dissent: a new memo to acknowledge by Fri 27 Nov 17:00 EST", "It must be acknowledged by Friday 27 November 2026, 17:00 EST.", "https://dissent.example.gov/memos/m1"},
+		{"remind.acknowledge", "m1", due, "Dissent: a memo is due for acknowledgement by Fri 27 Nov 17:00 EST", "Reminder: a memo must be acknowledged by Friday 27 November 2026, 17:00 EST.", "https://dissent.example.gov/memos/m1"},
+		{"remind.reply", "m1", due, "Dissent: a substantive reply is due by Fri 27 Nov 17:00 EST", "substantive reply is due by Friday", "https://dissent.example.gov/memos/m1"},
+		{"remind.reply_latest", "m1", due, "Dissent: a reply is due at the latest by Fri 27 Nov 17:00 EST", "at the latest by Friday", "https://dissent.example.gov/memos/m1"},
+		{"overdue.acknowledge", "m1", due, "Dissent: a memo's acknowledgement is overdue", "was due to be acknowledged by Friday 27 November 2026, 17:00 EST and has not been.", "https://dissent.example.gov/memos/m1"},
+		{"overdue.reply", "m1", due, "Dissent: a memo's substantive reply is overdue", "was due by Friday", "https://dissent.example.gov/memos/m1"},
+		{"overdue.reply_latest", "m1", due, "Dissent: a memo is past its latest reply date", "at the latest by Friday", "https://dissent.example.gov/memos/m1"},
+		{"memo.distributed", "m1", time.Time{}, "Dissent: a memo has been distributed to you", "distributed to you to read.", "https://dissent.example.gov/memos/m1"},
+		{"keys.recovered", "", time.Time{}, "Dissent: something needs your attention", "Something in Dissent needs your attention.", "https://dissent.example.gov/\n"},
+		{"remind.acknowledge", "m1", time.Time{}, "Dissent: something needs your attention", "Something in Dissent needs your attention.", "memos/m1"},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			m, err := notify.Compose(notify.Notice{ID: "n1", To: "office@example.test", Kind: c.kind, MemoID: c.memo, DueAt: c.due}, site, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Subject != c.subject {
+				t.Errorf("subject %q, want %q", m.Subject, c.subject)
+			}
+			if !strings.Contains(m.Body, c.sayings) || !strings.Contains(m.Body, c.link) {
+				t.Errorf("body lacks %q or %q:\n%s", c.sayings, c.link, m.Body)
+			}
+			if strings.Contains(m.Body+m.Subject, "%!") {
+				t.Errorf("a formatting slip:\n%s", m.Body)
+			}
+			if m.MessageID != "n1@dissent.example.gov" {
+				t.Errorf("Message-ID %q", m.MessageID)
+			}
+		})
+	}
+	t.Run("without a base URL there is no link", func(t *testing.T) {
+		m, _ := notify.Compose(notify.Notice{ID: "n1", To: "a@example.test", Kind: "memo.received", MemoID: "m1", DueAt: due}, notify.Site{}, now)
+		if strings.Contains(m.Body, "http") || !strings.Contains(m.Body, "Sign in to Dissent") || m.MessageID != "n1@dissent.invalid" {
+			t.Errorf("%s\n%s", m.MessageID, m.Body)
+		}
+	})
+	t.Run("a line break in an address is refused", func(t *testing.T) {
+		if _, err := notify.Compose(notify.Notice{ID: "n1", To: "a@example.test\r\nBcc: b@example.test", Kind: "memo.received"}, site, now); !errors.Is(err, notify.ErrHeader) {
+			t.Errorf("got %v", err)
+		}
+		m := &notify.Message{MessageID: "x", To: "a@example.test", Subject: "s"}
+		if _, err := m.Bytes("from@example.test\nX: y"); !errors.Is(err, notify.ErrHeader) {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("the message is CRLF with the headers mail needs", func(t *testing.T) {
+		m, _ := notify.Compose(notify.Notice{ID: "n1", To: "a@example.test", Kind: "memo.received", MemoID: "m1", DueAt: due}, site, now)
+		b, err := m.Bytes("dissent@example.gov")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for _, h := range []string{"From: dissent@example.gov\r\n", "To: a@example.test\r\n", "Message-ID: <n1@dissent.example.gov>\r\n",
+			"Auto-Submitted: auto-generated\r\n", "Content-Type: text/plain; charset=utf-8\r\n", "Date: Wed, 25 Nov 2026 09:00:00 -0500\r\n"} {
+			if !strings.Contains(s, h) {
+				t.Errorf("no %q in\n%s", h, s)
+			}
+		}
+		if strings.Contains(strings.ReplaceAll(s, "\r\n", ""), "\n") {
+			t.Errorf("a bare LF in\n%q", s)
+		}
+	})
+}
+
+func send(t *testing.T, cfg notify.Config) error {
+	t.Helper()
+	mm, err := notify.NewMailer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := notify.Compose(notify.Notice{ID: "n1", To: "office@example.test", Kind: "memo.received", MemoID: "m1", DueAt: due}, site, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mm.Send(t.Context(), m)
+}
+
+func TestMailerSendsOverSTARTTLS(t *testing.T) {
+	srv := smtptest.Start(t, time.Now)
+	if err := send(t, srv.Config("dissent@example.gov")); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	m := msgs[0]
+	if !m.TLS || m.AuthAs != srv.Username || m.From != "dissent@example.gov" || len(m.To) != 1 || m.To[0] != "office@example.test" {
+		t.Errorf("received %+v", m)
+	}
+	if m.Subject != "Dissent: a new memo to acknowledge by Fri 27 Nov 17:00 EST" || !strings.Contains(m.Body, "https://dissent.example.gov/memos/m1") {
+		t.Errorf("subject %q, body\n%s", m.Subject, m.Body)
+	}
+}
+
+func TestMailerRefusesWhatIsNotSafe(t *testing.T) {
+	srv := smtptest.Start(t, time.Now)
+
+	t.Run("a certificate it cannot verify", func(t *testing.T) {
+		cfg := srv.Config("dissent@example.gov")
+		cfg.TLSConfig = nil // the system's roots do not know the test's certificate
+		cfg.Host = "127.0.0.1"
+		if err := send(t, cfg); err == nil {
+			t.Fatal("sent to a server with an untrusted certificate")
+		}
+	})
+	t.Run("a server that offers no STARTTLS", func(t *testing.T) {
+		plain := plainServer(t)
+		cfg := srv.Config("dissent@example.gov")
+		cfg.Host, cfg.Port = plain.host, plain.port
+		err := send(t, cfg)
+		if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+			t.Fatalf("got %v", err)
+		}
+		if plain.mails.Load() > 0 {
+			t.Error("mail went out in the clear")
+		}
+	})
+	if len(srv.Messages()) != 0 {
+		t.Errorf("the test server received %d messages", len(srv.Messages()))
+	}
+}
+
+func TestPermanent(t *testing.T) {
+	srv := smtptest.Start(t, time.Now)
+	srv.Reject("office@example.test")
+	err := send(t, srv.Config("dissent@example.gov"))
+	if err == nil || !notify.Permanent(err) {
+		t.Errorf("a refused recipient: %v, permanent %v", err, notify.Permanent(err))
+	}
+	wrong := srv.Config("dissent@example.gov")
+	wrong.Password = "wrong"
+	if err := send(t, wrong); err == nil || notify.Permanent(err) {
+		t.Errorf("a wrong password is the deployment's to fix, not the message's: %v", err)
+	}
+	srv.Stop()
+	if err := send(t, srv.Config("dissent@example.gov")); err == nil || notify.Permanent(err) {
+		t.Errorf("a server that is down: %v", err)
+	}
+	if notify.Permanent(&smtp.SMTPError{Code: 451}) || !notify.Permanent(&smtp.SMTPError{Code: 554}) {
+		t.Error("4xx are temporary, 554 is not")
+	}
+}
+
+func TestNewMailerChecksItsConfig(t *testing.T) {
+	for _, cfg := range []notify.Config{
+		{Port: 587, From: "a@example.test"},
+		{Host: "mail", Port: 0, From: "a@example.test"},
+		{Host: "mail", Port: 587},
+		{Host: "mail", Port: 587, From: "a@example.test", TLS: "ssl"},
+		{Host: "mail.example.test", Port: 25, From: "a@example.test", TLS: "none", Username: "u", Password: "p"},
+	} {
+		if _, err := notify.NewMailer(cfg); err == nil {
+			t.Errorf("accepted %+v", cfg)
+		}
+	}
+}
+
+// plain is a server without TLS (nor AUTH) that counts what it receives.
+type plain struct {
+	host  string
+	port  int
+	mails atomic.Int32
+}
+
+func plainServer(t *testing.T) *plain {
+	p := &plain{}
+	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return plainSession{p}, nil }))
+	s.Domain = "plain.test"
+	s.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = ln.Close(); _ = s.Close() })
+	addr := ln.Addr().(*net.TCPAddr)
+	p.host, p.port = "127.0.0.1", addr.Port
+	return p
+}
+
+type plainSession struct{ p *plain }
+
+func (s plainSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s plainSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s plainSession) Data(r io.Reader) error {
+	s.p.mails.Add(1)
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+func (s plainSession) Reset()        {}
+func (s plainSession) Logout() error { return nil }

@@ -1,0 +1,330 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// The bell has two halves, kept apart on purpose.
+//
+// Stored notices are rows the office, principals and escalation contacts
+// receive (a memo arrived, a deadline nears or passed); they may name the
+// memo, since those people's link to it is not protected, and they are the
+// e-mail outbox too.
+//
+// What waits for someone as an author — a signature asked of them, a draft
+// of theirs left untouched — is never stored: a row saying "user U has a
+// signature to give", written when a drafter invites them, would sit next
+// to the memo's "memo.invite" ledger entry of the same moment and tell the
+// operator who was invited to what, memo id or not. So the author's own
+// session works it out at each look at the bell, from their own index and
+// the rosters only they can open, and nothing of it is written down, mailed
+// or logged. The cost is that authors are told only when they sign in.
+
+// Notice is one entry of the bell.
+type Notice struct {
+	// ID and Seq identify a stored notice; a worked-out one has neither.
+	ID     string `json:"id,omitempty"`
+	Seq    int64  `json:"seq,omitempty"`
+	Kind   string `json:"kind"`
+	MemoID string `json:"memo_id,omitempty"`
+	// DueAt is the deadline the notice is about, if any.
+	DueAt *time.Time `json:"due_at,omitempty"`
+	// At is when a stored notice was written, or since when a worked-out
+	// one has been true (the memo's last change).
+	At   time.Time `json:"at"`
+	Read bool      `json:"read"`
+}
+
+// Bell is what the caller's bell shows.
+type Bell struct {
+	// Unread counts unread stored notices and signatures asked of the
+	// caller. Stale drafts are listed but not counted: they are a nudge
+	// that stays until the draft is touched, and would never let the
+	// count reach zero.
+	Unread int `json:"unread"`
+	// Items are the newest stored notices, newest first.
+	Items []Notice `json:"items"`
+	// Waiting is what waits for the caller as an author, worked out now
+	// from their own keys and never stored (kinds sign.pending and
+	// draft.stale).
+	Waiting []Notice `json:"waiting"`
+}
+
+// Notifications returns the caller's bell: up to limit stored notices
+// (1 to 200; 0 means 50) and what waits for them as an author.
+func (s *Service) Notifications(ctx context.Context, a *Actor, limit int) (*Bell, error) {
+	if limit == 0 {
+		limit = 50
+	}
+	if limit < 1 || limit > 200 {
+		return nil, channel.Invalid("limit", "limit must be a number from 1 to 200")
+	}
+	waiting, err := s.waiting(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	bell := &Bell{Items: []Notice{}, Waiting: waiting}
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		ns, err := tx.Notifications(ctx, a.User.ID, limit)
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			bell.Items = append(bell.Items, storedNotice(n))
+		}
+		bell.Unread, err = tx.UnreadNotifications(ctx, a.User.ID)
+		return err
+	})
+	bell.Unread += countKind(waiting, KindSignPending)
+	return bell, err
+}
+
+// UnreadCount is the number the bell shows: unread stored notices and
+// signatures asked of the caller.
+func (s *Service) UnreadCount(ctx context.Context, a *Actor) (int, error) {
+	waiting, err := s.waiting(ctx, a)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		n, err = tx.UnreadNotifications(ctx, a.User.ID)
+		return err
+	})
+	return n + countKind(waiting, KindSignPending), err
+}
+
+// MarkNotificationsRead marks the caller's stored notices up to seq read
+// (all of them when seq is 0). Worked-out notices clear when what they ask
+// is done. Marking read changes only the caller's own bell and is not an
+// audited event: the ledger records what happens to memos and accounts,
+// and a trail of when members look at their bell would only feed timing
+// guesses.
+func (s *Service) MarkNotificationsRead(ctx context.Context, a *Actor, seq int64) error {
+	if seq < 0 {
+		return channel.Invalid("seq", "seq must be 0 (all) or the seq of a notice")
+	}
+	if seq == 0 {
+		seq = 1<<63 - 1
+	}
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		return tx.MarkNotificationsRead(ctx, a.User.ID, seq)
+	})
+}
+
+func storedNotice(n *store.Notification) Notice {
+	out := Notice{ID: n.ID, Seq: n.Seq, Kind: n.Kind, MemoID: n.MemoID, At: fromMicros(n.CreatedAt), Read: n.Read}
+	if n.DueAt != 0 {
+		d := fromMicros(n.DueAt)
+		out.DueAt = &d
+	}
+	return out
+}
+
+func countKind(ns []Notice, kind string) int {
+	n := 0
+	for _, x := range ns {
+		if x.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// waiting works out, from the caller's own keys, the signatures asked of
+// them and their stale drafts. Nothing it finds is written anywhere.
+func (s *Service) waiting(ctx context.Context, a *Actor) ([]Notice, error) {
+	out := []Notice{}
+	if a.id == nil || !a.Has(channel.RoleMember) {
+		return out, nil
+	}
+	// A new invitation waits in the mailbox until collected into the
+	// caller's index, as listing "mine" does.
+	var pending bool
+	if err := s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		pending, err = s.hasMail(ctx, tx, a)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if pending {
+		if err := s.inTx(ctx, true, func(tx store.Tx) error { _, err := s.collectMail(ctx, tx, a); return err }); err != nil {
+			return nil, err
+		}
+	}
+	stale := s.reminders().StaleDraft
+	now := s.now()
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		ids, err := listIndex(ctx, tx, a.id)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		recs, err := tx.ListMemos(ctx, store.MemoFilter{IDs: ids, States: []string{string(channel.Draft), string(channel.Circulating)}, Limit: len(ids)})
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			o, err := s.openMemo(ctx, tx, a, rec.ID, false)
+			if errors.Is(err, channel.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if o.rel != relAuthor {
+				continue
+			}
+			since := fromMicros(o.rec.UpdatedAt)
+			switch {
+			case o.author.Kind == channel.KindSigner && !o.author.Signed(o.rec.Revision):
+				out = append(out, Notice{Kind: KindSignPending, MemoID: o.rec.ID, At: since})
+			case o.author.Kind == channel.KindDrafter && stale > 0 && now.Sub(since) >= stale:
+				out = append(out, Notice{Kind: KindDraftStale, MemoID: o.rec.ID, At: since})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// OutgoingMail is an e-mail the outbox holds for a node to send. It carries
+// no memo content: only what it is about, its deadline and the memo id for
+// the link.
+type OutgoingMail struct {
+	ID string
+	// Attempt numbers the claim; settling a claim that another node has
+	// since taken over fails.
+	Attempt   int
+	To        string
+	Kind      string
+	MemoID    string
+	DueAt     time.Time // zero when the notice has no deadline
+	CreatedAt time.Time
+}
+
+// ClaimMail hands up to limit due e-mails to the caller for lease; one not
+// settled by then (the node died mid-send) is handed out again. Several
+// nodes claiming at once get different e-mails. It runs as the system.
+func (s *Service) ClaimMail(ctx context.Context, lease time.Duration, limit int) ([]OutgoingMail, error) {
+	var out []OutgoingMail
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		now := s.now()
+		ns, err := tx.ClaimMail(ctx, micros(now), micros(now.Add(lease)), limit)
+		for _, n := range ns {
+			out = append(out, OutgoingMail{ID: n.ID, Attempt: n.Attempts, To: n.Email, Kind: n.Kind, MemoID: n.MemoID,
+				DueAt: fromMicros(n.DueAt), CreatedAt: fromMicros(n.CreatedAt)})
+		}
+		return err
+	})
+	return out, err
+}
+
+// MailSent records that m was handed to the mail server, with its audit
+// event. The event names neither the recipient nor the memo: it says only
+// that the system sent a notice.
+func (s *Service) MailSent(ctx context.Context, m OutgoingMail) error {
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		if err := tx.MailSent(ctx, m.ID, m.Attempt, micros(s.now())); err != nil {
+			return storeErr(err, "the e-mail")
+		}
+		return s.audit(ctx, tx, event{action: "notice.mail"})
+	})
+}
+
+// MailFailed records that m could not be sent: it is tried again after
+// retry, or, if permanent, never (the in-app notice stays).
+func (s *Service) MailFailed(ctx context.Context, m OutgoingMail, retry time.Duration, permanent bool, reason string) error {
+	if len(reason) > 500 {
+		reason = reason[:500]
+	}
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		return storeErr(tx.MailFailed(ctx, m.ID, m.Attempt, micros(s.now().Add(retry)), permanent, reason), "the e-mail")
+	})
+}
+
+// ClaimJob takes periodic job name for owner for lease if it is due and no
+// other node runs it. It runs as the system.
+func (s *Service) ClaimJob(ctx context.Context, name, owner string, lease time.Duration) (bool, error) {
+	var ok bool
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		now := s.now()
+		var err error
+		ok, err = tx.ClaimJob(ctx, name, owner, micros(now), micros(now.Add(lease)))
+		return err
+	})
+	return ok, err
+}
+
+// FinishJob records a run of job name by owner and makes it due again
+// after every.
+func (s *Service) FinishJob(ctx context.Context, name, owner string, every time.Duration, runErr error) error {
+	msg := ""
+	if runErr != nil {
+		msg = runErr.Error()
+		if len(msg) > 500 {
+			msg = msg[:500]
+		}
+	}
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		now := s.now()
+		return storeErr(tx.FinishJob(ctx, name, owner, micros(now), micros(now.Add(every)), msg), "the job")
+	})
+}
+
+// JobStatus is a periodic job as operators see it.
+type JobStatus struct {
+	Name      string     `json:"name"`
+	NextRun   time.Time  `json:"next_run"`
+	LastRun   *time.Time `json:"last_run,omitempty"`
+	LastError string     `json:"last_error,omitempty"`
+	Running   bool       `json:"running"`
+}
+
+// Jobs lists the periodic jobs (administrators and auditors).
+func (s *Service) Jobs(ctx context.Context, a *Actor) ([]JobStatus, error) {
+	if !a.Has(channel.RoleAdmin) && !a.Has(channel.RoleAuditor) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "the jobs are for administrators and auditors")
+	}
+	out := []JobStatus{}
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		js, err := tx.Jobs(ctx)
+		now := micros(s.now())
+		for _, j := range js {
+			st := JobStatus{Name: j.Name, NextRun: fromMicros(j.RunAt), LastError: j.LastError, Running: j.LeaseUntil > now}
+			if j.LastRun != 0 {
+				t := fromMicros(j.LastRun)
+				st.LastRun = &t
+			}
+			out = append(out, st)
+		}
+		return err
+	})
+	return out, err
+}
+
+// ScheduledCheckpoint signs a checkpoint if the ledger grew since the
+// latest one, and reports whether it did. The scheduler calls it, as the
+// system; the checkpoint is its own record (signed and stored), so it adds
+// no ledger entry, which would only make the ledger outgrow it at once.
+func (s *Service) ScheduledCheckpoint(ctx context.Context) (bool, error) {
+	var grown bool
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		size, _, err := tx.LatestCheckpoint(ctx)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		cur, err := ledgerSize(ctx, tx)
+		grown = cur > size
+		return err
+	})
+	if err != nil || !grown {
+		return false, err
+	}
+	_, err = s.SignCheckpoint(ctx)
+	return err == nil, err
+}

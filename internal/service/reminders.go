@@ -1,0 +1,378 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/workdays"
+)
+
+// Reminders keep the profile's clock: the office is reminded before each
+// deadline it owes, and when one passes the escalation contacts and the
+// office are told. They run as the system (package jobs calls
+// RunReminders), see only a memo's plaintext metadata (state and
+// deadlines), and so never learn, store or send who wrote a memo.
+//
+// What authors must be told — a signature asked of them, a draft of theirs
+// left untouched — cannot be worked out without their keys, so it is never
+// computed here: their own session works it out on demand (see Bell).
+
+// ReminderPolicy says when the office is reminded of a deadline and whom to
+// tell when one passes.
+type ReminderPolicy struct {
+	// Leads are how many working days before each deadline the office is
+	// reminded, at the start of office hours; 0 is the morning of the
+	// deadline's own day, and a negative lead sends no reminder.
+	AcknowledgeLead int
+	ReplyLead       int
+	ReplyLatestLead int
+	// EscalateTo are the usernames told when a deadline passes (such as
+	// the Director of Policy Planning), besides the office.
+	EscalateTo []string
+	// StaleDraft is how long a draft lies untouched before its drafters'
+	// bell flags it.
+	StaleDraft time.Duration
+	// Email queues an e-mail copy of each notification (SMTP is set up).
+	Email bool
+}
+
+// DefaultReminders is the policy of a deployment that sets none: remind
+// the office 1 working day before the acknowledgement is due and 5 before
+// each reply deadline; flag drafts after 30 days; no e-mail.
+func DefaultReminders() ReminderPolicy {
+	return ReminderPolicy{AcknowledgeLead: 1, ReplyLead: 5, ReplyLatestLead: 5, StaleDraft: 30 * 24 * time.Hour}
+}
+
+func (s *Service) reminders() ReminderPolicy {
+	if s.cfg.Reminders != nil {
+		return *s.cfg.Reminders
+	}
+	return DefaultReminders()
+}
+
+// WithReminders returns a service over the same store and clock that
+// follows p (tests, and tools that run one job by hand).
+func (s *Service) WithReminders(p ReminderPolicy) *Service {
+	cfg := s.cfg
+	cfg.Reminders = &p
+	out := New(s.store, cfg, s.passwords, s.log)
+	out.Now = s.Now
+	return out
+}
+
+// Notification kinds. Those about a memo name it; they go only to people
+// whose link to the memo is not protected (the office, principals,
+// escalation contacts).
+const (
+	KindReceived    = "memo.received"    // office: a memo arrived; acknowledge by DueAt
+	KindDistributed = "memo.distributed" // a principal: a memo was distributed to you
+	KindSignPending = "sign.pending"     // an author: your signature is asked (worked out, never stored)
+	KindDraftStale  = "draft.stale"      // a drafter: your draft is untouched (worked out, never stored)
+	kindRemind      = "remind."          // + deadline: office, before the deadline
+	kindOverdue     = "overdue."         // + deadline: escalation contacts and office, after it
+)
+
+// The deadlines the office owes, as they appear in reminder kinds.
+const (
+	DeadlineAcknowledge = "acknowledge"
+	DeadlineReply       = "reply"
+	DeadlineReplyLatest = "reply_latest"
+)
+
+// owed is a deadline a memo's office still owes.
+type owed struct {
+	name string
+	at   time.Time
+	lead int
+}
+
+// owedDeadlines lists the deadlines the office still owes on m.
+func owedDeadlines(m *store.Memo, p ReminderPolicy) []owed {
+	var out []owed
+	st := channel.State(m.State)
+	if st == channel.Submitted && m.AcknowledgedAt == 0 {
+		out = append(out, owed{DeadlineAcknowledge, fromMicros(m.AcknowledgeBy), p.AcknowledgeLead})
+	}
+	if st.Open() && m.RepliedAt == 0 {
+		out = append(out, owed{DeadlineReply, fromMicros(m.ReplyBy), p.ReplyLead})
+		if m.ReplyLatest > m.ReplyBy {
+			out = append(out, owed{DeadlineReplyLatest, fromMicros(m.ReplyLatest), p.ReplyLatestLead})
+		}
+	}
+	return out
+}
+
+// reminder is one notice a deadline calls for now.
+type reminder struct {
+	deadline string
+	overdue  bool // an escalation rather than a reminder
+	due      time.Time
+}
+
+// kind is the reminder's notification kind, such as "remind.reply".
+func (r reminder) kind() string {
+	if r.overdue {
+		return kindOverdue + r.deadline
+	}
+	return kindRemind + r.deadline
+}
+
+// dueReminders lists what the deadlines of m call for at now: a reminder
+// once its time has come and until the deadline passes, and an escalation
+// once it has passed. A reminder whose time came while nothing ran and
+// whose deadline has passed since is not sent late: the escalation says
+// more. A reminder that would fall before the memo arrived is not sent:
+// the arrival notice said it all.
+func dueReminders(cal *workdays.Calendar, m *store.Memo, p ReminderPolicy, now time.Time) []reminder {
+	var out []reminder
+	for _, d := range owedDeadlines(m, p) {
+		switch {
+		case now.After(d.at):
+			out = append(out, reminder{d.name, true, d.at})
+		case d.lead >= 0:
+			at := remindAt(cal, d.at, d.lead)
+			if !now.Before(at) && at.After(fromMicros(m.SubmittedAt)) {
+				out = append(out, reminder{d.name, false, d.at})
+			}
+		}
+	}
+	return out
+}
+
+// remindAt is when the office is reminded of a deadline lead working days
+// ahead: the start of office hours on the lead-th working day before the
+// deadline's day. Reminders thus skip weekends and holidays as deadlines
+// do: a deadline on the Friday after Thanksgiving is reminded on the
+// Wednesday before it.
+func remindAt(cal *workdays.Calendar, deadline time.Time, lead int) time.Time {
+	loc := cal.Location()
+	d := deadline.In(loc)
+	// Civil dates step in UTC, where every day has 24 hours.
+	day := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+	for n := lead; n > 0; {
+		day = day.AddDate(0, 0, -1)
+		if cal.IsWorkday(workdays.DateOf(day)) {
+			n--
+		}
+	}
+	start, _ := cal.OfficeHours()
+	return time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc).Add(start)
+}
+
+// earliestReminder is the first moment anything can be due about a memo
+// whose nearest deadline is at: later deadlines come no earlier.
+func earliestReminder(cal *workdays.Calendar, at time.Time, p ReminderPolicy) time.Time {
+	lead := max(p.AcknowledgeLead, p.ReplyLead, p.ReplyLatestLead)
+	if lead < 0 {
+		return at
+	}
+	return remindAt(cal, at, lead)
+}
+
+// ReminderRun is what one run of the reminders did.
+type ReminderRun struct {
+	Reminded  int // deadlines the office was reminded of
+	Escalated int // deadlines reported as passed
+	Notices   int // notifications written
+}
+
+// reminderPage is how many memos one read of the deadline queue takes.
+const reminderPage = 200
+
+// RunReminders sends the reminders and escalations that are due now, each
+// once: a reminder is recorded under its memo, kind and deadline in the
+// transaction that writes its notifications and its audit event, so that
+// nodes running at once, or a run repeated after a crash, send nothing
+// twice. It runs as the system.
+func (s *Service) RunReminders(ctx context.Context) (*ReminderRun, error) {
+	p := s.reminders()
+	now := s.now()
+	run := &ReminderRun{}
+	f := store.MemoFilter{ByDue: true, Limit: reminderPage}
+	for {
+		var page []*store.Memo
+		if err := s.inTx(ctx, false, func(tx store.Tx) error {
+			var err error
+			page, err = tx.ListMemos(ctx, f)
+			return err
+		}); err != nil {
+			return run, err
+		}
+		for _, m := range page {
+			if m.DueAt == 0 || earliestReminder(s.cfg.Calendar, fromMicros(m.DueAt), p).After(now) {
+				return run, nil // the queue is by nearest deadline: nothing later is due either
+			}
+			for _, r := range dueReminders(s.cfg.Calendar, m, p, now) {
+				sent, notices, err := s.sendReminder(ctx, m.ID, r, p)
+				if err != nil {
+					return run, err
+				}
+				switch {
+				case !sent:
+				case r.overdue:
+					run.Escalated++
+				default:
+					run.Reminded++
+				}
+				run.Notices += notices
+			}
+		}
+		if len(page) < f.Limit {
+			return run, nil
+		}
+		last := page[len(page)-1]
+		f.AfterKey, f.AfterID = last.DueAt, last.ID
+	}
+}
+
+// sendReminder writes one reminder or escalation, if it is still due and
+// was not sent before, with its audit event; it reports whether it did and
+// how many notifications it wrote.
+func (s *Service) sendReminder(ctx context.Context, memoID string, r reminder, p ReminderPolicy) (sent bool, notices int, err error) {
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
+		// The memo may have moved on since the queue was read.
+		m, err := tx.MemoByID(ctx, memoID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		still := false
+		for _, d := range dueReminders(s.cfg.Calendar, m, p, now) {
+			still = still || d.kind() == r.kind() && d.due.Equal(r.due)
+		}
+		if !still {
+			return nil
+		}
+		fresh, err := tx.MarkReminder(ctx, m.ID, r.kind(), micros(r.due), micros(now))
+		if err != nil || !fresh {
+			return err
+		}
+		to, err := s.officeRecipients(ctx, tx)
+		if err != nil {
+			return err
+		}
+		action := "memo.remind."
+		if r.overdue {
+			action = "memo.escalate."
+			contacts, err := s.escalationContacts(ctx, tx, p)
+			if err != nil {
+				return err
+			}
+			to = append(contacts, to...)
+		}
+		if notices, err = s.notify(ctx, tx, to, r.kind(), m.ID, r.due, p); err != nil {
+			return err
+		}
+		sent = true
+		return s.audit(ctx, tx, event{action: action + r.deadline, memo: m.ID})
+	})
+	if err != nil {
+		return false, 0, err
+	}
+	return sent, notices, nil
+}
+
+// officeRecipients are the office members who hold the office key: those
+// who can act on a memo. Members awaiting their grant are not told.
+func (s *Service) officeRecipients(ctx context.Context, tx store.Tx) ([]*store.User, error) {
+	gks, err := tx.GroupKeys(ctx, officeGroup)
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.User
+	for _, gk := range gks {
+		u, err := tx.UserByID(ctx, gk.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if !u.Disabled && hasRole(u, channel.RoleOffice) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// escalationContacts are the configured contacts who have active accounts;
+// a name that matches none is logged, not fatal, so that a typo in the
+// configuration does not stop the office's reminders.
+func (s *Service) escalationContacts(ctx context.Context, tx store.Tx, p ReminderPolicy) ([]*store.User, error) {
+	var out []*store.User
+	for _, name := range p.EscalateTo {
+		u, err := tx.UserByUsername(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("reminders: the escalation contact has no account", "username", name)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if u.Disabled {
+			s.log.Warn("reminders: the escalation contact's account is disabled", "username", name)
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+func hasRole(u *store.User, r channel.Role) bool { return slices.Contains(u.Roles, string(r)) }
+
+// notify writes one notification of kind about memoID to each of to (once
+// per person), with an e-mail copy queued when the policy asks for one and
+// the person has an address. It returns how many it wrote.
+func (s *Service) notify(ctx context.Context, tx store.Tx, to []*store.User, kind, memoID string, due time.Time, p ReminderPolicy) (int, error) {
+	now := micros(s.now())
+	seen := map[string]bool{}
+	for _, u := range to {
+		if seen[u.ID] {
+			continue
+		}
+		seen[u.ID] = true
+		n := &store.Notification{ID: newID(), UserID: u.ID, Kind: kind, MemoID: memoID, DueAt: micros(due), CreatedAt: now, EmailState: "none"}
+		if p.Email && u.Email != "" {
+			n.Email, n.EmailState, n.NextTry = u.Email, "pending", now
+		}
+		if err := tx.AddNotification(ctx, n); err != nil {
+			return 0, err
+		}
+	}
+	return len(seen), nil
+}
+
+// noticeSubmitted tells the office that a memo arrived and must be
+// acknowledged, and the standing distribution that it reached them. It
+// runs in the submission's transaction, so the notices exist exactly when
+// the submission does. It names no author: the office and principals are
+// told of the memo, not of who wrote it.
+func (s *Service) noticeSubmitted(ctx context.Context, tx store.Tx, m *store.Memo) error {
+	p := s.reminders()
+	office, err := s.officeRecipients(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.notify(ctx, tx, office, KindReceived, m.ID, fromMicros(m.AcknowledgeBy), p); err != nil {
+		return err
+	}
+	principals, err := standingDistribution(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return s.noticeReaders(ctx, tx, m, principals)
+}
+
+// noticeReaders tells principals that a memo was distributed to them.
+func (s *Service) noticeReaders(ctx context.Context, tx store.Tx, m *store.Memo, readers []*store.User) error {
+	var to []*store.User
+	for _, u := range readers {
+		if !u.Disabled && u.KeyState == keysActive {
+			to = append(to, u)
+		}
+	}
+	_, err := s.notify(ctx, tx, to, KindDistributed, m.ID, time.Time{}, s.reminders())
+	return err
+}
