@@ -160,8 +160,9 @@ func verifyLeaf(memo string, rev int, contentHash, leafText string, index int64,
 	return leaf, cp, nil
 }
 
-// Receipt is the receipt an author keeps after submitting (as the API and
-// the web page give it).
+// Receipt is what the authors keep after submitting: the submitted
+// revision's content hash, the number of authors (it names none), and the
+// submission's ledger leaf with its inclusion proof in a signed checkpoint.
 type Receipt struct {
 	MemoID       string    `json:"memo_id"`
 	Revision     int       `json:"revision"`

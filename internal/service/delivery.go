@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -32,21 +33,9 @@ func (s *Service) save(ctx context.Context, tx store.Tx, a *Actor, o *opened, ev
 }
 
 // Receipt is what the authors keep after submitting: enough to prove later,
-// offline, what was submitted and when. It names no author.
-type Receipt struct {
-	MemoID       string    `json:"memo_id"`
-	Revision     int       `json:"revision"`
-	ContentHash  string    `json:"content_hash"`
-	AuthorsCount int       `json:"authors_count"`
-	Dropped      int       `json:"dropped_signers"`
-	SubmittedAt  time.Time `json:"submitted_at"`
-	LedgerIndex  int64     `json:"ledger_index"`
-	Checkpoint   string    `json:"checkpoint"`
-	// Leaf and Proof make the receipt verifiable offline on its own: the
-	// submission's ledger leaf and its inclusion proof in Checkpoint.
-	Leaf  string   `json:"leaf"`
-	Proof []string `json:"proof"`
-}
+// offline, what was submitted and when (bundle.VerifyReceipt). It names no
+// author.
+type Receipt = bundle.Receipt
 
 // Submit sends revision rev to the channel office. Every listed signer has
 // signed that revision or is dropped; every signature is verified; the data

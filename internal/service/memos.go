@@ -189,9 +189,6 @@ func (s *Service) EditMemo(ctx context.Context, a *Actor, memoID string, in Edit
 		voided := o.roster.VoidSignatures()
 		o.rec.Revision++
 		o.rec.UpdatedAt = micros(now)
-		if err := o.sealRoster(); err != nil {
-			return err
-		}
 		hash, err := s.putRevision(ctx, tx, o, c, now)
 		if err != nil {
 			return err
@@ -199,15 +196,11 @@ func (s *Service) EditMemo(ctx context.Context, a *Actor, memoID string, in Edit
 		ev := authorEvent("memo.edit", a, o)
 		ev.content, ev.revision = hash, o.rec.Revision
 		ev.detail = map[string]any{"voided_signatures": voided}
-		if _, err := s.record(ctx, tx, ev); err != nil {
+		if out, _, err = s.save(ctx, tx, a, o, ev); err != nil {
 			return err
 		}
-		if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
-			return err
-		}
-		out, err = s.view(ctx, tx, a, o, false)
 		out.VoidedSignatures = &voided
-		return err
+		return nil
 	})
 	return out, err
 }
@@ -241,18 +234,9 @@ func (s *Service) InviteSigners(ctx context.Context, a *Actor, memoID string, us
 		}
 		o.author = &o.roster.Authors[o.roster.Find(a.User.ID)]
 		o.rec.State, o.rec.UpdatedAt = string(next), micros(s.now())
-		if err := o.sealRoster(); err != nil {
-			return err
-		}
 		ev := authorEvent("memo.invite", a, o)
 		ev.detail = map[string]any{"invited": usernames}
-		if _, err := s.record(ctx, tx, ev); err != nil {
-			return err
-		}
-		if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
-			return err
-		}
-		out, err = s.view(ctx, tx, a, o, false)
+		out, _, err = s.save(ctx, tx, a, o, ev)
 		return err
 	})
 	return out, err
@@ -283,18 +267,9 @@ func (s *Service) Sign(ctx context.Context, a *Actor, memoID string, revision in
 		now := s.now()
 		o.author.Signature, o.author.SignedRevision, o.author.SignedAt = a.id.Sign(st), revision, now
 		o.rec.UpdatedAt = micros(now)
-		if err := o.sealRoster(); err != nil {
-			return err
-		}
 		ev := authorEvent("memo.sign", a, o)
 		ev.content, ev.revision = hash, revision
-		if _, err := s.record(ctx, tx, ev); err != nil {
-			return err
-		}
-		if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
-			return err
-		}
-		out, err = s.view(ctx, tx, a, o, false)
+		out, _, err = s.save(ctx, tx, a, o, ev)
 		return err
 	})
 	return out, err
@@ -315,17 +290,8 @@ func (s *Service) Unsign(ctx context.Context, a *Actor, memoID string) (*Memo, e
 		}
 		o.author.Signature, o.author.SignedRevision, o.author.SignedAt = nil, 0, time.Time{}
 		o.rec.UpdatedAt = micros(s.now())
-		if err := o.sealRoster(); err != nil {
-			return err
-		}
-		if _, err := s.record(ctx, tx, authorEvent("memo.unsign", a, o)); err != nil {
-			return err
-		}
-		if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
-			return err
-		}
 		var err error
-		out, err = s.view(ctx, tx, a, o, false)
+		out, _, err = s.save(ctx, tx, a, o, authorEvent("memo.unsign", a, o))
 		return err
 	})
 	return out, err
