@@ -1,0 +1,243 @@
+package web
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/demo"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+)
+
+// TestMainPages opens every main page of every role over the demo
+// deployment, checks each with axe-core, and with DISSENT_SCREENSHOTS=1
+// writes docs/screenshots/*.png:
+//
+//	DISSENT_SCREENSHOTS=1 go test ./internal/web -run TestMainPages
+func TestMainPages(t *testing.T) {
+	h := servicetest.New(t, storetest.OpenSQLite(t))
+	if err := demo.Seed(h.Ctx, h.Svc, h.Admin); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	Register(mux, h.Svc, Options{Log: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	c := startChrome(t, srv.URL, os.Getenv("DISSENT_SCREENSHOTS") != "")
+	defer c.checkConsole()
+
+	as := func(name string) *service.Actor {
+		tok, _, err := h.Svc.SignIn(h.Ctx, name, demo.Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.Authenticate(tok)
+	}
+	// Find the demo's memos by title, as their authors and the office see them.
+	ids := map[string]string{}
+	for _, who := range []struct{ name, box string }{{"amara", service.BoxMine}, {"ben", service.BoxMine}, {"ruth", service.BoxOffice}} {
+		p, err := h.Svc.ListMemos(h.Ctx, as(who.name), who.box, nil, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range p.Items {
+			ids[m.Title] = "/memos/" + m.ID
+		}
+	}
+	syria := ids["Syria: the case for a more muscular policy"]
+	visa := ids["Visa waiver reciprocity"]
+	sanctions := ids["Sanctions exemptions for humanitarian goods"]
+	notes := ids["Notes: visa processing backlog"]
+	if syria == "" || visa == "" || sanctions == "" || notes == "" {
+		t.Fatalf("demo memos not found: %v", ids)
+	}
+	if _, err := h.Svc.CheckLedger(h.Ctx, as("inspector")); err != nil {
+		t.Fatal(err)
+	}
+
+	visitor := c.person(t, "visitor")
+	visitor.open("/sign-in")
+	visitor.check("sign-in")
+	visitor.open("/help")
+	visitor.check("help")
+
+	amara := c.person(t, "amara")
+	amara.signIn("amara", demo.Password)
+	amara.check("member-my-memos")
+	for _, p := range []struct{ path, name string }{
+		{"/memos/new", "member-compose"},
+		{notes + "/edit", "member-edit-draft"},
+		{syria, "member-memo"},
+		{syria + "/history", "member-revision-diff"},
+		{syria + "/receipt", "member-receipt"},
+		{syria + "/access", "member-access-log"},
+		{visa + "/sign", "member-sign"},
+		{notes + "/submit", "member-submit-confirm"},
+		{"/account", "account"},
+	} {
+		amara.open(p.path)
+		amara.check(p.name)
+	}
+	amara.open("/memos")
+	amara.do("German", chromedpSelect("#lang-choice", "de"))
+	amara.click("form.lang button")
+	amara.check("member-my-memos-de")
+
+	ben := c.person(t, "ben")
+	ben.signIn("ben", demo.Password)
+	ben.open(visa + "/signers")
+	ben.typeInto("#q", "Foreign Service")
+	ben.click("button[value=find]")
+	ben.check("member-invite-signers")
+
+	ruth := c.person(t, "ruth")
+	ruth.signIn("ruth", demo.Password)
+	ruth.check("office-inbox")
+	for _, p := range []struct{ path, name string }{
+		{"/office?view=done", "office-answered"},
+		{sanctions, "office-memo"},
+		{syria + "/meeting", "office-meeting"},
+		{syria + "/readers", "office-add-readers"},
+		{"/office/members", "office-members"},
+	} {
+		ruth.open(p.path)
+		ruth.check(p.name)
+	}
+	ruth.open(syria + "/reply")
+	ruth.typeInto("#reply-body", "Thank you for this careful memo. The Secretary has asked Policy Planning to prepare options that reflect your recommendations.")
+	ruth.click("button[value=preview]")
+	ruth.check("office-reply-preview")
+
+	secretary := c.person(t, "secretary")
+	secretary.signIn("secretary", demo.Password)
+	secretary.check("principal-reading-room")
+	secretary.open(syria)
+	secretary.check("principal-memo")
+
+	if c.shots != "" {
+		// A busier year, so that the figures show more than hidden cells.
+		seedYear(t, h, as)
+	}
+
+	inspector := c.person(t, "inspector")
+	inspector.signIn("inspector", demo.Password)
+	inspector.check("auditor-ledger")
+	inspector.open("/figures")
+	inspector.check("figures")
+
+	admin := c.person(t, "admin")
+	admin.signIn("admin", servicetest.Password("admin"))
+	admin.check("admin-users")
+	for _, p := range []struct{ path, name string }{
+		{"/admin/users/casey", "admin-user"},
+		{"/admin/users/new", "admin-new-user"},
+		{"/admin/distribution", "admin-distribution"},
+		{"/admin/policy", "admin-policy-calendar"},
+	} {
+		admin.open(p.path)
+		admin.check(p.name)
+	}
+}
+
+// seedYear files 40 more memos over the spring, with signers in every
+// band, answered on time and late, by moving the clock through a schedule.
+func seedYear(t *testing.T, h *servicetest.Harness, as func(string) *service.Actor) {
+	t.Helper()
+	people := []string{"abbott", "adeyemi", "alvarez", "andersen", "bauer", "becker", "bishop", "brennan", "castillo", "chandra",
+		"cohen", "costa", "dalton", "delgado", "dubois", "ellis", "fischer", "foster", "garcia", "goldberg", "grant", "haddad",
+		"hansen", "hughes", "ibrahim", "iversen", "jensen", "kahn", "keller", "kowalski"}
+	actors := map[string]*service.Actor{}
+	who := func(n string) *service.Actor {
+		if actors[n] == nil {
+			actors[n] = as(n)
+		}
+		return actors[n]
+	}
+	ruth := as("ruth")
+	type step struct {
+		at time.Time
+		do func() error
+	}
+	var steps []step
+	start := h.Clock.Now()
+	for i := range 40 {
+		author := people[i%len(people)]
+		submitted := start.Add(time.Duration(i) * 36 * time.Hour)
+		var id string
+		steps = append(steps, step{submitted, func() error {
+			m, err := h.Svc.CreateMemo(h.Ctx, who(author), service.MemoInput{Title: fmt.Sprintf("Memo %d", i), Body: "Text.", Marking: "UNCLASSIFIED"})
+			if err != nil {
+				return err
+			}
+			id = m.ID
+			signers := []string{}
+			for j := range []int{0, 2, 7, 25}[i%4] {
+				if s := people[(i+1+j)%len(people)]; s != author {
+					signers = append(signers, s)
+				}
+			}
+			if len(signers) > 0 {
+				if _, err := h.Svc.InviteSigners(h.Ctx, who(author), id, signers); err != nil {
+					return err
+				}
+			}
+			for _, s := range append([]string{author}, signers...) {
+				if _, err := h.Svc.Sign(h.Ctx, who(s), id, m.Revision); err != nil {
+					return err
+				}
+			}
+			_, err = h.Svc.Submit(h.Ctx, who(author), id, m.Revision)
+			return err
+		}})
+		switch {
+		case i%13 == 5:
+			steps = append(steps, step{submitted.Add(5 * time.Hour), func() error {
+				_, err := h.Svc.Return(h.Ctx, ruth, id, "Not a policy matter.")
+				return err
+			}})
+			continue
+		case i%17 == 3:
+			steps = append(steps, step{submitted.Add(26 * time.Hour), func() error {
+				_, err := h.Svc.Withdraw(h.Ctx, who(author), id, "Overtaken by events.")
+				return err
+			}})
+			continue
+		}
+		ack := submitted.Add(5 * time.Hour)
+		if i%6 == 0 {
+			ack = submitted.Add(5 * 24 * time.Hour)
+		}
+		steps = append(steps, step{ack, func() error {
+			_, err := h.Svc.Acknowledge(h.Ctx, ruth, id)
+			return err
+		}})
+		if i%3 == 0 {
+			continue // still owed
+		}
+		reply := submitted.Add(time.Duration(14+i%5*20) * 24 * time.Hour)
+		steps = append(steps, step{reply, func() error {
+			if _, err := h.Svc.Reply(h.Ctx, ruth, id, "Our reply."); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				_, err := h.Svc.Close(h.Ctx, ruth, id)
+				return err
+			}
+			return nil
+		}})
+	}
+	slices.SortStableFunc(steps, func(a, b step) int { return a.at.Compare(b.at) })
+	for _, s := range steps {
+		h.Clock.Set(s.at)
+		if err := s.do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package web
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+)
+
+// view is what the layout and a page render from. Title is the page's
+// title: a fixed, translated name, never a memo's title.
+type view struct {
+	*visit
+	Title string
+	// Marking is the handling marking of the memo content on the page; the
+	// layout shows it as a banner at the top and the bottom, and in print.
+	Marking string
+	Data    any
+	// Autosave loads the small script that saves drafts while one types.
+	Autosave bool
+
+	version  string
+	markings []string
+	zone     string
+}
+
+func (h *handler) fill(v *visit, vw *view) {
+	vw.visit = v
+	vw.version = h.version
+	vw.markings = h.svc.Config().Profile.Markings
+	vw.zone = h.loc.String()
+}
+
+// Static is the address of a static file, versioned so that browsers
+// may cache it.
+func (vw *view) Static(name string) string { return "/static/" + name + "?v=" + vw.version }
+
+// Flash is the translated notice left by the previous step.
+func (vw *view) Flash() string {
+	if vw.flash == "" {
+		return ""
+	}
+	return vw.T(vw.flash)
+}
+
+// MarkingClass is the banner's colour class: the further down the
+// profile's list, the stronger.
+func (vw *view) MarkingClass() string {
+	if i := slices.Index(vw.markings, vw.Marking); i >= 0 {
+		return "marking-" + string(rune('0'+min(i, 3)))
+	}
+	return "marking-3"
+}
+
+// MarkingPage is the body class that prints the marking on every sheet
+// (see markingsCSS), or "" for a marking the profile does not list.
+func (vw *view) MarkingPage() string {
+	if i := slices.Index(vw.markings, vw.Marking); i >= 0 {
+		return "marked-" + strconv.Itoa(i)
+	}
+	return ""
+}
+
+// Markings are the deployment's handling markings.
+func (vw *view) Markings() []string { return vw.markings }
+
+// Zone names the office's time zone, in which times are shown.
+func (vw *view) Zone() string { return vw.zone }
+
+// Path is the current page's path, for the language switch.
+func (vw *view) Path() string { return vw.path }
+
+// Langs are the languages offered by the switch.
+func (vw *view) Langs() []struct{ Code, Name string } { return langChoices }
+
+// SignedIn reports whether someone is signed in.
+func (vw *view) SignedIn() bool { return vw.actor != nil }
+
+// UserName is the signed-in user's display name.
+func (vw *view) UserName() string {
+	if vw.actor == nil {
+		return ""
+	}
+	return vw.actor.User.DisplayName
+}
+
+// Has reports whether the signed-in user holds role r.
+func (vw *view) Has(r string) bool { return vw.actor != nil && vw.actor.Has(channel.Role(r)) }
+
+type navLink struct {
+	Href, Label string
+	Current     bool
+}
+
+// Nav is the menu for the signed-in user's roles.
+func (vw *view) Nav() []navLink {
+	if vw.actor == nil {
+		return nil
+	}
+	var out []navLink
+	add := func(href, label string) {
+		if slices.ContainsFunc(out, func(l navLink) bool { return l.Href == href }) {
+			return
+		}
+		cur := vw.path == href || href != "/" && strings.HasPrefix(vw.path, href+"/") && !(href == "/memos" && vw.path == "/memos/new")
+		out = append(out, navLink{Href: href, Label: vw.T(label), Current: cur})
+	}
+	if vw.Has("member") {
+		add("/memos", "My memos")
+		add("/memos/new", "New memo")
+	}
+	if vw.Has("office") {
+		add("/office", "Office inbox")
+		add("/office/members", "Office members")
+	}
+	if vw.Has("principal") {
+		add("/reading-room", "Reading room")
+	}
+	if vw.Has("auditor") {
+		add("/audit", "Ledger")
+	}
+	if vw.Has("admin") {
+		add("/admin/users", "Users")
+		add("/admin/distribution", "Distribution")
+		add("/admin/policy", "Policy and calendar")
+	}
+	if vw.Has("auditor") || vw.Has("office") || vw.Has("admin") {
+		add("/figures", "Figures")
+	}
+	add("/account", "Account")
+	add("/help", "Help")
+	return out
+}
+
+// StateName is a memo state in words.
+func (vw *view) StateName(s string) string { return vw.T(stateNames[s]) }
+
+// RoleName is a role, or a way of being on a memo, in words.
+func (vw *view) RoleName(s string) string {
+	if k, ok := roleNames[s]; ok {
+		return vw.T(k)
+	}
+	return s
+}
+
+// RuleText is a deadline rule in words: "2 working days".
+func (vw *view) RuleText(r channel.Rule) string {
+	switch r.Unit {
+	case channel.Workdays:
+		return vw.T("%d working days", r.N)
+	case channel.Days:
+		return vw.T("%d calendar days", r.N)
+	case channel.Months:
+		return vw.T("%d months", r.N)
+	}
+	return r.String()
+}
+
+// eventNames are the catalog keys of ledger actions.
+var eventNames = map[string]string{
+	"memo.create": "Draft started", "memo.edit": "Text edited", "memo.invite": "Signers invited", "memo.sign": "Signed",
+	"memo.unsign": "Signature taken back", "memo.submit": "Submitted", "memo.read": "Read", "memo.acknowledge": "Acknowledged",
+	"memo.return": "Returned as out of scope", "memo.withdraw": "Withdrawn", "memo.distribute": "Readers added",
+	"memo.comment": "Comment to the office", "memo.meeting": "Meeting recorded", "memo.reply": "Reply sent", "memo.close": "Closed",
+	"memo.history": "Revision history viewed", "memo.access_log": "Access log viewed", "memo.revoke": "Reader taken off",
+}
+
+// EventName is a ledger action in words.
+func (vw *view) EventName(action string) string {
+	if k, ok := eventNames[action]; ok {
+		return vw.T(k)
+	}
+	return action
+}
