@@ -144,8 +144,16 @@ func (e *env) checkMessages(t *testing.T, memoID string, forbidden ...string) {
 		if m.From != "dissent@example.gov" || m.Header.Get("Message-ID") == "" {
 			t.Errorf("message to %v: from %q, Message-ID %q", m.To, m.From, m.Header.Get("Message-ID"))
 		}
+		// Random identifiers (the Message-ID, the memo id in the link) are
+		// base32 and may spell a short name by chance; leave them out.
+		text := strings.ToLower(string(m.Data))
+		for _, id := range []string{m.Header.Get("Message-ID"), memoID} {
+			if id != "" {
+				text = strings.ReplaceAll(text, strings.ToLower(id), "")
+			}
+		}
 		for _, f := range forbidden {
-			if strings.Contains(strings.ToLower(string(m.Data)), strings.ToLower(f)) {
+			if strings.Contains(text, strings.ToLower(f)) {
 				t.Errorf("message to %v leaks %q:\n%s", m.To, f, m.Data)
 			}
 		}
