@@ -34,15 +34,7 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, v *visi
 		err = h.svc.ChangePassword(r.Context(), v.actor, f.Get("current_password"), f.Get("new_password"))
 	}
 	if err == nil {
-		// The change ended every session, this one too: sign in afresh.
-		token, _, serr := h.svc.SignIn(r.Context(), v.actor.Username(), f.Get("new_password"))
-		if serr != nil {
-			clearCookie(w, sessionCookie)
-			redirect(w, r, "/sign-in", flashPassword)
-			return
-		}
-		setSession(w, token)
-		redirect(w, r, "/account", flashPassword)
+		h.signInAgain(w, r, v, f.Get("new_password"), "/account", flashPassword)
 		return
 	}
 	fe, ok := asFormError(v, err)
@@ -51,4 +43,53 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, v *visi
 		return
 	}
 	h.showAccount(w, r, v, formStatus(err), fe)
+}
+
+// signInAgain opens a new session after a step that ended every session of
+// the visitor's, this one too, and goes to target with a notice; if that
+// fails, to the sign-in page with it.
+func (h *handler) signInAgain(w http.ResponseWriter, r *http.Request, v *visit, password, target string, note flash) {
+	token, _, err := h.svc.SignIn(r.Context(), v.actor.Username(), password)
+	if err != nil {
+		clearCookie(w, sessionCookie)
+		redirect(w, r, "/sign-in", note)
+		return
+	}
+	setSession(w, token)
+	redirect(w, r, target, note)
+}
+
+// keysData is the page about one's keys: after an administrator's
+// password reset they are locked, and this is where one learns what that
+// means and may start afresh.
+type keysData struct {
+	Locked bool
+	Error  *formError
+}
+
+func (h *handler) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
+	h.render(w, r, v, http.StatusOK, pageKeys, &view{Title: v.T("Your keys"), Data: keysData{Locked: v.actor.KeysLocked()}})
+}
+
+// newKeys starts afresh with new keys. Memos sealed for the old keys stay
+// sealed from the visitor, so the form asks them to say they understand.
+func (h *handler) newKeys(w http.ResponseWriter, r *http.Request, v *visit) {
+	f := r.PostForm
+	var err error
+	if f.Get("understood") == "" {
+		err = channel.Invalid("understood", "tick the box to confirm that you lose access to your earlier memos")
+	} else {
+		err = h.svc.NewKeys(r.Context(), v.actor, f.Get("password"))
+	}
+	if err == nil {
+		// New keys end every session, so that none goes on with the old ones.
+		h.signInAgain(w, r, v, f.Get("password"), "/account", flashNewKeys)
+		return
+	}
+	fe, ok := asFormError(v, err)
+	if !ok {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, r, v, formStatus(err), pageKeys, &view{Title: v.T("Your keys"), Data: keysData{Locked: v.actor.KeysLocked(), Error: fe}})
 }

@@ -18,7 +18,7 @@ import (
 func TestSecurityHeaders(t *testing.T) {
 	s := newSite(t)
 	b := s.signedIn(t, "alice")
-	for _, path := range []string{"/sign-in", "/help", "/memos", "/memos/new", "/account", "/no-such-page"} {
+	for _, path := range []string{"/sign-in", "/help", "/memos", "/memos/new", "/account", "/account/keys", "/notifications", "/no-such-page"} {
 		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
 			res := b.get(path)
 			want := map[string]string{
@@ -234,9 +234,9 @@ func TestNoAccessIsNotFound(t *testing.T) {
 			}
 		})
 	}
-	for _, sub := range []string{"/edit", "/sign", "/unsign", "/submit", "/withdraw", "/signers", "/acknowledge", "/return", "/readers", "/meeting", "/reply", "/close", "/comment"} {
+	for _, sub := range []string{"/edit", "/sign", "/unsign", "/submit", "/withdraw", "/signers", "/acknowledge", "/return", "/readers", "/revoke", "/meeting", "/reply", "/close", "/comment"} {
 		t.Run("POST"+sub, func(t *testing.T) {
-			form := url.Values{"revision": {"1"}, "expected_revision": {"1"}, "title": {"x"}, "body": {"x"}, "marking": {"UNCLASSIFIED"}, "reason": {"x"}, "usernames": {"carol"}}
+			form := url.Values{"revision": {"1"}, "expected_revision": {"1"}, "title": {"x"}, "body": {"x"}, "marking": {"UNCLASSIFIED"}, "reason": {"x"}, "usernames": {"carol"}, "username": {"carol"}}
 			hidden, absent := bob.post("/memos/"+id+sub, form), bob.post("/memos/"+missing+sub, form)
 			if hidden.StatusCode != http.StatusNotFound || hidden.body != absent.body {
 				t.Errorf("status %d and %d, bodies equal %v", hidden.StatusCode, absent.StatusCode, hidden.body == absent.body)

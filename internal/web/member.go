@@ -208,8 +208,11 @@ type memoData struct {
 	Due      *dueInfo
 	Owed     string // the answer the office owes
 	Error    *formError
+	// Revoke is the removal form that was sent and failed, shown open
+	// again beside its reader with what was typed.
+	Revoke revokeForm
 
-	CanSubmit, CanWithdraw, CanAcknowledge, CanReturn, CanReply, CanClose, CanDistribute, CanMeet, CanComment bool
+	CanSubmit, CanWithdraw, CanAcknowledge, CanReturn, CanReply, CanClose, CanDistribute, CanRevoke, CanMeet, CanComment bool
 }
 
 func (h *handler) memoData(v *visit, m *service.Memo) memoData {
@@ -230,6 +233,7 @@ func (h *handler) memoData(v *visit, m *service.Memo) memoData {
 	d.CanReply = d.Office && st.Open()
 	d.CanClose = d.Office && st == channel.Replied
 	d.CanDistribute = d.Office && st.Delivered() && st != channel.Returned
+	d.CanRevoke = d.Office && st.Delivered()
 	d.CanMeet = d.Office && st.Delivered()
 	d.CanComment = d.Office || d.Reader
 	if st.Open() && m.Deadlines != nil {
@@ -254,7 +258,11 @@ func (h *handler) memo(w http.ResponseWriter, r *http.Request, v *visit) {
 func (h *handler) showMemo(w http.ResponseWriter, r *http.Request, v *visit, status int, m *service.Memo, fe *formError) {
 	d := h.memoData(v, m)
 	d.Error = fe
-	h.render(w, r, v, status, pageMemo, &view{Title: v.T("Memo"), Marking: m.Marking, Data: d})
+	h.renderMemo(w, r, v, status, d)
+}
+
+func (h *handler) renderMemo(w http.ResponseWriter, r *http.Request, v *visit, status int, d memoData) {
+	h.render(w, r, v, status, pageMemo, &view{Title: v.T("Memo"), Marking: d.M.Marking, Data: d})
 }
 
 // memoAction runs a step on the memo in the path. On success it goes to

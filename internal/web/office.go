@@ -159,6 +159,27 @@ func (h *handler) addReaders(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 }
 
+// revokeForm is a request to take a reader off a memo's distribution.
+type revokeForm struct {
+	Username, Reason string
+}
+
+// revokeReader takes a reader off the distribution. The service rotates
+// the memo's key, which the form says in plain words beforehand.
+func (h *handler) revokeReader(w http.ResponseWriter, r *http.Request, v *visit) {
+	f := revokeForm{Username: strings.TrimSpace(r.PostForm.Get("username")), Reason: r.PostForm.Get("reason")}
+	_, err := h.svc.RevokeReader(r.Context(), v.actor, r.PathValue("id"), f.Username, f.Reason)
+	if err == nil {
+		redirect(w, r, "/memos/"+r.PathValue("id"), flashRevoked)
+		return
+	}
+	if m, fe, ok := h.again(w, r, v, err); ok {
+		d := h.memoData(v, m)
+		d.Error, d.Revoke = fe, f
+		h.renderMemo(w, r, v, formStatus(err), d)
+	}
+}
+
 // meetingData is the form for recording a meeting.
 type meetingData struct {
 	M                   *service.Memo

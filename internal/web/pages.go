@@ -20,6 +20,8 @@ const (
 	pageSignIn       page = "signin"
 	pageHelp         page = "help"
 	pageAccount      page = "account"
+	pageKeys         page = "keys"
+	pageNotices      page = "notifications"
 	pageMemos        page = "memos"
 	pageCompose      page = "compose"
 	pageMemo         page = "memo"
@@ -49,7 +51,7 @@ const (
 // allPages lists every page; a test checks that each has a template, that
 // each template is listed, and that each page is rendered somewhere.
 var allPages = []page{
-	pageStatus, pageSignIn, pageHelp, pageAccount,
+	pageStatus, pageSignIn, pageHelp, pageAccount, pageKeys, pageNotices,
 	pageMemos, pageCompose, pageMemo, pageEdit, pageHistory, pageInvite, pageSign, pageSubmit, pageReceipt, pageAccess, pageReason,
 	pageOffice, pageOfficeStaff, pageReaders, pageMeeting, pageReply,
 	pageReadingRoom, pageAudit, pageFigures,

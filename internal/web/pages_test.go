@@ -54,18 +54,29 @@ func (s *site) seedMemo(t *testing.T) *service.Memo {
 // and German, checking that it renders and carries no inline code.
 func TestEveryPageRenders(t *testing.T) {
 	s := newSite(t)
+	s.Create("p3", false, "principal")
 	m := s.seedMemo(t)
 	id := m.ID
-	visits := map[string][]string{
-		"alice":  {"/memos", "/memos/new", "/memos/" + id, "/memos/" + id + "/history", "/memos/" + id + "/history?from=1&to=2", "/memos/" + id + "/receipt", "/memos/" + id + "/access", "/memos/" + id + "/withdraw", "/account", "/help", "/admin/policy"},
-		"office": {"/office", "/office?view=done", "/office/members", "/memos/" + id, "/memos/" + id + "/readers", "/memos/" + id + "/meeting", "/memos/" + id + "/reply", "/memos/" + id + "/return", "/memos/" + id + "/access", "/figures"},
-		"p1":     {"/reading-room", "/memos/" + id},
-		"audrey": {"/audit", "/audit/access?memo=" + id, "/figures?year=2025"},
-		"admin":  {"/admin/users", "/admin/users?q=ali", "/admin/users/new", "/admin/users/alice", "/admin/distribution", "/admin/policy", "/admin/policy?year=2027", "/figures"},
+	if _, err := s.Svc.AddReaders(s.Ctx, s.Office, id, service.ReadersInput{Usernames: []string{"p3"}, Reason: "Leads the talks."}); err != nil {
+		t.Fatal(err)
 	}
+	visits := map[string][]string{
+		"alice":  {"/memos", "/memos/new", "/memos/" + id, "/memos/" + id + "/history", "/memos/" + id + "/history?from=1&to=2", "/memos/" + id + "/receipt", "/memos/" + id + "/access", "/memos/" + id + "/withdraw", "/account", "/account/keys", "/notifications", "/help", "/admin/policy"},
+		"office": {"/office", "/office?view=done", "/office/members", "/memos/" + id, "/memos/" + id + "/readers", "/memos/" + id + "/meeting", "/memos/" + id + "/reply", "/memos/" + id + "/return", "/memos/" + id + "/access", "/figures", "/notifications"},
+		"p1":     {"/reading-room", "/memos/" + id, "/notifications"},
+		"audrey": {"/audit", "/audit/access?memo=" + id, "/figures?year=2025", "/notifications"},
+		"admin":  {"/admin/users", "/admin/users?q=ali", "/admin/users/new", "/admin/users/alice", "/admin/distribution", "/admin/policy", "/admin/policy?year=2027", "/figures", "/notifications"},
+		// dora's keys are locked after a password reset.
+		"dora": {"/account/keys", "/account", "/notifications", "/help"},
+	}
+	s.Member("dora")
+	locked := s.lockedOut(t, "dora")
 	for _, lang := range []string{"en-US", "de"} {
 		for who, paths := range visits {
-			b := s.signedIn(t, who)
+			b := locked
+			if who != "dora" {
+				b = s.signedIn(t, who)
+			}
 			b.lang = lang
 			for _, p := range paths {
 				t.Run(lang+"/"+who+p, func(t *testing.T) {

@@ -23,6 +23,10 @@ func (h *handler) routes(mux *http.ServeMux) {
 	post("/sign-out", h.signOut)
 	get("/account", h.account)
 	post("/account/password", h.changePassword)
+	get("/account/keys", h.keysPage)
+	post("/account/keys", h.newKeys)
+	get("/notifications", h.notifications)
+	post("/notifications/read", h.markNotificationsRead)
 
 	// Members: their own memos.
 	get("/memos", h.myMemos)
@@ -55,6 +59,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	post("/memos/{id}/return", h.returnMemo)
 	get("/memos/{id}/readers", h.readersPage)
 	post("/memos/{id}/readers", h.addReaders)
+	post("/memos/{id}/revoke", h.revokeReader)
 	get("/memos/{id}/meeting", h.meetingPage)
 	post("/memos/{id}/meeting", h.recordMeeting)
 	get("/memos/{id}/reply", h.replyPage)
@@ -101,8 +106,14 @@ func (h *handler) serveMarkings(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(h.markingsCSS)
 }
 
-// home sends each user to the page of their main role.
+// home sends each user to the page of their main role, or, while their
+// keys are locked and the memo pages of their role cannot open, to the
+// page that says why.
 func (h *handler) home(w http.ResponseWriter, r *http.Request, v *visit) {
+	if v.actor.KeysLocked() && (v.actor.Has(channel.RoleMember) || v.actor.Has(channel.RoleOffice) || v.actor.Has(channel.RolePrincipal)) {
+		http.Redirect(w, r, "/account/keys", http.StatusSeeOther)
+		return
+	}
 	target := "/account"
 	for _, rt := range []struct {
 		role channel.Role

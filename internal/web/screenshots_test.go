@@ -7,8 +7,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/dissent-channel/dissent/internal/demo"
 	"github.com/dissent-channel/dissent/internal/service"
@@ -81,6 +84,7 @@ func TestMainPages(t *testing.T) {
 		{visa + "/sign", "member-sign"},
 		{notes + "/submit", "member-submit-confirm"},
 		{"/account", "account"},
+		{"/notifications", "member-notifications"},
 	} {
 		amara.open(p.path)
 		amara.check(p.name)
@@ -97,6 +101,20 @@ func TestMainPages(t *testing.T) {
 	ben.click("button[value=find]")
 	ben.check("member-invite-signers")
 
+	// The deadlines the demo let pass ring the office's bell, and the
+	// office has added a reader it may take off again.
+	if _, err := h.Svc.RunReminders(h.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "envoy", DisplayName: "Special Envoy for Syria",
+		Email: "envoy@demo.invalid", Password: demo.Password, Roles: []string{"principal"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Svc.AddReaders(h.Ctx, as("ruth"), strings.TrimPrefix(syria, "/memos/"), service.ReadersInput{
+		Usernames: []string{"envoy"}, Reason: "The Special Envoy leads the talks the memo asks us to back."}); err != nil {
+		t.Fatal(err)
+	}
+
 	ruth := c.person(t, "ruth")
 	ruth.signIn("ruth", demo.Password)
 	ruth.check("office-inbox")
@@ -106,10 +124,15 @@ func TestMainPages(t *testing.T) {
 		{syria + "/meeting", "office-meeting"},
 		{syria + "/readers", "office-add-readers"},
 		{"/office/members", "office-members"},
+		{"/notifications", "office-notifications"},
 	} {
 		ruth.open(p.path)
 		ruth.check(p.name)
 	}
+	ruth.open(syria)
+	ruth.do("open the removal form", chromedp.Click(chromedp.CSS("details.revoke summary")))
+	ruth.typeInto("textarea[name=reason]", "The interagency review has ended.")
+	ruth.check("office-remove-reader")
 	ruth.open(syria + "/reply")
 	ruth.typeInto("#reply-body", "Thank you for this careful memo. The Secretary has asked Policy Planning to prepare options that reflect your recommendations.")
 	ruth.click("button[value=preview]")
@@ -144,6 +167,15 @@ func TestMainPages(t *testing.T) {
 		admin.open(p.path)
 		admin.check(p.name)
 	}
+
+	// Dana forgot her password: after the reset her keys are locked.
+	if err := h.Svc.ResetPassword(h.Ctx, h.Admin, "dana", "a-temporary-passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	dana := c.person(t, "dana")
+	dana.signIn("dana", "a-temporary-passphrase")
+	dana.see("Your keys are locked")
+	dana.check("account-keys-locked")
 }
 
 // seedYear files 40 more memos over the spring, with signers in every

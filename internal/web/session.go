@@ -46,6 +46,9 @@ const (
 	flashReset        flash = "reset"
 	flashChecked      flash = "checked"
 	flashSignedOut    flash = "signedout"
+	flashNoticesRead  flash = "noticesread"
+	flashRevoked      flash = "revoked"
+	flashNewKeys      flash = "newkeys"
 )
 
 // flashText is what each notice says (a catalog key).
@@ -71,6 +74,9 @@ var flashText = map[flash]string{
 	flashReset:        "The password is reset. The user's keys stay locked until recovery.",
 	flashChecked:      "The self-check is done.",
 	flashSignedOut:    "You are signed out.",
+	flashNoticesRead:  "Your notices are marked as read.",
+	flashRevoked:      "The reader is removed from the distribution, with your reason on record. What is written from now on is sealed with a new key.",
+	flashNewKeys:      "You have new keys. You can write and sign memos again; your earlier memos stay sealed.",
 }
 
 const flashCookie = "__Host-dissent-flash"

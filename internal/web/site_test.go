@@ -61,12 +61,30 @@ func (s *site) browser(t testing.TB) *browser {
 // signedIn returns a browser signed in as username.
 func (s *site) signedIn(t testing.TB, username string) *browser {
 	t.Helper()
+	return s.signedInWith(t, username, servicetest.Password(username))
+}
+
+func (s *site) signedInWith(t testing.TB, username, password string) *browser {
+	t.Helper()
 	b := s.browser(t)
-	res := b.post("/sign-in", url.Values{"username": {username}, "password": {servicetest.Password(username)}})
+	res := b.post("/sign-in", url.Values{"username": {username}, "password": {password}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in %s: status %d: %s", username, res.StatusCode, res.body)
 	}
 	return b
+}
+
+// resetPassword is the password an administrator's reset gives in tests.
+const resetPassword = "temporary-password-1"
+
+// lockedOut has an administrator reset username's password, which locks
+// their keys, and returns a browser signed in with the new one.
+func (s *site) lockedOut(t testing.TB, username string) *browser {
+	t.Helper()
+	if err := s.Svc.ResetPassword(s.Ctx, s.Admin, username, resetPassword); err != nil {
+		t.Fatal(err)
+	}
+	return s.signedInWith(t, username, resetPassword)
 }
 
 type response struct {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 )
 
@@ -15,7 +16,9 @@ import (
 // invite, several people sign, an edit voids the signatures, submit; the
 // office acknowledges and adds a reader; the principal reads and comments;
 // a meeting is recorded; the reply is sent and read by an author, who then
-// sees who read the memo. axe-core checks every main page on the way.
+// sees who read the memo; the office takes the reader off again. The
+// office's bell rings for the submission. axe-core checks every main page
+// on the way.
 func TestBrowserStory(t *testing.T) {
 	s := newSite(t)
 	s.Member("dave")
@@ -129,6 +132,25 @@ func TestBrowserStory(t *testing.T) {
 	office.signIn("office", pw("office"))
 	office.see("Office inbox", "Visa reciprocity", "Acknowledgement", "Due in 2 working days")
 	office.check("office-inbox")
+	// The submission rang the office's bell; the notice names no title.
+	if got := office.eval(`document.querySelector("a.bell .badge").textContent`); got != "1" {
+		t.Errorf("the office's bell shows %q, want 1", got)
+	}
+	if got := office.eval(`document.querySelector("a.bell .visually-hidden").textContent`); got != "1 unread notification" {
+		t.Errorf("the bell is read out as %q", got)
+	}
+	office.click("a.bell")
+	office.see("Notifications", "A memo arrived for the office: acknowledge its receipt", "Acknowledge by:")
+	if strings.Contains(office.text("main"), "Visa reciprocity") {
+		t.Error("the notifications page names the memo's title")
+	}
+	office.check("notifications")
+	office.click("form[action='/notifications/read'] button")
+	office.see("Your notices are marked as read.")
+	if got := office.eval(`String(document.querySelector("a.bell .badge") === null) + " " + document.querySelector("a.bell .visually-hidden").textContent`); got != "true No unread notifications" {
+		t.Errorf("after marking read the bell is %q", got)
+	}
+	office.open("/office")
 	office.click("a[href='" + memo + "']")
 	office.check("office-memo")
 	office.click("form[action$='/acknowledge'] button")
@@ -174,6 +196,23 @@ func TestBrowserStory(t *testing.T) {
 	bob.click("a[href$='/access']")
 	bob.see("Who read this memo", "p3", "Read it", "Was given access")
 	bob.check("access-log")
+
+	// The office takes p3 off the distribution again, with a reason; the
+	// form says what that does to the memo's key.
+	office.open(memo)
+	office.do("open the removal form", chromedp.Click(chromedp.CSS("details.revoke summary")))
+	office.see("They keep what they already read; what is written from now on is sealed with a new key.")
+	office.typeInto("#revoke-reason-p3", "The negotiations moved to the functional bureau.")
+	office.check("remove-reader")
+	office.click("form[action$='/revoke'] button[type=submit]")
+	office.see("The reader is removed from the distribution")
+	if strings.Contains(office.text("main"), "added by office") {
+		t.Error("p3 is still on the distribution")
+	}
+	// (Not p3's browser: a 404 is logged as a console error.)
+	if _, err := s.Svc.GetMemo(s.Ctx, s.actor("p3"), id[1]); channel.ErrorCode(err) != channel.ENOTFOUND {
+		t.Errorf("p3 after removal: %v", err)
+	}
 }
 
 // TestKeyboardOnly composes and signs a memo with Tab and Enter alone.

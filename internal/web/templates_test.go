@@ -191,7 +191,7 @@ func usedKeys(t *testing.T) map[string]bool {
 	for _, k := range flashText {
 		keys[k] = true
 	}
-	for _, m := range []map[string]string{stateNames, roleNames, eventNames} {
+	for _, m := range []map[string]string{stateNames, roleNames, eventNames, noticeNames} {
 		for _, k := range m {
 			keys[k] = true
 		}

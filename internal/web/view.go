@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,13 +24,26 @@ type view struct {
 	version  string
 	markings []string
 	zone     string
+	// unread is the bell's count, read when the page is rendered unless
+	// the handler already has it; bellKnown is false when it could not be
+	// read, and the bell then shows no number rather than a wrong one.
+	unread    int
+	bellKnown bool
 }
 
-func (h *handler) fill(v *visit, vw *view) {
+func (h *handler) fill(ctx context.Context, v *visit, vw *view) {
 	vw.visit = v
 	vw.version = h.version
 	vw.markings = h.svc.Config().Profile.Markings
 	vw.zone = h.loc.String()
+	if v.actor != nil && !vw.bellKnown {
+		n, err := h.svc.UnreadCount(ctx, v.actor)
+		if err != nil {
+			// The page matters more than its bell: show it without a count.
+			h.log.Warn("web: unread count", "err", err)
+		}
+		vw.unread, vw.bellKnown = n, err == nil
+	}
 }
 
 // Static is the address of a static file, versioned so that browsers
@@ -83,6 +97,37 @@ func (vw *view) UserName() string {
 		return ""
 	}
 	return vw.actor.User.DisplayName
+}
+
+// KeysLocked reports whether the signed-in user's keys await recovery
+// after an administrator reset their password.
+func (vw *view) KeysLocked() bool { return vw.actor != nil && vw.actor.KeysLocked() }
+
+// BellCount is the number on the bell, or "" when there is none to show.
+// Past 99 it says "99+": the badge has to stay small, and the page says
+// the rest.
+func (vw *view) BellCount() string {
+	switch {
+	case !vw.bellKnown || vw.unread == 0:
+		return ""
+	case vw.unread > 99:
+		return vw.Num(99) + "+"
+	}
+	return vw.Num(int64(vw.unread))
+}
+
+// BellCurrent reports whether the page is the bell's own.
+func (vw *view) BellCurrent() bool { return vw.path == "/notifications" }
+
+// BellLabel names the bell for screen readers: "3 unread notifications".
+func (vw *view) BellLabel() string {
+	switch {
+	case !vw.bellKnown:
+		return vw.T("Notifications")
+	case vw.unread == 0:
+		return vw.T("No unread notifications")
+	}
+	return vw.T("%d unread notifications", vw.unread)
 }
 
 // Has reports whether the signed-in user holds role r.

@@ -263,7 +263,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, v *visit, statu
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	h.fill(v, vw)
+	h.fill(r.Context(), v, vw)
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", vw); err != nil {
 		h.log.Error("web: render", "page", string(p), "err", err)
@@ -311,6 +311,12 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 		clearCookie(w, sessionCookie)
 		h.toSignIn(w, r, true)
 	case channel.EFORBIDDEN:
+		if v.actor != nil && v.actor.KeysLocked() {
+			// Not the role but the locked keys; the layout's notice says
+			// what to do about them.
+			h.status(w, r, v, http.StatusForbidden, "This needs your keys", "Your keys are locked after a password reset, so this page cannot open.")
+			return
+		}
 		h.status(w, r, v, http.StatusForbidden, "You may not do this", "Your role does not allow this step.", channel.ErrorMessage(err))
 	case channel.ECONFLICT:
 		h.status(w, r, v, http.StatusConflict, "This has changed", "The memo is no longer in the state this page expected. Go back and reload it.", channel.ErrorMessage(err))

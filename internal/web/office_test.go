@@ -1,0 +1,85 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/service"
+)
+
+func TestRevokeReader(t *testing.T) {
+	s := newSite(t)
+	s.Create("p3", false, "principal")
+	m := s.seedMemo(t)
+	if _, err := s.Svc.AddReaders(s.Ctx, s.Office, m.ID, service.ReadersInput{Usernames: []string{"p3"}, Reason: "Leads the talks."}); err != nil {
+		t.Fatal(err)
+	}
+	page := "/memos/" + m.ID
+	form := `action="/memos/` + m.ID + `/revoke"`
+	office, p3 := s.signedIn(t, "office"), s.signedIn(t, "p3")
+	if res := p3.get(page); res.StatusCode != http.StatusOK {
+		t.Fatalf("the added reader cannot read: %d", res.StatusCode)
+	}
+
+	t.Run("the office sees a form beside each added reader", func(t *testing.T) {
+		body := office.get(page).body
+		if n := strings.Count(body, form); n != 1 {
+			t.Errorf("%d removal forms, want 1 (p3; p1 and p2 are the standing distribution)", n)
+		}
+		for _, want := range []string{`name="username" value="p3"`, "Remove from distribution", "They keep what they already read; what is written from now on is sealed with a new key.", `id="revoke-reason-p3" name="reason" rows="3" maxlength="4000" required`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the memo page lacks %q", want)
+			}
+		}
+		for _, who := range []string{"alice", "p1"} {
+			if strings.Contains(s.signedIn(t, who).get(page).body, form) {
+				t.Errorf("%s sees the removal form", who)
+			}
+		}
+	})
+	t.Run("a reason is required", func(t *testing.T) {
+		res := office.post(page+"/revoke", url.Values{"username": {"p3"}, "reason": {" "}})
+		if res.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		if !strings.Contains(res.body, `<details class="revoke" open>`) || !strings.Contains(res.body, `class="problem"`) {
+			t.Error("the form is not shown open again with the problem")
+		}
+		if p3.get(page).StatusCode != http.StatusOK {
+			t.Error("p3 was removed without a reason")
+		}
+	})
+	t.Run("only the office may remove", func(t *testing.T) {
+		res := s.signedIn(t, "p1").post(page+"/revoke", url.Values{"username": {"p3"}, "reason": {"Because."}})
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("a principal removing a reader: status %d", res.StatusCode)
+		}
+		if p3.get(page).StatusCode != http.StatusOK {
+			t.Error("a principal removed a reader")
+		}
+	})
+	t.Run("removed", func(t *testing.T) {
+		res := office.post(page+"/revoke", url.Values{"username": {"p3"}, "reason": {"Moved to another post."}})
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != page {
+			t.Fatalf("status %d to %q: %s", res.StatusCode, res.Header.Get("Location"), res.body)
+		}
+		body := office.get(page).body
+		for _, want := range []string{"The reader is removed from the distribution", "Reader taken off"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the memo page lacks %q", want)
+			}
+		}
+		if strings.Contains(body, form) || strings.Contains(body, "Display p3") {
+			t.Error("p3 is still on the distribution")
+		}
+		if res := p3.get(page); res.StatusCode != http.StatusNotFound {
+			t.Errorf("p3 after removal: status %d", res.StatusCode)
+		}
+		again := office.post(page+"/revoke", url.Values{"username": {"p3"}, "reason": {"Again."}})
+		if again.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("removing twice: status %d", again.StatusCode)
+		}
+	})
+}
