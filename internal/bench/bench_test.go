@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/config"
+	httpserver "github.com/dissent-channel/dissent/internal/server"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+)
+
+func TestPercentile(t *testing.T) {
+	ms := func(n ...int) []time.Duration {
+		out := make([]time.Duration, len(n))
+		for i, x := range n {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"none", nil, 99, 0},
+		{"one", ms(7), 50, 7 * time.Millisecond},
+		{"median of four is the second", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
+		{"p99 of 100 is the 99th", ms(seq(100)...), 99, 99 * time.Millisecond},
+		{"p99 of 1000 is the 990th", ms(seq(1000)...), 99, 990 * time.Millisecond},
+		{"max", ms(1, 2, 3), 100, 3 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := percentile(c.sorted, c.p); got != c.want {
+				t.Errorf("percentile(%v) = %v, want %v", c.p, got, c.want)
+			}
+		})
+	}
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"http://127.9.9.9:8080/", true},
+		{"http://[::1]:8080", true},
+		{"http://localhost:8080", true},
+		{"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", true},
+		{"http://10.0.0.1:8080", false},
+		{"http://example.com", false},
+		{"postgres://postgres@db.internal:5432/test", false},
+		{"http://0.0.0.0:8080", false},
+	} {
+		if _, err := checkLoopbackURL("--url", c.url); (err == nil) != c.ok {
+			t.Errorf("checkLoopbackURL(%q): error %v, want ok=%v", c.url, err, c.ok)
+		}
+	}
+}
+
+func TestOptionsAreBounded(t *testing.T) {
+	good := Options{Exe: "dissent", Store: "sqlite", Clients: 8, Duration: time.Second, Pool: 10, CablePool: 1}
+	if err := good.check(); err != nil {
+		t.Fatalf("good options refused: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(o *Options)
+	}{
+		{"too many clients", func(o *Options) { o.Clients = MaxClients + 1 }},
+		{"no duration", func(o *Options) { o.Duration = 0 }},
+		{"too long", func(o *Options) { o.Duration = MaxDuration + time.Second }},
+		{"too many seeds", func(o *Options) { o.Seed = MaxSeed + 1 }},
+		{"no pool", func(o *Options) { o.Pool = 0 }},
+		{"unknown store", func(o *Options) { o.Store = "mysql" }},
+		{"postgres without a server", func(o *Options) { o.Store = "postgres" }},
+		{"a remote server", func(o *Options) { o.URL = "http://192.0.2.1:8080" }},
+		{"startup of a server it did not start", func(o *Options) { o.URL = "http://127.0.0.1:8080"; o.Startup = true }},
+		{"unknown workload", func(o *Options) { o.Workloads = []string{"write-only"} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := good
+			c.edit(&o)
+			if err := o.check(); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+// TestRunAgainstServer runs every workload, briefly, against a server in
+// this process: what the workloads ask of the API works, and nothing fails.
+func TestRunAgainstServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 50-odd users and memos with 51 signatures")
+	}
+	h := servicetest.New(t, storetest.OpenSQLite(t))
+	cfg, err := config.Load(t.TempDir(), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ts := httptest.NewServer(httpserver.Handler(h.Svc, cfg, log, nil))
+	defer ts.Close()
+
+	var out strings.Builder
+	res, err := Run(context.Background(), Options{
+		URL: ts.URL, Admin: "admin", AdminPassword: servicetest.Password("admin"), Store: "sqlite",
+		Clients: 2, Duration: 300 * time.Millisecond, Pool: 4, CablePool: 1, Seed: 3,
+	}, &out, io.Discard, false)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if res.Seed == nil || res.Seed.Ops != 3 {
+		t.Errorf("seed: %+v, want 3 memos", res.Seed)
+	}
+	if len(res.Workloads) != len(Workloads) {
+		t.Fatalf("ran %d workloads, want %d", len(res.Workloads), len(Workloads))
+	}
+	for _, w := range res.Workloads {
+		if w.Ops == 0 || w.Errors > 0 {
+			t.Errorf("%s: %d ops, %d errors %v %v", w.Name, w.Ops, w.Errors, w.ErrorKinds, w.ErrorSamples)
+		}
+		if w.P50 <= 0 || w.P99 < w.P50 {
+			t.Errorf("%s: p50 %v, p99 %v", w.Name, w.P50, w.P99)
+		}
+		if w.Limit == "" || len(w.Targets) == 0 {
+			t.Errorf("%s: no limit or targets", w.Name)
+		}
+	}
+	for _, want := range []string{"submit-small", "submit-cable", "read", "inbox", "login", "limits (measured now)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
+	}
+}

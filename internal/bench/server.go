@@ -1,0 +1,269 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, to create and drop the run's database
+
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// serverTimeout bounds how long a child server may take to start or stop.
+const serverTimeout = 60 * time.Second
+
+// server is the deployment under load: a child `dissent serve` this run
+// started, or one it was pointed at.
+type server struct {
+	url  string
+	proc process // pid 0 when unknown (--url without --pid)
+
+	// For a child server only.
+	exe, data string
+	cmd       *exec.Cmd
+	done      chan error
+	log       *os.File
+}
+
+// adminName is the administrator a child deployment is set up with.
+const adminName = "bench-admin"
+
+// password is a bench account's password. A bench deployment holds no
+// secrets, and deterministic passwords let a kept data folder be reused.
+func password(username string) string { return username + "-bench-password" }
+
+// dataFolder prepares the data folder of a child server: a fresh temporary
+// one, or the one named, which may already hold a deployment from an earlier
+// run (reused as it is). It returns whether it is new, and a function that
+// removes it if this run made it and is not to keep it.
+func dataFolder(opt *Options) (dir string, fresh bool, cleanup func(), err error) {
+	cleanup = func() {}
+	if opt.Data == "" {
+		dir, err = os.MkdirTemp("", "dissent-bench-*")
+		if err != nil {
+			return "", false, cleanup, err
+		}
+		if !opt.Keep {
+			cleanup = func() { _ = os.RemoveAll(dir) }
+		}
+		return dir, true, cleanup, nil
+	}
+	dir, err = filepath.Abs(opt.Data)
+	if err != nil {
+		return "", false, cleanup, err
+	}
+	_, err = os.Stat(filepath.Join(dir, "ledger.key"))
+	switch {
+	case err == nil:
+		if opt.Store == "postgres" {
+			return "", false, cleanup, errors.New("bench: --store postgres makes a fresh database each run: give an empty or new --data folder")
+		}
+		return dir, false, cleanup, nil
+	case errors.Is(err, os.ErrNotExist):
+		return dir, true, cleanup, os.MkdirAll(dir, 0o700)
+	default:
+		return "", false, cleanup, err
+	}
+}
+
+// writeConfig writes the child deployment's dissent.toml.
+func writeConfig(dir string, argon vault.PasswordParams, storeURL string) error {
+	var b strings.Builder
+	b.WriteString("# Written by dissent bench.\n[security]\n")
+	fmt.Fprintf(&b, "argon_time = %d\nargon_memory_kib = %d\nargon_threads = %d\n", argon.Time, argon.MemoryKiB, argon.Threads)
+	if storeURL != "" {
+		fmt.Fprintf(&b, "\n[store]\ndriver = \"postgres\"\nurl = %q\n", storeURL)
+	}
+	return os.WriteFile(filepath.Join(dir, "dissent.toml"), []byte(b.String()), 0o600)
+}
+
+// childEnv is the environment without DISSENT_* variables, so that the
+// child's configuration is the data folder's alone.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DISSENT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// initDeployment runs `dissent init` on a fresh data folder.
+func initDeployment(ctx context.Context, exe, dir string) error {
+	ctx, cancel := context.WithTimeout(ctx, serverTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "init", "--data", dir, "--admin", adminName, "--password-stdin")
+	cmd.Env = childEnv()
+	cmd.Stdin = strings.NewReader(password(adminName) + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("bench: dissent init: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startServer starts `dissent serve` on dir, listening on a free loopback
+// port, and returns once the process runs (not yet ready).
+func startServer(exe, dir string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "bench-server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(exe, "serve", "--data", dir, "--addr", addr)
+	cmd.Env = childEnv()
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("bench: start dissent serve: %w", err)
+	}
+	s := &server{url: "http://" + addr, proc: process{cmd.Process.Pid}, exe: exe, data: dir, cmd: cmd, done: make(chan error, 1), log: logf}
+	go func() { s.done <- cmd.Wait() }()
+	return s, nil
+}
+
+// waitReady polls /readyz every 2 ms until it answers 200, the process
+// exits, or the time-out passes. It returns how long that took from since.
+func (s *server) waitReady(ctx context.Context, c *client, since time.Time) (time.Duration, error) {
+	deadline := time.Now().Add(serverTimeout)
+	for time.Now().Before(deadline) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		ok := c.ready(pctx)
+		cancel()
+		if ok {
+			return time.Since(since), nil
+		}
+		if s.done != nil {
+			select {
+			case err := <-s.done:
+				s.done <- err
+				return 0, fmt.Errorf("bench: the server exited before it was ready (%v): see %s", err, filepath.Join(s.data, "bench-server.log"))
+			default:
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("bench: the server was not ready within %s", serverTimeout)
+}
+
+// stop ends a child server with SIGTERM, and SIGKILL if it has not exited
+// in time. It does nothing for a server this run did not start.
+func (s *server) stop() error {
+	if s.cmd == nil {
+		return nil
+	}
+	defer s.log.Close()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil // it was told to stop
+		}
+		return err
+	case <-time.After(serverTimeout):
+		_ = s.cmd.Process.Kill()
+		err := <-s.done
+		s.done <- err
+		return fmt.Errorf("bench: the server did not stop within %s and was killed", serverTimeout)
+	}
+}
+
+// postgresDatabase creates a fresh database (or, without the right to, a
+// schema) on the server at base for this run, and returns its URL and a
+// function that drops it.
+func postgresDatabase(ctx context.Context, base string) (string, func() error, error) {
+	u, err := checkLoopbackURL("--pg-url", base)
+	if err != nil {
+		return "", nil, err
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(pctx); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("bench: PostgreSQL at %s: %w", u.Redacted(), err)
+	}
+	name := "dissent_bench_" + strings.ToLower(rand.Text()[:12])
+	if _, err := admin.ExecContext(pctx, `CREATE DATABASE `+name); err == nil {
+		dbURL := *u
+		dbURL.Path = "/" + name
+		drop := func() error {
+			defer admin.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := admin.ExecContext(ctx, `DROP DATABASE `+name+` WITH (FORCE)`)
+			return err
+		}
+		return dbURL.String(), drop, nil
+	}
+	if _, err := admin.ExecContext(pctx, `CREATE SCHEMA `+name); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("bench: cannot create a database or a schema for the run: %w", err)
+	}
+	schemaURL := *u
+	q := schemaURL.Query()
+	q.Set("search_path", name)
+	schemaURL.RawQuery = q.Encode()
+	drop := func() error {
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := admin.ExecContext(ctx, `DROP SCHEMA `+name+` CASCADE`)
+		return err
+	}
+	return schemaURL.String(), drop, nil
+}
+
+// tail returns the last lines of a file, for an error message.
+func tail(path string, lines int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var last []string
+	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
+	for sc.Scan() {
+		last = append(last, sc.Text())
+		if len(last) > lines {
+			last = last[1:]
+		}
+	}
+	return strings.Join(last, "\n")
+}
