@@ -79,6 +79,13 @@ func Handler(svc *service.Service, cfg *config.Config, log *slog.Logger, pages f
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dissent_http_requests_total", Help: "HTTP requests by route pattern and status."}, []string{"route", "code"})
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dissent_http_request_seconds", Help: "HTTP request latency by route pattern.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route"})
 	reg.MustRegister(requests, latency)
+	if _, _, ok := svc.CommitStats(); ok {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "dissent_store_commits_total", Help: "Write transactions committed."},
+				func() float64 { c, _, _ := svc.CommitStats(); return float64(c) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "dissent_store_syncs_total", Help: "Database commits, one fsync each; with group commit several write transactions share one."},
+				func() float64 { _, s, _ := svc.CommitStats(); return float64(s) }))
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if pages != nil {
 		pages(mux)

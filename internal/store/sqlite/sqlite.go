@@ -34,6 +34,9 @@ func Migrations() fs.FS {
 var dialect = sqlstore.Dialect{
 	Name:     "sqlite",
 	LockHead: `SELECT size FROM ledger_head WHERE id = 1`,
+	// One writer: concurrent write transactions share commits and fsyncs.
+	GroupCommit:     true,
+	CacheStatements: true,
 	IsUnique: func(err error) bool {
 		var e *sqlite.Error
 		if errors.As(err, &e) {
@@ -49,10 +52,11 @@ type Options struct {
 	Migrate bool
 }
 
-// Open opens (creating if needed) the database file at path. Writes go
-// through one connection with BEGIN IMMEDIATE, so writers queue instead of
-// failing busy; reads use a pool. synchronous=FULL makes every commit
-// durable before it returns: an acknowledged submission survives a crash.
+// Open opens (creating if needed) the database file at path. Writers take
+// turns with BEGIN IMMEDIATE, queueing in Go instead of failing busy, and
+// those that queue share a commit (sqlstore's group commit); reads use a
+// pool. synchronous=FULL makes every commit durable before it returns: an
+// acknowledged submission survives a crash.
 func Open(ctx context.Context, path string, opt Options) (*sqlstore.DB, error) {
 	dsn := func(extra string) string {
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
@@ -62,8 +66,10 @@ func Open(ctx context.Context, path string, opt Options) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
+	// Writers take turns on one connection (sqlstore's group commit); the
+	// second is for preparing statements while the first is in use.
+	write.SetMaxOpenConns(2)
+	write.SetMaxIdleConns(2)
 	write.SetConnMaxLifetime(0)
 	if err := write.PingContext(ctx); err != nil {
 		_ = write.Close()

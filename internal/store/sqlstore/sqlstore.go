@@ -30,6 +30,11 @@ type Dialect struct {
 	// LockHead is the statement that reads the ledger size and holds the
 	// append lock for the rest of the transaction.
 	LockHead string
+	// GroupCommit shares one database commit among write transactions that
+	// queue for a single writer (see group.go).
+	GroupCommit bool
+	// CacheStatements keeps prepared statements (see stmts.go).
+	CacheStatements bool
 }
 
 // DB is a store over database/sql. SQLite gives it a separate one-connection
@@ -39,11 +44,21 @@ type DB struct {
 	d           Dialect
 	mu          sync.Mutex
 	queries     map[string]string
+	group       *committer // with Dialect.GroupCommit
+	// Prepared statements of each pool, with Dialect.CacheStatements.
+	readStmts, writeStmts *stmtCache
 }
 
 // New returns a store over the given pools (read and write may be the same).
 func New(read, write *sql.DB, d Dialect) *DB {
-	return &DB{read: read, write: write, d: d, queries: map[string]string{}}
+	db := &DB{read: read, write: write, d: d, queries: map[string]string{}}
+	if d.GroupCommit {
+		db.group = newCommitter(write)
+	}
+	if d.CacheStatements {
+		db.readStmts, db.writeStmts = newStmtCache(read), newStmtCache(write)
+	}
+	return db
 }
 
 // Dialect names the database.
@@ -59,6 +74,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.readStmts != nil {
+		db.readStmts.close()
+		db.writeStmts.close()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -68,15 +87,22 @@ func (db *DB) Close() error {
 
 // Begin starts a transaction; see store.Store.
 func (db *DB) Begin(ctx context.Context, write bool) (store.Tx, error) {
-	pool := db.read
+	if write && db.group != nil {
+		m, err := db.group.begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &Tx{db: db, m: m, stmts: db.writeStmts}, nil
+	}
+	pool, stmts := db.read, db.readStmts
 	if write {
-		pool = db.write
+		pool, stmts = db.write, db.writeStmts
 	}
 	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	return &Tx{db: db, tx: tx}, nil
+	return &Tx{db: db, tx: tx, stmts: stmts}, nil
 }
 
 // q rewrites '?' placeholders for dialects that number them; rewritten
@@ -166,16 +192,22 @@ func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 	return v, err
 }
 
-// Tx is a transaction.
+// Tx is a transaction: a database transaction of its own, or a member of a
+// group (see group.go).
 type Tx struct {
-	db   *DB
-	tx   *sql.Tx
-	done bool
+	db    *DB
+	tx    *sql.Tx
+	m     *member
+	stmts *stmtCache
+	done  bool
 }
 
 // Commit commits.
 func (t *Tx) Commit() error {
 	t.done = true
+	if t.m != nil {
+		return t.m.finish(true)
+	}
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
@@ -188,22 +220,70 @@ func (t *Tx) Rollback() error {
 		return nil
 	}
 	t.done = true
+	if t.m != nil {
+		return t.m.finish(false)
+	}
 	return t.tx.Rollback()
 }
 
+// sqlTx returns the database transaction statements run in.
+func (t *Tx) sqlTx() *sql.Tx {
+	if t.m != nil {
+		return t.m.g.tx
+	}
+	return t.tx
+}
+
+// stmtCtx is the context a statement runs with. In a group, a statement
+// that has started is not interrupted when its request's context ends:
+// SQLite rolls a whole transaction back on an interrupted write, which would
+// fail the other members. A context that has ended already still stops the
+// statement before it starts.
+func (t *Tx) stmtCtx(ctx context.Context) context.Context {
+	if t.m == nil || ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	r, err := t.tx.ExecContext(ctx, t.db.q(query), notNullBlobs(args)...)
+	query, args = t.db.q(query), notNullBlobs(args)
+	if t.m != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := t.m.beforeWrite(ctx, query); err != nil {
+			return nil, err
+		}
+	}
+	var r sql.Result
+	var err error
+	if st := t.prepared(ctx, query); st != nil {
+		r, err = st.ExecContext(t.stmtCtx(ctx), args...)
+	} else {
+		r, err = t.sqlTx().ExecContext(t.stmtCtx(ctx), query, args...)
+	}
 	if err != nil {
 		if t.db.d.IsUnique(err) {
 			return nil, fmt.Errorf("%w: %v", store.ErrConflict, err)
 		}
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
+	if t.m != nil {
+		t.m.logWrite(query, args)
+	}
 	return r, nil
 }
 
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	r, err := t.tx.QueryContext(ctx, t.db.q(query), notNullBlobs(args)...)
+	query, args = t.db.q(query), notNullBlobs(args)
+	var r *sql.Rows
+	var err error
+	if st := t.prepared(ctx, query); st != nil {
+		r, err = st.QueryContext(t.stmtCtx(ctx), args...)
+	} else {
+		r, err = t.sqlTx().QueryContext(t.stmtCtx(ctx), query, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
@@ -211,7 +291,11 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 }
 
 func (t *Tx) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.db.q(query), notNullBlobs(args)...)
+	query, args = t.db.q(query), notNullBlobs(args)
+	if st := t.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(t.stmtCtx(ctx), args...)
+	}
+	return t.sqlTx().QueryRowContext(t.stmtCtx(ctx), query, args...)
 }
 
 // notNullBlobs turns nil []byte arguments into empty ones: to a store nil

@@ -1,0 +1,331 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Group commit, for a database with a single writer (SQLite).
+//
+// Every write transaction must be durable when its Commit returns, and on
+// SQLite that is an fsync of the WAL per commit; with one writer, each
+// writer also holds the lock through its fsync. Group commit lets the write
+// transactions that queue behind one another share a database transaction
+// and its fsync: each runs, one at a time as before, inside a SAVEPOINT of
+// the group's transaction; when it commits, its savepoint is released and,
+// if another writer is waiting, the connection passes to it; the last one
+// (when nobody waits, or the group is full) commits the whole group. Every
+// member's Commit returns only after that commit, with its error: nothing is
+// acknowledged before it is durable, and a group that fails fails all its
+// members, none of which was acknowledged. A member that rolls back undoes
+// its savepoint only.
+//
+// Members run one after another and each sees its predecessors' writes, so
+// the outcome is the same as committing them one by one; only the fsyncs are
+// shared. Readers see a group's writes when it commits.
+//
+// One thing grouping must not do is put, into one database transaction, a
+// write to a user's row and a write to the author index: rows written
+// together can be grouped by whoever holds the database files (WAL frames),
+// and the threat model promises that no transaction ties an author-index
+// tag to an account that way. A member about to write the kind the group
+// already holds from an earlier member therefore closes the group first: its
+// own writes so far are undone, the earlier members are committed, and its
+// writes are replayed in a new transaction (they see the same state, which
+// is now committed, so they have the same effect).
+
+// maxGroup bounds how many transactions one commit carries.
+const maxGroup = 64
+
+// A writeKind is a class of writes that grouping keeps apart.
+type writeKind uint8
+
+const (
+	writesUser  writeKind = 1 << iota // a row of the users table
+	writesIndex                       // a row of the author index
+)
+
+// kindOf classifies a write statement by the table it writes.
+func kindOf(query string) writeKind {
+	q := strings.TrimSpace(query)
+	switch {
+	case strings.HasPrefix(q, "INSERT INTO users ") || strings.HasPrefix(q, "UPDATE users ") || strings.HasPrefix(q, "DELETE FROM users "):
+		return writesUser
+	case strings.HasPrefix(q, "INSERT INTO author_index ") || strings.HasPrefix(q, "UPDATE author_index ") || strings.HasPrefix(q, "DELETE FROM author_index "):
+		return writesIndex
+	}
+	return 0
+}
+
+// committer hands the one write connection to write transactions in turn
+// and groups their commits.
+type committer struct {
+	db   *sql.DB
+	turn chan struct{} // holding its one token is owning the write connection
+
+	mu      sync.Mutex
+	waiting int    // writers waiting for the turn
+	cur     *group // the open group, if any
+
+	commits, syncs atomic.Int64
+	onCommit       func(*group) // tests only
+}
+
+func newCommitter(db *sql.DB) *committer {
+	return &committer{db: db, turn: make(chan struct{}, 1)}
+}
+
+// group is one database transaction shared by several write transactions.
+type group struct {
+	tx       *sql.Tx
+	members  int       // write transactions committed into it
+	kinds    writeKind // what its committed members wrote
+	next     int       // savepoint names
+	done     chan struct{}
+	err      error // the group's commit error, once done is closed
+	finished bool
+}
+
+// member is one write transaction's place in a group.
+type member struct {
+	c     *committer
+	g     *group
+	sp    string    // its savepoint
+	kinds writeKind // what it wrote so far
+	log   []logged  // its writes, to replay if the group must be closed under it
+}
+
+type logged struct {
+	query string
+	args  []any
+}
+
+// begin waits for the turn and joins the open group, or starts one.
+func (c *committer) begin(ctx context.Context) (*member, error) {
+	c.mu.Lock()
+	c.waiting++
+	c.mu.Unlock()
+	select {
+	case c.turn <- struct{}{}:
+	case <-ctx.Done():
+		c.mu.Lock()
+		c.waiting--
+		c.mu.Unlock()
+		c.abandoned()
+		return nil, ctx.Err()
+	}
+	c.mu.Lock()
+	c.waiting--
+	g := c.cur
+	c.mu.Unlock()
+	m := &member{c: c, g: g}
+	if g == nil {
+		if err := m.newGroup(); err != nil {
+			<-c.turn
+			return nil, err
+		}
+	}
+	if err := m.savepoint(); err != nil {
+		m.breakGroup(err)
+		<-c.turn
+		return nil, err
+	}
+	return m, nil
+}
+
+// abandoned runs when a writer stops waiting: if the turn is free, a group
+// is open and nobody else waits, the group's members would wait forever, so
+// it commits the group itself.
+func (c *committer) abandoned() {
+	select {
+	case c.turn <- struct{}{}:
+	default:
+		return // someone holds the turn, and will pass it on or commit
+	}
+	c.mu.Lock()
+	g := c.cur
+	flush := g != nil && c.waiting == 0
+	if flush {
+		c.cur = nil
+	}
+	c.mu.Unlock()
+	if flush {
+		c.commitGroup(g)
+	}
+	<-c.turn
+}
+
+func (m *member) newGroup() error {
+	// The group outlives the request that opened it, so it is not bound to
+	// that request's context.
+	tx, err := m.c.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	m.g = &group{tx: tx, done: make(chan struct{})}
+	m.c.mu.Lock()
+	m.c.cur = m.g
+	m.c.mu.Unlock()
+	return nil
+}
+
+func (m *member) savepoint() error {
+	m.g.next++
+	m.sp = "w" + strconv.Itoa(m.g.next)
+	_, err := m.g.tx.ExecContext(context.Background(), "SAVEPOINT "+m.sp)
+	return err
+}
+
+// beforeWrite keeps apart what must not share a transaction (see above),
+// replaying the member's writes in a group of its own when needed.
+func (m *member) beforeWrite(ctx context.Context, query string) error {
+	k := kindOf(query)
+	if k == 0 {
+		return nil
+	}
+	other := (writesUser | writesIndex) &^ k
+	if m.g.kinds&other == 0 {
+		m.kinds |= k
+		return nil
+	}
+	// Undo this member's writes, commit its predecessors, start afresh.
+	if err := m.undo(); err != nil {
+		m.breakGroup(err)
+		return err
+	}
+	g := m.g
+	m.c.mu.Lock()
+	m.c.cur = nil
+	m.c.mu.Unlock()
+	m.c.commitGroup(g)
+	if err := m.newGroup(); err != nil {
+		return err
+	}
+	if err := m.savepoint(); err != nil {
+		m.breakGroup(err)
+		return err
+	}
+	for _, l := range m.log {
+		if _, err := m.g.tx.ExecContext(context.WithoutCancel(ctx), l.query, l.args...); err != nil {
+			return fmt.Errorf("sqlstore: replaying a write in a new group: %w", err)
+		}
+	}
+	m.kinds |= k
+	return nil
+}
+
+// logWrite remembers a write that succeeded, for a replay.
+func (m *member) logWrite(query string, args []any) {
+	m.log = append(m.log, logged{query, args})
+}
+
+// undo rolls the member's savepoint back and removes it.
+func (m *member) undo() error {
+	if _, err := m.g.tx.ExecContext(context.Background(), "ROLLBACK TO "+m.sp); err != nil {
+		return err
+	}
+	_, err := m.g.tx.ExecContext(context.Background(), "RELEASE "+m.sp)
+	return err
+}
+
+// breakGroup ends a group whose transaction can no longer be trusted (a
+// savepoint that cannot be rolled back means SQLite rolled the whole
+// transaction back): every member committed into it fails.
+func (m *member) breakGroup(cause error) {
+	g := m.g
+	m.c.mu.Lock()
+	if m.c.cur == g {
+		m.c.cur = nil
+	}
+	m.c.mu.Unlock()
+	if !g.finished {
+		g.finished = true
+		_ = g.tx.Rollback()
+		g.err = fmt.Errorf("sqlstore: the grouped transaction failed: %w", cause)
+		close(g.done)
+	}
+}
+
+// finish ends the member: commit releases its savepoint, rollback undoes
+// it. Then the connection passes to a waiting writer, or the group commits.
+// A committed member waits for its group's commit and returns its error.
+func (m *member) finish(commit bool) error {
+	g := m.g
+	var err error
+	if commit {
+		if _, err = g.tx.ExecContext(context.Background(), "RELEASE "+m.sp); err == nil {
+			g.members++
+			g.kinds |= m.kinds
+		}
+	}
+	if !commit || err != nil {
+		if uerr := m.undo(); uerr != nil {
+			m.breakGroup(errors.Join(err, uerr))
+			<-m.c.turn
+			if commit {
+				return g.err
+			}
+			return nil
+		}
+	}
+	m.c.mu.Lock()
+	pass := m.c.waiting > 0 && g.members < maxGroup && !g.finished
+	if !pass && m.c.cur == g {
+		m.c.cur = nil
+	}
+	m.c.mu.Unlock()
+	if pass {
+		<-m.c.turn      // the next writer continues this group...
+		m.c.abandoned() // ...unless it stopped waiting meanwhile
+	} else {
+		m.c.commitGroup(g)
+		<-m.c.turn
+	}
+	if !commit || err != nil {
+		if err != nil {
+			return fmt.Errorf("sqlstore: commit: %w", err)
+		}
+		return nil
+	}
+	<-g.done
+	return g.err
+}
+
+// commitGroup commits (or, with no member, rolls back) a group while its
+// caller holds the turn, and wakes its members.
+func (c *committer) commitGroup(g *group) {
+	if g.finished {
+		return
+	}
+	g.finished = true
+	if g.members == 0 {
+		_ = g.tx.Rollback()
+	} else {
+		if err := g.tx.Commit(); err != nil {
+			g.err = fmt.Errorf("sqlstore: commit: %w", err)
+		} else {
+			c.commits.Add(int64(g.members))
+			c.syncs.Add(1)
+			if c.onCommit != nil {
+				c.onCommit(g)
+			}
+		}
+	}
+	close(g.done)
+}
+
+// CommitStats reports how many write transactions were committed, and in
+// how many database commits (each one fsync): with group commit the first
+// exceeds the second. Without it, it reports false.
+func (db *DB) CommitStats() (commits, syncs int64, ok bool) {
+	if db.group == nil {
+		return 0, 0, false
+	}
+	return db.group.commits.Load(), db.group.syncs.Load(), true
+}
