@@ -28,7 +28,10 @@ func SealToMany(recipients []string, plaintext []byte) ([]byte, error) {
 	}
 	rs := make([]age.Recipient, len(recipients))
 	for i, s := range recipients {
-		r, err := parseRecipient(s)
+		if _, err := parseRecipient(s); err != nil {
+			return nil, err
+		}
+		r, err := newX25519Recipient(s)
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +57,7 @@ func SealToMany(recipients []string, plaintext []byte) ([]byte, error) {
 // X25519 operation per stanza and without touching the payload; any other
 // failure (malformed, truncated, altered) is ErrOpen.
 func (id *Identity) OpenSealed(ct []byte) ([]byte, error) {
-	r, err := age.Decrypt(bytes.NewReader(ct), id.box)
+	r, err := age.Decrypt(bytes.NewReader(ct), id.x)
 	if err != nil {
 		if _, ok := errors.AsType[*age.NoIdentityMatchError](err); ok {
 			return nil, ErrNotForMe

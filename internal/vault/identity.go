@@ -23,6 +23,7 @@ import (
 type Identity struct {
 	seed  [32]byte
 	box   *age.X25519Identity
+	x     *x25519Identity // the same key, for unwrapping (x25519.go)
 	sign  ed25519.PrivateKey
 	index Key
 	pub   Public
@@ -65,11 +66,16 @@ func newIdentityFromSeed(seed [32]byte) (*Identity, error) {
 	// bytes are used as they are, through age's own parser.
 	scalar := derive("dissent identity v1 x25519")
 	box, err := age.ParseX25519Identity(strings.ToUpper(bech32Encode("age-secret-key-", scalar)))
+	if err != nil {
+		clear(scalar)
+		return nil, ErrIdentity
+	}
+	id.box = box
+	id.x, err = newX25519Identity(scalar)
 	clear(scalar)
 	if err != nil {
 		return nil, ErrIdentity
 	}
-	id.box = box
 
 	signSeed := derive("dissent identity v1 ed25519")
 	id.sign = ed25519.NewKeyFromSeed(signSeed)
