@@ -43,7 +43,9 @@ type Receipt = bundle.Receipt
 // carries the ledger index of the submission and a checkpoint covering it.
 func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) (*Receipt, error) {
 	var receipt *Receipt
+	pre := s.presubmit(ctx, a, memoID, rev)
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		o.pre = pre
 		if err := requireAuthor(o, true); err != nil {
 			return err
 		}
@@ -130,7 +132,7 @@ func (s *Service) verifySignatures(ctx context.Context, tx store.Tx, o *opened, 
 			continue
 		}
 		st := vault.Statement{MemoID: o.rec.ID, Revision: o.rec.Revision, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: us[i].Username}
-		if !vault.VerifySignature(us[i].SignPublic, st, au.Signature) {
+		if !o.pre.verify(us[i].SignPublic, st, au.Signature) {
 			return channel.Errorf(channel.ECONFLICT, "the signature of %q does not verify: ask them to sign again", au.Username)
 		}
 		i++
@@ -168,7 +170,7 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) error 
 // wrapTo wraps every key version of o to one grantee.
 func (s *Service) wrapTo(ctx context.Context, tx store.Tx, o *opened, grantee, box, addedBy string, reason []byte, standing bool) error {
 	for kv, k := range o.keys {
-		w, err := vault.WrapKey(box, k)
+		w, err := o.pre.wrap(box, k)
 		if err != nil {
 			return err
 		}

@@ -273,11 +273,13 @@ func (s *Service) unwrapOffice(ctx context.Context, tx store.Tx, a *Actor) (*vau
 	} else if err != nil {
 		return nil, err
 	}
-	plain, err := a.id.OpenSealed(gk.Wrapped)
-	if err != nil {
-		return nil, errInternal("office key does not open for %q: %w", a.User.ID, err)
-	}
-	return vault.ParseIdentity(plain)
+	return s.offices.identity(a.sessionID, gk.Wrapped, time.Now(), func() (*vault.Identity, error) {
+		plain, err := a.id.OpenSealed(gk.Wrapped)
+		if err != nil {
+			return nil, errInternal("office key does not open for %q: %w", a.User.ID, err)
+		}
+		return vault.ParseIdentity(plain)
+	})
 }
 
 var errKeysLocked = channel.Errorf(channel.EFORBIDDEN, "your keys are locked after a password reset: ask the recovery custodians to restore them, or start afresh")
@@ -297,15 +299,24 @@ func sealJSON(keys memoKeys, kv int, memoID, field string, v any) ([]byte, error
 }
 
 func openJSON(keys memoKeys, kv int, memoID, field string, sealed []byte, v any) error {
+	plain, err := openField(keys, kv, memoID, field, sealed)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, v)
+}
+
+// openField opens what sealJSON sealed, without decoding it.
+func openField(keys memoKeys, kv int, memoID, field string, sealed []byte) ([]byte, error) {
 	k, ok := keys[kv]
 	if !ok {
-		return errInternal("no key version %d for memo", kv)
+		return nil, errInternal("no key version %d for memo", kv)
 	}
 	plain, err := vault.Open(k, vault.AD("memo", memoID, field, strconv.Itoa(kv)), sealed)
 	if err != nil {
-		return errInternal("memo field %q does not open: %w", field, err)
+		return nil, errInternal("memo field %q does not open: %w", field, err)
 	}
-	return json.Unmarshal(plain, v)
+	return plain, nil
 }
 
 // setting reads a setting, or returns def when it is not set.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -29,6 +30,7 @@ type opened struct {
 	roster channel.Roster
 	rel    relation
 	author *channel.Author // the actor's roster entry when rel == relAuthor
+	pre    *precomputed    // crypto done before the transaction, if any
 }
 
 func (o *opened) content(ctx context.Context, tx store.Tx, rev int) (channel.Content, []byte, error) {
@@ -99,7 +101,7 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 	}
 	if rec.SubmittedAt > 0 && a.Has(channel.RoleOffice) {
 		if office, err := s.officeIdentity(ctx, tx, a); err == nil {
-			if keys, err := s.unwrapAccess(ctx, tx, rec, officeGroup, office); err == nil {
+			if keys, err := s.unwrapAccess(ctx, tx, a, rec, officeGroup, office); err == nil {
 				o.keys, o.rel = keys, relOffice
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return nil, err
@@ -107,7 +109,7 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 		}
 	}
 	if o.rel == relNone && a.id != nil {
-		if keys, err := s.unwrapAccess(ctx, tx, rec, a.User.ID, a.id); err == nil {
+		if keys, err := s.unwrapAccess(ctx, tx, a, rec, a.User.ID, a.id); err == nil {
 			o.keys, o.rel = keys, relReader
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
@@ -122,14 +124,14 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 	return o, nil
 }
 
-// unwrapAccess unwraps every key version wrapped to grantee.
-func (s *Service) unwrapAccess(ctx context.Context, tx store.Tx, rec *store.Memo, grantee string, id *vault.Identity) (memoKeys, error) {
+// unwrapAccess unwraps every key version wrapped to grantee, with id, for a.
+func (s *Service) unwrapAccess(ctx context.Context, tx store.Tx, a *Actor, rec *store.Memo, grantee string, id *vault.Identity) (memoKeys, error) {
 	cur, err := tx.AccessFor(ctx, rec.ID, grantee, rec.KeyVersion)
 	if err != nil {
 		return nil, err
 	}
 	keys := memoKeys{}
-	k, err := id.UnwrapKey(cur.Wrapped)
+	k, err := s.keys.unwrap(a.sessionID, id, cur.Wrapped, time.Now())
 	if err != nil {
 		return nil, errInternal("access wrap does not open: %w", err)
 	}
@@ -141,7 +143,7 @@ func (s *Service) unwrapAccess(ctx context.Context, tx store.Tx, rec *store.Memo
 		}
 		for _, acc := range all {
 			if acc.Grantee == grantee && acc.KeyVersion != rec.KeyVersion {
-				if k, err := id.UnwrapKey(acc.Wrapped); err == nil {
+				if k, err := s.keys.unwrap(a.sessionID, id, acc.Wrapped, time.Now()); err == nil {
 					keys[acc.KeyVersion] = k
 				}
 			}

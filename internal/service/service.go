@@ -55,7 +55,11 @@ type Service struct {
 	passwords *vault.Passwords
 	log       *slog.Logger
 	limiter   *limiter
-	tampered  atomic.Bool // a self-check on this node found the ledger damaged
+	// identities and offices keep live sessions' parsed identities and
+	// office keys, keys the memo keys they unwrapped (idcache.go).
+	identities, offices *identityCache
+	keys                *keyCache
+	tampered            atomic.Bool // a self-check on this node found the ledger damaged
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -80,7 +84,9 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour), Now: time.Now}
+	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
+		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
+		keys: newKeyCache(100_000, cfg.SessionIdle), Now: time.Now}
 }
 
 // Config returns the deployment's configuration.

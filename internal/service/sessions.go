@@ -220,7 +220,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 		}
 		actor = &Actor{User: u, sessionID: sid[:]}
 		if len(sec.Identity) > 0 {
-			if actor.id, err = vault.ParseIdentity(sec.Identity); err != nil {
+			if actor.id, err = s.identities.identity(sid[:], sec.Identity, time.Now(), func() (*vault.Identity, error) { return vault.ParseIdentity(sec.Identity) }); err != nil {
 				return unauth
 			}
 		}
@@ -245,6 +245,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 
 // SignOut ends the actor's session.
 func (s *Service) SignOut(ctx context.Context, a *Actor) error {
+	s.identities.forget(a.sessionID)
+	s.offices.forget(a.sessionID)
+	s.keys.forget(a.sessionID)
 	return s.inTx(ctx, true, func(tx store.Tx) error {
 		if err := tx.DeleteSession(ctx, a.sessionID); err != nil {
 			return storeErr(err, "the session")
