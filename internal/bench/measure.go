@@ -181,43 +181,83 @@ func busyCPU() (time.Duration, error) {
 	return time.Duration(busy) * clockTick, nil
 }
 
-// cpuMeter measures, over an interval, the CPU used by the server, by this
-// process (the load generator) and by everything else on the machine: the
-// last is other people's work, which the figures should be read against.
+// cpuMeter measures, over an interval, the CPU used by the server, by the
+// database server's processes (PostgreSQL), by this process (the load
+// generator) and by everything else on the machine: the last is other
+// people's work, which the figures should be read against.
 type cpuMeter struct {
-	server                process
-	at                    time.Time
-	total, server0, self0 time.Duration
+	server                     process
+	db                         string // the database server's command name, or ""
+	at                         time.Time
+	total, server0, db0, self0 time.Duration
 }
 
-func startCPU(server process) *cpuMeter {
-	m := &cpuMeter{server: server, at: time.Now()}
+func startCPU(server process, db string) *cpuMeter {
+	m := &cpuMeter{server: server, db: db, at: time.Now()}
 	m.total, _ = busyCPU()
 	if server.pid != 0 {
 		m.server0, _ = server.cpu()
 	}
+	m.db0 = commandCPU(db)
 	m.self0, _ = process{os.Getpid()}.cpu()
 	return m
 }
 
-// stop returns the CPU seconds the server used, and the cores the load
-// generator and everything else kept busy on average.
-func (m *cpuMeter) stop() (server time.Duration, self, others float64) {
+// cpuUse is what a cpuMeter measured.
+type cpuUse struct {
+	server, db            time.Duration // CPU time
+	self, dbCores, others float64       // average cores busy
+}
+
+func (m *cpuMeter) stop() cpuUse {
+	var u cpuUse
 	wall := time.Since(m.at).Seconds()
 	total, err1 := busyCPU()
 	me, err2 := process{os.Getpid()}.cpu()
 	if m.server.pid != 0 {
-		s, err := m.server.cpu()
-		if err == nil {
-			server = s - m.server0
+		if s, err := m.server.cpu(); err == nil {
+			u.server = s - m.server0
 		}
 	}
+	u.db = max(0, commandCPU(m.db)-m.db0)
 	if err1 != nil || err2 != nil || wall <= 0 {
-		return server, 0, 0
+		return u
 	}
-	self = (me - m.self0).Seconds() / wall
-	others = max(0, ((total-m.total)-(me-m.self0)-server).Seconds()/wall)
-	return server, self, others
+	u.self = (me - m.self0).Seconds() / wall
+	u.dbCores = u.db.Seconds() / wall
+	u.others = max(0, ((total-m.total)-(me-m.self0)-u.server-u.db).Seconds()/wall)
+	return u
+}
+
+// commandCPU sums the CPU time of every process named name (at most a
+// few thousand are looked at); it is 0 for "". Processes that ended in
+// between are missed, so it is a lower bound.
+func commandCPU(name string) time.Duration {
+	if name == "" {
+		return 0
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var sum time.Duration
+	for i, e := range ents {
+		if i >= 10000 {
+			break
+		}
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(b)) != name {
+			continue
+		}
+		if c, err := (process{pid}).cpu(); err == nil {
+			sum += c
+		}
+	}
+	return sum
 }
 
 // Limits are what this machine can do at most, measured in the same run:

@@ -33,6 +33,10 @@ type Result struct {
 	// and every other process on the machine, kept busy on average.
 	BenchCores float64 `json:"bench_cores"`
 	OtherCores float64 `json:"other_cores"`
+	// DBCores and DBCPUPerOp are the PostgreSQL server's processes' share
+	// (with --store postgres; other users of that server count too).
+	DBCores    float64 `json:"db_cores,omitempty"`
+	DBCPUPerOp float64 `json:"db_cpu_per_op_ms,omitempty"`
 	// CommitsPerSync is how many commits the store grouped into one
 	// durable write, when the server exports its counters.
 	CommitsPerSync float64 `json:"commits_per_sync,omitempty"`
@@ -159,13 +163,18 @@ func (res *Results) print(w io.Writer) {
 	if res.Seed != nil {
 		fmt.Fprintf(w, "seeded %d memos in %.0f s (%.0f/s)\n", res.Seed.Ops, res.Seed.Seconds, res.Seed.PerSec)
 	}
-	fmt.Fprintln(w, "(other cores: CPU that processes other than the server and the load generator used meanwhile)")
+	fmt.Fprintln(w, "(other cores: CPU that processes other than the server, its database and the load generator used meanwhile)")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tclients\tops\tops/s\tp50 ms\tp95 ms\tp99 ms\terrors\tpeak RSS\tCPU/op ms\tratio\tbench cores\tother cores\t")
 	for _, r := range res.Workloads {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%.2f\t%.3f\t%.2f\t%.2f\t\n", r.Name, r.Clients, r.Ops, r.PerSec, r.P50, r.P95, r.P99, r.Errors, mib(r.PeakRSS), r.CPUPerOp, r.Ratio, r.BenchCores, r.OtherCores)
 	}
 	_ = tw.Flush()
+	for _, r := range res.Workloads {
+		if r.DBCores > 0 {
+			fmt.Fprintf(w, "%s: PostgreSQL's processes used %.2f cores, %.2f ms CPU per operation\n", r.Name, r.DBCores, r.DBCPUPerOp)
+		}
+	}
 	for _, r := range res.Workloads {
 		fmt.Fprintf(w, "%s: ratio is to %s = %.1f\n", r.Name, r.Limit, r.LimitAt)
 		for _, t := range r.Targets {
