@@ -41,7 +41,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"serve", "serve [--data DIR] [--addr HOST:PORT]", "serve the web pages and the JSON API", cmdServe},
+		{"serve", "serve [--data DIR] [--addr HOST:PORT] [--debug-addr 127.0.0.1:PORT]", "serve the web pages and the JSON API", cmdServe},
 		{"demo", "demo [--data DIR] [--addr HOST:PORT]", "set up a demo deployment (once) and serve it", cmdDemo},
 		{"init", "init --data DIR --admin NAME [--password-stdin] [--custodians a,b,c --threshold K]", "create the data folder, keys and first administrator", cmdInit},
 		{"migrate", "migrate [--data DIR]", "apply pending database migrations", cmdMigrate},
@@ -204,12 +204,19 @@ func (a *app) serve(ctx context.Context, ready func(url string)) error {
 
 func cmdServe(ctx context.Context, args []string) error {
 	fs, data, addr := flags("serve")
+	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback HOST:PORT; off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	a, err := openApp(ctx, *data, *addr, true)
 	if err != nil {
 		return err
+	}
+	if *debugAddr != "" {
+		if err := server.ServeDebug(ctx, *debugAddr, a.log); err != nil {
+			a.store.Close()
+			return err
+		}
 	}
 	return a.serve(ctx, func(url string) { fmt.Println("Dissent is ready at " + url) })
 }

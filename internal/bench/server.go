@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,8 @@ type server struct {
 	cmd       *exec.Cmd
 	done      chan error
 	log       *os.File
+	logStart  int64  // where this start's lines begin in the log
+	debug     string // the profiler's base URL, when started with one
 }
 
 // adminName is the administrator a child deployment is set up with.
@@ -126,18 +129,35 @@ func freePort() (int, error) {
 }
 
 // startServer starts `dissent serve` on dir, listening on a free loopback
-// port, and returns once the process runs (not yet ready).
-func startServer(exe, dir string) (*server, error) {
+// port (and its profiler on another, if profile), and returns once the
+// process runs (not yet ready).
+func startServer(exe, dir string, profile bool) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
+	}
+	args := []string{"serve", "--data", dir, "--addr", fmt.Sprintf("127.0.0.1:%d", port)}
+	debug := ""
+	if profile {
+		dport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		debug = fmt.Sprintf("127.0.0.1:%d", dport)
+		args = append(args, "--debug-addr", debug)
+		debug = "http://" + debug
 	}
 	logf, err := os.OpenFile(filepath.Join(dir, "bench-server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	logStart, err := logf.Seek(0, io.SeekEnd)
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(exe, "serve", "--data", dir, "--addr", addr)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = childEnv()
 	cmd.Stdout = logf
 	cmd.Stderr = logf
@@ -145,7 +165,7 @@ func startServer(exe, dir string) (*server, error) {
 		logf.Close()
 		return nil, fmt.Errorf("bench: start dissent serve: %w", err)
 	}
-	s := &server{url: "http://" + addr, proc: process{cmd.Process.Pid}, exe: exe, data: dir, cmd: cmd, done: make(chan error, 1), log: logf}
+	s := &server{url: "http://" + addr, proc: process{cmd.Process.Pid}, exe: exe, data: dir, cmd: cmd, done: make(chan error, 1), log: logf, logStart: logStart, debug: debug}
 	go func() { s.done <- cmd.Wait() }()
 	return s, nil
 }
@@ -175,6 +195,24 @@ func (s *server) waitReady(ctx context.Context, c *client, since time.Time) (tim
 		time.Sleep(2 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("bench: the server was not ready within %s", serverTimeout)
+}
+
+// waitSelfCheck waits, at most d, until the server's log says that the
+// ledger self-check it runs in the background after start has ended: it
+// reads the whole ledger, and figures taken meanwhile would carry its cost.
+func (s *server) waitSelfCheck(ctx context.Context, d time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	if s.cmd == nil {
+		return 0, false
+	}
+	path := filepath.Join(s.data, "bench-server.log")
+	for time.Since(start) < d && ctx.Err() == nil {
+		if b, err := os.ReadFile(path); err == nil && int64(len(b)) >= s.logStart && strings.Contains(string(b[s.logStart:]), "ledger self-check") {
+			return time.Since(start), true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Since(start), false
 }
 
 // stop ends a child server with SIGTERM, and SIGKILL if it has not exited
@@ -266,4 +304,49 @@ func tail(path string, lines int) string {
 		}
 	}
 	return strings.Join(last, "\n")
+}
+
+// profile asks the child server's profiler for a CPU profile of the next d
+// and writes it to the run's profile folder as NAME.pprof. The returned
+// function waits for it; it does nothing without --profile.
+func (r *runner) profile(ctx context.Context, name string, d time.Duration) (wait func()) {
+	if r.opt.Profile == "" || r.srv.debug == "" {
+		return func() {}
+	}
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := fetchProfile(ctx, r.srv.debug, secs, filepath.Join(r.opt.Profile, name+".pprof")); err != nil {
+			r.out.status("profile of %s: %v", name, err)
+		}
+	}()
+	return func() { <-done }
+}
+
+func fetchProfile(ctx context.Context, base string, secs int, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the profiler answered %s", resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -341,20 +341,22 @@ func (r *runner) prepareCable(ctx context.Context, n, workers int) ([]ready, err
 	return pool, nil
 }
 
-// readable returns at least n memos the principals can read: those this run
-// submitted, those of an earlier run (listed from the distribution box), or
-// new ones.
-func (r *runner) readable(ctx context.Context, n int) ([]string, error) {
+// readable returns at least n memos the principals can read, and up to
+// want: those this run submitted, those of an earlier run (listed from the
+// distribution box), or new ones. Many memos, read in turn, keep each
+// memo's list of events (a read is one, and a read shows them all) as
+// short as in real use.
+func (r *runner) readable(ctx context.Context, n, want int) ([]string, error) {
 	r.mu.Lock()
 	have := len(r.submitted)
 	r.mu.Unlock()
-	if have < n {
+	if have < want {
 		seen := map[string]bool{}
 		for _, id := range r.submitted {
 			seen[id] = true
 		}
 		cursor := ""
-		for page := 0; page < 20 && have < n; page++ {
+		for page := 0; page < 20 && have < want; page++ {
 			p, err := r.c.list(ctx, r.pop.principals[0].token, "distribution", cursor, 200)
 			if err != nil {
 				return nil, fmt.Errorf("bench: list the distribution box: %w", err)
@@ -416,7 +418,7 @@ func (r *runner) runWorkload(ctx context.Context, name string, clients int) (Res
 		}
 		return res, nil
 	case Read:
-		ids, err := r.readable(ctx, 200)
+		ids, err := r.readable(ctx, 200, 2000)
 		if err != nil {
 			return Result{}, err
 		}
@@ -467,6 +469,8 @@ func (r *runner) measure(ctx context.Context, name string, clients int, d time.D
 	if r.opt.Store == "postgres" {
 		db = "postgres"
 	}
+	stopProfile := r.profile(ctx, name, d)
+	defer stopProfile()
 	meter := startCPU(p, db)
 	start := time.Now()
 	stopSampling := make(chan struct{})

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,8 +18,14 @@ type stmtCache struct {
 	m    map[string]*sql.Stmt
 }
 
-// maxStmts bounds the cache: queries with IN lists come in many lengths.
-const maxStmts = 256
+// maxStmts bounds the cache, and maxParams keeps out the long IN lists
+// (the ledger's hash reads, a 51-signer roster): each length is a query of
+// its own, rarely run again, and a prepared statement holds memory on
+// every connection that ran it.
+const (
+	maxStmts  = 128
+	maxParams = 16
+)
 
 // prepareWait is how long preparing may wait for a free connection. A
 // statement is prepared once through the pool (later, lazily, on each
@@ -36,7 +43,7 @@ func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
 	st, ok := c.m[query]
 	full := len(c.m) >= maxStmts
 	c.mu.Unlock()
-	if ok || full {
+	if ok || full || strings.Count(query, "?") > maxParams {
 		return st
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), prepareWait)
