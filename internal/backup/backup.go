@@ -95,7 +95,7 @@ func Restore(from, data string) error {
 
 // Tables in an order that respects foreign keys. Tables this list does not
 // name are copied after it, so a later migration's table is not forgotten.
-var tableOrder = []string{"users", "settings", "sessions", "group_keys", "memos", "revisions", "items", "access",
+var tableOrder = []string{"users", "settings", "sessions", "group_keys", "memos", "revisions", "revision_headings", "items", "access",
 	"author_index", "mailbox", "ledger_head", "ledger_leaves", "ledger_hashes", "ledger_details", "checkpoints", "notifications"}
 
 // Copy moves every row of an embedded deployment into an empty, migrated

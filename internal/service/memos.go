@@ -162,8 +162,12 @@ func (s *Service) putRevision(ctx context.Context, tx store.Tx, o *opened, c cha
 	if err != nil {
 		return nil, err
 	}
+	head, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, headingField(o.rec.Revision), heading{Title: c.Title, Marking: c.Marking})
+	if err != nil {
+		return nil, err
+	}
 	h := vault.ContentHash(c.Title, c.Body, c.Marking)
-	err = tx.PutRevision(ctx, &store.Revision{MemoID: o.rec.ID, Revision: o.rec.Revision, KeyVersion: o.rec.KeyVersion, Sealed: sealed, ContentHash: h[:], CreatedAt: micros(now)})
+	err = tx.PutRevision(ctx, &store.Revision{MemoID: o.rec.ID, Revision: o.rec.Revision, KeyVersion: o.rec.KeyVersion, Sealed: sealed, ContentHash: h[:], CreatedAt: micros(now), Heading: head})
 	return h[:], storeErr(err, "the memo")
 }
 

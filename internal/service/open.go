@@ -58,14 +58,6 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 	if !validID(memoID) {
 		return nil, channel.ErrNotFound
 	}
-	var indexKeys memoKeys
-	var indexErr error = store.ErrNotFound
-	if a.id != nil {
-		indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID)
-		if indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
-			return nil, indexErr
-		}
-	}
 	rec, err := tx.MemoByID(ctx, memoID)
 	missing := errors.Is(err, store.ErrNotFound)
 	if missing {
@@ -74,6 +66,21 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 		rec = &store.Memo{ID: memoID, KeyVersion: 1, SubmittedAt: 1}
 	} else if err != nil {
 		return nil, err
+	}
+	return s.openRecord(ctx, tx, a, rec, missing, write)
+}
+
+// openRecord is openMemo on a memo row already read in tx (missing: a
+// stand-in for one that does not exist).
+func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *store.Memo, missing, write bool) (*opened, error) {
+	memoID := rec.ID
+	var indexKeys memoKeys
+	var indexErr error = store.ErrNotFound
+	if a.id != nil {
+		indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID)
+		if indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
+			return nil, indexErr
+		}
 	}
 	// A new invitation, or a key rotation, waits in the mailbox. Only
 	// members can be authors, so only they have mail to collect.

@@ -212,23 +212,12 @@ func (s *Service) usernames(ctx context.Context, tx store.Tx, ids []string) (map
 			uniq = append(uniq, id)
 		}
 	}
-	// One query for all; only if some id is unknown, one by one.
-	if us, err := tx.UsersByIDs(ctx, uniq); err == nil {
-		for _, u := range us {
-			out[u.ID] = User{Username: u.Username, DisplayName: u.DisplayName}
-		}
-		return out, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	names, err := tx.UserNames(ctx, uniq)
+	if err != nil {
 		return nil, err
 	}
-	for _, id := range uniq {
-		u, err := tx.UserByID(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		out[id] = User{Username: u.Username, DisplayName: u.DisplayName}
+	for id, n := range names {
+		out[id] = User{Username: n.Username, DisplayName: n.DisplayName}
 	}
 	return out, nil
 }
@@ -537,7 +526,7 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 				page.NextCursor = encodeCursor(pageCursor{Key: key, ID: last.ID})
 				break
 			}
-			o, err := s.openMemo(ctx, tx, a, rec.ID, false)
+			o, err := s.openRecord(ctx, tx, a, rec, false, false)
 			if errors.Is(err, channel.ErrNotFound) {
 				continue // e.g. an office listing of a memo withdrawn before submission
 			} else if err != nil {
@@ -559,15 +548,27 @@ type heading struct {
 	Marking string `json:"marking"`
 }
 
-// heading opens revision rev for its title and marking only. Decoding the
-// body as well, which a list does not show, was most of a list's work:
-// encoding/json validates and unquotes all of it. go-json-experiment/json
-// (the coming encoding/json/v2) skips it several times faster. The
-// plaintext is the service's own json.Marshal of a channel.Content,
-// authenticated by the seal: exact member names, valid UTF-8, no
-// duplicates, so the two decoders read it alike.
+// headingField names a revision's heading in its seal's associated data,
+// so that a heading moved to another revision or memo does not open.
+func headingField(rev int) string { return "heading/" + strconv.Itoa(rev) }
+
+// heading opens revision rev for its title and marking only: from the
+// heading sealed apart from the text when the revision has one, a few
+// hundred bytes, else (a revision made before headings were kept) from its
+// whole text. Decoding the body as well, which a list does not show, was
+// most of a list's work: encoding/json validates and unquotes all of it.
+// go-json-experiment/json (the coming encoding/json/v2) skips it several
+// times faster. The plaintext is the service's own json.Marshal of a
+// channel.Content, authenticated by the seal: exact member names, valid
+// UTF-8, no duplicates, so the two decoders read it alike.
 func (o *opened) heading(ctx context.Context, tx store.Tx, rev int) (heading, error) {
 	var h heading
+	kv, sealed, err := tx.RevisionHeading(ctx, o.rec.ID, rev)
+	if err == nil {
+		return h, openJSON(o.keys, kv, o.rec.ID, headingField(rev), sealed, &h)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return h, err
+	}
 	r, err := tx.Revision(ctx, o.rec.ID, rev)
 	if err != nil {
 		return h, err

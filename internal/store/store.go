@@ -45,6 +45,9 @@ type Tx interface {
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	UsersByUsernames(ctx context.Context, usernames []string) ([]*User, error) // in the order asked; ErrNotFound if any is missing
 	UsersByIDs(ctx context.Context, ids []string) ([]*User, error)
+	// UserNames returns the names of the users with these ids, without the
+	// rest of their rows (keys, password hash); unknown ids are left out.
+	UserNames(ctx context.Context, ids []string) (map[string]UserName, error)
 	// ListUsers lists users whose username or display name contains q
 	// (case-insensitive), ordered by username, after the given username.
 	ListUsers(ctx context.Context, q, after string, limit int) ([]*User, error)
@@ -75,6 +78,10 @@ type Tx interface {
 	ListMemos(ctx context.Context, f MemoFilter) ([]*Memo, error)
 	PutRevision(ctx context.Context, r *Revision) error
 	Revision(ctx context.Context, memoID string, revision int) (*Revision, error)
+	// RevisionHeading returns a revision's key version and sealed heading
+	// without its text; ErrNotFound when it has none (made before headings
+	// were kept).
+	RevisionHeading(ctx context.Context, memoID string, revision int) (keyVersion int, sealed []byte, err error)
 	Revisions(ctx context.Context, memoID string) ([]*Revision, error)
 	AddItem(ctx context.Context, it *Item) error
 	Items(ctx context.Context, memoID string) ([]*Item, error)
@@ -160,6 +167,11 @@ type LedgerStorage interface {
 	ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
 	WriteLeaf(ctx context.Context, idx int64, leaf []byte, hashIndexes []int64, hashes []tlog.Hash) error
 	ReadLeaves(ctx context.Context, from, to int64) ([][]byte, error)
+}
+
+// UserName is how a user is shown.
+type UserName struct {
+	Username, DisplayName string
 }
 
 // User is an account. Display name and e-mail are plaintext: they form the
@@ -252,6 +264,10 @@ type Revision struct {
 	Sealed      []byte
 	ContentHash []byte
 	CreatedAt   int64
+	// Heading is the title and marking sealed apart, for lists. PutRevision
+	// stores it when set; Revision and Revisions leave it empty (read it
+	// with RevisionHeading).
+	Heading []byte
 }
 
 // Item is a sealed comment, meeting, reply or reason attached to a memo.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,6 +112,14 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 			}
 			if got.Title != m.Title || got.Body != "Body of "+m.Title {
 				t.Fatalf("memo %s reads %q / %q", m.ID, got.Title, got.Body)
+			}
+			// Release one kept no headings apart: its lists open the text.
+			page, err := svc.ListMemos(ctx, as(u), service.BoxMine, nil, "", 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(page.Items, func(s service.MemoSummary) bool { return s.ID == m.ID && s.Title == m.Title }) {
+				t.Fatalf("%s's list after the upgrade lacks %q: %+v", u, m.Title, page.Items)
 			}
 		}
 		bd, err := svc.ExportMemo(ctx, as(m.Authors[0]), m.ID)

@@ -112,7 +112,20 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 func (t *Tx) PutRevision(ctx context.Context, r *store.Revision) error {
 	_, err := t.exec(ctx, `INSERT INTO revisions (memo_id, revision, key_version, sealed, content_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		r.MemoID, r.Revision, r.KeyVersion, r.Sealed, r.ContentHash, r.CreatedAt)
+	if err != nil || len(r.Heading) == 0 {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO revision_headings (memo_id, revision, key_version, sealed) VALUES (?, ?, ?, ?)`,
+		r.MemoID, r.Revision, r.KeyVersion, r.Heading)
 	return err
+}
+
+// RevisionHeading returns a revision's sealed heading and its key version.
+func (t *Tx) RevisionHeading(ctx context.Context, memoID string, revision int) (int, []byte, error) {
+	var kv int
+	var sealed []byte
+	err := t.row(ctx, `SELECT key_version, sealed FROM revision_headings WHERE memo_id = ? AND revision = ?`, memoID, revision).Scan(&kv, &sealed)
+	return kv, sealed, scanErr(err)
 }
 
 func scanRevision(r interface{ Scan(...any) error }) (*store.Revision, error) {

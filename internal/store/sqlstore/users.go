@@ -95,6 +95,28 @@ func (t *Tx) usersBy(ctx context.Context, column string, keys []string, key func
 	return out, nil
 }
 
+// UserNames returns the names of the users with these ids.
+func (t *Tx) UserNames(ctx context.Context, ids []string) (map[string]store.UserName, error) {
+	out := make(map[string]store.UserName, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := t.query(ctx, `SELECT id, username, display_name FROM users WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n store.UserName
+		if err := rows.Scan(&id, &n.Username, &n.DisplayName); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
+
 // ListUsers searches the directory.
 func (t *Tx) ListUsers(ctx context.Context, q, after string, limit int) ([]*store.User, error) {
 	like := "%" + escapeLike(strings.ToLower(q)) + "%"

@@ -243,6 +243,29 @@ func testRevisions(t *testing.T, s store.Store) {
 	t.Run("missing revision is not found", func(t *testing.T) {
 		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.Revision(ctx, "m2", 2); return err })
 	})
+
+	t.Run("a heading is kept apart from the text, and only when given", func(t *testing.T) {
+		withHeading := &store.Revision{MemoID: "m2", Revision: 2, KeyVersion: 3, Sealed: []byte("long text"), ContentHash: []byte{4}, CreatedAt: t0 + 3, Heading: []byte("sealed title")}
+		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.PutRevision(ctx, withHeading)) })
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			kv, sealed, err := tx.RevisionHeading(ctx, "m2", 2)
+			check(t, err)
+			if kv != 3 || string(sealed) != "sealed title" {
+				t.Errorf("RevisionHeading = %d, %q; want 3, \"sealed title\"", kv, sealed)
+			}
+			got, err := tx.Revision(ctx, "m2", 2)
+			check(t, err)
+			want := *withHeading
+			want.Heading = nil
+			same(t, "revision", got, &want)
+		})
+		for _, rev := range []int{1, 3} { // one made without a heading, one that does not exist
+			wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error {
+				_, _, err := tx.RevisionHeading(ctx, "m2", rev)
+				return err
+			})
+		}
+	})
 }
 
 func testItems(t *testing.T, s store.Store) {

@@ -102,6 +102,20 @@ func testUsers(t *testing.T, s store.Store) {
 		})
 	}
 
+	t.Run("names of ids leave out the unknown ones", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.UserNames(ctx, []string{"u-carol", "u-mallory", "u-alice", "u-carol"})
+			check(t, err)
+			same(t, "names", got, map[string]store.UserName{
+				"u-carol": {Username: "carol", DisplayName: "Carol Clark"},
+				"u-alice": {Username: "alice", DisplayName: "Alice Archer"},
+			})
+			got, err = tx.UserNames(ctx, nil)
+			check(t, err)
+			same(t, "names of none", got, map[string]store.UserName{})
+		})
+	})
+
 	t.Run("update writes every field and bumps the version", func(t *testing.T) {
 		var u *store.User
 		write(t, s, func(ctx context.Context, tx store.Tx) {
