@@ -67,7 +67,8 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 			return err
 		}
 		o.author = &o.roster.Authors[o.roster.Find(a.User.ID)]
-		if err := s.distribute(ctx, tx, o); err != nil {
+		principals, err := s.distribute(ctx, tx, o)
+		if err != nil {
 			return err
 		}
 		now := s.now()
@@ -105,7 +106,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if o.rec.Receipt, err = json.Marshal(receipt); err != nil {
 			return err
 		}
-		if err := s.noticeSubmitted(ctx, tx, o.rec); err != nil {
+		if err := s.noticeSubmitted(ctx, tx, o.rec, principals); err != nil {
 			return err
 		}
 		return storeErr(tx.UpdateMemo(ctx, o.rec), "the memo")
@@ -141,30 +142,33 @@ func (s *Service) verifySignatures(ctx context.Context, tx store.Tx, o *opened, 
 }
 
 // distribute wraps the memo's keys to the channel office and to every
-// principal on the standing distribution.
-func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) error {
+// principal on the standing distribution, and returns the principals it
+// wrapped them to.
+func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*store.User, error) {
 	officeBox, err := tx.Setting(ctx, settingOffice)
 	if errors.Is(err, store.ErrNotFound) {
-		return channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member")
+		return nil, channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member")
 	} else if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.wrapTo(ctx, tx, o, officeGroup, string(officeBox), "system", nil, true); err != nil {
-		return err
+		return nil, err
 	}
 	principals, err := standingDistribution(ctx, tx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var to []*store.User
 	for _, p := range principals {
 		if p.Disabled || p.KeyState != keysActive {
 			continue
 		}
 		if err := s.wrapTo(ctx, tx, o, p.ID, p.BoxPublic, "system", nil, true); err != nil {
-			return err
+			return nil, err
 		}
+		to = append(to, p)
 	}
-	return nil
+	return to, nil
 }
 
 // wrapTo wraps every key version of o to one grantee.

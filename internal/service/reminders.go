@@ -345,21 +345,18 @@ func (s *Service) notify(ctx context.Context, tx store.Tx, to []*store.User, kin
 }
 
 // noticeSubmitted tells the office that a memo arrived and must be
-// acknowledged, and the standing distribution that it reached them. It
+// acknowledged, and the principals of the standing distribution it was
+// just wrapped to that it reached them. It
 // runs in the submission's transaction, so the notices exist exactly when
 // the submission does. It names no author: the office and principals are
 // told of the memo, not of who wrote it.
-func (s *Service) noticeSubmitted(ctx context.Context, tx store.Tx, m *store.Memo) error {
+func (s *Service) noticeSubmitted(ctx context.Context, tx store.Tx, m *store.Memo, principals []*store.User) error {
 	p := s.reminders()
 	office, err := s.officeRecipients(ctx, tx)
 	if err != nil {
 		return err
 	}
 	if _, err := s.notify(ctx, tx, office, KindReceived, m.ID, fromMicros(m.AcknowledgeBy), p); err != nil {
-		return err
-	}
-	principals, err := standingDistribution(ctx, tx)
-	if err != nil {
 		return err
 	}
 	return s.noticeReaders(ctx, tx, m, principals)
