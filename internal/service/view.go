@@ -300,12 +300,19 @@ func (s *Service) memoEvents(ctx context.Context, tx store.Tx, memoID string, ke
 	}
 	authorOf := map[int64]string{}
 	if keys != nil {
+		var withDetail []int64
 		for i, l := range leaves {
-			if l.Role != "author" || l.Detail == "" {
-				continue
+			if l.Role == "author" && l.Detail != "" {
+				withDetail = append(withDetail, entries[i].Index)
 			}
-			sealed, err := tx.LedgerDetail(ctx, entries[i].Index)
-			if err != nil {
+		}
+		details, err := tx.LedgerDetails(ctx, withDetail)
+		if err != nil {
+			return nil, err
+		}
+		for i, l := range leaves {
+			sealed, ok := details[entries[i].Index]
+			if l.Role != "author" || !ok {
 				continue
 			}
 			if d, ok := openDetail(keys, memoID, sealed); ok {

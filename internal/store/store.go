@@ -110,6 +110,9 @@ type Tx interface {
 	LedgerStorage(memoID string) LedgerStorage
 	PutLedgerDetail(ctx context.Context, index int64, sealed []byte) error
 	LedgerDetail(ctx context.Context, index int64) ([]byte, error)
+	// LedgerDetails returns the sealed details of these leaves; leaves
+	// without one are left out.
+	LedgerDetails(ctx context.Context, indexes []int64) (map[int64][]byte, error)
 	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)
 	PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error
 	LatestCheckpoint(ctx context.Context) (size int64, note []byte, err error)

@@ -227,6 +227,20 @@ func testLedgerDetails(t *testing.T, s store.Store) {
 	t.Run("missing detail is not found", func(t *testing.T) {
 		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.LedgerDetail(ctx, 1); return err })
 	})
+	t.Run("many at once leave out the leaves without one", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.LedgerDetails(ctx, []int64{7, 1, 0, 7})
+			check(t, err)
+			same(t, "details", got, map[int64][]byte{0: []byte("detail 0"), 7: []byte("detail 7")})
+			many := make([]int64, 1200) // more than one IN list holds
+			for i := range many {
+				many[i] = int64(i)
+			}
+			got, err = tx.LedgerDetails(ctx, many)
+			check(t, err)
+			same(t, "details of many", len(got), 2)
+		})
+	})
 	t.Run("a second detail for a leaf is a conflict", func(t *testing.T) {
 		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error { return tx.PutLedgerDetail(ctx, 7, []byte("other")) })
 	})
