@@ -283,14 +283,17 @@ func (s *Service) officeRecipients(ctx context.Context, tx store.Tx) ([]*store.U
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(gks))
+	for i, gk := range gks {
+		ids[i] = gk.UserID
+	}
+	// Accounts are never deleted, so one query finds them all.
+	us, err := tx.UsersByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	var out []*store.User
-	for _, gk := range gks {
-		u, err := tx.UserByID(ctx, gk.UserID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return nil, err
-		}
+	for _, u := range us {
 		if !u.Disabled && hasRole(u, channel.RoleOffice) {
 			out = append(out, u)
 		}
