@@ -90,8 +90,13 @@ func putIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID strin
 }
 
 func readIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string) (memoKeys, error) {
+	return lookIndex(ctx, tx, queryWays{}, id, memoID)
+}
+
+// lookIndex is readIndex, finding the entry at w.
+func lookIndex(ctx context.Context, tx store.Tx, w ways, id *vault.Identity, memoID string) (memoKeys, error) {
 	owner, entry := indexTags(id, memoID)
-	sealed, err := tx.IndexEntry(ctx, owner, entry)
+	sealed, err := w.indexEntry(ctx, tx, owner, entry)
 	if err != nil {
 		return nil, err
 	}

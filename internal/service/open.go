@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -31,6 +32,7 @@ type opened struct {
 	rel    relation
 	author *channel.Author // the actor's roster entry when rel == relAuthor
 	pre    *precomputed    // crypto done before the transaction, if any
+	head   *store.Heading  // the current revision's heading, read with a list's page
 }
 
 func (o *opened) content(ctx context.Context, tx store.Tx, rev int) (channel.Content, []byte, error) {
@@ -67,17 +69,101 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 	} else if err != nil {
 		return nil, err
 	}
-	return s.openRecord(ctx, tx, a, rec, missing, write)
+	return s.openRecord(ctx, tx, a, rec, missing, write, queryWays{})
+}
+
+// ways is where openRecord looks for the actor's ways into a memo: the
+// actor's author-index entry and the memo's key wraps. For one memo they
+// are queries (queryWays); for a page of a list they are read for the whole
+// page in two queries (pageWays). openRecord applies the same rules to both.
+type ways interface {
+	indexEntry(ctx context.Context, tx store.Tx, owner, entry []byte) ([]byte, error)
+	accessFor(ctx context.Context, tx store.Tx, memoID, grantee string, keyVersion int) (*store.Access, error)
+	// accessList returns at least the memo's wraps to the grantees that
+	// accessFor is asked about.
+	accessList(ctx context.Context, tx store.Tx, memoID string) ([]*store.Access, error)
+}
+
+type queryWays struct{}
+
+func (queryWays) indexEntry(ctx context.Context, tx store.Tx, owner, entry []byte) ([]byte, error) {
+	return tx.IndexEntry(ctx, owner, entry)
+}
+
+func (queryWays) accessFor(ctx context.Context, tx store.Tx, memoID, grantee string, kv int) (*store.Access, error) {
+	return tx.AccessFor(ctx, memoID, grantee, kv)
+}
+
+func (queryWays) accessList(ctx context.Context, tx store.Tx, memoID string) ([]*store.Access, error) {
+	return tx.AccessList(ctx, memoID)
+}
+
+// pageWays are the actor's index entries for a page of memos and the
+// page's wraps to the actor and, for the office, to the office.
+type pageWays struct {
+	owner  []byte
+	index  map[string][]byte          // sealed entries by tag
+	access map[string][]*store.Access // by memo id
+}
+
+func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo) (*pageWays, error) {
+	p := &pageWays{index: map[string][]byte{}, access: map[string][]*store.Access{}}
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.ID
+	}
+	if a.id != nil {
+		tags := make([][]byte, len(recs))
+		for i, rec := range recs {
+			p.owner, tags[i] = indexTags(a.id, rec.ID)
+		}
+		var err error
+		if p.index, err = tx.IndexEntriesFor(ctx, p.owner, tags); err != nil {
+			return nil, err
+		}
+	}
+	grantees := []string{a.User.ID}
+	if a.Has(channel.RoleOffice) {
+		grantees = append(grantees, officeGroup)
+	}
+	rows, err := tx.AccessForMemos(ctx, ids, grantees)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		p.access[r.MemoID] = append(p.access[r.MemoID], r)
+	}
+	return p, nil
+}
+
+func (p *pageWays) indexEntry(_ context.Context, _ store.Tx, owner, entry []byte) ([]byte, error) {
+	if sealed, ok := p.index[string(entry)]; ok && bytes.Equal(owner, p.owner) {
+		return sealed, nil
+	}
+	return nil, store.ErrNotFound
+}
+
+func (p *pageWays) accessFor(_ context.Context, _ store.Tx, memoID, grantee string, kv int) (*store.Access, error) {
+	for _, r := range p.access[memoID] {
+		if r.Grantee == grantee && r.KeyVersion == kv {
+			return r, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (p *pageWays) accessList(_ context.Context, _ store.Tx, memoID string) ([]*store.Access, error) {
+	return p.access[memoID], nil
 }
 
 // openRecord is openMemo on a memo row already read in tx (missing: a
-// stand-in for one that does not exist).
-func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *store.Memo, missing, write bool) (*opened, error) {
+// stand-in for one that does not exist), looking for the ways in at w.
+func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *store.Memo, missing, write bool, w ways) (*opened, error) {
 	memoID := rec.ID
 	var indexKeys memoKeys
 	var indexErr error = store.ErrNotFound
 	if a.id != nil {
-		indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID)
+		indexKeys, indexErr = lookIndex(ctx, tx, w, a.id, memoID)
 		if indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
 			return nil, indexErr
 		}
@@ -108,7 +194,7 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 	}
 	if rec.SubmittedAt > 0 && a.Has(channel.RoleOffice) {
 		if office, err := s.officeIdentity(ctx, tx, a); err == nil {
-			if keys, err := s.unwrapAccess(ctx, tx, a, rec, officeGroup, office); err == nil {
+			if keys, err := s.unwrapAccess(ctx, tx, w, a, rec, officeGroup, office); err == nil {
 				o.keys, o.rel = keys, relOffice
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return nil, err
@@ -116,7 +202,7 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 		}
 	}
 	if o.rel == relNone && a.id != nil {
-		if keys, err := s.unwrapAccess(ctx, tx, a, rec, a.User.ID, a.id); err == nil {
+		if keys, err := s.unwrapAccess(ctx, tx, w, a, rec, a.User.ID, a.id); err == nil {
 			o.keys, o.rel = keys, relReader
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
@@ -132,8 +218,8 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 }
 
 // unwrapAccess unwraps every key version wrapped to grantee, with id, for a.
-func (s *Service) unwrapAccess(ctx context.Context, tx store.Tx, a *Actor, rec *store.Memo, grantee string, id *vault.Identity) (memoKeys, error) {
-	cur, err := tx.AccessFor(ctx, rec.ID, grantee, rec.KeyVersion)
+func (s *Service) unwrapAccess(ctx context.Context, tx store.Tx, w ways, a *Actor, rec *store.Memo, grantee string, id *vault.Identity) (memoKeys, error) {
+	cur, err := w.accessFor(ctx, tx, rec.ID, grantee, rec.KeyVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +230,7 @@ func (s *Service) unwrapAccess(ctx context.Context, tx store.Tx, a *Actor, rec *
 	}
 	keys[rec.KeyVersion] = k
 	if rec.KeyVersion > 1 {
-		all, err := tx.AccessList(ctx, rec.ID)
+		all, err := w.accessList(ctx, tx, rec.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -523,17 +523,30 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 		if err != nil {
 			return err
 		}
-		for i, rec := range recs {
-			if i == limit {
-				last := recs[i-1]
-				key := last.UpdatedAt
-				if f.ByDue {
-					key = last.DueAt
-				}
-				page.NextCursor = encodeCursor(pageCursor{Key: key, ID: last.ID})
-				break
+		if len(recs) > limit {
+			last := recs[limit-1]
+			key := last.UpdatedAt
+			if f.ByDue {
+				key = last.DueAt
 			}
-			o, err := s.openRecord(ctx, tx, a, rec, false, false)
+			page.NextCursor = encodeCursor(pageCursor{Key: key, ID: last.ID})
+			recs = recs[:limit]
+		}
+		// What each memo needs, read for the whole page at once.
+		w, err := readPageWays(ctx, tx, a, recs)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(recs))
+		for i, rec := range recs {
+			ids[i] = rec.ID
+		}
+		heads, err := tx.CurrentHeadings(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			o, err := s.openRecord(ctx, tx, a, rec, false, false, w)
 			if errors.Is(err, channel.ErrNotFound) {
 				continue // e.g. an office listing of a memo withdrawn before submission
 			} else if err != nil {
@@ -541,6 +554,9 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 			}
 			if box == BoxMine && o.rel != relAuthor {
 				continue
+			}
+			if h, ok := heads[rec.ID]; ok && h.Revision == rec.Revision {
+				o.head = &h
 			}
 			page.Items = append(page.Items, s.summary(ctx, tx, o))
 		}
@@ -570,6 +586,9 @@ func headingField(rev int) string { return "heading/" + strconv.Itoa(rev) }
 // UTF-8, no duplicates, so the two decoders read it alike.
 func (o *opened) heading(ctx context.Context, tx store.Tx, rev int) (heading, error) {
 	var h heading
+	if o.head != nil && o.head.Revision == rev {
+		return h, openJSON(o.keys, o.head.KeyVersion, o.rec.ID, headingField(rev), o.head.Sealed, &h)
+	}
 	kv, sealed, err := tx.RevisionHeading(ctx, o.rec.ID, rev)
 	if err == nil {
 		return h, openJSON(o.keys, kv, o.rec.ID, headingField(rev), sealed, &h)

@@ -82,6 +82,9 @@ type Tx interface {
 	// without its text; ErrNotFound when it has none (made before headings
 	// were kept).
 	RevisionHeading(ctx context.Context, memoID string, revision int) (keyVersion int, sealed []byte, err error)
+	// CurrentHeadings returns the heading of each memo's current revision,
+	// by memo id; memos whose current revision has none are left out.
+	CurrentHeadings(ctx context.Context, memoIDs []string) (map[string]Heading, error)
 	Revisions(ctx context.Context, memoID string) ([]*Revision, error)
 	AddItem(ctx context.Context, it *Item) error
 	Items(ctx context.Context, memoID string) ([]*Item, error)
@@ -90,12 +93,18 @@ type Tx interface {
 	PutAccess(ctx context.Context, a *Access) error
 	AccessFor(ctx context.Context, memoID, grantee string, keyVersion int) (*Access, error)
 	AccessList(ctx context.Context, memoID string) ([]*Access, error)
+	// AccessForMemos returns every wrap of these memos to these grantees
+	// (a page of a list at once), in no particular order.
+	AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]*Access, error)
 	DeleteAccess(ctx context.Context, memoID, grantee string) error
 
 	// The author index: entries sealed to their owner, under tags only the
 	// owner can compute.
 	PutIndexEntry(ctx context.Context, owner, entry, sealed []byte) error
 	IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error)
+	// IndexEntriesFor returns an owner's entries under these tags, by tag
+	// (as a string); tags without one are left out.
+	IndexEntriesFor(ctx context.Context, owner []byte, entries [][]byte) (map[string][]byte, error)
 	IndexEntries(ctx context.Context, owner []byte) ([][]byte, error)
 
 	// The mailbox: entries sealed to a recipient's public key, found by
@@ -271,6 +280,12 @@ type Revision struct {
 	// stores it when set; Revision and Revisions leave it empty (read it
 	// with RevisionHeading).
 	Heading []byte
+}
+
+// Heading is a revision's title and marking, sealed apart from its text.
+type Heading struct {
+	Revision, KeyVersion int
+	Sealed               []byte
 }
 
 // Item is a sealed comment, meeting, reply or reason attached to a memo.

@@ -21,6 +21,28 @@ func (t *Tx) IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error
 	return sealed, scanErr(err)
 }
 
+// IndexEntriesFor returns an owner's entries under these tags.
+func (t *Tx) IndexEntriesFor(ctx context.Context, owner []byte, entries [][]byte) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(entries))
+	err := inBatches(entries, func(batch [][]byte) error {
+		rows, err := t.query(ctx, `SELECT entry, sealed FROM author_index WHERE owner = ? AND entry IN (`+placeholders(len(batch))+`)`,
+			append([]any{owner}, anys(batch)...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var entry, sealed []byte
+			if err := rows.Scan(&entry, &sealed); err != nil {
+				return err
+			}
+			out[string(entry)] = sealed
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // IndexEntries returns every entry of an owner.
 func (t *Tx) IndexEntries(ctx context.Context, owner []byte) ([][]byte, error) {
 	rows, err := t.query(ctx, `SELECT sealed FROM author_index WHERE owner = ? ORDER BY entry`, owner)

@@ -110,31 +110,24 @@ func (t *Tx) LedgerDetail(ctx context.Context, index int64) ([]byte, error) {
 	return b, scanErr(err)
 }
 
-// detailsBatch bounds the ids in one IN list (SQLite allows 32,766).
-const detailsBatch = 500
-
 // LedgerDetails returns the sealed details of these leaves.
 func (t *Tx) LedgerDetails(ctx context.Context, indexes []int64) (map[int64][]byte, error) {
 	out := make(map[int64][]byte, len(indexes))
-	for len(indexes) > 0 {
-		n := min(len(indexes), detailsBatch)
-		rows, err := t.query(ctx, `SELECT idx, sealed FROM ledger_details WHERE idx IN (`+placeholders(n)+`)`, anys(indexes[:n])...)
+	err := inBatches(indexes, func(batch []int64) error {
+		rows, err := t.query(ctx, `SELECT idx, sealed FROM ledger_details WHERE idx IN (`+placeholders(len(batch))+`)`, anys(batch)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		got, err := collect(rows, func(r *sql.Rows) (store.LedgerEntry, error) {
 			var e store.LedgerEntry
 			return e, r.Scan(&e.Index, &e.Data)
 		})
-		if err != nil {
-			return nil, err
-		}
 		for _, e := range got {
 			out[e.Index] = e.Data
 		}
-		indexes = indexes[n:]
-	}
-	return out, nil
+		return err
+	})
+	return out, err
 }
 
 // MemoLedger returns the leaves about one memo, oldest first.

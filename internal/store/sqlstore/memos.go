@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 
 	"github.com/dissent-channel/dissent/internal/store"
@@ -140,6 +141,29 @@ func (t *Tx) Revision(ctx context.Context, memoID string, revision int) (*store.
 	return v, scanErr(err)
 }
 
+// CurrentHeadings returns the heading of each memo's current revision.
+func (t *Tx) CurrentHeadings(ctx context.Context, memoIDs []string) (map[string]store.Heading, error) {
+	out := make(map[string]store.Heading, len(memoIDs))
+	err := inBatches(memoIDs, func(batch []string) error {
+		rows, err := t.query(ctx, `SELECT h.memo_id, h.revision, h.key_version, h.sealed FROM revision_headings h
+			JOIN memos m ON m.id = h.memo_id AND m.revision = h.revision WHERE h.memo_id IN (`+placeholders(len(batch))+`)`, anys(batch)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var h store.Heading
+			if err := rows.Scan(&id, &h.Revision, &h.KeyVersion, &h.Sealed); err != nil {
+				return err
+			}
+			out[id] = h
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // Revisions returns every revision, oldest first.
 func (t *Tx) Revisions(ctx context.Context, memoID string) ([]*store.Revision, error) {
 	rows, err := t.query(ctx, `SELECT memo_id, revision, key_version, sealed, content_hash, created_at FROM revisions WHERE memo_id = ? ORDER BY revision`, memoID)
@@ -200,6 +224,25 @@ func (t *Tx) AccessList(ctx context.Context, memoID string) ([]*store.Access, er
 		return nil, err
 	}
 	return collect(rows, func(r *sql.Rows) (*store.Access, error) { return scanAccess(r) })
+}
+
+// AccessForMemos returns every wrap of these memos to these grantees.
+func (t *Tx) AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]*store.Access, error) {
+	if len(grantees) == 0 || len(grantees) > inBatch/2 {
+		return nil, fmt.Errorf("sqlstore: AccessForMemos takes 1 to %d grantees, not %d", inBatch/2, len(grantees))
+	}
+	var out []*store.Access
+	err := inBatches(memoIDs, func(batch []string) error {
+		rows, err := t.query(ctx, `SELECT `+accessColumns+` FROM access WHERE memo_id IN (`+placeholders(len(batch))+`)
+			AND grantee IN (`+placeholders(len(grantees))+`)`, append(anys(batch), anys(grantees)...)...)
+		if err != nil {
+			return err
+		}
+		got, err := collect(rows, func(r *sql.Rows) (*store.Access, error) { return scanAccess(r) })
+		out = append(out, got...)
+		return err
+	})
+	return out, err
 }
 
 // DeleteAccess removes every wrap of a memo to a grantee.

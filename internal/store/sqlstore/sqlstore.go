@@ -355,6 +355,22 @@ func scanErr(err error) error {
 }
 
 // placeholders returns "?, ?, ?" for n values.
+// inBatch bounds the values of one IN list (SQLite allows 32,766
+// parameters, PostgreSQL 65,535).
+const inBatch = 500
+
+// inBatches calls f with xs in slices of at most inBatch.
+func inBatches[T any](xs []T, f func([]T) error) error {
+	for len(xs) > 0 {
+		n := min(len(xs), inBatch)
+		if err := f(xs[:n]); err != nil {
+			return err
+		}
+		xs = xs[n:]
+	}
+	return nil
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

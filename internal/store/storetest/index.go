@@ -32,6 +32,21 @@ func testAuthorIndex(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("entries under given tags are one owner's only", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.IndexEntriesFor(ctx, alice, [][]byte{{0xff}, {0x00}, {0x42}})
+			check(t, err)
+			if len(got) != 2 || string(got["\xff"]) != "alice's entry ff" || string(got["\x00"]) != "alice's entry 00" {
+				t.Errorf("IndexEntriesFor(alice) = %q", got)
+			}
+			got, err = tx.IndexEntriesFor(ctx, bob, [][]byte{{0xff}, {0x00, 0x01}})
+			check(t, err)
+			if len(got) != 0 {
+				t.Errorf("bob has alice's entries: %q", got)
+			}
+		})
+	})
+
 	t.Run("list is by entry bytes and one owner only", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.IndexEntries(ctx, alice)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"testing"
@@ -244,6 +245,31 @@ func testRevisions(t *testing.T, s store.Store) {
 		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.Revision(ctx, "m2", 2); return err })
 	})
 
+	t.Run("current headings are of each memo's current revision only", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			check(t, tx.PutRevision(ctx, &store.Revision{MemoID: "m1", Revision: 11, KeyVersion: 2, Sealed: []byte("x"), ContentHash: []byte{11}, CreatedAt: t0 + 11, Heading: []byte("m1 heading 11")}))
+			for _, id := range []string{"m1", "m2"} {
+				m, err := tx.MemoByID(ctx, id)
+				check(t, err)
+				m.Revision = 11
+				check(t, tx.UpdateMemo(ctx, m))
+			}
+		})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.CurrentHeadings(ctx, []string{"m1", "m2", "nope"})
+			check(t, err)
+			same(t, "headings", got, map[string]store.Heading{"m1": {Revision: 11, KeyVersion: 2, Sealed: []byte("m1 heading 11")}})
+		})
+		write(t, s, func(ctx context.Context, tx store.Tx) { // back as they were for the cases below
+			for _, id := range []string{"m1", "m2"} {
+				m, err := tx.MemoByID(ctx, id)
+				check(t, err)
+				m.Revision = newMemo(id).Revision
+				check(t, tx.UpdateMemo(ctx, m))
+			}
+		})
+	})
+
 	t.Run("a heading is kept apart from the text, and only when given", func(t *testing.T) {
 		withHeading := &store.Revision{MemoID: "m2", Revision: 2, KeyVersion: 3, Sealed: []byte("long text"), ContentHash: []byte{4}, CreatedAt: t0 + 3, Heading: []byte("sealed title")}
 		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.PutRevision(ctx, withHeading)) })
@@ -328,6 +354,20 @@ func testAccess(t *testing.T, s store.Store) {
 				check(t, err)
 				same(t, "access", got, want)
 			}
+		})
+	})
+
+	t.Run("a page's wraps to some grantees at once", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.AccessForMemos(ctx, []string{"m1", "m2", "m3"}, []string{"group:office", "u-bob"})
+			check(t, err)
+			slices.SortFunc(got, func(a, b *store.Access) int {
+				return cmp.Or(cmp.Compare(a.MemoID, b.MemoID), cmp.Compare(a.Grantee, b.Grantee), cmp.Compare(a.KeyVersion, b.KeyVersion))
+			})
+			same(t, "access", got, []*store.Access{rows[0], rows[2], rows[1], rows[4]})
+			got, err = tx.AccessForMemos(ctx, []string{"m2"}, []string{"group:principals"})
+			check(t, err)
+			same(t, "access", len(got), 0)
 		})
 	})
 
