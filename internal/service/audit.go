@@ -56,7 +56,7 @@ func (s *Service) record(ctx context.Context, tx store.Tx, ev event) (int64, err
 		// activity they would hint at who wrote it.
 		leaf.Role = string(channel.RoleMember)
 		if a.id != nil {
-			nonce := a.id.IndexKey().Tag("ledger-member-commitment")
+			nonce := a.id.IndexTag("ledger-member-commitment")
 			leaf.ActorCommit = ledger.ActorCommitment(a.User.ID, nonce[:])
 		}
 	default:

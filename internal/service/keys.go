@@ -66,8 +66,8 @@ type keyEntry struct {
 }
 
 func indexTags(id *vault.Identity, memoID string) (owner, entry []byte) {
-	o := id.IndexKey().Tag("author-index", "owner")
-	e := id.IndexKey().Tag("author-index", "entry", memoID)
+	o := id.IndexTag("author-index", "owner")
+	e := id.IndexTag("author-index", "entry", memoID)
 	return o[:], e[:]
 }
 
@@ -163,8 +163,8 @@ func (s *Service) postMail(ctx context.Context, tx store.Tx, recipient *store.Us
 // which rows a transaction wrote (PostgreSQL's xmin, SQLite's WAL) tie the
 // index, and so the memos in it, to the person.
 func cursorTags(id *vault.Identity) (owner, entry []byte) {
-	o := id.IndexKey().Tag("mail-cursor", "owner")
-	e := id.IndexKey().Tag("mail-cursor", "entry")
+	o := id.IndexTag("mail-cursor", "owner")
+	e := id.IndexTag("mail-cursor", "entry")
 	return o[:], e[:]
 }
 

@@ -26,6 +26,7 @@ type Identity struct {
 	x     *x25519Identity // the same key, for unwrapping (x25519.go)
 	sign  ed25519.PrivateKey
 	index Key
+	tags  Tagger // index's, derived once
 	pub   Public
 }
 
@@ -84,6 +85,7 @@ func newIdentityFromSeed(seed [32]byte) (*Identity, error) {
 	indexKey := derive("dissent identity v1 index")
 	copy(id.index[:], indexKey)
 	clear(indexKey)
+	id.tags = id.index.Tagger()
 
 	id.pub = Public{
 		Box:  box.Recipient().String(),
@@ -102,6 +104,9 @@ func (id *Identity) Public() Public {
 // IndexKey returns the key for the identity's private index of memos: Tag
 // names entries, Seal protects their contents.
 func (id *Identity) IndexKey() Key { return id.index }
+
+// IndexTag is IndexKey().Tag(parts...), without deriving the tag key again.
+func (id *Identity) IndexTag(parts ...string) [32]byte { return id.tags.Tag(parts...) }
 
 // String redacts the private keys, showing only the public age recipient.
 func (id *Identity) String() string { return "vault.Identity(" + id.pub.Box + ")" }

@@ -127,13 +127,26 @@ func FieldAD(memoID, field string, keyVersion int) []byte {
 // that the same index key can also seal with XChaCha20-Poly1305 without one
 // raw key ever serving two different primitives.
 func (k Key) Tag(parts ...string) [32]byte {
+	return k.Tagger().Tag(parts...)
+}
+
+// Tagger is Key.Tag with its HMAC key derived once, for many tags.
+type Tagger struct{ key []byte }
+
+// Tagger derives k's tag key.
+func (k Key) Tagger() Tagger {
 	tagKey, err := hkdf.Expand(sha256.New, k[:], "dissent tag key v1", 32)
 	if err != nil {
 		panic("vault: HKDF-Expand failed for 32 bytes")
 	}
-	m := hmac.New(sha256.New, tagKey)
+	return Tagger{tagKey}
+}
+
+// Tag is Key.Tag of the key the tagger was derived from.
+func (t Tagger) Tag(parts ...string) [32]byte {
+	m := hmac.New(sha256.New, t.key)
 	m.Write(AD(parts...))
-	var t [32]byte
-	m.Sum(t[:0])
-	return t
+	var out [32]byte
+	m.Sum(out[:0])
+	return out
 }

@@ -113,3 +113,26 @@ func TestKeyRedacted(t *testing.T) {
 		}
 	}
 }
+
+func TestTaggerIsTag(t *testing.T) {
+	k, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := k.Tagger()
+	for _, parts := range [][]string{nil, {"a"}, {"author-index", "entry", "m1"}, {"a", "b"}, {"ab"}} {
+		if tg.Tag(parts...) != k.Tag(parts...) {
+			t.Errorf("Tagger().Tag(%q) differs from Tag", parts)
+		}
+	}
+	id, err := NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.IndexTag("x", "y") != id.IndexKey().Tag("x", "y") {
+		t.Error("IndexTag differs from IndexKey().Tag")
+	}
+	if k.Tag("a", "b") == k.Tag("ab") {
+		t.Error("tags of different parts collide")
+	}
+}
