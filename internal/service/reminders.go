@@ -192,7 +192,7 @@ func (s *Service) RunReminders(ctx context.Context) (*ReminderRun, error) {
 	p := s.reminders()
 	now := s.now()
 	run := &ReminderRun{}
-	f := store.MemoFilter{ByDue: true, Limit: reminderPage}
+	f := store.MemoFilter{ByDue: true, Limit: reminderPage, Light: true}
 	for {
 		var page []*store.Memo
 		if err := s.inTx(ctx, false, func(tx store.Tx) error {

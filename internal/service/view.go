@@ -537,11 +537,11 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 		if err != nil {
 			return err
 		}
-		ids := make([]string, len(recs))
-		for i, rec := range recs {
-			ids[i] = rec.ID
+		revs := make(map[string]int, len(recs))
+		for _, rec := range recs {
+			revs[rec.ID] = rec.Revision
 		}
-		heads, err := tx.CurrentHeadings(ctx, ids)
+		heads, err := tx.Headings(ctx, revs)
 		if err != nil {
 			return err
 		}

@@ -82,9 +82,9 @@ type Tx interface {
 	// without its text; ErrNotFound when it has none (made before headings
 	// were kept).
 	RevisionHeading(ctx context.Context, memoID string, revision int) (keyVersion int, sealed []byte, err error)
-	// CurrentHeadings returns the heading of each memo's current revision,
-	// by memo id; memos whose current revision has none are left out.
-	CurrentHeadings(ctx context.Context, memoIDs []string) (map[string]Heading, error)
+	// Headings returns the heading of one revision of each memo (revs maps
+	// memo id to revision), by memo id; those without one are left out.
+	Headings(ctx context.Context, revs map[string]int) (map[string]Heading, error)
 	Revisions(ctx context.Context, memoID string) ([]*Revision, error)
 	AddItem(ctx context.Context, it *Item) error
 	Items(ctx context.Context, memoID string) ([]*Item, error)
@@ -266,6 +266,9 @@ type MemoFilter struct {
 	AfterKey int64
 	AfterID  string
 	Limit    int
+	// Light leaves out the sealed roster and the receipt, the bulk of a
+	// row: for scans that need only states and times.
+	Light bool
 }
 
 // Revision is one sealed version of a memo's text.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/dissent-channel/dissent/internal/store"
@@ -11,6 +13,9 @@ import (
 
 const memoColumns = `id, state, profile, revision, key_version, created_at, updated_at, submitted_at, acknowledged_at,
 	replied_at, ended_at, acknowledge_by, reply_by, reply_latest, due_at, authors_count, roster, receipt, version`
+
+// lightMemoColumns are memoColumns without the roster and receipt.
+var lightMemoColumns = strings.Replace(memoColumns, "roster, receipt", "'' AS roster, NULL AS receipt", 1)
 
 func scanMemo(r interface{ Scan(...any) error }) (*store.Memo, error) {
 	var m store.Memo
@@ -58,7 +63,8 @@ func (t *Tx) MemosByIDs(ctx context.Context, ids []string) ([]*store.Memo, error
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := t.query(ctx, `SELECT `+memoColumns+` FROM memos WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	in, args := inList(ids)
+	rows, err := t.query(ctx, `SELECT `+memoColumns+` FROM memos WHERE id IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -73,16 +79,18 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 		if len(f.IDs) == 0 {
 			return nil, nil
 		}
-		where = append(where, `id IN (`+placeholders(len(f.IDs))+`)`)
-		args = append(args, anys(f.IDs)...)
+		in, ids := inList(f.IDs)
+		where = append(where, `id IN (`+in+`)`)
+		args = append(args, ids...)
 	}
 	if f.Grantee != "" {
 		where = append(where, `id IN (SELECT memo_id FROM access WHERE grantee = ?)`)
 		args = append(args, f.Grantee)
 	}
 	if len(f.States) > 0 {
-		where = append(where, `state IN (`+placeholders(len(f.States))+`)`)
-		args = append(args, anys(f.States)...)
+		in, states := inList(f.States)
+		where = append(where, `state IN (`+in+`)`)
+		args = append(args, states...)
 	}
 	order := `updated_at DESC, id DESC`
 	if f.ByDue {
@@ -96,7 +104,11 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 		where = append(where, `(updated_at < ? OR (updated_at = ? AND id < ?))`)
 		args = append(args, f.AfterKey, f.AfterKey, f.AfterID)
 	}
-	query := `SELECT ` + memoColumns + ` FROM memos`
+	columns := memoColumns
+	if f.Light {
+		columns = lightMemoColumns
+	}
+	query := `SELECT ` + columns + ` FROM memos`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -141,12 +153,19 @@ func (t *Tx) Revision(ctx context.Context, memoID string, revision int) (*store.
 	return v, scanErr(err)
 }
 
-// CurrentHeadings returns the heading of each memo's current revision.
-func (t *Tx) CurrentHeadings(ctx context.Context, memoIDs []string) (map[string]store.Heading, error) {
-	out := make(map[string]store.Heading, len(memoIDs))
-	err := inBatches(memoIDs, func(batch []string) error {
-		rows, err := t.query(ctx, `SELECT h.memo_id, h.revision, h.key_version, h.sealed FROM revision_headings h
-			JOIN memos m ON m.id = h.memo_id AND m.revision = h.revision WHERE h.memo_id IN (`+placeholders(len(batch))+`)`, anys(batch)...)
+// Headings returns the heading of one revision of each memo.
+func (t *Tx) Headings(ctx context.Context, revs map[string]int) (map[string]store.Heading, error) {
+	out := make(map[string]store.Heading, len(revs))
+	ids := slices.Sorted(maps.Keys(revs))
+	err := inBatches(ids, func(batch []string) error {
+		terms := make([]string, padded(len(batch)))
+		args := make([]any, 0, 2*len(terms))
+		for i := range terms {
+			id := batch[min(i, len(batch)-1)]
+			terms[i] = `(memo_id = ? AND revision = ?)`
+			args = append(args, id, revs[id])
+		}
+		rows, err := t.query(ctx, `SELECT memo_id, revision, key_version, sealed FROM revision_headings WHERE `+strings.Join(terms, ` OR `), args...)
 		if err != nil {
 			return err
 		}
@@ -233,8 +252,9 @@ func (t *Tx) AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]
 	}
 	var out []*store.Access
 	err := inBatches(memoIDs, func(batch []string) error {
-		rows, err := t.query(ctx, `SELECT `+accessColumns+` FROM access WHERE memo_id IN (`+placeholders(len(batch))+`)
-			AND grantee IN (`+placeholders(len(grantees))+`)`, append(anys(batch), anys(grantees)...)...)
+		memos, args := inList(batch)
+		in, more := inList(grantees)
+		rows, err := t.query(ctx, `SELECT `+accessColumns+` FROM access WHERE memo_id IN (`+memos+`) AND grantee IN (`+in+`)`, append(args, more...)...)
 		if err != nil {
 			return err
 		}
