@@ -25,8 +25,8 @@ func (t *Tx) IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error
 func (t *Tx) IndexEntriesFor(ctx context.Context, owner []byte, entries [][]byte) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(entries))
 	err := inBatches(entries, func(batch [][]byte) error {
-		rows, err := t.query(ctx, `SELECT entry, sealed FROM author_index WHERE owner = ? AND entry IN (`+placeholders(len(batch))+`)`,
-			append([]any{owner}, anys(batch)...)...)
+		in, args := inList(batch)
+		rows, err := t.query(ctx, `SELECT entry, sealed FROM author_index WHERE owner = ? AND entry IN (`+in+`)`, append([]any{owner}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -80,6 +80,7 @@ func (t *Tx) DeleteMail(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := t.exec(ctx, `DELETE FROM mailbox WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	in, args := inList(ids)
+	_, err := t.exec(ctx, `DELETE FROM mailbox WHERE id IN (`+in+`)`, args...)
 	return err
 }

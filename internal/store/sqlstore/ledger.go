@@ -32,7 +32,8 @@ func (l ledgerStorage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.
 	if len(indexes) == 0 {
 		return nil, nil
 	}
-	rows, err := l.t.query(ctx, `SELECT idx, hash FROM ledger_hashes WHERE idx IN (`+placeholders(len(indexes))+`)`, anys(indexes)...)
+	in, args := inList(indexes)
+	rows, err := l.t.query(ctx, `SELECT idx, hash FROM ledger_hashes WHERE idx IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +115,8 @@ func (t *Tx) LedgerDetail(ctx context.Context, index int64) ([]byte, error) {
 func (t *Tx) LedgerDetails(ctx context.Context, indexes []int64) (map[int64][]byte, error) {
 	out := make(map[int64][]byte, len(indexes))
 	err := inBatches(indexes, func(batch []int64) error {
-		rows, err := t.query(ctx, `SELECT idx, sealed FROM ledger_details WHERE idx IN (`+placeholders(len(batch))+`)`, anys(batch)...)
+		in, args := inList(batch)
+		rows, err := t.query(ctx, `SELECT idx, sealed FROM ledger_details WHERE idx IN (`+in+`)`, args...)
 		if err != nil {
 			return err
 		}

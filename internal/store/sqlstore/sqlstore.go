@@ -371,16 +371,33 @@ func inBatches[T any](xs []T, f func([]T) error) error {
 	return nil
 }
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+// inSizes are the lengths IN lists are padded to, by repeating their last
+// value (which changes no result), so that a query comes in a few shapes
+// that stay prepared instead of one shape per length.
+var inSizes = []int{1, 2, 4, 8, 16, 32, 64, 128, 256, inBatch}
+
+// padded returns the length a list of n is padded to.
+func padded(n int) int {
+	for _, s := range inSizes {
+		if s >= n {
+			return s
+		}
+	}
+	return n
 }
 
-func anys[T any](xs []T) []any {
-	out := make([]any, len(xs))
-	for i, x := range xs {
-		out[i] = x
+// inList returns the placeholders and arguments of an IN list of xs (not
+// empty), padded to one of inSizes.
+func inList[T any](xs []T) (string, []any) {
+	args := make([]any, padded(len(xs)))
+	for i := range args {
+		args[i] = xs[min(i, len(xs)-1)]
 	}
-	return out
+	return placeholders(len(args)), args
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 func b2i(b bool) int {

@@ -18,13 +18,13 @@ type stmtCache struct {
 	m    map[string]*sql.Stmt
 }
 
-// maxStmts bounds the cache, and maxParams keeps out the long IN lists
-// (the ledger's hash reads, a 51-signer roster): each length is a query of
-// its own, rarely run again, and a prepared statement holds memory on
-// every connection that ran it.
+// maxStmts bounds the cache: a prepared statement holds memory on every
+// connection that ran it. IN lists come padded to a few lengths (inList),
+// so each query has a few shapes; maxParams keeps out the longest of them,
+// rarely run.
 const (
-	maxStmts  = 128
-	maxParams = 16
+	maxStmts  = 256
+	maxParams = 2*128 + 8
 )
 
 // prepareWait is how long preparing may wait for a free connection. A

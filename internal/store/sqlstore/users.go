@@ -74,7 +74,8 @@ func (t *Tx) usersBy(ctx context.Context, column string, keys []string, key func
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users WHERE `+column+` IN (`+placeholders(len(keys))+`)`, anys(keys)...)
+	in, args := inList(keys)
+	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users WHERE `+column+` IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +102,8 @@ func (t *Tx) UserNames(ctx context.Context, ids []string) (map[string]store.User
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := t.query(ctx, `SELECT id, username, display_name FROM users WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	in, args := inList(ids)
+	rows, err := t.query(ctx, `SELECT id, username, display_name FROM users WHERE id IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,37 @@
+package sqlstore
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestInListPadsToFewShapes(t *testing.T) {
+	shapes := map[int]bool{}
+	for n := 1; n <= 600; n++ {
+		xs := make([]int, n)
+		for i := range xs {
+			xs[i] = i
+		}
+		in, args := inList(xs)
+		if strings.Count(in, "?") != len(args) || len(args) < n {
+			t.Fatalf("inList(%d values) = %d placeholders, %d args", n, strings.Count(in, "?"), len(args))
+		}
+		seen := map[int]bool{}
+		for i, a := range args {
+			v := a.(int)
+			if i < n && v != i || i >= n && v != n-1 {
+				t.Fatalf("inList(%d values): argument %d is %d", n, i, v)
+			}
+			seen[v] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("inList(%d values) carries %d distinct values", n, len(seen))
+		}
+		if n <= inBatch {
+			shapes[len(args)] = true
+		}
+	}
+	if len(shapes) != len(inSizes) {
+		t.Errorf("lists of 1 to %d values come in %d shapes, want %d", inBatch, len(shapes), len(inSizes))
+	}
+}
