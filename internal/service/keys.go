@@ -66,9 +66,17 @@ type keyEntry struct {
 }
 
 func indexTags(id *vault.Identity, memoID string) (owner, entry []byte) {
+	return indexOwnerTag(id), indexEntryTag(id, memoID)
+}
+
+func indexOwnerTag(id *vault.Identity) []byte {
 	o := id.IndexTag("author-index", "owner")
+	return o[:]
+}
+
+func indexEntryTag(id *vault.Identity, memoID string) []byte {
 	e := id.IndexTag("author-index", "entry", memoID)
-	return o[:], e[:]
+	return e[:]
 }
 
 // putIndex records keys of memoID in the identity's private index, merged

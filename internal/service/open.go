@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -82,6 +83,9 @@ type ways interface {
 	// accessList returns at least the memo's wraps to the grantees that
 	// accessFor is asked about.
 	accessList(ctx context.Context, tx store.Tx, memoID string) ([]*store.Access, error)
+	// roster says whether the memo's roster is wanted when the actor is
+	// not an author: a list shows no authors.
+	roster() bool
 }
 
 type queryWays struct{}
@@ -98,12 +102,15 @@ func (queryWays) accessList(ctx context.Context, tx store.Tx, memoID string) ([]
 	return tx.AccessList(ctx, memoID)
 }
 
+func (queryWays) roster() bool { return true }
+
 // pageWays are the actor's index entries for a page of memos and the
 // page's wraps to the actor and, for the office, to the office.
 type pageWays struct {
-	owner  []byte
-	index  map[string][]byte          // sealed entries by tag
-	access map[string][]*store.Access // by memo id
+	owner   []byte
+	index   map[string][]byte          // sealed entries by tag
+	indexed map[string]bool            // memo ids with an entry
+	access  map[string][]*store.Access // by memo id
 }
 
 func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo) (*pageWays, error) {
@@ -115,11 +122,18 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 	if a.id != nil {
 		tags := make([][]byte, len(recs))
 		for i, rec := range recs {
-			p.owner, tags[i] = indexTags(a.id, rec.ID)
+			tags[i] = indexEntryTag(a.id, rec.ID)
 		}
+		p.owner = indexOwnerTag(a.id)
 		var err error
 		if p.index, err = tx.IndexEntriesFor(ctx, p.owner, tags); err != nil {
 			return nil, err
+		}
+		p.indexed = map[string]bool{}
+		for i, rec := range recs {
+			if _, ok := p.index[string(tags[i])]; ok {
+				p.indexed[rec.ID] = true
+			}
 		}
 	}
 	grantees := []string{a.User.ID}
@@ -134,6 +148,32 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 		p.access[r.MemoID] = append(p.access[r.MemoID], r)
 	}
 	return p, nil
+}
+
+// fullRows replaces the light rows of the memos in whose author index the
+// actor has an entry with full ones: openRecord needs their rosters to see
+// whether the actor is one of their authors.
+func (p *pageWays) fullRows(ctx context.Context, tx store.Tx, recs []*store.Memo) ([]*store.Memo, error) {
+	if len(p.indexed) == 0 {
+		return recs, nil
+	}
+	ids := slices.Collect(maps.Keys(p.indexed))
+	full, err := tx.MemosByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*store.Memo, len(full))
+	for _, m := range full {
+		byID[m.ID] = m
+	}
+	out := make([]*store.Memo, len(recs))
+	for i, rec := range recs {
+		out[i] = rec
+		if m, ok := byID[rec.ID]; ok {
+			out[i] = m
+		}
+	}
+	return out, nil
 }
 
 func (p *pageWays) indexEntry(_ context.Context, _ store.Tx, owner, entry []byte) ([]byte, error) {
@@ -155,6 +195,8 @@ func (p *pageWays) accessFor(_ context.Context, _ store.Tx, memoID, grantee stri
 func (p *pageWays) accessList(_ context.Context, _ store.Tx, memoID string) ([]*store.Access, error) {
 	return p.access[memoID], nil
 }
+
+func (p *pageWays) roster() bool { return false }
 
 // openRecord is openMemo on a memo row already read in tx (missing: a
 // stand-in for one that does not exist), looking for the ways in at w.
@@ -210,6 +252,9 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 	}
 	if o.rel == relNone || missing {
 		return nil, channel.ErrNotFound
+	}
+	if !w.roster() {
+		return o, nil
 	}
 	if err := openJSON(o.keys, rec.KeyVersion, rec.ID, "roster", rec.Roster, &o.roster); err != nil {
 		return nil, err

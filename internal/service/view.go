@@ -519,6 +519,9 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 		case BoxDistribution:
 			f.Grantee = a.User.ID
 		}
+		// A list shows no authors: rosters are read below only for the
+		// memos the actor may be an author of.
+		f.Light = box != BoxMine
 		recs, err := tx.ListMemos(ctx, f)
 		if err != nil {
 			return err
@@ -536,6 +539,11 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 		w, err := readPageWays(ctx, tx, a, recs)
 		if err != nil {
 			return err
+		}
+		if f.Light {
+			if recs, err = w.fullRows(ctx, tx, recs); err != nil {
+				return err
+			}
 		}
 		revs := make(map[string]int, len(recs))
 		for _, rec := range recs {
