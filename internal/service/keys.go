@@ -103,8 +103,7 @@ func readIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID stri
 
 // lookIndex is readIndex, finding the entry at w.
 func lookIndex(ctx context.Context, tx store.Tx, w ways, id *vault.Identity, memoID string) (memoKeys, error) {
-	owner, entry := indexTags(id, memoID)
-	sealed, err := w.indexEntry(ctx, tx, owner, entry)
+	sealed, err := w.indexEntry(ctx, tx, id, memoID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -78,7 +77,8 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 // are queries (queryWays); for a page of a list they are read for the whole
 // page in two queries (pageWays). openRecord applies the same rules to both.
 type ways interface {
-	indexEntry(ctx context.Context, tx store.Tx, owner, entry []byte) ([]byte, error)
+	// indexEntry is the sealed entry for memoID in id's author index.
+	indexEntry(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string) ([]byte, error)
 	accessFor(ctx context.Context, tx store.Tx, memoID, grantee string, keyVersion int) (*store.Access, error)
 	// accessList returns at least the memo's wraps to the grantees that
 	// accessFor is asked about.
@@ -90,7 +90,8 @@ type ways interface {
 
 type queryWays struct{}
 
-func (queryWays) indexEntry(ctx context.Context, tx store.Tx, owner, entry []byte) ([]byte, error) {
+func (queryWays) indexEntry(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string) ([]byte, error) {
+	owner, entry := indexTags(id, memoID)
 	return tx.IndexEntry(ctx, owner, entry)
 }
 
@@ -107,14 +108,13 @@ func (queryWays) roster() bool { return true }
 // pageWays are the actor's index entries for a page of memos and the
 // page's wraps to the actor and, for the office, to the office.
 type pageWays struct {
-	owner   []byte
-	index   map[string][]byte          // sealed entries by tag
-	indexed map[string]bool            // memo ids with an entry
-	access  map[string][]*store.Access // by memo id
+	id     *vault.Identity            // whose index entries these are
+	index  map[string][]byte          // sealed entries by memo id
+	access map[string][]*store.Access // by memo id
 }
 
 func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo) (*pageWays, error) {
-	p := &pageWays{index: map[string][]byte{}, access: map[string][]*store.Access{}}
+	p := &pageWays{id: a.id, index: map[string][]byte{}, access: map[string][]*store.Access{}}
 	ids := make([]string, len(recs))
 	for i, rec := range recs {
 		ids[i] = rec.ID
@@ -124,15 +124,13 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 		for i, rec := range recs {
 			tags[i] = indexEntryTag(a.id, rec.ID)
 		}
-		p.owner = indexOwnerTag(a.id)
-		var err error
-		if p.index, err = tx.IndexEntriesFor(ctx, p.owner, tags); err != nil {
+		byTag, err := tx.IndexEntriesFor(ctx, indexOwnerTag(a.id), tags)
+		if err != nil {
 			return nil, err
 		}
-		p.indexed = map[string]bool{}
 		for i, rec := range recs {
-			if _, ok := p.index[string(tags[i])]; ok {
-				p.indexed[rec.ID] = true
+			if sealed, ok := byTag[string(tags[i])]; ok {
+				p.index[rec.ID] = sealed
 			}
 		}
 	}
@@ -154,10 +152,10 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 // actor has an entry with full ones: openRecord needs their rosters to see
 // whether the actor is one of their authors.
 func (p *pageWays) fullRows(ctx context.Context, tx store.Tx, recs []*store.Memo) ([]*store.Memo, error) {
-	if len(p.indexed) == 0 {
+	if len(p.index) == 0 {
 		return recs, nil
 	}
-	ids := slices.Collect(maps.Keys(p.indexed))
+	ids := slices.Collect(maps.Keys(p.index))
 	full, err := tx.MemosByIDs(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -176,8 +174,8 @@ func (p *pageWays) fullRows(ctx context.Context, tx store.Tx, recs []*store.Memo
 	return out, nil
 }
 
-func (p *pageWays) indexEntry(_ context.Context, _ store.Tx, owner, entry []byte) ([]byte, error) {
-	if sealed, ok := p.index[string(entry)]; ok && bytes.Equal(owner, p.owner) {
+func (p *pageWays) indexEntry(_ context.Context, _ store.Tx, id *vault.Identity, memoID string) ([]byte, error) {
+	if sealed, ok := p.index[memoID]; ok && id == p.id {
 		return sealed, nil
 	}
 	return nil, store.ErrNotFound

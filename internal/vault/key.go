@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"math"
 	"strconv"
+	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -130,8 +132,12 @@ func (k Key) Tag(parts ...string) [32]byte {
 	return k.Tagger().Tag(parts...)
 }
 
-// Tagger is Key.Tag with its HMAC key derived once, for many tags.
-type Tagger struct{ key []byte }
+// Tagger is Key.Tag with its HMAC key derived once, for many tags. Its
+// keyed HMAC states are reused (Reset restores the keyed state without
+// hashing the key again). It is safe for concurrent use.
+type Tagger struct {
+	hmacs *sync.Pool
+}
 
 // Tagger derives k's tag key.
 func (k Key) Tagger() Tagger {
@@ -139,14 +145,16 @@ func (k Key) Tagger() Tagger {
 	if err != nil {
 		panic("vault: HKDF-Expand failed for 32 bytes")
 	}
-	return Tagger{tagKey}
+	return Tagger{&sync.Pool{New: func() any { return hmac.New(sha256.New, tagKey) }}}
 }
 
 // Tag is Key.Tag of the key the tagger was derived from.
 func (t Tagger) Tag(parts ...string) [32]byte {
-	m := hmac.New(sha256.New, t.key)
+	m := t.hmacs.Get().(hash.Hash)
+	m.Reset()
 	m.Write(AD(parts...))
 	var out [32]byte
 	m.Sum(out[:0])
+	t.hmacs.Put(m)
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -135,4 +136,25 @@ func TestTaggerIsTag(t *testing.T) {
 	if k.Tag("a", "b") == k.Tag("ab") {
 		t.Error("tags of different parts collide")
 	}
+}
+
+func TestTaggerConcurrentUse(t *testing.T) {
+	k, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := k.Tagger()
+	want := k.Tag("memo", "m1")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				if tg.Tag("memo", "m1") != want {
+					t.Error("a tag differs under concurrent use")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
