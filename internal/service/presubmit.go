@@ -61,8 +61,19 @@ func (p *precomputed) wrap(box string, key vault.Key) ([]byte, error) {
 // memo is now. Whatever stands in the way (it is not the actor's, not that
 // revision, not signed) just leaves less precomputed: the write transaction
 // finds it again and says so.
+//
+// At most one fewer than the cores run at once: the write transactions,
+// one at a time behind SQLite's single writer, are the narrowest part of a
+// burst of submissions, and they must not wait for a core behind a crowd
+// of these.
 func (s *Service) presubmit(ctx context.Context, a *Actor, memoID string, rev int) *precomputed {
 	pre := &precomputed{verified: map[[32]byte]bool{}, wraps: map[[32]byte][]byte{}}
+	select {
+	case s.crypto <- struct{}{}:
+		defer func() { <-s.crypto }()
+	case <-ctx.Done():
+		return pre
+	}
 	_ = s.inTx(ctx, false, func(tx store.Tx) error {
 		o, err := s.openMemo(ctx, tx, a, memoID, false)
 		if err != nil || o.rel != relAuthor || o.rec.Revision != rev {

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"runtime"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -60,6 +61,9 @@ type Service struct {
 	identities, offices *identityCache
 	keys                *keyCache
 	tampered            atomic.Bool // a self-check on this node found the ledger damaged
+	// crypto admits submissions' crypto done before the write transaction
+	// (presubmit.go), one fewer at a time than there are cores.
+	crypto chan struct{}
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -86,7 +90,7 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 	}
 	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
 		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
-		keys: newKeyCache(100_000, cfg.SessionIdle), Now: time.Now}
+		keys: newKeyCache(100_000, cfg.SessionIdle), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)), Now: time.Now}
 }
 
 // Config returns the deployment's configuration.
