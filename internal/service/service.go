@@ -17,9 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync/atomic"
-	"runtime"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
