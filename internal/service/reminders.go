@@ -331,6 +331,7 @@ func hasRole(u *store.User, r channel.Role) bool { return slices.Contains(u.Role
 func (s *Service) notify(ctx context.Context, tx store.Tx, to []*store.User, kind, memoID string, due time.Time, p ReminderPolicy) (int, error) {
 	now := micros(s.now())
 	seen := map[string]bool{}
+	var ns []*store.Notification
 	for _, u := range to {
 		if seen[u.ID] {
 			continue
@@ -340,11 +341,9 @@ func (s *Service) notify(ctx context.Context, tx store.Tx, to []*store.User, kin
 		if p.Email && u.Email != "" {
 			n.Email, n.EmailState, n.NextTry = u.Email, "pending", now
 		}
-		if err := tx.AddNotification(ctx, n); err != nil {
-			return 0, err
-		}
+		ns = append(ns, n)
 	}
-	return len(seen), nil
+	return len(ns), tx.AddNotifications(ctx, ns)
 }
 
 // noticeSubmitted tells the office that a memo arrived and must be

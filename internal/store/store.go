@@ -129,6 +129,9 @@ type Tx interface {
 
 	// Notifications (in-app bell and the e-mail outbox).
 	AddNotification(ctx context.Context, n *Notification) error
+	// AddNotifications stores several at once, numbering each after its
+	// user's last (several to one user in the order given).
+	AddNotifications(ctx context.Context, ns []*Notification) error
 	Notifications(ctx context.Context, userID string, limit int) ([]*Notification, error)
 	MarkNotificationsRead(ctx context.Context, userID string, upTo int64) error
 	UnreadNotifications(ctx context.Context, userID string) (int, error)

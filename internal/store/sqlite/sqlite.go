@@ -36,6 +36,7 @@ var dialect = sqlstore.Dialect{
 	LockHead: `SELECT size FROM ledger_head WHERE id = 1`,
 	// One writer: concurrent write transactions share commits and fsyncs.
 	GroupCommit:     true,
+	SingleWriter:    true,
 	CacheStatements: true,
 	IsUnique: func(err error) bool {
 		var e *sqlite.Error

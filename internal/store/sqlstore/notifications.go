@@ -3,25 +3,86 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/dissent-channel/dissent/internal/store"
 )
 
 // AddNotification stores a notification, numbering it after the user's last.
 func (t *Tx) AddNotification(ctx context.Context, n *store.Notification) error {
-	// Lock the user's row so that concurrent transactions on PostgreSQL
-	// number one user's notifications in turn rather than both reading the
-	// same MAX(seq); SQLite's single writer serialises them already.
-	if _, err := t.exec(ctx, `UPDATE users SET version = version WHERE id = ?`, n.UserID); err != nil {
+	return t.AddNotifications(ctx, []*store.Notification{n})
+}
+
+// notificationsPerInsert bounds the rows of one INSERT (12 values each).
+const notificationsPerInsert = 32
+
+// AddNotifications stores notifications in three statements, not three
+// each: they are written in a submission's transaction, which on SQLite
+// runs one at a time behind the single writer.
+func (t *Tx) AddNotifications(ctx context.Context, ns []*store.Notification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	users := map[string]bool{}
+	for _, n := range ns {
+		users[n.UserID] = true
+	}
+	ids := slices.Sorted(maps.Keys(users))
+	in, args := inList(ids)
+	// On PostgreSQL, lock the users' rows (in id order, the same in every
+	// transaction) so that concurrent transactions number one user's
+	// notifications in turn rather than both reading the same MAX(seq).
+	// SQLite's single writer serialises them already.
+	if !t.db.d.SingleWriter {
+		rows, err := t.query(ctx, `SELECT id FROM users WHERE id IN (`+in+`) ORDER BY id FOR UPDATE`, args...)
+		if err != nil {
+			return err
+		}
+		if _, err := collect(rows, func(r *sql.Rows) (string, error) { var s string; return s, r.Scan(&s) }); err != nil {
+			return err
+		}
+	}
+	// One MAX per user, which both databases answer from the end of the
+	// user's range of notifications_user; a GROUP BY over the IN list
+	// would read every notification of those users.
+	rows, err := t.query(ctx, `SELECT u.id, COALESCE((SELECT MAX(n.seq) FROM notifications n WHERE n.user_id = u.id), 0)
+		FROM users u WHERE u.id IN (`+in+`)`, args...)
+	if err != nil {
 		return err
 	}
-	if err := t.row(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM notifications WHERE user_id = ?`, n.UserID).Scan(&n.Seq); err != nil {
-		return scanErr(err)
+	last := map[string]int64{}
+	defer rows.Close()
+	for rows.Next() {
+		var user string
+		var seq int64
+		if err := rows.Scan(&user, &seq); err != nil {
+			return err
+		}
+		last[user] = seq
 	}
-	_, err := t.exec(ctx, `INSERT INTO notifications (id, seq, user_id, kind, memo_id, due_at, created_at, read, email, email_state, attempts, next_try)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.ID, n.Seq, n.UserID, n.Kind, n.MemoID, n.DueAt, n.CreatedAt, b2i(n.Read), n.Email, n.EmailState, n.Attempts, n.NextTry)
-	return err
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	for _, n := range ns {
+		last[n.UserID]++
+		n.Seq = last[n.UserID]
+	}
+	for batch := range slices.Chunk(ns, notificationsPerInsert) {
+		values := make([]string, len(batch))
+		args := make([]any, 0, 12*len(batch))
+		for i, n := range batch {
+			values[i] = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			args = append(args, n.ID, n.Seq, n.UserID, n.Kind, n.MemoID, n.DueAt, n.CreatedAt, b2i(n.Read), n.Email, n.EmailState, n.Attempts, n.NextTry)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO notifications (id, seq, user_id, kind, memo_id, due_at, created_at, read, email, email_state, attempts, next_try)
+			VALUES `+strings.Join(values, `, `), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Notifications returns a user's newest notifications.

@@ -30,9 +30,12 @@ type Dialect struct {
 	// LockHead is the statement that reads the ledger size and holds the
 	// append lock for the rest of the transaction.
 	LockHead string
-	// GroupCommit shares one database commit among write transactions that
-	// queue for a single writer (see group.go).
+	// GroupCommit shares one database commit among the write transactions
+	// that queue for this node's writer connection (see group.go).
 	GroupCommit bool
+	// SingleWriter: the database itself admits one writer at a time (SQLite),
+	// so no two nodes write at once and row locks are not needed.
+	SingleWriter bool
 	// CacheStatements keeps prepared statements (see stmts.go).
 	CacheStatements bool
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/store"
@@ -93,6 +94,39 @@ func testNotifications(t *testing.T, s store.Store) {
 	t.Run("duplicate id is a conflict", func(t *testing.T) {
 		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error {
 			return tx.AddNotification(ctx, notification("n1", "u-bob", t0))
+		})
+	})
+
+	t.Run("several at once are numbered after each user's last, in order", func(t *testing.T) {
+		createUsers(t, s, newUser("u-dave", "dave", "Dave"), newUser("u-erin", "erin", "Erin"))
+		batch := []*store.Notification{
+			notification("b1", "u-dave", t0+10), notification("b2", "u-erin", t0+10),
+			notification("b3", "u-dave", t0+10), notification("b4", "u-erin", t0+10),
+		}
+		for i := range 40 { // more than one INSERT holds
+			batch = append(batch, notification(fmt.Sprintf("b-many-%02d", i), "u-erin", t0+11))
+		}
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			check(t, tx.AddNotification(ctx, notification("b0", "u-dave", t0+9)))
+			check(t, tx.AddNotifications(ctx, batch))
+		})
+		same(t, "dave's seqs", []int64{batch[0].Seq, batch[2].Seq}, []int64{2, 3})
+		same(t, "erin's seqs", []int64{batch[1].Seq, batch[3].Seq, batch[4].Seq, batch[43].Seq}, []int64{1, 2, 3, 42})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.Notifications(ctx, "u-erin", 100)
+			check(t, err)
+			same(t, "erin's notifications", len(got), 42)
+			got, err = tx.Notifications(ctx, "u-dave", 100)
+			check(t, err)
+			same(t, "dave's newest", got[0].ID, "b3")
+		})
+		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error {
+			return tx.AddNotifications(ctx, []*store.Notification{notification("b9", "u-dave", t0), notification("b1", "u-dave", t0)})
+		})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.Notifications(ctx, "u-dave", 100)
+			check(t, err)
+			same(t, "dave's notifications after a failed batch", len(got), 3)
 		})
 	})
 }
