@@ -166,7 +166,9 @@ func TestPgDumpRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
+	// Closed after the cleanups below have dropped the databases (a defer
+	// would close it first, and leave them behind on the server).
+	t.Cleanup(func() { admin.Close() })
 	if err := admin.PingContext(ctx); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal(err)
