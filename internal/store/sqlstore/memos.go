@@ -96,13 +96,16 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 	if f.ByDue {
 		where = append(where, `due_at > 0`)
 		order = `due_at, id`
+		// A row value, which both databases read as a range of the
+		// (due_at, id) index: the equivalent OR read every memo sharing
+		// the cursor's deadline again on every page.
 		if f.AfterID != "" {
-			where = append(where, `(due_at > ? OR (due_at = ? AND id > ?))`)
-			args = append(args, f.AfterKey, f.AfterKey, f.AfterID)
+			where = append(where, `(due_at, id) > (?, ?)`)
+			args = append(args, f.AfterKey, f.AfterID)
 		}
 	} else if f.AfterID != "" {
-		where = append(where, `(updated_at < ? OR (updated_at = ? AND id < ?))`)
-		args = append(args, f.AfterKey, f.AfterKey, f.AfterID)
+		where = append(where, `(updated_at, id) < (?, ?)`)
+		args = append(args, f.AfterKey, f.AfterID)
 	}
 	columns := memoColumns
 	if f.Light {
