@@ -94,15 +94,17 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 	}
 	order := `updated_at DESC, id DESC`
 	if f.ByDue {
-		where = append(where, `due_at > 0`)
 		order = `due_at, id`
 		// A row value, which both databases read as a range of the
 		// (due_at, id) index: the equivalent OR read every memo sharing
-		// the cursor's deadline again on every page.
+		// the cursor's deadline again on every page. It comes before
+		// due_at > 0 (which lets SQLite use the partial index at all):
+		// in the other order SQLite seeks on due_at > 0 alone.
 		if f.AfterID != "" {
 			where = append(where, `(due_at, id) > (?, ?)`)
 			args = append(args, f.AfterKey, f.AfterID)
 		}
+		where = append(where, `due_at > 0`)
 	} else if f.AfterID != "" {
 		where = append(where, `(updated_at, id) < (?, ?)`)
 		args = append(args, f.AfterKey, f.AfterID)
