@@ -162,15 +162,12 @@ func (t *Tx) Revision(ctx context.Context, memoID string, revision int) (*store.
 func (t *Tx) Headings(ctx context.Context, revs map[string]int) (map[string]store.Heading, error) {
 	out := make(map[string]store.Heading, len(revs))
 	ids := slices.Sorted(maps.Keys(revs))
+	// Every heading of these memos, the revisions asked for kept: an OR of
+	// (memo_id, revision) pairs made PostgreSQL read the whole index on
+	// every call; a plain IN list is a few probes on both databases.
 	err := inBatches(ids, func(batch []string) error {
-		terms := make([]string, padded(len(batch)))
-		args := make([]any, 0, 2*len(terms))
-		for i := range terms {
-			id := batch[min(i, len(batch)-1)]
-			terms[i] = `(memo_id = ? AND revision = ?)`
-			args = append(args, id, revs[id])
-		}
-		rows, err := t.query(ctx, `SELECT memo_id, revision, key_version, sealed FROM revision_headings WHERE `+strings.Join(terms, ` OR `), args...)
+		in, args := inList(batch)
+		rows, err := t.query(ctx, `SELECT memo_id, revision, key_version, sealed FROM revision_headings WHERE memo_id IN (`+in+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -181,7 +178,9 @@ func (t *Tx) Headings(ctx context.Context, revs map[string]int) (map[string]stor
 			if err := rows.Scan(&id, &h.Revision, &h.KeyVersion, &h.Sealed); err != nil {
 				return err
 			}
-			out[id] = h
+			if h.Revision == revs[id] {
+				out[id] = h
+			}
 		}
 		return rows.Err()
 	})
@@ -255,19 +254,25 @@ func (t *Tx) AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]
 	if len(grantees) == 0 || len(grantees) > inBatch/2 {
 		return nil, fmt.Errorf("sqlstore: AccessForMemos takes 1 to %d grantees, not %d", inBatch/2, len(grantees))
 	}
+	// One grantee at a time, each a seek per memo in (grantee, memo_id):
+	// with both as IN lists PostgreSQL read every wrap of the grantee.
 	var out []*store.Access
-	err := inBatches(memoIDs, func(batch []string) error {
-		memos, args := inList(batch)
-		in, more := inList(grantees)
-		rows, err := t.query(ctx, `SELECT `+accessColumns+` FROM access WHERE memo_id IN (`+memos+`) AND grantee IN (`+in+`)`, append(args, more...)...)
-		if err != nil {
+	for _, grantee := range slices.Compact(slices.Sorted(slices.Values(grantees))) {
+		err := inBatches(memoIDs, func(batch []string) error {
+			in, args := inList(batch)
+			rows, err := t.query(ctx, `SELECT `+accessColumns+` FROM access WHERE grantee = ? AND memo_id IN (`+in+`)`, append([]any{grantee}, args...)...)
+			if err != nil {
+				return err
+			}
+			got, err := collect(rows, func(r *sql.Rows) (*store.Access, error) { return scanAccess(r) })
+			out = append(out, got...)
 			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		got, err := collect(rows, func(r *sql.Rows) (*store.Access, error) { return scanAccess(r) })
-		out = append(out, got...)
-		return err
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // DeleteAccess removes every wrap of a memo to a grantee.
