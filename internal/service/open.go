@@ -75,7 +75,8 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 // ways is where openRecord looks for the actor's ways into a memo: the
 // actor's author-index entry and the memo's key wraps. For one memo they
 // are queries (queryWays); for a page of a list they are read for the whole
-// page in two queries (pageWays). openRecord applies the same rules to both.
+// page at once, a query or two each (pageWays). openRecord applies the same
+// rules to both.
 type ways interface {
 	// indexEntry is the sealed entry for memoID in id's author index.
 	indexEntry(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string) ([]byte, error)
