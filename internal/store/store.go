@@ -270,7 +270,8 @@ type MemoFilter struct {
 	AfterID  string
 	Limit    int
 	// Light leaves out the sealed roster and the receipt, the bulk of a
-	// row: for scans that need only states and times.
+	// row: for scans that need only states and times. UpdateMemo refuses
+	// a light row.
 	Light bool
 }
 

@@ -41,6 +41,11 @@ func (t *Tx) CreateMemo(ctx context.Context, m *store.Memo) error {
 
 // UpdateMemo writes m if nobody changed it since it was read.
 func (t *Tx) UpdateMemo(ctx context.Context, m *store.Memo) error {
+	if len(m.Roster) == 0 {
+		// Every memo has a sealed roster; a row without one is a light
+		// row (MemoFilter.Light), and writing it back would erase it.
+		return fmt.Errorf("sqlstore: update memo %s: no roster (a light row cannot be written back)", m.ID)
+	}
 	err := t.execOne(ctx, store.ErrConflict, `UPDATE memos SET state = ?, profile = ?, revision = ?, key_version = ?,
 		created_at = ?, updated_at = ?, submitted_at = ?, acknowledged_at = ?, replied_at = ?, ended_at = ?,
 		acknowledge_by = ?, reply_by = ?, reply_latest = ?, due_at = ?, authors_count = ?, roster = ?, receipt = ?,

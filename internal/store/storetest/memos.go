@@ -187,6 +187,16 @@ func testListMemos(t *testing.T, s store.Store) {
 				same(t, "light memo", light[i], &want)
 			}
 		})
+		err := inWriteTx(t.Context(), s, func(tx store.Tx) error {
+			light, err := tx.ListMemos(t.Context(), store.MemoFilter{ByDue: true, Limit: 1, Light: true})
+			if err != nil {
+				return err
+			}
+			return tx.UpdateMemo(t.Context(), light[0])
+		})
+		if err == nil {
+			t.Error("UpdateMemo wrote a light row back")
+		}
 	})
 
 	for _, c := range []struct {
