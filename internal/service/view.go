@@ -563,7 +563,7 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 			if box == BoxMine && o.rel != relAuthor {
 				continue
 			}
-			if h, ok := heads[rec.ID]; ok && h.Revision == rec.Revision {
+			if h, ok := heads[rec.ID]; ok {
 				o.head = &h
 			}
 			page.Items = append(page.Items, s.summary(ctx, tx, o))
@@ -583,10 +583,10 @@ type heading struct {
 // so that a heading moved to another revision or memo does not open.
 func headingField(rev int) string { return "heading/" + strconv.Itoa(rev) }
 
-// heading opens revision rev for its title and marking only: from the
-// heading sealed apart from the text when the revision has one, a few
-// hundred bytes, else (a revision made before headings were kept) from its
-// whole text. Decoding the body as well, which a list does not show, was
+// heading opens revision rev for its title and marking only: from o.head,
+// the heading sealed apart from the text that the list read for its page (a
+// few hundred bytes), else (a revision made before headings were kept) from
+// its whole text. Decoding the body as well, which a list does not show, was
 // most of a list's work: encoding/json validates and unquotes all of it.
 // go-json-experiment/json (the coming encoding/json/v2) skips it several
 // times faster. The plaintext is the service's own json.Marshal of a
@@ -596,12 +596,6 @@ func (o *opened) heading(ctx context.Context, tx store.Tx, rev int) (heading, er
 	var h heading
 	if o.head != nil && o.head.Revision == rev {
 		return h, openJSON(o.keys, o.head.KeyVersion, o.rec.ID, headingField(rev), o.head.Sealed, &h)
-	}
-	kv, sealed, err := tx.RevisionHeading(ctx, o.rec.ID, rev)
-	if err == nil {
-		return h, openJSON(o.keys, kv, o.rec.ID, headingField(rev), sealed, &h)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return h, err
 	}
 	r, err := tx.Revision(ctx, o.rec.ID, rev)
 	if err != nil {

@@ -78,10 +78,6 @@ type Tx interface {
 	ListMemos(ctx context.Context, f MemoFilter) ([]*Memo, error)
 	PutRevision(ctx context.Context, r *Revision) error
 	Revision(ctx context.Context, memoID string, revision int) (*Revision, error)
-	// RevisionHeading returns a revision's key version and sealed heading
-	// without its text; ErrNotFound when it has none (made before headings
-	// were kept).
-	RevisionHeading(ctx context.Context, memoID string, revision int) (keyVersion int, sealed []byte, err error)
 	// Headings returns the heading of one revision of each memo (revs maps
 	// memo id to revision), by memo id; those without one are left out.
 	Headings(ctx context.Context, revs map[string]int) (map[string]Heading, error)
@@ -285,7 +281,7 @@ type Revision struct {
 	CreatedAt   int64
 	// Heading is the title and marking sealed apart, for lists. PutRevision
 	// stores it when set; Revision and Revisions leave it empty (read it
-	// with RevisionHeading).
+	// with Headings).
 	Heading []byte
 }
 

@@ -143,14 +143,6 @@ func (t *Tx) PutRevision(ctx context.Context, r *store.Revision) error {
 	return err
 }
 
-// RevisionHeading returns a revision's sealed heading and its key version.
-func (t *Tx) RevisionHeading(ctx context.Context, memoID string, revision int) (int, []byte, error) {
-	var kv int
-	var sealed []byte
-	err := t.row(ctx, `SELECT key_version, sealed FROM revision_headings WHERE memo_id = ? AND revision = ?`, memoID, revision).Scan(&kv, &sealed)
-	return kv, sealed, scanErr(err)
-}
-
 func scanRevision(r interface{ Scan(...any) error }) (*store.Revision, error) {
 	var v store.Revision
 	err := r.Scan(&v.MemoID, &v.Revision, &v.KeyVersion, &v.Sealed, &v.ContentHash, &v.CreatedAt)

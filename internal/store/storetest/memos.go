@@ -294,11 +294,9 @@ func testRevisions(t *testing.T, s store.Store) {
 		withHeading := &store.Revision{MemoID: "m2", Revision: 2, KeyVersion: 3, Sealed: []byte("long text"), ContentHash: []byte{4}, CreatedAt: t0 + 3, Heading: []byte("sealed title")}
 		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.PutRevision(ctx, withHeading)) })
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			kv, sealed, err := tx.RevisionHeading(ctx, "m2", 2)
+			heads, err := tx.Headings(ctx, map[string]int{"m2": 2})
 			check(t, err)
-			if kv != 3 || string(sealed) != "sealed title" {
-				t.Errorf("RevisionHeading = %d, %q; want 3, \"sealed title\"", kv, sealed)
-			}
+			same(t, "heading", heads, map[string]store.Heading{"m2": {Revision: 2, KeyVersion: 3, Sealed: []byte("sealed title")}})
 			got, err := tx.Revision(ctx, "m2", 2)
 			check(t, err)
 			want := *withHeading
@@ -306,9 +304,10 @@ func testRevisions(t *testing.T, s store.Store) {
 			same(t, "revision", got, &want)
 		})
 		for _, rev := range []int{1, 3} { // one made without a heading, one that does not exist
-			wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error {
-				_, _, err := tx.RevisionHeading(ctx, "m2", rev)
-				return err
+			read(t, s, func(ctx context.Context, tx store.Tx) {
+				heads, err := tx.Headings(ctx, map[string]int{"m2": rev})
+				check(t, err)
+				same(t, "headings of revision without one", heads, map[string]store.Heading{})
 			})
 		}
 	})
