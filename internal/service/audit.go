@@ -39,7 +39,14 @@ type event struct {
 
 // record appends ev to the ledger and returns its index.
 func (s *Service) record(ctx context.Context, tx store.Tx, ev event) (int64, error) {
-	leaf := ledger.Leaf{Version: 1, Time: s.now(), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject}
+	idx, _, _, err := s.recordLeaf(ctx, tx, ev)
+	return idx, err
+}
+
+// recordLeaf is record that also returns the leaf as appended, for a
+// caller that hands it on (a receipt, the reader's own read event).
+func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64, ledger.Leaf, []byte, error) {
+	leaf := ledger.Leaf{Version: 1, Time: s.now().UTC().Round(0), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject}
 	if len(ev.content) > 0 {
 		leaf.Content = hex.EncodeToString(ev.content)
 	}
@@ -73,11 +80,11 @@ func (s *Service) record(ctx context.Context, tx store.Tx, ev event) (int64, err
 	if ev.keys != nil && len(detail) > 0 {
 		plain, err := json.Marshal(detail)
 		if err != nil {
-			return 0, err
+			return 0, ledger.Leaf{}, nil, err
 		}
 		k, ok := ev.keys[ev.keyVersion]
 		if !ok {
-			return 0, errInternal("no key version %d to seal an event", ev.keyVersion)
+			return 0, ledger.Leaf{}, nil, errInternal("no key version %d to seal an event", ev.keyVersion)
 		}
 		sealed = binary.BigEndian.AppendUint32(nil, uint32(ev.keyVersion))
 		sealed = append(sealed, vault.Seal(k, vault.AD("ledger-detail", ev.memo, strconv.Itoa(ev.keyVersion)), plain)...)
@@ -86,18 +93,18 @@ func (s *Service) record(ctx context.Context, tx store.Tx, ev event) (int64, err
 	}
 	data, err := leaf.Encode()
 	if err != nil {
-		return 0, errInternal("encode leaf: %w", err)
+		return 0, ledger.Leaf{}, nil, errInternal("encode leaf: %w", err)
 	}
 	idx, err := ledger.Append(ctx, tx.LedgerStorage(ev.memo), data)
 	if err != nil {
-		return 0, err
+		return 0, ledger.Leaf{}, nil, err
 	}
 	if sealed != nil {
 		if err := tx.PutLedgerDetail(ctx, idx, sealed); err != nil {
-			return 0, err
+			return 0, ledger.Leaf{}, nil, err
 		}
 	}
-	return idx, nil
+	return idx, leaf, data, nil
 }
 
 // audit records ev when the caller needs no index.
@@ -107,8 +114,11 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, ev event) error {
 }
 
 // openDetail opens the sealed detail of a memo event with the memo's keys.
-func openDetail(keys memoKeys, memoID string, sealed []byte) (map[string]any, bool) {
-	if len(sealed) < 4 {
+// The leaf commits to its detail by hash (leaf.Detail): a detail moved
+// beside another leaf of the same memo, which would still open, is refused.
+func openDetail(keys memoKeys, memoID string, leaf ledger.Leaf, sealed []byte) (map[string]any, bool) {
+	h := sha256.Sum256(sealed)
+	if len(sealed) < 4 || leaf.Detail != hex.EncodeToString(h[:]) {
 		return nil, false
 	}
 	kv := int(binary.BigEndian.Uint32(sealed))
@@ -121,7 +131,7 @@ func openDetail(keys memoKeys, memoID string, sealed []byte) (map[string]any, bo
 		return nil, false
 	}
 	var d map[string]any
-	if json.Unmarshal(plain, &d) != nil {
+	if decodeSealed(plain, &d) != nil {
 		return nil, false
 	}
 	return d, true

@@ -83,7 +83,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err := o.sealRoster(); err != nil {
 			return err
 		}
-		idx, err := s.record(ctx, tx, ev)
+		idx, _, leaf, err := s.recordLeaf(ctx, tx, ev)
 		if err != nil {
 			return err
 		}
@@ -91,18 +91,13 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
-		ls := tx.LedgerStorage("")
-		proof, err := ledger.ProveInclusion(ctx, ls, idx, size)
-		if err != nil {
-			return err
-		}
-		leaf, err := ls.ReadLeaves(ctx, idx, idx+1)
+		proof, err := ledger.ProveInclusion(ctx, tx.LedgerStorage(""), idx, size)
 		if err != nil {
 			return err
 		}
 		receipt = &Receipt{MemoID: o.rec.ID, Revision: rev, ContentHash: hex.EncodeToString(hash), AuthorsCount: o.rec.AuthorsCount,
 			Dropped: len(o.roster.Dropped), SubmittedAt: now, LedgerIndex: idx, Checkpoint: string(cp),
-			Leaf: string(leaf[0]), Proof: hashStrings(proof)}
+			Leaf: string(leaf), Proof: hashStrings(proof)}
 		if o.rec.Receipt, err = json.Marshal(receipt); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/vault"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // This file is the one seam between plaintext and the store: every memo
@@ -144,7 +145,7 @@ func openIndexEntry(id *vault.Identity, sealed []byte) (keyEntry, error) {
 	if err != nil {
 		return e, errInternal("author index entry does not open: %w", err)
 	}
-	if err := json.Unmarshal(plain, &e); err != nil {
+	if err := decodeSealed(plain, &e); err != nil {
 		return e, err
 	}
 	return e, nil
@@ -238,7 +239,7 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 				continue
 			}
 			var e keyEntry
-			if err := json.Unmarshal(plain, &e); err != nil {
+			if err := decodeSealed(plain, &e); err != nil {
 				continue
 			}
 			keys, err := decodeKeys(e.Keys)
@@ -315,7 +316,18 @@ func openJSON(keys memoKeys, kv int, memoID, field string, sealed []byte, v any)
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(plain, v)
+	return decodeSealed(plain, v)
+}
+
+// decodeSealed decodes JSON that the service sealed itself: the plaintext
+// of a seal that opened, so its own encoding/json.Marshal of v's type, with
+// exact member names, valid UTF-8 and no duplicates. It uses
+// go-json-experiment/json (the coming encoding/json/v2), which reads such
+// input exactly as encoding/json does and several times faster: decoding
+// what was opened (a memo's text, its roster, its history's details) was a
+// tenth of a read's CPU with encoding/json.
+func decodeSealed(plain []byte, v any) error {
+	return jsonv2.Unmarshal(plain, v)
 }
 
 // openField opens what sealJSON sealed, without decoding it.

@@ -211,7 +211,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 			return unauth
 		}
 		var sec sessionSecrets
-		if err := json.Unmarshal(plain, &sec); err != nil {
+		if err := decodeSealed(plain, &sec); err != nil {
 			return unauth
 		}
 		u, err := tx.UserByID(ctx, sec.UserID)

@@ -1,8 +1,11 @@
 package service_test
 
 import (
+	"bytes"
+	"fmt"
 	"testing"
 
+	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
@@ -68,4 +71,77 @@ func TestSelfCheckDetectsTampering(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestMovedEventDetailNamesNoAuthor moves the sealed detail of one author's
+// event beside another author's event of the same memo, as someone with
+// database access could: the detail still opens with the memo's key, but the
+// leaf commits to its own detail by hash, so the history must name no author
+// for either event rather than the wrong one.
+func TestMovedEventDetailNamesNoAuthor(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice, bob := d.Member("alice"), d.Member("bob")
+		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.InviteSigners(d.Ctx, alice, m.ID, []string{"bob"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Sign(d.Ctx, bob, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		actors := func() map[string]string {
+			t.Helper()
+			got, err := d.Svc.GetMemo(d.Ctx, alice, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]string{}
+			for _, ev := range got.Events {
+				if ev.Action == "memo.create" || ev.Action == "memo.sign" {
+					out[ev.Action] = ev.Actor
+				}
+			}
+			return out
+		}
+		if got := actors(); got["memo.create"] != "alice" || got["memo.sign"] != "bob" {
+			t.Fatalf("before: %v, want alice created and bob signed", got)
+		}
+		raw := st.(*sqlstore.DB).Raw()
+		var create, sign int64
+		rows, err := raw.QueryContext(d.Ctx, `SELECT idx, data FROM ledger_leaves WHERE memo_id = '`+m.ID+`'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var idx int64
+			var data []byte
+			if err := rows.Scan(&idx, &data); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case bytes.Contains(data, []byte(`"action":"memo.create"`)):
+				create = idx
+			case bytes.Contains(data, []byte(`"action":"memo.sign"`)):
+				sign = idx
+			}
+		}
+		if err := rows.Close(); err != nil || create == 0 || sign == 0 {
+			t.Fatalf("leaves of create %d and sign %d: %v", create, sign, err)
+		}
+		for _, q := range []string{
+			fmt.Sprintf(`UPDATE ledger_details SET idx = -1 WHERE idx = %d`, create),
+			fmt.Sprintf(`UPDATE ledger_details SET idx = %d WHERE idx = %d`, create, sign),
+			fmt.Sprintf(`UPDATE ledger_details SET idx = %d WHERE idx = -1`, sign),
+		} {
+			if _, err := raw.ExecContext(d.Ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if got := actors(); got["memo.create"] != "" || got["memo.sign"] != "" {
+			t.Fatalf("after swapping the details: %v, want no author named", got)
+		}
+	})
 }

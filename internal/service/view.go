@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
-
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -142,18 +140,55 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 	if o.rec.SubmittedAt > 0 {
 		m.Deadlines = &Deadlines{AcknowledgeBy: fromMicros(o.rec.AcknowledgeBy), ReplyBy: fromMicros(o.rec.ReplyBy), ReplyLatest: fromMicros(o.rec.ReplyLatest)}
 	}
-	if err := s.viewDistribution(ctx, tx, o, m); err != nil {
+	var names nameBook
+	if err := s.viewDistribution(ctx, tx, o, m, &names); err != nil {
 		return nil, err
 	}
-	if err := s.viewItems(ctx, tx, o, m); err != nil {
+	if err := s.viewItems(ctx, tx, o, m, &names); err != nil {
 		return nil, err
 	}
 	if withEvents {
-		if m.Events, err = s.memoEvents(ctx, tx, o.rec.ID, o.keys); err != nil {
+		if err := s.memoEvents(ctx, tx, o.rec.ID, o.keys, &names, func(evs []Event) { m.Events = evs }); err != nil {
 			return nil, err
 		}
 	}
-	return m, nil
+	return m, names.resolve(ctx, tx)
+}
+
+// nameBook gathers the user ids the parts of a view show, looks them all
+// up in one query (resolve), and then hands each part the names it asked
+// for.
+type nameBook struct {
+	ids   []string
+	fills []func(map[string]User)
+}
+
+// want asks for the names of ids; fill gets them (unknown ids map to
+// nothing) when the book resolves.
+func (b *nameBook) want(ids []string, fill func(names map[string]User)) {
+	b.ids = append(b.ids, ids...)
+	b.fills = append(b.fills, fill)
+}
+
+func (b *nameBook) resolve(ctx context.Context, tx store.Tx) error {
+	out := map[string]User{}
+	var uniq []string
+	for _, id := range b.ids {
+		if id != "" && !slices.Contains(uniq, id) {
+			uniq = append(uniq, id)
+		}
+	}
+	names, err := tx.UserNames(ctx, uniq)
+	if err != nil {
+		return err
+	}
+	for id, n := range names {
+		out[id] = User{Username: n.Username, DisplayName: n.DisplayName}
+	}
+	for _, fill := range b.fills {
+		fill(out)
+	}
+	return nil
 }
 
 func showAuthors(as []channel.Author) []Author {
@@ -168,7 +203,7 @@ func showAuthors(as []channel.Author) []Author {
 	return out
 }
 
-func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, m *Memo) error {
+func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, m *Memo, book *nameBook) error {
 	all, err := tx.AccessList(ctx, o.rec.ID)
 	if err != nil {
 		return err
@@ -185,14 +220,9 @@ func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, 
 		}
 		rows = append(rows, acc)
 	}
-	names, err := s.usernames(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
 	for _, acc := range rows {
-		r := Reader{Username: names[acc.Grantee].Username, DisplayName: names[acc.Grantee].DisplayName, AddedBy: "standing", AddedAt: fromMicros(acc.AddedAt)}
+		r := Reader{AddedBy: "standing", AddedAt: fromMicros(acc.AddedAt)}
 		if !acc.Standing {
-			r.AddedBy = names[acc.AddedBy].Username
 			var reason reasonItem
 			if len(acc.Reason) > 0 && openJSON(o.keys, acc.KeyVersion, o.rec.ID, "reason", acc.Reason, &reason) == nil {
 				r.Reason = reason.Reason
@@ -200,34 +230,23 @@ func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, 
 		}
 		m.Distribution = append(m.Distribution, r)
 	}
+	book.want(ids, func(names map[string]User) {
+		for i, acc := range rows {
+			r := &m.Distribution[i]
+			r.Username, r.DisplayName = names[acc.Grantee].Username, names[acc.Grantee].DisplayName
+			if !acc.Standing {
+				r.AddedBy = names[acc.AddedBy].Username
+			}
+		}
+	})
 	return nil
 }
 
-// usernames maps user ids to users; unknown ids map to nothing.
-func (s *Service) usernames(ctx context.Context, tx store.Tx, ids []string) (map[string]User, error) {
-	out := map[string]User{}
-	var uniq []string
-	for _, id := range ids {
-		if id != "" && !slices.Contains(uniq, id) {
-			uniq = append(uniq, id)
-		}
-	}
-	names, err := tx.UserNames(ctx, uniq)
-	if err != nil {
-		return nil, err
-	}
-	for id, n := range names {
-		out[id] = User{Username: n.Username, DisplayName: n.DisplayName}
-	}
-	return out, nil
-}
-
-func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo) error {
+func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo, book *nameBook) error {
 	items, err := tx.Items(ctx, o.rec.ID)
 	if err != nil {
 		return err
 	}
-	var byIDs []string
 	type decoded struct {
 		kind string
 		at   time.Time
@@ -252,19 +271,16 @@ func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo
 		if err := openJSON(o.keys, it.KeyVersion, o.rec.ID, "item:"+it.ID, it.Sealed, v); err != nil {
 			return err
 		}
-		byIDs = append(byIDs, d.text.By)
 		ds = append(ds, d)
 	}
-	names, err := s.usernames(ctx, tx, byIDs)
-	if err != nil {
-		return err
-	}
+	var commentBy []string
 	for _, d := range ds {
 		switch d.kind {
 		case "comment":
 			// Comments are written to the office; authors do not see them.
 			if o.rel != relAuthor {
-				m.Comments = append(m.Comments, Comment{Author: names[d.text.By].Username, Body: d.text.Body, CreatedAt: d.at})
+				m.Comments = append(m.Comments, Comment{Body: d.text.Body, CreatedAt: d.at})
+				commentBy = append(commentBy, d.text.By)
 			}
 		case "reply":
 			m.Reply = &Reply{Body: d.text.Body, RepliedAt: d.at}
@@ -275,15 +291,23 @@ func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo
 			m.Meetings = append(m.Meetings, Meeting{HeldAt: mt.HeldAt, Minutes: mt.Minutes, Principal: mt.Principal, Attendees: mt.Attendees, Notes: mt.Notes})
 		}
 	}
+	if len(commentBy) > 0 {
+		book.want(commentBy, func(names map[string]User) {
+			for i, id := range commentBy {
+				m.Comments[i].Author = names[id].Username
+			}
+		})
+	}
 	return nil
 }
 
-// memoEvents decodes the ledger entries about a memo. With keys, author
-// entries show which author acted.
-func (s *Service) memoEvents(ctx context.Context, tx store.Tx, memoID string, keys memoKeys) ([]Event, error) {
+// memoEvents decodes the ledger entries about a memo and hands them to
+// done once book has the actors' names. With keys, author entries show
+// which author acted.
+func (s *Service) memoEvents(ctx context.Context, tx store.Tx, memoID string, keys memoKeys, book *nameBook, done func([]Event)) error {
 	entries, err := tx.MemoLedger(ctx, memoID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out := make([]Event, 0, len(entries))
 	var ids []string
@@ -291,7 +315,7 @@ func (s *Service) memoEvents(ctx context.Context, tx store.Tx, memoID string, ke
 	for i, e := range entries {
 		l, err := ledger.DecodeLeaf(e.Data)
 		if err != nil {
-			return nil, errInternal("ledger leaf %d: %w", e.Index, err)
+			return errInternal("ledger leaf %d: %w", e.Index, err)
 		}
 		leaves[i] = l
 		if l.Actor != "" {
@@ -299,44 +323,30 @@ func (s *Service) memoEvents(ctx context.Context, tx store.Tx, memoID string, ke
 		}
 	}
 	authorOf := map[int64]string{}
-	if keys != nil {
-		var withDetail []int64
-		for i, l := range leaves {
-			if l.Role == "author" && l.Detail != "" {
-				withDetail = append(withDetail, entries[i].Index)
-			}
-		}
-		details, err := tx.LedgerDetails(ctx, withDetail)
-		if err != nil {
-			return nil, err
-		}
-		for i, l := range leaves {
-			sealed, ok := details[entries[i].Index]
-			if l.Role != "author" || !ok {
-				continue
-			}
-			if d, ok := openDetail(keys, memoID, sealed); ok {
-				if id, ok := d["actor"].(string); ok {
-					authorOf[entries[i].Index] = id
-					ids = append(ids, id)
-				}
-			}
-		}
-	}
-	names, err := s.usernames(ctx, tx, ids)
-	if err != nil {
-		return nil, err
-	}
 	for i, l := range leaves {
-		ev := Event{Index: entries[i].Index, At: l.Time, Action: l.Action, Role: l.Role, Revision: l.Revision}
-		if l.Actor != "" {
-			ev.Actor = names[l.Actor].Username
-		} else if id, ok := authorOf[entries[i].Index]; ok {
-			ev.Actor = names[id].Username
+		if keys == nil || l.Role != "author" || entries[i].Detail == nil {
+			continue
 		}
-		out = append(out, ev)
+		if d, ok := openDetail(keys, memoID, l, entries[i].Detail); ok {
+			if id, ok := d["actor"].(string); ok {
+				authorOf[entries[i].Index] = id
+				ids = append(ids, id)
+			}
+		}
 	}
-	return out, nil
+	book.want(ids, func(names map[string]User) {
+		for i, l := range leaves {
+			ev := Event{Index: entries[i].Index, At: l.Time, Action: l.Action, Role: l.Role, Revision: l.Revision}
+			if l.Actor != "" {
+				ev.Actor = names[l.Actor].Username
+			} else if id, ok := authorOf[entries[i].Index]; ok {
+				ev.Actor = names[id].Username
+			}
+			out = append(out, ev)
+		}
+		done(out)
+	})
+	return nil
 }
 
 // GetMemo opens a memo for reading. Reading is an audited event: the read
@@ -373,17 +383,9 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 		if rec.Version != o.rec.Version {
 			return errChanged
 		}
-		idx, err := s.record(ctx, tx, readEvent(a, o))
+		idx, l, _, err := s.recordLeaf(ctx, tx, readEvent(a, o))
 		if err != nil {
 			return err
-		}
-		leaves, err := tx.LedgerStorage("").ReadLeaves(ctx, idx, idx+1)
-		if err != nil {
-			return err
-		}
-		l, err := ledger.DecodeLeaf(leaves[0])
-		if err != nil {
-			return errInternal("ledger leaf %d: %w", idx, err)
 		}
 		// As memoEvents shows it: the reader sees their own name.
 		out.Events = append(out.Events, Event{Index: idx, At: l.Time, Action: l.Action, Role: l.Role, Actor: a.User.Username, Revision: l.Revision})
@@ -587,11 +589,7 @@ func headingField(rev int) string { return "heading/" + strconv.Itoa(rev) }
 // the heading sealed apart from the text that the list read for its page (a
 // few hundred bytes), else (a revision made before headings were kept) from
 // its whole text. Decoding the body as well, which a list does not show, was
-// most of a list's work: encoding/json validates and unquotes all of it.
-// go-json-experiment/json (the coming encoding/json/v2) skips it several
-// times faster. The plaintext is the service's own json.Marshal of a
-// channel.Content, authenticated by the seal: exact member names, valid
-// UTF-8, no duplicates, so the two decoders read it alike.
+// most of a list's work: decodeSealed skips the body it does not keep.
 func (o *opened) heading(ctx context.Context, tx store.Tx, rev int) (heading, error) {
 	var h heading
 	if o.head != nil && o.head.Revision == rev {
@@ -605,7 +603,7 @@ func (o *opened) heading(ctx context.Context, tx store.Tx, rev int) (heading, er
 	if err != nil {
 		return h, err
 	}
-	return h, jsonv2.Unmarshal(plain, &h)
+	return h, decodeSealed(plain, &h)
 }
 
 func (s *Service) summary(ctx context.Context, tx store.Tx, o *opened) MemoSummary {
@@ -693,16 +691,18 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID string) ([]Acc
 		if err != nil {
 			return err
 		}
-		events, err := s.memoEvents(ctx, tx, memoID, keys)
-		if err != nil {
+		var book nameBook
+		var events []Event
+		if err := s.memoEvents(ctx, tx, memoID, keys, &book, func(evs []Event) { events = evs }); err != nil {
 			return err
 		}
 		var ids []string
 		for _, acc := range access {
 			ids = append(ids, acc.Grantee)
 		}
-		names, err := s.usernames(ctx, tx, ids)
-		if err != nil {
+		var names map[string]User
+		book.want(ids, func(n map[string]User) { names = n })
+		if err := book.resolve(ctx, tx); err != nil {
 			return err
 		}
 		seen := map[string]bool{}

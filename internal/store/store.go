@@ -114,10 +114,6 @@ type Tx interface {
 	// written through it are indexed under memoID ("" for none).
 	LedgerStorage(memoID string) LedgerStorage
 	PutLedgerDetail(ctx context.Context, index int64, sealed []byte) error
-	LedgerDetail(ctx context.Context, index int64) ([]byte, error)
-	// LedgerDetails returns the sealed details of these leaves; leaves
-	// without one are left out.
-	LedgerDetails(ctx context.Context, indexes []int64) (map[int64][]byte, error)
 	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)
 	PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error
 	LatestCheckpoint(ctx context.Context) (size int64, note []byte, err error)
@@ -325,6 +321,9 @@ type Mail struct {
 type LedgerEntry struct {
 	Index int64
 	Data  []byte
+	// Detail is the sealed detail kept beside the leaf (PutLedgerDetail),
+	// nil for none. Only MemoLedger reads it.
+	Detail []byte
 }
 
 // Notification is something a user must look at. It names no memo title,

@@ -104,43 +104,17 @@ func (t *Tx) PutLedgerDetail(ctx context.Context, index int64, sealed []byte) er
 	return err
 }
 
-// LedgerDetail returns the sealed detail of a leaf.
-func (t *Tx) LedgerDetail(ctx context.Context, index int64) ([]byte, error) {
-	var b []byte
-	err := t.row(ctx, `SELECT sealed FROM ledger_details WHERE idx = ?`, index).Scan(&b)
-	return b, scanErr(err)
-}
-
-// LedgerDetails returns the sealed details of these leaves.
-func (t *Tx) LedgerDetails(ctx context.Context, indexes []int64) (map[int64][]byte, error) {
-	out := make(map[int64][]byte, len(indexes))
-	err := inBatches(indexes, func(batch []int64) error {
-		in, args := inList(batch)
-		rows, err := t.query(ctx, `SELECT idx, sealed FROM ledger_details WHERE idx IN (`+in+`)`, args...)
-		if err != nil {
-			return err
-		}
-		got, err := collect(rows, func(r *sql.Rows) (store.LedgerEntry, error) {
-			var e store.LedgerEntry
-			return e, r.Scan(&e.Index, &e.Data)
-		})
-		for _, e := range got {
-			out[e.Index] = e.Data
-		}
-		return err
-	})
-	return out, err
-}
-
-// MemoLedger returns the leaves about one memo, oldest first.
+// MemoLedger returns the leaves about one memo, oldest first, each with the
+// sealed detail kept beside it (if any).
 func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry, error) {
-	rows, err := t.query(ctx, `SELECT idx, data FROM ledger_leaves WHERE memo_id = ? ORDER BY idx`, memoID)
+	rows, err := t.query(ctx, `SELECT l.idx, l.data, d.sealed FROM ledger_leaves l
+		LEFT JOIN ledger_details d ON d.idx = l.idx WHERE l.memo_id = ? ORDER BY l.idx`, memoID)
 	if err != nil {
 		return nil, err
 	}
 	return collect(rows, func(r *sql.Rows) (store.LedgerEntry, error) {
 		var e store.LedgerEntry
-		err := r.Scan(&e.Index, &e.Data)
+		err := r.Scan(&e.Index, &e.Data, &e.Detail)
 		return e, err
 	})
 }

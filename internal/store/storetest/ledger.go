@@ -211,38 +211,31 @@ func testLedger(t *testing.T, s store.Store) {
 }
 
 func testLedgerDetails(t *testing.T, s store.Store) {
+	leaves := [][]byte{[]byte("leaf 0"), []byte("leaf 1"), []byte("leaf 2")}
 	write(t, s, func(ctx context.Context, tx store.Tx) {
+		appendLeaves(t, tx.LedgerStorage("m1"), leaves[0])
+		appendLeaves(t, tx.LedgerStorage("m2"), leaves[1])
+		appendLeaves(t, tx.LedgerStorage("m1"), leaves[2])
 		check(t, tx.PutLedgerDetail(ctx, 0, []byte("detail 0")))
-		check(t, tx.PutLedgerDetail(ctx, 7, []byte("detail 7")))
+		check(t, tx.PutLedgerDetail(ctx, 1, []byte("detail 1")))
 	})
-	t.Run("get returns the detail of a leaf", func(t *testing.T) {
+	t.Run("a memo's ledger carries each leaf's detail, nil for none", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			for idx, want := range map[int64]string{0: "detail 0", 7: "detail 7"} {
-				got, err := tx.LedgerDetail(ctx, idx)
-				check(t, err)
-				same(t, "detail", string(got), want)
-			}
-		})
-	})
-	t.Run("missing detail is not found", func(t *testing.T) {
-		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.LedgerDetail(ctx, 1); return err })
-	})
-	t.Run("many at once leave out the leaves without one", func(t *testing.T) {
-		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.LedgerDetails(ctx, []int64{7, 1, 0, 7})
+			got, err := tx.MemoLedger(ctx, "m1")
 			check(t, err)
-			same(t, "details", got, map[int64][]byte{0: []byte("detail 0"), 7: []byte("detail 7")})
-			many := make([]int64, 1200) // more than one IN list holds
-			for i := range many {
-				many[i] = int64(i)
-			}
-			got, err = tx.LedgerDetails(ctx, many)
-			check(t, err)
-			same(t, "details of many", len(got), 2)
+			same(t, "entries", got, []store.LedgerEntry{
+				{Index: 0, Data: leaves[0], Detail: []byte("detail 0")},
+				{Index: 2, Data: leaves[2]},
+			})
 		})
 	})
 	t.Run("a second detail for a leaf is a conflict", func(t *testing.T) {
-		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error { return tx.PutLedgerDetail(ctx, 7, []byte("other")) })
+		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error { return tx.PutLedgerDetail(ctx, 1, []byte("other")) })
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.MemoLedger(ctx, "m2")
+			check(t, err)
+			same(t, "detail", string(got[0].Detail), "detail 1")
+		})
 	})
 }
 
