@@ -40,7 +40,8 @@ var dialect = sqlstore.Dialect{
 	// the row lock costs PostgreSQL more CPU than the work. Grouped, this
 	// node's writers queue in Go and share commits; other nodes' groups
 	// still take turns on the row lock.
-	GroupCommit: true,
+	GroupCommit:    true,
+	ReadsOutsideTx: true,
 	IsUnique: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -73,8 +74,16 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 	if _, err := l.t.exec(ctx, `INSERT INTO ledger_leaves (idx, memo_id, data) VALUES (?, ?, ?)`, idx, memo, leaf); err != nil {
 		return err
 	}
-	for i, h := range hashes {
-		if _, err := l.t.exec(ctx, `INSERT INTO ledger_hashes (idx, hash) VALUES (?, ?)`, hashIndexes[i], h[:]); err != nil {
+	// The leaf's stored hashes (one, plus one per subtree it completes: two
+	// on average) in one statement. Its text depends only on how many, so
+	// the few variants stay prepared.
+	if len(hashes) > 0 {
+		values := strings.Repeat(", (?, ?)", len(hashes))[2:]
+		args := make([]any, 0, 2*len(hashes))
+		for i, h := range hashes {
+			args = append(args, hashIndexes[i], h[:])
+		}
+		if _, err := l.t.exec(ctx, `INSERT INTO ledger_hashes (idx, hash) VALUES `+values, args...); err != nil {
 			return err
 		}
 	}

@@ -38,6 +38,12 @@ type Dialect struct {
 	SingleWriter bool
 	// CacheStatements keeps prepared statements (see stmts.go).
 	CacheStatements bool
+	// ReadsOutsideTx runs a read transaction's statements on a connection
+	// of its own, without BEGIN and COMMIT. At PostgreSQL's READ COMMITTED
+	// every statement takes its own snapshot inside a transaction or out of
+	// one, so there a read transaction would add two round trips and
+	// nothing else. (SQLite's read transactions do hold one snapshot.)
+	ReadsOutsideTx bool
 }
 
 // DB is a store over database/sql. SQLite gives it a separate one-connection
@@ -96,6 +102,13 @@ func (db *DB) Begin(ctx context.Context, write bool) (store.Tx, error) {
 			return nil, err
 		}
 		return &Tx{db: db, m: m, stmts: db.writeStmts}, nil
+	}
+	if !write && db.d.ReadsOutsideTx {
+		conn, err := db.read.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: begin: %w", err)
+		}
+		return &Tx{db: db, conn: conn}, nil
 	}
 	pool, stmts := db.read, db.readStmts
 	if write {
@@ -200,9 +213,18 @@ func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 type Tx struct {
 	db    *DB
 	tx    *sql.Tx
+	conn  *sql.Conn // instead of tx, for a read with Dialect.ReadsOutsideTx
 	m     *member
 	stmts *stmtCache
 	done  bool
+}
+
+// runner is what statements run on: a database transaction, or a
+// connection (Dialect.ReadsOutsideTx).
+type runner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // Commit commits.
@@ -210,6 +232,9 @@ func (t *Tx) Commit() error {
 	t.done = true
 	if t.m != nil {
 		return t.m.finish(true)
+	}
+	if t.conn != nil {
+		return t.conn.Close()
 	}
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
@@ -226,13 +251,19 @@ func (t *Tx) Rollback() error {
 	if t.m != nil {
 		return t.m.finish(false)
 	}
+	if t.conn != nil {
+		return t.conn.Close()
+	}
 	return t.tx.Rollback()
 }
 
-// sqlTx returns the database transaction statements run in.
-func (t *Tx) sqlTx() *sql.Tx {
-	if t.m != nil {
+// run returns what statements run on.
+func (t *Tx) run() runner {
+	switch {
+	case t.m != nil:
 		return t.m.g.tx
+	case t.conn != nil:
+		return t.conn
 	}
 	return t.tx
 }
@@ -250,6 +281,11 @@ func (t *Tx) stmtCtx(ctx context.Context) context.Context {
 }
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.conn != nil {
+		// Outside a transaction it would commit at once: refuse it, as
+		// SQLite's query-only read connections do.
+		return nil, errors.New("sqlstore: a write in a read transaction")
+	}
 	query, args = t.db.q(query), notNullBlobs(args)
 	if t.m != nil {
 		if err := ctx.Err(); err != nil {
@@ -264,7 +300,7 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	if st := t.prepared(ctx, query); st != nil {
 		r, err = st.ExecContext(t.stmtCtx(ctx), args...)
 	} else {
-		r, err = t.sqlTx().ExecContext(t.stmtCtx(ctx), query, args...)
+		r, err = t.run().ExecContext(t.stmtCtx(ctx), query, args...)
 	}
 	if err != nil {
 		if t.db.d.IsUnique(err) {
@@ -285,7 +321,7 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 	if st := t.prepared(ctx, query); st != nil {
 		r, err = st.QueryContext(t.stmtCtx(ctx), args...)
 	} else {
-		r, err = t.sqlTx().QueryContext(t.stmtCtx(ctx), query, args...)
+		r, err = t.run().QueryContext(t.stmtCtx(ctx), query, args...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
@@ -298,7 +334,7 @@ func (t *Tx) row(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(t.stmtCtx(ctx), args...)
 	}
-	return t.sqlTx().QueryRowContext(t.stmtCtx(ctx), query, args...)
+	return t.run().QueryRowContext(t.stmtCtx(ctx), query, args...)
 }
 
 // notNullBlobs turns nil []byte arguments into empty ones: to a store nil

@@ -81,5 +81,8 @@ func (t *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
 	if st == nil {
 		return nil
 	}
-	return t.sqlTx().StmtContext(ctx, st)
+	if t.m != nil {
+		return t.m.g.tx.StmtContext(ctx, st)
+	}
+	return t.tx.StmtContext(ctx, st)
 }

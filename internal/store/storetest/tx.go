@@ -96,6 +96,19 @@ func testTransactions(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("a read transaction refuses writes and keeps none", func(t *testing.T) {
+		r, err := s.Begin(ctx, false)
+		check(t, err)
+		if err := r.CreateUser(ctx, newUser("u-in-read", "inread", "In Read")); err == nil {
+			t.Errorf("CreateUser in a read transaction succeeded")
+		}
+		_ = r.Rollback()
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			if _, err := tx.UserByID(ctx, "u-in-read"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("a user written in a read transaction is there: %v, want ErrNotFound", err)
+			}
+		})
+	})
 }
 
 // testBlobs checks that sealed bytes come back exactly: a single flipped or
