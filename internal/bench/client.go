@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // maxResponse bounds a response body the client reads.
@@ -86,7 +88,10 @@ func (c *client) do(ctx context.Context, method, path, token string, in, out any
 		return &apiError{Status: resp.StatusCode, Detail: p.Detail}
 	}
 	if out != nil {
-		return json.Unmarshal(b, out)
+		// go-json-experiment/json reads the few members the load generator
+		// keeps several times faster than encoding/json: on two cores the
+		// generator's CPU is taken from the server it measures.
+		return jsonv2.Unmarshal(b, out)
 	}
 	return nil
 }
