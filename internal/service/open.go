@@ -33,6 +33,20 @@ type opened struct {
 	author *channel.Author // the actor's roster entry when rel == relAuthor
 	pre    *precomputed    // crypto done before the transaction, if any
 	head   *store.Heading  // the current revision's heading, read with a list's page
+	// listed is the memo's access list as read while opening it in a read
+	// transaction (listWays), nil in a write transaction: see accessList.
+	listed *listWays
+}
+
+// accessList is the memo's access list: in a read transaction the one its
+// opening read (a second query for the same rows would find them
+// unchanged), in a write transaction read afresh, since the transaction
+// may have changed it.
+func (o *opened) accessList(ctx context.Context, tx store.Tx) ([]*store.Access, error) {
+	if o.listed != nil {
+		return o.listed.accessList(ctx, tx, o.rec.ID)
+	}
+	return tx.AccessList(ctx, o.rec.ID)
 }
 
 func (o *opened) content(ctx context.Context, tx store.Tx, rev int) (channel.Content, []byte, error) {
@@ -69,7 +83,15 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 	} else if err != nil {
 		return nil, err
 	}
-	return s.openRecord(ctx, tx, a, rec, missing, write, queryWays{})
+	if write {
+		return s.openRecord(ctx, tx, a, rec, missing, write, queryWays{})
+	}
+	w := &listWays{}
+	o, err := s.openRecord(ctx, tx, a, rec, missing, write, w)
+	if err == nil {
+		o.listed = w
+	}
+	return o, err
 }
 
 // ways is where openRecord looks for the actor's ways into a memo: the
@@ -105,6 +127,39 @@ func (queryWays) accessList(ctx context.Context, tx store.Tx, memoID string) ([]
 }
 
 func (queryWays) roster() bool { return true }
+
+// listWays are queryWays that read the memo's whole access list once, when
+// first asked, and find the wraps asked for in it: opening a memo for a
+// reader or the office and showing its distribution then take one query.
+type listWays struct {
+	queryWays
+	list []*store.Access
+	read bool
+}
+
+func (w *listWays) accessFor(ctx context.Context, tx store.Tx, memoID, grantee string, kv int) (*store.Access, error) {
+	all, err := w.accessList(ctx, tx, memoID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range all {
+		if r.Grantee == grantee && r.KeyVersion == kv {
+			return r, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (w *listWays) accessList(ctx context.Context, tx store.Tx, memoID string) ([]*store.Access, error) {
+	if !w.read {
+		list, err := tx.AccessList(ctx, memoID)
+		if err != nil {
+			return nil, err
+		}
+		w.list, w.read = list, true
+	}
+	return w.list, nil
+}
 
 // pageWays are the actor's index entries for a page of memos and the
 // page's wraps to the actor and, for the office, to the office.

@@ -204,7 +204,7 @@ func showAuthors(as []channel.Author) []Author {
 }
 
 func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, m *Memo, book *nameBook) error {
-	all, err := tx.AccessList(ctx, o.rec.ID)
+	all, err := o.accessList(ctx, tx)
 	if err != nil {
 		return err
 	}
