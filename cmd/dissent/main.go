@@ -190,6 +190,7 @@ func openApp(ctx context.Context, data, addr string, migrate bool) (*app, error)
 
 func (a *app) serve(ctx context.Context, ready func(url string)) error {
 	defer a.store.Close()
+	server.TuneMemory(a.cfg)
 	// Background work: reminders, escalation, the e-mail outbox and
 	// scheduled checkpoints. Stopped, and waited for, before the store closes.
 	defer jobs.Start(ctx, a.svc, a.cfg, a.log)()

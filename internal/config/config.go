@@ -28,6 +28,11 @@ type Config struct {
 	Server struct {
 		Addr    string `toml:"addr"`
 		BaseURL string `toml:"base_url"`
+		// MemoryLimitMiB is the server's soft memory limit (Go's
+		// GOMEMLIMIT): the collector works harder as the heap nears it.
+		// Unset: 64 MiB plus twice what the sign-ins allowed at once may
+		// hold (argon2id memory × max_concurrent_sign_ins); -1: none.
+		MemoryLimitMiB int `toml:"memory_limit_mib"`
 	} `toml:"server"`
 	Store struct {
 		Driver   string `toml:"driver"` // sqlite or postgres
@@ -173,6 +178,9 @@ func (c *Config) defaults() {
 	if c.Security.MaxSignIns == 0 {
 		c.Security.MaxSignIns = 8
 	}
+	if c.Server.MemoryLimitMiB == 0 {
+		c.Server.MemoryLimitMiB = 64 + 2*int(c.Security.ArgonMemoryKiB/1024)*c.Security.MaxSignIns
+	}
 	if c.Security.SessionTTL.Duration == 0 {
 		c.Security.SessionTTL.Duration = 12 * time.Hour
 	}
@@ -230,6 +238,9 @@ func (c *Config) Check() error {
 		if _, err := vault.ParsePasswordParams(p.String()); err != nil {
 			errs = append(errs, fmt.Errorf("security: argon2id parameters %s are out of range", p))
 		}
+	}
+	if m := c.Server.MemoryLimitMiB; m != -1 && m < 64 {
+		errs = append(errs, fmt.Errorf("server.memory_limit_mib %d: want at least 64, or -1 for no limit", m))
 	}
 	if c.Security.MaxSignIns < 1 || c.Security.MaxSignIns > 256 {
 		errs = append(errs, fmt.Errorf("security.max_concurrent_sign_ins %d: want 1 to 256", c.Security.MaxSignIns))
@@ -359,6 +370,7 @@ func (c *Config) Summary() []string {
 	out := []string{
 		"data folder: " + c.Data,
 		"address: " + c.Server.Addr,
+		"memory limit: " + c.memoryLimit(),
 		"store: " + c.Store.Driver,
 		"profile: " + c.Channel.Profile,
 		"time zone: " + c.Channel.TimeZone,
@@ -390,4 +402,11 @@ func orNone(s string) string {
 		return "nobody (the office only)"
 	}
 	return s
+}
+
+func (c *Config) memoryLimit() string {
+	if c.Server.MemoryLimitMiB < 0 {
+		return "none"
+	}
+	return strconv.Itoa(c.Server.MemoryLimitMiB) + " MiB (soft)"
 }
