@@ -60,7 +60,8 @@ type Service struct {
 	// office keys, keys the memo keys they unwrapped (idcache.go).
 	identities, offices *identityCache
 	keys                *keyCache
-	tampered            atomic.Bool // a self-check on this node found the ledger damaged
+	tampered            atomic.Bool                      // a self-check on this node found the ledger damaged
+	signed              atomic.Pointer[signedCheckpoint] // the last checkpoint this node signed
 	// crypto admits submissions' crypto done before the write transaction
 	// (presubmit.go), one fewer at a time than there are cores.
 	crypto chan struct{}

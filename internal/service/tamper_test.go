@@ -3,8 +3,12 @@ package service_test
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -142,6 +146,48 @@ func TestMovedEventDetailNamesNoAuthor(t *testing.T) {
 		}
 		if got := actors(); got["memo.create"] != "" || got["memo.sign"] != "" {
 			t.Fatalf("after swapping the details: %v, want no author named", got)
+		}
+	})
+}
+
+// TestForgedCheckpointStopsSubmissions replaces the latest stored
+// checkpoint with one signed by another key, as someone with database
+// access could: the next submission must refuse to sign a checkpoint over
+// it, even though this node signed the one that was there a moment ago.
+func TestForgedCheckpointStopsSubmissions(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		submitted(t, d, alice, "first")
+		raw := st.(*sqlstore.DB).Raw()
+		var size int64
+		if err := raw.QueryRowContext(d.Ctx, `SELECT MAX(size) FROM checkpoints`).Scan(&size); err != nil {
+			t.Fatal(err)
+		}
+		skey, _, err := ledger.GenerateKey("dissent.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, err := ledger.SignCheckpoint(skey, "dissent.test", size, tlog.Hash{1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := `UPDATE checkpoints SET note = $1 WHERE size = $2`
+		if st.Dialect() == "sqlite" {
+			q = `UPDATE checkpoints SET note = ? WHERE size = ?`
+		}
+		if _, err := raw.ExecContext(d.Ctx, q, forged, size); err != nil {
+			t.Fatal(err)
+		}
+		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "second", Body: "b", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err == nil || !strings.Contains(err.Error(), "checkpoint does not verify") {
+			t.Fatalf("submit over a forged checkpoint: %v, want it refused", err)
 		}
 	})
 }

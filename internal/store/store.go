@@ -86,7 +86,9 @@ type Tx interface {
 	Items(ctx context.Context, memoID string) ([]*Item, error)
 
 	// Access: a memo's data key wrapped to a reader (a user or a group).
-	PutAccess(ctx context.Context, a *Access) error
+	// PutAccess stores wraps; one already there for the same memo, grantee
+	// and key version gets the new wrapped key (the last given wins).
+	PutAccess(ctx context.Context, as ...*Access) error
 	AccessFor(ctx context.Context, memoID, grantee string, keyVersion int) (*Access, error)
 	AccessList(ctx context.Context, memoID string) ([]*Access, error)
 	// AccessForMemos returns every wrap of these memos to these grantees

@@ -214,11 +214,39 @@ func (t *Tx) Items(ctx context.Context, memoID string) ([]*store.Item, error) {
 }
 
 // PutAccess stores or replaces a wrapped key.
-func (t *Tx) PutAccess(ctx context.Context, a *store.Access) error {
-	_, err := t.exec(ctx, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (memo_id, grantee, key_version) DO UPDATE SET wrapped = excluded.wrapped`,
-		a.MemoID, a.Grantee, a.KeyVersion, a.Wrapped, a.AddedBy, nullBlob(a.Reason), b2i(a.Standing), a.AddedAt)
-	return err
+func (t *Tx) PutAccess(ctx context.Context, as ...*store.Access) error {
+	// One statement per batch (a submission's seven wraps in one). A row
+	// may not be upserted twice in one statement, so of two wraps with the
+	// same key the last is kept, as separate statements would leave it.
+	type key struct {
+		memo, grantee string
+		kv            int
+	}
+	last := make(map[key]int, len(as))
+	for i, a := range as {
+		last[key{a.MemoID, a.Grantee, a.KeyVersion}] = i
+	}
+	var rows []*store.Access
+	for i, a := range as {
+		if last[key{a.MemoID, a.Grantee, a.KeyVersion}] == i {
+			rows = append(rows, a)
+		}
+	}
+	const perStatement = 32 // 8 values each: within maxParams, so prepared
+	for len(rows) > 0 {
+		n := min(len(rows), perStatement)
+		args := make([]any, 0, 8*n)
+		for _, a := range rows[:n] {
+			args = append(args, a.MemoID, a.Grantee, a.KeyVersion, a.Wrapped, a.AddedBy, nullBlob(a.Reason), b2i(a.Standing), a.AddedAt)
+		}
+		_, err := t.exec(ctx, `INSERT INTO access (`+accessColumns+`) VALUES `+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", n)[2:]+`
+			ON CONFLICT (memo_id, grantee, key_version) DO UPDATE SET wrapped = excluded.wrapped`, args...)
+		if err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 const accessColumns = `memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at`

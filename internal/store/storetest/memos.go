@@ -3,6 +3,7 @@ package storetest
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -410,6 +411,36 @@ func testAccess(t *testing.T, s store.Store) {
 			check(t, err)
 			same(t, "rows", len(all), 4)
 		})
+	})
+
+	t.Run("many at once, a repeated one last wins, an existing one replaced", func(t *testing.T) {
+		createMemos(t, s, newMemo("m-many"))
+		wrap := func(i int, wrapped string) *store.Access {
+			return &store.Access{MemoID: "m-many", Grantee: fmt.Sprintf("u-%02d", i), KeyVersion: 1,
+				Wrapped: []byte(wrapped), AddedBy: "u-office", Reason: []byte("r"), AddedAt: t0 + int64(i)}
+		}
+		existing := wrap(0, "to 0, first")
+		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.PutAccess(ctx, existing)) })
+		var batch []*store.Access
+		for i := range 70 { // more than one statement holds
+			batch = append(batch, wrap(i, fmt.Sprintf("to %d", i)))
+		}
+		again := wrap(3, "to 3, again")
+		batch = append(batch, again)
+		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.PutAccess(ctx, batch...)) })
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			all, err := tx.AccessList(ctx, "m-many")
+			check(t, err)
+			same(t, "rows", len(all), 70)
+			for _, want := range []*store.Access{batch[0], again, batch[69]} {
+				got, err := tx.AccessFor(ctx, "m-many", want.Grantee, 1)
+				check(t, err)
+				same(t, "access", got, want)
+			}
+		})
+	})
+	t.Run("none at once writes nothing", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.PutAccess(ctx)) })
 	})
 
 	t.Run("delete removes every key version of one grantee on one memo", func(t *testing.T) {
