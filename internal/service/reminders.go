@@ -329,6 +329,12 @@ func hasRole(u *store.User, r channel.Role) bool { return slices.Contains(u.Role
 // per person), with an e-mail copy queued when the policy asks for one and
 // the person has an address. It returns how many it wrote.
 func (s *Service) notify(ctx context.Context, tx store.Tx, to []*store.User, kind, memoID string, due time.Time, p ReminderPolicy) (int, error) {
+	ns := s.notices(to, kind, memoID, due, p)
+	return len(ns), tx.AddNotifications(ctx, ns)
+}
+
+// notices are the notifications notify writes.
+func (s *Service) notices(to []*store.User, kind, memoID string, due time.Time, p ReminderPolicy) []*store.Notification {
 	now := micros(s.now())
 	seen := map[string]bool{}
 	var ns []*store.Notification
@@ -343,7 +349,7 @@ func (s *Service) notify(ctx context.Context, tx store.Tx, to []*store.User, kin
 		}
 		ns = append(ns, n)
 	}
-	return len(ns), tx.AddNotifications(ctx, ns)
+	return ns
 }
 
 // noticeSubmitted tells the office that a memo arrived and must be
@@ -358,20 +364,21 @@ func (s *Service) noticeSubmitted(ctx context.Context, tx store.Tx, m *store.Mem
 	if err != nil {
 		return err
 	}
-	if _, err := s.notify(ctx, tx, office, KindReceived, m.ID, fromMicros(m.AcknowledgeBy), p); err != nil {
-		return err
-	}
-	return s.noticeReaders(ctx, tx, m, principals)
+	ns := s.notices(office, KindReceived, m.ID, fromMicros(m.AcknowledgeBy), p)
+	return tx.AddNotifications(ctx, append(ns, s.readerNotices(m, principals)...))
 }
 
 // noticeReaders tells principals that a memo was distributed to them.
 func (s *Service) noticeReaders(ctx context.Context, tx store.Tx, m *store.Memo, readers []*store.User) error {
+	return tx.AddNotifications(ctx, s.readerNotices(m, readers))
+}
+
+func (s *Service) readerNotices(m *store.Memo, readers []*store.User) []*store.Notification {
 	var to []*store.User
 	for _, u := range readers {
 		if !u.Disabled && u.KeyState == keysActive {
 			to = append(to, u)
 		}
 	}
-	_, err := s.notify(ctx, tx, to, KindDistributed, m.ID, time.Time{}, s.reminders())
-	return err
+	return s.notices(to, KindDistributed, m.ID, time.Time{}, s.reminders())
 }

@@ -17,15 +17,51 @@ type ledgerStorage struct {
 	memo string
 }
 
+// ledgerSeen is what a transaction learned of the ledger: its size once the
+// transaction holds the append lock (from LockedSize, or its own WriteLeaf),
+// and stored hashes it read or wrote, which never change. A submission
+// appends its leaf, checks the tree against the last checkpoint, signs the
+// new root and proves its leaf in the receipt: each reads the size and
+// mostly the same hashes along the tree's right edge, once now.
+type ledgerSeen struct {
+	size   int64
+	locked bool // size is known and the append lock held
+	hashes map[int64]tlog.Hash
+}
+
+// maxSeenHashes bounds the hashes a transaction keeps: a self-check that
+// reads the whole ledger keeps only the first few.
+const maxSeenHashes = 4096
+
+func (l ledgerStorage) seen() *ledgerSeen {
+	if l.t.ledger == nil {
+		l.t.ledger = &ledgerSeen{hashes: map[int64]tlog.Hash{}}
+	}
+	return l.t.ledger
+}
+
+func (s *ledgerSeen) keep(idx int64, h tlog.Hash) {
+	if len(s.hashes) < maxSeenHashes {
+		s.hashes[idx] = h
+	}
+}
+
 // LedgerStorage returns the ledger's view of the transaction.
 func (t *Tx) LedgerStorage(memoID string) store.LedgerStorage { return ledgerStorage{t, memoID} }
 
 // LockedSize reads the ledger size and holds the append lock: SQLite's
 // single writer already serialises; PostgreSQL locks the head row.
 func (l ledgerStorage) LockedSize(ctx context.Context) (int64, error) {
+	seen := l.seen()
+	if seen.locked {
+		return seen.size, nil
+	}
 	var n int64
-	err := l.t.row(ctx, l.t.db.d.LockHead).Scan(&n)
-	return n, scanErr(err)
+	if err := l.t.row(ctx, l.t.db.d.LockHead).Scan(&n); err != nil {
+		return 0, scanErr(err)
+	}
+	seen.size, seen.locked = n, true
+	return n, nil
 }
 
 // ReadHashes reads stored tree hashes.
@@ -33,12 +69,24 @@ func (l ledgerStorage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.
 	if len(indexes) == 0 {
 		return nil, nil
 	}
-	in, args := inList(indexes)
+	seen := l.seen()
+	byIdx := make(map[int64]tlog.Hash, len(indexes))
+	var missing []int64
+	for _, idx := range indexes {
+		if h, ok := seen.hashes[idx]; ok {
+			byIdx[idx] = h
+		} else {
+			missing = append(missing, idx)
+		}
+	}
+	if len(missing) == 0 {
+		return hashesInOrder(indexes, byIdx)
+	}
+	in, args := inList(missing)
 	rows, err := l.t.query(ctx, `SELECT idx, hash FROM ledger_hashes WHERE idx IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
-	byIdx := make(map[int64]tlog.Hash, len(indexes))
 	_, err = collect(rows, func(r *sql.Rows) (struct{}, error) {
 		var idx int64
 		var h []byte
@@ -49,11 +97,18 @@ func (l ledgerStorage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.
 			return struct{}{}, fmt.Errorf("stored hash %d has %d bytes", idx, len(h))
 		}
 		byIdx[idx] = tlog.Hash(h)
+		seen.keep(idx, tlog.Hash(h))
 		return struct{}{}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return hashesInOrder(indexes, byIdx)
+}
+
+// hashesInOrder returns byIdx's hash of each index, or an error for one
+// missing.
+func hashesInOrder(indexes []int64, byIdx map[int64]tlog.Hash) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, idx := range indexes {
 		h, ok := byIdx[idx]
@@ -87,7 +142,16 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 			return err
 		}
 	}
-	return l.t.execOne(ctx, fmt.Errorf("sqlstore: ledger head moved under the lock"), `UPDATE ledger_head SET size = ? WHERE id = 1 AND size = ?`, idx+1, idx)
+	err := l.t.execOne(ctx, fmt.Errorf("sqlstore: ledger head moved under the lock"), `UPDATE ledger_head SET size = ? WHERE id = 1 AND size = ?`, idx+1, idx)
+	if err != nil {
+		return err
+	}
+	seen := l.seen()
+	seen.size, seen.locked = idx+1, true
+	for i, h := range hashes {
+		seen.keep(hashIndexes[i], h)
+	}
+	return nil
 }
 
 // ReadLeaves reads leaves [from, to).
@@ -152,6 +216,9 @@ func (t *Tx) Checkpoint(ctx context.Context, size int64) ([]byte, error) {
 // Size reads the ledger size without the append lock (ledger.Sizer): leaves
 // below it never change, so long reads need not hold up writers.
 func (l ledgerStorage) Size(ctx context.Context) (int64, error) {
+	if seen := l.seen(); seen.locked {
+		return seen.size, nil
+	}
 	var n int64
 	err := l.t.row(ctx, `SELECT size FROM ledger_head WHERE id = 1`).Scan(&n)
 	return n, scanErr(err)

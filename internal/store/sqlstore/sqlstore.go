@@ -211,12 +211,13 @@ func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 // Tx is a transaction: a database transaction of its own, or a member of a
 // group (see group.go).
 type Tx struct {
-	db    *DB
-	tx    *sql.Tx
-	conn  *sql.Conn // instead of tx, for a read with Dialect.ReadsOutsideTx
-	m     *member
-	stmts *stmtCache
-	done  bool
+	db     *DB
+	tx     *sql.Tx
+	conn   *sql.Conn // instead of tx, for a read with Dialect.ReadsOutsideTx
+	m      *member
+	stmts  *stmtCache
+	done   bool
+	ledger *ledgerSeen // what this transaction learned of the ledger
 }
 
 // runner is what statements run on: a database transaction, or a

@@ -122,11 +122,31 @@ func testLedger(t *testing.T, s store.Store) {
 		leaves = append(leaves, leaf)
 		write(t, s, func(ctx context.Context, tx store.Tx) { appendLeaves(t, tx.LedgerStorage(memo), leaf) })
 	}
-	// And some in one transaction, as a service call that records two events.
+	// And some in one transaction, as a service call that records two events;
+	// within it the size and the tree the transaction sees (a store may keep
+	// what it read or wrote) are those of every leaf so far.
 	write(t, s, func(ctx context.Context, tx store.Tx) {
+		ls := tx.LedgerStorage("")
+		before, err := ls.LockedSize(ctx)
+		check(t, err)
 		more := [][]byte{[]byte("two events"), []byte("in one transaction"), {}}
-		appendLeaves(t, tx.LedgerStorage(""), more...)
+		appendLeaves(t, ls, more...)
 		leaves = append(leaves, more...)
+		after, err := ls.LockedSize(ctx)
+		check(t, err)
+		same(t, "sizes before and after", [2]int64{before, after}, [2]int64{int64(len(leaves)) - 3, int64(len(leaves))})
+		root, err := tlog.TreeHash(after, storedHashes(ctx, ls))
+		check(t, err)
+		want := memoryTree(t, leaves)
+		wantRoot, err := tlog.TreeHash(after, tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+			out := make([]tlog.Hash, len(indexes))
+			for i, x := range indexes {
+				out[i] = want[x]
+			}
+			return out, nil
+		}))
+		check(t, err)
+		same(t, "tree hash in the transaction", root, wantRoot)
 	})
 	n := int64(len(leaves))
 
