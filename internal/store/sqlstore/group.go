@@ -84,9 +84,10 @@ func newCommitter(db *sql.DB) *committer {
 // group is one database transaction shared by several write transactions.
 type group struct {
 	tx       *sql.Tx
-	members  int       // write transactions committed into it
-	kinds    writeKind // what its committed members wrote
-	next     int       // savepoint names
+	ledger   *ledgerSeen // what its committed members learned of the ledger (ledger.go)
+	members  int         // write transactions committed into it
+	kinds    writeKind   // what its committed members wrote
+	next     int         // savepoint names
 	done     chan struct{}
 	err      error // the group's commit error, once done is closed
 	finished bool
@@ -99,6 +100,9 @@ type member struct {
 	sp    string    // its savepoint
 	kinds writeKind // what it wrote so far
 	log   []logged  // its writes, to replay if the group must be closed under it
+	// regrouped: beforeWrite moved the member to a new group, so what it
+	// learned of the ledger in the old one is dropped (Tx.exec).
+	regrouped bool
 }
 
 type logged struct {
@@ -168,7 +172,7 @@ func (m *member) newGroup() error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	m.g = &group{tx: tx, done: make(chan struct{})}
+	m.g = &group{tx: tx, done: make(chan struct{}), ledger: newLedgerSeen()}
 	m.c.mu.Lock()
 	m.c.cur = m.g
 	m.c.mu.Unlock()
@@ -211,6 +215,7 @@ func (m *member) beforeWrite(ctx context.Context, query string) error {
 		m.breakGroup(err)
 		return err
 	}
+	m.regrouped = true
 	for _, l := range m.log {
 		if _, err := m.g.tx.ExecContext(context.WithoutCancel(ctx), l.query, l.args...); err != nil {
 			return fmt.Errorf("sqlstore: replaying a write in a new group: %w", err)
@@ -255,13 +260,18 @@ func (m *member) breakGroup(cause error) {
 // finish ends the member: commit releases its savepoint, rollback undoes
 // it. Then the connection passes to a waiting writer, or the group commits.
 // A committed member waits for its group's commit and returns its error.
-func (m *member) finish(commit bool) error {
+// What a committed member learned of the ledger (seen, may be nil) is the
+// group's for its next members; a member undone leaves nothing behind.
+func (m *member) finish(commit bool, seen *ledgerSeen) error {
 	g := m.g
 	var err error
 	if commit {
 		if _, err = g.tx.ExecContext(context.Background(), "RELEASE "+m.sp); err == nil {
 			g.members++
 			g.kinds |= m.kinds
+			if seen != nil {
+				g.ledger.merge(seen)
+			}
 		}
 	}
 	if !commit || err != nil {

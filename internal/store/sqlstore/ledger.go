@@ -33,16 +33,61 @@ type ledgerSeen struct {
 // reads the whole ledger keeps only the first few.
 const maxSeenHashes = 4096
 
+func newLedgerSeen() *ledgerSeen { return &ledgerSeen{hashes: map[int64]tlog.Hash{}} }
+
 func (l ledgerStorage) seen() *ledgerSeen {
 	if l.t.ledger == nil {
-		l.t.ledger = &ledgerSeen{hashes: map[int64]tlog.Hash{}}
+		l.t.ledger = newLedgerSeen()
 	}
 	return l.t.ledger
+}
+
+// base is what the members of the transaction's group committed before it
+// learned of the ledger (group.go), or nil.
+func (l ledgerStorage) base() *ledgerSeen {
+	if l.t.m == nil {
+		return nil
+	}
+	return l.t.m.g.ledger
+}
+
+// lockedSize is the size known with the append lock held, by this
+// transaction or its group's earlier members.
+func (l ledgerStorage) lockedSize() (int64, bool) {
+	if seen := l.seen(); seen.locked {
+		return seen.size, true
+	}
+	if b := l.base(); b != nil && b.locked {
+		return b.size, true
+	}
+	return 0, false
+}
+
+// hash is a stored hash this transaction or its group already has.
+func (l ledgerStorage) hash(idx int64) (tlog.Hash, bool) {
+	if h, ok := l.seen().hashes[idx]; ok {
+		return h, true
+	}
+	if b := l.base(); b != nil {
+		h, ok := b.hashes[idx]
+		return h, ok
+	}
+	return tlog.Hash{}, false
 }
 
 func (s *ledgerSeen) keep(idx int64, h tlog.Hash) {
 	if len(s.hashes) < maxSeenHashes {
 		s.hashes[idx] = h
+	}
+}
+
+// merge adds what a member learned to its group's, when the member commits.
+func (s *ledgerSeen) merge(m *ledgerSeen) {
+	if m.locked {
+		s.size, s.locked = m.size, true
+	}
+	for idx, h := range m.hashes {
+		s.keep(idx, h)
 	}
 }
 
@@ -52,14 +97,14 @@ func (t *Tx) LedgerStorage(memoID string) store.LedgerStorage { return ledgerSto
 // LockedSize reads the ledger size and holds the append lock: SQLite's
 // single writer already serialises; PostgreSQL locks the head row.
 func (l ledgerStorage) LockedSize(ctx context.Context) (int64, error) {
-	seen := l.seen()
-	if seen.locked {
-		return seen.size, nil
+	if n, ok := l.lockedSize(); ok {
+		return n, nil
 	}
 	var n int64
 	if err := l.t.row(ctx, l.t.db.d.LockHead).Scan(&n); err != nil {
 		return 0, scanErr(err)
 	}
+	seen := l.seen()
 	seen.size, seen.locked = n, true
 	return n, nil
 }
@@ -73,7 +118,7 @@ func (l ledgerStorage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.
 	byIdx := make(map[int64]tlog.Hash, len(indexes))
 	var missing []int64
 	for _, idx := range indexes {
-		if h, ok := seen.hashes[idx]; ok {
+		if h, ok := l.hash(idx); ok {
 			byIdx[idx] = h
 		} else {
 			missing = append(missing, idx)
@@ -216,8 +261,8 @@ func (t *Tx) Checkpoint(ctx context.Context, size int64) ([]byte, error) {
 // Size reads the ledger size without the append lock (ledger.Sizer): leaves
 // below it never change, so long reads need not hold up writers.
 func (l ledgerStorage) Size(ctx context.Context) (int64, error) {
-	if seen := l.seen(); seen.locked {
-		return seen.size, nil
+	if n, ok := l.lockedSize(); ok {
+		return n, nil
 	}
 	var n int64
 	err := l.t.row(ctx, `SELECT size FROM ledger_head WHERE id = 1`).Scan(&n)

@@ -232,7 +232,7 @@ type runner interface {
 func (t *Tx) Commit() error {
 	t.done = true
 	if t.m != nil {
-		return t.m.finish(true)
+		return t.m.finish(true, t.ledger)
 	}
 	if t.conn != nil {
 		return t.conn.Close()
@@ -250,7 +250,7 @@ func (t *Tx) Rollback() error {
 	}
 	t.done = true
 	if t.m != nil {
-		return t.m.finish(false)
+		return t.m.finish(false, nil)
 	}
 	if t.conn != nil {
 		return t.conn.Close()
@@ -294,6 +294,9 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 		}
 		if err := t.m.beforeWrite(ctx, query); err != nil {
 			return nil, err
+		}
+		if t.m.regrouped {
+			t.m.regrouped, t.ledger = false, nil
 		}
 	}
 	var r sql.Result

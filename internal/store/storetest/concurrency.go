@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/dissent-channel/dissent/internal/store"
 )
 
@@ -46,16 +48,45 @@ func concurrently(n int, f func(i int) error) []error {
 	return errs
 }
 
+// errUndo makes inWriteTx roll back.
+var errUndo = errors.New("undo")
+
 // testConcurrentAppends checks that appends from concurrent transactions
 // form one ledger with no gaps, no forks and no lost leaves: on PostgreSQL
-// the head-row lock must sequence them across connections.
+// the head-row lock must sequence them across connections. Among them are
+// transactions that append and then roll back, and ones that read the size
+// and hashes before appending, as a submission does: transactions grouped
+// into one commit (group.go) must not take anything from one undone.
 func testConcurrentAppends(t *testing.T, s store.Store) {
 	const each = 50
 	ctx := t.Context()
 	errs := concurrently(writers, func(w int) error {
 		for i := range each {
+			ls := func(tx store.Tx) store.LedgerStorage { return tx.LedgerStorage(fmt.Sprintf("m%d", w)) }
+			if i%7 == 3 {
+				err := inWriteTx(ctx, s, func(tx store.Tx) error {
+					if _, err := appendLeaf(ctx, ls(tx), []byte("undone")); err != nil {
+						return err
+					}
+					return errUndo
+				})
+				if !errors.Is(err, errUndo) {
+					return fmt.Errorf("writer %d undone append %d: %w", w, i, err)
+				}
+			}
 			err := inWriteTx(ctx, s, func(tx store.Tx) error {
-				_, err := appendLeaf(ctx, tx.LedgerStorage(fmt.Sprintf("m%d", w)), fmt.Appendf(nil, "writer %d append %d", w, i))
+				if i%5 == 2 {
+					n, err := ls(tx).LockedSize(ctx)
+					if err != nil {
+						return err
+					}
+					if n > 0 {
+						if _, err := ls(tx).ReadHashes(ctx, []int64{tlog.StoredHashIndex(0, n-1)}); err != nil {
+							return err
+						}
+					}
+				}
+				_, err := appendLeaf(ctx, ls(tx), fmt.Appendf(nil, "writer %d append %d", w, i))
 				return err
 			})
 			if err != nil {
