@@ -43,17 +43,22 @@ func storedHashes(ctx context.Context, ls store.LedgerStorage) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) { return ls.ReadHashes(ctx, indexes) })
 }
 
+// inMemory reads stored hashes from *hashes.
+func inMemory(hashes *[]tlog.Hash) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			out[i] = (*hashes)[x]
+		}
+		return out, nil
+	})
+}
+
 // memoryTree returns the stored hashes of a tree of leaves, built in memory.
 func memoryTree(t testing.TB, leaves [][]byte) []tlog.Hash {
 	t.Helper()
 	var hashes []tlog.Hash
-	r := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(indexes))
-		for i, x := range indexes {
-			out[i] = hashes[x]
-		}
-		return out, nil
-	})
+	r := inMemory(&hashes)
 	for i, leaf := range leaves {
 		hs, err := tlog.StoredHashes(int64(i), leaf, r)
 		check(t, err)
@@ -89,13 +94,7 @@ func checkTree(t testing.TB, s store.Store, leaves [][]byte) {
 
 		th, err := tlog.TreeHash(n, storedHashes(ctx, ls))
 		check(t, err)
-		wantTH, err := tlog.TreeHash(n, tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-			out := make([]tlog.Hash, len(indexes))
-			for i, x := range indexes {
-				out[i] = want[x]
-			}
-			return out, nil
-		}))
+		wantTH, err := tlog.TreeHash(n, inMemory(&want))
 		check(t, err)
 		if th != wantTH {
 			t.Errorf("tree hash of the stored ledger %v, want %v", th, wantTH)
@@ -138,13 +137,7 @@ func testLedger(t *testing.T, s store.Store) {
 		root, err := tlog.TreeHash(after, storedHashes(ctx, ls))
 		check(t, err)
 		want := memoryTree(t, leaves)
-		wantRoot, err := tlog.TreeHash(after, tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-			out := make([]tlog.Hash, len(indexes))
-			for i, x := range indexes {
-				out[i] = want[x]
-			}
-			return out, nil
-		}))
+		wantRoot, err := tlog.TreeHash(after, inMemory(&want))
 		check(t, err)
 		same(t, "tree hash in the transaction", root, wantRoot)
 	})
