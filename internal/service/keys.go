@@ -9,10 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/vault"
-	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // This file is the one seam between plaintext and the store: every memo

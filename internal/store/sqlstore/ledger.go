@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -178,12 +177,11 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 	// on average) in one statement. Its text depends only on how many, so
 	// the few variants stay prepared.
 	if len(hashes) > 0 {
-		values := strings.Repeat(", (?, ?)", len(hashes))[2:]
 		args := make([]any, 0, 2*len(hashes))
 		for i, h := range hashes {
 			args = append(args, hashIndexes[i], h[:])
 		}
-		if _, err := l.t.exec(ctx, `INSERT INTO ledger_hashes (idx, hash) VALUES `+values, args...); err != nil {
+		if _, err := l.t.exec(ctx, `INSERT INTO ledger_hashes (idx, hash) VALUES `+valueRows(len(hashes), 2), args...); err != nil {
 			return err
 		}
 	}

@@ -233,18 +233,16 @@ func (t *Tx) PutAccess(ctx context.Context, as ...*store.Access) error {
 		}
 	}
 	const perStatement = 32 // 8 values each: within maxParams, so prepared
-	for len(rows) > 0 {
-		n := min(len(rows), perStatement)
-		args := make([]any, 0, 8*n)
-		for _, a := range rows[:n] {
+	for batch := range slices.Chunk(rows, perStatement) {
+		args := make([]any, 0, 8*len(batch))
+		for _, a := range batch {
 			args = append(args, a.MemoID, a.Grantee, a.KeyVersion, a.Wrapped, a.AddedBy, nullBlob(a.Reason), b2i(a.Standing), a.AddedAt)
 		}
-		_, err := t.exec(ctx, `INSERT INTO access (`+accessColumns+`) VALUES `+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", n)[2:]+`
+		_, err := t.exec(ctx, `INSERT INTO access (`+accessColumns+`) VALUES `+valueRows(len(batch), 8)+`
 			ON CONFLICT (memo_id, grantee, key_version) DO UPDATE SET wrapped = excluded.wrapped`, args...)
 		if err != nil {
 			return err
 		}
-		rows = rows[n:]
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/dissent-channel/dissent/internal/store"
 )
@@ -71,14 +70,12 @@ func (t *Tx) AddNotifications(ctx context.Context, ns []*store.Notification) err
 		n.Seq = last[n.UserID]
 	}
 	for batch := range slices.Chunk(ns, notificationsPerInsert) {
-		values := make([]string, len(batch))
 		args := make([]any, 0, 12*len(batch))
-		for i, n := range batch {
-			values[i] = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		for _, n := range batch {
 			args = append(args, n.ID, n.Seq, n.UserID, n.Kind, n.MemoID, n.DueAt, n.CreatedAt, b2i(n.Read), n.Email, n.EmailState, n.Attempts, n.NextTry)
 		}
 		if _, err := t.exec(ctx, `INSERT INTO notifications (id, seq, user_id, kind, memo_id, due_at, created_at, read, email, email_state, attempts, next_try)
-			VALUES `+strings.Join(values, `, `), args...); err != nil {
+			VALUES `+valueRows(len(batch), 12), args...); err != nil {
 			return err
 		}
 	}

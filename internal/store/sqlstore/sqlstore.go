@@ -397,6 +397,14 @@ func scanErr(err error) error {
 	return nil
 }
 
+// valueRows returns the VALUES list of a multi-row INSERT: n rows of width
+// placeholders each, "(?, ?), (?, ?)". Its text depends only on n and width,
+// so a few shapes of each insert stay prepared.
+func valueRows(n, width int) string {
+	row := "(" + strings.Repeat(", ?", width)[2:] + ")"
+	return strings.Repeat(", "+row, n)[2:]
+}
+
 // placeholders returns "?, ?, ?" for n values.
 // inBatch bounds the values of one IN list (SQLite allows 32,766
 // parameters, PostgreSQL 65,535).

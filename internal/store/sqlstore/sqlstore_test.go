@@ -35,3 +35,18 @@ func TestInListPadsToFewShapes(t *testing.T) {
 		t.Errorf("lists of 1 to %d values come in %d shapes, want %d", inBatch, len(shapes), len(inSizes))
 	}
 }
+
+func TestValueRows(t *testing.T) {
+	for _, c := range []struct {
+		n, width int
+		want     string
+	}{
+		{1, 1, "(?)"},
+		{1, 3, "(?, ?, ?)"},
+		{3, 2, "(?, ?), (?, ?), (?, ?)"},
+	} {
+		if got := valueRows(c.n, c.width); got != c.want {
+			t.Errorf("valueRows(%d, %d) = %q, want %q", c.n, c.width, got, c.want)
+		}
+	}
+}
