@@ -42,6 +42,8 @@ var dialect = sqlstore.Dialect{
 	// still take turns on the row lock.
 	GroupCommit:    true,
 	ReadsOutsideTx: true,
+	WritingCTEs:    true,
+	NestSavepoints: true,
 	IsUnique: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

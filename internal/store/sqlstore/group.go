@@ -73,6 +73,10 @@ type committer struct {
 	waiting int    // writers waiting for the turn
 	cur     *group // the open group, if any
 
+	// nest leaves a committed member's savepoint open, the next member's
+	// nested in it (Dialect.NestSavepoints).
+	nest bool
+
 	commits, syncs atomic.Int64
 	onCommit       func(*group) // tests only
 }
@@ -100,6 +104,8 @@ type member struct {
 	sp    string    // its savepoint
 	kinds writeKind // what it wrote so far
 	log   []logged  // its writes, to replay if the group must be closed under it
+	// failed: one of its statements failed (Tx.failed).
+	failed bool
 	// regrouped: beforeWrite moved the member to a new group, so what it
 	// learned of the ledger in the old one is dropped (Tx.exec).
 	regrouped bool
@@ -266,7 +272,10 @@ func (m *member) finish(commit bool, seen *ledgerSeen) error {
 	g := m.g
 	var err error
 	if commit {
-		if _, err = g.tx.ExecContext(context.Background(), "RELEASE "+m.sp); err == nil {
+		if !m.c.nest || m.failed {
+			_, err = g.tx.ExecContext(context.Background(), "RELEASE "+m.sp)
+		}
+		if err == nil {
 			g.members++
 			g.kinds |= m.kinds
 			if seen != nil {

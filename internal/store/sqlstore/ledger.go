@@ -165,27 +165,44 @@ func hashesInOrder(indexes []int64, byIdx map[int64]tlog.Hash) ([]tlog.Hash, err
 }
 
 // WriteLeaf appends leaf idx and its stored hashes, and moves the head.
+// Where a WITH clause may insert (PostgreSQL), that is one statement: the
+// append runs on the group's connection, one round trip after another,
+// for every audited action.
 func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, hashIndexes []int64, hashes []tlog.Hash) error {
 	var memo any
 	if l.memo != "" {
 		memo = l.memo
 	}
-	if _, err := l.t.exec(ctx, `INSERT INTO ledger_leaves (idx, memo_id, data) VALUES (?, ?, ?)`, idx, memo, leaf); err != nil {
-		return err
-	}
 	// The leaf's stored hashes (one, plus one per subtree it completes: two
-	// on average) in one statement. Its text depends only on how many, so
-	// the few variants stay prepared.
+	// on average) in one INSERT. Its text depends only on how many, so the
+	// few variants stay prepared.
+	hashArgs := make([]any, 0, 2*len(hashes))
+	for i, h := range hashes {
+		hashArgs = append(hashArgs, hashIndexes[i], h[:])
+	}
+	insertLeaf := `INSERT INTO ledger_leaves (idx, memo_id, data) VALUES (?, ?, ?)`
+	var insertHashes string
 	if len(hashes) > 0 {
-		args := make([]any, 0, 2*len(hashes))
-		for i, h := range hashes {
-			args = append(args, hashIndexes[i], h[:])
-		}
-		if _, err := l.t.exec(ctx, `INSERT INTO ledger_hashes (idx, hash) VALUES `+valueRows(len(hashes), 2), args...); err != nil {
+		insertHashes = `INSERT INTO ledger_hashes (idx, hash) VALUES ` + valueRows(len(hashes), 2)
+	}
+	moveHead := `UPDATE ledger_head SET size = ? WHERE id = 1 AND size = ?`
+	headMoved := fmt.Errorf("sqlstore: ledger head moved under the lock")
+	var err error
+	switch {
+	case l.t.db.d.WritingCTEs && len(hashes) > 0:
+		args := append(append([]any{idx, memo, leaf}, hashArgs...), idx+1, idx)
+		err = l.t.execOne(ctx, headMoved, `WITH leaf AS (`+insertLeaf+`), hashes AS (`+insertHashes+`) `+moveHead, args...)
+	default:
+		if _, err = l.t.exec(ctx, insertLeaf, idx, memo, leaf); err != nil {
 			return err
 		}
+		if len(hashes) > 0 {
+			if _, err = l.t.exec(ctx, insertHashes, hashArgs...); err != nil {
+				return err
+			}
+		}
+		err = l.t.execOne(ctx, headMoved, moveHead, idx+1, idx)
 	}
-	err := l.t.execOne(ctx, fmt.Errorf("sqlstore: ledger head moved under the lock"), `UPDATE ledger_head SET size = ? WHERE id = 1 AND size = ?`, idx+1, idx)
 	if err != nil {
 		return err
 	}

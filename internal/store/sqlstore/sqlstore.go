@@ -44,6 +44,16 @@ type Dialect struct {
 	// one, so there a read transaction would add two round trips and
 	// nothing else. (SQLite's read transactions do hold one snapshot.)
 	ReadsOutsideTx bool
+	// WritingCTEs: a WITH clause may hold INSERTs and UPDATEs (PostgreSQL),
+	// so writes that go together can share a statement and a round trip.
+	WritingCTEs bool
+	// NestSavepoints: a grouped member that commits leaves its savepoint
+	// open instead of releasing it, and the next member's nests inside it
+	// (PostgreSQL). A member rolling back still undoes its own writes only,
+	// and the round trip of a RELEASE per member, on the connection every
+	// write of the node takes turns on, is saved. SQLite releases: there an
+	// open savepoint journals every page first changed under it.
+	NestSavepoints bool
 }
 
 // DB is a store over database/sql. SQLite gives it a separate one-connection
@@ -63,6 +73,7 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	db := &DB{read: read, write: write, d: d, queries: map[string]string{}}
 	if d.GroupCommit {
 		db.group = newCommitter(write)
+		db.group.nest = d.NestSavepoints
 	}
 	if d.CacheStatements {
 		db.readStmts, db.writeStmts = newStmtCache(read), newStmtCache(write)
@@ -307,6 +318,7 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 		r, err = t.run().ExecContext(t.stmtCtx(ctx), query, args...)
 	}
 	if err != nil {
+		t.failed()
 		if t.db.d.IsUnique(err) {
 			return nil, fmt.Errorf("%w: %v", store.ErrConflict, err)
 		}
@@ -328,17 +340,44 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 		r, err = t.run().QueryContext(t.stmtCtx(ctx), query, args...)
 	}
 	if err != nil {
+		t.failed()
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	return r, nil
 }
 
-func (t *Tx) row(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *Tx) row(ctx context.Context, query string, args ...any) row {
 	query, args = t.db.q(query), notNullBlobs(args)
 	if st := t.prepared(ctx, query); st != nil {
-		return st.QueryRowContext(t.stmtCtx(ctx), args...)
+		return row{st.QueryRowContext(t.stmtCtx(ctx), args...), t}
 	}
-	return t.run().QueryRowContext(t.stmtCtx(ctx), query, args...)
+	return row{t.run().QueryRowContext(t.stmtCtx(ctx), query, args...), t}
+}
+
+// row is a *sql.Row that tells its transaction when it failed.
+type row struct {
+	r *sql.Row
+	t *Tx
+}
+
+func (r row) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		r.t.failed()
+	}
+	return err
+}
+
+// failed notes that a statement of a grouped member failed: PostgreSQL
+// then refuses every statement until its savepoint is rolled back, so the
+// member must not leave it open for the next one (Dialect.NestSavepoints).
+// Errors while iterating rows are not seen here; an open savepoint left
+// failed makes the next member's SAVEPOINT, or the group's COMMIT, fail,
+// and every member of the group with it, none acknowledged.
+func (t *Tx) failed() {
+	if t.m != nil {
+		t.m.failed = true
+	}
 }
 
 // notNullBlobs turns nil []byte arguments into empty ones: to a store nil

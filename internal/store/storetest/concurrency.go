@@ -121,6 +121,72 @@ func testConcurrentAppends(t *testing.T, s store.Store) {
 	checkTree(t, s, leaves)
 }
 
+// testConcurrentFailures runs writers at once of which some roll back and
+// some commit after a statement of theirs failed (a unique violation),
+// among writers that simply commit. Grouped into one database transaction
+// or not, one writer's failure must stay its own: every other writer's
+// commit succeeds and is there, nothing rolled back is, and a writer that
+// commits after a failed statement either gets an error and left nothing
+// (PostgreSQL, where a failed statement spoils the transaction) or gets
+// nil and its other write is there (SQLite).
+func testConcurrentFailures(t *testing.T, s store.Store) {
+	const each = 25
+	ctx := t.Context()
+	createUsers(t, s, newUser("u-taken", "taken", "Taken"))
+	committed := make([][]bool, writers)
+	errs := concurrently(writers, func(w int) error {
+		committed[w] = make([]bool, each)
+		for i := range each {
+			name := fmt.Sprintf("w%d-%d", w, i)
+			tx, err := s.Begin(ctx, true)
+			if err != nil {
+				return err
+			}
+			if err := tx.PutSetting(ctx, name, []byte(name)); err != nil {
+				_ = tx.Rollback()
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			switch i % 4 {
+			case 1:
+				if err := tx.Rollback(); err != nil {
+					return fmt.Errorf("%s: rollback: %w", name, err)
+				}
+				continue
+			case 2:
+				taken := newUser(fmt.Sprintf("u-%s", name), "taken", "Taken")
+				if err := tx.CreateUser(ctx, taken); !errors.Is(err, store.ErrConflict) {
+					_ = tx.Rollback()
+					return fmt.Errorf("%s: creating a taken username: %v, want ErrConflict", name, err)
+				}
+				committed[w][i] = tx.Commit() == nil
+				continue
+			}
+			if err := tx.Commit(); err != nil {
+				return fmt.Errorf("%s: commit: %w", name, err)
+			}
+			committed[w][i] = true
+		}
+		return nil
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	read(t, s, func(ctx context.Context, tx store.Tx) {
+		for w := range writers {
+			for i := range each {
+				name := fmt.Sprintf("w%d-%d", w, i)
+				v, err := tx.Setting(ctx, name)
+				switch {
+				case committed[w][i] && (err != nil || string(v) != name):
+					t.Errorf("%s committed but reads %q, %v", name, v, err)
+				case !committed[w][i] && !errors.Is(err, store.ErrNotFound):
+					t.Errorf("%s did not commit but reads %q, %v", name, v, err)
+				}
+			}
+		}
+	})
+}
+
 // testConcurrentMemoUpdates checks optimistic locking under contention: of
 // several updates at the same version exactly one wins, every round.
 func testConcurrentMemoUpdates(t *testing.T, s store.Store) {

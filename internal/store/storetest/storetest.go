@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConcurrentMemoUpdates", testConcurrentMemoUpdates},
 		{"ConcurrentNotifications", testConcurrentNotifications},
+		{"ConcurrentFailures", testConcurrentFailures},
 		{"Jobs", testJobs},
 		{"Reminders", testReminders},
 		{"Outbox", testOutbox},
