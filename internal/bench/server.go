@@ -308,9 +308,11 @@ func tail(path string, lines int) string {
 
 // profile asks the child server's profiler for a CPU profile of the next d
 // and writes it to the run's profile folder as NAME.pprof. The returned
-// function waits for it; it does nothing without --profile.
+// function waits for it; it does nothing without --profile, nor for a
+// phase longer than a workload's --duration (seeding, bounded by its count:
+// the profiler would hold the run for the hours it may take at most).
 func (r *runner) profile(ctx context.Context, name string, d time.Duration) (wait func()) {
-	if r.opt.Profile == "" || r.srv.debug == "" {
+	if r.opt.Profile == "" || r.srv.debug == "" || d > r.opt.Duration {
 		return func() {}
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
