@@ -12,9 +12,9 @@ import (
 // server's live heap is small (tens of MiB) and each request allocates
 // afresh (a read about 100 KB), so at Go's default of 100 the collector ran
 // some twenty times a second under load and took a tenth of the CPU. At 400
-// it runs a fifth as often: against 200, submissions and reads took 5-10%
-// less CPU each and the heap under load stayed near 110 MiB (dissent bench,
-// 2 cores). The memory limit bounds what that costs in memory, with room for
+// it runs a quarter as often: against 200, submissions and reads took 5-10%
+// less CPU each and RSS under load stayed near 110 MiB (dissent bench, 2
+// cores). The memory limit bounds what that costs in memory, with room for
 // the sign-ins (argon2id) allowed at once.
 const gcPercent = 400
 
