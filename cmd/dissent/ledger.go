@@ -173,16 +173,11 @@ func cmdLedger(ctx context.Context, args []string) error {
 }
 
 // startupCheck runs the ledger self-check in the background after the
-// server starts listening. It reads the whole ledger, garbage that the
-// serving collector's target (server.TuneMemory) would let grow to several
-// times the live heap, so the check runs at Go's default target (unless
-// GOGC says otherwise); afterwards the memory it used goes back to the
-// system at once rather than over minutes, so an idle server stays small.
+// server starts listening. It reads the whole ledger; afterwards the memory
+// it used goes back to the system at once rather than over minutes, so an
+// idle server stays small.
 func (a *app) startupCheck(ctx context.Context) {
 	go func() {
-		if os.Getenv("GOGC") == "" {
-			defer debug.SetGCPercent(debug.SetGCPercent(100))
-		}
 		res, err := a.svc.CheckLedger(ctx, nil)
 		debug.FreeOSMemory()
 		switch {
