@@ -346,21 +346,21 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 	return r, nil
 }
 
-func (t *Tx) row(ctx context.Context, query string, args ...any) row {
+func (t *Tx) row(ctx context.Context, query string, args ...any) trackedRow {
 	query, args = t.db.q(query), notNullBlobs(args)
 	if st := t.prepared(ctx, query); st != nil {
-		return row{st.QueryRowContext(t.stmtCtx(ctx), args...), t}
+		return trackedRow{st.QueryRowContext(t.stmtCtx(ctx), args...), t}
 	}
-	return row{t.run().QueryRowContext(t.stmtCtx(ctx), query, args...), t}
+	return trackedRow{t.run().QueryRowContext(t.stmtCtx(ctx), query, args...), t}
 }
 
-// row is a *sql.Row that tells its transaction when it failed.
-type row struct {
+// trackedRow is a *sql.Row that tells its transaction when it failed.
+type trackedRow struct {
 	r *sql.Row
 	t *Tx
 }
 
-func (r row) Scan(dest ...any) error {
+func (r trackedRow) Scan(dest ...any) error {
 	err := r.r.Scan(dest...)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		r.t.failed()
