@@ -34,6 +34,13 @@ type Store interface {
 
 // Tx is one transaction. After Commit or Rollback it must not be used.
 // Rollback after Commit is a no-op, so `defer tx.Rollback()` is always safe.
+//
+// A write that only stores (WriteLeaf, PutLedgerDetail, PutCheckpoint,
+// PutAccess, AddNotification(s)) may report its failure late: from a later
+// call of the same transaction or from Commit, never after Commit returns
+// nil. Once a call has failed so, every later call and Commit fail with it
+// and the transaction commits nothing (a PostgreSQL store pipelines such
+// writes; see sqlstore's pipe.go).
 type Tx interface {
 	Commit() error
 	Rollback() error

@@ -44,6 +44,10 @@ var dialect = sqlstore.Dialect{
 	ReadsOutsideTx: true,
 	WritingCTEs:    true,
 	NestSavepoints: true,
+	// The round trips of the one connection this node's writers take
+	// turns on are what a burst of submissions waits for: a member's
+	// writes go out with its next read.
+	Pipeline: pipeline,
 	IsUnique: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

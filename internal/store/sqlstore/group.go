@@ -68,6 +68,9 @@ func kindOf(query string) writeKind {
 type committer struct {
 	db   *sql.DB
 	turn chan struct{} // holding its one token is owning the write connection
+	// pipe: the group's statements are pipelined (pipe.go).
+	pipe     Pipeline
+	isUnique func(error) bool
 
 	mu      sync.Mutex
 	waiting int    // writers waiting for the turn
@@ -87,7 +90,8 @@ func newCommitter(db *sql.DB) *committer {
 
 // group is one database transaction shared by several write transactions.
 type group struct {
-	tx       *sql.Tx
+	tx       *sql.Tx     // its transaction; or, pipelined:
+	pc       *pipeConn   // its connection
 	ledger   *ledgerSeen // what its committed members learned of the ledger (ledger.go)
 	members  int         // write transactions committed into it
 	kinds    writeKind   // what its committed members wrote
@@ -174,11 +178,21 @@ func (c *committer) abandoned() {
 func (m *member) newGroup() error {
 	// The group outlives the request that opened it, so it is not bound to
 	// that request's context.
-	tx, err := m.c.db.BeginTx(context.Background(), nil)
-	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+	m.g = &group{done: make(chan struct{}), ledger: newLedgerSeen()}
+	if m.c.pipe != nil {
+		conn, err := m.c.db.Conn(context.Background())
+		if err != nil {
+			return fmt.Errorf("sqlstore: begin: %w", err)
+		}
+		m.g.pc = &pipeConn{conn: conn, run: m.c.pipe, isUnique: m.c.isUnique}
+		m.g.pc.queue("BEGIN", nil, nil, false)
+	} else {
+		tx, err := m.c.db.BeginTx(context.Background(), nil)
+		if err != nil {
+			return fmt.Errorf("sqlstore: begin: %w", err)
+		}
+		m.g.tx = tx
 	}
-	m.g = &group{tx: tx, done: make(chan struct{}), ledger: newLedgerSeen()}
 	m.c.mu.Lock()
 	m.c.cur = m.g
 	m.c.mu.Unlock()
@@ -188,8 +202,31 @@ func (m *member) newGroup() error {
 func (m *member) savepoint() error {
 	m.g.next++
 	m.sp = "w" + strconv.Itoa(m.g.next)
-	_, err := m.g.tx.ExecContext(context.Background(), "SAVEPOINT "+m.sp)
+	if m.g.pc != nil {
+		m.g.pc.queue("SAVEPOINT "+m.sp, nil, nil, false)
+		return nil
+	}
+	return m.g.exec("SAVEPOINT " + m.sp)
+}
+
+// exec runs one of the group's own statements, on its transaction.
+func (g *group) exec(query string, args ...any) error {
+	if g.pc != nil {
+		return g.pc.exec(context.Background(), query, args...)
+	}
+	_, err := g.tx.ExecContext(context.Background(), query, args...)
 	return err
+}
+
+// end commits or rolls back the group's transaction.
+func (g *group) end(commit bool) error {
+	switch {
+	case g.pc != nil:
+		return g.pc.end(context.Background(), commit)
+	case commit:
+		return g.tx.Commit()
+	}
+	return g.tx.Rollback()
 }
 
 // beforeWrite keeps apart what must not share a transaction (see above),
@@ -223,7 +260,7 @@ func (m *member) beforeWrite(ctx context.Context, query string) error {
 	}
 	m.regrouped = true
 	for _, l := range m.log {
-		if _, err := m.g.tx.ExecContext(context.WithoutCancel(ctx), l.query, l.args...); err != nil {
+		if err := m.g.exec(l.query, l.args...); err != nil {
 			return fmt.Errorf("sqlstore: replaying a write in a new group: %w", err)
 		}
 	}
@@ -238,11 +275,15 @@ func (m *member) logWrite(query string, args []any) {
 
 // undo rolls the member's savepoint back and removes it.
 func (m *member) undo() error {
-	if _, err := m.g.tx.ExecContext(context.Background(), "ROLLBACK TO "+m.sp); err != nil {
+	if pc := m.g.pc; pc != nil {
+		pc.dropWrites()
+		pc.queue("ROLLBACK TO "+m.sp, nil, nil, false)
+		return pc.exec(context.Background(), "RELEASE "+m.sp)
+	}
+	if err := m.g.exec("ROLLBACK TO " + m.sp); err != nil {
 		return err
 	}
-	_, err := m.g.tx.ExecContext(context.Background(), "RELEASE "+m.sp)
-	return err
+	return m.g.exec("RELEASE " + m.sp)
 }
 
 // breakGroup ends a group whose transaction can no longer be trusted (a
@@ -257,7 +298,7 @@ func (m *member) breakGroup(cause error) {
 	m.c.mu.Unlock()
 	if !g.finished {
 		g.finished = true
-		_ = g.tx.Rollback()
+		_ = g.end(false)
 		g.err = fmt.Errorf("sqlstore: the grouped transaction failed: %w", cause)
 		close(g.done)
 	}
@@ -272,8 +313,13 @@ func (m *member) finish(commit bool, seen *ledgerSeen) error {
 	g := m.g
 	var err error
 	if commit {
-		if !m.c.nest || m.failed {
-			_, err = g.tx.ExecContext(context.Background(), "RELEASE "+m.sp)
+		switch {
+		case !m.c.nest || m.failed:
+			err = g.exec("RELEASE " + m.sp)
+		case g.pc != nil && g.pc.hasWrites():
+			// The member's queued writes go now: it is not committed
+			// into the group before they are known to have worked.
+			_, _, err = g.pc.send(context.Background(), nil, false)
 		}
 		if err == nil {
 			g.members++
@@ -324,9 +370,9 @@ func (c *committer) commitGroup(g *group) {
 	}
 	g.finished = true
 	if g.members == 0 {
-		_ = g.tx.Rollback()
+		_ = g.end(false)
 	} else {
-		if err := g.tx.Commit(); err != nil {
+		if err := g.end(true); err != nil {
 			g.err = fmt.Errorf("sqlstore: commit: %w", err)
 		} else {
 			c.commits.Add(int64(g.members))

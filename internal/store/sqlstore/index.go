@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/dissent-channel/dissent/internal/store"
 )
@@ -49,7 +48,7 @@ func (t *Tx) IndexEntries(ctx context.Context, owner []byte) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) ([]byte, error) {
+	return collect(rows, func(r Rows) ([]byte, error) {
 		var b []byte
 		err := r.Scan(&b)
 		return b, err
@@ -68,7 +67,7 @@ func (t *Tx) MailSince(ctx context.Context, since int64, limit int) ([]*store.Ma
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.Mail, error) {
+	return collect(rows, func(r Rows) (*store.Mail, error) {
 		var m store.Mail
 		err := r.Scan(&m.ID, &m.PostedAt, &m.Sealed)
 		return &m, err

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/dissent-channel/dissent/internal/store"
 )
@@ -36,7 +35,7 @@ func (t *Tx) Jobs(ctx context.Context) ([]*store.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.Job, error) {
+	return collect(rows, func(r Rows) (*store.Job, error) {
 		var j store.Job
 		err := r.Scan(&j.Name, &j.RunAt, &j.LeaseUntil, &j.LeaseOwner, &j.LastRun, &j.LastError)
 		return &j, err
@@ -70,7 +69,7 @@ func (t *Tx) ClaimMail(ctx context.Context, now, leaseUntil int64, limit int) ([
 	if err != nil {
 		return nil, err
 	}
-	out, err := collect(rows, func(r *sql.Rows) (*store.Notification, error) {
+	out, err := collect(rows, func(r Rows) (*store.Notification, error) {
 		var n store.Notification
 		err := r.Scan(&n.ID, &n.Seq, &n.UserID, &n.Kind, &n.MemoID, &n.DueAt, &n.CreatedAt, &n.Email, &n.EmailState, &n.Attempts, &n.NextTry)
 		return &n, err

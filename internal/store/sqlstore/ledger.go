@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -131,7 +130,7 @@ func (l ledgerStorage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.
 	if err != nil {
 		return nil, err
 	}
-	_, err = collect(rows, func(r *sql.Rows) (struct{}, error) {
+	_, err = collect(rows, func(r Rows) (struct{}, error) {
 		var idx int64
 		var h []byte
 		if err := r.Scan(&idx, &h); err != nil {
@@ -191,7 +190,7 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 	switch {
 	case l.t.db.d.WritingCTEs && len(hashes) > 0:
 		args := append(append([]any{idx, memo, leaf}, hashArgs...), idx+1, idx)
-		err = l.t.execOne(ctx, headMoved, `WITH leaf AS (`+insertLeaf+`), hashes AS (`+insertHashes+`) `+moveHead, args...)
+		err = l.t.execLater(ctx, headMoved, `WITH leaf AS (`+insertLeaf+`), hashes AS (`+insertHashes+`) `+moveHead, args...)
 	default:
 		if _, err = l.t.exec(ctx, insertLeaf, idx, memo, leaf); err != nil {
 			return err
@@ -220,7 +219,7 @@ func (l ledgerStorage) ReadLeaves(ctx context.Context, from, to int64) ([][]byte
 	if err != nil {
 		return nil, err
 	}
-	out, err := collect(rows, func(r *sql.Rows) ([]byte, error) {
+	out, err := collect(rows, func(r Rows) ([]byte, error) {
 		var b []byte
 		err := r.Scan(&b)
 		return b, err
@@ -233,8 +232,7 @@ func (l ledgerStorage) ReadLeaves(ctx context.Context, from, to int64) ([][]byte
 
 // PutLedgerDetail stores the sealed detail of a leaf.
 func (t *Tx) PutLedgerDetail(ctx context.Context, index int64, sealed []byte) error {
-	_, err := t.exec(ctx, `INSERT INTO ledger_details (idx, sealed) VALUES (?, ?)`, index, sealed)
-	return err
+	return t.execLater(ctx, nil, `INSERT INTO ledger_details (idx, sealed) VALUES (?, ?)`, index, sealed)
 }
 
 // MemoLedger returns the leaves about one memo, oldest first, each with the
@@ -248,7 +246,7 @@ func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (store.LedgerEntry, error) {
+	return collect(rows, func(r Rows) (store.LedgerEntry, error) {
 		var e store.LedgerEntry
 		err := r.Scan(&e.Index, &e.Data, &e.Detail)
 		return e, err
@@ -257,8 +255,7 @@ func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry
 
 // PutCheckpoint stores a signed checkpoint (idempotent per size).
 func (t *Tx) PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error {
-	_, err := t.exec(ctx, `INSERT INTO checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note`, size, note, at)
-	return err
+	return t.execLater(ctx, nil, `INSERT INTO checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note`, size, note, at)
 }
 
 // LatestCheckpoint returns the checkpoint of the largest size.

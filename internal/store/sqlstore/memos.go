@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
@@ -73,7 +72,7 @@ func (t *Tx) MemosByIDs(ctx context.Context, ids []string) ([]*store.Memo, error
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.Memo, error) { return scanMemo(r) })
+	return collect(rows, func(r Rows) (*store.Memo, error) { return scanMemo(r) })
 }
 
 // ListMemos lists memos by f.
@@ -128,7 +127,7 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.Memo, error) { return scanMemo(r) })
+	return collect(rows, func(r Rows) (*store.Memo, error) { return scanMemo(r) })
 }
 
 // PutRevision stores a new revision; revisions are never rewritten.
@@ -190,7 +189,7 @@ func (t *Tx) Revisions(ctx context.Context, memoID string) ([]*store.Revision, e
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.Revision, error) { return scanRevision(r) })
+	return collect(rows, func(r Rows) (*store.Revision, error) { return scanRevision(r) })
 }
 
 // AddItem stores a comment, meeting, reply or reason.
@@ -206,7 +205,7 @@ func (t *Tx) Items(ctx context.Context, memoID string) ([]*store.Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.Item, error) {
+	return collect(rows, func(r Rows) (*store.Item, error) {
 		var it store.Item
 		err := r.Scan(&it.ID, &it.MemoID, &it.Kind, &it.KeyVersion, &it.Sealed, &it.CreatedAt)
 		return &it, err
@@ -238,7 +237,7 @@ func (t *Tx) PutAccess(ctx context.Context, as ...*store.Access) error {
 		for _, a := range batch {
 			args = append(args, a.MemoID, a.Grantee, a.KeyVersion, a.Wrapped, a.AddedBy, nullBlob(a.Reason), b2i(a.Standing), a.AddedAt)
 		}
-		_, err := t.exec(ctx, `INSERT INTO access (`+accessColumns+`) VALUES `+valueRows(len(batch), 8)+`
+		err := t.execLater(ctx, nil, `INSERT INTO access (`+accessColumns+`) VALUES `+valueRows(len(batch), 8)+`
 			ON CONFLICT (memo_id, grantee, key_version) DO UPDATE SET wrapped = excluded.wrapped`, args...)
 		if err != nil {
 			return err
@@ -269,7 +268,7 @@ func (t *Tx) AccessList(ctx context.Context, memoID string) ([]*store.Access, er
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.Access, error) { return scanAccess(r) })
+	return collect(rows, func(r Rows) (*store.Access, error) { return scanAccess(r) })
 }
 
 // AccessForMemos returns every wrap of these memos to these grantees.
@@ -287,7 +286,7 @@ func (t *Tx) AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]
 			if err != nil {
 				return err
 			}
-			got, err := collect(rows, func(r *sql.Rows) (*store.Access, error) { return scanAccess(r) })
+			got, err := collect(rows, func(r Rows) (*store.Access, error) { return scanAccess(r) })
 			out = append(out, got...)
 			return err
 		})
@@ -313,7 +312,7 @@ func (t *Tx) MemoFacts(ctx context.Context, from, to int64) ([]store.MemoFacts, 
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (store.MemoFacts, error) {
+	return collect(rows, func(r Rows) (store.MemoFacts, error) {
 		var f store.MemoFacts
 		err := r.Scan(&f.State, &f.SubmittedAt, &f.AcknowledgedAt, &f.RepliedAt, &f.AcknowledgeBy, &f.ReplyBy, &f.ReplyLatest, &f.AuthorsCount)
 		return f, err

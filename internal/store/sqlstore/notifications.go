@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"maps"
 	"slices"
 
@@ -39,7 +38,7 @@ func (t *Tx) AddNotifications(ctx context.Context, ns []*store.Notification) err
 		if err != nil {
 			return err
 		}
-		if _, err := collect(rows, func(r *sql.Rows) (string, error) { var s string; return s, r.Scan(&s) }); err != nil {
+		if _, err := collect(rows, func(r Rows) (string, error) { var s string; return s, r.Scan(&s) }); err != nil {
 			return err
 		}
 	}
@@ -74,7 +73,7 @@ func (t *Tx) AddNotifications(ctx context.Context, ns []*store.Notification) err
 		for _, n := range batch {
 			args = append(args, n.ID, n.Seq, n.UserID, n.Kind, n.MemoID, n.DueAt, n.CreatedAt, b2i(n.Read), n.Email, n.EmailState, n.Attempts, n.NextTry)
 		}
-		if _, err := t.exec(ctx, `INSERT INTO notifications (id, seq, user_id, kind, memo_id, due_at, created_at, read, email, email_state, attempts, next_try)
+		if err := t.execLater(ctx, nil, `INSERT INTO notifications (id, seq, user_id, kind, memo_id, due_at, created_at, read, email, email_state, attempts, next_try)
 			VALUES `+valueRows(len(batch), 12), args...); err != nil {
 			return err
 		}
@@ -89,7 +88,7 @@ func (t *Tx) Notifications(ctx context.Context, userID string, limit int) ([]*st
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.Notification, error) {
+	return collect(rows, func(r Rows) (*store.Notification, error) {
 		var n store.Notification
 		var read int
 		err := r.Scan(&n.ID, &n.Seq, &n.UserID, &n.Kind, &n.MemoID, &n.DueAt, &n.CreatedAt, &read, &n.Email, &n.EmailState, &n.Attempts, &n.NextTry)

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/dissent-channel/dissent/internal/store"
 )
@@ -81,7 +80,7 @@ func (t *Tx) GroupKeys(ctx context.Context, group string) ([]*store.GroupKey, er
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.GroupKey, error) { return scanGroupKey(r) })
+	return collect(rows, func(r Rows) (*store.GroupKey, error) { return scanGroupKey(r) })
 }
 
 // DeleteGroupKey removes a member from a group.

@@ -54,6 +54,9 @@ type Dialect struct {
 	// write of the node takes turns on, is saved. SQLite releases: there an
 	// open savepoint journals every page first changed under it.
 	NestSavepoints bool
+	// Pipeline, if set, sends a grouped member's statements without
+	// waiting for the writes among them (pipe.go).
+	Pipeline Pipeline
 }
 
 // DB is a store over database/sql. SQLite gives it a separate one-connection
@@ -74,6 +77,7 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	if d.GroupCommit {
 		db.group = newCommitter(write)
 		db.group.nest = d.NestSavepoints
+		db.group.pipe, db.group.isUnique = d.Pipeline, d.IsUnique
 	}
 	if d.CacheStatements {
 		db.readStmts, db.writeStmts = newStmtCache(read), newStmtCache(write)
@@ -229,6 +233,9 @@ type Tx struct {
 	stmts  *stmtCache
 	done   bool
 	ledger *ledgerSeen // what this transaction learned of the ledger
+	// broken: a pipelined statement failed; every later call returns it
+	// and Commit rolls back (pipe.go).
+	broken error
 }
 
 // runner is what statements run on: a database transaction, or a
@@ -241,6 +248,10 @@ type runner interface {
 
 // Commit commits.
 func (t *Tx) Commit() error {
+	if t.broken != nil {
+		_ = t.Rollback()
+		return t.broken
+	}
 	t.done = true
 	if t.m != nil {
 		return t.m.finish(true, t.ledger)
@@ -299,16 +310,17 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 		return nil, errors.New("sqlstore: a write in a read transaction")
 	}
 	query, args = t.db.q(query), notNullBlobs(args)
-	if t.m != nil {
-		if err := ctx.Err(); err != nil {
+	if err := t.beforeWrite(ctx, query); err != nil {
+		return nil, err
+	}
+	if pc := t.pipe(); pc != nil {
+		n, _, err := pc.send(ctx, &Stmt{query, args}, false)
+		if err != nil {
+			t.breaks(err)
 			return nil, err
 		}
-		if err := t.m.beforeWrite(ctx, query); err != nil {
-			return nil, err
-		}
-		if t.m.regrouped {
-			t.m.regrouped, t.ledger = false, nil
-		}
+		t.m.logWrite(query, args)
+		return rowsAffected(n), nil
 	}
 	var r sql.Result
 	var err error
@@ -330,8 +342,77 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	return r, nil
 }
 
-func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+// beforeWrite is what a grouped member does before each write (group.go).
+func (t *Tx) beforeWrite(ctx context.Context, query string) error {
+	if t.broken != nil {
+		return t.broken
+	}
+	if t.m == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := t.m.beforeWrite(ctx, query); err != nil {
+		return err
+	}
+	if t.m.regrouped {
+		t.m.regrouped, t.ledger = false, nil
+	}
+	return nil
+}
+
+// execLater is exec for a write whose failure is an internal error (with
+// miss: an execOne): pipelined, it is queued to go out with the next
+// statement that must be answered (pipe.go).
+func (t *Tx) execLater(ctx context.Context, miss error, query string, args ...any) error {
+	pc := t.pipe()
+	if pc == nil {
+		if miss != nil {
+			return t.execOne(ctx, miss, query, args...)
+		}
+		_, err := t.exec(ctx, query, args...)
+		return err
+	}
 	query, args = t.db.q(query), notNullBlobs(args)
+	if err := t.beforeWrite(ctx, query); err != nil {
+		return err
+	}
+	pc.queue(query, args, miss, true)
+	t.m.logWrite(query, args)
+	return nil
+}
+
+// pipe returns the connection a pipelined member's statements go on, or nil.
+func (t *Tx) pipe() *pipeConn {
+	if t.m == nil {
+		return nil
+	}
+	return t.m.g.pc
+}
+
+// breaks notes that a pipelined statement failed.
+func (t *Tx) breaks(err error) {
+	t.failed()
+	t.broken = err
+}
+
+func (t *Tx) query(ctx context.Context, query string, args ...any) (Rows, error) {
+	query, args = t.db.q(query), notNullBlobs(args)
+	if pc := t.pipe(); pc != nil {
+		if t.broken != nil {
+			return nil, t.broken
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		_, rows, err := pc.send(ctx, &Stmt{query, args}, true)
+		if err != nil {
+			t.breaks(err)
+			return nil, err
+		}
+		return rows, nil
+	}
 	var r *sql.Rows
 	var err error
 	if st := t.prepared(ctx, query); st != nil {
@@ -347,25 +428,50 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 }
 
 func (t *Tx) row(ctx context.Context, query string, args ...any) trackedRow {
+	if t.pipe() != nil {
+		rows, err := t.query(ctx, query, args...)
+		return trackedRow{rows: rows, err: err, t: t}
+	}
 	query, args = t.db.q(query), notNullBlobs(args)
 	if st := t.prepared(ctx, query); st != nil {
-		return trackedRow{st.QueryRowContext(t.stmtCtx(ctx), args...), t}
+		return trackedRow{r: st.QueryRowContext(t.stmtCtx(ctx), args...), t: t}
 	}
-	return trackedRow{t.run().QueryRowContext(t.stmtCtx(ctx), query, args...), t}
+	return trackedRow{r: t.run().QueryRowContext(t.stmtCtx(ctx), query, args...), t: t}
 }
 
-// trackedRow is a *sql.Row that tells its transaction when it failed.
+// trackedRow is a *sql.Row, or the first of pipelined rows, that tells its
+// transaction when it failed.
 type trackedRow struct {
-	r *sql.Row
-	t *Tx
+	r    *sql.Row
+	rows Rows // pipelined, or err
+	err  error
+	t    *Tx
 }
 
 func (r trackedRow) Scan(dest ...any) error {
+	if r.r == nil {
+		if r.err != nil {
+			return r.err
+		}
+		return scanFirst(r.rows, dest)
+	}
 	err := r.r.Scan(dest...)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		r.t.failed()
 	}
 	return err
+}
+
+// scanFirst scans the first of rows, as sql.Row.Scan does.
+func scanFirst(rows Rows, dest []any) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	return rows.Scan(dest...)
 }
 
 // failed notes that a statement of a grouped member failed: PostgreSQL
@@ -498,7 +604,7 @@ func b2i(b bool) int {
 }
 
 // collect scans every row with scan and closes rows.
-func collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
+func collect[T any](rows Rows, scan func(Rows) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {

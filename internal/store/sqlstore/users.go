@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/dissent-channel/dissent/internal/store"
@@ -79,7 +78,7 @@ func (t *Tx) usersBy(ctx context.Context, column string, keys []string, key func
 	if err != nil {
 		return nil, err
 	}
-	found, err := collect(rows, func(r *sql.Rows) (*store.User, error) { return scanUser(r) })
+	found, err := collect(rows, func(r Rows) (*store.User, error) { return scanUser(r) })
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +127,7 @@ func (t *Tx) ListUsers(ctx context.Context, q, after string, limit int) ([]*stor
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (*store.User, error) { return scanUser(r) })
+	return collect(rows, func(r Rows) (*store.User, error) { return scanUser(r) })
 }
 
 func escapeLike(s string) string {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -214,7 +215,7 @@ func testLedger(t *testing.T, s store.Store) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
-				if err := c.f(ctx, tx.LedgerStorage("m1")); err == nil {
+				if err := failsByCommit(tx, c.f(ctx, tx.LedgerStorage("m1"))); err == nil {
 					t.Errorf("succeeded, want an error")
 				}
 			})
@@ -240,6 +241,29 @@ func testLedgerDetails(t *testing.T, s store.Store) {
 				{Index: 0, Data: leaves[0], Detail: []byte("detail 0")},
 				{Index: 2, Data: leaves[2]},
 			})
+		})
+	})
+	t.Run("a write that fails late fails the calls after it and commits nothing", func(t *testing.T) {
+		inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
+			check(t, tx.PutSetting(ctx, "written before the failure", []byte("x")))
+			if err := tx.PutLedgerDetail(ctx, 1, []byte("a duplicate")); err != nil {
+				// Reported at once: the caller rolls back (inTx does).
+				if !errors.Is(err, store.ErrConflict) {
+					t.Errorf("got error %v, want %v", err, store.ErrConflict)
+				}
+				return
+			}
+			// Reported late: by the next call, and by Commit.
+			if _, err := tx.MemoLedger(ctx, "m2"); !errors.Is(err, store.ErrConflict) {
+				t.Errorf("the call after the failed write: got %v, want %v", err, store.ErrConflict)
+			}
+			if err := tx.Commit(); !errors.Is(err, store.ErrConflict) {
+				t.Errorf("Commit after a failed write: got %v, want %v", err, store.ErrConflict)
+			}
+		})
+		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.Setting(ctx, "written before the failure")
+			return err
 		})
 	})
 	t.Run("a second detail for a leaf is a conflict", func(t *testing.T) {

@@ -220,16 +220,26 @@ func inTx(t testing.TB, s store.Store, writable bool, f func(ctx context.Context
 }
 
 // wantErr runs f in a write transaction that is then rolled back, and checks
-// that f fails with want. On PostgreSQL a failed statement spoils the
+// that f fails with want, or, for a write that may report late (store.Tx),
+// that Commit does. On PostgreSQL a failed statement spoils the
 // transaction, so each expected failure gets its own.
 func wantErr(t testing.TB, s store.Store, want error, f func(ctx context.Context, tx store.Tx) error) {
 	t.Helper()
 	inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
 		t.Helper()
-		if err := f(ctx, tx); !errors.Is(err, want) {
+		if err := failsByCommit(tx, f(ctx, tx)); !errors.Is(err, want) {
 			t.Errorf("got error %v, want %v", err, want)
 		}
 	})
+}
+
+// failsByCommit returns err, or if it is nil what Commit returns: a write
+// may report its failure as late as Commit (store.Tx).
+func failsByCommit(tx store.Tx, err error) error {
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // check fails the test at once if err is not nil.
