@@ -141,17 +141,14 @@ func (s *Service) verifySignatures(ctx context.Context, tx store.Tx, o *opened, 
 // principal on the standing distribution, and returns the principals it
 // wrapped them to.
 func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*store.User, error) {
-	officeBox, err := tx.Setting(ctx, settingOffice)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member")
-	} else if err != nil {
-		return nil, err
-	}
-	all, err := s.wraps(o, officeGroup, string(officeBox), "system", nil, true)
+	office, principals, err := distribution(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	principals, err := standingDistribution(ctx, tx)
+	if office == nil {
+		return nil, channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member")
+	}
+	all, err := s.wraps(o, officeGroup, string(office), "system", nil, true)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +164,22 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*st
 		all, to = append(all, as...), append(to, p)
 	}
 	return to, tx.PutAccess(ctx, all...)
+}
+
+// distribution reads, in one query, where a submission goes: the channel
+// office's public key (nil before the office is set up) and the users of
+// the standing distribution.
+func distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, err error) {
+	set, err := tx.Settings(ctx, settingOffice, settingDistribution)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, ok := set[settingDistribution]
+	if !ok {
+		raw = []byte("[]")
+	}
+	principals, err = distributionUsers(ctx, tx, raw)
+	return set[settingOffice], principals, err
 }
 
 // wraps wraps every key version of o to one grantee, for PutAccess.

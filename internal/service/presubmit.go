@@ -91,12 +91,12 @@ func (s *Service) presubmit(ctx context.Context, a *Actor, memoID string, rev in
 			return err
 		}
 		boxes := []string{}
-		if office, err := tx.Setting(ctx, settingOffice); err == nil {
-			boxes = append(boxes, string(office))
-		}
-		principals, err := standingDistribution(ctx, tx)
+		office, principals, err := distribution(ctx, tx)
 		if err != nil {
 			return err
+		}
+		if office != nil {
+			boxes = append(boxes, string(office))
 		}
 		for _, p := range principals {
 			if !p.Disabled && p.KeyState == keysActive {

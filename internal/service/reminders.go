@@ -279,16 +279,7 @@ func (s *Service) sendReminder(ctx context.Context, memoID string, r reminder, p
 // officeRecipients are the office members who hold the office key: those
 // who can act on a memo. Members awaiting their grant are not told.
 func (s *Service) officeRecipients(ctx context.Context, tx store.Tx) ([]*store.User, error) {
-	gks, err := tx.GroupKeys(ctx, officeGroup)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(gks))
-	for i, gk := range gks {
-		ids[i] = gk.UserID
-	}
-	// Accounts are never deleted, so one query finds them all.
-	us, err := tx.UsersByIDs(ctx, ids)
+	us, err := tx.GroupMembers(ctx, officeGroup)
 	if err != nil {
 		return nil, err
 	}

@@ -330,6 +330,11 @@ func standingDistribution(ctx context.Context, tx store.Tx) ([]*store.User, erro
 	if err != nil {
 		return nil, err
 	}
+	return distributionUsers(ctx, tx, raw)
+}
+
+// distributionUsers are the users of a distribution setting's value.
+func distributionUsers(ctx context.Context, tx store.Tx, raw []byte) ([]*store.User, error) {
 	var ids []string
 	if err := json.Unmarshal(raw, &ids); err != nil {
 		return nil, errInternal("distribution setting: %w", err)

@@ -69,12 +69,18 @@ type Tx interface {
 
 	// Settings are small named values: the distribution, public keys.
 	Setting(ctx context.Context, name string) ([]byte, error)
+	// Settings returns several named values at once; a name not set is
+	// absent from the map.
+	Settings(ctx context.Context, names ...string) (map[string][]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte) error
 
 	// Group keys: a group's private key wrapped to each member.
 	PutGroupKey(ctx context.Context, g *GroupKey) error
 	GroupKey(ctx context.Context, group, userID string) (*GroupKey, error)
 	GroupKeys(ctx context.Context, group string) ([]*GroupKey, error)
+	// GroupMembers returns the users who hold a wrap of the group's key, in
+	// the order GroupKeys lists them.
+	GroupMembers(ctx context.Context, group string) ([]*User, error)
 	DeleteGroupKey(ctx context.Context, group, userID string) error
 
 	// Memos.

@@ -48,6 +48,27 @@ func (t *Tx) Setting(ctx context.Context, name string) ([]byte, error) {
 	return v, scanErr(err)
 }
 
+// Settings returns several named values at once.
+func (t *Tx) Settings(ctx context.Context, names ...string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(names))
+	if len(names) == 0 {
+		return out, nil
+	}
+	in, args := inList(names)
+	rows, err := t.query(ctx, `SELECT name, value FROM settings WHERE name IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = collect(rows, func(r Rows) (struct{}, error) {
+		var name string
+		var v []byte
+		err := r.Scan(&name, &v)
+		out[name] = v
+		return struct{}{}, err
+	})
+	return out, err
+}
+
 // PutSetting sets a named value.
 func (t *Tx) PutSetting(ctx context.Context, name string, value []byte) error {
 	_, err := t.exec(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
@@ -81,6 +102,16 @@ func (t *Tx) GroupKeys(ctx context.Context, group string) ([]*store.GroupKey, er
 		return nil, err
 	}
 	return collect(rows, func(r Rows) (*store.GroupKey, error) { return scanGroupKey(r) })
+}
+
+// GroupMembers returns the users who hold a wrap of the group's key.
+func (t *Tx) GroupMembers(ctx context.Context, group string) ([]*store.User, error) {
+	rows, err := t.query(ctx, `SELECT `+prefixed("u.", userColumns)+` FROM group_keys g JOIN users u ON u.id = g.user_id
+		WHERE g.grp = ? ORDER BY g.granted_at, g.user_id`, group)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r Rows) (*store.User, error) { return scanUser(r) })
 }
 
 // DeleteGroupKey removes a member from a group.

@@ -96,6 +96,24 @@ func testSettings(t *testing.T, s store.Store) {
 	t.Run("missing setting is not found", func(t *testing.T) {
 		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.Setting(ctx, "distribution"); return err })
 	})
+	t.Run("several at once, a missing one absent", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			check(t, tx.PutSetting(ctx, "several a", []byte("A")))
+			check(t, tx.PutSetting(ctx, "several b", []byte{}))
+		})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.Settings(ctx, "several a", "several missing", "several b")
+			check(t, err)
+			same(t, "names", len(got), 2)
+			sameBlob(t, "a", got["several a"], []byte("A"))
+			if b, ok := got["several b"]; !ok || len(b) != 0 {
+				t.Errorf("an empty value: got %q, %v; want present and empty", b, ok)
+			}
+			none, err := tx.Settings(ctx)
+			check(t, err)
+			same(t, "none asked", len(none), 0)
+		})
+	})
 	for _, c := range []struct {
 		name   string
 		values [][]byte
@@ -148,6 +166,17 @@ func testGroupKeys(t *testing.T, s store.Store) {
 			got, err := tx.GroupKeys(ctx, "office")
 			check(t, err)
 			same(t, "office keys", got, []*store.GroupKey{keys[1], keys[0], keys[2]})
+		})
+	})
+
+	t.Run("members are the users holding a wrap, in the list's order", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.GroupMembers(ctx, "office")
+			check(t, err)
+			same(t, "office members", got, []*store.User{alice, bob, carol})
+			none, err := tx.GroupMembers(ctx, "nobody")
+			check(t, err)
+			same(t, "members of an unknown group", len(none), 0)
 		})
 	})
 
