@@ -15,3 +15,9 @@ func TestStore(t *testing.T) {
 	storetest.OpenPostgres(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return storetest.OpenPostgres(t) })
 }
+
+// TestNodes runs the concurrency tests with two app nodes on one database.
+func TestNodes(t *testing.T) {
+	storetest.OpenPostgres(t)
+	storetest.RunNodes(t, func(t *testing.T) []store.Store { return storetest.OpenPostgresNodes(t, 2) })
+}

@@ -32,13 +32,11 @@ func (t *Tx) AddNotifications(ctx context.Context, ns []*store.Notification) err
 	// On PostgreSQL, lock the users' rows (in id order, the same in every
 	// transaction) so that concurrent transactions number one user's
 	// notifications in turn rather than both reading the same MAX(seq).
-	// SQLite's single writer serialises them already.
+	// SQLite's single writer serialises them already. Pipelined, the lock
+	// goes out with the MAX query below, which PostgreSQL runs after the
+	// lock is granted, with a snapshot of its own (READ COMMITTED).
 	if !t.db.d.SingleWriter {
-		rows, err := t.query(ctx, `SELECT id FROM users WHERE id IN (`+in+`) ORDER BY id FOR UPDATE`, args...)
-		if err != nil {
-			return err
-		}
-		if _, err := collect(rows, func(r Rows) (string, error) { var s string; return s, r.Scan(&s) }); err != nil {
+		if err := t.execLater(ctx, nil, `SELECT id FROM users WHERE id IN (`+in+`) ORDER BY id FOR UPDATE`, args...); err != nil {
 			return err
 		}
 	}

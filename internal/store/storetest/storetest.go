@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,11 +95,53 @@ func OpenSQLite(t testing.TB) store.Store {
 	return s
 }
 
+// RunNodes runs the concurrency tests against several app nodes of one
+// database, each a store of its own: their transactions go to the nodes in
+// turn, so writers on different nodes race for the same rows and the
+// ledger's head, as stateless app nodes behind a load balancer do.
+func RunNodes(t *testing.T, open func(t *testing.T) []store.Store) {
+	for _, c := range []struct {
+		name string
+		test func(t *testing.T, s store.Store)
+	}{
+		{"ConcurrentAppends", testConcurrentAppends},
+		{"ConcurrentMemoUpdates", testConcurrentMemoUpdates},
+		{"ConcurrentNotifications", testConcurrentNotifications},
+		{"ConcurrentFailures", testConcurrentFailures},
+		{"ConcurrentJobClaims", testConcurrentJobClaims},
+		{"ConcurrentMailClaims", testConcurrentMailClaims},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, &nodes{nodes: open(t)}) })
+	}
+}
+
+// nodes is a store whose transactions go to several stores in turn.
+type nodes struct {
+	nodes []store.Store
+	next  atomic.Uint64
+}
+
+func (n *nodes) Begin(ctx context.Context, write bool) (store.Tx, error) {
+	i := n.next.Add(1)
+	return n.nodes[i%uint64(len(n.nodes))].Begin(ctx, write)
+}
+
+func (n *nodes) Ping(ctx context.Context) error { return n.nodes[0].Ping(ctx) }
+func (n *nodes) Close() error                   { return nil } // each closes at its test's end
+func (n *nodes) Dialect() string                { return n.nodes[0].Dialect() }
+
 // OpenPostgres returns a fresh migrated PostgreSQL store in a schema of its
 // own, dropped at cleanup. The server is $DISSENT_TEST_POSTGRES, or
 // DefaultPostgresURL. When the server cannot be reached the test is skipped,
 // unless $CI is set: a missing server in CI is a failure.
 func OpenPostgres(t testing.TB) store.Store {
+	t.Helper()
+	return OpenPostgresNodes(t, 1)[0]
+}
+
+// OpenPostgresNodes is OpenPostgres for n app nodes: n stores, each with
+// its own connections, on one schema.
+func OpenPostgresNodes(t testing.TB, n int) []store.Store {
 	t.Helper()
 	base := os.Getenv("DISSENT_TEST_POSTGRES")
 	if base == "" {
@@ -140,26 +183,30 @@ func OpenPostgres(t testing.TB) store.Store {
 	}
 	// Enough connections for the concurrency tests' eight writers, and few
 	// enough that parallel test binaries stay under max_connections.
-	s, err := postgres.Open(ctx, dsn, postgres.Options{Migrate: true, MaxConns: 10})
-	if err != nil {
-		t.Fatalf("storetest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("storetest: close: %v", err)
+	var out []store.Store
+	for range n {
+		s, err := postgres.Open(ctx, dsn, postgres.Options{Migrate: len(out) == 0, MaxConns: 10})
+		if err != nil {
+			t.Fatalf("storetest: %v", err)
 		}
-	})
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("storetest: close: %v", err)
+			}
+		})
+		out = append(out, s)
+	}
 
 	// If the driver ignored search_path, the migrations went to some other
 	// schema and tests would share (and corrupt) one set of tables.
-	var n int
-	if err := admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('schema_migrations', 'ledger_head')`, schema).Scan(&n); err != nil {
+	var tables int
+	if err := admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('schema_migrations', 'ledger_head')`, schema).Scan(&tables); err != nil {
 		t.Fatalf("storetest: %v", err)
 	}
-	if n != 2 {
+	if tables != 2 {
 		t.Fatalf("storetest: the migrations did not land in schema %s: search_path was not applied", schema)
 	}
-	return s
+	return out
 }
 
 // withSearchPath adds search_path to a postgres:// URL or a keyword/value
