@@ -66,8 +66,9 @@ func pipeline(ctx context.Context, conn *sql.Conn, stmts []sqlstore.Stmt, query 
 	return affected, rows, failed, err
 }
 
-// simple reports whether stmts are all statements without arguments that
-// return no rows: the group's SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT.
+// simple reports whether stmts, none of which returns rows read (query is
+// false), are all without arguments: the group's SAVEPOINT, RELEASE,
+// ROLLBACK TO, COMMIT.
 // Those go in one simple-protocol query instead, since in a transaction
 // that a failed statement spoiled PostgreSQL refuses to prepare even the
 // ROLLBACK TO that would repair it.

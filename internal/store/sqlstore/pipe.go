@@ -98,8 +98,9 @@ func (p *pipeConn) hasWrites() bool {
 
 // send sends what is queued, then last (if not nil; a query when query is
 // set), in one round trip, and returns the rows last affected, or its rows.
-// A queued write that failed or missed its row is the error returned, an
-// internal one; last's own duplicate is store.ErrConflict, as Tx.exec says.
+// A queued write that failed or missed its row is the error returned: its
+// miss error, store.ErrConflict for a duplicate (as Tx.exec says), or an
+// internal error.
 func (p *pipeConn) send(ctx context.Context, last *Stmt, query bool) (int64, Rows, error) {
 	queued := p.pending
 	p.pending = nil
