@@ -362,9 +362,10 @@ func (t *Tx) beforeWrite(ctx context.Context, query string) error {
 	return nil
 }
 
-// execLater is exec for a write whose failure is an internal error (with
-// miss: an execOne): pipelined, it is queued to go out with the next
-// statement that must be answered (pipe.go).
+// execLater is exec (with miss: execOne) for a statement whose only answer
+// is that it worked — a write that just stores, or a row lock: pipelined,
+// it is queued to go out with the next statement that must be answered,
+// and its failure reported from there (pipe.go).
 func (t *Tx) execLater(ctx context.Context, miss error, query string, args ...any) error {
 	pc := t.pipe()
 	if pc == nil {

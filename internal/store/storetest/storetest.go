@@ -34,10 +34,7 @@ const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disa
 // Run runs the whole conformance suite against stores made by open (a fresh,
 // migrated, empty store per call).
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	for _, c := range []struct {
-		name string
-		test func(t *testing.T, s store.Store)
-	}{
+	for _, c := range append([]namedTest{
 		{"Transactions", testTransactions},
 		{"Users", testUsers},
 		{"ListUsers", testListUsers},
@@ -58,16 +55,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MemoFacts", testMemoFacts},
 		{"Blobs", testBlobs},
 		{"Times", testTimes},
-		{"ConcurrentAppends", testConcurrentAppends},
-		{"ConcurrentMemoUpdates", testConcurrentMemoUpdates},
-		{"ConcurrentNotifications", testConcurrentNotifications},
-		{"ConcurrentFailures", testConcurrentFailures},
 		{"Jobs", testJobs},
 		{"Reminders", testReminders},
 		{"Outbox", testOutbox},
-		{"ConcurrentJobClaims", testConcurrentJobClaims},
-		{"ConcurrentMailClaims", testConcurrentMailClaims},
-	} {
+	}, concurrencyTests...) {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open(t)) })
 	}
 	t.Run("LedgerSuite", func(t *testing.T) { testLedgerSuite(t, open) })
@@ -95,22 +86,28 @@ func OpenSQLite(t testing.TB) store.Store {
 	return s
 }
 
+// namedTest is one test of the suite.
+type namedTest struct {
+	name string
+	test func(t *testing.T, s store.Store)
+}
+
+// concurrencyTests race writers for the same rows; Run and RunNodes run them.
+var concurrencyTests = []namedTest{
+	{"ConcurrentAppends", testConcurrentAppends},
+	{"ConcurrentMemoUpdates", testConcurrentMemoUpdates},
+	{"ConcurrentNotifications", testConcurrentNotifications},
+	{"ConcurrentFailures", testConcurrentFailures},
+	{"ConcurrentJobClaims", testConcurrentJobClaims},
+	{"ConcurrentMailClaims", testConcurrentMailClaims},
+}
+
 // RunNodes runs the concurrency tests against several app nodes of one
 // database, each a store of its own: their transactions go to the nodes in
 // turn, so writers on different nodes race for the same rows and the
 // ledger's head, as stateless app nodes behind a load balancer do.
 func RunNodes(t *testing.T, open func(t *testing.T) []store.Store) {
-	for _, c := range []struct {
-		name string
-		test func(t *testing.T, s store.Store)
-	}{
-		{"ConcurrentAppends", testConcurrentAppends},
-		{"ConcurrentMemoUpdates", testConcurrentMemoUpdates},
-		{"ConcurrentNotifications", testConcurrentNotifications},
-		{"ConcurrentFailures", testConcurrentFailures},
-		{"ConcurrentJobClaims", testConcurrentJobClaims},
-		{"ConcurrentMailClaims", testConcurrentMailClaims},
-	} {
+	for _, c := range concurrencyTests {
 		t.Run(c.name, func(t *testing.T) { c.test(t, &nodes{nodes: open(t)}) })
 	}
 }
