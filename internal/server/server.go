@@ -102,7 +102,8 @@ func Handler(svc *service.Service, cfg *config.Config, log *slog.Logger, pages f
 					http.Error(sw, "internal error", http.StatusInternalServerError)
 				}
 			}
-			_, pattern := mux.Handler(r)
+			// The mux set r.Pattern when it chose the route.
+			pattern := r.Pattern
 			if pattern == "" {
 				pattern = "unmatched"
 			}
