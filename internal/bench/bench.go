@@ -47,11 +47,13 @@ type Options struct {
 	Admin, AdminPassword string
 	// Data is the child server's data folder: empty for a fresh temporary
 	// one; an existing deployment made by an earlier run is reused. Keep
-	// keeps a temporary folder after the run.
+	// keeps a temporary folder after the run. A folder that outlives the
+	// run (kept or named) keeps its PostgreSQL database too.
 	Data string
 	Keep bool
 	// Store is "sqlite" or "postgres"; PGURL is the PostgreSQL server in
-	// which the run creates, and then drops, a database of its own.
+	// which a run on a fresh folder creates a database of its own, dropped
+	// at the end unless the folder outlives the run.
 	Store, PGURL string
 	// FastArgon sets up users with weak argon2id parameters (tests' ones),
 	// which makes setting up fast and the login figure meaningless.
@@ -96,7 +98,7 @@ func (o *Options) check() error {
 	if o.Store != "sqlite" && o.Store != "postgres" {
 		errs = append(errs, fmt.Errorf("--store must be sqlite or postgres, not %q", o.Store))
 	}
-	if o.Store == "postgres" && o.PGURL == "" && o.URL == "" {
+	if o.Store == "postgres" && o.PGURL == "" && o.URL == "" && o.Data == "" {
 		errs = append(errs, errors.New("--store postgres needs --pg-url"))
 	}
 	if o.URL != "" {
@@ -157,15 +159,23 @@ func Run(ctx context.Context, opt Options, out, progressW io.Writer, tty bool) (
 		if fresh {
 			storeURL := ""
 			if opt.Store == "postgres" {
-				u, drop, err := postgresDatabase(ctx, opt.PGURL)
+				if opt.PGURL == "" {
+					return nil, fmt.Errorf("bench: %s holds no deployment yet: --store postgres needs --pg-url to create its database", dir)
+				}
+				u, dropSQL, drop, err := postgresDatabase(ctx, opt.PGURL)
 				if err != nil {
 					return nil, err
 				}
-				defer func() {
-					if err := drop(); err != nil {
-						fmt.Fprintf(progressW, "bench: dropping the run's PostgreSQL database: %v\n", err)
-					}
-				}()
+				// The database lives as long as the folder that names it.
+				if opt.Keep || opt.Data != "" {
+					defer fmt.Fprintf(progressW, "bench: kept %s and its PostgreSQL store; when done with them: %s\n", dir, dropSQL)
+				} else {
+					defer func() {
+						if err := drop(); err != nil {
+							fmt.Fprintf(progressW, "bench: dropping the run's PostgreSQL database: %v\n", err)
+						}
+					}()
+				}
 				storeURL = u
 			}
 			if err := writeConfig(dir, argon, storeURL); err != nil {

@@ -2,9 +2,12 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +180,77 @@ func testServer(t *testing.T) string {
 	ts := httptest.NewServer(httpserver.Handler(h.Svc, cfg, log, nil))
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// TestReuseNeedsItsStore checks that a run on a folder an earlier run left
+// measures the store that folder's deployment uses, or says why it cannot.
+func TestReuseNeedsItsStore(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"ledger.key":   "not read here\n",
+		"dissent.toml": "[store]\ndriver = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:5432/kept\"\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, _, err := dataFolder(&Options{Data: dir, Store: "sqlite"})
+	if err == nil || !strings.Contains(err.Error(), "holds a postgres deployment") || !strings.Contains(err.Error(), "--store postgres") {
+		t.Errorf("a PostgreSQL folder run as sqlite: %v, want an error naming the store it holds", err)
+	}
+	got, fresh, _, err := dataFolder(&Options{Data: dir, Store: "postgres"})
+	if err != nil || fresh || got != dir {
+		t.Errorf("a PostgreSQL folder run as postgres: %q, fresh %v, %v; want it reused", got, fresh, err)
+	}
+	lite := t.TempDir()
+	if err := os.WriteFile(filepath.Join(lite, "ledger.key"), []byte("not read here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := dataFolder(&Options{Data: lite, Store: "postgres"}); err == nil || !strings.Contains(err.Error(), "holds a sqlite deployment") {
+		t.Errorf("an SQLite folder run as postgres: %v, want an error naming the store it holds", err)
+	}
+	if got, fresh, _, err := dataFolder(&Options{Data: lite, Store: "sqlite"}); err != nil || fresh || got != lite {
+		t.Errorf("an SQLite folder run as sqlite: %q, fresh %v, %v; want it reused", got, fresh, err)
+	}
+	// Without --pg-url, a named folder may be one to reuse: not refused
+	// before the folder is looked at.
+	o := Options{Exe: "dissent", Store: "postgres", Data: dir, Clients: 1, Duration: time.Second, Pool: 1, CablePool: 1}
+	if err := o.check(); err != nil {
+		t.Errorf("--store postgres --data DIR without --pg-url refused: %v", err)
+	}
+}
+
+// TestRunDatabaseIsDroppable creates a run's PostgreSQL database, checks a
+// deployment can reach it by the URL given, and that the statement printed
+// for a kept one removes it.
+func TestRunDatabaseIsDroppable(t *testing.T) {
+	base := os.Getenv("DISSENT_TEST_POSTGRES")
+	if base == "" {
+		base = storetest.DefaultPostgresURL
+	}
+	u, dropSQL, drop, err := postgresDatabase(t.Context(), base)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL, which CI must have: %v", err)
+		}
+		t.Skipf("no PostgreSQL: %v", err)
+	}
+	if !strings.HasPrefix(dropSQL, "DROP ") {
+		t.Errorf("drop statement %q", dropSQL)
+	}
+	db, err := sql.Open("pgx", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), `CREATE TABLE kept (x int)`); err != nil {
+		t.Fatalf("the run's database at %s: %v", u, err)
+	}
+	db.Close()
+	if err := drop(); err != nil {
+		t.Fatalf("drop: %v", err)
+	}
+	if err := drop(); err == nil {
+		t.Error("dropped twice without an error: the first drop removed nothing")
+	}
 }

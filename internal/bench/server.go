@@ -19,6 +19,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, to create and drop the run's database
 
+	"github.com/dissent-channel/dissent/internal/config"
 	"github.com/dissent-channel/dissent/internal/vault"
 )
 
@@ -70,8 +71,15 @@ func dataFolder(opt *Options) (dir string, fresh bool, cleanup func(), err error
 	_, err = os.Stat(filepath.Join(dir, "ledger.key"))
 	switch {
 	case err == nil:
-		if opt.Store == "postgres" {
-			return "", false, cleanup, errors.New("bench: --store postgres makes a fresh database each run: give an empty or new --data folder")
+		// The folder's configuration says where its store is; the run
+		// measures that store, so --store must name it.
+		cfg, err := config.Load(dir, func(string) string { return "" })
+		if err != nil {
+			return "", false, cleanup, fmt.Errorf("bench: the deployment in %s: %w", dir, err)
+		}
+		if cfg.Store.Driver != opt.Store {
+			return "", false, cleanup, fmt.Errorf("bench: %s holds a %s deployment, not %s: give --store %s, or an empty or new --data folder",
+				dir, cfg.Store.Driver, opt.Store, cfg.Store.Driver)
 		}
 		return dir, false, cleanup, nil
 	case errors.Is(err, os.ErrNotExist):
@@ -240,52 +248,49 @@ func (s *server) stop() error {
 }
 
 // postgresDatabase creates a fresh database (or, without the right to, a
-// schema) on the server at base for this run, and returns its URL and a
-// function that drops it.
-func postgresDatabase(ctx context.Context, base string) (string, func() error, error) {
+// schema) on the server at base for this run. It returns the URL a
+// deployment reaches it by, the SQL statement that removes it, and a
+// function that runs that statement.
+func postgresDatabase(ctx context.Context, base string) (url, dropSQL string, drop func() error, err error) {
 	u, err := checkLoopbackURL("--pg-url", base)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
+	defer admin.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := admin.PingContext(pctx); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("bench: PostgreSQL at %s: %w", u.Redacted(), err)
+		return "", "", nil, fmt.Errorf("bench: PostgreSQL at %s: %w", u.Redacted(), err)
 	}
 	name := "dissent_bench_" + strings.ToLower(rand.Text()[:12])
+	run := *u
 	if _, err := admin.ExecContext(pctx, `CREATE DATABASE `+name); err == nil {
-		dbURL := *u
-		dbURL.Path = "/" + name
-		drop := func() error {
-			defer admin.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, err := admin.ExecContext(ctx, `DROP DATABASE `+name+` WITH (FORCE)`)
+		run.Path = "/" + name
+		dropSQL = `DROP DATABASE ` + name + ` WITH (FORCE)`
+	} else if _, err := admin.ExecContext(pctx, `CREATE SCHEMA `+name); err == nil {
+		q := run.Query()
+		q.Set("search_path", name)
+		run.RawQuery = q.Encode()
+		dropSQL = `DROP SCHEMA ` + name + ` CASCADE`
+	} else {
+		return "", "", nil, fmt.Errorf("bench: cannot create a database or a schema for the run: %w", err)
+	}
+	drop = func() error {
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
 			return err
 		}
-		return dbURL.String(), drop, nil
-	}
-	if _, err := admin.ExecContext(pctx, `CREATE SCHEMA `+name); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("bench: cannot create a database or a schema for the run: %w", err)
-	}
-	schemaURL := *u
-	q := schemaURL.Query()
-	q.Set("search_path", name)
-	schemaURL.RawQuery = q.Encode()
-	drop := func() error {
 		defer admin.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, err := admin.ExecContext(ctx, `DROP SCHEMA `+name+` CASCADE`)
+		_, err = admin.ExecContext(ctx, dropSQL)
 		return err
 	}
-	return schemaURL.String(), drop, nil
+	return run.String(), dropSQL, drop, nil
 }
 
 // tail returns the last lines of a file, for an error message.
