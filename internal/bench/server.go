@@ -251,7 +251,7 @@ func (s *server) stop() error {
 // schema) on the server at base for this run. It returns the URL a
 // deployment reaches it by, the SQL statement that removes it, and a
 // function that runs that statement.
-func postgresDatabase(ctx context.Context, base string) (url, dropSQL string, drop func() error, err error) {
+func postgresDatabase(ctx context.Context, base string) (dbURL, dropSQL string, drop func() error, err error) {
 	u, err := checkLoopbackURL("--pg-url", base)
 	if err != nil {
 		return "", "", nil, err
