@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
@@ -530,24 +529,8 @@ func walPages(t *testing.T, b []byte) [][]byte {
 // server skips the test, unless $CI is set.
 func openPostgresSchema(t *testing.T) (store.Store, string, string) {
 	t.Helper()
-	base := os.Getenv("DISSENT_TEST_POSTGRES")
-	if base == "" {
-		base = storetest.DefaultPostgresURL
-	}
+	base, admin := storetest.PostgresAdmin(t)
 	ctx := context.WithoutCancel(t.Context())
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = admin.PingContext(pctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is unreachable, and CI is set: %v", err)
-		}
-		t.Skipf("PostgreSQL is unreachable: %v", err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
 	schema := "dissent_canary_" + strings.ToLower(rand.Text())
 	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package backup_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -158,23 +157,8 @@ func TestPgDumpRestore(t *testing.T) {
 		t.Skip("pg_dump is not installed")
 	}
 	ctx := context.Background()
-	base := os.Getenv("DISSENT_TEST_POSTGRES")
-	if base == "" {
-		base = storetest.DefaultPostgresURL
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Closed after the cleanups below have dropped the databases (a defer
-	// would close it first, and leave them behind on the server).
-	t.Cleanup(func() { admin.Close() })
-	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	// Closed after the cleanups below have dropped the databases.
+	base, admin := storetest.PostgresAdmin(t)
 	from, to := "dissent_dump_"+strings.ToLower(rand.Text()[:10]), "dissent_restore_"+strings.ToLower(rand.Text()[:10])
 	for _, db := range []string{from, to} {
 		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+db); err != nil {

@@ -224,16 +224,10 @@ func TestReuseNeedsItsStore(t *testing.T) {
 // deployment can reach it by the URL given, and that the statement printed
 // for a kept one removes it.
 func TestRunDatabaseIsDroppable(t *testing.T) {
-	base := os.Getenv("DISSENT_TEST_POSTGRES")
-	if base == "" {
-		base = storetest.DefaultPostgresURL
-	}
+	base, _ := storetest.PostgresAdmin(t)
 	u, dropSQL, drop, err := postgresDatabase(t.Context(), base)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL, which CI must have: %v", err)
-		}
-		t.Skipf("no PostgreSQL: %v", err)
+		t.Fatal(err)
 	}
 	if !strings.HasPrefix(dropSQL, "DROP ") {
 		t.Errorf("drop statement %q", dropSQL)

@@ -136,21 +136,21 @@ func OpenPostgres(t testing.TB) store.Store {
 	return OpenPostgresNodes(t, 1)[0]
 }
 
-// OpenPostgresNodes is OpenPostgres for n app nodes: n stores, each with
-// its own connections, on one schema.
-func OpenPostgresNodes(t testing.TB, n int) []store.Store {
+// PostgresAdmin returns the URL of the server the PostgreSQL tests use
+// ($DISSENT_TEST_POSTGRES, or DefaultPostgresURL) and a connection to it
+// for creating and dropping databases and schemas, closed after every
+// cleanup registered later. An unreachable server skips the test, or,
+// with $CI set, fails it: CI always has PostgreSQL.
+func PostgresAdmin(t testing.TB) (base string, admin *sql.DB) {
 	t.Helper()
-	base := os.Getenv("DISSENT_TEST_POSTGRES")
+	base = os.Getenv("DISSENT_TEST_POSTGRES")
 	if base == "" {
 		base = DefaultPostgresURL
 	}
-	// Cleanups run after t.Context is cancelled, so they get their own.
-	ctx := context.WithoutCancel(t.Context())
-
 	admin, err := sql.Open("pgx", base)
 	if err == nil {
-		pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = admin.PingContext(pingCtx)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 10*time.Second)
+		err = admin.PingContext(ctx)
 		cancel()
 	}
 	if err != nil {
@@ -163,6 +163,16 @@ func OpenPostgresNodes(t testing.TB, n int) []store.Store {
 		t.Skipf("storetest: skipping, PostgreSQL at %s is unreachable (set $DISSENT_TEST_POSTGRES, or run one): %v", redact(base), err)
 	}
 	t.Cleanup(func() { _ = admin.Close() })
+	return base, admin
+}
+
+// OpenPostgresNodes is OpenPostgres for n app nodes: n stores, each with
+// its own connections, on one schema.
+func OpenPostgresNodes(t testing.TB, n int) []store.Store {
+	t.Helper()
+	base, admin := PostgresAdmin(t)
+	// Cleanups run after t.Context is cancelled, so they get their own.
+	ctx := context.WithoutCancel(t.Context())
 
 	schema := "dissent_test_" + strings.ToLower(rand.Text())
 	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
