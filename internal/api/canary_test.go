@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,7 +194,7 @@ func TestCanary(t *testing.T) {
 	})
 
 	t.Run("postgres", func(t *testing.T) {
-		st, base, schema := openPostgresSchema(t)
+		st, pg := openPostgresSchema(t)
 		e := newEnv(t, st)
 		c := runCanary(t, e)
 		checkLedgerLeaves(t, e, c)
@@ -208,7 +207,7 @@ func TestCanary(t *testing.T) {
 			}
 			t.Skip("pg_dump is not installed")
 		}
-		out, err := exec.CommandContext(t.Context(), pgDump, "--schema="+schema, "--no-owner", "--dbname="+base).Output()
+		out, err := exec.CommandContext(t.Context(), pgDump, "--schema="+pg.Name, "--no-owner", "--dbname="+pg.Base).Output()
 		if err != nil {
 			t.Fatalf("pg_dump: %v", err)
 		}
@@ -222,12 +221,12 @@ func TestCanary(t *testing.T) {
 		}
 		sc.done("pg_dump")
 
-		db, err := sql.Open("pgx", withSearchPath(t, base, schema))
+		db, err := sql.Open("pgx", pg.DSN)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		checkRows(t, db, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, schema, c, controlOf(t, e, c, controlName))
+		checkRows(t, db, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, pg.Name, c, controlOf(t, e, c, controlName))
 	})
 }
 
@@ -524,38 +523,15 @@ func walPages(t *testing.T, b []byte) [][]byte {
 }
 
 // openPostgresSchema opens a fresh migrated PostgreSQL store in a schema of
-// its own, dropped at cleanup, and returns the server URL and the schema so
-// that the schema can be dumped. Like storetest.OpenPostgres, a missing
-// server skips the test, unless $CI is set.
-func openPostgresSchema(t *testing.T) (store.Store, string, string) {
+// its own, dropped at cleanup, and returns the schema, so that it can be
+// dumped and read directly.
+func openPostgresSchema(t *testing.T) (store.Store, *storetest.PostgresSchema) {
 	t.Helper()
-	base, admin := storetest.PostgresAdmin(t)
-	ctx := context.WithoutCancel(t.Context())
-	schema := "dissent_canary_" + strings.ToLower(rand.Text())
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	st, err := postgres.Open(ctx, withSearchPath(t, base, schema), postgres.Options{Migrate: true, MaxConns: 10})
+	sc := storetest.NewPostgresSchema(t, "dissent_canary_")
+	st, err := postgres.Open(context.WithoutCancel(t.Context()), sc.DSN, postgres.Options{Migrate: true, MaxConns: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	return st, base, schema
-}
-
-func withSearchPath(t *testing.T, base, schema string) string {
-	t.Helper()
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("$DISSENT_TEST_POSTGRES must be a postgres:// URL for this test")
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return st, sc
 }

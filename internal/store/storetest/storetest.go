@@ -166,33 +166,49 @@ func PostgresAdmin(t testing.TB) (base string, admin *sql.DB) {
 	return base, admin
 }
 
-// OpenPostgresNodes is OpenPostgres for n app nodes: n stores, each with
-// its own connections, on one schema.
-func OpenPostgresNodes(t testing.TB, n int) []store.Store {
+// PostgresSchema is a fresh, empty schema on the test server, dropped at
+// cleanup.
+type PostgresSchema struct {
+	Name  string
+	Base  string  // the server's URL
+	DSN   string  // Base with search_path set to the schema
+	Admin *sql.DB // a connection to Base, for what runs outside the schema
+}
+
+// NewPostgresSchema creates a schema of its own for a test, on the server
+// PostgresAdmin finds (skipping or failing the test as it does).
+func NewPostgresSchema(t testing.TB, prefix string) *PostgresSchema {
 	t.Helper()
 	base, admin := PostgresAdmin(t)
 	// Cleanups run after t.Context is cancelled, so they get their own.
 	ctx := context.WithoutCancel(t.Context())
-
-	schema := "dissent_test_" + strings.ToLower(rand.Text())
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+	name := prefix + strings.ToLower(rand.Text())
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+name); err != nil {
 		t.Fatalf("storetest: create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("storetest: drop schema %s: %v", schema, err)
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+name+` CASCADE`); err != nil {
+			t.Errorf("storetest: drop schema %s: %v", name, err)
 		}
 	})
-
-	dsn, err := withSearchPath(base, schema)
+	dsn, err := withSearchPath(base, name)
 	if err != nil {
 		t.Fatalf("storetest: %v", err)
 	}
+	return &PostgresSchema{Name: name, Base: base, DSN: dsn, Admin: admin}
+}
+
+// OpenPostgresNodes is OpenPostgres for n app nodes: n stores, each with
+// its own connections, on one schema.
+func OpenPostgresNodes(t testing.TB, n int) []store.Store {
+	t.Helper()
+	sc := NewPostgresSchema(t, "dissent_test_")
+	ctx := context.WithoutCancel(t.Context())
 	// Enough connections for the concurrency tests' eight writers, and few
 	// enough that parallel test binaries stay under max_connections.
 	var out []store.Store
 	for range n {
-		s, err := postgres.Open(ctx, dsn, postgres.Options{Migrate: len(out) == 0, MaxConns: 10})
+		s, err := postgres.Open(ctx, sc.DSN, postgres.Options{Migrate: len(out) == 0, MaxConns: 10})
 		if err != nil {
 			t.Fatalf("storetest: %v", err)
 		}
@@ -207,11 +223,11 @@ func OpenPostgresNodes(t testing.TB, n int) []store.Store {
 	// If the driver ignored search_path, the migrations went to some other
 	// schema and tests would share (and corrupt) one set of tables.
 	var tables int
-	if err := admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('schema_migrations', 'ledger_head')`, schema).Scan(&tables); err != nil {
+	if err := sc.Admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('schema_migrations', 'ledger_head')`, sc.Name).Scan(&tables); err != nil {
 		t.Fatalf("storetest: %v", err)
 	}
 	if tables != 2 {
-		t.Fatalf("storetest: the migrations did not land in schema %s: search_path was not applied", schema)
+		t.Fatalf("storetest: the migrations did not land in schema %s: search_path was not applied", sc.Name)
 	}
 	return out
 }
