@@ -86,6 +86,10 @@ type Tx interface {
 	// Memos.
 	CreateMemo(ctx context.Context, m *Memo) error
 	UpdateMemo(ctx context.Context, m *Memo) error // optimistic on m.Version; bumps it
+	// SetMemoCheck sets CheckAt of the memo if its version is still
+	// version, without bumping the version (it is the reminders job's
+	// bookkeeping, not a change to the memo); it reports whether it did.
+	SetMemoCheck(ctx context.Context, id string, version, checkAt int64) (bool, error)
 	MemoByID(ctx context.Context, id string) (*Memo, error)
 	MemosByIDs(ctx context.Context, ids []string) ([]*Memo, error)
 	ListMemos(ctx context.Context, f MemoFilter) ([]*Memo, error)
@@ -257,6 +261,7 @@ type Memo struct {
 	ReplyBy        int64
 	ReplyLatest    int64
 	DueAt          int64 // the nearest deadline still owed; 0 when none
+	CheckAt        int64 // when the reminders job next has something to do about it; 0 when nothing
 	AuthorsCount   int
 	Roster         []byte // sealed
 	Receipt        []byte // JSON; names no author
@@ -272,6 +277,9 @@ type MemoFilter struct {
 	// deadline first; otherwise memos are ordered by UpdatedAt, newest
 	// first. Both break ties by ID.
 	ByDue bool
+	// CheckBy, when not 0, lists only memos whose CheckAt is set and not
+	// after it, earliest first, ties by ID; it takes precedence over ByDue.
+	CheckBy int64
 	// After is the sort key and ID of the last memo of the previous page.
 	AfterKey int64
 	AfterID  string

@@ -11,7 +11,7 @@ import (
 )
 
 const memoColumns = `id, state, profile, revision, key_version, created_at, updated_at, submitted_at, acknowledged_at,
-	replied_at, ended_at, acknowledge_by, reply_by, reply_latest, due_at, authors_count, roster, receipt, version`
+	replied_at, ended_at, acknowledge_by, reply_by, reply_latest, due_at, check_at, authors_count, roster, receipt, version`
 
 // lightMemoColumns are memoColumns without the roster and receipt.
 var lightMemoColumns = strings.Replace(memoColumns, "roster, receipt", "'' AS roster, NULL AS receipt", 1)
@@ -19,21 +19,21 @@ var lightMemoColumns = strings.Replace(memoColumns, "roster, receipt", "'' AS ro
 func scanMemo(r interface{ Scan(...any) error }) (*store.Memo, error) {
 	var m store.Memo
 	err := r.Scan(&m.ID, &m.State, &m.Profile, &m.Revision, &m.KeyVersion, &m.CreatedAt, &m.UpdatedAt, &m.SubmittedAt,
-		&m.AcknowledgedAt, &m.RepliedAt, &m.EndedAt, &m.AcknowledgeBy, &m.ReplyBy, &m.ReplyLatest, &m.DueAt,
+		&m.AcknowledgedAt, &m.RepliedAt, &m.EndedAt, &m.AcknowledgeBy, &m.ReplyBy, &m.ReplyLatest, &m.DueAt, &m.CheckAt,
 		&m.AuthorsCount, &m.Roster, &m.Receipt, &m.Version)
 	return &m, err
 }
 
 func memoArgs(m *store.Memo) []any {
 	return []any{m.State, m.Profile, m.Revision, m.KeyVersion, m.CreatedAt, m.UpdatedAt, m.SubmittedAt,
-		m.AcknowledgedAt, m.RepliedAt, m.EndedAt, m.AcknowledgeBy, m.ReplyBy, m.ReplyLatest, m.DueAt,
+		m.AcknowledgedAt, m.RepliedAt, m.EndedAt, m.AcknowledgeBy, m.ReplyBy, m.ReplyLatest, m.DueAt, m.CheckAt,
 		m.AuthorsCount, m.Roster, nullBlob(m.Receipt)}
 }
 
 // CreateMemo inserts a memo.
 func (t *Tx) CreateMemo(ctx context.Context, m *store.Memo) error {
 	m.Version = 1
-	_, err := t.exec(ctx, `INSERT INTO memos (`+memoColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO memos (`+memoColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append(append([]any{m.ID}, memoArgs(m)...), m.Version)...)
 	return err
 }
@@ -47,13 +47,23 @@ func (t *Tx) UpdateMemo(ctx context.Context, m *store.Memo) error {
 	}
 	err := t.execOne(ctx, store.ErrConflict, `UPDATE memos SET state = ?, profile = ?, revision = ?, key_version = ?,
 		created_at = ?, updated_at = ?, submitted_at = ?, acknowledged_at = ?, replied_at = ?, ended_at = ?,
-		acknowledge_by = ?, reply_by = ?, reply_latest = ?, due_at = ?, authors_count = ?, roster = ?, receipt = ?,
+		acknowledge_by = ?, reply_by = ?, reply_latest = ?, due_at = ?, check_at = ?, authors_count = ?, roster = ?, receipt = ?,
 		version = version + 1 WHERE id = ? AND version = ?`,
 		append(memoArgs(m), m.ID, m.Version)...)
 	if err == nil {
 		m.Version++
 	}
 	return err
+}
+
+// SetMemoCheck sets check_at alone, if the memo is still at version.
+func (t *Tx) SetMemoCheck(ctx context.Context, id string, version, checkAt int64) (bool, error) {
+	r, err := t.exec(ctx, `UPDATE memos SET check_at = ? WHERE id = ? AND version = ?`, checkAt, id, version)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
 }
 
 // MemoByID returns one memo.
@@ -97,7 +107,17 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 		args = append(args, states...)
 	}
 	order := `updated_at DESC, id DESC`
-	if f.ByDue {
+	if f.CheckBy != 0 {
+		// As for ByDue below: the row value first, then the bounds that
+		// let both databases read the (check_at, id) partial index.
+		order = `check_at, id`
+		if f.AfterID != "" {
+			where = append(where, `(check_at, id) > (?, ?)`)
+			args = append(args, f.AfterKey, f.AfterID)
+		}
+		where = append(where, `check_at > 0`, `check_at <= ?`)
+		args = append(args, f.CheckBy)
+	} else if f.ByDue {
 		order = `due_at, id`
 		// A row value, which both databases read as a range of the
 		// (due_at, id) index: the equivalent OR read every memo sharing

@@ -50,6 +50,7 @@ func newMemo(id string) *store.Memo {
 		ReplyBy:        t0 + 30*86400e6,
 		ReplyLatest:    t0 + 60*86400e6,
 		DueAt:          t0 + 2*86400e6,
+		CheckAt:        t0 + 86400e6,
 		AuthorsCount:   51,
 		Roster:         []byte("roster sealed to " + id),
 		Receipt:        []byte(`{"memo":"` + id + `","revision":2}`),

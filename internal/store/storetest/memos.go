@@ -64,7 +64,7 @@ func testMemos(t *testing.T, s store.Store) {
 			check(t, err)
 			m.State, m.Profile, m.Revision, m.KeyVersion = "replied", "eu-2019-1937", 3, 2
 			m.CreatedAt, m.UpdatedAt, m.SubmittedAt, m.AcknowledgedAt, m.RepliedAt, m.EndedAt = t0+1, t0+2, t0+3, t0+4, t0+5, t0+6
-			m.AcknowledgeBy, m.ReplyBy, m.ReplyLatest, m.DueAt, m.AuthorsCount = t0+7, t0+8, t0+9, 0, 52
+			m.AcknowledgeBy, m.ReplyBy, m.ReplyLatest, m.DueAt, m.CheckAt, m.AuthorsCount = t0+7, t0+8, t0+9, 0, t0+10, 52
 			m.Roster, m.Receipt = []byte("new roster"), nil
 			check(t, tx.UpdateMemo(ctx, m))
 		})
@@ -95,6 +95,33 @@ func testMemos(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("set check writes check_at alone, at the version read, without bumping it", func(t *testing.T) {
+		var before *store.Memo
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			var err error
+			before, err = tx.MemoByID(ctx, "m1")
+			check(t, err)
+		})
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			ok, err := tx.SetMemoCheck(ctx, "m1", before.Version-1, t0+99)
+			check(t, err)
+			same(t, "set at a stale version", ok, false)
+			ok, err = tx.SetMemoCheck(ctx, "m-none", 1, t0+99)
+			check(t, err)
+			same(t, "set on a missing memo", ok, false)
+			ok, err = tx.SetMemoCheck(ctx, "m1", before.Version, t0+77)
+			check(t, err)
+			same(t, "set at the version read", ok, true)
+		})
+		want := *before
+		want.CheckAt = t0 + 77
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.MemoByID(ctx, "m1")
+			check(t, err)
+			same(t, "memo after set check", got, &want)
+		})
+	})
+
 	t.Run("update of a missing memo is a conflict", func(t *testing.T) {
 		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error { return tx.UpdateMemo(ctx, newMemo("m-none")) })
 	})
@@ -105,9 +132,11 @@ func testListMemos(t *testing.T, s store.Store) {
 	// m3 and m4 share due_at, and m1, m5 have no deadline.
 	memo := func(id, state string, updated, due int64) *store.Memo {
 		m := newMemo(id)
-		m.State, m.UpdatedAt, m.DueAt = state, t0+updated, 0
+		m.State, m.UpdatedAt, m.DueAt, m.CheckAt = state, t0+updated, 0, 0
 		if due > 0 {
-			m.DueAt = t0 + due
+			// The next check falls before the deadline, in the reverse
+			// order of updates, with a tie between m2 and m4.
+			m.DueAt, m.CheckAt = t0+due, t0+1000-updated
 		}
 		return m
 	}
@@ -138,6 +167,8 @@ func testListMemos(t *testing.T, s store.Store) {
 	// queue relies on that. store.MemoFilter's comment says memos with no
 	// deadline come last, which no store does.
 	byDue := []string{"m3", "m4", "m2", "m6"}
+	// CheckBy lists memos whose check has come, earliest first.
+	byCheck := []string{"m6", "m2", "m4", "m3"}
 
 	for _, c := range []struct {
 		name string
@@ -160,6 +191,13 @@ func testListMemos(t *testing.T, s store.Store) {
 		{"after a key and id continues by due", store.MemoFilter{ByDue: true, AfterKey: t0 + 3000, AfterID: "m3", Limit: 100}, byDue[1:]},
 		{"after the last deadline there is nothing", store.MemoFilter{ByDue: true, AfterKey: t0 + 9000, AfterID: "m6", Limit: 100}, []string{}},
 		{"after a tie on the key continues by id", store.MemoFilter{ByDue: true, AfterKey: t0 + 3000, AfterID: "m4", Limit: 100}, byDue[2:]},
+		{"check by lists memos whose check has come, earliest first, ties by id", store.MemoFilter{CheckBy: t0 + 800, Limit: 100}, byCheck},
+		{"check by leaves out later checks", store.MemoFilter{CheckBy: t0 + 700, Limit: 100}, byCheck[:3]},
+		{"check by before every check is empty", store.MemoFilter{CheckBy: t0 + 599, Limit: 100}, []string{}},
+		{"check by takes precedence over by due", store.MemoFilter{CheckBy: t0 + 800, ByDue: true, Limit: 100}, byCheck},
+		{"check by with states", store.MemoFilter{CheckBy: t0 + 800, States: []string{"submitted"}, Limit: 100}, []string{"m2", "m4"}},
+		{"after a tie continues by check and id", store.MemoFilter{CheckBy: t0 + 800, AfterKey: t0 + 700, AfterID: "m2", Limit: 100}, byCheck[2:]},
+		{"limit cuts the check list", store.MemoFilter{CheckBy: t0 + 800, Limit: 1}, byCheck[:1]},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			read(t, s, func(ctx context.Context, tx store.Tx) {
