@@ -105,8 +105,11 @@ func New(svc *service.Service, opt Options) *Worker {
 	w.jobs = []job{
 		{"reminders", opt.ScanEvery, func(ctx context.Context) error {
 			run, err := svc.RunReminders(ctx)
+			if run != nil && run.Rescheduled > 0 {
+				opt.Log.Info("reminders rescheduled for a new policy or calendar", "memos", run.Rescheduled)
+			}
 			if run != nil && run.Notices > 0 {
-				opt.Log.Info("reminders sent", "reminded", run.Reminded, "escalated", run.Escalated, "notices", run.Notices)
+				opt.Log.Info("reminders sent", "checked", run.Checked, "reminded", run.Reminded, "escalated", run.Escalated, "notices", run.Notices)
 			}
 			return err
 		}},

@@ -26,7 +26,7 @@ func (s *Service) save(ctx context.Context, tx store.Tx, a *Actor, o *opened, ev
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := storeErr(tx.UpdateMemo(ctx, o.rec), "the memo"); err != nil {
+	if err := s.updateMemo(ctx, tx, o.rec); err != nil {
 		return nil, 0, err
 	}
 	m, err := s.view(ctx, tx, a, o, false)
@@ -105,7 +105,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err := s.noticeSubmitted(ctx, tx, o.rec, principals); err != nil {
 			return err
 		}
-		return storeErr(tx.UpdateMemo(ctx, o.rec), "the memo")
+		return s.updateMemo(ctx, tx, o.rec)
 	})
 	return receipt, err
 }

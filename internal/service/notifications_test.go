@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -292,6 +293,98 @@ func TestRemindersOnceAcrossNodes(t *testing.T) {
 		if got := kindsOf(bell(t, d, d.SignIn("director")).Items); !slices.Equal(got, []string{"overdue.acknowledge:" + m.ID}) {
 			t.Errorf("director's bell %v", got)
 		}
+	})
+}
+
+// TestRemindersReadOnlyWhatIsDue: a run reads the memos that have
+// something due, not every open one; a memo it has dealt with is not read
+// again until its next reminder or escalation, so a backlog of overdue
+// memos costs nothing run after run; a new policy, and memos from before
+// the store kept a next check, are scheduled again by the next run.
+func TestRemindersReadOnlyWhatIsDue(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := noticeDeployment(t, st)
+		d.Create("director", false, "member")
+		alice := d.Member("alice")
+		at := func(s string) time.Time {
+			v, err := time.ParseInLocation("2006-01-02 15:04", s, servicetest.Office)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		d.Clock.Set(at("2026-11-24 10:00")) // the Tuesday before Thanksgiving
+		var ids []string
+		for i := range 3 {
+			m := circulate(t, d, alice, fmt.Sprintf("memo %d", i), true)
+			if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.ID)
+		}
+		expect := func(svc *service.Service, when, what string, want service.ReminderRun) {
+			t.Helper()
+			d.Clock.Set(at(when))
+			got, err := svc.RunReminders(d.Ctx)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			got.Notices = 0
+			if *got != want {
+				t.Errorf("%s (%s): %+v, want %+v", what, when, *got, want)
+			}
+		}
+		expect(d.Svc, "2026-11-24 11:00", "before anything is due", service.ReminderRun{})
+		expect(d.Svc, "2026-11-25 09:00", "the acknowledgements' reminders", service.ReminderRun{Checked: 3, Reminded: 3})
+		expect(d.Svc, "2026-11-25 09:05", "the same morning again", service.ReminderRun{})
+		expect(d.Svc, "2026-11-27 17:05", "past the deadline", service.ReminderRun{Checked: 3, Escalated: 3})
+		expect(d.Svc, "2026-11-27 17:10", "an overdue backlog, again", service.ReminderRun{})
+		expect(d.Svc, "2026-12-04 09:00", "a week on", service.ReminderRun{})
+
+		// Acknowledging one moves its check to its reply's reminder.
+		if _, err := d.Svc.Acknowledge(d.Ctx, d.Office, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		expect(d.Svc, "2026-12-04 09:05", "after an acknowledgement", service.ReminderRun{})
+
+		// A policy that reminds of the reply 25 working days ahead (from
+		// 2 December for the 8 January deadline) moves all three checks
+		// into the past: the next run reschedules and reminds.
+		p := service.DefaultReminders()
+		p.Email, p.EscalateTo, p.ReplyLead = true, []string{"director"}, 25
+		longer := d.Svc.WithReminders(p)
+		expect(longer, "2026-12-04 09:10", "a longer reply lead", service.ReminderRun{Rescheduled: 3, Checked: 3, Reminded: 3})
+		expect(longer, "2026-12-04 09:15", "the longer lead again", service.ReminderRun{})
+
+		// Memos as the upgrade that added the next check leaves them: none
+		// set and no schedule recorded. The first run works them out; the
+		// reply reminders the default lead calls for on 31 December were
+		// sent under the longer lead already, and are not sent twice.
+		tx, err := st.Begin(d.Ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			m, err := tx.MemoByID(d.Ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := tx.SetMemoCheck(d.Ctx, id, m.Version, 0); err != nil || !ok {
+				t.Fatalf("clearing %s: %v %v", id, ok, err)
+			}
+		}
+		if err := tx.PutSetting(d.Ctx, "reminders.schedule", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		expect(d.Svc, "2026-12-31 09:00", "after the upgrade", service.ReminderRun{Rescheduled: 3, Checked: 3})
+		expect(d.Svc, "2026-12-31 09:05", "after the upgrade, again", service.ReminderRun{})
+		// A new year moves the calendar's fingerprint (the working days of
+		// the years around now), so its first run reschedules too.
+		expect(d.Svc, "2027-01-08 17:05", "past the reply deadline", service.ReminderRun{Rescheduled: 3, Checked: 3, Escalated: 3})
+		expect(d.Svc, "2027-01-08 17:10", "past the reply deadline, again", service.ReminderRun{})
 	})
 }
 

@@ -1,8 +1,12 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -163,24 +167,132 @@ func remindAt(cal *workdays.Calendar, deadline time.Time, lead int) time.Time {
 	return time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc).Add(start)
 }
 
-// earliestReminder is the first moment anything can be due about a memo
-// whose nearest deadline is at: later deadlines come no earlier.
-func earliestReminder(cal *workdays.Calendar, at time.Time, p ReminderPolicy) time.Time {
-	lead := max(p.AcknowledgeLead, p.ReplyLead, p.ReplyLatestLead)
-	if lead < 0 {
-		return at
+// nextCheck is when the reminders job next has something to do about m
+// after the moment given: the earliest reminder or escalation, of a
+// deadline the office still owes, that falls after it — when dueReminders
+// starts to list something it did not. Zero when there is nothing.
+func nextCheck(cal *workdays.Calendar, m *store.Memo, p ReminderPolicy, after time.Time) int64 {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(after) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
 	}
-	return remindAt(cal, at, lead)
+	for _, d := range owedDeadlines(m, p) {
+		if d.lead >= 0 {
+			// Sent from its time until the deadline passes, unless that
+			// time came before the memo did.
+			if at := remindAt(cal, d.at, d.lead); at.After(fromMicros(m.SubmittedAt)) && !at.After(d.at) {
+				consider(at)
+			}
+		}
+		consider(d.at.Add(time.Microsecond)) // escalated once the deadline has passed
+	}
+	if next.IsZero() {
+		return 0
+	}
+	return micros(next)
+}
+
+// updateMemo writes a memo's row, with when the reminders job must next
+// look at it worked out from its deadlines as they now stand. Every write
+// that can change what a memo owes goes through here.
+func (s *Service) updateMemo(ctx context.Context, tx store.Tx, m *store.Memo) error {
+	m.CheckAt = nextCheck(s.cfg.Calendar, m, s.reminders(), time.Time{})
+	return storeErr(tx.UpdateMemo(ctx, m), "the memo")
+}
+
+// settingSchedule holds the fingerprint (scheduleOf) of the policy and
+// calendar that the memos' CheckAt were worked out with.
+const settingSchedule = "reminders.schedule"
+
+// scheduleOf fingerprints what nextCheck depends on besides the memo: the
+// leads, the office's time zone and hours, and which days are working days
+// in the years around now (so that a new holiday set, closure or library
+// rule counts as a change; the new year does too, once).
+func scheduleOf(cal *workdays.Calendar, p ReminderPolicy, now time.Time) []byte {
+	h := sha256.New()
+	start, _ := cal.OfficeHours()
+	fmt.Fprintf(h, "v1 leads %d %d %d; zone %s; opens %s; workdays", p.AcknowledgeLead, p.ReplyLead, p.ReplyLatestLead, cal.Location(), start)
+	year := now.In(cal.Location()).Year()
+	for day := time.Date(year-1, 1, 1, 0, 0, 0, 0, time.UTC); day.Year() <= year+1; day = day.AddDate(0, 0, 1) {
+		if cal.IsWorkday(workdays.DateOf(day)) {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
+	}
+	return []byte(hex.EncodeToString(h.Sum(nil)))
+}
+
+// reschedule works every open memo's CheckAt out again if the policy or
+// the calendar is not the one they were worked out with (or, on the first
+// run after the upgrade that added CheckAt, none was recorded), and then
+// records the current one; it reports how many memos it changed. CheckAt
+// is derived data, like an index, so this writes no audit event: the
+// reminders it leads to write theirs. A memo that changes meanwhile keeps
+// the CheckAt its own write gave it.
+func (s *Service) reschedule(ctx context.Context, p ReminderPolicy, now time.Time) (int, error) {
+	want := scheduleOf(s.cfg.Calendar, p, now)
+	var have []byte
+	if err := s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		have, err = tx.Setting(ctx, settingSchedule)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	}); err != nil || bytes.Equal(have, want) {
+		return 0, err
+	}
+	changed := 0
+	f := store.MemoFilter{ByDue: true, Limit: reminderPage, Light: true}
+	for {
+		var page []*store.Memo
+		if err := s.inTx(ctx, false, func(tx store.Tx) error {
+			var err error
+			page, err = tx.ListMemos(ctx, f)
+			return err
+		}); err != nil {
+			return changed, err
+		}
+		if err := s.inTx(ctx, true, func(tx store.Tx) error {
+			for _, m := range page {
+				next := nextCheck(s.cfg.Calendar, m, p, time.Time{})
+				if next == m.CheckAt {
+					continue
+				}
+				ok, err := tx.SetMemoCheck(ctx, m.ID, m.Version, next)
+				if err != nil {
+					return err
+				}
+				if ok {
+					changed++
+				}
+			}
+			return nil
+		}); err != nil {
+			return changed, err
+		}
+		if len(page) < f.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		f.AfterKey, f.AfterID = last.DueAt, last.ID
+	}
+	return changed, s.inTx(ctx, true, func(tx store.Tx) error { return tx.PutSetting(ctx, settingSchedule, want) })
 }
 
 // ReminderRun is what one run of the reminders did.
 type ReminderRun struct {
-	Reminded  int // deadlines the office was reminded of
-	Escalated int // deadlines reported as passed
-	Notices   int // notifications written
+	Checked     int // memos the run looked at: those with something due
+	Rescheduled int // memos whose next check a new policy or calendar moved
+	Reminded    int // deadlines the office was reminded of
+	Escalated   int // deadlines reported as passed
+	Notices     int // notifications written
 }
 
-// reminderPage is how many memos one read of the deadline queue takes.
+// reminderPage is how many memos one read of the check queue takes.
 const reminderPage = 200
 
 // RunReminders sends the reminders and escalations that are due now, each
@@ -188,11 +300,21 @@ const reminderPage = 200
 // transaction that writes its notifications and its audit event, so that
 // nodes running at once, or a run repeated after a crash, send nothing
 // twice. It runs as the system.
+//
+// It reads only the memos whose CheckAt has come (nextCheck), and moves
+// each one's CheckAt to its next reminder or escalation once it has sent
+// what was due, so that a run's work follows what is due rather than how
+// many memos are open. The move is skipped if the memo changed meanwhile:
+// its own write worked CheckAt out again.
 func (s *Service) RunReminders(ctx context.Context) (*ReminderRun, error) {
 	p := s.reminders()
 	now := s.now()
 	run := &ReminderRun{}
-	f := store.MemoFilter{ByDue: true, Limit: reminderPage, Light: true}
+	var err error
+	if run.Rescheduled, err = s.reschedule(ctx, p, now); err != nil {
+		return run, err
+	}
+	f := store.MemoFilter{CheckBy: micros(now), Limit: reminderPage, Light: true}
 	for {
 		var page []*store.Memo
 		if err := s.inTx(ctx, false, func(tx store.Tx) error {
@@ -203,9 +325,7 @@ func (s *Service) RunReminders(ctx context.Context) (*ReminderRun, error) {
 			return run, err
 		}
 		for _, m := range page {
-			if m.DueAt == 0 || earliestReminder(s.cfg.Calendar, fromMicros(m.DueAt), p).After(now) {
-				return run, nil // the queue is by nearest deadline: nothing later is due either
-			}
+			run.Checked++
 			for _, r := range dueReminders(s.cfg.Calendar, m, p, now) {
 				sent, notices, err := s.sendReminder(ctx, m.ID, r, p)
 				if err != nil {
@@ -221,11 +341,23 @@ func (s *Service) RunReminders(ctx context.Context) (*ReminderRun, error) {
 				run.Notices += notices
 			}
 		}
+		// Only now that the whole page was sent: a run that failed half
+		// way leaves the rest to be looked at again.
+		if err := s.inTx(ctx, true, func(tx store.Tx) error {
+			for _, m := range page {
+				if _, err := tx.SetMemoCheck(ctx, m.ID, m.Version, nextCheck(s.cfg.Calendar, m, p, now)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return run, err
+		}
 		if len(page) < f.Limit {
 			return run, nil
 		}
 		last := page[len(page)-1]
-		f.AfterKey, f.AfterID = last.DueAt, last.ID
+		f.AfterKey, f.AfterID = last.CheckAt, last.ID
 	}
 }
 

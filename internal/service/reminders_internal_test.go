@@ -130,9 +130,95 @@ func TestDueReminders(t *testing.T) {
 			t.Errorf("got %v", got)
 		}
 	})
-	t.Run("the queue may stop at the first memo whose earliest reminder is later", func(t *testing.T) {
-		if got, want := earliestReminder(cal, d.AcknowledgeBy, p), wall(t, cal, "2026-11-19 09:00"); !got.Equal(want) {
-			t.Errorf("earliest = %s, want %s", got, want)
+}
+
+// TestNextCheckMissesNothing checks nextCheck against dueReminders, hour by
+// hour and at every instant that matters, for memos in each state and
+// policies with every kind of lead: a job that looked at a memo at one
+// moment and not again until nextCheck finds nothing due in between that
+// was not due when it looked, and finds something new at nextCheck itself.
+func TestNextCheckMissesNothing(t *testing.T) {
+	cal := usFederal(t)
+	submitted := wall(t, cal, "2026-11-24 10:00")
+	d := channel.Profiles["state-2fam070"].Deadlines(cal, submitted)
+	base := store.Memo{ID: "m", State: string(channel.Submitted), SubmittedAt: micros(submitted),
+		AcknowledgeBy: micros(d.AcknowledgeBy), ReplyBy: micros(d.ReplyBy), ReplyLatest: micros(d.ReplyLatest)}
+	acknowledged := base
+	acknowledged.State, acknowledged.AcknowledgedAt = string(channel.Acknowledged), micros(wall(t, cal, "2026-12-02 11:00"))
+	replied := acknowledged
+	replied.State, replied.RepliedAt = string(channel.Replied), micros(wall(t, cal, "2026-12-20 11:00"))
+
+	policies := map[string]ReminderPolicy{"default": DefaultReminders()}
+	q := DefaultReminders()
+	q.AcknowledgeLead, q.ReplyLead, q.ReplyLatestLead = -1, 0, 10
+	policies["no acknowledge reminder, reply on the day, 10 before the latest"] = q
+	q = DefaultReminders()
+	q.AcknowledgeLead = 10 // before the memo arrives: never sent
+	policies["a lead longer than the time to acknowledge"] = q
+
+	set := func(rs []reminder) map[string]bool {
+		out := map[string]bool{}
+		for _, r := range rs {
+			out[r.kind()] = true
 		}
-	})
+		return out
+	}
+	for pname, p := range policies {
+		for mname, m := range map[string]*store.Memo{"submitted": &base, "acknowledged": &acknowledged, "replied": &replied} {
+			t.Run(pname+"/"+mname, func(t *testing.T) {
+				// Every hour for a hundred days, and the instants around
+				// each check the memo asks for.
+				var moments []time.Time
+				for at := submitted; at.Before(submitted.AddDate(0, 0, 100)); at = at.Add(time.Hour) {
+					moments = append(moments, at)
+				}
+				// A write works the check out from the zero time: that must
+				// be the first check after the memo arrived, not a moment
+				// before it that finds nothing to do.
+				if first, fromArrival := nextCheck(cal, m, p, time.Time{}), nextCheck(cal, m, p, submitted); first != fromArrival {
+					t.Errorf("a write's check %d, the first after arrival %d", first, fromArrival)
+				}
+				checks := 0
+				for at := submitted; ; {
+					next := nextCheck(cal, m, p, at)
+					if next == 0 {
+						break
+					}
+					n := fromMicros(next)
+					checks++
+					if !n.After(at) {
+						t.Fatalf("next check %s is not after %s", n, at)
+					}
+					moments = append(moments, n.Add(-time.Microsecond), n)
+					// Something new is due at the check itself.
+					now, then := set(dueReminders(cal, m, p, at)), set(dueReminders(cal, m, p, n))
+					fresh := false
+					for k := range then {
+						fresh = fresh || !now[k]
+					}
+					if !fresh {
+						t.Errorf("a check at %s finds nothing new: %v, as at %s", n.In(cal.Location()), then, at.In(cal.Location()))
+					}
+					at = n
+				}
+				if mname == "replied" && checks != 0 {
+					t.Errorf("a replied memo has %d checks", checks)
+				}
+				slices.SortFunc(moments, time.Time.Compare)
+				for i := 1; i < len(moments); i++ {
+					looked, at := moments[i-1], moments[i]
+					next := nextCheck(cal, m, p, looked)
+					if next != 0 && !at.Before(fromMicros(next)) {
+						continue // the job looks again by then
+					}
+					before := set(dueReminders(cal, m, p, looked))
+					for k := range set(dueReminders(cal, m, p, at)) {
+						if !before[k] {
+							t.Fatalf("looked at %s, next check %d, but %s is due at %s", looked.In(cal.Location()), next, k, at.In(cal.Location()))
+						}
+					}
+				}
+			})
+		}
+	}
 }

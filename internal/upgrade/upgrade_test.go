@@ -142,6 +142,12 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 	if rc.AuthorsCount != 3 {
 		t.Fatalf("receipt authors %d, want 3 (2 drafters and the signer)", rc.AuthorsCount)
 	}
+	// The reminders' first run finds no schedule recorded (release one
+	// kept no next check on memos) and works every open memo's out: the
+	// one submitted since has its own already.
+	if run, err := svc.RunReminders(ctx); err != nil || run.Rescheduled != 0 {
+		t.Fatalf("reminders after the upgrade: %+v %v", run, err)
+	}
 	if res, err := svc.CheckLedger(ctx, nil); err != nil || !res.OK {
 		t.Fatalf("ledger self-check after new work: %+v %v", res, err)
 	}
