@@ -256,23 +256,28 @@ func (s *Service) reschedule(ctx context.Context, p ReminderPolicy, now time.Tim
 		}); err != nil {
 			return changed, err
 		}
-		if err := s.inTx(ctx, true, func(tx store.Tx) error {
-			for _, m := range page {
-				next := nextCheck(s.cfg.Calendar, m, p, time.Time{})
-				if next == m.CheckAt {
-					continue
-				}
-				ok, err := tx.SetMemoCheck(ctx, m.ID, m.Version, next)
-				if err != nil {
-					return err
-				}
-				if ok {
-					changed++
-				}
+		var moved []*store.Memo
+		for _, m := range page {
+			if next := nextCheck(s.cfg.Calendar, m, p, time.Time{}); next != m.CheckAt {
+				m.CheckAt = next
+				moved = append(moved, m)
 			}
-			return nil
-		}); err != nil {
-			return changed, err
+		}
+		if len(moved) > 0 {
+			if err := s.inTx(ctx, true, func(tx store.Tx) error {
+				for _, m := range moved {
+					ok, err := tx.SetMemoCheck(ctx, m.ID, m.Version, m.CheckAt)
+					if err != nil {
+						return err
+					}
+					if ok {
+						changed++
+					}
+				}
+				return nil
+			}); err != nil {
+				return changed, err
+			}
 		}
 		if len(page) < f.Limit {
 			break
