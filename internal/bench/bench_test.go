@@ -248,3 +248,33 @@ func TestRunDatabaseIsDroppable(t *testing.T) {
 		t.Error("dropped twice without an error: the first drop removed nothing")
 	}
 }
+
+// TestParseProcStat: steal is counted apart from busy time, idle and
+// iowait in neither, and a line that is not the cpu line is refused.
+func TestParseProcStat(t *testing.T) {
+	const stat = "cpu  100 2 30 5000 40 5 6 70 0 0\ncpu0 50 1 15 2500 20 2 3 35 0 0\n"
+	busy, steal, err := parseProcStat([]byte(stat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy != 100+2+30+5+6 || steal != 70 {
+		t.Errorf("busy %d, steal %d ticks; want 143, 70", busy, steal)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8\n", "cpu 1 2 3 4 5 6 7\n", "cpu 1 2 x 4 5 6 7 8\n", "cpu 1 2 3 4 5 6 7 -8\n",
+		"cpu 576460752303423488 2 3 4 5 6 7 8\n"} {
+		if _, _, err := parseProcStat([]byte(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func FuzzParseProcStat(f *testing.F) {
+	f.Add([]byte("cpu  100 2 30 5000 40 5 6 70 0 0\n"))
+	f.Add([]byte("cpu 1 2 3 4 5 6 7 8"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		busy, steal, err := parseProcStat(b)
+		if err == nil && (busy < 0 || steal < 0) {
+			t.Errorf("%q: busy %d, steal %d", b, busy, steal)
+		}
+	})
+}

@@ -157,44 +157,54 @@ func (p process) cpu() (time.Duration, error) {
 	return time.Duration(utime+stime) * clockTick, nil
 }
 
-// busyCPU returns the CPU time all processes on the machine have used since
-// boot (the busy fields of /proc/stat's cpu line).
-func busyCPU() (time.Duration, error) {
+// machineCPU returns, in clock ticks since boot, the CPU time all
+// processes on the machine have used and the steal time (this machine's
+// CPUs ready to run while the hypervisor ran other guests), from
+// /proc/stat. Ticks, not durations: only differences are converted, so a
+// long uptime of many cores cannot overflow.
+func machineCPU() (busy, steal int64, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	return parseProcStat(b)
+}
+
+// parseProcStat reads the cpu line of /proc/stat: busy is user, nice,
+// system, irq and softirq (all but idle, iowait and steal), in clock ticks.
+func parseProcStat(b []byte) (busy, steal int64, err error) {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := strings.Fields(string(line))
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, errors.New("bench: malformed /proc/stat")
+		return 0, 0, errors.New("bench: malformed /proc/stat")
 	}
-	var busy int64
-	// user nice system idle iowait irq softirq steal: all but idle and iowait.
+	var ticks [9]int64
 	for _, i := range []int{1, 2, 3, 6, 7, 8} {
 		n, err := strconv.ParseInt(f[i], 10, 64)
-		if err != nil {
-			return 0, err
+		if err != nil || n < 0 || n >= 1<<59 { // five of them still sum within int64
+			return 0, 0, errors.New("bench: malformed /proc/stat")
 		}
-		busy += n
+		ticks[i] = n
 	}
-	return time.Duration(busy) * clockTick, nil
+	return ticks[1] + ticks[2] + ticks[3] + ticks[6] + ticks[7], ticks[8], nil
 }
 
 // cpuMeter measures, over an interval, the CPU used by the server, by the
 // database server's processes (PostgreSQL), by this process (the load
-// generator) and by everything else on the machine: the last is other
-// people's work, which the figures should be read against.
+// generator), by everything else on the machine, and the steal time (the
+// hypervisor running other guests): the last two are other people's work,
+// which the figures should be read against.
 type cpuMeter struct {
-	server                     process
-	db                         string // the database server's command name, or ""
-	at                         time.Time
-	total, server0, db0, self0 time.Duration
+	server              process
+	db                  string // the database server's command name, or ""
+	at                  time.Time
+	total, steal        int64 // ticks (machineCPU)
+	server0, db0, self0 time.Duration
 }
 
 func startCPU(server process, db string) *cpuMeter {
 	m := &cpuMeter{server: server, db: db, at: time.Now()}
-	m.total, _ = busyCPU()
+	m.total, m.steal, _ = machineCPU()
 	if server.pid != 0 {
 		m.server0, _ = server.cpu()
 	}
@@ -205,14 +215,14 @@ func startCPU(server process, db string) *cpuMeter {
 
 // cpuUse is what a cpuMeter measured.
 type cpuUse struct {
-	server, db            time.Duration // CPU time
-	self, dbCores, others float64       // average cores busy
+	server, db                    time.Duration // CPU time
+	self, dbCores, others, stolen float64       // average cores busy (stolen: taken by the hypervisor)
 }
 
 func (m *cpuMeter) stop() cpuUse {
 	var u cpuUse
 	wall := time.Since(m.at).Seconds()
-	total, err1 := busyCPU()
+	total, steal, err1 := machineCPU()
 	me, err2 := process{os.Getpid()}.cpu()
 	if m.server.pid != 0 {
 		if s, err := m.server.cpu(); err == nil {
@@ -225,7 +235,9 @@ func (m *cpuMeter) stop() cpuUse {
 	}
 	u.self = (me - m.self0).Seconds() / wall
 	u.dbCores = u.db.Seconds() / wall
-	u.others = max(0, ((total-m.total)-(me-m.self0)-u.server-u.db).Seconds()/wall)
+	busy := time.Duration(total-m.total) * clockTick
+	u.others = max(0, (busy-(me-m.self0)-u.server-u.db).Seconds()/wall)
+	u.stolen = max(0, (time.Duration(steal-m.steal)*clockTick).Seconds()/wall)
 	return u
 }
 

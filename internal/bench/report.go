@@ -30,9 +30,12 @@ type Result struct {
 	ServerCPU    float64          `json:"server_cpu_seconds,omitempty"`
 	CPUPerOp     float64          `json:"server_cpu_per_op_ms,omitempty"`
 	// BenchCores and OtherCores are the cores the load generator itself,
-	// and every other process on the machine, kept busy on average.
-	BenchCores float64 `json:"bench_cores"`
-	OtherCores float64 `json:"other_cores"`
+	// and every other process on the machine, kept busy on average;
+	// StolenCores is the steal time, in cores: this machine's CPUs ready
+	// to run while the hypervisor ran other guests.
+	BenchCores  float64 `json:"bench_cores"`
+	OtherCores  float64 `json:"other_cores"`
+	StolenCores float64 `json:"stolen_cores"`
 	// DBCores and DBCPUPerOp are the PostgreSQL server's processes' share
 	// (with --store postgres; other users of that server count too).
 	DBCores    float64 `json:"db_cores,omitempty"`
@@ -163,11 +166,12 @@ func (res *Results) print(w io.Writer) {
 	if res.Seed != nil {
 		fmt.Fprintf(w, "seeded %d memos in %.0f s (%.0f/s)\n", res.Seed.Ops, res.Seed.Seconds, res.Seed.PerSec)
 	}
-	fmt.Fprintln(w, "(other cores: CPU that processes other than the server, its database and the load generator used meanwhile)")
+	fmt.Fprintln(w, "(other cores: CPU that processes other than the server, its database and the load generator used meanwhile;")
+	fmt.Fprintln(w, " stolen: time this machine's CPUs were ready to run but the hypervisor ran other guests; figures taken under it are low)")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tclients\tops\tops/s\tp50 ms\tp95 ms\tp99 ms\terrors\tpeak RSS\tCPU/op ms\tratio\tbench cores\tother cores\t")
+	fmt.Fprintln(tw, "workload\tclients\tops\tops/s\tp50 ms\tp95 ms\tp99 ms\terrors\tpeak RSS\tCPU/op ms\tratio\tbench cores\tother cores\tstolen\t")
 	for _, r := range res.Workloads {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%.2f\t%.3f\t%.2f\t%.2f\t\n", r.Name, r.Clients, r.Ops, r.PerSec, r.P50, r.P95, r.P99, r.Errors, mib(r.PeakRSS), r.CPUPerOp, r.Ratio, r.BenchCores, r.OtherCores)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%.2f\t%.3f\t%.2f\t%.2f\t%.2f\t\n", r.Name, r.Clients, r.Ops, r.PerSec, r.P50, r.P95, r.P99, r.Errors, mib(r.PeakRSS), r.CPUPerOp, r.Ratio, r.BenchCores, r.OtherCores, r.StolenCores)
 	}
 	_ = tw.Flush()
 	for _, r := range res.Workloads {

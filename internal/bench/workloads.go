@@ -530,7 +530,7 @@ func (r *runner) measure(ctx context.Context, name string, clients int, d time.D
 		Seconds: elapsed.Seconds(), PerSec: float64(rec.ok.Load()) / elapsed.Seconds()}
 	lat := rec.latencies()
 	res.P50, res.P95, res.P99, res.Max = ms(percentile(lat, 50)), ms(percentile(lat, 95)), ms(percentile(lat, 99)), ms(percentile(lat, 100))
-	res.BenchCores, res.DBCores, res.OtherCores = use.self, use.dbCores, use.others
+	res.BenchCores, res.DBCores, res.OtherCores, res.StolenCores = use.self, use.dbCores, use.others, use.stolen
 	if p.pid != 0 {
 		if _, hwm, err := p.memory(); err == nil {
 			res.PeakRSS = max(hwm, peak.Load())
