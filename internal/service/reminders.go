@@ -248,12 +248,8 @@ func (s *Service) reschedule(ctx context.Context, p ReminderPolicy, now time.Tim
 	changed := 0
 	f := store.MemoFilter{ByDue: true, Limit: reminderPage, Light: true}
 	for {
-		var page []*store.Memo
-		if err := s.inTx(ctx, false, func(tx store.Tx) error {
-			var err error
-			page, err = tx.ListMemos(ctx, f)
-			return err
-		}); err != nil {
+		page, err := s.memoPage(ctx, f)
+		if err != nil {
 			return changed, err
 		}
 		var moved []*store.Memo
@@ -286,6 +282,17 @@ func (s *Service) reschedule(ctx context.Context, p ReminderPolicy, now time.Tim
 		f.AfterKey, f.AfterID = last.DueAt, last.ID
 	}
 	return changed, s.inTx(ctx, true, func(tx store.Tx) error { return tx.PutSetting(ctx, settingSchedule, want) })
+}
+
+// memoPage reads one page of memos by f, in a read transaction of its own.
+func (s *Service) memoPage(ctx context.Context, f store.MemoFilter) ([]*store.Memo, error) {
+	var page []*store.Memo
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		page, err = tx.ListMemos(ctx, f)
+		return err
+	})
+	return page, err
 }
 
 // ReminderRun is what one run of the reminders did.
@@ -321,12 +328,8 @@ func (s *Service) RunReminders(ctx context.Context) (*ReminderRun, error) {
 	}
 	f := store.MemoFilter{CheckBy: micros(now), Limit: reminderPage, Light: true}
 	for {
-		var page []*store.Memo
-		if err := s.inTx(ctx, false, func(tx store.Tx) error {
-			var err error
-			page, err = tx.ListMemos(ctx, f)
-			return err
-		}); err != nil {
+		page, err := s.memoPage(ctx, f)
+		if err != nil {
 			return run, err
 		}
 		for _, m := range page {

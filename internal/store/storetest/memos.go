@@ -10,6 +10,18 @@ import (
 	"github.com/dissent-channel/dissent/internal/store"
 )
 
+// memoNow reads memo id as it stands, in a transaction of its own.
+func memoNow(t *testing.T, s store.Store, id string) *store.Memo {
+	t.Helper()
+	var m *store.Memo
+	read(t, s, func(ctx context.Context, tx store.Tx) {
+		var err error
+		m, err = tx.MemoByID(ctx, id)
+		check(t, err)
+	})
+	return m
+}
+
 func testMemos(t *testing.T, s store.Store) {
 	m1, m2 := newMemo("m1"), newMemo("m2")
 	m2.State, m2.Receipt, m2.SubmittedAt, m2.DueAt = "draft", nil, 0, 0
@@ -69,39 +81,21 @@ func testMemos(t *testing.T, s store.Store) {
 			check(t, tx.UpdateMemo(ctx, m))
 		})
 		same(t, "Version after update", m.Version, int64(2))
-		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.MemoByID(ctx, "m1")
-			check(t, err)
-			same(t, "updated memo", got, m)
-		})
+		same(t, "updated memo", memoNow(t, s, "m1"), m)
 	})
 
 	t.Run("update at a stale version is a conflict and changes nothing", func(t *testing.T) {
-		var before *store.Memo
-		read(t, s, func(ctx context.Context, tx store.Tx) {
-			var err error
-			before, err = tx.MemoByID(ctx, "m1")
-			check(t, err)
-		})
+		before := memoNow(t, s, "m1")
 		stale := *before
 		stale.Version--
 		stale.State = "withdrawn"
 		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error { return tx.UpdateMemo(ctx, &stale) })
 		same(t, "Version of the refused update", stale.Version, before.Version-1)
-		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.MemoByID(ctx, "m1")
-			check(t, err)
-			same(t, "memo after a refused update", got, before)
-		})
+		same(t, "memo after a refused update", memoNow(t, s, "m1"), before)
 	})
 
 	t.Run("set check writes check_at alone, at the version read, without bumping it", func(t *testing.T) {
-		var before *store.Memo
-		read(t, s, func(ctx context.Context, tx store.Tx) {
-			var err error
-			before, err = tx.MemoByID(ctx, "m1")
-			check(t, err)
-		})
+		before := memoNow(t, s, "m1")
 		write(t, s, func(ctx context.Context, tx store.Tx) {
 			ok, err := tx.SetMemoCheck(ctx, "m1", before.Version-1, t0+99)
 			check(t, err)
@@ -115,11 +109,7 @@ func testMemos(t *testing.T, s store.Store) {
 		})
 		want := *before
 		want.CheckAt = t0 + 77
-		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.MemoByID(ctx, "m1")
-			check(t, err)
-			same(t, "memo after set check", got, &want)
-		})
+		same(t, "memo after set check", memoNow(t, s, "m1"), &want)
 	})
 
 	t.Run("update of a missing memo is a conflict", func(t *testing.T) {
