@@ -222,3 +222,58 @@ func TestNextCheckMissesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleOf: the fingerprint that decides whether every open memo's
+// next check is worked out again moves with what nextCheck depends on —
+// the leads, a closure, the office's opening hour or time zone, the year —
+// and with nothing else.
+func TestScheduleOf(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calendar := func(cfg workdays.Config) *workdays.Calendar {
+		t.Helper()
+		if cfg.Location == nil {
+			cfg.Location = ny
+		}
+		if cfg.Holidays == "" {
+			cfg.Holidays = "us-federal"
+		}
+		c, err := workdays.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	snow, err := workdays.ParseDate("2026-12-15")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, ny)
+	p := DefaultReminders()
+	base := scheduleOf(calendar(workdays.Config{}), p, now)
+
+	same := p
+	same.EscalateTo, same.StaleDraft, same.Email = []string{"director"}, time.Hour, true
+	if got := scheduleOf(calendar(workdays.Config{}), same, now); string(got) != string(base) {
+		t.Error("escalation contacts, stale drafts or e-mail changed the schedule")
+	}
+	if got := scheduleOf(calendar(workdays.Config{}), p, now.AddDate(0, 0, 20)); string(got) != string(base) {
+		t.Error("a later day of the same year changed the schedule")
+	}
+	longer := p
+	longer.ReplyLead++
+	for name, got := range map[string][]byte{
+		"a longer reply lead": scheduleOf(calendar(workdays.Config{}), longer, now),
+		"a snow day":          scheduleOf(calendar(workdays.Config{Closures: []workdays.Closure{{From: snow, To: snow, Name: "snow"}}}), p, now),
+		"opening at 08:00":    scheduleOf(calendar(workdays.Config{DayStart: 8 * time.Hour}), p, now),
+		"another time zone":   scheduleOf(calendar(workdays.Config{Location: time.UTC}), p, now),
+		"another holiday set": scheduleOf(calendar(workdays.Config{Holidays: "de"}), p, now),
+		"the new year":        scheduleOf(calendar(workdays.Config{}), p, time.Date(2027, 1, 1, 12, 0, 0, 0, ny)),
+	} {
+		if string(got) == string(base) {
+			t.Errorf("%s left the schedule as it was", name)
+		}
+	}
+}
