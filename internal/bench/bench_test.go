@@ -278,3 +278,22 @@ func FuzzParseProcStat(f *testing.F) {
 		}
 	})
 }
+
+// TestReportFlagsANoisyMachine: a workload during which other processes or
+// the hypervisor took a tenth of a core or more says its figures are low;
+// a quiet one does not.
+func TestReportFlagsANoisyMachine(t *testing.T) {
+	res := &Results{Workloads: []Result{
+		{Name: "submit-small", OtherCores: 0.02, StolenCores: 0.01},
+		{Name: "read", OtherCores: 0.05, StolenCores: 0.25},
+	}}
+	var out strings.Builder
+	res.print(&out)
+	report := out.String()
+	if n := strings.Count(report, "these figures are low"); n != 1 {
+		t.Fatalf("%d workloads flagged, want 1:\n%s", n, report)
+	}
+	if !strings.Contains(report, "read: ratio") || !strings.Contains(report[strings.Index(report, "read: ratio"):], "0.30 cores meanwhile (0.25 of them stolen") {
+		t.Errorf("the read workload is not the one flagged, or not with its cores:\n%s", report)
+	}
+}

@@ -193,6 +193,9 @@ func (res *Results) print(w io.Writer) {
 		if r.Note != "" {
 			fmt.Fprintf(w, "  note: %s\n", r.Note)
 		}
+		if busy := r.OtherCores + r.StolenCores; busy >= noisyCores {
+			fmt.Fprintf(w, "  note: other work took %.2f cores meanwhile (%.2f of them stolen by the hypervisor): these figures are low; run again\n", busy, r.StolenCores)
+		}
 	}
 	for _, t := range res.Memory {
 		fmt.Fprintf(w, "memory: %-6s %s\n", yes(t.Met), t.What)
@@ -202,6 +205,10 @@ func (res *Results) print(w io.Writer) {
 		fmt.Fprintf(w, "  %-6s %s\n", yes(s.Target.Met), s.Target.What)
 	}
 }
+
+// noisyCores is how much of the machine other work may take during a
+// workload before its figures are flagged as low: a tenth of a core.
+const noisyCores = 0.1
 
 // compare prints each workload's throughput and p99 as a ratio to a
 // baseline run's (e.g. PostgreSQL against SQLite).
