@@ -364,6 +364,16 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 	var out *Memo
 	var o *opened
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		if validID(memoID) {
+			// The same reads, for a memo that exists or not.
+			var owner, entry []byte
+			if a.id != nil {
+				owner, entry = indexTags(a.id, memoID)
+			}
+			if err := tx.ReadAhead(ctx, memoID, owner, entry); err != nil {
+				return err
+			}
+		}
 		var err error
 		if o, err = s.openMemo(ctx, tx, a, memoID, false); err != nil {
 			return err

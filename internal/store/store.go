@@ -91,6 +91,13 @@ type Tx interface {
 	// bookkeeping, not a change to the memo); it reports whether it did.
 	SetMemoCheck(ctx context.Context, id string, version, checkAt int64) (bool, error)
 	MemoByID(ctx context.Context, id string) (*Memo, error)
+	// ReadAhead tells a read transaction that the memo is about to be
+	// opened for its view by the holder of the author-index tags owner and
+	// entry (nil when the reader has no index): a store that can batch
+	// reads fetches MemoByID, IndexEntry, AccessList, Items and MemoLedger
+	// for it in one round trip, and those calls, each once, answer from
+	// what it read. Others do nothing.
+	ReadAhead(ctx context.Context, memoID string, owner, entry []byte) error
 	MemosByIDs(ctx context.Context, ids []string) ([]*Memo, error)
 	ListMemos(ctx context.Context, f MemoFilter) ([]*Memo, error)
 	PutRevision(ctx context.Context, r *Revision) error

@@ -162,3 +162,38 @@ func (b *bufferedRows) Scan(dest ...any) error {
 
 func (b *bufferedRows) Err() error   { return nil }
 func (b *bufferedRows) Close() error { b.next = len(b.rows) + 1; return nil }
+
+// readBatch is sqlstore.ReadBatch over a pgx batch: the reads go out
+// together and each one's rows are read in full.
+func readBatch(ctx context.Context, conn *sql.Conn, stmts []sqlstore.Stmt) ([]sqlstore.Rows, error) {
+	out := make([]sqlstore.Rows, 0, len(stmts))
+	err := conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("postgres: read batch: the driver's connection is a %T", dc)
+		}
+		pc := sc.Conn()
+		b := &pgx.Batch{}
+		for _, s := range stmts {
+			b.Queue(s.Query, s.Args...)
+		}
+		br := pc.SendBatch(ctx, b)
+		for range stmts {
+			r, err := br.Query()
+			var rows *bufferedRows
+			if err == nil {
+				rows, err = readAll(r, pc.TypeMap())
+			}
+			if err != nil {
+				_ = br.Close()
+				return err
+			}
+			out = append(out, rows)
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

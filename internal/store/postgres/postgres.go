@@ -48,6 +48,9 @@ var dialect = sqlstore.Dialect{
 	// turns on are what a burst of submissions waits for: a member's
 	// writes go out with its next read.
 	Pipeline: pipeline,
+	// Opening a memo for its view is five reads that do not wait on one
+	// another: one round trip instead of five.
+	ReadBatch: readBatch,
 	IsUnique: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

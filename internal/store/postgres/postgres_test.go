@@ -21,3 +21,56 @@ func TestNodes(t *testing.T) {
 	storetest.OpenPostgres(t)
 	storetest.RunNodes(t, func(t *testing.T) []store.Store { return storetest.OpenPostgresNodes(t, 2) })
 }
+
+// TestReadAheadAnswersFromItsBatch shows the batch is what answers: reads
+// outside a transaction see every commit at once (READ COMMITTED), so a
+// memo read after another transaction changed it is the new one — except
+// the first read after ReadAhead, which answers from what the batch read.
+func TestReadAheadAnswersFromItsBatch(t *testing.T) {
+	s := storetest.OpenPostgres(t)
+	ctx := t.Context()
+	do := func(write bool, f func(tx store.Tx) error) {
+		t.Helper()
+		tx, err := s.Begin(ctx, write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := f(tx); err != nil {
+			t.Fatal(err)
+		}
+		if write {
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	do(true, func(tx store.Tx) error {
+		return tx.CreateMemo(ctx, &store.Memo{ID: "m1", State: "draft", Revision: 1, KeyVersion: 1, Roster: []byte("roster")})
+	})
+	reader, err := s.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback()
+	if err := reader.ReadAhead(ctx, "m1", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	do(true, func(tx store.Tx) error {
+		m, err := tx.MemoByID(ctx, "m1")
+		if err != nil {
+			return err
+		}
+		m.State = "circulating"
+		return tx.UpdateMemo(ctx, m)
+	})
+	for i, want := range []string{"draft", "circulating"} {
+		m, err := reader.MemoByID(ctx, "m1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State != want {
+			t.Errorf("read %d after ReadAhead: state %q, want %q", i+1, m.State, want)
+		}
+	}
+}

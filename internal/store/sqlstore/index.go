@@ -16,7 +16,7 @@ func (t *Tx) PutIndexEntry(ctx context.Context, owner, entry, sealed []byte) err
 // IndexEntry returns one entry.
 func (t *Tx) IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error) {
 	var sealed []byte
-	err := t.row(ctx, `SELECT sealed FROM author_index WHERE owner = ? AND entry = ?`, owner, entry).Scan(&sealed)
+	err := t.row(ctx, sqlIndexEntry, owner, entry).Scan(&sealed)
 	return sealed, scanErr(err)
 }
 

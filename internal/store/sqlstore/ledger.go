@@ -238,11 +238,7 @@ func (t *Tx) PutLedgerDetail(ctx context.Context, index int64, sealed []byte) er
 // MemoLedger returns the leaves about one memo, oldest first, each with the
 // sealed detail kept beside it (if any).
 func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry, error) {
-	// A scalar subquery, not a LEFT JOIN: PostgreSQL hash-joined the whole
-	// of ledger_details (a sequential scan that grows with every author
-	// event ever recorded) where one index lookup per leaf does.
-	rows, err := t.query(ctx, `SELECT l.idx, l.data, (SELECT d.sealed FROM ledger_details d WHERE d.idx = l.idx)
-		FROM ledger_leaves l WHERE l.memo_id = ? ORDER BY l.idx`, memoID)
+	rows, err := t.query(ctx, sqlMemoLedger, memoID)
 	if err != nil {
 		return nil, err
 	}

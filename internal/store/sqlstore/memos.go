@@ -68,7 +68,7 @@ func (t *Tx) SetMemoCheck(ctx context.Context, id string, version, checkAt int64
 
 // MemoByID returns one memo.
 func (t *Tx) MemoByID(ctx context.Context, id string) (*store.Memo, error) {
-	m, err := scanMemo(t.row(ctx, `SELECT `+memoColumns+` FROM memos WHERE id = ?`, id))
+	m, err := scanMemo(t.row(ctx, sqlMemoByID, id))
 	return m, scanErr(err)
 }
 
@@ -221,7 +221,7 @@ func (t *Tx) AddItem(ctx context.Context, it *store.Item) error {
 
 // Items returns a memo's items, oldest first.
 func (t *Tx) Items(ctx context.Context, memoID string) ([]*store.Item, error) {
-	rows, err := t.query(ctx, `SELECT id, memo_id, kind, key_version, sealed, created_at FROM items WHERE memo_id = ? ORDER BY created_at, id`, memoID)
+	rows, err := t.query(ctx, sqlItems, memoID)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (t *Tx) AccessFor(ctx context.Context, memoID, grantee string, keyVersion i
 
 // AccessList returns every wrap of a memo.
 func (t *Tx) AccessList(ctx context.Context, memoID string) ([]*store.Access, error) {
-	rows, err := t.query(ctx, `SELECT `+accessColumns+` FROM access WHERE memo_id = ? ORDER BY added_at, grantee, key_version`, memoID)
+	rows, err := t.query(ctx, sqlAccessList, memoID)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,9 @@ type Dialect struct {
 	// Pipeline, if set, sends a grouped member's statements without
 	// waiting for the writes among them (pipe.go).
 	Pipeline Pipeline
+	// ReadBatch, if set, lets a read transaction send the reads of opening
+	// a memo at once (ahead.go).
+	ReadBatch ReadBatch
 }
 
 // DB is a store over database/sql. SQLite gives it a separate one-connection
@@ -236,6 +239,7 @@ type Tx struct {
 	// broken: a pipelined statement failed; every later call returns it
 	// and Commit rolls back (pipe.go).
 	broken error
+	ahead  map[string]Rows // rows read ahead, by statement and arguments (ahead.go)
 }
 
 // runner is what statements run on: a database transaction, or a
@@ -399,6 +403,9 @@ func (t *Tx) breaks(err error) {
 }
 
 func (t *Tx) query(ctx context.Context, query string, args ...any) (Rows, error) {
+	if rows, ok := t.takeAhead(query, args); ok {
+		return rows, nil
+	}
 	query, args = t.db.q(query), notNullBlobs(args)
 	if pc := t.pipe(); pc != nil {
 		if t.broken != nil {
@@ -429,6 +436,9 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (Rows, error)
 }
 
 func (t *Tx) row(ctx context.Context, query string, args ...any) trackedRow {
+	if rows, ok := t.takeAhead(query, args); ok {
+		return trackedRow{rows: rows, t: t}
+	}
 	if t.pipe() != nil {
 		rows, err := t.query(ctx, query, args...)
 		return trackedRow{rows: rows, err: err, t: t}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GroupKeys", testGroupKeys},
 		{"Memos", testMemos},
 		{"ListMemos", testListMemos},
+		{"ReadAhead", testReadAhead},
 		{"Revisions", testRevisions},
 		{"Items", testItems},
 		{"Access", testAccess},
