@@ -72,21 +72,22 @@ func (t *Tx) takeAhead(query string, args []any) (Rows, bool) {
 	return r, ok
 }
 
-// aheadKey names a statement with its arguments (strings and byte slices,
-// as ReadAhead sends them).
+// aheadKey names a statement with its arguments, each prefixed with its
+// length so that no two argument lists name the same key.
 func aheadKey(query string, args []any) string {
 	var b strings.Builder
 	b.WriteString(query)
 	for _, a := range args {
-		b.WriteByte(0)
-		switch v := a.(type) {
+		var v string
+		switch a := a.(type) {
 		case string:
-			b.WriteString(v)
+			v = a
 		case []byte:
-			b.Write(v)
+			v = string(a)
 		default:
-			fmt.Fprint(&b, v)
+			v = fmt.Sprint(a)
 		}
+		fmt.Fprintf(&b, "\x00%d:%s", len(v), v)
 	}
 	return b.String()
 }

@@ -50,3 +50,18 @@ func TestValueRows(t *testing.T) {
 		}
 	}
 }
+
+// TestAheadKeysDoNotCollide: argument lists that would run together if
+// joined name different keys.
+func TestAheadKeysDoNotCollide(t *testing.T) {
+	a := aheadKey("q", []any{[]byte("a\x00b"), []byte("c")})
+	b := aheadKey("q", []any{[]byte("a"), []byte("b\x00c")})
+	c := aheadKey("q", []any{"ab", "c"})
+	d := aheadKey("q", []any{"a", "bc"})
+	if a == b || c == d {
+		t.Errorf("keys collide: %q %q, %q %q", a, b, c, d)
+	}
+	if aheadKey("q", []any{"x"}) != aheadKey("q", []any{[]byte("x")}) {
+		t.Error("a string and its bytes name different keys")
+	}
+}
