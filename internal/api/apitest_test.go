@@ -319,7 +319,7 @@ func (e *env) snapshot(memoIDs ...string) snapshot {
 	}
 	defer func() { _ = tx.Rollback() }()
 	s := snapshot{memos: map[string]memoRow{}, users: map[string]int64{}}
-	ls := tx.LedgerStorage("")
+	ls := tx.LedgerStorage("", "")
 	if sz, ok := ls.(ledger.Sizer); ok {
 		s.ledgerSize, err = sz.Size(ctx)
 	} else {

@@ -433,7 +433,7 @@ func checkLedgerLeaves(t *testing.T, e *env, c canary) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	ls := tx.LedgerStorage("")
+	ls := tx.LedgerStorage("", "")
 	n, err := ls.LockedSize(ctx)
 	if err != nil {
 		t.Fatal(err)

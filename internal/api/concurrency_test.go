@@ -215,7 +215,7 @@ func TestConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = tx.Rollback() }()
-		if err := ledger.SelfCheck(ctx, tx.LedgerStorage(""), &cp); err != nil {
+		if err := ledger.SelfCheck(ctx, tx.LedgerStorage("", ""), &cp); err != nil {
 			t.Errorf("ledger self-check: %v", err)
 		}
 		for _, rc := range receipts {

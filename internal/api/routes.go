@@ -31,9 +31,6 @@ type (
 	bodyRequest struct {
 		Body string `json:"body"`
 	}
-	accessResponse struct {
-		Items []service.AccessEntry `json:"items"`
-	}
 	passwordRequest struct {
 		CurrentPassword string `json:"current_password"`
 		NewPassword     string `json:"new_password"`
@@ -284,10 +281,16 @@ func routes() []route {
 				m, err := h.svc.Close(r.Context(), a, r.PathValue("id"))
 				h.reply(w, r, 200, m, err)
 			}},
-		{method: "GET", path: "/api/v1/memos/{id}/access", summary: "Who read or was granted the memo, and when (authors, office, auditors)", auth: true, response: accessResponse{}, status: 200,
+		{method: "GET", path: "/api/v1/memos/{id}/access", summary: "Who read or was granted the memo, and when (authors, office, auditors): the grants, then the reads in ledger order", auth: true, response: service.AccessPage{}, status: 200,
+			query: pageParams,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
-				l, err := h.svc.AccessLog(r.Context(), a, r.PathValue("id"))
-				h.reply(w, r, 200, accessResponse{Items: l}, err)
+				n, err := limit(r)
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				p, err := h.svc.AccessLog(r.Context(), a, r.PathValue("id"), r.URL.Query().Get("cursor"), n)
+				h.reply(w, r, 200, p, err)
 			}},
 		{method: "GET", path: "/api/v1/ledger/checkpoint", summary: "The latest signed checkpoint (text)", auth: true, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {

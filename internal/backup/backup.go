@@ -63,10 +63,10 @@ func Verify(ctx context.Context, st store.Store, note []byte, vkey string) (ledg
 		return cp, fmt.Errorf("backup: the checkpoint: %w", err)
 	}
 	err = inTx(ctx, st, func(tx store.Tx) error {
-		if err := ledger.SelfCheck(ctx, tx.LedgerStorage(""), nil); err != nil {
+		if err := ledger.SelfCheck(ctx, tx.LedgerStorage("", ""), nil); err != nil {
 			return err
 		}
-		return ledger.CheckConsistent(ctx, tx.LedgerStorage(""), cp)
+		return ledger.CheckConsistent(ctx, tx.LedgerStorage("", ""), cp)
 	})
 	if err != nil {
 		return cp, fmt.Errorf("backup: the ledger does not verify: %w", err)

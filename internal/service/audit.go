@@ -95,7 +95,7 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 	if err != nil {
 		return 0, ledger.Leaf{}, nil, errInternal("encode leaf: %w", err)
 	}
-	idx, err := ledger.Append(ctx, tx.LedgerStorage(ev.memo), data)
+	idx, err := ledger.Append(ctx, tx.LedgerStorage(ev.memo, ev.action), data)
 	if err != nil {
 		return 0, ledger.Leaf{}, nil, err
 	}

@@ -92,7 +92,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
-		proof, err := ledger.ProveInclusion(ctx, tx.LedgerStorage(""), idx, size)
+		proof, err := ledger.ProveInclusion(ctx, tx.LedgerStorage("", ""), idx, size)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (s *Service) checkpoint(ctx context.Context, tx store.Tx) ([]byte, error) {
 
 // checkpointAt is checkpoint that also returns the tree size it signed.
 func (s *Service) checkpointAt(ctx context.Context, tx store.Tx) ([]byte, int64, error) {
-	ls := tx.LedgerStorage("")
+	ls := tx.LedgerStorage("", "")
 	size, err := ls.LockedSize(ctx)
 	if err != nil {
 		return nil, 0, err

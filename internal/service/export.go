@@ -69,7 +69,7 @@ func (s *Service) submissionProof(ctx context.Context, tx store.Tx, rawReceipt [
 	if err != nil {
 		return nil, errInternal("receipt checkpoint: %w", err)
 	}
-	ls := tx.LedgerStorage("")
+	ls := tx.LedgerStorage("", "")
 	proof, err := ledger.ProveInclusion(ctx, ls, rc.LedgerIndex, cp.Size)
 	if err != nil {
 		return nil, err

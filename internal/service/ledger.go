@@ -48,7 +48,7 @@ func (s *Service) SignCheckpoint(ctx context.Context) ([]byte, error) {
 }
 
 func ledgerSize(ctx context.Context, tx store.Tx) (int64, error) {
-	ls := tx.LedgerStorage("")
+	ls := tx.LedgerStorage("", "")
 	if sz, ok := ls.(ledger.Sizer); ok {
 		return sz.Size(ctx)
 	}
@@ -77,7 +77,7 @@ func (s *Service) InclusionProof(ctx context.Context, a *Actor, index, size int6
 		if index < 0 || size <= index || size > cur {
 			return channel.Invalid("index", "need 0 <= index < size <= %d", cur)
 		}
-		ls := tx.LedgerStorage("")
+		ls := tx.LedgerStorage("", "")
 		proof, err := ledger.ProveInclusion(ctx, ls, index, size)
 		if err != nil {
 			return err
@@ -103,7 +103,7 @@ func (s *Service) ConsistencyProof(ctx context.Context, a *Actor, from, to int64
 		if from < 1 || to < from || to > cur {
 			return channel.Invalid("from", "need 1 <= from <= to <= %d", cur)
 		}
-		proof, err := ledger.ProveConsistency(ctx, tx.LedgerStorage(""), from, to)
+		proof, err := ledger.ProveConsistency(ctx, tx.LedgerStorage("", ""), from, to)
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (s *Service) ExportLedger(ctx context.Context, dir string) (*ledger.Checkpo
 		if cp, err = ledger.OpenCheckpoint(note, string(vkey)); err != nil {
 			return err
 		}
-		return ledger.Export(ctx, tx.LedgerStorage(""), dir, note)
+		return ledger.Export(ctx, tx.LedgerStorage("", ""), dir, note)
 	})
 	return &cp, err
 }

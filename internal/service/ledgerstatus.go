@@ -118,7 +118,7 @@ func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error)
 		}
 		// Anything that stops the check once the ledger's size is known is
 		// damage to report: a missing row shows up as a read error.
-		if err := ledger.SelfCheck(ctx, tx.LedgerStorage(""), &cp); err != nil && ctx.Err() == nil {
+		if err := ledger.SelfCheck(ctx, tx.LedgerStorage("", ""), &cp); err != nil && ctx.Err() == nil {
 			res.Problem = err.Error()
 		}
 		return ctx.Err()

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -10,8 +11,10 @@ import (
 )
 
 // TestReadShowsItsOwnEvent checks that a read returns the memo with its own
-// read event last, exactly as the next read lists that event, for a
-// principal, the office and an author; and that others get "not found".
+// read event last, for a principal, the office and an author; that the
+// memo's history leaves the other reads out (the next read shows only its
+// own), and that the access log lists the read exactly as the read itself
+// showed it; and that others get "not found".
 func TestReadShowsItsOwnEvent(t *testing.T) {
 	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
 	author := d.Member("author")
@@ -38,14 +41,30 @@ func TestReadShowsItsOwnEvent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var listed *service.Event
-			for i := range again.Events {
-				if again.Events[i].Index == last.Index {
-					listed = &again.Events[i]
+			for i, ev := range again.Events {
+				if ev.Action == "memo.read" && i != len(again.Events)-1 {
+					t.Errorf("the next read's history shows an earlier read: %+v", ev)
 				}
 			}
-			if listed == nil || *listed != last {
-				t.Errorf("the next read lists it as %+v, the read itself showed %+v", listed, last)
+			// The author's read in the author's own log; the others in the
+			// office's.
+			viewer := d.Office
+			if c.reader == author {
+				viewer = author
+			}
+			log, err := d.Svc.AccessLog(d.Ctx, viewer, m.ID, "", 200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var listed *service.AccessEntry
+			for i := range log.Items {
+				if log.Items[i].Index == last.Index {
+					listed = &log.Items[i]
+				}
+			}
+			want := service.AccessEntry{Action: "read", Username: last.Actor, Role: last.Role, At: last.At, Index: last.Index}
+			if listed == nil || *listed != want {
+				t.Errorf("the access log lists it as %+v, the read itself showed %+v", listed, last)
 			}
 		})
 	}
@@ -77,5 +96,79 @@ func TestReadOfAnInvitationNotCollectedYet(t *testing.T) {
 	}
 	if got.Viewer != "signer" || got.Events[len(got.Events)-1].Action != "memo.read" {
 		t.Errorf("viewer %q, events %+v", got.Viewer, got.Events)
+	}
+}
+
+// TestAccessLogPages reads a memo many times and checks that its view stays
+// the same size while the access log lists every read once, in ledger
+// order, after the grants, across pages of every size; and that a cursor
+// this server did not give out is refused.
+func TestAccessLogPages(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	author := d.Member("author")
+	m := submitted(t, d, author, "A memo read often")
+	var reads []int64
+	var size int
+	for i := range 12 {
+		reader := d.Principals[i%len(d.Principals)]
+		if i%3 == 0 {
+			reader = d.Office
+		}
+		got, err := d.Svc.GetMemo(d.Ctx, reader, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && len(got.Events) != size {
+			t.Errorf("read %d shows %d events, the first showed %d", i, len(got.Events), size)
+		}
+		size = len(got.Events)
+		reads = append(reads, got.Events[len(got.Events)-1].Index)
+	}
+	whole, err := d.Svc.AccessLog(d.Ctx, author, m.ID, "", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.NextCursor != "" {
+		t.Errorf("one page of 200 has a next cursor %q", whole.NextCursor)
+	}
+	var grants int
+	var listed []int64
+	for i, e := range whole.Items {
+		switch {
+		case e.Action == "granted" && len(listed) == 0:
+			grants++
+		case e.Action == "read":
+			listed = append(listed, e.Index)
+		default:
+			t.Errorf("entry %d: %+v, after %d reads", i, e, len(listed))
+		}
+	}
+	if grants == 0 || !slices.Equal(listed, reads) {
+		t.Fatalf("the log lists %d grants and reads %v, want grants then reads %v", grants, listed, reads)
+	}
+	for _, limit := range []int{1, 2, grants, grants + 1, 5, len(whole.Items) - 1, len(whole.Items)} {
+		var got []service.AccessEntry
+		cursor, pages := "", 0
+		for {
+			p, err := d.Svc.AccessLog(d.Ctx, author, m.ID, cursor, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			if len(p.Items) > limit || len(p.Items) == 0 {
+				t.Fatalf("limit %d: page %d has %d entries", limit, pages, len(p.Items))
+			}
+			got = append(got, p.Items...)
+			if cursor = p.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if !slices.Equal(got, whole.Items) {
+			t.Errorf("limit %d: %d pages list %d entries, one page %d, or in another order", limit, pages, len(got), len(whole.Items))
+		}
+	}
+	for _, cursor := range []string{"not-a-cursor", "eyJpIjoieCJ9", "eyJrIjotMiwiaSI6ImcifQ"} {
+		_, err := d.Svc.AccessLog(d.Ctx, author, m.ID, cursor, 10)
+		wantCode(t, err, channel.EINVALID)
 	}
 }

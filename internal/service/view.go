@@ -94,7 +94,10 @@ type Comment struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Event is a ledger entry about the memo.
+// Event is a ledger entry about the memo. A memo's Events are its history:
+// every step but the reads, which grow with every opening and are listed,
+// a page at a time, by AccessLog; the one exception is the reader's own
+// read, last, in the memo a read returns.
 type Event struct {
 	Index  int64     `json:"index"`
 	At     time.Time `json:"at"`
@@ -309,6 +312,13 @@ func (s *Service) memoEvents(ctx context.Context, tx store.Tx, memoID string, ke
 	if err != nil {
 		return err
 	}
+	return ledgerEvents(memoID, entries, keys, book, done)
+}
+
+// ledgerEvents shows ledger entries about a memo as events: an author's
+// name only to a viewer holding the memo's keys (keys non-nil), and every
+// name once book resolves.
+func ledgerEvents(memoID string, entries []store.LedgerEntry, keys memoKeys, book *nameBook, done func([]Event)) error {
 	out := make([]Event, 0, len(entries))
 	var ids []string
 	leaves := make([]ledger.Leaf, len(entries))
@@ -393,13 +403,7 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 		if rec.Version != o.rec.Version {
 			return errChanged
 		}
-		idx, l, _, err := s.recordLeaf(ctx, tx, readEvent(a, o))
-		if err != nil {
-			return err
-		}
-		// As memoEvents shows it: the reader sees their own name.
-		out.Events = append(out.Events, Event{Index: idx, At: l.Time, Action: l.Action, Role: l.Role, Actor: a.User.Username, Revision: l.Revision})
-		return nil
+		return s.recordOwnRead(ctx, tx, a, o, out)
 	})
 	if errors.Is(err, errChanged) {
 		return s.getMemoLocked(ctx, a, memoID)
@@ -414,25 +418,36 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 func (s *Service) getMemoLocked(ctx context.Context, a *Actor, memoID string) (*Memo, error) {
 	var out *Memo
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
-		if _, err := s.record(ctx, tx, readEvent(a, o)); err != nil {
+		var err error
+		if out, err = s.view(ctx, tx, a, o, true); err != nil {
 			return err
 		}
-		var err error
-		out, err = s.view(ctx, tx, a, o, true)
-		return err
+		return s.recordOwnRead(ctx, tx, a, o, out)
 	})
 	return out, err
+}
+
+// recordOwnRead records a's reading o and shows it last in m's events, as
+// AccessLog lists it: the reader sees their own name, and the ledger entry
+// that proves the read.
+func (s *Service) recordOwnRead(ctx context.Context, tx store.Tx, a *Actor, o *opened, m *Memo) error {
+	idx, l, _, err := s.recordLeaf(ctx, tx, readEvent(a, o))
+	if err != nil {
+		return err
+	}
+	m.Events = append(m.Events, Event{Index: idx, At: l.Time, Action: l.Action, Role: l.Role, Actor: a.User.Username, Revision: l.Revision})
+	return nil
 }
 
 // readEvent is the ledger event of a's reading o.
 func readEvent(a *Actor, o *opened) event {
 	switch o.rel {
 	case relAuthor:
-		return authorEvent("memo.read", a, o)
+		return authorEvent(store.ReadAction, a, o)
 	case relOffice:
-		return memberEvent("memo.read", a, o, channel.RoleOffice)
+		return memberEvent(store.ReadAction, a, o, channel.RoleOffice)
 	default:
-		return memberEvent("memo.read", a, o, channel.RolePrincipal)
+		return memberEvent(store.ReadAction, a, o, channel.RolePrincipal)
 	}
 }
 
@@ -671,11 +686,40 @@ type AccessEntry struct {
 	Index    int64     `json:"ledger_index,omitempty"`
 }
 
+// AccessPage is a page of a memo's access log.
+type AccessPage struct {
+	Items      []AccessEntry `json:"items"`
+	NextCursor string        `json:"next_cursor"`
+}
+
+// Where an access log's page ends: in the grants, after Key of them, or in
+// the reads, after the one at ledger index Key.
+const (
+	cursorGrants = "g"
+	cursorReads  = "r"
+)
+
 // AccessLog lists who read or was granted a memo, and when: for its
 // authors, the office and auditors. Auditors see it without the contents.
-func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID string) ([]AccessEntry, error) {
-	out := []AccessEntry{}
-	err := s.inTx(ctx, true, func(tx store.Tx) error {
+// A page holds the grants first (a few per reader), oldest first, then the
+// reads in ledger order, which are read from the store a page at a time:
+// a memo read ten thousand times costs no more to list a page of.
+func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID, cursor string, limit int) (*AccessPage, error) {
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
+	if after.ID == "" {
+		after.ID = cursorGrants
+	}
+	switch {
+	case after.ID == cursorGrants && after.Key >= 0, after.ID == cursorReads && after.Key >= -1:
+	default:
+		return nil, channel.Invalid("cursor", "the cursor is not one this server gave out")
+	}
+	limit = min(max(limit, 1), 200)
+	page := &AccessPage{Items: []AccessEntry{}}
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
 		var keys memoKeys
 		o, err := s.openMemo(ctx, tx, a, memoID, true)
 		switch {
@@ -697,45 +741,51 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID string) ([]Acc
 		default:
 			return err
 		}
-		access, err := tx.AccessList(ctx, memoID)
-		if err != nil {
-			return err
-		}
+		// Names fill in when book resolves: the page is put together after.
 		var book nameBook
-		var events []Event
-		if err := s.memoEvents(ctx, tx, memoID, keys, &book, func(evs []Event) { events = evs }); err != nil {
-			return err
+		var granted, reads []AccessEntry
+		readsAfter := after.Key
+		if after.ID == cursorGrants {
+			grants, err := s.grants(ctx, tx, memoID, &book)
+			if err != nil {
+				return err
+			}
+			from := min(int(after.Key), len(grants))
+			to := min(from+limit, len(grants))
+			granted = grants[from:to]
+			if to < len(grants) {
+				page.NextCursor = encodeCursor(pageCursor{ID: cursorGrants, Key: int64(to)})
+			}
+			readsAfter = -1
 		}
-		var ids []string
-		for _, acc := range access {
-			ids = append(ids, acc.Grantee)
+		if page.NextCursor == "" {
+			// One more than fits, to tell whether another page follows.
+			room := limit - len(granted)
+			entries, err := tx.MemoReads(ctx, memoID, readsAfter, room+1)
+			if err != nil {
+				return err
+			}
+			more := len(entries) > room
+			entries = entries[:min(len(entries), room)]
+			switch {
+			case more && len(entries) > 0:
+				page.NextCursor = encodeCursor(pageCursor{ID: cursorReads, Key: entries[len(entries)-1].Index})
+			case more:
+				page.NextCursor = encodeCursor(pageCursor{ID: cursorReads, Key: readsAfter})
+			}
+			err = ledgerEvents(memoID, entries, keys, &book, func(evs []Event) {
+				for _, ev := range evs {
+					reads = append(reads, AccessEntry{Action: "read", Username: ev.Actor, Role: ev.Role, At: ev.At, Index: ev.Index})
+				}
+			})
+			if err != nil {
+				return err
+			}
 		}
-		var names map[string]User
-		book.want(ids, func(n map[string]User) { names = n })
 		if err := book.resolve(ctx, tx); err != nil {
 			return err
 		}
-		seen := map[string]bool{}
-		for _, acc := range access {
-			k := acc.Grantee + "/" + strconv.FormatInt(acc.AddedAt, 10)
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			e := AccessEntry{Action: "granted", At: fromMicros(acc.AddedAt), Role: "principal"}
-			if acc.Grantee == officeGroup {
-				e.Role = "office"
-			} else {
-				e.Username = names[acc.Grantee].Username
-			}
-			out = append(out, e)
-		}
-		for _, ev := range events {
-			if ev.Action == "memo.read" {
-				out = append(out, AccessEntry{Action: "read", Username: ev.Actor, Role: ev.Role, At: ev.At, Index: ev.Index})
-			}
-		}
-		slices.SortStableFunc(out, func(x, y AccessEntry) int { return x.At.Compare(y.At) })
+		page.Items = append(append(page.Items, granted...), reads...)
 		r := event{action: "memo.access_log", actor: a, memo: memoID}
 		if o != nil && o.rel == relAuthor {
 			r = authorEvent("memo.access_log", a, o)
@@ -743,5 +793,45 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID string) ([]Acc
 		_, err = s.record(ctx, tx, r)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// grants lists the memo's grants of access, one per reader and moment
+// (not per key version), oldest first; their names fill in when book
+// resolves.
+func (s *Service) grants(ctx context.Context, tx store.Tx, memoID string, book *nameBook) ([]AccessEntry, error) {
+	access, err := tx.AccessList(ctx, memoID)
+	if err != nil {
+		return nil, err
+	}
+	var out []AccessEntry
+	var ids []string
+	seen := map[string]bool{}
+	for _, acc := range access {
+		k := acc.Grantee + "/" + strconv.FormatInt(acc.AddedAt, 10)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		e := AccessEntry{Action: "granted", At: fromMicros(acc.AddedAt), Role: "principal"}
+		if acc.Grantee == officeGroup {
+			e.Role = "office"
+		} else {
+			e.Username = acc.Grantee // the user's id until book resolves
+			ids = append(ids, acc.Grantee)
+		}
+		out = append(out, e)
+	}
+	book.want(ids, func(names map[string]User) {
+		for i := range out {
+			if out[i].Username != "" {
+				out[i].Username = names[out[i].Username].Username
+			}
+		}
+	})
+	slices.SortStableFunc(out, func(x, y AccessEntry) int { return x.At.Compare(y.At) })
+	return out, nil
 }

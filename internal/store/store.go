@@ -137,10 +137,16 @@ type Tx interface {
 
 	// The ledger (see package ledger) and what sits beside it.
 	// LedgerStorage returns the ledger's view of this transaction; leaves
-	// written through it are indexed under memoID ("" for none).
-	LedgerStorage(memoID string) LedgerStorage
+	// written through it are indexed under memoID with their action
+	// (memoID "" for a leaf about no memo; then action is not kept).
+	LedgerStorage(memoID, action string) LedgerStorage
 	PutLedgerDetail(ctx context.Context, index int64, sealed []byte) error
+	// MemoLedger returns a memo's history: the leaves about it, oldest
+	// first, except its reads (ReadAction), which grow without bound.
 	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)
+	// MemoReads returns the memo's reads after ledger index after (-1: from
+	// the first), oldest first, at most limit of them.
+	MemoReads(ctx context.Context, memoID string, after int64, limit int) ([]LedgerEntry, error)
 	PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error
 	LatestCheckpoint(ctx context.Context) (size int64, note []byte, err error)
 	Checkpoint(ctx context.Context, size int64) ([]byte, error)
@@ -347,12 +353,16 @@ type Mail struct {
 	Sealed   []byte
 }
 
+// ReadAction is the action of a leaf that records a read of a memo; the
+// store keeps those apart from the memo's history (MemoLedger, MemoReads).
+const ReadAction = "memo.read"
+
 // LedgerEntry is a ledger leaf about one memo.
 type LedgerEntry struct {
 	Index int64
 	Data  []byte
 	// Detail is the sealed detail kept beside the leaf (PutLedgerDetail),
-	// nil for none. Only MemoLedger reads it.
+	// nil for none. Only MemoLedger and MemoReads read it.
 	Detail []byte
 }
 

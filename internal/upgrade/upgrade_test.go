@@ -113,6 +113,12 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 			if got.Title != m.Title || got.Body != "Body of "+m.Title {
 				t.Fatalf("memo %s reads %q / %q", m.ID, got.Title, got.Body)
 			}
+			// Migration 0005 sorted release one's leaves into the memo's
+			// history by their action: a leaf left without one would be
+			// in neither the history nor the reads.
+			if n := len(got.Events); n < 2 || got.Events[0].Action != "memo.create" || got.Events[n-1].Action != "memo.read" || slices.ContainsFunc(got.Events[:n-1], func(e service.Event) bool { return e.Action == "memo.read" }) {
+				t.Fatalf("memo %q's history after the upgrade: %+v", m.Title, got.Events)
+			}
 			// Release one kept no headings apart: its lists open the text.
 			page, err := svc.ListMemos(ctx, as(u), service.BoxMine, nil, "", 50)
 			if err != nil {
@@ -121,6 +127,19 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 			if !slices.ContainsFunc(page.Items, func(s service.MemoSummary) bool { return s.ID == m.ID && s.Title == m.Title }) {
 				t.Fatalf("%s's list after the upgrade lacks %q: %+v", u, m.Title, page.Items)
 			}
+		}
+		log, err := svc.AccessLog(ctx, as(m.Authors[0]), m.ID, "", 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reads int
+		for _, e := range log.Items {
+			if e.Action == "read" {
+				reads++
+			}
+		}
+		if reads != len(m.Authors) {
+			t.Fatalf("memo %q's access log lists %d reads, its %d authors each read it once: %+v", m.Title, reads, len(m.Authors), log.Items)
 		}
 		bd, err := svc.ExportMemo(ctx, as(m.Authors[0]), m.ID)
 		if err != nil {

@@ -559,7 +559,9 @@ func (h *handler) receiptJSON(w http.ResponseWriter, r *http.Request, v *visit) 
 type accessData struct {
 	ID      string
 	Entries []service.AccessEntry
-	Auditor bool // reached from the audit page, without the memo
+	Auditor bool   // reached from the audit page, without the memo
+	Next    string // the cursor of the next page, if any
+	Later   bool   // not the first page
 }
 
 func (h *handler) accessLog(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -567,12 +569,14 @@ func (h *handler) accessLog(w http.ResponseWriter, r *http.Request, v *visit) {
 }
 
 func (h *handler) showAccess(w http.ResponseWriter, r *http.Request, v *visit, id string, auditor bool) {
-	entries, err := h.svc.AccessLog(r.Context(), v.actor, id)
+	cursor := r.URL.Query().Get("cursor")
+	page, err := h.svc.AccessLog(r.Context(), v.actor, id, cursor, listLimit)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, r, v, http.StatusOK, pageAccess, &view{Title: v.T("Who read this memo"), Data: accessData{ID: id, Entries: entries, Auditor: auditor}})
+	d := accessData{ID: id, Entries: page.Items, Auditor: auditor, Next: page.NextCursor, Later: cursor != ""}
+	h.render(w, r, v, http.StatusOK, pageAccess, &view{Title: v.T("Who read this memo"), Data: d})
 }
 
 // reasonKind is a step that needs a stated reason.

@@ -74,3 +74,6 @@ func TestReadAheadAnswersFromItsBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateLeafActions upgrades a store whose leaves have no action.
+func TestMigrateLeafActions(t *testing.T) { storetest.MigrateLeafActions(t, "postgres") }

@@ -79,3 +79,6 @@ func TestEmptyDatabaseAsksForMigrate(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateLeafActions upgrades a store whose leaves have no action.
+func TestMigrateLeafActions(t *testing.T) { storetest.MigrateLeafActions(t, "sqlite") }

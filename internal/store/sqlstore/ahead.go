@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/dissent-channel/dissent/internal/store"
 )
 
 // Reading ahead, for PostgreSQL (Dialect.ReadBatch).
@@ -26,8 +28,10 @@ const (
 	// A scalar subquery, not a LEFT JOIN: PostgreSQL hash-joined the whole
 	// of ledger_details (a sequential scan that grows with every author
 	// event ever recorded) where one index lookup per leaf does.
+	// The literal action matches the partial index ledger_memo's
+	// predicate, which a parameter would not.
 	sqlMemoLedger = `SELECT l.idx, l.data, (SELECT d.sealed FROM ledger_details d WHERE d.idx = l.idx)
-		FROM ledger_leaves l WHERE l.memo_id = ? ORDER BY l.idx`
+		FROM ledger_leaves l WHERE l.memo_id = ? AND l.action <> '` + store.ReadAction + `' ORDER BY l.idx`
 )
 
 // ReadBatch runs read-only stmts on conn in one round trip and returns each

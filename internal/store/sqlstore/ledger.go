@@ -11,8 +11,9 @@ import (
 )
 
 type ledgerStorage struct {
-	t    *Tx
-	memo string
+	t      *Tx
+	memo   string
+	action string
 }
 
 // ledgerSeen is what a transaction learned of the ledger: its size once the
@@ -90,7 +91,9 @@ func (s *ledgerSeen) merge(m *ledgerSeen) {
 }
 
 // LedgerStorage returns the ledger's view of the transaction.
-func (t *Tx) LedgerStorage(memoID string) store.LedgerStorage { return ledgerStorage{t, memoID} }
+func (t *Tx) LedgerStorage(memoID, action string) store.LedgerStorage {
+	return ledgerStorage{t, memoID, action}
+}
 
 // LockedSize reads the ledger size and holds the append lock: SQLite's
 // single writer already serialises; PostgreSQL locks the head row.
@@ -168,9 +171,13 @@ func hashesInOrder(indexes []int64, byIdx map[int64]tlog.Hash) ([]tlog.Hash, err
 // append runs on the group's connection, one round trip after another,
 // for every audited action.
 func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, hashIndexes []int64, hashes []tlog.Hash) error {
-	var memo any
+	var memo, action any
 	if l.memo != "" {
-		memo = l.memo
+		if l.action == "" {
+			// It would be in neither the memo's history nor its reads.
+			return fmt.Errorf("sqlstore: a leaf about memo %q needs its action", l.memo)
+		}
+		memo, action = l.memo, l.action
 	}
 	// The leaf's stored hashes (one, plus one per subtree it completes: two
 	// on average) in one INSERT. Its text depends only on how many, so the
@@ -179,7 +186,7 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 	for i, h := range hashes {
 		hashArgs = append(hashArgs, hashIndexes[i], h[:])
 	}
-	insertLeaf := `INSERT INTO ledger_leaves (idx, memo_id, data) VALUES (?, ?, ?)`
+	insertLeaf := `INSERT INTO ledger_leaves (idx, memo_id, action, data) VALUES (?, ?, ?, ?)`
 	var insertHashes string
 	if len(hashes) > 0 {
 		insertHashes = `INSERT INTO ledger_hashes (idx, hash) VALUES ` + valueRows(len(hashes), 2)
@@ -189,10 +196,10 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 	var err error
 	switch {
 	case l.t.db.d.WritingCTEs && len(hashes) > 0:
-		args := append(append([]any{idx, memo, leaf}, hashArgs...), idx+1, idx)
+		args := append(append([]any{idx, memo, action, leaf}, hashArgs...), idx+1, idx)
 		err = l.t.execLater(ctx, headMoved, `WITH leaf AS (`+insertLeaf+`), hashes AS (`+insertHashes+`) `+moveHead, args...)
 	default:
-		if _, err = l.t.exec(ctx, insertLeaf, idx, memo, leaf); err != nil {
+		if _, err = l.t.exec(ctx, insertLeaf, idx, memo, action, leaf); err != nil {
 			return err
 		}
 		if len(hashes) > 0 {
@@ -235,18 +242,33 @@ func (t *Tx) PutLedgerDetail(ctx context.Context, index int64, sealed []byte) er
 	return t.execLater(ctx, nil, `INSERT INTO ledger_details (idx, sealed) VALUES (?, ?)`, index, sealed)
 }
 
-// MemoLedger returns the leaves about one memo, oldest first, each with the
-// sealed detail kept beside it (if any).
+// MemoLedger returns the leaves about one memo but its reads, oldest
+// first, each with the sealed detail kept beside it (if any).
 func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry, error) {
 	rows, err := t.query(ctx, sqlMemoLedger, memoID)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r Rows) (store.LedgerEntry, error) {
-		var e store.LedgerEntry
-		err := r.Scan(&e.Index, &e.Data, &e.Detail)
-		return e, err
-	})
+	return collect(rows, scanLedgerEntry)
+}
+
+// MemoReads returns a page of the memo's reads, oldest first.
+func (t *Tx) MemoReads(ctx context.Context, memoID string, after int64, limit int) ([]store.LedgerEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := t.query(ctx, `SELECT l.idx, l.data, (SELECT d.sealed FROM ledger_details d WHERE d.idx = l.idx)
+		FROM ledger_leaves l WHERE l.memo_id = ? AND l.action = '`+store.ReadAction+`' AND l.idx > ? ORDER BY l.idx LIMIT ?`, memoID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanLedgerEntry)
+}
+
+func scanLedgerEntry(r Rows) (store.LedgerEntry, error) {
+	var e store.LedgerEntry
+	err := r.Scan(&e.Index, &e.Data, &e.Detail)
+	return e, err
 }
 
 // PutCheckpoint stores a signed checkpoint (idempotent per size).

@@ -19,7 +19,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 			check(t, tx.PutAccess(ctx, &store.Access{MemoID: "m1", Grantee: g, KeyVersion: 1, Wrapped: []byte("wrapped to " + g), AddedAt: t0}))
 		}
 		check(t, tx.AddItem(ctx, &store.Item{ID: "i-1", MemoID: "m1", Kind: "comment", KeyVersion: 1, Sealed: []byte("sealed"), CreatedAt: t0}))
-		appendLeaves(t, tx.LedgerStorage("m1"), []byte("leaf 0"), []byte("leaf 1"))
+		appendLeaves(t, tx.LedgerStorage("m1", "memo.submit"), []byte("leaf 0"), []byte("leaf 1"))
 		check(t, tx.PutLedgerDetail(ctx, 1, []byte("detail 1")))
 		check(t, tx.PutIndexEntry(ctx, owner, entry, []byte("sealed entry")))
 	})

@@ -62,7 +62,7 @@ func testConcurrentAppends(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	errs := concurrently(writers, func(w int) error {
 		for i := range each {
-			ls := func(tx store.Tx) store.LedgerStorage { return tx.LedgerStorage(fmt.Sprintf("m%d", w)) }
+			ls := func(tx store.Tx) store.LedgerStorage { return tx.LedgerStorage(fmt.Sprintf("m%d", w), "memo.submit") }
 			if i%7 == 3 {
 				err := inWriteTx(ctx, s, func(tx store.Tx) error {
 					if _, err := appendLeaf(ctx, ls(tx), []byte("undone")); err != nil {
@@ -102,7 +102,7 @@ func testConcurrentAppends(t *testing.T, s store.Store) {
 	var leaves [][]byte
 	read(t, s, func(ctx context.Context, tx store.Tx) {
 		var err error
-		leaves, err = tx.LedgerStorage("").ReadLeaves(ctx, 0, writers*each)
+		leaves, err = tx.LedgerStorage("", "").ReadLeaves(ctx, 0, writers*each)
 		check(t, err)
 		for w := range writers {
 			entries, err := tx.MemoLedger(ctx, fmt.Sprintf("m%d", w))

@@ -74,7 +74,7 @@ func checkTree(t testing.TB, s store.Store, leaves [][]byte) {
 	t.Helper()
 	n := int64(len(leaves))
 	write(t, s, func(ctx context.Context, tx store.Tx) {
-		ls := tx.LedgerStorage("")
+		ls := tx.LedgerStorage("", "")
 		size, err := ls.LockedSize(ctx)
 		check(t, err)
 		if size != n {
@@ -106,27 +106,31 @@ func checkTree(t testing.TB, s store.Store, leaves [][]byte) {
 func testLedger(t *testing.T, s store.Store) {
 	t.Run("an empty ledger has size zero", func(t *testing.T) {
 		write(t, s, func(ctx context.Context, tx store.Tx) {
-			n, err := tx.LedgerStorage("").LockedSize(ctx)
+			n, err := tx.LedgerStorage("", "").LockedSize(ctx)
 			check(t, err)
 			same(t, "size", n, int64(0))
-			leaves, err := tx.LedgerStorage("").ReadLeaves(ctx, 0, 0)
+			leaves, err := tx.LedgerStorage("", "").ReadLeaves(ctx, 0, 0)
 			check(t, err)
 			same(t, "leaves", len(leaves), 0)
 		})
 	})
 
 	var leaves [][]byte
-	memos := []string{"m1", "", "m2", "m1", "", "m1", "m2"}
-	for i, memo := range memos {
-		leaf := fmt.Appendf(nil, "event %d about %q\x00\xff", i, memo)
+	const rd = store.ReadAction
+	about := []struct{ memo, action string }{
+		{"m1", "memo.create"}, {"", ""}, {"m2", "memo.create"}, {"m1", rd}, {"", "ignored without a memo"},
+		{"m1", "memo.submit"}, {"m2", rd}, {"m1", rd}, {"m1", rd}, {"m1", "memo.acknowledge"},
+	}
+	for i, a := range about {
+		leaf := fmt.Appendf(nil, "event %d about %q\x00\xff", i, a.memo)
 		leaves = append(leaves, leaf)
-		write(t, s, func(ctx context.Context, tx store.Tx) { appendLeaves(t, tx.LedgerStorage(memo), leaf) })
+		write(t, s, func(ctx context.Context, tx store.Tx) { appendLeaves(t, tx.LedgerStorage(a.memo, a.action), leaf) })
 	}
 	// And some in one transaction, as a service call that records two events;
 	// within it the size and the tree the transaction sees (a store may keep
 	// what it read or wrote) are those of every leaf so far.
 	write(t, s, func(ctx context.Context, tx store.Tx) {
-		ls := tx.LedgerStorage("")
+		ls := tx.LedgerStorage("", "")
 		before, err := ls.LockedSize(ctx)
 		check(t, err)
 		more := [][]byte{[]byte("two events"), []byte("in one transaction"), {}}
@@ -148,15 +152,15 @@ func testLedger(t *testing.T, s store.Store) {
 
 	t.Run("a read transaction reads leaves and hashes", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.LedgerStorage("").ReadLeaves(ctx, 2, 5)
+			got, err := tx.LedgerStorage("", "").ReadLeaves(ctx, 2, 5)
 			check(t, err)
 			sameBlobs(t, "leaves", got, leaves[2:5])
-			h, err := tx.LedgerStorage("").ReadHashes(ctx, []int64{0, 0})
+			h, err := tx.LedgerStorage("", "").ReadHashes(ctx, []int64{0, 0})
 			check(t, err)
 			same(t, "hashes", h, []tlog.Hash{tlog.RecordHash(leaves[0]), tlog.RecordHash(leaves[0])})
 			// Readers that offer an unlocked size (ledger.Sizer) must agree
 			// with the locked one, and need no write transaction.
-			if sizer, ok := tx.LedgerStorage("").(interface {
+			if sizer, ok := tx.LedgerStorage("", "").(interface {
 				Size(context.Context) (int64, error)
 			}); ok {
 				size, err := sizer.Size(ctx)
@@ -178,21 +182,50 @@ func testLedger(t *testing.T, s store.Store) {
 		memo string
 		want []store.LedgerEntry
 	}{
-		{"memo ledger lists that memo's leaves in order", "m1", entries(0, 3, 5)},
-		{"memo ledger of another memo", "m2", entries(2, 6)},
+		{"memo ledger lists that memo's leaves in order, but not its reads", "m1", entries(0, 5, 9)},
+		{"memo ledger of another memo", "m2", entries(2)},
 		{"memo ledger of a memo without leaves is empty", "m-none", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			read(t, s, func(ctx context.Context, tx store.Tx) {
 				got, err := tx.MemoLedger(ctx, c.memo)
 				check(t, err)
-				same(t, "entries", len(got), len(c.want))
-				if len(got) == len(c.want) && len(got) > 0 {
-					same(t, "entries", got, c.want)
-				}
+				sameEntries(t, got, c.want)
 			})
 		})
 	}
+	for _, c := range []struct {
+		name  string
+		memo  string
+		after int64
+		limit int
+		want  []store.LedgerEntry
+	}{
+		{"a memo's reads, in order", "m1", -1, 10, entries(3, 7, 8)},
+		{"a first page of reads", "m1", -1, 2, entries(3, 7)},
+		{"the page after it", "m1", 7, 2, entries(8)},
+		{"the page after the last read is empty", "m1", 8, 2, nil},
+		{"another memo's reads", "m2", -1, 10, entries(6)},
+		{"a memo never read has none", "m-none", -1, 10, nil},
+		{"a limit of zero reads nothing", "m1", -1, 0, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			read(t, s, func(ctx context.Context, tx store.Tx) {
+				got, err := tx.MemoReads(ctx, c.memo, c.after, c.limit)
+				check(t, err)
+				sameEntries(t, got, c.want)
+			})
+		})
+	}
+	t.Run("a leaf about a memo without its action fails and changes nothing", func(t *testing.T) {
+		inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
+			err := tx.LedgerStorage("m1", "").WriteLeaf(ctx, n, []byte("no action"), []int64{tlog.StoredHashIndex(0, n)}, []tlog.Hash{tlog.RecordHash([]byte("no action"))})
+			if failsByCommit(tx, err) == nil {
+				t.Errorf("succeeded, want an error")
+			}
+		})
+		checkTree(t, s, leaves)
+	})
 
 	for _, c := range []struct {
 		name string
@@ -215,7 +248,7 @@ func testLedger(t *testing.T, s store.Store) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
-				if err := failsByCommit(tx, c.f(ctx, tx.LedgerStorage("m1"))); err == nil {
+				if err := failsByCommit(tx, c.f(ctx, tx.LedgerStorage("m1", "memo.submit"))); err == nil {
 					t.Errorf("succeeded, want an error")
 				}
 			})
@@ -227,13 +260,13 @@ func testLedger(t *testing.T, s store.Store) {
 func testLedgerDetails(t *testing.T, s store.Store) {
 	leaves := [][]byte{[]byte("leaf 0"), []byte("leaf 1"), []byte("leaf 2")}
 	write(t, s, func(ctx context.Context, tx store.Tx) {
-		appendLeaves(t, tx.LedgerStorage("m1"), leaves[0])
-		appendLeaves(t, tx.LedgerStorage("m2"), leaves[1])
-		appendLeaves(t, tx.LedgerStorage("m1"), leaves[2])
+		appendLeaves(t, tx.LedgerStorage("m1", "memo.create"), leaves[0])
+		appendLeaves(t, tx.LedgerStorage("m2", store.ReadAction), leaves[1])
+		appendLeaves(t, tx.LedgerStorage("m1", "memo.submit"), leaves[2])
 		check(t, tx.PutLedgerDetail(ctx, 0, []byte("detail 0")))
 		check(t, tx.PutLedgerDetail(ctx, 1, []byte("detail 1")))
 	})
-	t.Run("a memo's ledger carries each leaf's detail, nil for none", func(t *testing.T) {
+	t.Run("a memo's ledger and its reads carry each leaf's detail, nil for none", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.MemoLedger(ctx, "m1")
 			check(t, err)
@@ -241,6 +274,9 @@ func testLedgerDetails(t *testing.T, s store.Store) {
 				{Index: 0, Data: leaves[0], Detail: []byte("detail 0")},
 				{Index: 2, Data: leaves[2]},
 			})
+			reads, err := tx.MemoReads(ctx, "m2", -1, 10)
+			check(t, err)
+			same(t, "reads", reads, []store.LedgerEntry{{Index: 1, Data: leaves[1], Detail: []byte("detail 1")}})
 		})
 	})
 	t.Run("a write that fails late fails the calls after it and commits nothing", func(t *testing.T) {
@@ -254,7 +290,7 @@ func testLedgerDetails(t *testing.T, s store.Store) {
 				return
 			}
 			// Reported late: by the next call, and by Commit.
-			if _, err := tx.MemoLedger(ctx, "m2"); !errors.Is(err, store.ErrConflict) {
+			if _, err := tx.MemoReads(ctx, "m2", -1, 10); !errors.Is(err, store.ErrConflict) {
 				t.Errorf("the call after the failed write: got %v, want %v", err, store.ErrConflict)
 			}
 			if err := tx.Commit(); !errors.Is(err, store.ErrConflict) {
@@ -269,7 +305,7 @@ func testLedgerDetails(t *testing.T, s store.Store) {
 	t.Run("a second detail for a leaf is a conflict", func(t *testing.T) {
 		wantErr(t, s, store.ErrConflict, func(ctx context.Context, tx store.Tx) error { return tx.PutLedgerDetail(ctx, 1, []byte("other")) })
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.MemoLedger(ctx, "m2")
+			got, err := tx.MemoReads(ctx, "m2", -1, 10)
 			check(t, err)
 			same(t, "detail", string(got[0].Detail), "detail 1")
 		})
@@ -319,4 +355,13 @@ func testCheckpoints(t *testing.T, s store.Store) {
 	t.Run("missing size is not found", func(t *testing.T) {
 		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.Checkpoint(ctx, 5); return err })
 	})
+}
+
+// sameEntries compares ledger entries, nil and empty alike.
+func sameEntries(t testing.TB, got, want []store.LedgerEntry) {
+	t.Helper()
+	same(t, "entries", len(got), len(want))
+	if len(got) == len(want) && len(got) > 0 {
+		same(t, "entries", got, want)
+	}
 }

@@ -19,7 +19,7 @@ func testLedgerSuite(t *testing.T, open func(t *testing.T) store.Store) {
 			return err
 		}
 		defer func() { _ = tx.Rollback() }()
-		if err := fn(tx.LedgerStorage("")); err != nil {
+		if err := fn(tx.LedgerStorage("", "")); err != nil {
 			return err
 		}
 		return tx.Commit()

@@ -28,7 +28,7 @@ func testTransactions(t *testing.T, s store.Store) {
 		check(t, tx.CreateMemo(ctx, newMemo("m-gone")))
 		check(t, tx.PutSetting(ctx, "gone", []byte("x")))
 		check(t, tx.PostMail(ctx, &store.Mail{ID: "mail-gone", PostedAt: t0, Sealed: []byte("x")}))
-		appendLeaves(t, tx.LedgerStorage("m-gone"), []byte("leaf-gone"))
+		appendLeaves(t, tx.LedgerStorage("m-gone", "memo.submit"), []byte("leaf-gone"))
 		check(t, tx.Rollback())
 
 		read(t, s, func(ctx context.Context, tx store.Tx) {
@@ -49,7 +49,7 @@ func testTransactions(t *testing.T, s store.Store) {
 			same(t, "ledger entries after rollback", len(entries), 0)
 		})
 		write(t, s, func(ctx context.Context, tx store.Tx) {
-			n, err := tx.LedgerStorage("").LockedSize(ctx)
+			n, err := tx.LedgerStorage("", "").LockedSize(ctx)
 			check(t, err)
 			same(t, "ledger size after rollback", n, int64(0))
 		})
