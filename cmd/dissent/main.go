@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
@@ -175,11 +176,13 @@ func openApp(ctx context.Context, data, addr string, migrate bool) (*app, error)
 	if err != nil {
 		return nil, err
 	}
-	st, err := server.OpenStore(ctx, cfg, migrate)
+	log := logger()
+	st, err := server.OpenStoreMigrating(ctx, cfg, migrate, func(name string, took time.Duration) {
+		log.Info("migration applied", "migration", name, "took", took.Round(time.Millisecond))
+	})
 	if err != nil {
 		return nil, err
 	}
-	log := logger()
 	svc, err := server.NewService(cfg, st, key, log)
 	if err != nil {
 		_ = st.Close()
@@ -231,11 +234,23 @@ func cmdMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := server.OpenStore(ctx, cfg, true)
+	fmt.Println("Checking the database schema; a migration it lacks is applied in a transaction of its own…")
+	applied := 0
+	st, err := server.OpenStoreMigrating(ctx, cfg, true, func(name string, took time.Duration) {
+		applied++
+		fmt.Printf("  applied %s in %s\n", name, took.Round(time.Millisecond))
+	})
 	if err != nil {
 		return err
 	}
-	fmt.Println("The database schema is up to date.")
+	switch applied {
+	case 0:
+		fmt.Println("Nothing to do: the database schema is up to date.")
+	case 1:
+		fmt.Println("Applied 1 migration: the database schema is up to date.")
+	default:
+		fmt.Printf("Applied %d migrations: the database schema is up to date.\n", applied)
+	}
 	return st.Close()
 }
 

@@ -123,3 +123,28 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("serve --help: %d", code)
 	}
 }
+
+// TestMigrateSaysWhatItApplied migrates a copy of the first release's data
+// folder: each migration it lacks is named as it is applied, and a second
+// run has nothing to do.
+func TestMigrateSaysWhatItApplied(t *testing.T) {
+	from := filepath.Join("..", "..", "internal", "upgrade", "testdata", "release1")
+	data := t.TempDir()
+	for _, f := range []string{"dissent.db", "dissent.toml", "ledger.key", "ledger.pub"} {
+		b, err := os.ReadFile(filepath.Join(from, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out := runCLI(t, "", "migrate", "--data", data)
+	if code != 0 || !strings.Contains(out, "applied 0002_jobs.sql in ") || !strings.Contains(out, "applied 0005_leaf_action.sql in ") || !strings.Contains(out, "Applied 4 migrations") {
+		t.Fatalf("migrate: %d\n%s", code, out)
+	}
+	code, out = runCLI(t, "", "migrate", "--data", data)
+	if code != 0 || !strings.Contains(out, "Nothing to do") || strings.Contains(out, "applied 0") {
+		t.Fatalf("migrate again: %d\n%s", code, out)
+	}
+}

@@ -24,19 +24,26 @@ import (
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/postgres"
 	"github.com/dissent-channel/dissent/internal/store/sqlite"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // OpenStore opens the configured store; migrate applies pending migrations.
 func OpenStore(ctx context.Context, cfg *config.Config, migrate bool) (store.Store, error) {
+	return OpenStoreMigrating(ctx, cfg, migrate, nil)
+}
+
+// OpenStoreMigrating is OpenStore that tells migrated (if not nil) of each
+// migration it applies: a long one should not look like a hang.
+func OpenStoreMigrating(ctx context.Context, cfg *config.Config, migrate bool, migrated sqlstore.Migrated) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":
-		return postgres.Open(ctx, cfg.Store.URL, postgres.Options{Migrate: migrate, MaxConns: cfg.Store.MaxConns})
+		return postgres.Open(ctx, cfg.Store.URL, postgres.Options{Migrate: migrate, Migrated: migrated, MaxConns: cfg.Store.MaxConns})
 	default:
 		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 			return nil, fmt.Errorf("server: data folder: %w", err)
 		}
-		return sqlite.Open(ctx, cfg.SQLitePath(), sqlite.Options{Migrate: migrate})
+		return sqlite.Open(ctx, cfg.SQLitePath(), sqlite.Options{Migrate: migrate, Migrated: migrated})
 	}
 }
 

@@ -60,6 +60,7 @@ var dialect = sqlstore.Dialect{
 // Options tune the database.
 type Options struct {
 	Migrate  bool
+	Migrated sqlstore.Migrated // if not nil, told of each migration applied
 	MaxConns int
 }
 
@@ -80,7 +81,7 @@ func Open(ctx context.Context, url string, opt Options) (*sqlstore.DB, error) {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	if opt.Migrate {
-		if _, err := sqlstore.Migrate(ctx, db, dialect, Migrations()); err != nil {
+		if _, err := sqlstore.Migrate(ctx, db, dialect, Migrations(), opt.Migrated); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("postgres: %w", err)
 		}

@@ -51,6 +51,8 @@ var dialect = sqlstore.Dialect{
 type Options struct {
 	// Migrate applies pending migrations; without it a stale schema is an error.
 	Migrate bool
+	// Migrated, if not nil, is told of each migration applied.
+	Migrated sqlstore.Migrated
 }
 
 // Open opens (creating if needed) the database file at path. Writers take
@@ -80,7 +82,7 @@ func Open(ctx context.Context, path string, opt Options) (*sqlstore.DB, error) {
 		_ = write.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	if err := prepare(ctx, write, opt.Migrate); err != nil {
+	if err := prepare(ctx, write, opt); err != nil {
 		_ = write.Close()
 		return nil, err
 	}
@@ -95,9 +97,9 @@ func Open(ctx context.Context, path string, opt Options) (*sqlstore.DB, error) {
 	return sqlstore.New(read, write, dialect), nil
 }
 
-func prepare(ctx context.Context, db *sql.DB, migrate bool) error {
-	if migrate {
-		if _, err := sqlstore.Migrate(ctx, db, dialect, Migrations()); err != nil {
+func prepare(ctx context.Context, db *sql.DB, opt Options) error {
+	if opt.Migrate {
+		if _, err := sqlstore.Migrate(ctx, db, dialect, Migrations(), opt.Migrated); err != nil {
 			return fmt.Errorf("sqlite: %w", err)
 		}
 		return nil

@@ -164,10 +164,14 @@ func (db *DB) q(query string) string {
 	return b.String()
 }
 
+// Migrated is told of each migration applied, and how long it took.
+type Migrated func(name string, took time.Duration)
+
 // Migrate applies the numbered migrations in fsys (files named
-// NNNN_name.sql) that the database lacks, each in its own transaction. It
-// refuses a database whose schema is newer than this binary knows.
-func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (applied int, err error) {
+// NNNN_name.sql) that the database lacks, each in its own transaction,
+// telling done (if not nil) of each. It refuses a database whose schema is
+// newer than this binary knows.
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, done Migrated) (applied int, err error) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("sqlstore: migrate: %w", err)
 	}
@@ -195,6 +199,7 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (applied in
 		if err != nil {
 			return applied, err
 		}
+		start := time.Now()
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return applied, err
@@ -215,6 +220,9 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (applied in
 			return applied, fmt.Errorf("sqlstore: migration %q: %w", name, err)
 		}
 		applied++
+		if done != nil {
+			done(name, time.Since(start))
+		}
 	}
 	return applied, nil
 }

@@ -65,7 +65,7 @@ func MigrateLeafActions(t *testing.T, name string) {
 	if numbered {
 		fsys = postgres.Migrations()
 	}
-	if _, err := sqlstore.Migrate(ctx, raw, sqlstore.Dialect{Numbered: numbered}, migrationsThrough(t, fsys, 4)); err != nil {
+	if _, err := sqlstore.Migrate(ctx, raw, sqlstore.Dialect{Numbered: numbered}, migrationsThrough(t, fsys, 4), nil); err != nil {
 		t.Fatal(err)
 	}
 
