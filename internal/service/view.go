@@ -746,7 +746,7 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID, cursor string
 		var granted, reads []AccessEntry
 		readsAfter := after.Key
 		if after.ID == cursorGrants {
-			grants, err := s.grants(ctx, tx, memoID, &book)
+			grants, err := grants(ctx, tx, memoID, &book)
 			if err != nil {
 				return err
 			}
@@ -800,15 +800,15 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID, cursor string
 }
 
 // grants lists the memo's grants of access, one per reader and moment
-// (not per key version), oldest first; their names fill in when book
-// resolves.
-func (s *Service) grants(ctx context.Context, tx store.Tx, memoID string, book *nameBook) ([]AccessEntry, error) {
+// (not per key version), oldest first as the store lists them; their
+// names fill in when book resolves.
+func grants(ctx context.Context, tx store.Tx, memoID string, book *nameBook) ([]AccessEntry, error) {
 	access, err := tx.AccessList(ctx, memoID)
 	if err != nil {
 		return nil, err
 	}
 	var out []AccessEntry
-	var ids []string
+	var ids []string // each entry's grantee, "" for the office
 	seen := map[string]bool{}
 	for _, acc := range access {
 		k := acc.Grantee + "/" + strconv.FormatInt(acc.AddedAt, 10)
@@ -816,22 +816,18 @@ func (s *Service) grants(ctx context.Context, tx store.Tx, memoID string, book *
 			continue
 		}
 		seen[k] = true
-		e := AccessEntry{Action: "granted", At: fromMicros(acc.AddedAt), Role: "principal"}
-		if acc.Grantee == officeGroup {
-			e.Role = "office"
-		} else {
-			e.Username = acc.Grantee // the user's id until book resolves
-			ids = append(ids, acc.Grantee)
+		e, id := AccessEntry{Action: "granted", At: fromMicros(acc.AddedAt), Role: "principal"}, acc.Grantee
+		if id == officeGroup {
+			e.Role, id = "office", ""
 		}
-		out = append(out, e)
+		out, ids = append(out, e), append(ids, id)
 	}
 	book.want(ids, func(names map[string]User) {
-		for i := range out {
-			if out[i].Username != "" {
-				out[i].Username = names[out[i].Username].Username
+		for i, id := range ids {
+			if id != "" {
+				out[i].Username = names[id].Username
 			}
 		}
 	})
-	slices.SortStableFunc(out, func(x, y AccessEntry) int { return x.At.Compare(y.At) })
 	return out, nil
 }

@@ -114,6 +114,7 @@ type Tx interface {
 	// and key version gets the new wrapped key (the last given wins).
 	PutAccess(ctx context.Context, as ...*Access) error
 	AccessFor(ctx context.Context, memoID, grantee string, keyVersion int) (*Access, error)
+	// AccessList returns a memo's wraps by time added, grantee, key version.
 	AccessList(ctx context.Context, memoID string) ([]*Access, error)
 	// AccessForMemos returns every wrap of these memos to these grantees
 	// (a page of a list at once), in no particular order.
