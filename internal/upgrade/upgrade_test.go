@@ -40,14 +40,19 @@ func copyDir(t *testing.T, from, to string) {
 	}
 }
 
+// isOpen tells whether a memo in this state still owes the office an
+// acknowledgment or a reply.
+func isOpen(state string) bool { return state == "submitted" || state == "acknowledged" }
+
 func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
 	copyDir(t, "testdata/release1", data)
 	var manifest struct {
 		Memos []struct {
-			ID, Title string
-			Authors   []string
+			ID, Title, State string
+			Authors          []string
+			Readers          []string // the office and the standing distribution, once submitted
 		}
 	}
 	b, err := os.ReadFile("testdata/release1/manifest.json")
@@ -105,13 +110,19 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 		return a
 	}
 	for _, m := range manifest.Memos {
-		for _, u := range m.Authors {
+		// Authors open a memo with their own keys, the office with the
+		// office's group key and the principal with the key wrapped to
+		// them when it was submitted: release one wrote all three.
+		for _, u := range append(slices.Clone(m.Authors), m.Readers...) {
 			got, err := svc.GetMemo(ctx, as(u), m.ID)
 			if err != nil {
 				t.Fatalf("%s cannot open %q after the upgrade: %v", u, m.Title, err)
 			}
-			if got.Title != m.Title || got.Body != "Body of "+m.Title {
-				t.Fatalf("memo %s reads %q / %q", m.ID, got.Title, got.Body)
+			if got.Title != m.Title || got.Body != "Body of "+m.Title || got.State != m.State {
+				t.Fatalf("memo %s reads %q / %q in state %q, want %q", m.ID, got.Title, got.Body, got.State, m.State)
+			}
+			if sent := len(m.Readers) > 0; sent != (got.Deadlines != nil && !got.Deadlines.ReplyBy.IsZero()) {
+				t.Fatalf("memo %q (%s) after the upgrade shows deadlines %+v", m.Title, m.State, got.Deadlines)
 			}
 			// Migration 0005 sorted release one's leaves into the memo's
 			// history by their action: a leaf left without one would be
@@ -120,12 +131,18 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 				t.Fatalf("memo %q's history after the upgrade: %+v", m.Title, got.Events)
 			}
 			// Release one kept no headings apart: its lists open the text.
-			page, err := svc.ListMemos(ctx, as(u), service.BoxMine, nil, "", 50)
+			// The office's box holds the memos still owing it something.
+			box, listed := service.BoxMine, true
+			if !slices.Contains(m.Authors, u) {
+				box = map[string]string{"office": service.BoxOffice, "p1": service.BoxDistribution}[u]
+				listed = u != "office" || isOpen(m.State)
+			}
+			page, err := svc.ListMemos(ctx, as(u), box, nil, "", 50)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.ContainsFunc(page.Items, func(s service.MemoSummary) bool { return s.ID == m.ID && s.Title == m.Title }) {
-				t.Fatalf("%s's list after the upgrade lacks %q: %+v", u, m.Title, page.Items)
+			if slices.ContainsFunc(page.Items, func(s service.MemoSummary) bool { return s.ID == m.ID && s.Title == m.Title }) != listed {
+				t.Fatalf("%s's list %q after the upgrade: %q listed %v, want %v: %+v", u, box, m.Title, !listed, listed, page.Items)
 			}
 		}
 		log, err := svc.AccessLog(ctx, as(m.Authors[0]), m.ID, "", 200)
@@ -138,8 +155,8 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 				reads++
 			}
 		}
-		if reads != len(m.Authors) {
-			t.Fatalf("memo %q's access log lists %d reads, its %d authors each read it once: %+v", m.Title, reads, len(m.Authors), log.Items)
+		if want := len(m.Authors) + len(m.Readers); reads != want {
+			t.Fatalf("memo %q's access log lists %d reads; its authors and readers read it once each, %d in all: %+v", m.Title, reads, want, log.Items)
 		}
 		bd, err := svc.ExportMemo(ctx, as(m.Authors[0]), m.ID)
 		if err != nil {
@@ -149,7 +166,45 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 			t.Fatalf("memo %q does not verify after the upgrade: %v", m.Title, err)
 		}
 	}
-	// Release one's work carries on: the circulating memo can be submitted.
+	// Release one kept no next check on its memos: the first reminders
+	// run after the upgrade works one out for each memo still owing an
+	// acknowledgment or a reply, and sends what is already due (what is
+	// due depends on the day the test runs); the next run has nothing left
+	// to move or send.
+	open := 0
+	for _, m := range manifest.Memos {
+		if isOpen(m.State) {
+			open++
+		}
+	}
+	if open == 0 {
+		t.Fatal("the fixture holds no memo still open from release one")
+	}
+	if run, err := svc.RunReminders(ctx); err != nil || run.Rescheduled != open {
+		t.Fatalf("first reminders run after the upgrade: %+v %v; want %d memos scheduled", run, err, open)
+	}
+	if run, err := svc.RunReminders(ctx); err != nil || *run != (service.ReminderRun{}) {
+		t.Fatalf("second reminders run: %+v %v; want nothing to do", run, err)
+	}
+	// Release one's work carries on: the office answers the memos it
+	// left open, and the circulating memo can be submitted.
+	for _, m := range manifest.Memos {
+		var got *service.Memo
+		switch m.State {
+		case "submitted":
+			got, err = svc.Acknowledge(ctx, as("office"), m.ID)
+		case "acknowledged":
+			got, err = svc.Reply(ctx, as("office"), m.ID, "Reply after the upgrade")
+		default:
+			continue
+		}
+		if err != nil {
+			t.Fatalf("the office answers %q after the upgrade: %v", m.Title, err)
+		}
+		if got.State == m.State {
+			t.Fatalf("memo %q is still %s", m.Title, got.State)
+		}
+	}
 	circ := manifest.Memos[1]
 	if _, err := svc.Sign(ctx, as("alice"), circ.ID, 1); err != nil {
 		t.Fatal(err)

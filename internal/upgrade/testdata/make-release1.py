@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """Builds testdata/release1: a data folder written by the first release of
-Dissent (schema version 1), with memos in several states. Run once with the
-first release's binary; the upgrade test opens the result with today's code.
+Dissent (schema version 1), with memos in several states: a draft, one
+circulating for signatures, one replied, and two still open (one awaiting
+its acknowledgment, one its reply). Run once with the first release's
+binary (schema version 1: commit 4277fd7); the upgrade test opens the
+result with today's code.
 
-    python3 make-release1.py /path/to/dissent-release1 testdata/release1
+    git worktree add /tmp/release1 4277fd7
+    (cd /tmp/release1 && go build -o /tmp/dissent-release1 ./cmd/dissent)
+    python3 make-release1.py /tmp/dissent-release1 testdata/release1
 """
 import json, os, shutil, subprocess, sys, time, urllib.request
 
@@ -36,21 +41,32 @@ for u, roles in [("office", ["office"]), ("p1", ["principal"]), ("alice", ["memb
 call("PUT", "/api/v1/admin/distribution", {"usernames": ["p1"]}, admin)
 t = {u: sign_in(u) for u in ["office", "p1", "alice", "bob", "carol"]}
 memos = []
-def memo(title, by, codrafters=()):
+def memo(title, by, codrafters=(), state="draft"):
     m = call("POST", "/api/v1/memos", {"title": title, "body": "Body of " + title, "marking": "UNCLASSIFIED", "codrafters": list(codrafters)}, t[by])
-    memos.append({"id": m["id"], "title": title, "authors": [by] + list(codrafters)})
+    memos.append({"id": m["id"], "title": title, "authors": [by] + list(codrafters), "state": state})
     return m["id"]
+def submitted(m, by):
+    memos[-1]["readers"] = ["office", "p1"]
+    call("POST", f"/api/v1/memos/{m}/submit", {"revision": 1}, t[by])
 m1 = memo("A draft from release one", "alice")
-m2 = memo("Circulating in release one", "alice", ["bob"])
+m2 = memo("Circulating in release one", "alice", ["bob"], state="circulating")
 call("POST", f"/api/v1/memos/{m2}/signers", {"usernames": ["carol"]}, t["alice"])
 call("POST", f"/api/v1/memos/{m2}/signatures", {"revision": 1}, t["carol"])
 memos[-1]["authors"].append("carol")
-m3 = memo("Submitted and replied in release one", "bob")
+m3 = memo("Submitted and replied in release one", "bob", state="replied")
 call("POST", f"/api/v1/memos/{m3}/signatures", {"revision": 1}, t["bob"])
-call("POST", f"/api/v1/memos/{m3}/submit", {"revision": 1}, t["bob"])
+submitted(m3, "bob")
 call("POST", f"/api/v1/memos/{m3}/acknowledge", None, t["office"])
 call("POST", f"/api/v1/memos/{m3}/comments", {"body": "Read in release one"}, t["p1"])
 call("POST", f"/api/v1/memos/{m3}/reply", {"body": "Reply from release one"}, t["office"])
+m4 = memo("Awaiting acknowledgment since release one", "carol", ["alice"], state="submitted")
+call("POST", f"/api/v1/memos/{m4}/signatures", {"revision": 1}, t["carol"])
+call("POST", f"/api/v1/memos/{m4}/signatures", {"revision": 1}, t["alice"])
+submitted(m4, "carol")
+m5 = memo("Awaiting its reply since release one", "bob", state="acknowledged")
+call("POST", f"/api/v1/memos/{m5}/signatures", {"revision": 1}, t["bob"])
+submitted(m5, "bob")
+call("POST", f"/api/v1/memos/{m5}/acknowledge", None, t["office"])
 srv.terminate()
 srv.wait()
 with open(os.path.join(out, "manifest.json"), "w") as f:
