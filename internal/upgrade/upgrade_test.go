@@ -5,8 +5,11 @@ package upgrade
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/config"
 	"github.com/dissent-channel/dissent/internal/server"
 	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
 // copyDir copies the fixture so the test never changes it.
@@ -44,10 +48,45 @@ func copyDir(t *testing.T, from, to string) {
 // acknowledgment or a reply.
 func isOpen(state string) bool { return state == "submitted" || state == "acknowledged" }
 
+// TestReleaseOneDataFolderUpgrades upgrades a deployment of the first
+// release on each store: testdata/release1 keeps its store in the folder
+// (SQLite), testdata/release1-postgres in a PostgreSQL database, loaded
+// here from the dump release one's database gave (make-release1.py says
+// how both were made).
 func TestReleaseOneDataFolderUpgrades(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { upgradeReleaseOne(t, "testdata/release1", "") })
+	t.Run("postgres", func(t *testing.T) {
+		if _, err := exec.LookPath("psql"); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("psql is not installed, and CI is set")
+			}
+			t.Skip("psql is not installed")
+		}
+		base, admin := storetest.PostgresAdmin(t)
+		db := "dissent_release1_" + strings.ToLower(rand.Text()[:10])
+		if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+db); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP DATABASE "+db+" WITH (FORCE)") })
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + db
+		out, err := exec.Command("psql", "--quiet", "--no-psqlrc", "--set=ON_ERROR_STOP=1", "--file=testdata/release1-postgres/dump.sql", u.String()).CombinedOutput()
+		if err != nil {
+			t.Fatalf("psql: loading release one's database: %v\n%s", err, out)
+		}
+		upgradeReleaseOne(t, "testdata/release1-postgres", u.String())
+	})
+}
+
+// upgradeReleaseOne copies the release-one folder fixture (its store at
+// storeURL if not "") and upgrades it.
+func upgradeReleaseOne(t *testing.T, fixture, storeURL string) {
 	ctx := context.Background()
 	data := t.TempDir()
-	copyDir(t, "testdata/release1", data)
+	copyDir(t, fixture, data)
 	var manifest struct {
 		Memos []struct {
 			ID, Title, State string
@@ -55,14 +94,19 @@ func TestReleaseOneDataFolderUpgrades(t *testing.T) {
 			Readers          []string // the office and the standing distribution, once submitted
 		}
 	}
-	b, err := os.ReadFile("testdata/release1/manifest.json")
+	b, err := os.ReadFile(filepath.Join(fixture, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(b, &manifest); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(data, func(string) string { return "" })
+	cfg, err := config.Load(data, func(k string) string {
+		if k == "DISSENT_STORE_URL" {
+			return storeURL
+		}
+		return ""
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

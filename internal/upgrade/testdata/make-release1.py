@@ -9,14 +9,27 @@ result with today's code.
     git worktree add /tmp/release1 4277fd7
     (cd /tmp/release1 && go build -o /tmp/dissent-release1 ./cmd/dissent)
     python3 make-release1.py /tmp/dissent-release1 testdata/release1
+
+With a third argument, a PostgreSQL URL of an empty database, the folder's
+deployment keeps its store there instead; testdata/release1-postgres holds
+such a folder (without the URL) and the database's pg_dump:
+
+    createdb -h 127.0.0.1 -U postgres dissent_release1
+    python3 make-release1.py /tmp/dissent-release1 testdata/release1-postgres \
+        'postgres://postgres@127.0.0.1:5432/dissent_release1?sslmode=disable'
+    pg_dump --no-owner --no-privileges 'postgres://...' > testdata/release1-postgres/dump.sql
+    sed -i '/^url = /d' testdata/release1-postgres/dissent.toml
 """
 import json, os, shutil, subprocess, sys, time, urllib.request
 
 binary, out = sys.argv[1], sys.argv[2]
+pg_url = sys.argv[3] if len(sys.argv) > 3 else ""
 shutil.rmtree(out, ignore_errors=True)
 os.makedirs(out)
 with open(os.path.join(out, "dissent.toml"), "w") as f:
     f.write("[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\n")
+    if pg_url:
+        f.write(f'[store]\ndriver = "postgres"\nurl = "{pg_url}"\n')
 subprocess.run([binary, "init", "--data", out, "--admin", "admin", "--password-stdin"], input=b"admin-password-1\n", check=True)
 srv = subprocess.Popen([binary, "serve", "--data", out, "--addr", "127.0.0.1:18181"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 srv.stdout.readline()
