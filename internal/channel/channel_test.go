@@ -157,3 +157,24 @@ func TestValidation(t *testing.T) {
 		t.Errorf("oversized body: %v", err)
 	}
 }
+
+// FuzzParseRule feeds deadline rules as a deployment's profile settings
+// give them: a rule is accepted only within its bounds, and its own
+// spelling reads back as the same rule.
+func FuzzParseRule(f *testing.F) {
+	for _, s := range []string{"2 workdays", "1 workday", "30 days", "3 months", "0 days", "401 days", "2 weeks", " 2\tworkdays ", "+2 days"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRule(s)
+		if err != nil {
+			return
+		}
+		if r.N < 1 || r.N > 400 || (r.Unit != Workdays && r.Unit != Days && r.Unit != Months) {
+			t.Fatalf("ParseRule(%q) = %+v, out of bounds", s, r)
+		}
+		if again, err := ParseRule(r.String()); err != nil || again != r {
+			t.Fatalf("ParseRule(%q) = %+v, and its spelling %q reads %+v, %v", s, r, r.String(), again, err)
+		}
+	})
+}

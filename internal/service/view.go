@@ -670,8 +670,11 @@ func decodeCursor(s string) (pageCursor, error) {
 	if s == "" {
 		return c, nil
 	}
+	if len(s) > 200 {
+		return c, channel.Invalid("cursor", "the cursor is not one this server gave out")
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(s) > 200 || json.Unmarshal(b, &c) != nil || strings.ContainsAny(c.ID, "\x00") {
+	if err != nil || json.Unmarshal(b, &c) != nil || strings.ContainsAny(c.ID, "\x00") {
 		return c, channel.Invalid("cursor", "the cursor is not one this server gave out")
 	}
 	return c, nil

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -71,6 +72,53 @@ func FuzzOpen(f *testing.F) {
 		if err == nil && (!bytes.Equal(ad2, ad) || !bytes.Equal(b, sealed)) {
 			// Only Seal's own output, under its own ad, may open.
 			t.Fatalf("Open accepted a forgery: ad %x, sealed %x, plaintext %q", ad2, b, pt)
+		}
+	})
+}
+
+// FuzzParseToken feeds bearer tokens as anyone on the network may send
+// them, before any check of who they are: a token is accepted only in the
+// one spelling NewToken gives its 32 bytes.
+func FuzzParseToken(f *testing.F) {
+	tok, _, err := NewToken()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tok)
+	f.Add("")
+	f.Add(tok[:len(tok)-1] + "_")
+	f.Add(tok + "=")
+	f.Fuzz(func(t *testing.T, s string) {
+		raw, err := ParseToken(s)
+		if err != nil {
+			if !errors.Is(err, ErrToken) {
+				t.Fatalf("ParseToken(%q): %v, want ErrToken", s, err)
+			}
+			return
+		}
+		if len(raw) != tokenSize || tokenEncoding.EncodeToString(raw) != s {
+			t.Fatalf("ParseToken(%q) = %x, which NewToken spells otherwise", s, raw)
+		}
+	})
+}
+
+// FuzzParsePasswordParams feeds the parameter strings stored beside each
+// password verifier: only String's own output, in range, is accepted.
+func FuzzParsePasswordParams(f *testing.F) {
+	f.Add(DefaultPasswordParams().String())
+	f.Add(TestPasswordParams().String())
+	f.Add("argon2id$t=02$m=19456$p=1")
+	f.Add("argon2id$t=1$m=4294967296$p=256")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePasswordParams(s)
+		if err != nil {
+			if !errors.Is(err, ErrParams) {
+				t.Fatalf("ParsePasswordParams(%q): %v, want ErrParams", s, err)
+			}
+			return
+		}
+		if !p.valid() || p.String() != s {
+			t.Fatalf("ParsePasswordParams(%q) = %+v", s, p)
 		}
 	})
 }

@@ -1,0 +1,45 @@
+package service
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+)
+
+// FuzzDecodeCursor feeds page cursors as any client may send them: each is
+// either the invalid-cursor error (never a panic or another error) or a
+// place whose own cursor decodes back to it, with no NUL in its id.
+func FuzzDecodeCursor(f *testing.F) {
+	for _, c := range []pageCursor{{}, {ID: "m1"}, {Key: 1764800000000000, ID: "abcdefghijklmnopqrstuvwxyz"}, {Key: -1, ID: cursorReads}, {Key: 3, ID: cursorGrants}} {
+		f.Add(encodeCursor(c))
+	}
+	f.Add("")
+	f.Add("eyJpIjoiXHUwMDAwIn0") // {"i":"\u0000"}
+	f.Add("eyJrIjoxZTk5OSwiaSI6IngifQ")
+	f.Add(strings.Repeat("A", 300))
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := decodeCursor(s)
+		if err != nil {
+			var e *channel.Error
+			if !errors.As(err, &e) || e.Code != channel.EINVALID {
+				t.Fatalf("decodeCursor(%q): %v, want the invalid-cursor error", s, err)
+			}
+			return
+		}
+		if s == "" {
+			if c != (pageCursor{}) {
+				t.Fatalf("decodeCursor(\"\") = %+v", c)
+			}
+			return
+		}
+		if strings.ContainsRune(c.ID, 0) {
+			t.Fatalf("decodeCursor(%q) accepted an id with NUL: %q", s, c.ID)
+		}
+		again, err := decodeCursor(encodeCursor(c))
+		if err != nil || again != c {
+			t.Fatalf("decodeCursor(encodeCursor(%+v)) = %+v, %v", c, again, err)
+		}
+	})
+}
