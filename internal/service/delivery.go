@@ -119,7 +119,7 @@ func (s *Service) verifySignatures(ctx context.Context, tx store.Tx, o *opened, 
 			ids = append(ids, au.UserID)
 		}
 	}
-	us, err := tx.UsersByIDs(ctx, ids)
+	keys, err := tx.SignKeys(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -128,8 +128,8 @@ func (s *Service) verifySignatures(ctx context.Context, tx store.Tx, o *opened, 
 		if !au.Signed(o.rec.Revision) {
 			continue
 		}
-		st := vault.Statement{MemoID: o.rec.ID, Revision: o.rec.Revision, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: us[i].Username}
-		if !o.pre.verify(us[i].SignPublic, st, au.Signature) {
+		st := vault.Statement{MemoID: o.rec.ID, Revision: o.rec.Revision, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: keys[i].Username}
+		if !o.pre.verify(keys[i].Public, st, au.Signature) {
 			return channel.Errorf(channel.ECONFLICT, "the signature of %q does not verify: ask them to sign again", au.Username)
 		}
 		i++

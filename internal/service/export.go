@@ -31,13 +31,13 @@ func (s *Service) ExportMemo(ctx context.Context, a *Actor, memoID string) (*bun
 				signed, ids = append(signed, au), append(ids, au.UserID)
 			}
 		}
-		us, err := tx.UsersByIDs(ctx, ids)
+		keys, err := tx.SignKeys(ctx, ids)
 		if err != nil {
 			return err
 		}
 		for i, au := range signed {
 			bd.Signatures = append(bd.Signatures, bundle.Signature{Username: au.Username, Kind: string(au.Kind),
-				PublicKey: base64.StdEncoding.EncodeToString(us[i].SignPublic), Signature: base64.StdEncoding.EncodeToString(au.Signature)})
+				PublicKey: base64.StdEncoding.EncodeToString(keys[i].Public), Signature: base64.StdEncoding.EncodeToString(au.Signature)})
 		}
 		if len(o.rec.Receipt) > 0 {
 			if bd.Submission, err = s.submissionProof(ctx, tx, o.rec.Receipt); err != nil {

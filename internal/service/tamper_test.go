@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
@@ -188,6 +189,72 @@ func TestForgedCheckpointStopsSubmissions(t *testing.T) {
 		}
 		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err == nil || !strings.Contains(err.Error(), "checkpoint does not verify") {
 			t.Fatalf("submit over a forged checkpoint: %v, want it refused", err)
+		}
+	})
+}
+
+// TestSwappedSigningKeyStopsSubmission replaces a co-drafter's public
+// signing key in the users table after they signed, as someone with
+// database access could to pass off a signature as another's: the
+// submission must name the signature that no longer verifies and change
+// nothing, and one with the key put back goes through.
+func TestSwappedSigningKeyStopsSubmission(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice, bob := d.Member("alice"), d.Member("bob")
+		d.Member("mallory") // whose key is put in bob's place
+		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "co-drafted", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []*service.Actor{alice, bob} {
+			if _, err := d.Svc.Sign(d.Ctx, a, m.ID, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw := st.(*sqlstore.DB).Raw()
+		q := func(s string) string {
+			if st.Dialect() == "sqlite" {
+				return strings.NewReplacer("$1", "?", "$2", "?").Replace(s)
+			}
+			return s
+		}
+		var bobKey, malloryKey []byte
+		for name, key := range map[string]*[]byte{"bob": &bobKey, "mallory": &malloryKey} {
+			if err := raw.QueryRowContext(d.Ctx, q(`SELECT sign_public FROM users WHERE username = $1`), name).Scan(key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setBobKey := func(key []byte) {
+			t.Helper()
+			if _, err := raw.ExecContext(d.Ctx, q(`UPDATE users SET sign_public = $1 WHERE username = $2`), key, "bob"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var leaves, after int64
+		count := func(n *int64) {
+			t.Helper()
+			if err := raw.QueryRowContext(d.Ctx, `SELECT COUNT(*) FROM ledger_leaves`).Scan(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setBobKey(malloryKey)
+		count(&leaves)
+		_, err = d.Svc.Submit(d.Ctx, alice, m.ID, 1)
+		wantCode(t, err, channel.ECONFLICT)
+		if !strings.Contains(err.Error(), `the signature of "bob" does not verify`) {
+			t.Fatalf("submit with bob's key swapped: %v, want bob's signature named", err)
+		}
+		count(&after)
+		if after != leaves {
+			t.Fatalf("the refused submission wrote %d ledger leaves", after-leaves)
+		}
+		if got, err := d.Svc.GetMemo(d.Ctx, alice, m.ID); err != nil || got.State == "submitted" || got.Receipt != nil {
+			t.Fatalf("after the refused submission the memo is %+v, %v", got, err)
+		}
+		setBobKey(bobKey)
+		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatalf("submit with bob's key back: %v", err)
 		}
 	})
 }

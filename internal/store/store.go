@@ -55,6 +55,11 @@ type Tx interface {
 	// UserNames returns the names of the users with these ids, without the
 	// rest of their rows (keys, password hash); unknown ids are left out.
 	UserNames(ctx context.Context, ids []string) (map[string]UserName, error)
+	// SignKeys returns the signing keys of the users with these ids, in the
+	// order asked, without the rest of their rows: checking a memo's 51
+	// signatures reads 51 keys, not 51 accounts. ErrNotFound if any is
+	// missing.
+	SignKeys(ctx context.Context, ids []string) ([]SignKey, error)
 	// ListUsers lists users whose username or display name contains q
 	// (case-insensitive), ordered by username, after the given username.
 	ListUsers(ctx context.Context, q, after string, limit int) ([]*User, error)
@@ -207,6 +212,13 @@ type LedgerStorage interface {
 	ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
 	WriteLeaf(ctx context.Context, idx int64, leaf []byte, hashIndexes []int64, hashes []tlog.Hash) error
 	ReadLeaves(ctx context.Context, from, to int64) ([][]byte, error)
+}
+
+// SignKey is a user's Ed25519 public key, with the name their signatures
+// carry.
+type SignKey struct {
+	UserID, Username string
+	Public           []byte
 }
 
 // UserName is how a user is shown.

@@ -118,6 +118,38 @@ func (t *Tx) UserNames(ctx context.Context, ids []string) (map[string]store.User
 	return out, rows.Err()
 }
 
+// SignKeys returns the signing keys of the users with these ids.
+func (t *Tx) SignKeys(ctx context.Context, ids []string) ([]store.SignKey, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in, args := inList(ids)
+	rows, err := t.query(ctx, `SELECT id, username, sign_public FROM users WHERE id IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	found, err := collect(rows, func(r Rows) (store.SignKey, error) {
+		var k store.SignKey
+		return k, r.Scan(&k.UserID, &k.Username, &k.Public)
+	})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]store.SignKey, len(found))
+	for _, k := range found {
+		byID[k.UserID] = k
+	}
+	out := make([]store.SignKey, len(ids))
+	for i, id := range ids {
+		k, ok := byID[id]
+		if !ok {
+			return nil, store.ErrNotFound
+		}
+		out[i] = k
+	}
+	return out, nil
+}
+
 // ListUsers searches the directory.
 func (t *Tx) ListUsers(ctx context.Context, q, after string, limit int) ([]*store.User, error) {
 	like := "%" + escapeLike(strings.ToLower(q)) + "%"

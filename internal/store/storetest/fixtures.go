@@ -25,7 +25,7 @@ func newUser(id, username, displayName string) *store.User {
 		CreatedAt:    t0,
 		Password:     "$argon2id$v=19$m=65536,t=3,p=4$" + id,
 		BoxPublic:    "age1" + id,
-		SignPublic:   []byte{0xed, 0x25, 0x51, 0x9, 0x00},
+		SignPublic:   append([]byte{0xed, 0x25, 0x51, 0x9, 0x00}, id...), // each user's own
 		KeysSealed:   []byte("keys sealed to the password of " + id),
 		KeysRecovery: []byte("keys sealed to the recovery key for " + id),
 		KeyState:     "active",

@@ -116,6 +116,26 @@ func testUsers(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("signing keys of ids in the order asked", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.SignKeys(ctx, []string{"u-carol", "u-alice", "u-carol"})
+			check(t, err)
+			same(t, "keys", got, []store.SignKey{
+				{UserID: "u-carol", Username: "carol", Public: carol.SignPublic},
+				{UserID: "u-alice", Username: "alice", Public: alice.SignPublic},
+				{UserID: "u-carol", Username: "carol", Public: carol.SignPublic},
+			})
+			if _, err := tx.SignKeys(ctx, []string{"u-alice", "u-mallory"}); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("keys with one id unknown: %v, want ErrNotFound", err)
+			}
+			got, err = tx.SignKeys(ctx, nil)
+			check(t, err)
+			if len(got) != 0 {
+				t.Fatalf("keys of none: %+v", got)
+			}
+		})
+	})
+
 	t.Run("update writes every field and bumps the version", func(t *testing.T) {
 		var u *store.User
 		write(t, s, func(ctx context.Context, tx store.Tx) {
