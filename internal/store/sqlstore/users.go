@@ -82,15 +82,23 @@ func (t *Tx) usersBy(ctx context.Context, column string, keys []string, key func
 	if err != nil {
 		return nil, err
 	}
-	byKey := make(map[string]*store.User, len(found))
-	for _, u := range found {
-		byKey[key(u)] = u
+	return inOrder(keys, found, key)
+}
+
+// inOrder returns, for each key asked, the row found under it (a key asked
+// twice gets it twice), or store.ErrNotFound if any has none.
+func inOrder[T any](keys []string, found []T, key func(T) string) ([]T, error) {
+	byKey := make(map[string]T, len(found))
+	for _, f := range found {
+		byKey[key(f)] = f
 	}
-	out := make([]*store.User, len(keys))
+	out := make([]T, len(keys))
 	for i, k := range keys {
-		if out[i] = byKey[k]; out[i] == nil {
+		f, ok := byKey[k]
+		if !ok {
 			return nil, store.ErrNotFound
 		}
+		out[i] = f
 	}
 	return out, nil
 }
@@ -135,19 +143,7 @@ func (t *Tx) SignKeys(ctx context.Context, ids []string) ([]store.SignKey, error
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]store.SignKey, len(found))
-	for _, k := range found {
-		byID[k.UserID] = k
-	}
-	out := make([]store.SignKey, len(ids))
-	for i, id := range ids {
-		k, ok := byID[id]
-		if !ok {
-			return nil, store.ErrNotFound
-		}
-		out[i] = k
-	}
-	return out, nil
+	return inOrder(ids, found, func(k store.SignKey) string { return k.UserID })
 }
 
 // ListUsers searches the directory.
