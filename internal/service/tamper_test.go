@@ -173,10 +173,7 @@ func TestForgedCheckpointStopsSubmissions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q := `UPDATE checkpoints SET note = $1 WHERE size = $2`
-		if st.Dialect() == "sqlite" {
-			q = `UPDATE checkpoints SET note = ? WHERE size = ?`
-		}
+		q := st.(*sqlstore.DB).Rebind(`UPDATE checkpoints SET note = ? WHERE size = ?`)
 		if _, err := raw.ExecContext(d.Ctx, q, forged, size); err != nil {
 			t.Fatal(err)
 		}
@@ -212,22 +209,17 @@ func TestSwappedSigningKeyStopsSubmission(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		raw := st.(*sqlstore.DB).Raw()
-		q := func(s string) string {
-			if st.Dialect() == "sqlite" {
-				return strings.NewReplacer("$1", "?", "$2", "?").Replace(s)
-			}
-			return s
-		}
+		db := st.(*sqlstore.DB)
+		raw := db.Raw()
 		var bobKey, malloryKey []byte
 		for name, key := range map[string]*[]byte{"bob": &bobKey, "mallory": &malloryKey} {
-			if err := raw.QueryRowContext(d.Ctx, q(`SELECT sign_public FROM users WHERE username = $1`), name).Scan(key); err != nil {
+			if err := raw.QueryRowContext(d.Ctx, db.Rebind(`SELECT sign_public FROM users WHERE username = ?`), name).Scan(key); err != nil {
 				t.Fatal(err)
 			}
 		}
 		setBobKey := func(key []byte) {
 			t.Helper()
-			if _, err := raw.ExecContext(d.Ctx, q(`UPDATE users SET sign_public = $1 WHERE username = $2`), key, "bob"); err != nil {
+			if _, err := raw.ExecContext(d.Ctx, db.Rebind(`UPDATE users SET sign_public = ? WHERE username = ?`), key, "bob"); err != nil {
 				t.Fatal(err)
 			}
 		}

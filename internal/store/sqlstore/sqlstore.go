@@ -139,6 +139,11 @@ func (db *DB) Begin(ctx context.Context, write bool) (store.Tx, error) {
 	return &Tx{db: db, tx: tx, stmts: stmts}, nil
 }
 
+// Rebind writes a query's '?' placeholders as this database's dialect
+// wants them, for SQL of one's own run on Raw (tests, tools), as the store
+// does its own.
+func (db *DB) Rebind(query string) string { return db.q(query) }
+
 // q rewrites '?' placeholders for dialects that number them; rewritten
 // queries are cached since the same few dozen run all day.
 func (db *DB) q(query string) string {
