@@ -77,3 +77,7 @@ func TestReadAheadAnswersFromItsBatch(t *testing.T) {
 
 // TestMigrateLeafActions upgrades a store whose leaves have no action.
 func TestMigrateLeafActions(t *testing.T) { storetest.MigrateLeafActions(t, "postgres") }
+
+// TestMigrateRevisionTables upgrades a store holding revisions, a heading
+// and items to the revision tables' new layout.
+func TestMigrateRevisionTables(t *testing.T) { storetest.MigrateRevisionTables(t, "postgres") }

@@ -82,3 +82,7 @@ func TestEmptyDatabaseAsksForMigrate(t *testing.T) {
 
 // TestMigrateLeafActions upgrades a store whose leaves have no action.
 func TestMigrateLeafActions(t *testing.T) { storetest.MigrateLeafActions(t, "sqlite") }
+
+// TestMigrateRevisionTables upgrades a store holding revisions, a heading
+// and items to the revision tables' new layout.
+func TestMigrateRevisionTables(t *testing.T) { storetest.MigrateRevisionTables(t, "sqlite") }
