@@ -155,6 +155,17 @@ func (db *DB) q(query string) string {
 	if r, ok := db.queries[query]; ok {
 		return r
 	}
+	r := db.d.Rebind(query)
+	db.queries[query] = r
+	return r
+}
+
+// Rebind writes a query's '?' placeholders as the dialect wants them:
+// numbered ($1, $2, ...) or as they are.
+func (d Dialect) Rebind(query string) string {
+	if !d.Numbered {
+		return query
+	}
 	var b strings.Builder
 	n := 0
 	for _, c := range query {
@@ -165,7 +176,6 @@ func (db *DB) q(query string) string {
 		}
 		b.WriteRune(c)
 	}
-	db.queries[query] = b.String()
 	return b.String()
 }
 

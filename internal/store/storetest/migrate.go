@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"fmt"
 	"io/fs"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -73,37 +71,21 @@ func atMigration(t testing.TB, name string, n int) oldSchema {
 	}
 	check(t, err)
 	t.Cleanup(func() { _ = o.raw.Close() })
-	if _, err := sqlstore.Migrate(ctx, o.raw, sqlstore.Dialect{Numbered: o.numbered}, migrationsThrough(t, fsys, n), nil); err != nil {
+	if _, err := sqlstore.Migrate(ctx, o.raw, o.dialect(), migrationsThrough(t, fsys, n), nil); err != nil {
 		t.Fatal(err)
 	}
 	return o
 }
 
+// dialect is enough of the store's dialect for SQL of the test's own.
+func (o oldSchema) dialect() sqlstore.Dialect { return sqlstore.Dialect{Numbered: o.numbered} }
+
 // exec runs SQL of the test's own on the old schema ('?' placeholders).
 func (o oldSchema) exec(t testing.TB, query string, args ...any) {
 	t.Helper()
-	if _, err := o.raw.ExecContext(t.Context(), placeholders(o.numbered, query), args...); err != nil {
+	if _, err := o.raw.ExecContext(t.Context(), o.dialect().Rebind(query), args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
-}
-
-// placeholders numbers a query's '?' placeholders ($1, $2, ...) when the
-// database wants them numbered.
-func placeholders(numbered bool, query string) string {
-	if !numbered {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // MigrateLeafActions checks migration 0005 on the store named ("sqlite" or
@@ -231,7 +213,7 @@ func MigrateRevisionTables(t *testing.T, name string) {
 	// revision that does not exist is refused.
 	raw := s.(interface{ Raw() *sql.DB }).Raw()
 	ctx := t.Context()
-	if _, err := raw.ExecContext(ctx, placeholders(schema.numbered, `INSERT INTO revision_headings (memo_id, revision, key_version, sealed) VALUES ('m1', 9, 1, ?)`), heading); err == nil {
+	if _, err := raw.ExecContext(ctx, schema.dialect().Rebind(`INSERT INTO revision_headings (memo_id, revision, key_version, sealed) VALUES ('m1', 9, 1, ?)`), heading); err == nil {
 		t.Error("a heading of a revision that does not exist was stored after the upgrade")
 	}
 
