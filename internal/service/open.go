@@ -175,12 +175,25 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 	for i, rec := range recs {
 		ids[i] = rec.ID
 	}
+	var owner []byte
+	var tags [][]byte
 	if a.id != nil {
-		tags := make([][]byte, len(recs))
+		owner, tags = indexOwnerTag(a.id), make([][]byte, len(recs))
 		for i, rec := range recs {
 			tags[i] = indexEntryTag(a.id, rec.ID)
 		}
-		byTag, err := tx.IndexEntriesFor(ctx, indexOwnerTag(a.id), tags)
+	}
+	grantees := []string{a.User.ID}
+	if a.Has(channel.RoleOffice) {
+		grantees = append(grantees, officeGroup)
+	}
+	// The page's reads below and its headings (ListMemos) need only the
+	// page's ids: one round trip where the store can batch them.
+	if err := tx.ReadPageAhead(ctx, ids, owner, tags, grantees); err != nil {
+		return nil, err
+	}
+	if owner != nil {
+		byTag, err := tx.IndexEntriesFor(ctx, owner, tags)
 		if err != nil {
 			return nil, err
 		}
@@ -189,10 +202,6 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 				p.index[rec.ID] = sealed
 			}
 		}
-	}
-	grantees := []string{a.User.ID}
-	if a.Has(channel.RoleOffice) {
-		grantees = append(grantees, officeGroup)
 	}
 	rows, err := tx.AccessForMemos(ctx, ids, grantees)
 	if err != nil {

@@ -103,6 +103,13 @@ type Tx interface {
 	// for it in one round trip, and those calls, each once, answer from
 	// what it read. Others do nothing.
 	ReadAhead(ctx context.Context, memoID string, owner, entry []byte) error
+	// ReadPageAhead tells a read transaction that a page of memos is about
+	// to be listed: a store that can batch reads fetches, in one round
+	// trip, the Headings of memoIDs, the IndexEntriesFor owner among
+	// entries (none when owner is nil) and AccessForMemos(memoIDs,
+	// grantees), asked with the same arguments; those calls, each once,
+	// answer from what it read. Others do nothing.
+	ReadPageAhead(ctx context.Context, memoIDs []string, owner []byte, entries [][]byte, grantees []string) error
 	MemosByIDs(ctx context.Context, ids []string) ([]*Memo, error)
 	ListMemos(ctx context.Context, f MemoFilter) ([]*Memo, error)
 	PutRevision(ctx context.Context, r *Revision) error

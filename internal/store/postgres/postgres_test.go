@@ -75,6 +75,52 @@ func TestReadAheadAnswersFromItsBatch(t *testing.T) {
 	}
 }
 
+// TestReadPageAheadAnswersFromItsBatch: the same for a page of memos — a
+// wrap added after ReadPageAhead is missing from the first read of the
+// page's wraps, which answers from the batch, and present in the next.
+func TestReadPageAheadAnswersFromItsBatch(t *testing.T) {
+	s := storetest.OpenPostgres(t)
+	ctx := t.Context()
+	put := func(kv int) {
+		t.Helper()
+		tx, err := s.Begin(ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if kv == 1 {
+			if err := tx.CreateMemo(ctx, &store.Memo{ID: "m1", State: "submitted", Revision: 1, KeyVersion: 1, Roster: []byte("roster")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.PutAccess(ctx, &store.Access{MemoID: "m1", Grantee: "group:office", KeyVersion: kv, Wrapped: []byte("wrapped"), AddedAt: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1)
+	reader, err := s.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback()
+	if err := reader.ReadPageAhead(ctx, []string{"m1"}, nil, nil, []string{"group:office"}); err != nil {
+		t.Fatal(err)
+	}
+	put(2)
+	for i, want := range []int{1, 2} {
+		got, err := reader.AccessForMemos(ctx, []string{"m1"}, []string{"group:office"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != want {
+			t.Errorf("read %d after ReadPageAhead: %d wraps, want %d", i+1, len(got), want)
+		}
+	}
+}
+
 // TestMigrateLeafActions upgrades a store whose leaves have no action.
 func TestMigrateLeafActions(t *testing.T) { storetest.MigrateLeafActions(t, "postgres") }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dissent-channel/dissent/internal/store"
@@ -41,12 +42,36 @@ type ReadBatch func(ctx context.Context, conn *sql.Conn, stmts []Stmt) ([]Rows, 
 // ReadAhead fetches what showing memoID to the holder of the author-index
 // tags owner and entry (nil: none) will read; see store.Tx.
 func (t *Tx) ReadAhead(ctx context.Context, memoID string, owner, entry []byte) error {
-	if t.conn == nil || t.db.d.ReadBatch == nil {
-		return nil
-	}
 	stmts := []Stmt{{sqlMemoByID, []any{memoID}}, {sqlAccessList, []any{memoID}}, {sqlItems, []any{memoID}}, {sqlMemoLedger, []any{memoID}}}
 	if owner != nil {
 		stmts = append(stmts, Stmt{sqlIndexEntry, []any{owner, entry}})
+	}
+	return t.readAhead(ctx, stmts)
+}
+
+// ReadPageAhead fetches what listing a page of memos will read: their
+// headings, the author-index entries among them of the holder of owner
+// (nil: none) and their wraps to grantees; see store.Tx. A page longer than
+// one IN list is left to read as it comes.
+func (t *Tx) ReadPageAhead(ctx context.Context, memoIDs []string, owner []byte, entries [][]byte, grantees []string) error {
+	if len(memoIDs) == 0 || len(memoIDs) > inBatch || len(entries) > inBatch {
+		return nil
+	}
+	stmts := []Stmt{headingsStmt(slices.Sorted(slices.Values(memoIDs)))}
+	if owner != nil && len(entries) > 0 {
+		stmts = append(stmts, indexEntriesStmt(owner, entries))
+	}
+	for _, g := range slices.Compact(slices.Sorted(slices.Values(grantees))) {
+		stmts = append(stmts, accessForStmt(g, memoIDs))
+	}
+	return t.readAhead(ctx, stmts)
+}
+
+// readAhead sends stmts in one batch, on a dialect that can, and keeps
+// their rows for the calls that will ask for them.
+func (t *Tx) readAhead(ctx context.Context, stmts []Stmt) error {
+	if t.conn == nil || t.db.d.ReadBatch == nil {
+		return nil
 	}
 	sent := make([]Stmt, len(stmts))
 	for i, s := range stmts {

@@ -24,8 +24,8 @@ func (t *Tx) IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error
 func (t *Tx) IndexEntriesFor(ctx context.Context, owner []byte, entries [][]byte) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(entries))
 	err := inBatches(entries, func(batch [][]byte) error {
-		in, args := inList(batch)
-		rows, err := t.query(ctx, `SELECT entry, sealed FROM author_index WHERE owner = ? AND entry IN (`+in+`)`, append([]any{owner}, args...)...)
+		st := indexEntriesStmt(owner, batch)
+		rows, err := t.query(ctx, st.Query, st.Args...)
 		if err != nil {
 			return err
 		}
@@ -40,6 +40,13 @@ func (t *Tx) IndexEntriesFor(ctx context.Context, owner []byte, entries [][]byte
 		return rows.Err()
 	})
 	return out, err
+}
+
+// indexEntriesStmt reads an owner's entries among entries (at most
+// inBatch): IndexEntriesFor runs it, and ReadPageAhead sends it ahead.
+func indexEntriesStmt(owner []byte, entries [][]byte) Stmt {
+	in, args := inList(entries)
+	return Stmt{`SELECT entry, sealed FROM author_index WHERE owner = ? AND entry IN (` + in + `)`, append([]any{owner}, args...)}
 }
 
 // IndexEntries returns every entry of an owner.

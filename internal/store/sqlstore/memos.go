@@ -182,8 +182,8 @@ func (t *Tx) Headings(ctx context.Context, revs map[string]int) (map[string]stor
 	// (memo_id, revision) pairs made PostgreSQL read the whole index on
 	// every call; a plain IN list is a few probes on both databases.
 	err := inBatches(ids, func(batch []string) error {
-		in, args := inList(batch)
-		rows, err := t.query(ctx, `SELECT memo_id, revision, key_version, sealed FROM revision_headings WHERE memo_id IN (`+in+`)`, args...)
+		st := headingsStmt(batch)
+		rows, err := t.query(ctx, st.Query, st.Args...)
 		if err != nil {
 			return err
 		}
@@ -301,8 +301,8 @@ func (t *Tx) AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]
 	var out []*store.Access
 	for _, grantee := range slices.Compact(slices.Sorted(slices.Values(grantees))) {
 		err := inBatches(memoIDs, func(batch []string) error {
-			in, args := inList(batch)
-			rows, err := t.query(ctx, `SELECT `+accessColumns+` FROM access WHERE grantee = ? AND memo_id IN (`+in+`)`, append([]any{grantee}, args...)...)
+			st := accessForStmt(grantee, batch)
+			rows, err := t.query(ctx, st.Query, st.Args...)
 			if err != nil {
 				return err
 			}
@@ -315,6 +315,20 @@ func (t *Tx) AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]
 		}
 	}
 	return out, nil
+}
+
+// headingsStmt reads every heading of memos (at most inBatch): Headings
+// runs it, and ReadPageAhead sends it ahead.
+func headingsStmt(memoIDs []string) Stmt {
+	in, args := inList(memoIDs)
+	return Stmt{`SELECT memo_id, revision, key_version, sealed FROM revision_headings WHERE memo_id IN (` + in + `)`, args}
+}
+
+// accessForStmt reads the wraps of memos (at most inBatch) to one grantee:
+// AccessForMemos runs it, and ReadPageAhead sends it ahead.
+func accessForStmt(grantee string, memoIDs []string) Stmt {
+	in, args := inList(memoIDs)
+	return Stmt{`SELECT ` + accessColumns + ` FROM access WHERE grantee = ? AND memo_id IN (` + in + `)`, append([]any{grantee}, args...)}
 }
 
 // DeleteAccess removes every wrap of a memo to a grantee.

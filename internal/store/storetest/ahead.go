@@ -73,3 +73,62 @@ func testReadAhead(t *testing.T, s store.Store) {
 		})
 	})
 }
+
+// testReadPageAhead: after ReadPageAhead, the page's reads it names answer
+// as they would without it — headings of the current and an older
+// revision, index entries present and absent, wraps to two grantees, a memo
+// that does not exist — and a second call of each still reads.
+func testReadPageAhead(t *testing.T, s store.Store) {
+	createMemos(t, s, newMemo("p1"), newMemo("p2"), newMemo("p3"))
+	owner := []byte("page owner")
+	write(t, s, func(ctx context.Context, tx store.Tx) {
+		for _, id := range []string{"p1", "p2"} {
+			for rev := 1; rev <= 2; rev++ {
+				check(t, tx.PutRevision(ctx, &store.Revision{MemoID: id, Revision: rev, KeyVersion: 1, Sealed: []byte("text"), ContentHash: []byte("hash"), CreatedAt: t0, Heading: []byte("heading " + id)}))
+			}
+		}
+		for _, g := range []string{"group:office", "u-o1", "u-other"} {
+			check(t, tx.PutAccess(ctx, &store.Access{MemoID: "p1", Grantee: g, KeyVersion: 1, Wrapped: []byte("wrapped to " + g), AddedAt: t0}))
+		}
+		check(t, tx.PutAccess(ctx, &store.Access{MemoID: "p3", Grantee: "group:office", KeyVersion: 1, Wrapped: []byte("p3 to the office"), AddedAt: t0}))
+		check(t, tx.PutIndexEntry(ctx, owner, []byte("entry p2"), []byte("sealed p2")))
+	})
+
+	ids := []string{"p3", "p1", "p-none", "p2"} // a page's order, not sorted
+	revs := map[string]int{"p1": 2, "p2": 1, "p3": 1, "p-none": 1}
+	entries := [][]byte{[]byte("entry p3"), []byte("entry p1"), []byte("entry p-none"), []byte("entry p2")}
+	grantees := []string{"u-o1", "group:office"}
+	type reads struct {
+		heads  map[string]store.Heading
+		index  map[string][]byte
+		access []*store.Access
+	}
+	readAll := func(ctx context.Context, tx store.Tx) reads {
+		var r reads
+		var err error
+		r.heads, err = tx.Headings(ctx, revs)
+		check(t, err)
+		r.index, err = tx.IndexEntriesFor(ctx, owner, entries)
+		check(t, err)
+		r.access, err = tx.AccessForMemos(ctx, ids, grantees)
+		check(t, err)
+		return r
+	}
+	var want reads
+	read(t, s, func(ctx context.Context, tx store.Tx) { want = readAll(ctx, tx) })
+	if len(want.heads) != 2 || len(want.index) != 1 || len(want.access) != 3 {
+		t.Fatalf("the fixture reads %d headings, %d entries, %d wraps; want 2, 1, 3", len(want.heads), len(want.index), len(want.access))
+	}
+	read(t, s, func(ctx context.Context, tx store.Tx) {
+		check(t, tx.ReadPageAhead(ctx, ids, owner, entries, grantees))
+		same(t, "reads after ReadPageAhead", readAll(ctx, tx), want)
+		same(t, "the same reads again", readAll(ctx, tx), want)
+	})
+	read(t, s, func(ctx context.Context, tx store.Tx) {
+		check(t, tx.ReadPageAhead(ctx, ids, nil, nil, grantees))
+		got, err := tx.AccessForMemos(ctx, ids, grantees)
+		check(t, err)
+		same(t, "wraps after a page read ahead without an index", got, want.access)
+		check(t, tx.ReadPageAhead(ctx, nil, nil, nil, nil))
+	})
+}

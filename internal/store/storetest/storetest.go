@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Memos", testMemos},
 		{"ListMemos", testListMemos},
 		{"ReadAhead", testReadAhead},
+		{"ReadPageAhead", testReadPageAhead},
 		{"Revisions", testRevisions},
 		{"Items", testItems},
 		{"Access", testAccess},
