@@ -42,6 +42,9 @@ type ReadBatch func(ctx context.Context, conn *sql.Conn, stmts []Stmt) ([]Rows, 
 // ReadAhead fetches what showing memoID to the holder of the author-index
 // tags owner and entry (nil: none) will read; see store.Tx.
 func (t *Tx) ReadAhead(ctx context.Context, memoID string, owner, entry []byte) error {
+	if !t.batches() {
+		return nil
+	}
 	stmts := []Stmt{{sqlMemoByID, []any{memoID}}, {sqlAccessList, []any{memoID}}, {sqlItems, []any{memoID}}, {sqlMemoLedger, []any{memoID}}}
 	if owner != nil {
 		stmts = append(stmts, Stmt{sqlIndexEntry, []any{owner, entry}})
@@ -54,7 +57,7 @@ func (t *Tx) ReadAhead(ctx context.Context, memoID string, owner, entry []byte) 
 // (nil: none) and their wraps to grantees; see store.Tx. A page longer than
 // one IN list is left to read as it comes.
 func (t *Tx) ReadPageAhead(ctx context.Context, memoIDs []string, owner []byte, entries [][]byte, grantees []string) error {
-	if len(memoIDs) == 0 || len(memoIDs) > inBatch || len(entries) > inBatch {
+	if !t.batches() || len(memoIDs) == 0 || len(memoIDs) > inBatch || len(entries) > inBatch {
 		return nil
 	}
 	stmts := []Stmt{headingsStmt(slices.Sorted(slices.Values(memoIDs)))}
@@ -67,12 +70,13 @@ func (t *Tx) ReadPageAhead(ctx context.Context, memoIDs []string, owner []byte, 
 	return t.readAhead(ctx, stmts)
 }
 
-// readAhead sends stmts in one batch, on a dialect that can, and keeps
-// their rows for the calls that will ask for them.
+// batches reports whether this transaction can read ahead: only a read on
+// a dialect that batches; elsewhere the statements are not even built.
+func (t *Tx) batches() bool { return t.conn != nil && t.db.d.ReadBatch != nil }
+
+// readAhead sends stmts in one batch (see batches) and keeps their rows for
+// the calls that will ask for them.
 func (t *Tx) readAhead(ctx context.Context, stmts []Stmt) error {
-	if t.conn == nil || t.db.d.ReadBatch == nil {
-		return nil
-	}
 	sent := make([]Stmt, len(stmts))
 	for i, s := range stmts {
 		sent[i] = Stmt{t.db.q(s.Query), notNullBlobs(s.Args)}
