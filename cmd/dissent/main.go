@@ -212,6 +212,8 @@ func cmdServe(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The pages parse on the other core while the store opens.
+	web.Preload()
 	a, err := openApp(ctx, *data, *addr, true)
 	if err != nil {
 		return err

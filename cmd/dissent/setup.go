@@ -18,6 +18,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/server"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/vault"
+	"github.com/dissent-channel/dissent/internal/web"
 )
 
 type initOptions struct {
@@ -133,6 +134,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	web.Preload()
 	cfg, err := config.Load(*data, os.Getenv)
 	if err != nil {
 		return err
@@ -261,6 +263,7 @@ func cmdCalendar(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	web.Preload()
 	cfg, err := config.Load(*data, os.Getenv)
 	if err != nil {
 		return err

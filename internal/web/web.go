@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/message/catalog"
@@ -37,6 +38,45 @@ var assets embed.FS
 type Options struct {
 	Log *slog.Logger
 }
+
+// Preload starts parsing the embedded pages in the background, so that a
+// server starting up does it while it opens its store; Register then finds
+// them parsed, or waits for them.
+func Preload() { go loadAssets() }
+
+// parsedAssets is what every handler shares and no configuration changes.
+type parsedAssets struct {
+	pages map[page]*template.Template
+	cat   catalog.Catalog
+	// static is the SHA-256 of the static files, for cache busting.
+	static []byte
+}
+
+// loadAssets parses the pages and builds the catalog once per process.
+var loadAssets = sync.OnceValues(func() (*parsedAssets, error) {
+	a := &parsedAssets{}
+	var err error
+	if a.cat, err = newCatalog(); err != nil {
+		return nil, err
+	}
+	if a.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	sum := sha256.New()
+	err = fs.WalkDir(assets, "static", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(assets, path)
+		sum.Write(b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.static = sum.Sum(nil)
+	return a, nil
+})
 
 // Register adds the pages to mux. It panics if the embedded templates do not
 // parse, which a test rules out.
@@ -71,16 +111,13 @@ func newHandler(svc *service.Service, opt Options) (*handler, error) {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	cat, err := newCatalog()
+	parsed, err := loadAssets()
 	if err != nil {
 		return nil, err
 	}
 	cfg := svc.Config()
-	h := &handler{svc: svc, log: opt.Log, cat: cat, loc: cfg.Calendar.Location(),
+	h := &handler{svc: svc, log: opt.Log, pages: parsed.pages, cat: parsed.cat, loc: cfg.Calendar.Location(),
 		cop: http.NewCrossOriginProtection(), maxForm: int64(cfg.MaxBody)*3 + 64<<10}
-	if h.pages, err = parsePages(); err != nil {
-		return nil, err
-	}
 	sub, err := fs.Sub(assets, "static")
 	if err != nil {
 		return nil, err
@@ -88,17 +125,7 @@ func newHandler(svc *service.Service, opt Options) (*handler, error) {
 	h.markingsCSS = markingsCSS(cfg.Profile.Markings)
 	sum := sha256.New()
 	sum.Write(h.markingsCSS)
-	err = fs.WalkDir(sub, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(sub, path)
-		sum.Write(b)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
+	sum.Write(parsed.static)
 	h.version = hex.EncodeToString(sum.Sum(nil))[:12]
 	h.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	h.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
