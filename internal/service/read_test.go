@@ -1,12 +1,14 @@
 package service_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
@@ -96,6 +98,50 @@ func TestReadOfAnInvitationNotCollectedYet(t *testing.T) {
 	}
 	if got.Viewer != "signer" || got.Events[len(got.Events)-1].Action != "memo.read" {
 		t.Errorf("viewer %q, events %+v", got.Viewer, got.Events)
+	}
+}
+
+// changingStore runs change once, just before the next write transaction
+// begins: between a read's assembling the memo and its recording the read.
+type changingStore struct {
+	store.Store
+	change func()
+}
+
+func (s *changingStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
+	if f := s.change; write && f != nil {
+		s.change = nil
+		f()
+	}
+	return s.Store.Begin(ctx, write)
+}
+
+// TestReadOfAMemoThatChangesMeanwhile checks that a memo the office
+// acknowledges while a principal's read of it is under way is shown as it
+// stands when the read is recorded, not as the read first found it: the
+// read is done again under the write lock.
+func TestReadOfAMemoThatChangesMeanwhile(t *testing.T) {
+	st := &changingStore{Store: storetest.OpenSQLite(t)}
+	d := servicetest.NewDeployment(t, st)
+	m := submitted(t, d, d.Member("author"), "A memo acknowledged mid-read")
+	st.change = func() {
+		if _, err := d.Svc.Acknowledge(d.Ctx, d.Office, m.ID); err != nil {
+			t.Error(err)
+		}
+	}
+	got, err := d.Svc.GetMemo(d.Ctx, d.Principals[0], m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.change != nil {
+		t.Fatal("the read began no write transaction")
+	}
+	actions := make([]string, len(got.Events))
+	for i, e := range got.Events {
+		actions[i] = e.Action
+	}
+	if got.State != "acknowledged" || !slices.Contains(actions, "memo.acknowledge") || actions[len(actions)-1] != "memo.read" {
+		t.Errorf("read shows state %q and events %v; want the acknowledgement, then the read", got.State, actions)
 	}
 }
 

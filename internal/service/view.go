@@ -396,11 +396,11 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 	}
 	errChanged := errors.New("the memo changed since it was read")
 	err = s.inTx(ctx, true, func(tx store.Tx) error {
-		rec, err := tx.MemoByID(ctx, memoID)
+		v, err := tx.MemoVersion(ctx, memoID)
 		if err != nil {
 			return err
 		}
-		if rec.Version != o.rec.Version {
+		if v != o.rec.Version {
 			return errChanged
 		}
 		return s.recordOwnRead(ctx, tx, a, o, out)

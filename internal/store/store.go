@@ -96,6 +96,9 @@ type Tx interface {
 	// bookkeeping, not a change to the memo); it reports whether it did.
 	SetMemoCheck(ctx context.Context, id string, version, checkAt int64) (bool, error)
 	MemoByID(ctx context.Context, id string) (*Memo, error)
+	// MemoVersion returns the memo's Version alone: a check that it has not
+	// changed since it was read, without reading it again.
+	MemoVersion(ctx context.Context, id string) (int64, error)
 	// ReadAhead tells a read transaction that the memo is about to be
 	// opened for its view by the holder of the author-index tags owner and
 	// entry (nil when the reader has no index): a store that can batch

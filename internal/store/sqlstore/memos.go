@@ -72,6 +72,13 @@ func (t *Tx) MemoByID(ctx context.Context, id string) (*store.Memo, error) {
 	return m, scanErr(err)
 }
 
+// MemoVersion returns one memo's version.
+func (t *Tx) MemoVersion(ctx context.Context, id string) (int64, error) {
+	var v int64
+	err := t.row(ctx, `SELECT version FROM memos WHERE id = ?`, id).Scan(&v)
+	return v, scanErr(err)
+}
+
 // MemosByIDs returns the memos that exist among ids, in no set order.
 func (t *Tx) MemosByIDs(ctx context.Context, ids []string) ([]*store.Memo, error) {
 	if len(ids) == 0 {

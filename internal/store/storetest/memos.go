@@ -42,6 +42,7 @@ func testMemos(t *testing.T, s store.Store) {
 
 	t.Run("missing memo is not found", func(t *testing.T) {
 		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.MemoByID(ctx, "m-none"); return err })
+		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.MemoVersion(ctx, "m-none"); return err })
 	})
 
 	t.Run("duplicate id is a conflict", func(t *testing.T) {
@@ -82,6 +83,16 @@ func testMemos(t *testing.T, s store.Store) {
 		})
 		same(t, "Version after update", m.Version, int64(2))
 		same(t, "updated memo", memoNow(t, s, "m1"), m)
+		for _, c := range []struct {
+			id   string
+			want int64
+		}{{"m1", 2}, {"m2", 1}} {
+			read(t, s, func(ctx context.Context, tx store.Tx) {
+				v, err := tx.MemoVersion(ctx, c.id)
+				check(t, err)
+				same(t, "MemoVersion of "+c.id, v, c.want)
+			})
+		}
 	})
 
 	t.Run("update at a stale version is a conflict and changes nothing", func(t *testing.T) {
