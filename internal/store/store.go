@@ -102,9 +102,9 @@ type Tx interface {
 	// ReadAhead tells a read transaction that the memo is about to be
 	// opened for its view by the holder of the author-index tags owner and
 	// entry (nil when the reader has no index): a store that can batch
-	// reads fetches MemoByID, IndexEntry, AccessList, Items and MemoLedger
-	// for it in one round trip, and those calls, each once, answer from
-	// what it read. Others do nothing.
+	// reads fetches MemoByID, IndexEntry, AccessList, Items, MemoLedger and
+	// the Revision the memo is at for it in one round trip, and those calls,
+	// each once, answer from what it read. Others do nothing.
 	ReadAhead(ctx context.Context, memoID string, owner, entry []byte) error
 	// ReadPageAhead tells a read transaction that a page of memos is about
 	// to be listed: a store that can batch reads fetches, in one round

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
@@ -25,7 +26,8 @@ func TestNodes(t *testing.T) {
 // TestReadAheadAnswersFromItsBatch shows the batch is what answers: reads
 // outside a transaction see every commit at once (READ COMMITTED), so a
 // memo read after another transaction changed it is the new one — except
-// the first read after ReadAhead, which answers from what the batch read.
+// the first read after ReadAhead, which answers from what the batch read;
+// and the same for the memo's current revision.
 func TestReadAheadAnswersFromItsBatch(t *testing.T) {
 	s := storetest.OpenPostgres(t)
 	ctx := t.Context()
@@ -46,7 +48,10 @@ func TestReadAheadAnswersFromItsBatch(t *testing.T) {
 		}
 	}
 	do(true, func(tx store.Tx) error {
-		return tx.CreateMemo(ctx, &store.Memo{ID: "m1", State: "draft", Revision: 1, KeyVersion: 1, Roster: []byte("roster")})
+		if err := tx.CreateMemo(ctx, &store.Memo{ID: "m1", State: "draft", Revision: 1, KeyVersion: 1, Roster: []byte("roster")}); err != nil {
+			return err
+		}
+		return tx.PutRevision(ctx, &store.Revision{MemoID: "m1", Revision: 1, KeyVersion: 1, Sealed: []byte("first"), ContentHash: []byte("h"), Heading: []byte("h")})
 	})
 	reader, err := s.Begin(ctx, false)
 	if err != nil {
@@ -64,6 +69,12 @@ func TestReadAheadAnswersFromItsBatch(t *testing.T) {
 		m.State = "circulating"
 		return tx.UpdateMemo(ctx, m)
 	})
+	// Revisions are never rewritten; only a hand with the database's
+	// keys could, which is what shows where the first read came from.
+	db := s.(*sqlstore.DB)
+	if _, err := db.Raw().ExecContext(ctx, db.Rebind(`UPDATE revisions SET sealed = ? WHERE memo_id = ?`), []byte("rewritten"), "m1"); err != nil {
+		t.Fatal(err)
+	}
 	for i, want := range []string{"draft", "circulating"} {
 		m, err := reader.MemoByID(ctx, "m1")
 		if err != nil {
@@ -71,6 +82,15 @@ func TestReadAheadAnswersFromItsBatch(t *testing.T) {
 		}
 		if m.State != want {
 			t.Errorf("read %d after ReadAhead: state %q, want %q", i+1, m.State, want)
+		}
+	}
+	for i, want := range []string{"first", "rewritten"} {
+		r, err := reader.Revision(ctx, "m1", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Sealed) != want {
+			t.Errorf("revision read %d after ReadAhead: %q, want %q", i+1, r.Sealed, want)
 		}
 	}
 }

@@ -26,6 +26,11 @@ const (
 	sqlIndexEntry = `SELECT sealed FROM author_index WHERE owner = ? AND entry = ?`
 	sqlAccessList = `SELECT ` + accessColumns + ` FROM access WHERE memo_id = ? ORDER BY added_at, grantee, key_version`
 	sqlItems      = `SELECT id, memo_id, kind, key_version, sealed, created_at FROM items WHERE memo_id = ? ORDER BY created_at, id`
+	sqlRevision   = `SELECT ` + revisionColumns + ` FROM revisions WHERE memo_id = ? AND revision = ?`
+	// The revision a view shows is the memo's current one, which the batch
+	// has not read yet when it is sent: Revision takes it from here when it
+	// is the one asked for.
+	sqlCurrentRevision = `SELECT ` + revisionColumns + ` FROM revisions WHERE memo_id = ? AND revision = (SELECT m.revision FROM memos m WHERE m.id = ?)`
 	// A scalar subquery, not a LEFT JOIN: PostgreSQL hash-joined the whole
 	// of ledger_details (a sequential scan that grows with every author
 	// event ever recorded) where one index lookup per leaf does.
@@ -45,7 +50,8 @@ func (t *Tx) ReadAhead(ctx context.Context, memoID string, owner, entry []byte) 
 	if !t.batches() {
 		return nil
 	}
-	stmts := []Stmt{{sqlMemoByID, []any{memoID}}, {sqlAccessList, []any{memoID}}, {sqlItems, []any{memoID}}, {sqlMemoLedger, []any{memoID}}}
+	stmts := []Stmt{{sqlMemoByID, []any{memoID}}, {sqlAccessList, []any{memoID}}, {sqlItems, []any{memoID}}, {sqlMemoLedger, []any{memoID}},
+		{sqlCurrentRevision, []any{memoID, memoID}}}
 	if owner != nil {
 		stmts = append(stmts, Stmt{sqlIndexEntry, []any{owner, entry}})
 	}

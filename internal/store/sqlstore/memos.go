@@ -169,6 +169,8 @@ func (t *Tx) PutRevision(ctx context.Context, r *store.Revision) error {
 	return err
 }
 
+const revisionColumns = `memo_id, revision, key_version, sealed, content_hash, created_at`
+
 func scanRevision(r interface{ Scan(...any) error }) (*store.Revision, error) {
 	var v store.Revision
 	err := r.Scan(&v.MemoID, &v.Revision, &v.KeyVersion, &v.Sealed, &v.ContentHash, &v.CreatedAt)
@@ -177,7 +179,14 @@ func scanRevision(r interface{ Scan(...any) error }) (*store.Revision, error) {
 
 // Revision returns one revision.
 func (t *Tx) Revision(ctx context.Context, memoID string, revision int) (*store.Revision, error) {
-	v, err := scanRevision(t.row(ctx, `SELECT memo_id, revision, key_version, sealed, content_hash, created_at FROM revisions WHERE memo_id = ? AND revision = ?`, memoID, revision))
+	if rows, ok := t.takeAhead(sqlCurrentRevision, []any{memoID, memoID}); ok {
+		// ReadAhead's: the one asked for unless the memo has moved on
+		// meanwhile (or has no such revision), and then it is read again.
+		if v, err := scanRevision(trackedRow{rows: rows, t: t}); err == nil && v.Revision == revision {
+			return v, nil
+		}
+	}
+	v, err := scanRevision(t.row(ctx, sqlRevision, memoID, revision))
 	return v, scanErr(err)
 }
 
@@ -212,7 +221,7 @@ func (t *Tx) Headings(ctx context.Context, revs map[string]int) (map[string]stor
 
 // Revisions returns every revision, oldest first.
 func (t *Tx) Revisions(ctx context.Context, memoID string) ([]*store.Revision, error) {
-	rows, err := t.query(ctx, `SELECT memo_id, revision, key_version, sealed, content_hash, created_at FROM revisions WHERE memo_id = ? ORDER BY revision`, memoID)
+	rows, err := t.query(ctx, `SELECT `+revisionColumns+` FROM revisions WHERE memo_id = ? ORDER BY revision`, memoID)
 	if err != nil {
 		return nil, err
 	}

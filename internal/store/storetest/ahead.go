@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/store"
@@ -9,8 +10,9 @@ import (
 
 // testReadAhead: after ReadAhead, the reads it names answer as they would
 // without it — for a memo with wraps, items, ledger entries with and without
-// details and an index entry; for a memo that does not exist; for an index
-// entry that does not exist — and a second call of each still reads.
+// details, an index entry and revisions (the current one, an older one, one
+// that does not exist); for a memo that does not exist; for an index entry
+// that does not exist — and a second call of each still reads.
 func testReadAhead(t *testing.T, s store.Store) {
 	createMemos(t, s, newMemo("m1"))
 	owner, entry := []byte("owner tag"), []byte("entry tag")
@@ -22,6 +24,10 @@ func testReadAhead(t *testing.T, s store.Store) {
 		appendLeaves(t, tx.LedgerStorage("m1", "memo.submit"), []byte("leaf 0"), []byte("leaf 1"))
 		check(t, tx.PutLedgerDetail(ctx, 1, []byte("detail 1")))
 		check(t, tx.PutIndexEntry(ctx, owner, entry, []byte("sealed entry")))
+		for rev := 1; rev <= 2; rev++ { // newMemo is at revision 2
+			check(t, tx.PutRevision(ctx, &store.Revision{MemoID: "m1", Revision: rev, KeyVersion: 1, Sealed: fmt.Appendf(nil, "text %d", rev),
+				ContentHash: []byte("hash"), CreatedAt: t0, Heading: []byte("heading")}))
+		}
 	})
 
 	type reads struct {
@@ -32,10 +38,18 @@ func testReadAhead(t *testing.T, s store.Store) {
 		ledger   []store.LedgerEntry
 		index    []byte
 		indexErr error
+		revs     []*store.Revision
+		revErrs  []error
 	}
-	readAll := func(ctx context.Context, tx store.Tx, memoID string, entry []byte) reads {
+	// revs are the revisions read, in this order: ReadAhead must answer an
+	// older one asked for first as well as the current one.
+	readAll := func(ctx context.Context, tx store.Tx, memoID string, entry []byte, revs ...int) reads {
 		var r reads
 		var err error
+		for _, rev := range revs {
+			v, err := tx.Revision(ctx, memoID, rev)
+			r.revs, r.revErrs = append(r.revs, v), append(r.revErrs, err)
+		}
 		r.memo, r.memoErr = tx.MemoByID(ctx, memoID)
 		r.access, err = tx.AccessList(ctx, memoID)
 		check(t, err)
@@ -55,13 +69,15 @@ func testReadAhead(t *testing.T, s store.Store) {
 		{"an index entry that does not exist", "m1", []byte("no such entry")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var want reads
-			read(t, s, func(ctx context.Context, tx store.Tx) { want = readAll(ctx, tx, c.memo, c.entry) })
-			read(t, s, func(ctx context.Context, tx store.Tx) {
-				check(t, tx.ReadAhead(ctx, c.memo, owner, c.entry))
-				same(t, "reads after ReadAhead", readAll(ctx, tx, c.memo, c.entry), want)
-				same(t, "the same reads again", readAll(ctx, tx, c.memo, c.entry), want)
-			})
+			for _, revs := range [][]int{{2, 1, 3}, {1, 2, 3}, {3, 2}} {
+				var want reads
+				read(t, s, func(ctx context.Context, tx store.Tx) { want = readAll(ctx, tx, c.memo, c.entry, revs...) })
+				read(t, s, func(ctx context.Context, tx store.Tx) {
+					check(t, tx.ReadAhead(ctx, c.memo, owner, c.entry))
+					same(t, fmt.Sprintf("reads of revisions %v after ReadAhead", revs), readAll(ctx, tx, c.memo, c.entry, revs...), want)
+					same(t, "the same reads again", readAll(ctx, tx, c.memo, c.entry, revs...), want)
+				})
+			}
 		})
 	}
 	t.Run("a reader without an index", func(t *testing.T) {
