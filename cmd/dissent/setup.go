@@ -263,7 +263,6 @@ func cmdCalendar(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	web.Preload()
 	cfg, err := config.Load(*data, os.Getenv)
 	if err != nil {
 		return err

@@ -26,7 +26,6 @@ const (
 	sqlIndexEntry = `SELECT sealed FROM author_index WHERE owner = ? AND entry = ?`
 	sqlAccessList = `SELECT ` + accessColumns + ` FROM access WHERE memo_id = ? ORDER BY added_at, grantee, key_version`
 	sqlItems      = `SELECT id, memo_id, kind, key_version, sealed, created_at FROM items WHERE memo_id = ? ORDER BY created_at, id`
-	sqlRevision   = `SELECT ` + revisionColumns + ` FROM revisions WHERE memo_id = ? AND revision = ?`
 	// The revision a view shows is the memo's current one, which the batch
 	// has not read yet when it is sent: Revision takes it from here when it
 	// is the one asked for.

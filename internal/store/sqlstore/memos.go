@@ -186,7 +186,7 @@ func (t *Tx) Revision(ctx context.Context, memoID string, revision int) (*store.
 			return v, nil
 		}
 	}
-	v, err := scanRevision(t.row(ctx, sqlRevision, memoID, revision))
+	v, err := scanRevision(t.row(ctx, `SELECT `+revisionColumns+` FROM revisions WHERE memo_id = ? AND revision = ?`, memoID, revision))
 	return v, scanErr(err)
 }
 
