@@ -137,6 +137,11 @@ func TestRunAgainstServer(t *testing.T) {
 		if w.Limit == "" || len(w.Targets) == 0 {
 			t.Errorf("%s: no limit or targets", w.Name)
 		}
+		// Submissions and reads commit; SQLite's metrics say how many
+		// commits shared an fsync.
+		if grouped := w.Name == SubmitSmall || w.Name == SubmitCable || w.Name == Read; grouped != (w.CommitsPerSync >= 1) {
+			t.Errorf("%s: %.2f commits per fsync", w.Name, w.CommitsPerSync)
+		}
 	}
 	for _, want := range []string{"submit-small", "submit-cable", "read", "inbox", "login", "limits (measured now)"} {
 		if !strings.Contains(out.String(), want) {
