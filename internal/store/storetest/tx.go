@@ -96,6 +96,39 @@ func testTransactions(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("a request that ends stops its transaction's next statement and gives its connection back", func(t *testing.T) {
+		createUsers(t, s, newUser("u-ended", "ended", "Ended"))
+		// More than any pool holds: a connection kept by an ended
+		// transaction would leave the later ones waiting.
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for i := range 40 {
+			write := i%4 == 3
+			rctx, end := context.WithCancel(wctx)
+			tx, err := s.Begin(rctx, write)
+			if err != nil {
+				t.Fatalf("Begin(write=%v) after %d ended transactions: %v", write, i, err)
+			}
+			_, err = tx.UserByID(rctx, "u-ended")
+			check(t, err)
+			end()
+			if _, err := tx.UserByID(rctx, "u-ended"); !errors.Is(err, context.Canceled) {
+				t.Fatalf("statement after the request ended (write %v): %v, want context.Canceled", write, err)
+			}
+			_ = tx.Rollback()
+		}
+		for _, write := range []bool{false, true} {
+			tx, err := s.Begin(wctx, write)
+			if err != nil {
+				t.Fatalf("Begin(write=%v) after 40 ended transactions: %v", write, err)
+			}
+			if _, err := tx.UserByID(wctx, "u-ended"); err != nil {
+				t.Errorf("a statement after 40 ended transactions: %v", err)
+			}
+			check(t, tx.Rollback())
+		}
+	})
+
 	t.Run("a read transaction refuses writes and keeps none", func(t *testing.T) {
 		r, err := s.Begin(ctx, false)
 		check(t, err)
