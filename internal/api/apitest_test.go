@@ -164,6 +164,11 @@ func (e *env) raw(token, method, path, contentType string, body []byte) reply {
 	if resp.StatusCode >= 500 {
 		e.t.Errorf("%s %s: %d %s\nlog:\n%s", method, path, resp.StatusCode, b, e.log.Bytes())
 	}
+	// Every JSON answer says its length (sent whole, not chunked) and ends
+	// its document with a newline.
+	if strings.Contains(resp.Header.Get("Content-Type"), "json") && (resp.ContentLength != int64(len(b)) || !bytes.HasSuffix(b, []byte("}\n")) && !bytes.HasSuffix(b, []byte("]\n"))) {
+		e.t.Errorf("%s %s: a %d-byte JSON answer sent with Content-Length %d (%q): %.80q", method, path, len(b), resp.ContentLength, resp.TransferEncoding, b)
+	}
 	return reply{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
