@@ -20,6 +20,11 @@ func FuzzDecodeLeaf(f *testing.F) {
 	f.Add([]byte("\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := DecodeLeaf(b)
+		// The fast path and the JSON parser accept the same leaves as the
+		// same events.
+		if byJSON, jerr := decodeJSON(b); (err == nil) != (jerr == nil) || err == nil && byJSON != l {
+			t.Fatalf("DecodeLeaf = %+v, %v; by the JSON parser %+v, %v", l, err, byJSON, jerr)
+		}
 		if err != nil {
 			return
 		}
