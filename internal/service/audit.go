@@ -113,28 +113,25 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, ev event) error {
 	return err
 }
 
-// openDetail opens the sealed detail of a memo event with the memo's keys.
+// openDetail opens the sealed detail of a memo event with the memo's keys
+// and decodes the members of it that v has (a pointer to a struct).
 // The leaf commits to its detail by hash (leaf.Detail): a detail moved
 // beside another leaf of the same memo, which would still open, is refused.
-func openDetail(keys memoKeys, memoID string, leaf ledger.Leaf, sealed []byte) (map[string]any, bool) {
+func openDetail(keys memoKeys, memoID string, leaf ledger.Leaf, sealed []byte, v any) bool {
 	h := sha256.Sum256(sealed)
 	if len(sealed) < 4 || leaf.Detail != hex.EncodeToString(h[:]) {
-		return nil, false
+		return false
 	}
 	kv := int(binary.BigEndian.Uint32(sealed))
 	k, ok := keys[kv]
 	if !ok {
-		return nil, false
+		return false
 	}
 	plain, err := vault.Open(k, vault.AD("ledger-detail", memoID, strconv.Itoa(kv)), sealed[4:])
 	if err != nil {
-		return nil, false
+		return false
 	}
-	var d map[string]any
-	if decodeSealed(plain, &d) != nil {
-		return nil, false
-	}
-	return d, true
+	return decodeSealed(plain, v) == nil
 }
 
 // protectedMember reports whether a holds no role but member.
