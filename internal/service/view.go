@@ -174,17 +174,16 @@ func (b *nameBook) want(ids []string, fill func(names map[string]User)) {
 }
 
 func (b *nameBook) resolve(ctx context.Context, tx store.Tx) error {
-	out := map[string]User{}
-	var uniq []string
-	for _, id := range b.ids {
-		if id != "" && !slices.Contains(uniq, id) {
-			uniq = append(uniq, id)
-		}
+	// A memo of 51 signers asks for each of them several times.
+	uniq := slices.Compact(slices.Sorted(slices.Values(b.ids)))
+	if len(uniq) > 0 && uniq[0] == "" {
+		uniq = uniq[1:]
 	}
 	names, err := tx.UserNames(ctx, uniq)
 	if err != nil {
 		return err
 	}
+	out := make(map[string]User, len(names))
 	for id, n := range names {
 		out[id] = User{Username: n.Username, DisplayName: n.DisplayName}
 	}
