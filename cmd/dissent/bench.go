@@ -30,6 +30,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	pool := fs.Int("pool", 3000, "memos prepared for submit-small (the workload ends when they are spent)")
 	cablePool := fs.Int("cable-pool", 150, "memos prepared for submit-cable")
 	startup := fs.Bool("startup", false, "also restart the server on its data folder and time /readyz")
+	readMemos := fs.String("read-memos", "", "read only the memos one kind submitted: seed (1 author), submit-small (3) or submit-cable (51), in this run or an earlier one on --data (default: every readable memo)")
 	profile := fs.String("profile", "", "write a CPU profile of the child server during each workload to DIR/WORKLOAD.pprof")
 	jsonOut := fs.String("json", "", "write the results to this JSON file")
 	baseline := fs.String("baseline", "", "compare with the results of an earlier run (a --json file)")
@@ -53,7 +54,7 @@ func cmdBench(ctx context.Context, args []string) error {
 		Exe: exe, URL: *url, PID: *pid, Admin: *admin, AdminPassword: os.Getenv("DISSENT_PASSWORD"),
 		Data: *data, Keep: *keep, Store: *storeName, PGURL: *pgURL, FastArgon: *fast, Seed: *seed,
 		Clients: *clients, Duration: *duration, Workloads: ws, Pool: *pool, CablePool: *cablePool,
-		Startup: *startup, JSON: *jsonOut, Profile: *profile, Baseline: *baseline, Command: strings.Join(append([]string{"dissent", "bench"}, args...), " "),
+		Startup: *startup, ReadMemos: *readMemos, JSON: *jsonOut, Profile: *profile, Baseline: *baseline, Command: strings.Join(append([]string{"dissent", "bench"}, args...), " "),
 	}
 	_, err = bench.Run(ctx, opt, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
 	return err

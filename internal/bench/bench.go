@@ -71,6 +71,12 @@ type Options struct {
 	// Startup restarts the server several times on its data folder and
 	// measures the time to /readyz 200.
 	Startup bool
+	// ReadMemos limits the read workload to the memos of one kind (Seeded:
+	// one author; SubmitSmall: three; SubmitCable: 51), submitted in this
+	// run or, among the 4,000 a principal last received, in an earlier one
+	// on the same folder; empty: every readable memo. A read's cost grows
+	// with the memo's authors.
+	ReadMemos string
 	// JSON writes the results to this file; Baseline compares them with an
 	// earlier run's file.
 	JSON, Baseline string
@@ -115,6 +121,9 @@ func (o *Options) check() error {
 		if !slices.Contains(Workloads, w) {
 			errs = append(errs, fmt.Errorf("unknown workload %q: want %s", w, strings.Join(Workloads, ", ")))
 		}
+	}
+	if _, ok := memoTitles[o.ReadMemos]; !ok && o.ReadMemos != "" {
+		errs = append(errs, fmt.Errorf("--read-memos must be %s, %s or %s, not %q", Seeded, SubmitSmall, SubmitCable, o.ReadMemos))
 	}
 	return errors.Join(errs...)
 }

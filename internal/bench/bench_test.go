@@ -78,8 +78,12 @@ func TestLoopbackOnly(t *testing.T) {
 
 func TestOptionsAreBounded(t *testing.T) {
 	good := Options{Exe: "dissent", Store: "sqlite", Clients: 8, Duration: time.Second, Pool: 10, CablePool: 1}
-	if err := good.check(); err != nil {
-		t.Fatalf("good options refused: %v", err)
+	for _, kind := range []string{"", Seeded, SubmitSmall, SubmitCable} {
+		o := good
+		o.ReadMemos = kind
+		if err := o.check(); err != nil {
+			t.Fatalf("good options (memos to read %q) refused: %v", kind, err)
+		}
 	}
 	for _, c := range []struct {
 		name string
@@ -95,6 +99,7 @@ func TestOptionsAreBounded(t *testing.T) {
 		{"a remote server", func(o *Options) { o.URL = "http://192.0.2.1:8080" }},
 		{"startup of a server it did not start", func(o *Options) { o.URL = "http://127.0.0.1:8080"; o.Startup = true }},
 		{"unknown workload", func(o *Options) { o.Workloads = []string{"write-only"} }},
+		{"memos no workload submits", func(o *Options) { o.ReadMemos = Read }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := good
@@ -147,6 +152,36 @@ func TestRunAgainstServer(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, out.String())
 		}
+	}
+
+	// A later run on the same server reads only the memos of one kind,
+	// told apart by their titles: the 4 small and the 1 cable memo above.
+	for kind, want := range map[string]string{SubmitSmall: "4 submit-small memos read in turn", SubmitCable: "1 submit-cable memos read in turn"} {
+		res, err := Run(context.Background(), Options{
+			URL: url, Admin: "admin", AdminPassword: servicetest.Password("admin"), Store: "sqlite",
+			Clients: 2, Duration: 200 * time.Millisecond, Pool: 4, CablePool: 1, Workloads: []string{Read}, ReadMemos: kind,
+		}, io.Discard, io.Discard, false)
+		if err != nil {
+			t.Fatalf("read %s memos: %v", kind, err)
+		}
+		if w := res.Workloads[0]; w.Note != want || w.Ops == 0 || w.Errors > 0 {
+			t.Errorf("read %s memos: %q, %d ops, %d errors; want %q", kind, w.Note, w.Ops, w.Errors, want)
+		}
+	}
+}
+
+// TestReadMemosNoneOfTheKind asks to read cable memos where there are none:
+// the run says which workload makes them, instead of reading nothing.
+func TestReadMemosNoneOfTheKind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 50-odd users")
+	}
+	_, err := Run(context.Background(), Options{
+		URL: testServer(t), Admin: "admin", AdminPassword: servicetest.Password("admin"), Store: "sqlite",
+		Clients: 2, Duration: 200 * time.Millisecond, Pool: 4, CablePool: 1, Workloads: []string{Read}, ReadMemos: SubmitCable,
+	}, io.Discard, io.Discard, false)
+	if err == nil || !strings.Contains(err.Error(), "no submit-cable memos to read: run the submit-cable workload first") {
+		t.Errorf("read cable memos on a server with none: %v", err)
 	}
 }
 

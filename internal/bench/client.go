@@ -114,6 +114,7 @@ type (
 	}
 	memo struct {
 		ID       string `json:"id"`
+		Title    string `json:"title"`
 		Revision int    `json:"revision"`
 		State    string `json:"state"`
 	}

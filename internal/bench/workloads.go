@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,28 @@ const (
 
 // Workloads are every workload, in the order they run.
 var Workloads = []string{SubmitSmall, SubmitCable, Read, Inbox, Login}
+
+// Seeded names the memos --seed submits (one author, 8 KB), as SubmitSmall
+// and SubmitCable name theirs, for Options.ReadMemos.
+const Seeded = "seed"
+
+// memoTitles begin the titles of the memos each kind submits, by which a
+// run tells them apart, its own or an earlier run's on the same folder.
+var memoTitles = map[string]string{
+	Seeded:      "Seeded memo ",
+	SubmitSmall: "Submit-small memo ",
+	SubmitCable: "Submit-cable memo ",
+}
+
+// memoKind returns the kind of memo a title names, or "".
+func memoKind(title string) string {
+	for kind, prefix := range memoTitles {
+		if strings.HasPrefix(title, prefix) {
+			return kind
+		}
+	}
+	return ""
+}
 
 // defaultClients are the concurrent clients each workload's target names
 // (an office has a handful of people, so its inbox gets four).
@@ -72,14 +95,17 @@ type runner struct {
 	argon string
 
 	mu        sync.Mutex
-	submitted []string // memos the principals can read, at most keepIDs
+	submitted []submitted // memos the principals can read, at most keepIDs
 }
 
-func (r *runner) addSubmitted(id string) {
+// submitted is a memo the principals can read, and its kind (memoTitles).
+type submitted struct{ id, kind string }
+
+func (r *runner) addSubmitted(id, kind string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.submitted) < keepIDs {
-		r.submitted = append(r.submitted, id)
+		r.submitted = append(r.submitted, submitted{id, kind})
 	}
 }
 
@@ -257,14 +283,14 @@ func (r *runner) seed(ctx context.Context, n, workers int) (Result, error) {
 	workers = min(workers, len(r.pop.members))
 	res := r.measure(ctx, "seed", workers, maxSeedTime, int64(n), func(ctx context.Context, w int, i int64) error {
 		a := r.pop.members[w]
-		m, err := r.draft(ctx, fmt.Sprintf("Seeded memo %d", i+1), body8K, []account{a}, 0, 1)
+		m, err := r.draft(ctx, memoTitles[Seeded]+strconv.FormatInt(i+1, 10), body8K, []account{a}, 0, 1)
 		if err != nil {
 			return err
 		}
 		if _, err := r.c.submit(ctx, m.token, m.id, m.revision); err != nil {
 			return fmt.Errorf("submit: %w", err)
 		}
-		r.addSubmitted(m.id)
+		r.addSubmitted(m.id, Seeded)
 		return nil
 	})
 	if res.Errors > 0 {
@@ -298,7 +324,7 @@ func (r *runner) prepareSmall(ctx context.Context, n, workers int) ([]ready, err
 				if i >= n {
 					return
 				}
-				m, err := r.draft(ctx, fmt.Sprintf("Submit-small memo %d", i+1), body8K, authors, 2, 1)
+				m, err := r.draft(ctx, memoTitles[SubmitSmall]+strconv.Itoa(i+1), body8K, authors, 2, 1)
 				if err != nil {
 					errs[w] = fmt.Errorf("bench: prepare submit-small: %w", err)
 					return
@@ -331,7 +357,7 @@ func (r *runner) prepareCable(ctx context.Context, n, workers int) ([]ready, err
 	ctx, cancel := context.WithTimeout(ctx, maxPrepTime)
 	defer cancel()
 	for i := range n {
-		m, err := r.draft(ctx, fmt.Sprintf("Submit-cable memo %d", i+1), body12K, authors, 1, min(workers, 16))
+		m, err := r.draft(ctx, memoTitles[SubmitCable]+strconv.Itoa(i+1), body12K, authors, 1, min(workers, 16))
 		if err != nil {
 			return pool, fmt.Errorf("bench: prepare submit-cable: %w", err)
 		}
@@ -341,20 +367,22 @@ func (r *runner) prepareCable(ctx context.Context, n, workers int) ([]ready, err
 	return pool, nil
 }
 
-// readable returns at least n memos the principals can read, and up to
-// want: those this run submitted, those of an earlier run (listed from the
-// distribution box), or new ones. Many memos, read in turn, keep each
-// memo's list of events (a read is one, and a read shows them all) as
-// short as in real use.
-func (r *runner) readable(ctx context.Context, n, want int) ([]string, error) {
-	r.mu.Lock()
-	have := len(r.submitted)
-	r.mu.Unlock()
+// readable returns the memos of kind (memoTitles; "" for every kind) the
+// principals can read, at least n and up to want: those this run
+// submitted, those of an earlier run (listed from the distribution box), or
+// new ones. Many memos, read in turn, keep each memo's list of events (a
+// read is one, and a read shows them all) as short as in real use. Memos
+// of a submit workload's kind cannot be made here: with fewer than n, it
+// reads those there are, and with none it fails.
+func (r *runner) readable(ctx context.Context, kind string, n, want int) ([]string, error) {
+	have := len(r.ofKind(kind))
 	if have < want {
 		seen := map[string]bool{}
-		for _, id := range r.submitted {
-			seen[id] = true
+		r.mu.Lock()
+		for _, m := range r.submitted {
+			seen[m.id] = true
 		}
+		r.mu.Unlock()
 		cursor := ""
 		for page := 0; page < 20 && have < want; page++ {
 			p, err := r.c.list(ctx, r.pop.principals[0].token, "distribution", cursor, 200)
@@ -362,9 +390,11 @@ func (r *runner) readable(ctx context.Context, n, want int) ([]string, error) {
 				return nil, fmt.Errorf("bench: list the distribution box: %w", err)
 			}
 			for _, m := range p.Items {
-				if !seen[m.ID] {
-					r.addSubmitted(m.ID)
-					have++
+				if k := memoKind(m.Title); !seen[m.ID] {
+					r.addSubmitted(m.ID, k)
+					if kind == "" || k == kind {
+						have++
+					}
 				}
 			}
 			if cursor = p.NextCursor; cursor == "" {
@@ -373,14 +403,32 @@ func (r *runner) readable(ctx context.Context, n, want int) ([]string, error) {
 		}
 	}
 	if have < n {
-		r.out.status("submitting %d memos to read", n-have)
-		if _, err := r.seed(ctx, n-have, 8); err != nil {
-			return nil, err
+		switch kind {
+		case "", Seeded:
+			r.out.status("submitting %d memos to read", n-have)
+			if _, err := r.seed(ctx, n-have, 8); err != nil {
+				return nil, err
+			}
+		default:
+			if have == 0 {
+				return nil, fmt.Errorf("bench: no %s memos to read: run the %s workload first, in this run or an earlier one on the same --data", kind, kind)
+			}
 		}
 	}
+	return r.ofKind(kind), nil
+}
+
+// ofKind returns the ids of the readable memos of kind ("": every one).
+func (r *runner) ofKind(kind string) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.submitted...), nil
+	var ids []string
+	for _, m := range r.submitted {
+		if kind == "" || m.kind == kind {
+			ids = append(ids, m.id)
+		}
+	}
+	return ids
 }
 
 // runWorkload prepares and runs one workload.
@@ -405,7 +453,7 @@ func (r *runner) runWorkload(ctx context.Context, name string, clients int) (Res
 			m := pool[i]
 			_, err := r.c.submit(ctx, m.token, m.id, m.revision)
 			if err == nil {
-				r.addSubmitted(m.id)
+				r.addSubmitted(m.id, name)
 			}
 			return err
 		})
@@ -414,7 +462,7 @@ func (r *runner) runWorkload(ctx context.Context, name string, clients int) (Res
 		}
 		return res, nil
 	case Read:
-		ids, err := r.readable(ctx, 200, 2000)
+		ids, err := r.readable(ctx, r.opt.ReadMemos, 200, 2000)
 		if err != nil {
 			return Result{}, err
 		}
@@ -426,11 +474,14 @@ func (r *runner) runWorkload(ctx context.Context, name string, clients int) (Res
 			return r.c.read(ctx, p.token, ids[i%int64(len(ids))])
 		})
 		res.Note = fmt.Sprintf("%d memos read in turn", len(ids))
+		if k := r.opt.ReadMemos; k != "" {
+			res.Note = fmt.Sprintf("%d %s memos read in turn", len(ids), k)
+		}
 		return res, nil
 	case Inbox:
 		// The office's list needs open memos: a run of inbox alone on a
 		// new folder submits a page's worth first, as read does.
-		if _, err := r.readable(ctx, 50, 50); err != nil {
+		if _, err := r.readable(ctx, "", 50, 50); err != nil {
 			return Result{}, err
 		}
 		return r.measure(ctx, name, clients, d, 1<<40, func(ctx context.Context, _ int, _ int64) error {
