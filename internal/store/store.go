@@ -24,7 +24,9 @@ var (
 type Store interface {
 	// Begin starts a transaction. A write transaction takes the writer lock
 	// at once (SQLite: BEGIN IMMEDIATE), so that it never fails half way
-	// because another writer came first.
+	// because another writer came first. ctx bounds the wait to begin; once
+	// begun, a statement that has started runs to its end, and after ctx
+	// ends the next one fails with ctx's error.
 	Begin(ctx context.Context, write bool) (Tx, error)
 	Ping(ctx context.Context) error
 	Close() error
