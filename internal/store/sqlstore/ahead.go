@@ -86,7 +86,7 @@ func (t *Tx) readAhead(ctx context.Context, stmts []Stmt) error {
 	for i, s := range stmts {
 		sent[i] = Stmt{t.db.q(s.Query), notNullBlobs(s.Args)}
 	}
-	rows, err := t.db.d.ReadBatch(ctx, t.conn, sent)
+	rows, err := t.db.d.ReadBatch(t.stmtCtx(ctx), t.conn, sent)
 	if err != nil {
 		return fmt.Errorf("sqlstore: read ahead: %w", err)
 	}
