@@ -164,8 +164,9 @@ func decodeJSON(b []byte) (Leaf, error) {
 // spelling, since it accepts b only if re-encoding what it read gives back b
 // exactly, and Encode writes one spelling for each valid leaf. A memo's
 // history decodes every leaf about it on every read (about a hundred for a
-// memo of 51 signers); this took a quarter of the time the JSON parser did
-// (BenchmarkDecodeLeaf: 430 against 1,620 ns, one allocation against three).
+// memo of 51 signers). BenchmarkDecodeLeaf puts this at a third of the JSON
+// path's time; DecodeLeaf went from 1,620 to 430 ns and from three
+// allocations to one.
 func decodeCanonical(b []byte) (Leaf, bool) {
 	var l Leaf
 	s := string(b) // the fields below share this one copy
