@@ -26,6 +26,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	seed := fs.Int("seed", 0, "submit this many memos before the workloads")
 	clients := fs.Int("clients", 0, "concurrent clients (default per workload: submit 32, read 50, inbox 4, login 200)")
 	duration := fs.Duration("duration", 10*time.Second, "how long each workload runs, at most")
+	rate := fs.Float64("rate", 0, "offer each workload N operations a second on a fixed schedule, latency counted from when each was due (default 0: each client sends its next as soon as its last is answered)")
 	workloads := fs.String("workloads", strings.Join(bench.Workloads, ","), "comma-separated workloads to run, or none")
 	pool := fs.Int("pool", 3000, "memos prepared for submit-small (the workload ends when they are spent)")
 	cablePool := fs.Int("cable-pool", 150, "memos prepared for submit-cable")
@@ -53,7 +54,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	opt := bench.Options{
 		Exe: exe, URL: *url, PID: *pid, Admin: *admin, AdminPassword: os.Getenv("DISSENT_PASSWORD"),
 		Data: *data, Keep: *keep, Store: *storeName, PGURL: *pgURL, FastArgon: *fast, Seed: *seed,
-		Clients: *clients, Duration: *duration, Workloads: ws, Pool: *pool, CablePool: *cablePool,
+		Clients: *clients, Duration: *duration, Rate: *rate, Workloads: ws, Pool: *pool, CablePool: *cablePool,
 		Startup: *startup, ReadMemos: *readMemos, JSON: *jsonOut, Profile: *profile, Baseline: *baseline, Command: strings.Join(append([]string{"dissent", "bench"}, args...), " "),
 	}
 	_, err = bench.Run(ctx, opt, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))

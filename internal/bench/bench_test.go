@@ -85,6 +85,11 @@ func TestOptionsAreBounded(t *testing.T) {
 			t.Fatalf("good options (memos to read %q) refused: %v", kind, err)
 		}
 	}
+	slow := good
+	slow.Rate = 0.5
+	if err := slow.check(); err != nil {
+		t.Fatalf("a rate of one every two seconds refused: %v", err)
+	}
 	for _, c := range []struct {
 		name string
 		edit func(o *Options)
@@ -100,6 +105,8 @@ func TestOptionsAreBounded(t *testing.T) {
 		{"startup of a server it did not start", func(o *Options) { o.URL = "http://127.0.0.1:8080"; o.Startup = true }},
 		{"unknown workload", func(o *Options) { o.Workloads = []string{"write-only"} }},
 		{"memos no workload submits", func(o *Options) { o.ReadMemos = Read }},
+		{"a negative rate", func(o *Options) { o.Rate = -1 }},
+		{"a rate past the bound", func(o *Options) { o.Rate = MaxRate + 1 }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := good
@@ -335,5 +342,75 @@ func TestReportFlagsANoisyMachine(t *testing.T) {
 	}
 	if !strings.Contains(report, "read: ratio") || !strings.Contains(report[strings.Index(report, "read: ratio"):], "0.30 cores meanwhile (0.25 of them stolen") {
 		t.Errorf("the read workload is not the one flagged, or not with its cores:\n%s", report)
+	}
+}
+
+// TestFixedRate: at a fixed rate a slow server shows in the latency of the
+// operations that waited behind a slow answer, and the operations no
+// client was free to send are counted, not forgotten.
+func TestFixedRate(t *testing.T) {
+	r := &runner{opt: &Options{Rate: 200}, srv: &server{}, out: &progress{w: io.Discard}}
+	const slow = 30 * time.Millisecond
+	res := r.measure(context.Background(), Read, 1, 300*time.Millisecond, 1<<40, func(ctx context.Context, _ int, _ int64) error {
+		time.Sleep(slow)
+		return nil
+	})
+	// 60 operations fall due in 300 ms at 200/s; one client answered
+	// every 30 ms sends about 10 of them.
+	if res.Offered != 200 || res.Ops == 0 || res.Ops >= 60 || res.Ops+res.Unsent != 60 {
+		t.Fatalf("offered %v, %d ops sent, %d unsent; want 200, 60 in all, most unsent", res.Offered, res.Ops, res.Unsent)
+	}
+	// The tenth falls due at 45 ms and is answered at 300 ms at the
+	// earliest: a closed loop would have said 30 ms.
+	if res.Max < 5*ms(slow) {
+		t.Errorf("the slowest latency is %.1f ms, as if no operation had waited behind another", res.Max)
+	}
+
+	// A server that keeps up is offered the rate and sends nothing late.
+	fast := r.measure(context.Background(), Read, 4, 200*time.Millisecond, 1<<40, func(ctx context.Context, _ int, _ int64) error { return nil })
+	if fast.Ops == 0 || fast.Ops+fast.Unsent != 40 {
+		t.Errorf("%d ops and %d unsent at 200/s for 200 ms; want 40 in all", fast.Ops, fast.Unsent)
+	}
+
+	// Without a rate, nothing is offered or unsent.
+	r.opt.Rate = 0
+	closed := r.measure(context.Background(), Read, 2, 50*time.Millisecond, 1<<40, func(ctx context.Context, _ int, _ int64) error { return nil })
+	if closed.Offered != 0 || closed.Unsent != 0 || closed.Ops == 0 {
+		t.Errorf("closed loop: offered %v, unsent %d, %d ops", closed.Offered, closed.Unsent, closed.Ops)
+	}
+}
+
+// TestFixedRateJudgesLatencyOnly: a run at a fixed rate is not judged on
+// throughput, which is the rate it was offered, and says so.
+func TestFixedRateJudgesLatencyOnly(t *testing.T) {
+	l := Limits{CPUs: 2, X25519PerSec: 30000, Ed25519VerifyPerSec: 20000, Ed25519SignPerSec: 50000, FsyncPerSec: 5000, Argon2idPerSec: 400}
+	for name, want := range map[string][]string{
+		Read:        {"p99 < 10 ms"},
+		SubmitSmall: nil,
+		SubmitCable: {"CPU per submit"},
+		Login:       {"simultaneous logins"},
+		Inbox:       {"p99 < 20 ms"},
+	} {
+		res := Result{Name: name, Clients: 50, Ops: 100, PerSec: 100, P99: 5, CPUPerOp: 1, PeakRSS: 1 << 20, Offered: 100, Unsent: 3}
+		judge(&res, l)
+		if len(res.Targets) != len(want) {
+			t.Errorf("%s at a fixed rate: judged %v, want only %v", name, res.Targets, want)
+			continue
+		}
+		for i, w := range want {
+			if !strings.Contains(res.Targets[i].What, w) {
+				t.Errorf("%s at a fixed rate: judged %q, want %q", name, res.Targets[i].What, w)
+			}
+		}
+	}
+	closed := Result{Name: Read, Clients: 50, Ops: 100, PerSec: 100, P99: 5}
+	if judge(&closed, l); len(closed.Targets) != 2 || !strings.Contains(closed.Targets[1].What, "reads/s") {
+		t.Errorf("a closed loop's reads are judged on %v, want latency and reads/s", closed.Targets)
+	}
+	res := &Results{Workloads: []Result{{Name: Read, Offered: 100, Unsent: 3}}}
+	var out strings.Builder
+	res.print(&out)
+	if !strings.Contains(out.String(), "offered 100/s on a fixed schedule") || !strings.Contains(out.String(), "3 fell due with no client free") {
+		t.Errorf("the report does not say the rate or what went unsent:\n%s", out.String())
 	}
 }

@@ -566,6 +566,12 @@ func (r *runner) measure(ctx context.Context, name string, clients int, d time.D
 		last, lastAt = ok, now
 		return fmt.Sprintf("%-12s %5.1fs  %8d ok  %7.0f/s  errors %d  rss %s", name, now.Sub(start).Seconds(), ok, cur, rec.failed.Load(), mib(peak.Load()))
 	})
+	// At a fixed rate, operation i falls due at start + i×every and its
+	// latency counts from then; otherwise from when it is sent.
+	var every time.Duration
+	if r.opt.Rate > 0 {
+		every = max(time.Duration(float64(time.Second)/r.opt.Rate), 1)
+	}
 	var started atomic.Int64
 	var wg sync.WaitGroup
 	for w := range clients {
@@ -576,6 +582,14 @@ func (r *runner) measure(ctx context.Context, name string, clients int, d time.D
 					return
 				}
 				t0 := time.Now()
+				if every > 0 {
+					if t0 = start.Add(time.Duration(i) * every); t0.Sub(start) >= d {
+						return
+					}
+					if !sleepUntil(ctx, t0) {
+						return
+					}
+				}
 				err := op(ctx, w, i)
 				rec.add(time.Since(t0), err)
 			}
@@ -589,6 +603,11 @@ func (r *runner) measure(ctx context.Context, name string, clients int, d time.D
 	sampler.Wait()
 	res := Result{Name: name, Clients: clients, Ops: rec.ok.Load(), Errors: rec.failed.Load(), ErrorKinds: rec.kinds, ErrorSamples: rec.samples,
 		Seconds: elapsed.Seconds(), PerSec: float64(rec.ok.Load()) / elapsed.Seconds()}
+	if every > 0 {
+		res.Offered = r.opt.Rate
+		due := min(maxOps, int64((d+every-1)/every))
+		res.Unsent = max(0, due-rec.ok.Load()-rec.failed.Load())
+	}
 	lat := rec.latencies()
 	res.P50, res.P95, res.P99, res.Max = ms(percentile(lat, 50)), ms(percentile(lat, 95)), ms(percentile(lat, 99)), ms(percentile(lat, 100))
 	res.BenchCores, res.DBCores, res.OtherCores, res.StolenCores = use.self, use.dbCores, use.others, use.stolen
@@ -605,6 +624,22 @@ func (r *runner) measure(ctx context.Context, name string, clients int, d time.D
 		}
 	}
 	return res
+}
+
+// sleepUntil waits until t, or returns false if ctx ends first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
