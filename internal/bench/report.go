@@ -212,7 +212,7 @@ func (res *Results) print(w io.Writer) {
 		if r.Offered > 0 {
 			fmt.Fprintf(w, "  offered %.0f/s on a fixed schedule (latency counts from when each was due; throughput targets not judged)", r.Offered)
 			if r.Unsent > 0 {
-				fmt.Fprintf(w, ": %d fell due with no client free to send them, so the server did not keep up", r.Unsent)
+				fmt.Fprintf(w, ": %d fell due with no client free to send them (the server did not keep up, or --clients is too few)", r.Unsent)
 			}
 			fmt.Fprintln(w)
 		}

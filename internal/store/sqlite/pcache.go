@@ -16,9 +16,11 @@ import (
 // which returns memory to the system as it goes: about a tenth of a read's
 // CPU (pcache1AllocPage, pcache1Truncate, madvise) under the read load.
 // From its block a cache takes and returns pages on a free list. 128
-// pages (~550 KB of address space a cache, of which only the pages used
-// become resident) led 20 under the read load in docs/BENCHMARKS.md; 64
-// and 256 did not differ from it beyond the noise.
+// pages (~550 KB a cache, all of it resident once the cache is first used,
+// since SQLite writes a header into every page of the block) led 20 under
+// the read load in docs/BENCHMARKS.md; 64 and 256 did not differ from it
+// beyond the noise. SQLite's temporary b-trees (an IN list, a sort) take
+// a block too, about 1% of a submission's CPU.
 const pagesPerCache = 128
 
 // init sets the size before SQLite initialises, which it does when the
