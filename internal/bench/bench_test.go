@@ -175,6 +175,18 @@ func TestRunAgainstServer(t *testing.T) {
 			t.Errorf("read %s memos: %q, %d ops, %d errors; want %q", kind, w.Note, w.Ops, w.Errors, want)
 		}
 	}
+
+	// At a fixed rate the server is offered 20 reads in 400 ms.
+	res, err = Run(context.Background(), Options{
+		URL: url, Admin: "admin", AdminPassword: servicetest.Password("admin"), Store: "sqlite",
+		Clients: 4, Duration: 400 * time.Millisecond, Pool: 4, CablePool: 1, Workloads: []string{Read}, Rate: 50,
+	}, io.Discard, io.Discard, false)
+	if err != nil {
+		t.Fatalf("reads at a fixed rate: %v", err)
+	}
+	if w := res.Workloads[0]; w.Offered != 50 || w.Ops == 0 || w.Errors > 0 || w.Ops+w.Unsent != 20 {
+		t.Errorf("reads at 50/s for 400 ms: offered %v, %d ops, %d unsent, %d errors; want 20 in all", w.Offered, w.Ops, w.Unsent, w.Errors)
+	}
 }
 
 // TestReadMemosNoneOfTheKind asks to read cable memos where there are none:
