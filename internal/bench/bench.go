@@ -131,7 +131,7 @@ func (o *Options) check() error {
 			errs = append(errs, fmt.Errorf("unknown workload %q: want %s", w, strings.Join(Workloads, ", ")))
 		}
 	}
-	if o.Rate < 0 || o.Rate > MaxRate {
+	if !(o.Rate >= 0 && o.Rate <= MaxRate) { // NaN too
 		errs = append(errs, fmt.Errorf("--rate must be 0 (as fast as answered) to %d a second", MaxRate))
 	}
 	if _, ok := memoTitles[o.ReadMemos]; !ok && o.ReadMemos != "" {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -107,6 +108,7 @@ func TestOptionsAreBounded(t *testing.T) {
 		{"memos no workload submits", func(o *Options) { o.ReadMemos = Read }},
 		{"a negative rate", func(o *Options) { o.Rate = -1 }},
 		{"a rate past the bound", func(o *Options) { o.Rate = MaxRate + 1 }},
+		{"a rate that is not a number", func(o *Options) { o.Rate = math.NaN() }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := good

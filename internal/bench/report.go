@@ -98,6 +98,7 @@ type Results struct {
 
 // judge fills in a result's limit, ratio and targets (BENCHMARKS.md).
 func judge(res *Result, l Limits) {
+	defer res.dropThroughput()
 	cpus := float64(max(l.CPUs, 1))
 	switch res.Name {
 	case SubmitSmall:
@@ -122,7 +123,6 @@ func judge(res *Result, l Limits) {
 			{fmt.Sprintf("≥ 150/s (%.0f/s)", res.PerSec), res.PerSec >= 150, true},
 			{fmt.Sprintf("CPU per submit ≤ 1.5× its crypto (%.2f×)", res.Ratio), res.Ratio > 0 && res.Ratio <= 1.5, false},
 		}
-		res.dropThroughput()
 		return
 	case Read:
 		res.Limit = fmt.Sprintf("X25519/s × %d cores (one unwrap per read)", l.CPUs)
@@ -146,7 +146,6 @@ func judge(res *Result, l Limits) {
 	if res.LimitAt > 0 {
 		res.Ratio = res.PerSec / res.LimitAt
 	}
-	res.dropThroughput()
 }
 
 // dropThroughput leaves out the targets a run at a fixed rate cannot judge:
