@@ -18,7 +18,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	data := fs.String("data", "", "the child server's data folder: new, or one an earlier run kept (default: a fresh temporary folder)")
 	url := fs.String("url", "", "target this running server (loopback only) instead of starting one")
 	pid := fs.Int("pid", 0, "with --url: the server's process id, for its memory and CPU")
-	admin := fs.String("admin", "", "with --url: the administrator to set up users as (password from DISSENT_PASSWORD)")
+	admin := fs.String("admin", "", "with --url: the administrator to set up users as (password from DISSENT_PASSWORD; the server's metrics token, if any, from DISSENT_METRICS_TOKEN)")
 	keep := fs.Bool("keep", false, "keep the temporary data folder (and, with --store postgres, the run's database)")
 	storeName := fs.String("store", "sqlite", "sqlite or postgres")
 	pgURL := fs.String("pg-url", "", "with --store postgres: the server to create the run's database on, e.g. postgres://postgres@127.0.0.1:5432/postgres (dropped after the run unless its folder is kept or named with --data)")
@@ -52,7 +52,7 @@ func cmdBench(ctx context.Context, args []string) error {
 		ws = []string{}
 	}
 	opt := bench.Options{
-		Exe: exe, URL: *url, PID: *pid, Admin: *admin, AdminPassword: os.Getenv("DISSENT_PASSWORD"),
+		Exe: exe, URL: *url, PID: *pid, Admin: *admin, AdminPassword: os.Getenv("DISSENT_PASSWORD"), MetricsToken: os.Getenv("DISSENT_METRICS_TOKEN"),
 		Data: *data, Keep: *keep, Store: *storeName, PGURL: *pgURL, FastArgon: *fast, Seed: *seed,
 		Clients: *clients, Duration: *duration, Rate: *rate, Workloads: ws, Pool: *pool, CablePool: *cablePool,
 		Startup: *startup, ReadMemos: *readMemos, JSON: *jsonOut, Profile: *profile, Baseline: *baseline, Command: strings.Join(append([]string{"dissent", "bench"}, args...), " "),

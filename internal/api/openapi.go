@@ -74,12 +74,13 @@ func OpenAPI() map[string]any {
 
 // plainOperations are the routes outside the route table: this document,
 // and the health and metrics endpoints that server.Handler mounts beside
-// the API, all unauthenticated GETs.
+// the API, GETs without a session (the metrics ask for a token of their
+// own, server.metrics_token).
 var plainOperations = []struct{ path, id, summary, contentType, schema string }{
 	{"/api/v1/openapi.json", "getOpenapi", "This document", "application/json", "object"},
 	{"/healthz", "getHealthz", "Alive", "text/plain", "string"},
 	{"/readyz", "getReadyz", "Ready: the database answers (503 when it does not)", "text/plain", "string"},
-	{"/metrics", "getMetrics", "Prometheus metrics", "text/plain", "string"},
+	{"/metrics", "getMetrics", "Prometheus metrics, to the bearer of the deployment's server.metrics_token (403 when it has none)", "text/plain", "string"},
 }
 
 var pathParams = regexp.MustCompile(`\{(\w+)\}`)

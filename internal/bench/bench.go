@@ -12,6 +12,7 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,10 @@ type Options struct {
 	// Admin and AdminPassword sign in to a server given by URL (default
 	// bench-admin, the administrator of a deployment bench set up).
 	Admin, AdminPassword string
+	// MetricsToken reads the /metrics of a server given by URL (its
+	// server.metrics_token), for the store's commit counters; a child
+	// server gets a token of the run's own.
+	MetricsToken string
 	// Data is the child server's data folder: empty for a fresh temporary
 	// one; an existing deployment made by an earlier run is reused. Keep
 	// keeps a temporary folder after the run. A folder that outlives the
@@ -210,7 +215,10 @@ func Run(ctx context.Context, opt Options, out, progressW io.Writer, tty bool) (
 			r.out.status("reusing the deployment in %s", dir)
 			res.Argon2id = "as set up by the run that made " + dir
 		}
-		srv, err := startServer(opt.Exe, dir, opt.Profile != "")
+		// The child serves its metrics (the store's commit counters) to
+		// this run alone.
+		opt.MetricsToken = rand.Text()
+		srv, err := startServer(opt.Exe, dir, opt.MetricsToken, opt.Profile != "")
 		if err != nil {
 			return nil, err
 		}
@@ -219,6 +227,7 @@ func Run(ctx context.Context, opt Options, out, progressW io.Writer, tty bool) (
 	}
 	res.URL, res.ServerPID = r.srv.url, r.srv.proc.pid
 	r.c = newClient(r.srv.url, MaxClients)
+	r.c.metricsToken = opt.MetricsToken
 	defer r.c.close()
 	if _, err := r.srv.waitReady(ctx, r.c, time.Now()); err != nil {
 		return nil, err
@@ -311,7 +320,7 @@ func (r *runner) startup(ctx context.Context, n int) (*Startup, error) {
 	s := &Startup{Runs: n}
 	for i := range n {
 		t0 := time.Now()
-		srv, err := startServer(r.srv.exe, r.srv.data, false)
+		srv, err := startServer(r.srv.exe, r.srv.data, r.opt.MetricsToken, false)
 		if err != nil {
 			return nil, err
 		}

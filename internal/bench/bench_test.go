@@ -129,7 +129,7 @@ func TestRunAgainstServer(t *testing.T) {
 	url := testServer(t)
 	var out strings.Builder
 	res, err := Run(context.Background(), Options{
-		URL: url, Admin: "admin", AdminPassword: servicetest.Password("admin"), Store: "sqlite",
+		URL: url, Admin: "admin", AdminPassword: servicetest.Password("admin"), MetricsToken: testMetricsToken, Store: "sqlite",
 		Clients: 2, Duration: 300 * time.Millisecond, Pool: 4, CablePool: 1, Seed: 3,
 	}, &out, io.Discard, false)
 	if err != nil {
@@ -167,7 +167,7 @@ func TestRunAgainstServer(t *testing.T) {
 	// told apart by their titles: the 4 small and the 1 cable memo above.
 	for kind, want := range map[string]string{SubmitSmall: "4 submit-small memos read in turn", SubmitCable: "1 submit-cable memos read in turn"} {
 		res, err := Run(context.Background(), Options{
-			URL: url, Admin: "admin", AdminPassword: servicetest.Password("admin"), Store: "sqlite",
+			URL: url, Admin: "admin", AdminPassword: servicetest.Password("admin"), MetricsToken: testMetricsToken, Store: "sqlite",
 			Clients: 2, Duration: 200 * time.Millisecond, Pool: 4, CablePool: 1, Workloads: []string{Read}, ReadMemos: kind,
 		}, io.Discard, io.Discard, false)
 		if err != nil {
@@ -180,7 +180,7 @@ func TestRunAgainstServer(t *testing.T) {
 
 	// At a fixed rate the server is offered 20 reads in 400 ms.
 	res, err = Run(context.Background(), Options{
-		URL: url, Admin: "admin", AdminPassword: servicetest.Password("admin"), Store: "sqlite",
+		URL: url, Admin: "admin", AdminPassword: servicetest.Password("admin"), MetricsToken: testMetricsToken, Store: "sqlite",
 		Clients: 4, Duration: 400 * time.Millisecond, Pool: 4, CablePool: 1, Workloads: []string{Read}, Rate: 50,
 	}, io.Discard, io.Discard, false)
 	if err != nil {
@@ -237,6 +237,7 @@ func testServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Server.MetricsToken = testMetricsToken
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts := httptest.NewServer(httpserver.Handler(h.Svc, cfg, log, nil))
 	t.Cleanup(ts.Close)
@@ -428,3 +429,6 @@ func TestFixedRateJudgesLatencyOnly(t *testing.T) {
 		t.Errorf("the report does not say the rate or what went unsent:\n%s", out.String())
 	}
 }
+
+// testMetricsToken is testServer's server.metrics_token.
+const testMetricsToken = "the-bench-test-metrics-token"

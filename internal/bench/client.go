@@ -22,6 +22,9 @@ const maxResponse = 16 << 20
 type client struct {
 	base string // "http://127.0.0.1:8080"
 	hc   *http.Client
+	// metricsToken is the server's server.metrics_token, sent to read
+	// GET /metrics; without it the store's commit counters go unread.
+	metricsToken string
 }
 
 func newClient(base string, conns int) *client {
@@ -203,10 +206,14 @@ func (c *client) ready(ctx context.Context) bool {
 // metric reads one counter or gauge from GET /metrics (Prometheus text
 // format), summed over its labels; ok is false when it is not there.
 func (c *client) metric(ctx context.Context, name string) (v float64, ok bool) {
+	if c.metricsToken == "" {
+		return 0, false
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/metrics", nil)
 	if err != nil {
 		return 0, false
 	}
+	req.Header.Set("Authorization", "Bearer "+c.metricsToken)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, false

@@ -139,7 +139,7 @@ func freePort() (int, error) {
 // startServer starts `dissent serve` on dir, listening on a free loopback
 // port (and its profiler on another, if profile), and returns once the
 // process runs (not yet ready).
-func startServer(exe, dir string, profile bool) (*server, error) {
+func startServer(exe, dir, metricsToken string, profile bool) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func startServer(exe, dir string, profile bool) (*server, error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(exe, args...)
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), "DISSENT_METRICS_TOKEN="+metricsToken)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {

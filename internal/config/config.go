@@ -33,6 +33,11 @@ type Config struct {
 		// Unset: 64 MiB plus twice what the sign-ins allowed at once may
 		// hold (argon2id memory × max_concurrent_sign_ins); -1: none.
 		MemoryLimitMiB int `toml:"memory_limit_mib"`
+		// MetricsToken is the bearer token GET /metrics asks for; without
+		// one the metrics are not served: their counts by route and time
+		// would tell anyone who can reach the server when memos are
+		// drafted, signed and submitted.
+		MetricsToken string `toml:"metrics_token"`
 	} `toml:"server"`
 	Store struct {
 		Driver   string `toml:"driver"` // sqlite or postgres
@@ -112,9 +117,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
+// MinMetricsToken is the shortest server.metrics_token accepted.
+const MinMetricsToken = 16
+
 // Load reads DIR/dissent.toml if it exists, applies defaults, then the
 // environment (DISSENT_ADDR, DISSENT_STORE_URL, DISSENT_PROFILE,
-// DISSENT_TIME_ZONE, DISSENT_SMTP_PASSWORD), and checks the result.
+// DISSENT_TIME_ZONE, DISSENT_SMTP_PASSWORD, DISSENT_BASE_URL,
+// DISSENT_METRICS_TOKEN), and checks the result.
 func Load(dir string, getenv func(string) string) (*Config, error) {
 	c := &Config{Data: dir}
 	path := filepath.Join(dir, FileName)
@@ -137,6 +146,7 @@ func Load(dir string, getenv func(string) string) (*Config, error) {
 		"DISSENT_TIME_ZONE":     &c.Channel.TimeZone,
 		"DISSENT_SMTP_PASSWORD": &c.SMTP.Password,
 		"DISSENT_BASE_URL":      &c.Server.BaseURL,
+		"DISSENT_METRICS_TOKEN": &c.Server.MetricsToken,
 	}
 	for k, p := range env {
 		if v := getenv(k); v != "" {
@@ -238,6 +248,9 @@ func (c *Config) Check() error {
 		if _, err := vault.ParsePasswordParams(p.String()); err != nil {
 			errs = append(errs, fmt.Errorf("security: argon2id parameters %s are out of range", p))
 		}
+	}
+	if t := c.Server.MetricsToken; t != "" && len(t) < MinMetricsToken {
+		errs = append(errs, fmt.Errorf("server.metrics_token: want at least %d characters (e.g. openssl rand -hex 16), or none to serve no metrics", MinMetricsToken))
 	}
 	if m := c.Server.MemoryLimitMiB; m != -1 && m < 64 {
 		errs = append(errs, fmt.Errorf("server.memory_limit_mib %d: want at least 64, or -1 for no limit", m))
@@ -364,6 +377,13 @@ func (c *Config) LedgerKeyPath() string {
 // SQLitePath is the embedded database file.
 func (c *Config) SQLitePath() string { return filepath.Join(c.Data, "dissent.db") }
 
+func (c *Config) metrics() string {
+	if c.Server.MetricsToken == "" {
+		return "not served (no server.metrics_token)"
+	}
+	return "GET /metrics, to the bearer of server.metrics_token"
+}
+
 // Summary lists the settings as `dissent config check` prints them,
 // without secrets.
 func (c *Config) Summary() []string {
@@ -371,6 +391,7 @@ func (c *Config) Summary() []string {
 		"data folder: " + c.Data,
 		"address: " + c.Server.Addr,
 		"memory limit: " + c.memoryLimit(),
+		"metrics: " + c.metrics(),
 		"store: " + c.Store.Driver,
 		"profile: " + c.Channel.Profile,
 		"time zone: " + c.Channel.TimeZone,

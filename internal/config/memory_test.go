@@ -37,3 +37,24 @@ func TestMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestMetricsToken(t *testing.T) {
+	cfg, err := load(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(cfg.Summary(), "\n"); cfg.Server.MetricsToken != "" || !strings.Contains(s, "metrics: not served") {
+		t.Errorf("by default: token %q, summary:\n%s", cfg.Server.MetricsToken, s)
+	}
+	const token = "0123456789abcdef0123"
+	cfg, err = load(t, "[server]\nmetrics_token = \""+token+"\"")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(cfg.Summary(), "\n"); cfg.Server.MetricsToken != token || strings.Contains(s, token) || !strings.Contains(s, "metrics: GET /metrics") {
+		t.Errorf("set: token %q, summary (which must not show it):\n%s", cfg.Server.MetricsToken, s)
+	}
+	if _, err := load(t, "[server]\nmetrics_token = \"short\""); err == nil || !strings.Contains(err.Error(), "metrics_token") {
+		t.Errorf("a short token: %v, want an error naming it", err)
+	}
+}

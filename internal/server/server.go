@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,7 +95,7 @@ func Handler(svc *service.Service, cfg *config.Config, log *slog.Logger, pages f
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "dissent_store_syncs_total", Help: "Database commits, one fsync each; with group commit several write transactions share one."},
 				func() float64 { _, s, _ := svc.CommitStats(); return float64(s) }))
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", metricsGate(cfg.Server.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	if pages != nil {
 		pages(mux)
 	}
@@ -170,4 +172,26 @@ func Serve(ctx context.Context, addr string, h http.Handler, ready func(url stri
 		}
 		return nil
 	}
+}
+
+// metricsGate serves the metrics only to a request that carries token as
+// its bearer token, and to none if token is empty. Counted by route and
+// time, requests say when memos are drafted, signed and submitted, which
+// is for the operators who run the server, not for anyone who can reach
+// it. The token is compared through its hash, in constant time.
+func metricsGate(token string, next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			http.Error(w, "metrics are not served: set server.metrics_token (DISSENT_METRICS_TOKEN) and send it as a bearer token", http.StatusForbidden)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if h := sha256.Sum256([]byte(got)); !ok || subtle.ConstantTimeCompare(h[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need the bearer token set in server.metrics_token", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -19,11 +19,18 @@ import (
 // the metrics without bound.
 func TestHandlerCountsRequestsByRoute(t *testing.T) {
 	h := servicetest.New(t, storetest.OpenSQLite(t))
-	ts := httptest.NewServer(Handler(h.Svc, &config.Config{}, slog.New(slog.DiscardHandler), nil))
+	cfg := &config.Config{}
+	cfg.Server.MetricsToken = testMetricsToken
+	ts := httptest.NewServer(Handler(h.Svc, cfg, slog.New(slog.DiscardHandler), nil))
 	t.Cleanup(ts.Close)
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := ts.Client().Get(ts.URL + path)
+		req, err := http.NewRequest("GET", ts.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+		resp, err := ts.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,5 +59,53 @@ func TestHandlerCountsRequestsByRoute(t *testing.T) {
 	}
 	if strings.Contains(metrics, "page-1") {
 		t.Error("/metrics names a path nobody routed")
+	}
+}
+
+const testMetricsToken = "metrics-token-of-the-test"
+
+// TestMetricsNeedTheirToken: the metrics count requests by route and time,
+// which would tell an insider when memos are submitted; only the operators'
+// scraper, with the configured bearer token, reads them, and a deployment
+// without a token serves them to nobody.
+func TestMetricsNeedTheirToken(t *testing.T) {
+	h := servicetest.New(t, storetest.OpenSQLite(t))
+	for _, c := range []struct {
+		name, configured, sent string
+		want                   int
+	}{
+		{"no token configured", "", "", http.StatusForbidden},
+		{"no token configured, one sent", "", "Bearer anything-at-all-here", http.StatusForbidden},
+		{"none sent", testMetricsToken, "", http.StatusUnauthorized},
+		{"a wrong one", testMetricsToken, "Bearer " + testMetricsToken + "x", http.StatusUnauthorized},
+		{"its prefix", testMetricsToken, "Bearer " + testMetricsToken[:8], http.StatusUnauthorized},
+		{"not as a bearer token", testMetricsToken, testMetricsToken, http.StatusUnauthorized},
+		{"the right one", testMetricsToken, "Bearer " + testMetricsToken, http.StatusOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := &config.Config{}
+			cfg.Server.MetricsToken = c.configured
+			ts := httptest.NewServer(Handler(h.Svc, cfg, slog.New(slog.DiscardHandler), nil))
+			defer ts.Close()
+			req, err := http.NewRequest("GET", ts.URL+"/metrics", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.sent != "" {
+				req.Header.Set("Authorization", c.sent)
+			}
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.want, b)
+			}
+			if served := strings.Contains(string(b), "go_goroutines"); served != (c.want == http.StatusOK) {
+				t.Errorf("metrics served: %v, with status %d", served, resp.StatusCode)
+			}
+		})
 	}
 }
