@@ -306,7 +306,10 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 			}
 		}
 	}
-	if o.rel == relNone && a.id != nil {
+	// Readers are principals (only principals are added to a
+	// distribution); one whose role was taken away keeps the wraps made to
+	// them but may no longer use them.
+	if o.rel == relNone && a.id != nil && a.Has(channel.RolePrincipal) {
 		if keys, err := s.unwrapAccess(ctx, tx, w, a, rec, a.User.ID, a.id); err == nil {
 			o.keys, o.rel = keys, relReader
 		} else if !errors.Is(err, store.ErrNotFound) {

@@ -218,3 +218,36 @@ func TestAccessLogPages(t *testing.T) {
 		wantCode(t, err, channel.EINVALID)
 	}
 }
+
+// TestAFormerPrincipalReadsNothing: a principal whose role is taken away
+// (they left the post) can no longer open, comment on or export the memos
+// they were given, though the wraps to them stay, as the distribution box
+// already refused them; given the role back, they can again.
+func TestAFormerPrincipalReadsNothing(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		m := submitted(t, d, d.Member("alice"), "for the distribution")
+		if _, err := d.Svc.GetMemo(d.Ctx, d.Principals[0], m.ID); err != nil {
+			t.Fatalf("a principal on the distribution: %v", err)
+		}
+		setRoles := func(roles ...string) *service.Actor {
+			t.Helper()
+			if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "p1", service.UserUpdate{Roles: &roles}); err != nil {
+				t.Fatal(err)
+			}
+			return d.SignIn("p1")
+		}
+		former := setRoles("member")
+		_, err := d.Svc.GetMemo(d.Ctx, former, m.ID)
+		wantCode(t, err, channel.ENOTFOUND)
+		_, err = d.Svc.Comment(d.Ctx, former, m.ID, "still here")
+		wantCode(t, err, channel.ENOTFOUND)
+		_, err = d.Svc.ExportMemo(d.Ctx, former, m.ID)
+		wantCode(t, err, channel.ENOTFOUND)
+
+		again := setRoles("principal")
+		if _, err := d.Svc.GetMemo(d.Ctx, again, m.ID); err != nil {
+			t.Fatalf("given the role back: %v", err)
+		}
+	})
+}
