@@ -50,6 +50,11 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err := requireAuthor(o, true); err != nil {
 			return err
 		}
+		// A drafter made ineligible, or no longer a member, since the draft
+		// began may not carry it on.
+		if err := s.mayFile(a.User); err != nil {
+			return err
+		}
 		next, err := channel.Transition(channel.State(o.rec.State), channel.ActSubmit)
 		if err != nil {
 			return err
@@ -59,6 +64,9 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		}
 		c, hash, err := o.content(ctx, tx, rev)
 		if err != nil {
+			return err
+		}
+		if err := s.voidUnqualified(ctx, tx, o, rev); err != nil {
 			return err
 		}
 		if err := o.roster.PrepareSubmission(rev); err != nil {
@@ -108,6 +116,33 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		return s.updateMemo(ctx, tx, o.rec)
 	})
 	return receipt, err
+}
+
+// voidUnqualified voids the signatures on rev of the authors who may no
+// longer file (no longer members, made ineligible, disabled, their keys
+// reset since they signed): a signer among them is dropped at submission
+// like one who did not sign, and a co-drafter's signature stops counting.
+func (s *Service) voidUnqualified(ctx context.Context, tx store.Tx, o *opened, rev int) error {
+	var ids []string
+	for _, au := range o.roster.Authors {
+		if au.Signed(rev) {
+			ids = append(ids, au.UserID)
+		}
+	}
+	us, err := tx.UsersByIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	may := make(map[string]bool, len(us))
+	for _, u := range us {
+		may[u.ID] = s.mayFile(u) == nil
+	}
+	for i := range o.roster.Authors {
+		if au := &o.roster.Authors[i]; au.Signed(rev) && !may[au.UserID] {
+			au.SignedRevision, au.Signature, au.SignedAt = 0, nil, time.Time{}
+		}
+	}
+	return nil
 }
 
 // verifySignatures checks every counted signature against its signer's

@@ -251,3 +251,67 @@ func TestAFormerPrincipalReadsNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestNoLongerAllowedToFile: a drafter made ineligible after starting a
+// draft can no longer edit, invite or submit it; a signer who has since
+// lost the member role is dropped at submission like one who did not
+// sign, and is not shown as an author.
+func TestNoLongerAllowedToFile(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		drafter, signer := d.Member("drafter"), d.Member("signer")
+		setUser := func(name string, u service.UserUpdate) *service.Actor {
+			t.Helper()
+			if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, name, u); err != nil {
+				t.Fatal(err)
+			}
+			return d.SignIn(name)
+		}
+		m, err := d.Svc.CreateMemo(d.Ctx, drafter, service.MemoInput{Title: "co-signed", Body: "a body", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.InviteSigners(d.Ctx, drafter, m.ID, []string{"signer"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []*service.Actor{drafter, signer} {
+			if _, err := d.Svc.Sign(d.Ctx, a, m.ID, 1); err != nil {
+				t.Fatalf("%s signs: %v", a.Username(), err)
+			}
+		}
+		roles := []string{"principal"}
+		setUser("signer", service.UserUpdate{Roles: &roles})
+		receipt, err := d.Svc.Submit(d.Ctx, drafter, m.ID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if receipt.AuthorsCount != 1 || receipt.Dropped != 1 {
+			t.Errorf("receipt: %d authors, %d dropped; want the signer dropped", receipt.AuthorsCount, receipt.Dropped)
+		}
+		got, err := d.Svc.GetMemo(d.Ctx, drafter, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, au := range got.Authors {
+			if au.Username == "signer" {
+				t.Errorf("the signer who lost the member role is shown as an author: %+v", got.Authors)
+			}
+		}
+
+		m2, err := d.Svc.CreateMemo(d.Ctx, drafter, service.MemoInput{Title: "second", Body: "a body", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Sign(d.Ctx, drafter, m2.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		no := false
+		drafter = setUser("drafter", service.UserUpdate{Eligible: &no})
+		_, err = d.Svc.Submit(d.Ctx, drafter, m2.ID, 1)
+		wantCode(t, err, channel.EFORBIDDEN)
+		_, err = d.Svc.EditMemo(d.Ctx, drafter, m2.ID, service.EditInput{Title: "second", Body: "changed", Marking: "UNCLASSIFIED", ExpectedRevision: 1})
+		wantCode(t, err, channel.EFORBIDDEN)
+		_, err = d.Svc.InviteSigners(d.Ctx, drafter, m2.ID, []string{"signer"})
+		wantCode(t, err, channel.EFORBIDDEN)
+	})
+}
