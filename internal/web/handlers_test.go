@@ -424,3 +424,79 @@ func TestMarkingOnEveryPrintedSheet(t *testing.T) {
 		t.Errorf("cssString: %s", got)
 	}
 }
+
+// TestSiblingSitesCannotRecordReads: another host of the same site gets the
+// SameSite=Strict cookie sent with an image or a fetch it makes the browser
+// send; opening a memo records a read in the ledger, so such a request is
+// refused before anything is read, while a link the person follows from
+// there opens the page.
+func TestSiblingSitesCannotRecordReads(t *testing.T) {
+	s := newSite(t)
+	m := s.submitted(t, "Read only by choice")
+	p1 := s.signedIn(t, "p1")
+	reads := func() int {
+		t.Helper()
+		page, err := s.Svc.AccessLog(s.Ctx, s.actor("alice"), m.ID, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range page.Items {
+			if e.Action == "read" && e.Username == "p1" {
+				n++
+			}
+		}
+		return n
+	}
+	get := func(path string, header ...string) response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, s.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return p1.do(req)
+	}
+	for _, c := range []struct {
+		name   string
+		header []string
+	}{
+		{"an image on a sibling host", []string{"Sec-Fetch-Site", "same-site", "Sec-Fetch-Mode", "no-cors", "Sec-Fetch-Dest", "image"}},
+		{"a frame on a sibling host", []string{"Sec-Fetch-Site", "same-site", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "iframe"}},
+		{"a fetch from another site", []string{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, path := range []string{"/memos/" + m.ID, "/memos/" + m.ID + "/receipt.json"} {
+				if res := get(path, c.header...); res.StatusCode != http.StatusForbidden || res.Header.Get("Content-Security-Policy") == "" || res.Header.Get("Cache-Control") != "no-store" {
+					t.Errorf("GET %s: status %d, CSP %q, Cache-Control %q; want 403 with the pages' headers", path, res.StatusCode, res.Header.Get("Content-Security-Policy"), res.Header.Get("Cache-Control"))
+				}
+			}
+			if n := reads(); n != 0 {
+				t.Errorf("%d reads recorded", n)
+			}
+		})
+	}
+	if res := get("/memos/"+m.ID, "Sec-Fetch-Site", "same-site", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document"); res.StatusCode != http.StatusOK {
+		t.Fatalf("following a link from a sibling host: status %d", res.StatusCode)
+	}
+	if res := get("/memos/" + m.ID); res.StatusCode != http.StatusOK {
+		t.Fatalf("without fetch metadata: status %d", res.StatusCode)
+	}
+	if n := reads(); n != 2 {
+		t.Errorf("%d reads recorded, want the 2 pages opened", n)
+	}
+}
+
+// TestRefusalsCarryThePagesHeaders: the page that refuses a form from
+// another site shows who is signed in, so it is not cached and keeps the
+// content security policy.
+func TestRefusalsCarryThePagesHeaders(t *testing.T) {
+	s := newSite(t)
+	b := s.signedIn(t, "alice")
+	res := b.post("/memos/new", url.Values{"title": {"x"}}, "Sec-Fetch-Site", "cross-site")
+	if res.StatusCode != http.StatusForbidden || res.Header.Get("Content-Security-Policy") == "" || res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("status %d, headers %v", res.StatusCode, res.Header)
+	}
+}

@@ -156,6 +156,7 @@ var german = map[string]string{
 	"Your role does not allow this step.":                                          "Ihre Rolle erlaubt diesen Schritt nicht.",
 	"This request came from another site":                                          "Diese Anfrage kam von einer anderen Website",
 	"For your safety, Dissent only accepts forms sent from its own pages. Go back, reload the page and try again.": "Zu Ihrer Sicherheit nimmt Dissent nur Formulare von seinen eigenen Seiten an. Gehen Sie zurück, laden Sie die Seite neu und versuchen Sie es erneut.",
+	"Dissent's pages open only from its own pages, or from a link you follow. Open the page again from Dissent.":   "Die Seiten von Dissent öffnen sich nur von seinen eigenen Seiten aus oder über einen Link, dem Sie folgen. Öffnen Sie die Seite erneut aus Dissent.",
 	"That was too long": "Das war zu lang",
 	"That did not work": "Das hat nicht geklappt",
 	"The form could not be read. Reload the page and try again.": "Das Formular konnte nicht gelesen werden. Laden Sie die Seite neu und versuchen Sie es erneut.",

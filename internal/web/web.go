@@ -129,6 +129,8 @@ func newHandler(svc *service.Service, opt Options) (*handler, error) {
 	h.version = hex.EncodeToString(sum.Sum(nil))[:12]
 	h.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	h.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
+		w.Header().Set("Cache-Control", "no-store")
 		v := h.newVisit(r)
 		h.optionalActor(r, v)
 		h.status(w, r, v, http.StatusForbidden, "This request came from another site",
@@ -195,6 +197,11 @@ func (h *handler) authed(fn handlerFunc) http.Handler {
 		secure(w)
 		w.Header().Set("Cache-Control", "no-store")
 		v := h.newVisit(r)
+		if !pageRequest(r) {
+			h.status(w, r, v, http.StatusForbidden, "This request came from another site",
+				"Dissent's pages open only from its own pages, or from a link you follow. Open the page again from Dissent.")
+			return
+		}
 		c, err := r.Cookie(sessionCookie)
 		if err != nil {
 			h.signedOut(w, r, v, false)
@@ -216,6 +223,22 @@ func (h *handler) authed(fn handlerFunc) http.Handler {
 	})
 }
 
+// pageRequest reports whether a signed-in page may be served to r. The
+// session cookie is SameSite=Strict, but another host of the same site
+// (any intranet server under the same domain) still gets it sent along
+// with an image or a fetch it makes the browser send; and opening a memo
+// records a read in the ledger, which no third party may cause. So a
+// request that the browser says came from elsewhere must be a page the
+// person navigated to, whose result they see. Browsers that send no fetch
+// metadata are let through; forms are guarded by form's check as well.
+func pageRequest(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document"
+}
+
 // form guards a state-changing route: cross-origin requests are refused,
 // and the body is bounded and parsed before the handler runs.
 func (h *handler) form(next http.Handler) http.Handler {
@@ -223,6 +246,7 @@ func (h *handler) form(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxForm)
 		if err := r.ParseForm(); err != nil {
 			secure(w)
+			w.Header().Set("Cache-Control", "no-store")
 			v := h.newVisit(r)
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
