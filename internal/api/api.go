@@ -96,6 +96,8 @@ func (h *handler) wrap(rt route) http.Handler {
 		}
 		if rt.request != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, h.opt.MaxBody)
+		} else if !noBody(w, r) {
+			return
 		}
 		rt.handle(h, w, r, a)
 	})
@@ -109,6 +111,25 @@ func bearer(r *http.Request) (string, bool) {
 	}
 	return strings.TrimSpace(token), true
 }
+
+// noBody refuses a body on a route that takes none, which would otherwise
+// be ignored whatever it held: a client that sent fields there learns
+// that they were not read. No body, or an empty JSON object, is accepted.
+func noBody(w http.ResponseWriter, r *http.Request) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxEmptyBody+1))
+	if err != nil {
+		problem(w, r, http.StatusBadRequest, "the request body could not be read", nil)
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 || len(body) <= maxEmptyBody && DecodeStrict(body, &struct{}{}) == nil {
+		return true
+	}
+	problem(w, r, http.StatusBadRequest, "this request takes no body (or an empty JSON object)", nil)
+	return false
+}
+
+// maxEmptyBody bounds what noBody reads of a body that should be empty.
+const maxEmptyBody = 1 << 10
 
 // decode reads one JSON object into v: the body must be application/json,
 // valid UTF-8, within the size limit, with no unknown fields and nothing

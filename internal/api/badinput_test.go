@@ -344,3 +344,31 @@ func TestRuleBreakingInput(t *testing.T) {
 		e.unchanged("rule-breaking input", before)
 	})
 }
+
+// TestBodilessRoutesRefuseABody: a route that takes no body refuses one
+// with fields, repeated keys or invalid UTF-8 in it, and changes nothing;
+// no body, or an empty object, is accepted.
+func TestBodilessRoutesRefuseABody(t *testing.T) {
+	bothStores(t, func(t *testing.T, st store.Store) {
+		e := badInputEnv(t, st)
+		f := e.fixtureIn("submitted")
+		path := memoPath(f.id, "acknowledge")
+		before := e.snapshot(f.id)
+		for name, body := range map[string][]byte{
+			"a field":       []byte(`{"note":"acknowledged with conditions"}`),
+			"repeated keys": []byte(`{"a":1,"a":2}`),
+			"invalid UTF-8": {'{', '"', 0xff, '"', ':', '1', '}'},
+			"not JSON":      []byte(`acknowledge please`),
+			"too long":      append(append([]byte(`{`), bytes.Repeat([]byte(" "), 2000)...), '}'),
+		} {
+			r := e.raw(e.token("office"), "POST", path, "application/json", body)
+			if r.status != http.StatusBadRequest || !strings.Contains(problemOf(t, r).Detail, "takes no body") {
+				t.Errorf("%s: got %s, want 400 saying it takes no body", name, r)
+			}
+		}
+		e.unchanged("acknowledge with bodies", before)
+		if r := e.raw(e.token("office"), "POST", path, "application/json", []byte(" { } ")); r.status != http.StatusOK {
+			t.Errorf("an empty object: got %s, want 200", r)
+		}
+	})
+}
