@@ -315,3 +315,37 @@ func TestNoLongerAllowedToFile(t *testing.T) {
 		wantCode(t, err, channel.EFORBIDDEN)
 	})
 }
+
+// TestDroppedSignersAreNamedToAuthorsOnly: a colleague asked to co-sign
+// who did not is named to the memo's authors, and to no one else; the
+// office and the distribution see only the count, in the receipt.
+func TestDroppedSignersAreNamedToAuthorsOnly(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	drafter := d.Member("drafter")
+	d.Member("declined")
+	m, err := d.Svc.CreateMemo(d.Ctx, drafter, service.MemoInput{Title: "asked", Body: "a body", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.InviteSigners(d.Ctx, drafter, m.ID, []string{"declined"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Sign(d.Ctx, drafter, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Submit(d.Ctx, drafter, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		who   *service.Actor
+		names int
+	}{{drafter, 1}, {d.Office, 0}, {d.Principals[0], 0}} {
+		got, err := d.Svc.GetMemo(d.Ctx, c.who, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Dropped) != c.names || got.Receipt == nil || got.Receipt.Dropped != 1 {
+			t.Errorf("%s sees dropped signers %+v and a receipt counting %v; want %d named, 1 counted", c.who.Username(), got.Dropped, got.Receipt, c.names)
+		}
+	}
+}

@@ -131,7 +131,9 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 	default:
 		m.Viewer = "reader"
 	}
-	if len(o.roster.Dropped) > 0 {
+	// Who was asked to sign and did not is for the authors alone: the
+	// office and the distribution learn only how many (the receipt).
+	if len(o.roster.Dropped) > 0 && o.rel == relAuthor {
 		m.Dropped = showAuthors(o.roster.Dropped)
 	}
 	if len(o.rec.Receipt) > 0 {
