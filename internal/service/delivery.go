@@ -66,13 +66,10 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
-		if err := s.voidUnqualified(ctx, tx, o, rev); err != nil {
+		if err := s.checkSignatures(ctx, tx, o, c, hash); err != nil {
 			return err
 		}
 		if err := o.roster.PrepareSubmission(rev); err != nil {
-			return err
-		}
-		if err := s.verifySignatures(ctx, tx, o, c, hash); err != nil {
 			return err
 		}
 		o.author = &o.roster.Authors[o.roster.Find(a.User.ID)]
@@ -118,56 +115,41 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 	return receipt, err
 }
 
-// voidUnqualified voids the signatures on rev of the authors who may no
-// longer file (no longer members, made ineligible, disabled, their keys
-// reset since they signed): a signer among them is dropped at submission
-// like one who did not sign, and a co-drafter's signature stops counting.
-func (s *Service) voidUnqualified(ctx context.Context, tx store.Tx, o *opened, rev int) error {
+// checkSignatures goes through the signatures that count for the memo's
+// current revision. Those of authors who may no longer file (no longer
+// members, made ineligible, disabled, their keys reset since they signed)
+// are voided: such a signer is then dropped at submission like one who did
+// not sign, and a co-drafter's signature stops counting. Every other one is
+// verified against its signer's public key, so that a tampered roster
+// cannot be submitted.
+func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c channel.Content, hash []byte) error {
+	rev := o.rec.Revision
 	var ids []string
 	for _, au := range o.roster.Authors {
 		if au.Signed(rev) {
 			ids = append(ids, au.UserID)
 		}
 	}
-	us, err := tx.UsersByIDs(ctx, ids)
+	users, err := tx.UsersByIDs(ctx, ids) // in the order asked
 	if err != nil {
 		return err
 	}
-	may := make(map[string]bool, len(us))
-	for _, u := range us {
-		may[u.ID] = s.mayFile(u) == nil
-	}
+	n := 0
 	for i := range o.roster.Authors {
-		if au := &o.roster.Authors[i]; au.Signed(rev) && !may[au.UserID] {
-			au.SignedRevision, au.Signature, au.SignedAt = 0, nil, time.Time{}
-		}
-	}
-	return nil
-}
-
-// verifySignatures checks every counted signature against its signer's
-// public key, so that a tampered roster cannot be submitted.
-func (s *Service) verifySignatures(ctx context.Context, tx store.Tx, o *opened, c channel.Content, hash []byte) error {
-	ids := make([]string, 0, len(o.roster.Authors))
-	for _, au := range o.roster.Authors {
-		if au.Signed(o.rec.Revision) {
-			ids = append(ids, au.UserID)
-		}
-	}
-	keys, err := tx.SignKeys(ctx, ids)
-	if err != nil {
-		return err
-	}
-	i := 0
-	for _, au := range o.roster.Authors {
-		if !au.Signed(o.rec.Revision) {
+		au := &o.roster.Authors[i]
+		if !au.Signed(rev) {
 			continue
 		}
-		st := vault.Statement{MemoID: o.rec.ID, Revision: o.rec.Revision, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: keys[i].Username}
-		if !o.pre.verify(keys[i].Public, st, au.Signature) {
+		u := users[n]
+		n++
+		if s.mayFile(u) != nil {
+			au.SignedRevision, au.Signature, au.SignedAt = 0, nil, time.Time{}
+			continue
+		}
+		st := vault.Statement{MemoID: o.rec.ID, Revision: rev, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: u.Username}
+		if !o.pre.verify(u.SignPublic, st, au.Signature) {
 			return channel.Errorf(channel.ECONFLICT, "the signature of %q does not verify: ask them to sign again", au.Username)
 		}
-		i++
 	}
 	return nil
 }

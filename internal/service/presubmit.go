@@ -84,10 +84,10 @@ func (s *Service) presubmit(ctx context.Context, a *Actor, memoID string, rev in
 		if err != nil {
 			return err
 		}
-		if err := o.roster.PrepareSubmission(rev); err != nil {
+		if err := s.checkSignatures(ctx, tx, o, c, hash); err != nil {
 			return err
 		}
-		if err := s.verifySignatures(ctx, tx, o, c, hash); err != nil {
+		if err := o.roster.PrepareSubmission(rev); err != nil {
 			return err
 		}
 		boxes := []string{}
