@@ -81,7 +81,7 @@ func (h *handler) wrap(rt route) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		var a *service.Actor
 		if rt.auth {
-			token, ok := bearer(r)
+			token, ok := Bearer(r)
 			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="dissent"`)
 				problem(w, r, http.StatusUnauthorized, "sign in first", nil)
@@ -103,7 +103,8 @@ func (h *handler) wrap(rt route) http.Handler {
 	})
 }
 
-func bearer(r *http.Request) (string, bool) {
+// Bearer returns the token of r's "Authorization: Bearer" header.
+func Bearer(r *http.Request) (string, bool) {
 	v := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(v, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {

@@ -186,7 +186,7 @@ func metricsGate(token string, next http.Handler) http.Handler {
 			http.Error(w, "metrics are not served: set server.metrics_token (DISSENT_METRICS_TOKEN) and send it as a bearer token", http.StatusForbidden)
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := api.Bearer(r)
 		if h := sha256.Sum256([]byte(got)); !ok || subtle.ConstantTimeCompare(h[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "metrics need the bearer token set in server.metrics_token", http.StatusUnauthorized)
