@@ -45,7 +45,10 @@ type Receipt = bundle.Receipt
 func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) (*Receipt, error) {
 	var receipt *Receipt
 	pre := s.presubmit(ctx, a, memoID, rev)
-	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+	// Where the memo goes and whom it is announced to are read with the
+	// memo, before the first write.
+	ahead := store.Ahead{Settings: []string{settingOffice, settingDistribution}, Group: officeGroup}
+	err := s.memoTxAhead(ctx, a, memoID, ahead, func(tx store.Tx, o *opened) error {
 		o.pre = pre
 		if err := requireAuthor(o, true); err != nil {
 			return err
@@ -73,6 +76,10 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 			return err
 		}
 		o.author = &o.roster.Authors[o.roster.Find(a.User.ID)]
+		office, err := s.officeRecipients(ctx, tx)
+		if err != nil {
+			return err
+		}
 		principals, err := s.distribute(ctx, tx, o)
 		if err != nil {
 			return err
@@ -107,7 +114,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if o.rec.Receipt, err = json.Marshal(receipt); err != nil {
 			return err
 		}
-		if err := s.noticeSubmitted(ctx, tx, o.rec, principals); err != nil {
+		if err := s.noticeSubmitted(ctx, tx, o.rec, office, principals); err != nil {
 			return err
 		}
 		return s.updateMemo(ctx, tx, o.rec)

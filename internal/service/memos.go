@@ -49,8 +49,26 @@ const memoRetries = 16
 // that people acting on one memo at once queue rather than see a conflict;
 // fn checks state and revision afresh, and refuses what no longer applies.
 func (s *Service) memoTx(ctx context.Context, a *Actor, memoID string, fn func(tx store.Tx, o *opened) error) error {
+	return s.memoTxAhead(ctx, a, memoID, store.Ahead{}, fn)
+}
+
+// memoTxAhead is memoTx for an fn that will also make the reads more
+// names before its first write: they go to the store (tx.ReadAhead) with
+// the memo's and the actor's author-index entry, which opening the memo
+// reads.
+func (s *Service) memoTxAhead(ctx context.Context, a *Actor, memoID string, more store.Ahead, fn func(tx store.Tx, o *opened) error) error {
+	ahead := more
+	if validID(memoID) {
+		ahead.Memo = memoID
+		if a.id != nil {
+			ahead.Owner, ahead.Entry = indexTags(a.id, memoID)
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		err := s.inTx(ctx, true, func(tx store.Tx) error {
+			if err := tx.ReadAhead(ctx, ahead); err != nil {
+				return err
+			}
 			o, err := s.openMemo(ctx, tx, a, memoID, true)
 			if err != nil {
 				return err

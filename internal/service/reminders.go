@@ -483,18 +483,14 @@ func (s *Service) notices(to []*store.User, kind, memoID string, due time.Time, 
 	return ns
 }
 
-// noticeSubmitted tells the office that a memo arrived and must be
-// acknowledged, and the principals of the standing distribution it was
+// noticeSubmitted tells the office's members (office) that a memo arrived
+// and must be acknowledged, and the principals of the standing distribution it was
 // just wrapped to that it reached them. It
 // runs in the submission's transaction, so the notices exist exactly when
 // the submission does. It names no author: the office and principals are
 // told of the memo, not of who wrote it.
-func (s *Service) noticeSubmitted(ctx context.Context, tx store.Tx, m *store.Memo, principals []*store.User) error {
+func (s *Service) noticeSubmitted(ctx context.Context, tx store.Tx, m *store.Memo, office, principals []*store.User) error {
 	p := s.reminders()
-	office, err := s.officeRecipients(ctx, tx)
-	if err != nil {
-		return err
-	}
 	ns := s.notices(office, KindReceived, m.ID, fromMicros(m.AcknowledgeBy), p)
 	return tx.AddNotifications(ctx, append(ns, s.readerNotices(m, principals)...))
 }

@@ -384,7 +384,7 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 			if a.id != nil {
 				owner, entry = indexTags(a.id, memoID)
 			}
-			if err := tx.ReadAhead(ctx, memoID, owner, entry); err != nil {
+			if err := tx.ReadAhead(ctx, store.Ahead{Memo: memoID, Owner: owner, Entry: entry, View: true}); err != nil {
 				return err
 			}
 		}

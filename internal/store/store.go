@@ -101,13 +101,12 @@ type Tx interface {
 	// MemoVersion returns the memo's Version alone: a check that it has not
 	// changed since it was read, without reading it again.
 	MemoVersion(ctx context.Context, id string) (int64, error)
-	// ReadAhead tells a read transaction that the memo is about to be
-	// opened for its view by the holder of the author-index tags owner and
-	// entry (nil when the reader has no index): a store that can batch
-	// reads fetches MemoByID, IndexEntry, AccessList, Items, MemoLedger and
-	// the Revision the memo is at for it in one round trip, and those calls,
-	// each once, answer from what it read. Others do nothing.
-	ReadAhead(ctx context.Context, memoID string, owner, entry []byte) error
+	// ReadAhead tells a transaction which reads it is about to make (see
+	// Ahead): a store that can batch reads fetches them in one round trip,
+	// and those calls, each once and before the transaction's next write,
+	// answer from what it read; after a write they read afresh. Others do
+	// nothing.
+	ReadAhead(ctx context.Context, a Ahead) error
 	// ReadPageAhead tells a read transaction that a page of memos is about
 	// to be listed: a store that can batch reads fetches, in one round
 	// trip, the Headings of memoIDs, the IndexEntriesFor owner among
@@ -340,6 +339,23 @@ type Revision struct {
 	// stores it when set; Revision and Revisions leave it empty (read it
 	// with Headings).
 	Heading []byte
+}
+
+// Ahead names the reads a transaction is about to make, for ReadAhead.
+// Each is the call with exactly these arguments.
+type Ahead struct {
+	// Memo: MemoByID(Memo), and Revision(Memo, r) for the revision r the
+	// memo is at.
+	Memo string
+	// Owner, Entry: IndexEntry(Owner, Entry), when Owner is not nil.
+	Owner, Entry []byte
+	// View: AccessList(Memo), Items(Memo) and MemoLedger(Memo), what
+	// showing the memo reads.
+	View bool
+	// Settings: Settings(Settings...), when not empty.
+	Settings []string
+	// Group: GroupMembers(Group), when not empty.
+	Group string
 }
 
 // Heading is a revision's title and marking, sealed apart from its text.

@@ -17,7 +17,7 @@ import (
 // pipeline is sqlstore.Pipeline over pgx's batches: the statements go out
 // together, in the extended protocol's pipeline, and end with one Sync, so
 // a statement after one that failed does not run.
-func pipeline(ctx context.Context, conn *sql.Conn, stmts []sqlstore.Stmt, query bool) (affected []int64, rows sqlstore.Rows, failed int, err error) {
+func pipeline(ctx context.Context, conn *sql.Conn, stmts []sqlstore.Stmt, queries int) (affected []int64, rows []sqlstore.Rows, failed int, err error) {
 	failed = -1
 	rawErr := conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
@@ -25,7 +25,7 @@ func pipeline(ctx context.Context, conn *sql.Conn, stmts []sqlstore.Stmt, query 
 			return fmt.Errorf("postgres: pipeline: the driver's connection is a %T", dc)
 		}
 		pc := sc.Conn()
-		if simple(stmts, query) {
+		if simple(stmts, queries) {
 			affected, failed, err = runSimple(ctx, pc.PgConn(), stmts)
 			return nil
 		}
@@ -35,15 +35,18 @@ func pipeline(ctx context.Context, conn *sql.Conn, stmts []sqlstore.Stmt, query 
 		}
 		br := pc.SendBatch(ctx, b)
 		for i := range stmts {
-			if query && i == len(stmts)-1 {
+			if i >= len(stmts)-queries {
 				r, qerr := br.Query()
+				var buf *bufferedRows
 				if qerr == nil {
-					rows, qerr = readAll(r, pc.TypeMap())
+					buf, qerr = readAll(r, pc.TypeMap())
 				}
 				if qerr != nil {
 					failed, err = i, qerr
+					break
 				}
-				break
+				rows = append(rows, buf)
+				continue
 			}
 			tag, eerr := br.Exec()
 			if eerr != nil {
@@ -66,14 +69,14 @@ func pipeline(ctx context.Context, conn *sql.Conn, stmts []sqlstore.Stmt, query 
 	return affected, rows, failed, err
 }
 
-// simple reports whether stmts, none of which returns rows read (query is
-// false), are all without arguments: the group's SAVEPOINT, RELEASE,
+// simple reports whether stmts, none of which returns rows read (queries
+// is 0), are all without arguments: the group's SAVEPOINT, RELEASE,
 // ROLLBACK TO, COMMIT.
 // Those go in one simple-protocol query instead, since in a transaction
 // that a failed statement spoiled PostgreSQL refuses to prepare even the
 // ROLLBACK TO that would repair it.
-func simple(stmts []sqlstore.Stmt, query bool) bool {
-	if query {
+func simple(stmts []sqlstore.Stmt, queries int) bool {
+	if queries > 0 {
 		return false
 	}
 	for _, s := range stmts {

@@ -58,7 +58,7 @@ func TestReadAheadAnswersFromItsBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reader.Rollback()
-	if err := reader.ReadAhead(ctx, "m1", nil, nil); err != nil {
+	if err := reader.ReadAhead(ctx, store.Ahead{Memo: "m1"}); err != nil {
 		t.Fatal(err)
 	}
 	do(true, func(tx store.Tx) error {

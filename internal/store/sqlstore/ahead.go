@@ -10,15 +10,19 @@ import (
 	"github.com/dissent-channel/dissent/internal/store"
 )
 
-// Reading ahead, for PostgreSQL (Dialect.ReadBatch).
+// Reading ahead, for PostgreSQL (Dialect.ReadBatch, Dialect.Pipeline).
 //
-// Opening a memo to show it is a chain of reads that each wait for the
-// database: the memo, the reader's author-index entry, the memo's key
-// wraps, its items and its ledger entries. None needs another's answer, so
-// on a dialect that can batch, ReadAhead sends them together, in one round
+// Opening a memo is a chain of reads that each wait for the database: to
+// show it, the memo, the reader's author-index entry, the memo's key wraps,
+// its items and its ledger entries; to submit it, the memo, the author's
+// entry, its revision, where it goes and who is told. None needs another's
+// answer, so on PostgreSQL ReadAhead sends them together, in one round
 // trip, and keeps the result sets; the method calls that follow find their
-// rows there, each once, as if they had asked. SQLite has no round trip to
-// save (a read is a call into the library), so there it does nothing.
+// rows there, each once, as if they had asked. A write transaction's batch
+// goes on its group's connection with the writes queued there (pipe.go),
+// and its first write drops what was not taken: a call after it must see
+// the transaction's own writes. SQLite has no round trip to save (a read
+// is a call into the library), so there it does nothing.
 
 // The statements ReadAhead sends, shared with the methods that run them.
 const (
@@ -39,20 +43,34 @@ const (
 		FROM ledger_leaves l WHERE l.memo_id = ? AND l.action <> '` + store.ReadAction + `' ORDER BY l.idx`
 )
 
+// sqlGroupMembers is GroupMembers' statement.
+var sqlGroupMembers = `SELECT ` + prefixed("u.", userColumns) + ` FROM group_keys g JOIN users u ON u.id = g.user_id
+	WHERE g.grp = ? ORDER BY g.granted_at, g.user_id`
+
 // ReadBatch runs read-only stmts on conn in one round trip and returns each
 // one's rows, read in full.
 type ReadBatch func(ctx context.Context, conn *sql.Conn, stmts []Stmt) ([]Rows, error)
 
-// ReadAhead fetches what showing memoID to the holder of the author-index
-// tags owner and entry (nil: none) will read; see store.Tx.
-func (t *Tx) ReadAhead(ctx context.Context, memoID string, owner, entry []byte) error {
+// ReadAhead fetches the reads a names; see store.Tx.
+func (t *Tx) ReadAhead(ctx context.Context, a store.Ahead) error {
 	if !t.batches() {
 		return nil
 	}
-	stmts := []Stmt{{sqlMemoByID, []any{memoID}}, {sqlAccessList, []any{memoID}}, {sqlItems, []any{memoID}}, {sqlMemoLedger, []any{memoID}},
-		{sqlCurrentRevision, []any{memoID, memoID}}}
-	if owner != nil {
-		stmts = append(stmts, Stmt{sqlIndexEntry, []any{owner, entry}})
+	var stmts []Stmt
+	if a.Memo != "" {
+		stmts = append(stmts, Stmt{sqlMemoByID, []any{a.Memo}}, Stmt{sqlCurrentRevision, []any{a.Memo, a.Memo}})
+		if a.View {
+			stmts = append(stmts, Stmt{sqlAccessList, []any{a.Memo}}, Stmt{sqlItems, []any{a.Memo}}, Stmt{sqlMemoLedger, []any{a.Memo}})
+		}
+	}
+	if a.Owner != nil {
+		stmts = append(stmts, Stmt{sqlIndexEntry, []any{a.Owner, a.Entry}})
+	}
+	if len(a.Settings) > 0 {
+		stmts = append(stmts, settingsStmt(a.Settings))
+	}
+	if a.Group != "" {
+		stmts = append(stmts, Stmt{sqlGroupMembers, []any{a.Group}})
 	}
 	return t.readAhead(ctx, stmts)
 }
@@ -75,19 +93,37 @@ func (t *Tx) ReadPageAhead(ctx context.Context, memoIDs []string, owner []byte, 
 	return t.readAhead(ctx, stmts)
 }
 
-// batches reports whether this transaction can read ahead: only a read on
-// a dialect that batches; elsewhere the statements are not even built.
-func (t *Tx) batches() bool { return t.conn != nil && t.db.d.ReadBatch != nil }
+// batches reports whether this transaction can read ahead: a read on a
+// dialect that batches, or a pipelined member of a group; elsewhere the
+// statements are not even built.
+func (t *Tx) batches() bool {
+	return t.conn != nil && t.db.d.ReadBatch != nil || t.pipe() != nil
+}
 
 // readAhead sends stmts in one batch (see batches) and keeps their rows for
 // the calls that will ask for them.
 func (t *Tx) readAhead(ctx context.Context, stmts []Stmt) error {
+	if len(stmts) == 0 {
+		return nil
+	}
 	sent := make([]Stmt, len(stmts))
 	for i, s := range stmts {
 		sent[i] = Stmt{t.db.q(s.Query), notNullBlobs(s.Args)}
 	}
-	rows, err := t.db.d.ReadBatch(t.stmtCtx(ctx), t.conn, sent)
-	if err != nil {
+	var rows []Rows
+	var err error
+	if pc := t.pipe(); pc != nil {
+		if t.broken != nil {
+			return t.broken
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, rows, err = pc.send(ctx, sent, true); err != nil {
+			t.breaks(err)
+			return fmt.Errorf("sqlstore: read ahead: %w", err)
+		}
+	} else if rows, err = t.db.d.ReadBatch(t.stmtCtx(ctx), t.conn, sent); err != nil {
 		return fmt.Errorf("sqlstore: read ahead: %w", err)
 	}
 	t.ahead = make(map[string]Rows, len(stmts))

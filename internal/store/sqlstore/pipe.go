@@ -49,10 +49,10 @@ type Rows interface {
 
 // Pipeline sends stmts on conn, in order and in one round trip, and reads
 // their results: the rows each affected, up to the first that failed (its
-// index is failed, with err), and, when query is set, the last one's rows,
-// read in full (the connection is not the caller's once Pipeline returns).
-// A statement after a failed one does not run.
-type Pipeline func(ctx context.Context, conn *sql.Conn, stmts []Stmt, query bool) (affected []int64, rows Rows, failed int, err error)
+// index is failed, with err), and the rows of the last queries of them,
+// which are queries, each read in full (the connection is not the caller's
+// once Pipeline returns). A statement after a failed one does not run.
+type Pipeline func(ctx context.Context, conn *sql.Conn, stmts []Stmt, queries int) (affected []int64, rows []Rows, failed int, err error)
 
 // pipeConn is a group's connection when it is pipelined.
 type pipeConn struct {
@@ -96,25 +96,28 @@ func (p *pipeConn) hasWrites() bool {
 	return false
 }
 
-// send sends what is queued, then last (if not nil; a query when query is
-// set), in one round trip, and returns the rows last affected, or its rows.
-// A queued write that failed or missed its row is the error returned: its
-// miss error, store.ErrConflict for a duplicate (as Tx.exec says), or an
-// internal error.
-func (p *pipeConn) send(ctx context.Context, last *Stmt, query bool) (int64, Rows, error) {
+// send sends what is queued, then last, in one round trip, and returns
+// the rows the last statement affected, or, when queries is set, the rows
+// of each of last, which are then all queries. A queued write that failed
+// or missed its row is the error returned: its miss error,
+// store.ErrConflict for a duplicate (as Tx.exec says), or an internal
+// error.
+func (p *pipeConn) send(ctx context.Context, last []Stmt, queries bool) (int64, []Rows, error) {
 	queued := p.pending
 	p.pending = nil
-	stmts := make([]Stmt, 0, len(queued)+1)
+	stmts := make([]Stmt, 0, len(queued)+len(last))
 	for _, s := range queued {
 		stmts = append(stmts, s.Stmt)
 	}
-	if last != nil {
-		stmts = append(stmts, *last)
-	}
+	stmts = append(stmts, last...)
 	if len(stmts) == 0 {
 		return 0, nil, nil
 	}
-	affected, rows, failed, err := p.run(context.WithoutCancel(ctx), p.conn, stmts, query && last != nil)
+	nq := 0
+	if queries {
+		nq = len(last)
+	}
+	affected, rows, failed, err := p.run(context.WithoutCancel(ctx), p.conn, stmts, nq)
 	switch {
 	case err != nil && failed < len(queued) && p.isUnique(err):
 		return 0, nil, fmt.Errorf("%w: a queued write failed: %v", store.ErrConflict, err)
@@ -127,14 +130,14 @@ func (p *pipeConn) send(ctx context.Context, last *Stmt, query bool) (int64, Row
 	}
 	for i, s := range queued {
 		if s.miss != nil && affected[i] != 1 {
-			if rows != nil {
-				_ = rows.Close()
+			for _, r := range rows {
+				_ = r.Close()
 			}
 			return 0, nil, s.miss
 		}
 	}
 	var n int64
-	if last != nil && !query {
+	if len(last) > 0 && !queries {
 		n = affected[len(affected)-1]
 	}
 	return n, rows, nil
@@ -142,7 +145,7 @@ func (p *pipeConn) send(ctx context.Context, last *Stmt, query bool) (int64, Row
 
 // exec sends what is queued and query, and waits for the answer.
 func (p *pipeConn) exec(ctx context.Context, query string, args ...any) error {
-	_, _, err := p.send(ctx, &Stmt{query, args}, false)
+	_, _, err := p.send(ctx, []Stmt{{query, args}}, false)
 	return err
 }
 

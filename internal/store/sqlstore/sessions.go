@@ -54,8 +54,8 @@ func (t *Tx) Settings(ctx context.Context, names ...string) (map[string][]byte, 
 	if len(names) == 0 {
 		return out, nil
 	}
-	in, args := inList(names)
-	rows, err := t.query(ctx, `SELECT name, value FROM settings WHERE name IN (`+in+`)`, args...)
+	st := settingsStmt(names)
+	rows, err := t.query(ctx, st.Query, st.Args...)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +67,12 @@ func (t *Tx) Settings(ctx context.Context, names ...string) (map[string][]byte, 
 		return struct{}{}, err
 	})
 	return out, err
+}
+
+// settingsStmt reads the named settings (Settings, ReadAhead).
+func settingsStmt(names []string) Stmt {
+	in, args := inList(names)
+	return Stmt{`SELECT name, value FROM settings WHERE name IN (` + in + `)`, args}
 }
 
 // PutSetting sets a named value.
@@ -106,8 +112,7 @@ func (t *Tx) GroupKeys(ctx context.Context, group string) ([]*store.GroupKey, er
 
 // GroupMembers returns the users who hold a wrap of the group's key.
 func (t *Tx) GroupMembers(ctx context.Context, group string) ([]*store.User, error) {
-	rows, err := t.query(ctx, `SELECT `+prefixed("u.", userColumns)+` FROM group_keys g JOIN users u ON u.id = g.user_id
-		WHERE g.grp = ? ORDER BY g.granted_at, g.user_id`, group)
+	rows, err := t.query(ctx, sqlGroupMembers, group)
 	if err != nil {
 		return nil, err
 	}

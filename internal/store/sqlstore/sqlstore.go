@@ -354,7 +354,7 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 		return nil, err
 	}
 	if pc := t.pipe(); pc != nil {
-		n, _, err := pc.send(ctx, &Stmt{query, args}, false)
+		n, _, err := pc.send(ctx, []Stmt{{query, args}}, false)
 		if err != nil {
 			t.breaks(err)
 			return nil, err
@@ -384,6 +384,7 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 
 // beforeWrite is what a grouped member does before each write (group.go).
 func (t *Tx) beforeWrite(ctx context.Context, query string) error {
+	t.ahead = nil // what was read ahead is from before this write
 	if t.broken != nil {
 		return t.broken
 	}
@@ -450,12 +451,12 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (Rows, error)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		_, rows, err := pc.send(ctx, &Stmt{query, args}, true)
+		_, rows, err := pc.send(ctx, []Stmt{{query, args}}, true)
 		if err != nil {
 			t.breaks(err)
 			return nil, err
 		}
-		return rows, nil
+		return rows[0], nil
 	}
 	var r *sql.Rows
 	var err error

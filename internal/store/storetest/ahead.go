@@ -11,11 +11,17 @@ import (
 // testReadAhead: after ReadAhead, the reads it names answer as they would
 // without it — for a memo with wraps, items, ledger entries with and without
 // details, an index entry and revisions (the current one, an older one, one
-// that does not exist); for a memo that does not exist; for an index entry
-// that does not exist — and a second call of each still reads.
+// that does not exist), settings present and absent and a group's members;
+// for a memo that does not exist; for an index entry that does not exist —
+// in a read transaction and in a write one, and a second call of each still
+// reads. In a write transaction, a write drops what was read ahead: the
+// reads after it see the transaction's own writes.
 func testReadAhead(t *testing.T, s store.Store) {
 	createMemos(t, s, newMemo("m1"))
+	officer := newUser("u-officer", "officer", "Officer")
+	createUsers(t, s, officer)
 	owner, entry := []byte("owner tag"), []byte("entry tag")
+	settings := []string{"ahead a", "ahead none", "ahead b"}
 	write(t, s, func(ctx context.Context, tx store.Tx) {
 		for _, g := range []string{"group:office", "u-p1"} {
 			check(t, tx.PutAccess(ctx, &store.Access{MemoID: "m1", Grantee: g, KeyVersion: 1, Wrapped: []byte("wrapped to " + g), AddedAt: t0}))
@@ -28,6 +34,9 @@ func testReadAhead(t *testing.T, s store.Store) {
 			check(t, tx.PutRevision(ctx, &store.Revision{MemoID: "m1", Revision: rev, KeyVersion: 1, Sealed: fmt.Appendf(nil, "text %d", rev),
 				ContentHash: []byte("hash"), CreatedAt: t0, Heading: []byte("heading")}))
 		}
+		check(t, tx.PutSetting(ctx, "ahead a", []byte("A")))
+		check(t, tx.PutSetting(ctx, "ahead b", []byte("B")))
+		check(t, tx.PutGroupKey(ctx, &store.GroupKey{Group: "office", UserID: officer.ID, Wrapped: []byte("office key"), GrantedBy: "u-admin", GrantedAt: t0}))
 	})
 
 	type reads struct {
@@ -40,6 +49,8 @@ func testReadAhead(t *testing.T, s store.Store) {
 		indexErr error
 		revs     []*store.Revision
 		revErrs  []error
+		settings map[string][]byte
+		members  []*store.User
 	}
 	// revs are the revisions read, in this order: ReadAhead must answer an
 	// older one asked for first as well as the current one.
@@ -58,34 +69,72 @@ func testReadAhead(t *testing.T, s store.Store) {
 		r.ledger, err = tx.MemoLedger(ctx, memoID)
 		check(t, err)
 		r.index, r.indexErr = tx.IndexEntry(ctx, owner, entry)
+		r.settings, err = tx.Settings(ctx, settings...)
+		check(t, err)
+		r.members, err = tx.GroupMembers(ctx, "office")
+		check(t, err)
 		return r
 	}
-	for _, c := range []struct {
-		name, memo string
-		entry      []byte
-	}{
-		{"a memo with everything", "m1", entry},
-		{"a memo that does not exist", "m-none", entry},
-		{"an index entry that does not exist", "m1", []byte("no such entry")},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			for _, revs := range [][]int{{2, 1, 3}, {1, 2, 3}, {3, 2}} {
-				var want reads
-				read(t, s, func(ctx context.Context, tx store.Tx) { want = readAll(ctx, tx, c.memo, c.entry, revs...) })
-				read(t, s, func(ctx context.Context, tx store.Tx) {
-					check(t, tx.ReadAhead(ctx, c.memo, owner, c.entry))
-					same(t, fmt.Sprintf("reads of revisions %v after ReadAhead", revs), readAll(ctx, tx, c.memo, c.entry, revs...), want)
-					same(t, "the same reads again", readAll(ctx, tx, c.memo, c.entry, revs...), want)
-				})
-			}
-		})
+	for _, writable := range []bool{false, true} {
+		for _, c := range []struct {
+			name, memo string
+			entry      []byte
+		}{
+			{"a memo with everything", "m1", entry},
+			{"a memo that does not exist", "m-none", entry},
+			{"an index entry that does not exist", "m1", []byte("no such entry")},
+		} {
+			t.Run(fmt.Sprintf("%s, write %v", c.name, writable), func(t *testing.T) {
+				for _, revs := range [][]int{{2, 1, 3}, {1, 2, 3}, {3, 2}} {
+					var want reads
+					read(t, s, func(ctx context.Context, tx store.Tx) { want = readAll(ctx, tx, c.memo, c.entry, revs...) })
+					inTx(t, s, writable, func(ctx context.Context, tx store.Tx) {
+						check(t, tx.ReadAhead(ctx, store.Ahead{Memo: c.memo, Owner: owner, Entry: c.entry, View: true, Settings: settings, Group: "office"}))
+						same(t, fmt.Sprintf("reads of revisions %v after ReadAhead", revs), readAll(ctx, tx, c.memo, c.entry, revs...), want)
+						same(t, "the same reads again", readAll(ctx, tx, c.memo, c.entry, revs...), want)
+					})
+				}
+			})
+		}
 	}
 	t.Run("a reader without an index", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			check(t, tx.ReadAhead(ctx, "m1", nil, nil))
+			check(t, tx.ReadAhead(ctx, store.Ahead{Memo: "m1"}))
 			m, err := tx.MemoByID(ctx, "m1")
 			check(t, err)
 			same(t, "memo", m.ID, "m1")
+		})
+	})
+	t.Run("a write drops what was read ahead", func(t *testing.T) {
+		inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
+			check(t, tx.ReadAhead(ctx, store.Ahead{Memo: "m1", Owner: owner, Entry: entry, Settings: settings, Group: "office"}))
+			m, err := tx.MemoByID(ctx, "m1")
+			check(t, err)
+			m.State = "acknowledged"
+			check(t, tx.UpdateMemo(ctx, m))
+			check(t, tx.PutSetting(ctx, "ahead a", []byte("changed")))
+			check(t, tx.PutIndexEntry(ctx, owner, []byte("entry tag 2"), []byte("sealed entry 2")))
+			check(t, tx.DeleteGroupKey(ctx, "office", officer.ID))
+			check(t, tx.PutRevision(ctx, &store.Revision{MemoID: "m1", Revision: 3, KeyVersion: 1, Sealed: []byte("text 3"), ContentHash: []byte("hash"), CreatedAt: t0, Heading: []byte("heading")}))
+
+			set, err := tx.Settings(ctx, settings...)
+			check(t, err)
+			same(t, "setting written after ReadAhead", string(set["ahead a"]), "changed")
+			members, err := tx.GroupMembers(ctx, "office")
+			check(t, err)
+			same(t, "office members after one was removed", len(members), 0)
+			rev, err := tx.Revision(ctx, "m1", 3)
+			check(t, err)
+			same(t, "revision written after ReadAhead", string(rev.Sealed), "text 3")
+			got, err := tx.MemoByID(ctx, "m1")
+			check(t, err)
+			same(t, "memo written after ReadAhead", got.State, "acknowledged")
+		})
+		// Rolled back: the fixture is as it was.
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			set, err := tx.Settings(ctx, "ahead a")
+			check(t, err)
+			same(t, "setting after the rollback", string(set["ahead a"]), "A")
 		})
 	})
 }
