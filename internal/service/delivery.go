@@ -233,8 +233,10 @@ func (s *Service) checkpointAt(ctx context.Context, tx store.Tx) ([]byte, int64,
 		return nil, 0, err
 	}
 	// Never sign a tree that does not extend the last one signed: stored
-	// hashes rewritten since would otherwise be blessed.
-	if oldSize, oldNote, err := tx.LatestCheckpoint(ctx); err == nil && oldSize < size {
+	// hashes rewritten since would otherwise be blessed. That holds at the
+	// same size too (the root must not have changed) and for a ledger now
+	// smaller than the last checkpoint (its tail was cut).
+	if _, oldNote, err := tx.LatestCheckpoint(ctx); err == nil {
 		old, err := s.openLatest(ctx, tx, oldNote)
 		if err != nil {
 			return nil, 0, err

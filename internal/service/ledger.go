@@ -138,7 +138,13 @@ func (s *Service) ExportLedger(ctx context.Context, dir string) (*ledger.Checkpo
 		if cp, err = ledger.OpenCheckpoint(note, string(vkey)); err != nil {
 			return err
 		}
-		return ledger.Export(ctx, tx.LedgerStorage("", ""), dir, note)
+		// Signing checked the stored hashes against the last checkpoint;
+		// the leaves are checked against those hashes here, before any goes out.
+		ls := tx.LedgerStorage("", "")
+		if err := ledger.SelfCheck(ctx, ls, &cp); err != nil {
+			return err
+		}
+		return ledger.Export(ctx, ls, dir, note)
 	})
 	return &cp, err
 }

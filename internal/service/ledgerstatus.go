@@ -96,14 +96,22 @@ func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error)
 	if a == nil {
 		role = "system"
 	}
+	res := &SelfCheck{At: s.now()}
 	note, err := s.LatestCheckpoint(ctx, a)
-	if err != nil {
+	if errors.Is(err, ledger.ErrTampered) {
+		// No checkpoint could be signed: the ledger does not extend the
+		// last one (rewritten, or cut short).
+		res.Problem = err.Error()
+	} else if err != nil {
 		return nil, err
 	}
-	res := &SelfCheck{At: s.now()}
 	// Read in its own transaction: the check reads the whole ledger and must
 	// not hold the writer lock while it does.
 	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		if res.Size, err = ledgerSize(ctx, tx); err != nil || res.Problem != "" {
+			return err
+		}
 		vkey, err := tx.Setting(ctx, settingLedgerVKey)
 		if err != nil {
 			return err
@@ -112,9 +120,6 @@ func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error)
 		if err != nil {
 			res.Problem = "the latest checkpoint does not verify with the ledger key"
 			return nil
-		}
-		if res.Size, err = ledgerSize(ctx, tx); err != nil {
-			return err
 		}
 		// Anything that stops the check once the ledger's size is known is
 		// damage to report: a missing row shows up as a read error.

@@ -2,9 +2,11 @@ package service_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -249,4 +251,105 @@ func TestSwappedSigningKeyStopsSubmission(t *testing.T) {
 			t.Fatalf("submit with bob's key back: %v", err)
 		}
 	})
+}
+
+// TestRewrittenTailIsNeverSigned rewrites the ledger's newest leaf and the
+// stored hashes above it, which anyone with database access can compute
+// (no key needed), leaving its size alone; and, apart, cuts the newest leaf
+// off. The node must refuse to sign a checkpoint over either, keep the
+// checkpoint it signed before, refuse an export, and say it is not ready.
+func TestRewrittenTailIsNeverSigned(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(t *testing.T, db *sqlstore.DB, last int64)
+	}{
+		{"the newest leaf rewritten, same size", func(t *testing.T, db *sqlstore.DB, last int64) {
+			forged, err := ledger.Leaf{Version: 1, Time: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC), Action: "ledger.selfcheck", Role: "system"}.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hashes, err := tlog.StoredHashesForRecordHash(last, tlog.RecordHash(forged), storedHashes{t, db})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec(t, db, `UPDATE ledger_leaves SET data = ? WHERE idx = ?`, forged, last)
+			first := tlog.StoredHashIndex(0, last)
+			for i, h := range hashes {
+				exec(t, db, `UPDATE ledger_hashes SET hash = ? WHERE idx = ?`, h[:], first+int64(i))
+			}
+		}},
+		{"the newest leaf cut off", func(t *testing.T, db *sqlstore.DB, last int64) {
+			exec(t, db, `DELETE FROM ledger_details WHERE idx = ?`, last)
+			exec(t, db, `DELETE FROM ledger_leaves WHERE idx = ?`, last)
+			exec(t, db, `DELETE FROM ledger_hashes WHERE idx >= ?`, tlog.StoredHashIndex(0, last))
+			exec(t, db, `UPDATE ledger_head SET size = ?`, last)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.Stores(t, func(t *testing.T, st store.Store) {
+				d := servicetest.NewDeployment(t, st)
+				submitted(t, d, d.Member("alice"), "a memo")
+				note, err := d.Svc.SignCheckpoint(d.Ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vkey, err := d.Svc.LedgerPublicKey(d.Ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cp, err := ledger.OpenCheckpoint(note, vkey)
+				if err != nil {
+					t.Fatal(err)
+				}
+				db := st.(*sqlstore.DB)
+				c.edit(t, db, cp.Size-1)
+
+				if _, err := d.Svc.SignCheckpoint(d.Ctx); !errors.Is(err, ledger.ErrTampered) {
+					t.Errorf("signing over the edited ledger: %v, want it refused as tampered", err)
+				}
+				if _, err := d.Svc.ExportLedger(d.Ctx, t.TempDir()); err == nil {
+					t.Error("the edited ledger was exported")
+				}
+				var stored []byte
+				if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT note FROM checkpoints WHERE size = ?`), cp.Size).Scan(&stored); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(stored, note) {
+					t.Errorf("the checkpoint of size %d was replaced:\n%s", cp.Size, stored)
+				}
+				if res, err := d.Svc.CheckLedger(d.Ctx, nil); res == nil || res.OK {
+					t.Errorf("self-check over the edited ledger: %+v %v", res, err)
+				}
+				if err := d.Svc.Ready(d.Ctx); err == nil {
+					t.Error("the server says ready over the edited ledger")
+				}
+			})
+		})
+	}
+}
+
+// storedHashes reads the ledger's stored hashes straight from the table,
+// as the one editing it would.
+type storedHashes struct {
+	t  *testing.T
+	db *sqlstore.DB
+}
+
+func (r storedHashes) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		var b []byte
+		if err := r.db.Raw().QueryRowContext(r.t.Context(), r.db.Rebind(`SELECT hash FROM ledger_hashes WHERE idx = ?`), x).Scan(&b); err != nil {
+			return nil, err
+		}
+		out[i] = tlog.Hash(b)
+	}
+	return out, nil
+}
+
+func exec(t *testing.T, db *sqlstore.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.Raw().ExecContext(t.Context(), db.Rebind(query), args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
 }

@@ -164,6 +164,9 @@ type Tx interface {
 	// MemoReads returns the memo's reads after ledger index after (-1: from
 	// the first), oldest first, at most limit of them.
 	MemoReads(ctx context.Context, memoID string, after int64, limit int) ([]LedgerEntry, error)
+	// PutCheckpoint stores a signed checkpoint. One already stored at that
+	// size is kept: a checkpoint once handed out is evidence, never
+	// replaced.
 	PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error
 	LatestCheckpoint(ctx context.Context) (size int64, note []byte, err error)
 	Checkpoint(ctx context.Context, size int64) ([]byte, error)

@@ -271,9 +271,9 @@ func scanLedgerEntry(r Rows) (store.LedgerEntry, error) {
 	return e, err
 }
 
-// PutCheckpoint stores a signed checkpoint (idempotent per size).
+// PutCheckpoint stores a signed checkpoint; one stored at that size stays.
 func (t *Tx) PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error {
-	return t.execLater(ctx, nil, `INSERT INTO checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note`, size, note, at)
+	return t.execLater(ctx, nil, `INSERT INTO checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`, size, note, at)
 }
 
 // LatestCheckpoint returns the checkpoint of the largest size.
