@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
@@ -35,6 +36,8 @@ type event struct {
 	// subject is the account an account event is about.
 	subject string
 	detail  map[string]any
+	// at is when it happened; zero: now.
+	at time.Time
 }
 
 // record appends ev to the ledger and returns its index.
@@ -46,7 +49,11 @@ func (s *Service) record(ctx context.Context, tx store.Tx, ev event) (int64, err
 // recordLeaf is record that also returns the leaf as appended, for a
 // caller that hands it on (a receipt, the reader's own read event).
 func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64, ledger.Leaf, []byte, error) {
-	leaf := ledger.Leaf{Version: 1, Time: s.now().UTC().Round(0), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject}
+	at := ev.at
+	if at.IsZero() {
+		at = s.now()
+	}
+	leaf := ledger.Leaf{Version: 1, Time: at.UTC().Round(0), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject}
 	if len(ev.content) > 0 {
 		leaf.Content = hex.EncodeToString(ev.content)
 	}
@@ -60,10 +67,13 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 		detail["actor"] = a.User.ID
 	case protectedMember(a) && ev.role == "":
 		// A plain member's sign-ins are not public: next to a memo's
-		// activity they would hint at who wrote it.
+		// activity they would hint at who wrote it. Each commitment has a
+		// nonce of its own, which the member alone can derive again (from
+		// the leaf's time), so that no one else can tell that two sign-ins
+		// were the same person's.
 		leaf.Role = string(channel.RoleMember)
 		if a.id != nil {
-			nonce := a.id.IndexTag("ledger-member-commitment")
+			nonce := a.id.IndexTag("ledger-member-commitment", leaf.Time.Format(time.RFC3339Nano))
 			leaf.ActorCommit = ledger.ActorCommitment(a.User.ID, nonce[:])
 		}
 	default:

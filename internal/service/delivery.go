@@ -91,12 +91,12 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		o.rec.DueAt = o.rec.AcknowledgeBy
 		o.rec.AuthorsCount = len(o.roster.Authors)
 		ev := authorEvent("memo.submit", a, o)
-		ev.content, ev.revision = hash, rev
+		ev.content, ev.revision, ev.at = hash, rev, now
 		ev.detail = map[string]any{"dropped": len(o.roster.Dropped)}
 		if err := o.sealRoster(); err != nil {
 			return err
 		}
-		idx, _, leaf, err := s.recordLeaf(ctx, tx, ev)
+		idx, lf, leaf, err := s.recordLeaf(ctx, tx, ev)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 			return err
 		}
 		receipt = &Receipt{MemoID: o.rec.ID, Revision: rev, ContentHash: hex.EncodeToString(hash), AuthorsCount: o.rec.AuthorsCount,
-			Dropped: len(o.roster.Dropped), SubmittedAt: now, LedgerIndex: idx, Checkpoint: string(cp),
+			Dropped: len(o.roster.Dropped), SubmittedAt: lf.Time, LedgerIndex: idx, Checkpoint: string(cp),
 			Leaf: string(leaf), Proof: hashStrings(proof)}
 		if o.rec.Receipt, err = json.Marshal(receipt); err != nil {
 			return err
