@@ -85,7 +85,11 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return nil
 	}
 	fmt.Printf("OK: memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
-	fmt.Printf("%d signatures verify: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))
+	// The signers' public keys come with the bundle, and the ledger does
+	// not record them (it names no author): the signatures prove the text
+	// was signed by those keys, not whose keys they are.
+	fmt.Printf("%d signatures verify under the public keys the bundle carries: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))
+	fmt.Println("The bundle, not the ledger, says whose keys those are: to be sure of a signer, check their key with them.")
 	if rep.TreeSize > 0 {
 		fmt.Printf("Submitted %s: ledger entry %d is in the checkpoint of %d entries signed by %q.\n",
 			rep.SubmittedAt.Format(time.RFC3339), rep.LedgerIndex, rep.TreeSize, rep.Origin)
