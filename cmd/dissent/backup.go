@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +13,9 @@ import (
 	"github.com/dissent-channel/dissent/internal/backup"
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/config"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/server"
+	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/postgres"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 )
@@ -33,49 +38,144 @@ func cmdBackup(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	signed, err := firstCheckpoint(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
 	if err := backup.Snapshot(ctx, st.(*sqlstore.DB), *data, *to); err != nil {
 		return err
+	}
+	if signed {
+		fmt.Println("The deployment had no signed checkpoint yet: signed its first, so that a restore can be verified.")
 	}
 	fmt.Printf("Snapshot written to %s (database, ledger keys, configuration, latest checkpoint).\n", *to)
 	fmt.Println("It holds the ledger's signing key and password hashes: store it as a secret.")
 	return nil
 }
 
+// firstCheckpoint signs a checkpoint on a deployment that has none yet (the
+// scheduled job has not run since set-up), and says whether it did. A
+// snapshot without one could be restored only unverified, and a careful
+// operator backs a new deployment up before anything else; signing one is
+// what the server does anyway, with the key in the data folder.
+func firstCheckpoint(ctx context.Context, cfg *config.Config, st store.Store) (bool, error) {
+	tx, err := st.Begin(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	_, _, err = tx.LatestCheckpoint(ctx)
+	_ = tx.Rollback()
+	if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	key, err := server.ReadLedgerKey(cfg)
+	if err != nil {
+		return false, fmt.Errorf("the deployment has no signed checkpoint yet, and none can be signed without its ledger key: %w; start the server once (it signs one), then back up", err)
+	}
+	svc, err := server.NewService(cfg, st, key, logger())
+	if err != nil {
+		return false, err
+	}
+	if _, err := svc.SignCheckpoint(ctx); err != nil {
+		return false, fmt.Errorf("sign the first checkpoint: %w", err)
+	}
+	return true, nil
+}
+
 func cmdRestore(ctx context.Context, args []string) error {
 	fs, data, _ := flags("restore")
 	from := fs.String("from", "", "the snapshot folder written by `dissent backup`")
+	keyFile := fs.String("key", "", "a copy of ledger.pub kept apart from the backups: the snapshot's key must be it")
+	cpFile := fs.String("checkpoint", "", "a signed checkpoint kept apart from the backups (a published one, or an author's receipt): the restored ledger must extend it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *from == "" {
 		return channel.Invalid("from", "name the snapshot with --from")
 	}
-	if err := backup.Restore(*from, *data); err != nil {
-		return err
+	var pins backup.Pins
+	if *keyFile != "" {
+		b, err := readSmall(*keyFile, 64<<10)
+		if err != nil {
+			return channel.Invalid("key", "read the key: %v", err)
+		}
+		pins.Key = strings.TrimSpace(string(b))
 	}
-	cfg, err := loadConfig(*data, "")
+	if *cpFile != "" {
+		var err error
+		if pins.Checkpoint, err = readCheckpointArg(*cpFile); err != nil {
+			return err
+		}
+	}
+	// The restored folder's dissent.db, as SQLite, whatever the snapshot's
+	// dissent.toml or the environment (DISSENT_STORE_URL) select: restore
+	// verifies the file it copied, never another database.
+	r, err := backup.Restore(ctx, *from, *data, pins)
 	if err != nil {
 		return err
 	}
-	st, err := server.OpenStore(ctx, cfg, true)
-	if err != nil {
-		return err
+	fmt.Printf("Restored into %s and verified:\n", *data)
+	fmt.Println("  - the database passes SQLite's integrity and foreign-key checks;")
+	fmt.Printf("  - every ledger hash recomputes from the leaves, and the ledger extends the snapshot's signed checkpoint of %d entries, the latest in its database;\n", r.Checkpoint.Size)
+	fmt.Println("  - ledger.pub is the key the database was set up with;")
+	if r.SigningKey {
+		fmt.Println("  - ledger.key is ledger.pub's private half;")
+	} else {
+		fmt.Println("  - the snapshot has no ledger.key: put the deployment's signing key at channel.ledger_key before serving;")
 	}
-	defer st.Close()
-	note, err := os.ReadFile(filepath.Join(*data, "checkpoint"))
-	if err != nil {
-		return err
+	if r.PinnedKey {
+		fmt.Printf("  - ledger.pub is the key given with --key (%s);\n", *keyFile)
 	}
-	vkey, err := os.ReadFile(filepath.Join(*data, "ledger.pub"))
-	if err != nil {
-		return err
+	if r.Pinned != nil {
+		fmt.Printf("  - the ledger extends the checkpoint of %d entries given with --checkpoint (%s);\n", r.Pinned.Size, *cpFile)
 	}
-	cp, err := backup.Verify(ctx, st, note, strings.TrimSpace(string(vkey)))
-	if err != nil {
-		return err
+	if r.Migrations > 0 {
+		fmt.Printf("Applied %d migrations to the snapshot's database.\n", r.Migrations)
 	}
-	fmt.Printf("Restored into %s and verified: the ledger extends the snapshot's signed checkpoint of %d entries.\n", *data, cp.Size)
+	fmt.Printf("Dropped %d sign-in sessions: everyone signs in again.\n", r.Sessions)
+	if !r.PinnedKey && r.Pinned == nil {
+		fmt.Println("The snapshot was checked only against itself: one whose keys, checkpoint and ledger were all replaced together would pass too.")
+		fmt.Println("Check it against what you kept apart: --key with a copy of ledger.pub stored away from the backups, or --checkpoint with a checkpoint published or in an author's receipt.")
+	}
 	return nil
+}
+
+// readCheckpointArg reads a checkpoint note from a file: the note itself,
+// or a receipt (JSON), whose checkpoint it takes.
+func readCheckpointArg(path string) ([]byte, error) {
+	b, err := readSmall(path, 4*ledger.MaxCheckpointSize)
+	if err != nil {
+		return nil, channel.Invalid("checkpoint", "read the checkpoint: %v", err)
+	}
+	if strings.HasPrefix(strings.TrimSpace(string(b)), "{") {
+		var receipt struct {
+			Checkpoint string `json:"checkpoint"`
+		}
+		if err := json.Unmarshal(b, &receipt); err != nil || receipt.Checkpoint == "" {
+			return nil, channel.Invalid("checkpoint", "%s is JSON but not a receipt with a checkpoint", path)
+		}
+		return []byte(receipt.Checkpoint), nil
+	}
+	return b, nil
+}
+
+// readSmall reads a regular file of at most max bytes.
+func readSmall(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return b, err
 }
 
 // cmdExport moves an embedded deployment to PostgreSQL.
@@ -104,17 +204,9 @@ func cmdExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer dst.Close()
-	var note []byte
-	tx, err := src.Begin(ctx, false)
-	if err != nil {
-		return err
-	}
-	_, note, err = tx.LatestCheckpoint(ctx)
-	_ = tx.Rollback()
-	if err != nil {
-		return fmt.Errorf("the source has no checkpoint to verify against: %w", err)
-	}
-	n, err := backup.Copy(ctx, src.(*sqlstore.DB), dst)
+	// The checkpoint is the latest of the state copied, read in the same
+	// read transaction as every table.
+	n, note, err := backup.Copy(ctx, src.(*sqlstore.DB), dst)
 	if err != nil {
 		return err
 	}
@@ -127,6 +219,7 @@ func cmdExport(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("Copied %d rows to PostgreSQL; its ledger verifies against the signed checkpoint of %d entries.\n", n, cp.Size)
+	fmt.Println("Sign-in sessions were not copied: everyone signs in again.")
 	fmt.Println("Point the deployment at it: store.driver = \"postgres\" and store.url in dissent.toml (or DISSENT_STORE_URL).")
 	return nil
 }

@@ -9,12 +9,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/sqlite"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 )
 
@@ -22,10 +28,21 @@ import (
 // The recovery shares are not: they belong with their custodians.
 var keyFiles = []string{"ledger.key", "ledger.pub", "dissent.toml"}
 
+// maxSmall caps the files beside the database: a key, a checkpoint or a
+// configuration is a few kilobytes, and a snapshot folder is not trusted
+// to hand restore a file that fills the memory or the disk.
+const maxSmall = 1 << 20
+
+// settingLedgerVKey is the setting in which set-up recorded the ledger's
+// verifier key (service's settingLedgerVKey).
+const settingLedgerVKey = "ledger.vkey"
+
 // Snapshot writes a consistent copy of a running SQLite deployment into
 // the empty folder out: the database by VACUUM INTO (a transactionally
 // consistent copy taken while the server runs), the ledger's keys, the
-// configuration, and the latest signed checkpoint as `checkpoint`.
+// configuration, and the copy's latest signed checkpoint as `checkpoint`.
+// The deployment must hold a signed checkpoint (see cmd/dissent's backup,
+// which signs one on a deployment that has none yet).
 func Snapshot(ctx context.Context, db *sqlstore.DB, data, out string) error {
 	if db.Dialect() != "sqlite" {
 		return errors.New("backup: snapshots are for the embedded store; back PostgreSQL up with pg_dump (docs/OPERATIONS.md)")
@@ -33,64 +50,395 @@ func Snapshot(ctx context.Context, db *sqlstore.DB, data, out string) error {
 	if err := emptyDir(out); err != nil {
 		return err
 	}
-	// The checkpoint is read first: the copy then holds at least its leaves.
-	var note []byte
-	err := inTx(ctx, db, func(tx store.Tx) error {
-		var err error
-		_, note, err = tx.LatestCheckpoint(ctx)
+	// The snapshot holds password hashes and the signing key: only its
+	// owner reads it, whatever the umask or the folder's mode was.
+	if err := os.Chmod(out, 0o700); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("backup: latest checkpoint: %w", err)
 	}
-	if _, err := db.Raw().ExecContext(ctx, `VACUUM INTO ?`, filepath.Join(out, "dissent.db")); err != nil {
+	dbPath := filepath.Join(out, "dissent.db")
+	// VACUUM INTO writes into an empty file as it finds it, so creating it
+	// first is what keeps the copy at 0600.
+	f, err := os.OpenFile(dbPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if _, err := db.Raw().ExecContext(ctx, `VACUUM INTO ?`, dbPath); err != nil {
 		return fmt.Errorf("backup: copy the database: %w", err)
 	}
+	// The checkpoint is read from the copy, not the live store: one signed
+	// between the two would otherwise be the copy's latest, and restore
+	// requires the snapshot's checkpoint to be its database's latest.
+	cp, err := latestIn(ctx, dbPath)
+	if err != nil {
+		return err
+	}
 	for _, f := range keyFiles {
-		if err := copyFile(filepath.Join(data, f), filepath.Join(out, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// The data folder is the operator's own: a key linked in from a
+		// secrets mount is followed (still only to a plain file).
+		if err := copyFile(filepath.Join(data, f), filepath.Join(out, f), maxSmall, true); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
-	return os.WriteFile(filepath.Join(out, "checkpoint"), note, 0o600)
+	if err := writeFile(filepath.Join(out, "checkpoint"), cp); err != nil {
+		return err
+	}
+	return syncDir(out)
 }
 
-// Verify checks a store against a signed checkpoint: the checkpoint's
-// signature, every stored hash recomputed from the leaves, and that the
-// ledger extends the checkpoint.
+// latestIn reads the latest checkpoint of the SQLite database at path.
+func latestIn(ctx context.Context, path string) ([]byte, error) {
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("backup: open the copy: %w", err)
+	}
+	defer st.Close()
+	var cp []byte
+	err = inTx(ctx, st, func(tx store.Tx) error {
+		var err error
+		_, cp, err = tx.LatestCheckpoint(ctx)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("backup: the deployment has no signed checkpoint yet to verify a restore against; sign one first (`dissent backup` does when the ledger key is in the data folder)")
+	} else if err != nil {
+		return nil, fmt.Errorf("backup: latest checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// Verify checks a store against note, a checkpoint that must be its latest,
+// signed with vkey: that vkey is the key the store was set up with
+// (setting ledger.vkey); that the store holds no later signed checkpoint
+// (a ledger whose tail was cut off, handed over with an older genuine
+// checkpoint, would otherwise verify); every stored hash recomputed from
+// the leaves; no ledger row past the ledger's head; and that the ledger
+// extends the checkpoint.
 func Verify(ctx context.Context, st store.Store, note []byte, vkey string) (ledger.Checkpoint, error) {
 	cp, err := ledger.OpenCheckpoint(note, vkey)
 	if err != nil {
 		return cp, fmt.Errorf("backup: the checkpoint: %w", err)
 	}
+	var size int64
 	err = inTx(ctx, st, func(tx store.Tx) error {
-		if err := ledger.SelfCheck(ctx, tx.LedgerStorage("", ""), nil); err != nil {
+		stored, err := tx.Setting(ctx, settingLedgerVKey)
+		if errors.Is(err, store.ErrNotFound) {
+			return errors.New("backup: the database records no ledger key (setting ledger.vkey): it was never set up")
+		} else if err != nil {
 			return err
 		}
-		return ledger.CheckConsistent(ctx, tx.LedgerStorage("", ""), cp)
+		if string(stored) != vkey {
+			return fmt.Errorf("backup: ledger.pub (%q) is not the key the database was set up with (%q): the key files are another deployment's", vkey, stored)
+		}
+		_, latestNote, err := tx.LatestCheckpoint(ctx)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("backup: the database holds no signed checkpoint, though the one given is of %d entries", cp.Size)
+		} else if err != nil {
+			return err
+		}
+		latest, err := ledger.OpenCheckpoint(latestNote, vkey)
+		if err != nil {
+			return fmt.Errorf("backup: the database's latest checkpoint: %w", err)
+		}
+		switch {
+		case latest.Size > cp.Size:
+			return fmt.Errorf("backup: the database holds a signed checkpoint of %d entries, later than the one given of %d: the ledger's tail may have been cut off and an older checkpoint put in its place; do not use this copy", latest.Size, cp.Size)
+		case latest.Size != cp.Size || latest.Root != cp.Root:
+			return fmt.Errorf("backup: the checkpoint given (%d entries) is not the database's latest (%d entries)", cp.Size, latest.Size)
+		}
+		ls := tx.LedgerStorage("", "")
+		if err := ledger.SelfCheck(ctx, ls, &cp); err != nil {
+			return fmt.Errorf("backup: the ledger does not verify: %w", err)
+		}
+		if err := ledger.CheckConsistent(ctx, ls, cp); err != nil {
+			return fmt.Errorf("backup: the ledger does not verify: %w", err)
+		}
+		if size, err = ledgerSize(ctx, ls); err != nil {
+			return err
+		}
+		return nil
 	})
 	if err != nil {
-		return cp, fmt.Errorf("backup: the ledger does not verify: %w", err)
+		return cp, err
+	}
+	if err := pastHead(ctx, st, size); err != nil {
+		return cp, err
 	}
 	return cp, nil
 }
 
-// Restore copies a snapshot into the empty data folder and returns the
-// path of its checkpoint, for Verify.
-func Restore(from, data string) error {
-	for _, f := range []string{"dissent.db", "checkpoint", "ledger.pub"} {
-		if _, err := os.Stat(filepath.Join(from, f)); err != nil {
-			return fmt.Errorf("backup: %s is not a snapshot (no %s)", from, f)
-		}
+// Extends checks that the store's ledger extends note, a checkpoint signed
+// with vkey that was kept apart from the store (an author's receipt, a
+// published checkpoint): a store rewritten together with its own
+// checkpoints passes Verify, but not this.
+func Extends(ctx context.Context, st store.Store, note []byte, vkey string) (ledger.Checkpoint, error) {
+	cp, err := ledger.OpenCheckpoint(note, vkey)
+	if err != nil {
+		return cp, fmt.Errorf("backup: the checkpoint kept apart: %w", err)
 	}
-	if err := emptyDir(data); err != nil {
-		return err
-	}
-	for _, f := range append([]string{"dissent.db", "checkpoint"}, keyFiles...) {
-		if err := copyFile(filepath.Join(from, f), filepath.Join(data, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err = inTx(ctx, st, func(tx store.Tx) error {
+		ls := tx.LedgerStorage("", "")
+		n, err := ledgerSize(ctx, ls)
+		if err != nil {
 			return err
+		}
+		if n < cp.Size {
+			return fmt.Errorf("backup: the ledger has %d entries, fewer than the %d of the checkpoint kept apart: the copy is older than that checkpoint, or its tail was cut off", n, cp.Size)
+		}
+		if err := ledger.CheckConsistent(ctx, ls, cp); err != nil {
+			return fmt.Errorf("backup: the ledger does not extend the checkpoint kept apart: %w", err)
+		}
+		return nil
+	})
+	return cp, err
+}
+
+func ledgerSize(ctx context.Context, ls store.LedgerStorage) (int64, error) {
+	if sz, ok := ls.(ledger.Sizer); ok {
+		return sz.Size(ctx)
+	}
+	return ls.LockedSize(ctx)
+}
+
+// pastHead fails when the ledger's tables hold rows past its head of size
+// leaves. The ledger reads only up to its head, so such rows would pass
+// every other check, yet they are not what the checkpoint signs: a copy
+// read while a writer appended, or rows put there by hand.
+func pastHead(ctx context.Context, st store.Store, size int64) error {
+	db, ok := st.(*sqlstore.DB)
+	if !ok {
+		return nil
+	}
+	for _, c := range []struct {
+		table string
+		from  int64
+	}{
+		{"ledger_leaves", size},
+		{"ledger_hashes", tlog.StoredHashCount(size)},
+		{"ledger_details", size},
+	} {
+		var n int64
+		if err := db.Raw().QueryRowContext(ctx, db.Rebind(`SELECT COUNT(*) FROM `+c.table+` WHERE idx >= ?`), c.from).Scan(&n); err != nil {
+			return fmt.Errorf("backup: count %s: %w", c.table, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("backup: %s holds %d rows past the ledger's head of %d entries: the copy is not one consistent state of the ledger", c.table, n, size)
 		}
 	}
 	return nil
+}
+
+// Pins are what a restore is checked against besides the snapshot itself,
+// kept apart from it by the operator or an author.
+type Pins struct {
+	Key        string // the ledger's public key: the snapshot's ledger.pub must be it
+	Checkpoint []byte // a checkpoint signed with that key: the ledger must extend it
+}
+
+// Restored says what a restore checked.
+type Restored struct {
+	Checkpoint ledger.Checkpoint  // the snapshot's, the latest in its database
+	SigningKey bool               // ledger.key was in the snapshot (and is ledger.pub's private half)
+	PinnedKey  bool               // ledger.pub is Pins.Key
+	Pinned     *ledger.Checkpoint // Pins.Checkpoint, which the ledger extends
+	Migrations int                // migrations applied to the snapshot's database
+	Sessions   int                // sign-in sessions dropped
+}
+
+// Restore copies a snapshot into data, which must be empty or absent, and
+// verifies it there: SQLite's integrity and foreign-key checks; ledger.pub
+// is the database's own key (and Pins.Key when given) and ledger.key its
+// private half; the checkpoint is the database's latest and the ledger
+// extends it (and Pins.Checkpoint when given). Sign-in sessions are
+// dropped. The copy is built in a temporary folder beside data and renamed
+// into place only once it verifies, so a failed restore leaves nothing.
+//
+// The database is always the snapshot's dissent.db, opened as SQLite:
+// neither the snapshot's dissent.toml nor the environment may point the
+// checks at another database.
+func Restore(ctx context.Context, from, data string, pins Pins) (*Restored, error) {
+	for _, f := range []string{"dissent.db", "checkpoint", "ledger.pub"} {
+		if _, err := os.Lstat(filepath.Join(from, f)); err != nil {
+			return nil, fmt.Errorf("backup: %s is not a snapshot (no %s)", from, f)
+		}
+	}
+	data = filepath.Clean(data)
+	exists, err := emptyOrAbsent(data)
+	if err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(data)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(data)+".restoring-")
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	if err := copyFile(filepath.Join(from, "dissent.db"), filepath.Join(tmp, "dissent.db"), 0, false); err != nil {
+		return nil, err
+	}
+	for _, f := range append([]string{"checkpoint"}, keyFiles...) {
+		if err := copyFile(filepath.Join(from, f), filepath.Join(tmp, f), maxSmall, false); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	r, err := verifyRestored(ctx, tmp, pins)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, err
+	}
+	// os.Rename does not replace a directory, even an empty one.
+	if exists {
+		if err := os.Remove(data); err != nil {
+			return nil, fmt.Errorf("backup: make way for the restored folder: %w (name a folder that does not exist yet)", err)
+		}
+	}
+	if err := os.Rename(tmp, data); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	done = true
+	return r, syncDir(parent)
+}
+
+// verifyRestored runs Restore's checks on the folder dir.
+func verifyRestored(ctx context.Context, dir string, pins Pins) (*Restored, error) {
+	r := &Restored{}
+	path := filepath.Join(dir, "dissent.db")
+	// Checked before the migrations, which copy some tables and could carry
+	// damaged rows over into tables that look sound.
+	if err := checkIntegrity(ctx, path); err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Migrate: true, Migrated: func(string, time.Duration) { r.Migrations++ }})
+	if err != nil {
+		return nil, err
+	}
+	open := true
+	defer func() {
+		if open {
+			_ = st.Close()
+		}
+	}()
+	vkey, err := os.ReadFile(filepath.Join(dir, "ledger.pub"))
+	if err != nil {
+		return nil, err
+	}
+	pub := strings.TrimSpace(string(vkey))
+	if pins.Key != "" {
+		if pub != strings.TrimSpace(pins.Key) {
+			return nil, fmt.Errorf("backup: the snapshot's ledger.pub (%q) is not the key given (%q): this snapshot is not of the ledger you know", pub, strings.TrimSpace(pins.Key))
+		}
+		r.PinnedKey = true
+	}
+	switch skey, err := os.ReadFile(filepath.Join(dir, "ledger.key")); {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, err
+	default:
+		if err := ledger.CheckKeyPair(strings.TrimSpace(string(skey)), pub); err != nil {
+			return nil, fmt.Errorf("%w: the snapshot's ledger.key is another deployment's; receipts it signed would not verify", err)
+		}
+		r.SigningKey = true
+	}
+	cp, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	if err != nil {
+		return nil, err
+	}
+	if r.Checkpoint, err = Verify(ctx, st, cp, pub); err != nil {
+		return nil, err
+	}
+	if pins.Checkpoint != nil {
+		p, err := Extends(ctx, st, pins.Checkpoint, pub)
+		if err != nil {
+			return nil, err
+		}
+		r.Pinned = &p
+	}
+	// A restored deployment makes everyone sign in again: a session
+	// copied with the snapshot would outlive a password changed since.
+	res, err := st.Raw().ExecContext(ctx, `DELETE FROM sessions`)
+	if err != nil {
+		return nil, fmt.Errorf("backup: drop the sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	r.Sessions = int(n)
+	open = false
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	return r, syncFile(path)
+}
+
+// checkIntegrity runs SQLite's own checks on the database file at path: a
+// damaged page or index, or a row that refers to one that is not there,
+// would otherwise restore as verified, since the ledger checks read only
+// the ledger's tables.
+func checkIntegrity(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=query_only(1)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var problems []string
+	rows, err := db.QueryContext(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return fmt.Errorf("backup: the database does not pass SQLite's integrity check: %w", err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return fmt.Errorf("backup: the database does not pass SQLite's integrity check: %w", err)
+		}
+		if s != "ok" {
+			problems = append(problems, s)
+		}
+	}
+	err = errors.Join(rows.Err(), rows.Close())
+	if err != nil || len(problems) > 0 {
+		return fmt.Errorf("backup: the database does not pass SQLite's integrity check (restore another snapshot): %s", summary(problems, err))
+	}
+	rows, err = db.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return fmt.Errorf("backup: the database's foreign-key check: %w", err)
+	}
+	for rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fkid int64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			rows.Close()
+			return fmt.Errorf("backup: the database's foreign-key check: %w", err)
+		}
+		problems = append(problems, fmt.Sprintf("a row of %s (rowid %d) refers to a row of %s that is not there", table, rowid.Int64, parent))
+	}
+	err = errors.Join(rows.Err(), rows.Close())
+	if err != nil || len(problems) > 0 {
+		return fmt.Errorf("backup: the database does not pass SQLite's foreign-key check (restore another snapshot): %s", summary(problems, err))
+	}
+	return nil
+}
+
+// summary is the first few problems SQLite reported, and how many more.
+func summary(problems []string, err error) string {
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 5 {
+		return strings.Join(problems[:5], "; ") + fmt.Sprintf("; and %d more", len(problems)-5)
+	}
+	return strings.Join(problems, "; ")
 }
 
 // Tables in an order that respects foreign keys. Tables this list does not
@@ -98,39 +446,62 @@ func Restore(from, data string) error {
 var tableOrder = []string{"users", "settings", "sessions", "group_keys", "memos", "revisions", "revision_headings", "items", "access",
 	"author_index", "mailbox", "ledger_head", "ledger_leaves", "ledger_hashes", "ledger_details", "checkpoints", "notifications"}
 
+// withoutRows are tables whose rows are not copied: a moved deployment
+// makes everyone sign in again.
+var withoutRows = map[string]bool{"sessions": true}
+
 // Copy moves every row of an embedded deployment into an empty, migrated
-// PostgreSQL store, in one transaction on the target. The source should
-// not take writes meanwhile (stop the server first).
-func Copy(ctx context.Context, from, to *sqlstore.DB) (rows int, err error) {
+// PostgreSQL store, in one transaction on the target, and returns the
+// latest checkpoint it copied, to Verify the target against. The source is
+// read in one read transaction, one consistent state even if a server
+// writes meanwhile (the documented procedure still stops it first: writes
+// after the copy would be lost).
+func Copy(ctx context.Context, from, to *sqlstore.DB) (rows int, latest []byte, err error) {
 	src, dst := from.Raw(), to.Raw()
-	tables, err := sqliteTables(ctx, src)
-	if err != nil {
-		return 0, err
-	}
 	var n int
 	if err := dst.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil || n > 0 {
-		return 0, fmt.Errorf("backup: the target database must be empty (it has %d users; %v)", n, err)
+		return 0, nil, fmt.Errorf("backup: the target database must be empty (it has %d users; %v)", n, err)
+	}
+	// ReadOnly begins a deferred transaction: its first read fixes the
+	// snapshot every later read sees, without taking the writer's lock.
+	stx, err := src.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, nil, err
+	}
+	defer func() { _ = stx.Rollback() }()
+	tables, err := sqliteTables(ctx, stx)
+	if err != nil {
+		return 0, nil, err
+	}
+	err = stx.QueryRowContext(ctx, `SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&latest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, errors.New("backup: the source has no signed checkpoint to verify the copy against: start the server once and let it sign one (or `dissent backup`, which signs one), then export")
+	} else if err != nil {
+		return 0, nil, err
 	}
 	tx, err := dst.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
 	// The migration seeded the ledger head; the source's replaces it.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM ledger_head`); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	for _, table := range tables {
-		c, err := copyTable(ctx, src, tx, table)
+		if withoutRows[table] {
+			continue
+		}
+		c, err := copyTable(ctx, stx, tx, table)
 		if err != nil {
-			return rows, fmt.Errorf("backup: copy %s: %w", table, err)
+			return rows, nil, fmt.Errorf("backup: copy %s: %w", table, err)
 		}
 		rows += c
 	}
-	return rows, tx.Commit()
+	return rows, latest, tx.Commit()
 }
 
-func sqliteTables(ctx context.Context, db *sql.DB) ([]string, error) {
+func sqliteTables(ctx context.Context, db *sql.Tx) ([]string, error) {
 	rs, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'`)
 	if err != nil {
 		return nil, err
@@ -157,7 +528,7 @@ func sqliteTables(ctx context.Context, db *sql.DB) ([]string, error) {
 	return out, rs.Err()
 }
 
-func copyTable(ctx context.Context, src *sql.DB, dst *sql.Tx, table string) (int, error) {
+func copyTable(ctx context.Context, src, dst *sql.Tx, table string) (int, error) {
 	rs, err := src.QueryContext(ctx, `SELECT * FROM `+table)
 	if err != nil {
 		return 0, err
@@ -200,22 +571,98 @@ func inTx(ctx context.Context, st store.Store, fn func(store.Tx) error) error {
 }
 
 func emptyDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return os.MkdirAll(dir, 0o700)
-	} else if err != nil {
+	exists, err := emptyOrAbsent(dir)
+	if err != nil || exists {
 		return err
 	}
-	if len(entries) > 0 {
-		return fmt.Errorf("backup: %s is not empty", dir)
-	}
-	return nil
+	return os.MkdirAll(dir, 0o700)
 }
 
-func copyFile(from, to string) error {
-	b, err := os.ReadFile(from)
+// emptyOrAbsent fails unless dir is an empty folder or does not exist,
+// and says whether it exists.
+func emptyOrAbsent(dir string) (exists bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if len(entries) > 0 {
+		return true, fmt.Errorf("backup: %s is not empty", dir)
+	}
+	return true, nil
+}
+
+// copyFile copies the regular file from into a new file to, streaming,
+// and syncs it; max > 0 caps its size. Anything but a regular file is
+// refused: a snapshot folder is not trusted, and a link to /dev/zero, a
+// device or a FIFO would fill the memory or hang the restore. A symbolic
+// link is refused too, unless follow (and then it must lead to a regular
+// file).
+func copyFile(from, to string, max int64, follow bool) error {
+	stat := os.Lstat
+	if follow {
+		stat = os.Stat
+	}
+	info, err := stat(from)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(to, b, 0o600)
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("backup: %s is not a regular file (%s); a snapshot holds only plain files", from, info.Mode().Type())
+	}
+	if max > 0 && info.Size() > max {
+		return fmt.Errorf("backup: %s is %d bytes, more than such a file can be (%d)", from, info.Size(), max)
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	// The file opened must be the one checked, not one put in its place since.
+	if now, err := in.Stat(); err != nil || !os.SameFile(info, now) {
+		return fmt.Errorf("backup: %s changed while it was being copied", from)
+	}
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	var r io.Reader = in
+	if max > 0 {
+		r = io.LimitReader(in, max+1)
+	}
+	n, err := io.Copy(out, r)
+	if err == nil && max > 0 && n > max {
+		err = fmt.Errorf("backup: %s grew past %d bytes while it was being copied", from, max)
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	return errors.Join(err, out.Close())
+}
+
+// writeFile writes a new file of b, 0600, and syncs it.
+func writeFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
+
+// syncDir makes the names written into dir durable.
+func syncDir(dir string) error {
+	return syncFile(dir)
 }

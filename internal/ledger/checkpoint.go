@@ -215,3 +215,24 @@ func Cosign(msg []byte, witnessSkey, logVkey string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// CheckKeyPair checks that skey, a ledger signing key, is the private half
+// of vkey, by signing a checkpoint of the empty tree and verifying it.
+func CheckKeyPair(skey, vkey string) error {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("%w: the ledger's public key %q is malformed", ErrBadCheckpoint, vkey)
+	}
+	empty, err := tlog.TreeHash(0, nil)
+	if err != nil {
+		return err
+	}
+	msg, err := SignCheckpoint(skey, v.Name(), 0, empty)
+	if err == nil {
+		_, err = OpenCheckpoint(msg, vkey)
+	}
+	if err != nil {
+		return fmt.Errorf("ledger: the signing key is not the private half of %q", vkey)
+	}
+	return nil
+}

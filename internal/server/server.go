@@ -58,7 +58,8 @@ func ReadLedgerKey(cfg *config.Config) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// NewService builds the service over st.
+// NewService builds the service over st. It refuses a ledger key that is
+// not the deployment's (service.CheckLedgerKey).
 func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.Logger) (*service.Service, error) {
 	profile, err := cfg.Profile()
 	if err != nil {
@@ -69,12 +70,18 @@ func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.
 		return nil, err
 	}
 	pw := vault.NewPasswords(cfg.PasswordParams(), cfg.Security.MaxSignIns)
-	return service.New(st, service.Config{
+	svc := service.New(st, service.Config{
 		Profile: profile, Calendar: cal, MaxBody: cfg.Channel.MaxBody,
 		SessionTTL: cfg.Security.SessionTTL.Duration, SessionIdle: cfg.Security.SessionIdle.Duration,
 		Origin: cfg.Channel.Origin, LedgerKey: ledgerKey, SignInLimit: cfg.Security.SignInLimit, Suppress: cfg.Stats.Suppress,
 		Reminders: jobs.Policy(cfg),
-	}, pw, log), nil
+	}, pw, log)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := svc.CheckLedgerKey(ctx); err != nil {
+		return nil, err
+	}
+	return svc, nil
 }
 
 // Handler is every HTTP route: the JSON API, health, metrics and pages.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -91,4 +93,22 @@ func (s *Service) LedgerPublicKey(ctx context.Context) (string, error) {
 		return err
 	})
 	return string(v), err
+}
+
+// CheckLedgerKey fails when this node's signing key is not the private
+// half of the verifier key the store recorded at set-up: a node with
+// another deployment's key (a restored snapshot's, a copied folder's) would
+// sign receipts and checkpoints that verify under no key anyone holds. A
+// store not yet set up has no key to compare.
+func (s *Service) CheckLedgerKey(ctx context.Context) error {
+	vkey, err := s.LedgerPublicKey(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("service: read the ledger's public key: %w", err)
+	}
+	if err := ledger.CheckKeyPair(s.cfg.LedgerKey, vkey); err != nil {
+		return fmt.Errorf("refusing to start: the ledger key (channel.ledger_key) is not this database's, whose public key is %q; put back the ledger.key that was set up with this database", vkey)
+	}
+	return nil
 }

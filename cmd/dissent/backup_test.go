@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/ledger"
+)
+
+// initData sets up a deployment in a new data folder.
+func initData(t *testing.T) string {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	fastConfig(t, data)
+	if code, out := runCLI(t, "a long admin passphrase\n", "init", "--data", data, "--admin", "alice", "--password-stdin"); code != 0 {
+		t.Fatalf("init: %d\n%s", code, out)
+	}
+	return data
+}
+
+// TestBackupAndRestoreAFreshDeployment backs up a deployment that has no
+// signed checkpoint yet, and restores it with the store pointed elsewhere
+// by the environment and by the snapshot's own configuration: restore
+// checks the file it copied, nothing else.
+func TestBackupAndRestoreAFreshDeployment(t *testing.T) {
+	data := initData(t)
+	snap := filepath.Join(t.TempDir(), "snap")
+	code, out := runCLI(t, "", "backup", "--data", data, "--to", snap)
+	if code != 0 || !strings.Contains(out, "signed its first") {
+		t.Fatalf("backup of a fresh deployment: %d\n%s", code, out)
+	}
+	nowhere := "postgres://nobody@127.0.0.1:1/none?sslmode=disable"
+	t.Setenv("DISSENT_STORE_URL", nowhere)
+	code, out = runCLI(t, "", "restore", "--from", snap, "--data", filepath.Join(t.TempDir(), "restored"))
+	if code != 0 || !strings.Contains(out, "checked only against itself") || !strings.Contains(out, "ledger.key is ledger.pub's private half") {
+		t.Fatalf("restore with DISSENT_STORE_URL set: %d\n%s", code, out)
+	}
+	t.Setenv("DISSENT_STORE_URL", "")
+	toml, err := os.ReadFile(filepath.Join(snap, "dissent.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toml = append(toml, []byte("\n[store]\ndriver = \"postgres\"\nurl = \""+nowhere+"\"\n")...)
+	if err := os.WriteFile(filepath.Join(snap, "dissent.toml"), toml, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runCLI(t, "", "restore", "--from", snap, "--data", filepath.Join(t.TempDir(), "restored"),
+		"--key", filepath.Join(data, "ledger.pub"), "--checkpoint", filepath.Join(snap, "checkpoint"))
+	if code != 0 || !strings.Contains(out, "given with --key") || !strings.Contains(out, "given with --checkpoint") || strings.Contains(out, "only against itself") {
+		t.Fatalf("restore of a snapshot whose configuration selects PostgreSQL: %d\n%s", code, out)
+	}
+	_, other, err := ledger.GenerateKey("dissent.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := filepath.Join(t.TempDir(), "other.pub")
+	if err := os.WriteFile(pinned, []byte(other+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	code, out = runCLI(t, "", "restore", "--from", snap, "--data", restored, "--key", pinned)
+	if code == 0 || !strings.Contains(out, "is not the key given") {
+		t.Fatalf("restore against another key: %d\n%s", code, out)
+	}
+	if _, err := os.Stat(restored); !os.IsNotExist(err) {
+		t.Fatalf("a failed restore left %s: %v", restored, err)
+	}
+}
+
+// TestRefusesAnotherLedgerKey: a data folder whose ledger.key is another
+// deployment's does not open; with its own key back, it does.
+func TestRefusesAnotherLedgerKey(t *testing.T) {
+	data := initData(t)
+	own, err := os.ReadFile(filepath.Join(data, "ledger.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, _, err := ledger.GenerateKey("dissent.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "ledger.key"), []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCLI(t, "", "ledger", "export", "--data", data, "--to", filepath.Join(t.TempDir(), "x"))
+	if code == 0 || !strings.Contains(out, "is not this database's") {
+		t.Fatalf("opened with another deployment's ledger key: %d\n%s", code, out)
+	}
+	if err := os.WriteFile(filepath.Join(data, "ledger.key"), own, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runCLI(t, "", "ledger", "export", "--data", data, "--to", filepath.Join(t.TempDir(), "x")); code != 0 {
+		t.Fatalf("with its own key back: %d\n%s", code, out)
+	}
+}
