@@ -51,12 +51,17 @@ type Options struct {
 	// how often the ledger is checkpointed if it grew (1h).
 	ScanEvery       time.Duration
 	CheckpointEvery time.Duration
-	// Lease is how long a claimed job or e-mail is held before another
-	// node may take it over (5m). It must outlast one run of the reminders
-	// and one e-mail's delivery time-out.
+	// Lease is how long a claimed job is held before another node may
+	// take it over (5m). It must outlast one run of the reminders.
 	Lease time.Duration
 	// Batch is how many e-mails one claim takes (20).
 	Batch int
+	// SendTimeout bounds the delivery of one e-mail (Mail's Timeout method
+	// if it has one, as *notify.Mailer does, else notify.DefaultTimeout).
+	// A claimed batch is held for the longer of Lease and Batch ×
+	// SendTimeout + MailLeaseMargin, so that another node cannot take
+	// over, and send again, e-mails this node is still working through.
+	SendTimeout time.Duration
 	// RetryBase and RetryMax bound the back-off after a failed delivery:
 	// RetryBase, twice that, and so on up to RetryMax (1m, 1h).
 	RetryBase time.Duration
@@ -66,11 +71,17 @@ type Options struct {
 	Log  *slog.Logger
 }
 
+// MailLeaseMargin is what a claimed batch of e-mails is held for beyond
+// the time-outs of its deliveries: the claim and settling of each e-mail
+// in the database.
+const MailLeaseMargin = time.Minute
+
 // Worker runs the background jobs of one node.
 type Worker struct {
-	svc  *service.Service
-	opt  Options
-	jobs []job
+	svc       *service.Service
+	opt       Options
+	mailLease time.Duration
+	jobs      []job
 }
 
 type job struct {
@@ -98,10 +109,17 @@ func New(svc *service.Service, opt Options) *Worker {
 	if opt.Batch <= 0 {
 		opt.Batch = 20
 	}
+	if opt.SendTimeout <= 0 {
+		opt.SendTimeout = notify.DefaultTimeout
+		if t, ok := opt.Mail.(interface{ Timeout() time.Duration }); ok && t.Timeout() > 0 {
+			opt.SendTimeout = t.Timeout()
+		}
+	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
 	w := &Worker{svc: svc, opt: opt}
+	w.mailLease = max(opt.Lease, time.Duration(opt.Batch)*opt.SendTimeout+MailLeaseMargin)
 	w.jobs = []job{
 		{"reminders", opt.ScanEvery, func(ctx context.Context) error {
 			run, err := svc.RunReminders(ctx)
@@ -163,7 +181,7 @@ func (w *Worker) deliver(ctx context.Context) error {
 		return nil
 	}
 	for range maxRounds {
-		batch, err := w.svc.ClaimMail(ctx, w.opt.Lease, w.opt.Batch)
+		batch, err := w.svc.ClaimMail(ctx, w.mailLease, w.opt.Batch)
 		if err != nil || len(batch) == 0 {
 			return err
 		}
@@ -195,7 +213,11 @@ func (w *Worker) deliver(ctx context.Context) error {
 func (w *Worker) send(ctx context.Context, m service.OutgoingMail) error {
 	msg, err := notify.Compose(notify.Notice{ID: m.ID, To: m.To, Kind: m.Kind, MemoID: m.MemoID, DueAt: m.DueAt}, w.opt.Site, w.svc.Now())
 	if err == nil {
-		err = w.opt.Mail.Send(ctx, msg)
+		// Each delivery is bounded whatever the sender does, so that the
+		// batch ends within its claim (see Options.SendTimeout).
+		sendCtx, cancel := context.WithTimeout(ctx, w.opt.SendTimeout)
+		err = w.opt.Mail.Send(sendCtx, msg)
+		cancel()
 	}
 	if ctx.Err() != nil {
 		return err
@@ -207,6 +229,13 @@ func (w *Worker) send(ctx context.Context, m service.OutgoingMail) error {
 	case notify.Permanent(err):
 		w.opt.Log.Error("e-mail refused for good", "notice", m.ID, "attempt", m.Attempt, "error", err)
 		settle = w.svc.MailFailed(ctx, m, 0, true, err.Error())
+	case notify.Refused(err):
+		// Kept and tried again, but the refusal will not lift by itself:
+		// the deployment's mail settings, or the mail server's, need
+		// fixing.
+		w.opt.Log.Error("e-mail refused by the mail server; it is kept and tried again, but check the [smtp] settings and the mail server",
+			"notice", m.ID, "attempt", m.Attempt, "retry_in", w.backoff(m.Attempt), "error", err)
+		settle = w.svc.MailFailed(ctx, m, w.backoff(m.Attempt), false, err.Error())
 	default:
 		w.opt.Log.Warn("e-mail delayed", "notice", m.ID, "attempt", m.Attempt, "retry_in", w.backoff(m.Attempt), "error", err)
 		settle = w.svc.MailFailed(ctx, m, w.backoff(m.Attempt), false, err.Error())

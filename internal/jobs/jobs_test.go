@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"github.com/dissent-channel/dissent/internal/config"
 	"github.com/dissent-channel/dissent/internal/jobs"
 	"github.com/dissent-channel/dissent/internal/notify"
@@ -543,5 +545,127 @@ func TestNodesShareTheOutbox(t *testing.T) {
 		wg.Wait()
 		// 6 memos × 4 arrival notices, and 6 × 2 reminders.
 		e.checkDeliveredOnce(t, 36)
+	})
+}
+
+// TestMailServerRefuses runs the outbox against a mail server that refuses
+// what the deployment sends, one misconfiguration after another: no SMTP
+// credentials, relaying denied, the sender address refused, a full
+// mailbox. None of that is the notices' fault, so none is dropped: each
+// waits with back-off, an error tells the operator, and once the server
+// accepts mail again every notice goes out, once.
+func TestMailServerRefuses(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		var logs strings.Builder
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		worker := func(sender jobs.Sender) *jobs.Worker {
+			return jobs.New(e.Svc, jobs.Options{Node: "node-a", Mail: sender, Site: notify.Site{BaseURL: baseURL, Location: servicetest.Office},
+				Lease: 5 * time.Minute, Log: log})
+		}
+		cfg := e.mail.Config("dissent@example.gov")
+		cfg.Username, cfg.Password = "", "" // smtp.username left out of the configuration
+		noCredentials, err := notify.NewMailer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := ny(2026, 11, 24, 10, 0)
+		e.Clock.Set(t0)
+		id := e.submit(t, "Filed while the mail settings are wrong")
+
+		// Each round is one attempt, after the back-off of the one before
+		// (1m, 2m, 4m, 8m).
+		rounds := []struct {
+			name    string
+			sender  jobs.Sender
+			command string
+			reply   *smtp.SMTPError
+		}{
+			{"no credentials", noCredentials, "", nil},
+			{"relaying denied", nil, "RCPT", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}},
+			{"sender refused", nil, "MAIL", &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 8}, Message: "sender address rejected"}},
+			{"mailbox full", nil, "RCPT", &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "mailbox full"}},
+		}
+		at := t0
+		for i, r := range rounds {
+			logs.Reset()
+			if r.reply != nil {
+				e.mail.Refuse(r.command, r.reply)
+			}
+			sender := r.sender
+			if sender == nil {
+				sender = e.mailer
+			}
+			e.Clock.Set(at)
+			e.tick(t, worker(sender))
+			if r.reply != nil {
+				e.mail.Refuse(r.command, nil)
+			}
+			for _, n := range outbox(t, st, e.Office.User.ID) {
+				if n.EmailState != "pending" || n.Attempts != i+1 {
+					t.Fatalf("%s: the office's notice is %s after %d attempts, want pending after %d", r.name, n.EmailState, n.Attempts, i+1)
+				}
+			}
+			if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "[smtp] settings") {
+				t.Errorf("%s: nothing tells the operator:\n%s", r.name, logs.String())
+			}
+			at = at.Add(time.Minute << i)
+		}
+		if n := len(e.mail.Messages()); n != 0 {
+			t.Fatalf("%d e-mails through a refusing server", n)
+		}
+
+		e.Clock.Set(at)
+		e.tick(t, worker(e.mailer))
+		e.checkDeliveredOnce(t, 4)
+		e.checkMessages(t, id, e.secretMarker, "alice", "bob")
+	})
+}
+
+// slowSender delivers through real, each message taking its whole
+// time-out on the deployment's clock; before is called before message n
+// (from 1).
+type slowSender struct {
+	real   jobs.Sender
+	clock  *servicetest.Clock
+	n      int
+	before func(n int)
+}
+
+func (s *slowSender) Timeout() time.Duration { return notify.DefaultTimeout }
+
+func (s *slowSender) Send(ctx context.Context, m *notify.Message) error {
+	s.n++
+	if s.before != nil {
+		s.before(s.n)
+	}
+	s.clock.Advance(notify.DefaultTimeout)
+	return s.real.Send(ctx, m)
+}
+
+// TestSlowBatchKeepsItsClaim has a node work through a full batch of
+// e-mails against a mail server that takes its whole time-out for each,
+// while another node looks for mail half-way through: the second node must
+// not take over, and send again, e-mails the first still holds.
+func TestSlowBatchKeepsItsClaim(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		e.Clock.Set(ny(2026, 11, 24, 10, 0))
+		for i := range 5 {
+			e.submit(t, fmt.Sprintf("memo %d", i)) // 5 × 4 notices: one default batch of 20
+		}
+		b := e.worker("node-b", nil, 0)
+		slow := &slowSender{real: e.mailer, clock: e.Clock}
+		a := e.worker("node-a", slow, 0)
+		slow.before = func(n int) {
+			if n == 12 { // 11 × 30s in: past the 5-minute job lease
+				e.tick(t, b)
+			}
+		}
+		e.tick(t, a)
+		if slow.n != 20 {
+			t.Errorf("node A sent %d e-mails, want its batch of 20", slow.n)
+		}
+		e.checkDeliveredOnce(t, 20)
 	})
 }

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -30,9 +29,12 @@ type Config struct {
 	// roots under Host.
 	TLSConfig *tls.Config
 	// Timeout bounds one message's delivery, connection included
-	// (default 30s).
+	// (DefaultTimeout).
 	Timeout time.Duration
 }
+
+// DefaultTimeout bounds one message's delivery when Config sets no Timeout.
+const DefaultTimeout = 30 * time.Second
 
 // Mailer sends messages over SMTP, one connection per message.
 type Mailer struct {
@@ -45,7 +47,7 @@ func NewMailer(cfg Config) (*Mailer, error) {
 		cfg.TLS = "starttls"
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	switch {
 	case cfg.Host == "":
@@ -109,7 +111,26 @@ func (mm *Mailer) Send(ctx context.Context, m *Message) error {
 			return fmt.Errorf("notify: authenticate to %s: %w", addr, err)
 		}
 	}
-	if err := c.SendMail(mm.cfg.From, []string{m.To}, bytes.NewReader(data)); err != nil {
+	// The steps of SendMail one by one, so that a refusal of the recipient
+	// (RCPT TO) can be told from a refusal of the sender or the session.
+	var opts *smtp.MailOptions
+	if !isASCII(mm.cfg.From) || !isASCII(m.To) {
+		opts = &smtp.MailOptions{UTF8: true}
+	}
+	if err := c.Mail(mm.cfg.From, opts); err != nil {
+		return fmt.Errorf("notify: %s at MAIL FROM:<%s>: %w", addr, mm.cfg.From, err)
+	}
+	if err := c.Rcpt(m.To, nil); err != nil {
+		return fmt.Errorf("notify: %s: %w", addr, &recipientError{err})
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("notify: send to %s: %w", addr, err)
+	}
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("notify: send to %s: %w", addr, err)
+	}
+	if err := w.Close(); err != nil {
 		return fmt.Errorf("notify: send to %s: %w", addr, err)
 	}
 	// The message is accepted once DATA ends; a failed QUIT changes nothing.
@@ -125,23 +146,66 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Permanent reports whether err means the message can never be delivered,
-// so that trying again is pointless: the server refused it for good (an
-// SMTP 5xx reply) for a reason that is the message's own, such as an
-// unknown recipient. A server that is down or busy, a 4xx reply, and
-// refusals that are the deployment's to fix (authentication, 530-538) are
-// not permanent: the message waits until they are fixed.
-func Permanent(err error) bool {
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) {
-		return errors.Is(err, ErrHeader)
-	}
-	if se.Code < 500 || se.Code > 599 {
-		return false
-	}
-	switch se.Code {
-	case 530, 534, 535, 538:
-		return false
+// recipientError is the server's answer to RCPT TO: the one step whose
+// refusal can be about the message's own recipient.
+type recipientError struct{ err error }
+
+func (e *recipientError) Error() string { return "at RCPT TO: " + e.err.Error() }
+func (e *recipientError) Unwrap() error { return e.err }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
 	}
 	return true
+}
+
+// Timeout is how long one message's delivery may take, connection
+// included: the outbox holds a claimed batch for at least this long per
+// message.
+func (mm *Mailer) Timeout() time.Duration { return mm.cfg.Timeout }
+
+// Permanent reports whether err means the message can never be delivered,
+// so that trying again is pointless: a message that cannot be written
+// (ErrHeader), or the server refusing its recipient's address for good
+// at RCPT TO, with a 5xx reply and an RFC 3463 enhanced code 5.1.x that is
+// about the destination (5.1.1 no such mailbox, 5.1.2 no such domain,
+// 5.1.3 bad address syntax, 5.1.4 ambiguous, 5.1.6 moved, 5.1.10 null MX).
+//
+// Everything else waits and is tried again, because it is not the
+// message's own fault and refusing it for good would drop every notice:
+// a server that is down or busy, 4xx replies, a refused sender (at MAIL
+// FROM, or 5.1.7/5.1.8 at RCPT TO where Postfix reports it), policy and
+// authentication refusals (5.7.x, 502/503/530 "authenticate first",
+// relaying denied), a full mailbox (5.2.2), and a 5xx reply without an
+// enhanced code, which does not say whose fault it is.
+func Permanent(err error) bool {
+	if errors.Is(err, ErrHeader) {
+		return true
+	}
+	var re *recipientError
+	var se *smtp.SMTPError
+	if !errors.As(err, &re) || !errors.As(re.err, &se) {
+		return false
+	}
+	if se.Code < 500 || se.Code > 599 || se.EnhancedCode[0] != 5 || se.EnhancedCode[1] != 1 {
+		return false
+	}
+	switch se.EnhancedCode[2] {
+	case 1, 2, 3, 4, 6, 10:
+		return true
+	}
+	return false
+}
+
+// Refused reports whether the mail server refused err with a 5xx reply
+// that Permanent does not blame on the message: the message is kept and
+// tried again, but the reply will not change by itself (a sender or relay
+// the server will not accept, credentials missing or wrong, a full
+// mailbox), so an operator must look.
+func Refused(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se) && se.Code >= 500 && se.Code <= 599 && !Permanent(err)
 }

@@ -152,6 +152,10 @@ func TestMailerRefusesWhatIsNotSafe(t *testing.T) {
 	}
 }
 
+// TestPermanent checks which refusals drop an e-mail for good. Only the
+// server refusing the recipient's address (5.1.x at RCPT TO) is the
+// message's own fault; everything else is the deployment's, or passing,
+// and dropping it would lose every notice until someone noticed.
 func TestPermanent(t *testing.T) {
 	srv := smtptest.Start(t, time.Now)
 	srv.Reject("office@example.test")
@@ -159,17 +163,63 @@ func TestPermanent(t *testing.T) {
 	if err == nil || !notify.Permanent(err) {
 		t.Errorf("a refused recipient: %v, permanent %v", err, notify.Permanent(err))
 	}
-	wrong := srv.Config("dissent@example.gov")
-	wrong.Password = "wrong"
-	if err := send(t, wrong); err == nil || notify.Permanent(err) {
-		t.Errorf("a wrong password is the deployment's to fix, not the message's: %v", err)
+	srv = smtptest.Start(t, time.Now)
+	noCredentials := srv.Config("dissent@example.gov")
+	noCredentials.Username, noCredentials.Password = "", ""
+	wrongPassword := srv.Config("dissent@example.gov")
+	wrongPassword.Password = "wrong"
+	for _, c := range []struct {
+		name    string
+		cfg     notify.Config
+		command string
+		reply   *smtp.SMTPError
+	}{
+		{"no credentials set (502 5.7.0 at MAIL FROM)", noCredentials, "", nil},
+		{"a wrong password (535)", wrongPassword, "", nil},
+		{"authenticate first (503 at MAIL FROM)", srv.Config("dissent@example.gov"), "MAIL",
+			&smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "authentication required"}},
+		{"the sender refused (553 5.1.8 at MAIL FROM)", srv.Config("dissent@example.gov"), "MAIL",
+			&smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 8}, Message: "sender address rejected"}},
+		{"the sender refused (553 5.1.8 at RCPT TO, as Postfix does)", srv.Config("dissent@example.gov"), "RCPT",
+			&smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 8}, Message: "sender address rejected: domain not found"}},
+		{"relaying denied (550 5.7.1 at RCPT TO)", srv.Config("dissent@example.gov"), "RCPT",
+			&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}},
+		{"our host blocked (554 5.7.1 at RCPT TO)", srv.Config("dissent@example.gov"), "RCPT",
+			&smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "client host blocked"}},
+		{"a full mailbox (552 5.2.2 at RCPT TO)", srv.Config("dissent@example.gov"), "RCPT",
+			&smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "mailbox full"}},
+		{"a 550 that does not say why", srv.Config("dissent@example.gov"), "RCPT",
+			&smtp.SMTPError{Code: 550, EnhancedCode: smtp.NoEnhancedCode, Message: "rejected"}},
+		{"greylisted (450 4.7.1 at RCPT TO)", srv.Config("dissent@example.gov"), "RCPT",
+			&smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "try again later"}},
+		{"a policy refusal of the content (554 5.7.1 at DATA)", srv.Config("dissent@example.gov"), "DATA",
+			&smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "message refused"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.reply != nil {
+				srv.Refuse(c.command, c.reply)
+				defer srv.Refuse(c.command, nil)
+			}
+			err := send(t, c.cfg)
+			var se *smtp.SMTPError
+			if c.reply != nil && (!errors.As(err, &se) || se.Code != c.reply.Code) {
+				t.Fatalf("the server's reply did not come back: %v", err)
+			}
+			if err == nil || notify.Permanent(err) {
+				t.Errorf("dropped for good, though it is the deployment's to fix or passing: %v", err)
+			}
+		})
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("%d messages went through a refusing server", n)
 	}
 	srv.Stop()
 	if err := send(t, srv.Config("dissent@example.gov")); err == nil || notify.Permanent(err) {
 		t.Errorf("a server that is down: %v", err)
 	}
-	if notify.Permanent(&smtp.SMTPError{Code: 451}) || !notify.Permanent(&smtp.SMTPError{Code: 554}) {
-		t.Error("4xx are temporary, 554 is not")
+	// A reply alone does not say at which step it came.
+	if notify.Permanent(&smtp.SMTPError{Code: 451}) || notify.Permanent(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}}) {
+		t.Error("a bare SMTP reply taken for a refused recipient")
 	}
 }
 

@@ -62,6 +62,7 @@ type Server struct {
 	ln     net.Listener
 	msgs   []Received
 	reject map[string]bool
+	refuse map[string]*smtp.SMTPError
 }
 
 // Start runs a server until the test ends; now stamps received messages
@@ -70,7 +71,8 @@ func Start(t testing.TB, now func() time.Time) *Server {
 	t.Helper()
 	cert, pool := certificate(t)
 	s := &Server{Username: "dissent-mailer", Password: "mail-password-1", Certs: pool, t: t, now: now,
-		tlsCfg: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, reject: map[string]bool{}}
+		tlsCfg: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, reject: map[string]bool{},
+		refuse: map[string]*smtp.SMTPError{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("smtptest: %v", err)
@@ -143,6 +145,34 @@ func (s *Server) Reject(addr string) {
 	s.reject[strings.ToLower(addr)] = true
 }
 
+// Refuse makes the server answer every command ("MAIL", "RCPT" or
+// "DATA") with reply, as a mail server set up otherwise than the
+// deployment expects would; a nil reply accepts the command again.
+func (s *Server) Refuse(command string, reply *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch command {
+	case "MAIL", "RCPT", "DATA":
+	default:
+		s.t.Fatalf("smtptest: Refuse(%q): want MAIL, RCPT or DATA", command)
+	}
+	if reply == nil {
+		delete(s.refuse, command)
+		return
+	}
+	s.refuse[command] = reply
+}
+
+// refusal is the reply set for command, or nil.
+func (s *Server) refusal(command string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.refuse[command]; r != nil {
+		return r
+	}
+	return nil
+}
+
 // Messages returns what the server accepted so far, oldest first.
 func (s *Server) Messages() []Received {
 	s.mu.Lock()
@@ -174,11 +204,17 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.authAs == "" {
 		return smtp.ErrAuthRequired
 	}
+	if err := ss.s.refusal("MAIL"); err != nil {
+		return err
+	}
 	ss.from = from
 	return nil
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if err := ss.s.refusal("RCPT"); err != nil {
+		return err
+	}
 	ss.s.mu.Lock()
 	bad := ss.s.reject[strings.ToLower(to)]
 	ss.s.mu.Unlock()
@@ -192,6 +228,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (ss *session) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
+		return err
+	}
+	if err := ss.s.refusal("DATA"); err != nil {
 		return err
 	}
 	rec := Received{From: ss.from, To: ss.to, Data: b, At: ss.s.now(), AuthAs: ss.authAs}
