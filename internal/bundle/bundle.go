@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -83,7 +84,8 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
-// Parse decodes a bundle strictly.
+// Parse decodes a bundle strictly: unknown fields and anything after the
+// bundle but white space are refused.
 func Parse(b []byte) (*Bundle, error) {
 	if len(b) > MaxSize {
 		return nil, invalid("larger than %d bytes", MaxSize)
@@ -92,6 +94,9 @@ func Parse(b []byte) (*Bundle, error) {
 	dec.DisallowUnknownFields()
 	var bd Bundle
 	if err := dec.Decode(&bd); err != nil {
+		return nil, invalid("not a bundle: %v", err)
+	}
+	if err := atEnd(dec); err != nil {
 		return nil, invalid("not a bundle: %v", err)
 	}
 	if bd.Format != Format {
@@ -160,6 +165,15 @@ func verifyLeaf(memo string, rev int, contentHash, leafText string, index int64,
 	return leaf, cp, nil
 }
 
+// atEnd checks that nothing but white space follows the value dec read, so
+// that a file verified is a file whose every byte was checked.
+func atEnd(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
 // Receipt is what the authors keep after submitting: the submitted
 // revision's content hash, the number of authors (it names none), and the
 // submission's ledger leaf with its inclusion proof in a signed checkpoint.
@@ -176,8 +190,14 @@ type Receipt struct {
 	Proof        []string  `json:"proof"`
 }
 
+// receiptSkew is how far a receipt's submitted_at may lie from its leaf's
+// time (see VerifyReceipt).
+const receiptSkew = time.Second
+
 // VerifyReceipt checks a receipt offline: its leaf is the submission it
-// describes, included in its checkpoint, which the ledger key signed.
+// describes, at the time it says, included in its checkpoint, which the
+// ledger key signed. b must hold the receipt alone: anything after it but
+// white space is refused.
 func VerifyReceipt(b []byte, vkey string) (*Report, error) {
 	if len(b) > MaxSize {
 		return nil, invalid("larger than %d bytes", MaxSize)
@@ -188,12 +208,23 @@ func VerifyReceipt(b []byte, vkey string) (*Report, error) {
 	if err := dec.Decode(&rc); err != nil {
 		return nil, invalid("not a receipt: %v", err)
 	}
+	if err := atEnd(dec); err != nil {
+		return nil, invalid("not a receipt: %v", err)
+	}
 	if rc.Leaf == "" {
 		return nil, invalid("the receipt carries no ledger leaf and proof (export the memo bundle instead)")
 	}
 	leaf, cp, err := verifyLeaf(rc.MemoID, rc.Revision, rc.ContentHash, rc.Leaf, rc.LedgerIndex, rc.Proof, rc.Checkpoint, vkey)
 	if err != nil {
 		return nil, err
+	}
+	// The time is the leaf's: a receipt may not claim another. Receipts
+	// issued before the two were one reading of the clock (December 2026)
+	// differ from their leaf by microseconds, so a second's difference is
+	// let through; the report states the leaf's time in any case.
+	if d := rc.SubmittedAt.Sub(leaf.Time); rc.SubmittedAt.IsZero() || d > receiptSkew || d < -receiptSkew {
+		return nil, invalid("submitted_at %s is not the submission's time in the ledger, %s",
+			rc.SubmittedAt.UTC().Format(time.RFC3339Nano), leaf.Time.Format(time.RFC3339Nano))
 	}
 	return &Report{MemoID: rc.MemoID, Revision: rc.Revision, ContentHash: rc.ContentHash, SubmittedAt: leaf.Time,
 		LedgerIndex: rc.LedgerIndex, TreeSize: cp.Size, Origin: cp.Origin}, nil

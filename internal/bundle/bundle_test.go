@@ -1,9 +1,13 @@
 package bundle_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/ledger"
@@ -95,17 +99,82 @@ func TestVerify(t *testing.T) {
 	})
 }
 
-func FuzzParse(f *testing.F) {
-	f.Add([]byte(`{"format":"dissent-memo-bundle-v1","memo_id":"x","revision":1,"signatures":[]}`))
-	f.Add([]byte(`{"format":"other"}`))
-	f.Add([]byte(`[]`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		bd, err := bundle.Parse(b)
-		if err != nil {
-			return
+// TestVerifyReceiptTime checks that a receipt is shown as submitted only at
+// the time the ledger recorded: an author cannot backdate a filing, nor
+// make a late one look on time, by editing submitted_at.
+func TestVerifyReceiptTime(t *testing.T) {
+	_, raw, vkey := exported(t)
+	var rc bundle.Receipt
+	if err := json.Unmarshal(raw, &rc); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bundle.VerifyReceipt(raw, vkey)
+	if err != nil || !rep.SubmittedAt.Equal(rc.SubmittedAt) {
+		t.Fatalf("the genuine receipt: %+v, %v", rep, err)
+	}
+	for _, c := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"backdated by a day", rc.SubmittedAt.AddDate(0, 0, -1)},
+		{"two seconds later", rc.SubmittedAt.Add(2 * time.Second)},
+		{"two seconds earlier", rc.SubmittedAt.Add(-2 * time.Second)},
+		{"left out", time.Time{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			edited := rc
+			edited.SubmittedAt = c.at
+			b, err := json.Marshal(edited)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := bundle.VerifyReceipt(b, vkey); !errors.Is(err, bundle.ErrInvalid) {
+				t.Fatalf("verified, submitted %s: %+v", c.at, rep)
+			}
+		})
+	}
+	// A receipt issued before its time was the leaf's own reading of the
+	// clock lies microseconds from it, and still verifies, with the leaf's.
+	older := rc
+	older.SubmittedAt = rc.SubmittedAt.Add(-137 * time.Microsecond)
+	b, err := json.Marshal(older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := bundle.VerifyReceipt(b, vkey); err != nil || !rep.SubmittedAt.Equal(rc.SubmittedAt) {
+		t.Fatalf("a receipt 137 µs off its leaf: %+v, %v", rep, err)
+	}
+	// The same instant written in the office's zone is the same time.
+	edited := rc
+	edited.SubmittedAt = rc.SubmittedAt.In(servicetest.Office)
+	if b, _ := json.Marshal(edited); !bytes.Contains(b, []byte("-05:00")) && !bytes.Contains(b, []byte("-04:00")) {
+		t.Fatalf("not written in New York's zone: %s", b)
+	} else if _, err := bundle.VerifyReceipt(b, vkey); err != nil {
+		t.Fatalf("the time in another zone: %v", err)
+	}
+}
+
+// TestVerifyRefusesTrailingData checks that a file that verifies is checked
+// to its last byte: nothing the verifier did not read may ride along with
+// a genuine receipt or bundle.
+func TestVerifyRefusesTrailingData(t *testing.T) {
+	bd, receipt, vkey := exported(t)
+	raw, err := json.Marshal(bd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bundle.VerifyReceipt(append(slices.Clone(receipt), "\n\t \n"...), vkey); err != nil {
+		t.Errorf("a receipt saved with a final newline: %v", err)
+	}
+	if _, err := bundle.Parse(append(slices.Clone(raw), '\n')); err != nil {
+		t.Errorf("a bundle saved with a final newline: %v", err)
+	}
+	for _, tail := range []string{` {"junk":1}`, ` trailing`, `}`, `]`, `{`, ` "memo_id"`, `0`} {
+		if _, err := bundle.VerifyReceipt(append(slices.Clone(receipt), tail...), vkey); !errors.Is(err, bundle.ErrInvalid) {
+			t.Errorf("a receipt followed by %q: %v", tail, err)
 		}
-		// Verify never panics on whatever parsed.
-		_, _ = bundle.Verify(bd, "dissent.test+00000000+AAAA")
-		_, _ = bundle.VerifyReceipt(b, "dissent.test+00000000+AAAA")
-	})
+		if _, err := bundle.Parse(append(slices.Clone(raw), tail...)); !errors.Is(err, bundle.ErrInvalid) {
+			t.Errorf("a bundle followed by %q: %v", tail, err)
+		}
+	}
 }

@@ -24,6 +24,32 @@ const tileWidth = 1 << TileHeight
 // CheckpointFile is the name of the checkpoint note in an export directory.
 const CheckpointFile = "checkpoint"
 
+// MaxExportSize is the most leaves an export can hold: tlog, which hashes
+// and proves the tree, computes only with trees of fewer than 2^62 leaves
+// (larger ones overflow its int64 arithmetic, and some of its loops never
+// end), so no ledger, and no export of one, is larger. A signed checkpoint
+// may still claim more; Export and VerifyExport refuse it.
+const MaxExportSize = 1<<62 - 1
+
+// checkExportSize refuses a checkpoint size no export could hold.
+func checkExportSize(size int64) error {
+	if size < 0 || size > MaxExportSize {
+		return fmt.Errorf("%w: size %d: no export holds more than %d leaves", ErrBadCheckpoint, size, int64(MaxExportSize))
+	}
+	return nil
+}
+
+// tileCount is the number of data tiles of an export of size leaves, the
+// last one partial: size/256 rounded up, without the overflow of
+// (size+255)/256.
+func tileCount(size int64) int64 {
+	n := size / tileWidth
+	if size%tileWidth != 0 {
+		n++
+	}
+	return n
+}
+
 // Export writes the ledger's first cp.Size leaves, where cp is the given
 // checkpoint note, to dir so that anyone can verify them offline:
 //
@@ -44,6 +70,9 @@ func Export(ctx context.Context, s Storage, dir string, checkpoint []byte) error
 	if err != nil {
 		return err
 	}
+	if err := checkExportSize(cp.Size); err != nil {
+		return err
+	}
 	root, err := TreeHash(ctx, s, cp.Size)
 	if err != nil {
 		return err
@@ -52,7 +81,7 @@ func Export(ctx context.Context, s Storage, dir string, checkpoint []byte) error
 		return fmt.Errorf("%w: root at size %d is not this ledger's: wrong ledger, or the ledger was altered (run SelfCheck)", ErrBadCheckpoint, cp.Size)
 	}
 	r := tlogReader{ctx, s}
-	for k := int64(0); k*tileWidth < cp.Size; k++ {
+	for k := range tileCount(cp.Size) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -139,9 +168,11 @@ func writeExportFile(dir, name string, data []byte) error {
 // VerifyExport checks an export directory offline: the checkpoint's signature
 // by vkey, every leaf's record hash against the hash tiles, every stored hash
 // in the hash tiles against the tree rebuilt from the leaves, and the rebuilt
-// root against the checkpoint. It returns the checkpoint, or a *TamperError
-// naming the first bad leaf. It hashes, it does not parse leaves: run
-// DecodeLeaf over the data tiles to check their format as well.
+// root against the checkpoint. It returns the checkpoint, an error wrapping
+// ErrBadCheckpoint if the checkpoint does not verify or claims more than
+// MaxExportSize leaves, or a *TamperError naming the first bad leaf. It
+// hashes, it does not parse leaves: run DecodeLeaf over the data tiles to
+// check their format as well.
 //
 // Record hashing runs on all CPUs, tile by tile, while one goroutine rebuilds
 // the tree in order; the tree costs about one SHA-256 of 65 bytes per leaf.
@@ -152,6 +183,9 @@ func VerifyExport(dir string, vkey string) (Checkpoint, error) {
 	}
 	cp, err := OpenCheckpoint(msg, vkey)
 	if err != nil {
+		return Checkpoint{}, err
+	}
+	if err := checkExportSize(cp.Size); err != nil {
 		return Checkpoint{}, err
 	}
 	v := exportVerifier{dir: dir, size: cp.Size}
@@ -191,7 +225,7 @@ type tileResult struct {
 }
 
 func (v *exportVerifier) run() error {
-	nTiles := (v.size + tileWidth - 1) / tileWidth
+	nTiles := tileCount(v.size)
 	workers := runtime.GOMAXPROCS(0)
 	// Results come back through one channel per tile, queued in tile order, so
 	// the tree is built in order however the workers finish; the queue's

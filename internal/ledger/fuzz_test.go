@@ -2,7 +2,14 @@ package ledger
 
 import (
 	"bytes"
+	"context"
+	"io/fs"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -80,6 +87,195 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		body := checkpointBody(cp.Origin, cp.Size, cp.Root)
 		if !bytes.HasPrefix(b, []byte(body)) {
 			t.Fatalf("opened checkpoint %+v does not start with its own body:\n%q", cp, b)
+		}
+	})
+}
+
+// fuzzKeys are keys from a fixed seed, so that a corpus entry means the same
+// from one run to the next.
+func fuzzKeys(f *testing.F, name string, seed byte) (skey, vkey string) {
+	skey, vkey, err := note.GenerateKey(rand.NewChaCha8([32]byte{seed}), name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return skey, vkey
+}
+
+// FuzzVerifyExport replaces one file of an honest export (or none) with the
+// fuzzer's bytes, and has the ledger key sign a checkpoint of the fuzzer's
+// size over the export's root or the empty tree's: VerifyExport must accept
+// exactly the honest export, or an empty checkpoint, whatever the size
+// claimed and the files hold.
+func FuzzVerifyExport(f *testing.F) {
+	const n = 300 // two data tiles, the second partial, and a level-1 hash tile
+	ctx := context.Background()
+	s := new(MemStorage)
+	for i := range n {
+		if _, err := appendRecord(ctx, s, testLeaf(i)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	root, err := TreeHash(ctx, s, n)
+	if err != nil {
+		f.Fatal(err)
+	}
+	skey, vkey := fuzzKeys(f, "dissent.example/ledger", 1)
+	msg, err := SignCheckpoint(skey, "dissent.example/ledger", n, root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	honest := f.TempDir()
+	if err := Export(ctx, s, honest, msg); err != nil {
+		f.Fatal(err)
+	}
+	var files []string // the tiles, in a fixed order
+	err = filepath.WalkDir(honest, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Base(path) != CheckpointFile {
+			rel, _ := filepath.Rel(honest, path)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	slices.Sort(files)
+	original := map[string][]byte{}
+	for _, name := range files {
+		if original[name], err = os.ReadFile(filepath.Join(honest, filepath.FromSlash(name))); err != nil {
+			f.Fatal(err)
+		}
+	}
+
+	none := uint8(len(files)) // replaces no file
+	f.Add(int64(n), false, none, []byte(nil))
+	for _, size := range []int64{0, 1, n - 1, n + 1, 256, 512, MaxExportSize, MaxExportSize + 1, math.MaxInt64 - 254, math.MaxInt64} {
+		f.Add(size, false, none, []byte(nil))
+		// The tile count of the largest sizes once overflowed to none,
+		// and an empty tree's root then verified.
+		f.Add(size, true, none, []byte(nil))
+	}
+	for i, name := range files {
+		b := original[name]
+		f.Add(int64(n), false, uint8(i), b)
+		f.Add(int64(n), false, uint8(i), b[:len(b)-1])
+		f.Add(int64(n), false, uint8(i), append(slices.Clone(b), '\n'))
+		flipped := slices.Clone(b)
+		flipped[len(b)/2] ^= 1
+		f.Add(int64(n), false, uint8(i), flipped)
+	}
+	f.Fuzz(func(t *testing.T, size int64, emptyTree bool, file uint8, data []byte) {
+		if size < 0 {
+			return // no checkpoint has a negative size: SignCheckpoint refuses it
+		}
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(honest)); err != nil {
+			t.Fatal(err)
+		}
+		replaced := -1
+		if i := int(file) % (len(files) + 1); i < len(files) {
+			replaced = i
+			if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(files[i])), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		signedRoot := root
+		if emptyTree {
+			signedRoot = emptyRoot
+		}
+		signed, err := SignCheckpoint(skey, "dissent.example/ledger", size, signedRoot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, CheckpointFile), signed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := VerifyExport(dir, vkey)
+		if err != nil {
+			return
+		}
+		if cp.Size == 0 && cp.Root == emptyRoot {
+			return // an empty ledger's export: no tile is read
+		}
+		if cp.Size != n || cp.Root != root {
+			t.Fatalf("verified a checkpoint of size %d over the root %s", cp.Size, cp.Root)
+		}
+		if replaced >= 0 && !bytes.Equal(data, original[files[replaced]]) {
+			t.Fatalf("verified an export whose %s was changed to %q", files[replaced], data)
+		}
+	})
+}
+
+// FuzzVerifyConsistency checks consistency proofs of the fuzzer's sizes,
+// roots (the true ones, or altered) and proof hashes against a real ledger:
+// VerifyConsistency must accept exactly the proofs that are true, which
+// for two sizes of one tree is the one ProveConsistency gives.
+func FuzzVerifyConsistency(f *testing.F) {
+	const n = 40
+	ctx := context.Background()
+	s := new(MemStorage)
+	appendN(f, s, 0, n)
+	roots := make([]tlog.Hash, n+1)
+	for i := range roots {
+		var err error
+		if roots[i], err = TreeHash(ctx, s, int64(i)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	// rootOf is the true root of a size the ledger has, or a stand-in.
+	rootOf := func(size int64) tlog.Hash {
+		if size >= 0 && size <= n {
+			return roots[size]
+		}
+		return tlog.RecordHash([]byte(strconv.FormatInt(size, 10)))
+	}
+	honest := func(m, k int64) tlog.TreeProof {
+		p, err := ProveConsistency(ctx, s, m, k)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return p
+	}
+	join := func(p tlog.TreeProof) []byte {
+		var b []byte
+		for _, h := range p {
+			b = append(b, h[:]...)
+		}
+		return b
+	}
+	for _, c := range [][2]int64{{0, 0}, {0, n}, {1, 1}, {1, 2}, {3, 7}, {4, 8}, {7, 8}, {13, 40}, {32, 40}, {39, 40}, {n, n}} {
+		f.Add(c[0], c[1], uint8(0), uint8(0), join(honest(c[0], c[1])))
+	}
+	f.Add(int64(3), int64(7), uint8(1), uint8(0), join(honest(3, 7)))
+	f.Add(int64(3), int64(7), uint8(0), uint8(1), join(honest(3, 7)))
+	f.Add(int64(7), int64(3), uint8(0), uint8(0), join(honest(3, 7)))
+	f.Add(int64(-1), int64(3), uint8(0), uint8(0), []byte(nil))
+	f.Add(int64(MaxExportSize), int64(MaxExportSize), uint8(0), uint8(0), []byte(nil))
+	f.Add(int64(3), int64(MaxExportSize+1), uint8(0), uint8(0), join(honest(3, 7)))
+	f.Fuzz(func(t *testing.T, m, k int64, flipOld, flipNew uint8, proofBytes []byte) {
+		proof := make(tlog.TreeProof, len(proofBytes)/tlog.HashSize)
+		for i := range proof {
+			copy(proof[i][:], proofBytes[i*tlog.HashSize:])
+		}
+		oldRoot, newRoot := rootOf(m), rootOf(k)
+		oldRoot[0] ^= flipOld
+		newRoot[0] ^= flipNew
+		old := Checkpoint{Origin: testOrigin, Size: m, Root: oldRoot}
+		cur := Checkpoint{Origin: testOrigin, Size: k, Root: newRoot}
+		err := VerifyConsistency(old, cur, proof)
+		var want bool
+		switch {
+		case m < 0 || m > k:
+		case k > MaxExportSize: // larger than any ledger (tlog would never return)
+		case m == 0: // every tree extends the empty one
+			want = oldRoot == emptyRoot && len(proof) == 0
+		case m == k:
+			want = oldRoot == newRoot && len(proof) == 0
+		case k <= n:
+			want = flipOld == 0 && flipNew == 0 && slices.Equal(proof, honest(m, k))
+		}
+		if (err == nil) != want {
+			t.Fatalf("VerifyConsistency(%d → %d, flips %d %d, %d hashes) = %v, want accepted %v", m, k, flipOld, flipNew, len(proof), err, want)
 		}
 	})
 }

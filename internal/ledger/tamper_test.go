@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -275,5 +276,42 @@ func TestVerifyExportEmpty(t *testing.T) {
 	}
 	if cp, err := VerifyExport(dir, vkey); err != nil || cp.Size != 0 {
 		t.Fatalf("VerifyExport of an empty ledger = %+v, %v", cp, err)
+	}
+}
+
+// TestVerifyExportHugeSize has the ledger key sign checkpoints of sizes no
+// export can hold, and of sizes whose tile count overflowed the verifier's
+// arithmetic: an empty directory must never verify as such an export, and
+// Export must refuse them rather than compute with them.
+func TestVerifyExportHugeSize(t *testing.T) {
+	skey, vkey := testKeys(t, testOrigin)
+	cases := []struct {
+		size int64
+		want error
+	}{
+		{math.MaxInt64, ErrBadCheckpoint},
+		{math.MaxInt64 - tileWidth + 2, ErrBadCheckpoint}, // the smallest size whose size+255 overflows
+		{MaxExportSize + 1, ErrBadCheckpoint},
+		{MaxExportSize, ErrTampered}, // possible in principle: its first tile is missing
+	}
+	notes := make([][]byte, len(cases))
+	for i, c := range cases {
+		msg, err := SignCheckpoint(skey, testOrigin, c.size, emptyRoot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes[i] = msg
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, CheckpointFile), msg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if cp, err := VerifyExport(dir, vkey); !errors.Is(err, c.want) {
+			t.Fatalf("VerifyExport of an empty directory with a checkpoint of size %d = %+v, %v; want %v", c.size, cp, err, c.want)
+		}
+	}
+	for i, c := range cases {
+		if err := Export(context.Background(), new(MemStorage), t.TempDir(), notes[i]); err == nil {
+			t.Errorf("exported %d leaves of an empty ledger", c.size)
+		}
 	}
 }

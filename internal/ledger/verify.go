@@ -26,6 +26,10 @@ func VerifyInclusion(leaf []byte, index int64, proof tlog.RecordProof, cp Checkp
 	if index < 0 || index >= cp.Size {
 		return fmt.Errorf("%w: leaf %d is outside a tree of %d", ErrBadProof, index, cp.Size)
 	}
+	if cp.Size > MaxExportSize {
+		// tlog's proofs loop forever on sizes from 2^62 up.
+		return fmt.Errorf("%w: a tree of %d leaves is larger than any ledger", ErrBadProof, cp.Size)
+	}
 	if err := tlog.CheckRecord(proof, cp.Size, cp.Root, index, tlog.RecordHash(leaf)); err != nil {
 		return fmt.Errorf("%w: leaf %d in size %d: %v", ErrBadProof, index, cp.Size, err)
 	}
@@ -42,6 +46,9 @@ func VerifyConsistency(old, new Checkpoint, proof tlog.TreeProof) error {
 	}
 	if old.Size < 0 || old.Size > new.Size {
 		return fmt.Errorf("%w: size %d cannot extend size %d", ErrBadProof, new.Size, old.Size)
+	}
+	if new.Size > MaxExportSize {
+		return fmt.Errorf("%w: a tree of %d leaves is larger than any ledger", ErrBadProof, new.Size)
 	}
 	if old.Size == 0 {
 		if old.Root != emptyRoot || len(proof) != 0 {

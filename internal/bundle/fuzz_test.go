@@ -1,0 +1,160 @@
+package bundle_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/dissent-channel/dissent/internal/bundle"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+const fuzzOrigin = "dissent.example/ledger"
+
+// genuine is a submitted memo's bundle and receipt that verify, built
+// without a server from keys of a fixed seed, so that the fuzz corpus holds
+// validly signed checkpoints from one run to the next: a ledger of a few
+// events with the submission in the middle, signed at its full size.
+func genuine(f *testing.F) (bd *bundle.Bundle, receipt []byte, want bundle.Report, vkey string) {
+	skey, vkey, err := note.GenerateKey(rand.NewChaCha8([32]byte{7}), fuzzOrigin)
+	if err != nil {
+		f.Fatal(err)
+	}
+	bd = &bundle.Bundle{Format: bundle.Format, MemoID: "01JMEMO", Revision: 1, Title: "A policy", Body: "We dissent.",
+		Marking: "UNCLASSIFIED", State: "submitted", ExportedAt: time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)}
+	h := vault.ContentHash(bd.Title, bd.Body, bd.Marking)
+	bd.ContentHash = hex.EncodeToString(h[:])
+	for i, who := range []string{"alice", "bob"} {
+		seed := make([]byte, ed25519.SeedSize)
+		seed[0] = byte(i + 1)
+		priv := ed25519.NewKeyFromSeed(seed)
+		st := vault.Statement{MemoID: bd.MemoID, Revision: bd.Revision, ContentHash: h, Marking: bd.Marking, Signer: who}
+		bd.Signatures = append(bd.Signatures, bundle.Signature{Username: who, Kind: "signer",
+			PublicKey: base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey)),
+			Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, st.Canonical()))})
+	}
+
+	ctx := context.Background()
+	s := new(ledger.MemStorage)
+	at := time.Date(2026, 3, 2, 15, 4, 5, 123456000, time.UTC) // microseconds, as the service writes
+	submission := ledger.Leaf{Version: ledger.LeafVersion, Time: at, Action: "memo.submit", Memo: bd.MemoID, Role: ledger.RoleAuthor,
+		ActorCommit: "aa" + bd.ContentHash[2:], Content: bd.ContentHash, Revision: bd.Revision}
+	var leaf []byte
+	var index int64
+	for i, l := range []ledger.Leaf{
+		{Version: ledger.LeafVersion, Time: at.Add(-time.Hour), Action: "memo.create", Memo: bd.MemoID, Role: ledger.RoleAuthor, ActorCommit: "bb" + bd.ContentHash[2:]},
+		{Version: ledger.LeafVersion, Time: at.Add(-time.Minute), Action: "memo.sign", Memo: bd.MemoID, Role: ledger.RoleAuthor, ActorCommit: "cc" + bd.ContentHash[2:], Revision: 1},
+		submission,
+		{Version: ledger.LeafVersion, Time: at.Add(time.Hour), Action: "memo.read", Memo: bd.MemoID, Actor: "u-office", Role: ledger.RoleOffice},
+		{Version: ledger.LeafVersion, Time: at.Add(2 * time.Hour), Action: "memo.acknowledge", Memo: bd.MemoID, Actor: "u-office", Role: ledger.RoleOffice},
+	} {
+		b, err := l.Encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		if _, err := ledger.Append(ctx, s, b); err != nil {
+			f.Fatal(err)
+		}
+		if i == 2 {
+			leaf, index = b, int64(i)
+		}
+	}
+	const size = 5
+	root, err := ledger.TreeHash(ctx, s, size)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cp, err := ledger.SignCheckpoint(skey, fuzzOrigin, size, root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	proof, err := ledger.ProveInclusion(ctx, s, index, size)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var proofText []string
+	for _, p := range proof {
+		proofText = append(proofText, p.String())
+	}
+	rc := bundle.Receipt{MemoID: bd.MemoID, Revision: bd.Revision, ContentHash: bd.ContentHash, AuthorsCount: 2, SubmittedAt: at,
+		LedgerIndex: index, Checkpoint: string(cp), Leaf: string(leaf), Proof: proofText}
+	if receipt, err = json.Marshal(rc); err != nil {
+		f.Fatal(err)
+	}
+	bd.Submission = &bundle.Submission{Receipt: receipt, Leaf: string(leaf), Index: index, Proof: proofText, Checkpoint: string(cp)}
+	want = bundle.Report{MemoID: bd.MemoID, Revision: bd.Revision, ContentHash: bd.ContentHash, SubmittedAt: at,
+		LedgerIndex: index, TreeSize: size, Origin: fuzzOrigin}
+	// Both must verify, or the fuzzers would never get past the
+	// checkpoint to the proof.
+	if _, err := bundle.Verify(bd, vkey); err != nil {
+		f.Fatalf("the genuine bundle: %v", err)
+	}
+	if _, err := bundle.VerifyReceipt(receipt, vkey); err != nil {
+		f.Fatalf("the genuine receipt: %v", err)
+	}
+	return bd, receipt, want, vkey
+}
+
+// sameSubmission says whether rep describes the genuine submission.
+func sameSubmission(rep *bundle.Report, want bundle.Report) bool {
+	return rep.MemoID == want.MemoID && rep.Revision == want.Revision && rep.ContentHash == want.ContentHash &&
+		rep.SubmittedAt.Equal(want.SubmittedAt) && rep.LedgerIndex == want.LedgerIndex && rep.TreeSize == want.TreeSize &&
+		rep.Origin == want.Origin
+}
+
+// FuzzParse parses and verifies bundles mutated from a genuine one under
+// its ledger key: a submitted bundle that verifies must be the genuine
+// submission, its text included, since only the ledger key signs
+// checkpoints.
+func FuzzParse(f *testing.F) {
+	bd, _, want, vkey := genuine(f)
+	raw, err := json.Marshal(bd)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Add([]byte(`{"format":"dissent-memo-bundle-v1","memo_id":"x","revision":1,"signatures":[]}`))
+	f.Add([]byte(`{"format":"other"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := bundle.Parse(b)
+		if err != nil {
+			return
+		}
+		rep, err := bundle.Verify(got, vkey)
+		if err != nil || got.Submission == nil {
+			return
+		}
+		if !sameSubmission(rep, want) || got.Title != bd.Title || got.Body != bd.Body || got.Marking != bd.Marking {
+			t.Fatalf("verified a submission the ledger does not hold: %+v\n%s", rep, b)
+		}
+	})
+}
+
+// FuzzVerifyReceipt verifies receipts mutated from a genuine one under its
+// ledger key: a receipt that verifies must describe the genuine
+// submission, time included.
+func FuzzVerifyReceipt(f *testing.F) {
+	_, receipt, want, vkey := genuine(f)
+	f.Add(receipt)
+	f.Add(append(receipt, '\n'))
+	f.Add([]byte(`{"memo_id":"x","revision":1}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rep, err := bundle.VerifyReceipt(b, vkey)
+		if err != nil {
+			return
+		}
+		if !sameSubmission(rep, want) {
+			t.Fatalf("verified a receipt of a submission the ledger does not hold: %+v\n%s", rep, b)
+		}
+	})
+}
