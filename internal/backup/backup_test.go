@@ -80,33 +80,10 @@ func TestSnapshotWhileWritingThenRestore(t *testing.T) {
 	}
 	// Writes go on while the snapshot is taken; each submission signs a
 	// checkpoint, so one may be signed between the copy and its checkpoint.
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			m, err := d.Svc.CreateMemo(ctx, alice, service.MemoInput{Title: fmt.Sprintf("during %d", i), Body: "b", Marking: "UNCLASSIFIED"})
-			if err == nil && i%4 == 0 {
-				if _, err = d.Svc.Sign(ctx, alice, m.ID, 1); err == nil {
-					_, err = d.Svc.Submit(ctx, alice, m.ID, 1)
-				}
-			}
-			if err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	stop := submitWhile(t, d, alice, 4)
 	snap := filepath.Join(t.TempDir(), "snap")
 	err = backup.Snapshot(ctx, st, data, snap)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,37 +474,14 @@ func TestCopyWhileWriting(t *testing.T) {
 	}
 	defer src.Close()
 	d, alice, _ := deployment(t, src)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			m, err := d.Svc.CreateMemo(ctx, alice, service.MemoInput{Title: fmt.Sprintf("during %d", i), Body: "b", Marking: "UNCLASSIFIED"})
-			if err == nil {
-				if _, err = d.Svc.Sign(ctx, alice, m.ID, 1); err == nil {
-					_, err = d.Svc.Submit(ctx, alice, m.ID, 1)
-				}
-			}
-			if err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	stop := submitWhile(t, d, alice, 1)
 	// Some writes first, so that the copy runs among them.
 	for count(t, src, "checkpoints") < 8 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	dst := storetest.OpenPostgres(t).(*sqlstore.DB)
 	_, note, err := backup.Copy(ctx, src, dst)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,4 +536,35 @@ func TestPgDumpRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkOpens(t, rst, d, ids)
+}
+
+// submitWhile creates memos as author until the returned stop is called,
+// submitting every nth, so that a copy runs among writes that each sign a
+// checkpoint.
+func submitWhile(t *testing.T, d *servicetest.Deployment, author *service.Actor, nth int) (stop func()) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			m, err := d.Svc.CreateMemo(ctx, author, service.MemoInput{Title: fmt.Sprintf("during %d", i), Body: "b", Marking: "UNCLASSIFIED"})
+			if err == nil && i%nth == 0 {
+				if _, err = d.Svc.Sign(ctx, author, m.ID, 1); err == nil {
+					_, err = d.Svc.Submit(ctx, author, m.ID, 1)
+				}
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
