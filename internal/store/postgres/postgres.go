@@ -51,6 +51,12 @@ var dialect = sqlstore.Dialect{
 	// Opening a memo for its view is five reads that do not wait on one
 	// another: one round trip instead of five.
 	ReadBatch: readBatch,
+	// Nodes started together would otherwise race to create the same
+	// tables (a duplicate-key error on pg_type), and one would fail. The
+	// lock is the schema's, so that deployments (and tests) in other
+	// schemas of the database do not wait on one another.
+	MigrateLock:   `SELECT pg_advisory_lock(hashtext('dissent migrations ' || current_schema()))`,
+	MigrateUnlock: `SELECT pg_advisory_unlock(hashtext('dissent migrations ' || current_schema()))`,
 	IsUnique: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

@@ -1,9 +1,13 @@
 package postgres_test
 
 import (
+	"io/fs"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/postgres"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
@@ -147,3 +151,39 @@ func TestMigrateLeafActions(t *testing.T) { storetest.MigrateLeafActions(t, "pos
 // TestMigrateRevisionTables upgrades a store holding revisions, a heading
 // and items to the revision tables' new layout.
 func TestMigrateRevisionTables(t *testing.T) { storetest.MigrateRevisionTables(t, "postgres") }
+
+// TestNodesMigrateTogether starts four app nodes on one new schema at once,
+// as a deployment's nodes restarted together after an upgrade would: each
+// must come up, the migrations applied once.
+func TestNodesMigrateTogether(t *testing.T) {
+	sc := storetest.NewPostgresSchema(t, "dissent_test_")
+	ctx := t.Context()
+	errs := make(chan error, 4)
+	var applied atomic.Int64
+	for range 4 {
+		go func() {
+			s, err := postgres.Open(ctx, sc.DSN, postgres.Options{Migrate: true, MaxConns: 2,
+				Migrated: func(string, time.Duration) { applied.Add(1) }})
+			if err == nil {
+				err = s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("a node starting beside others: %v", err)
+		}
+	}
+	if n, want := applied.Load(), int64(len(migrations(t))); n != want {
+		t.Errorf("%d migrations applied in all, want %d (each once)", n, want)
+	}
+}
+
+func migrations(t *testing.T) []string {
+	names, err := fs.Glob(postgres.Migrations(), "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}

@@ -60,6 +60,10 @@ type Dialect struct {
 	// ReadBatch, if set, lets a read transaction send the reads of opening
 	// a memo at once (ahead.go).
 	ReadBatch ReadBatch
+	// MigrateLock and MigrateUnlock, if set, hold a lock on the database
+	// while Migrate runs, so that app nodes started together migrate one
+	// after another instead of racing to create the same tables.
+	MigrateLock, MigrateUnlock string
 }
 
 // DB is a store over database/sql. SQLite gives it a separate one-connection
@@ -193,7 +197,19 @@ type Migrated func(name string, took time.Duration)
 // NNNN_name.sql) that the database lacks, each in its own transaction,
 // telling done (if not nil) of each. It refuses a database whose schema is
 // newer than this binary knows.
-func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, done Migrated) (applied int, err error) {
+func Migrate(ctx context.Context, pool *sql.DB, d Dialect, fsys fs.FS, done Migrated) (applied int, err error) {
+	// One connection throughout, which holds the migration lock.
+	db, err := pool.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	defer db.Close()
+	if d.MigrateLock != "" {
+		if _, err := db.ExecContext(ctx, d.MigrateLock); err != nil {
+			return 0, fmt.Errorf("sqlstore: migrate: wait for other nodes' migrations: %w", err)
+		}
+		defer func() { _, _ = db.ExecContext(context.WithoutCancel(ctx), d.MigrateUnlock) }()
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("sqlstore: migrate: %w", err)
 	}
