@@ -86,3 +86,30 @@ func TestMigrateLeafActions(t *testing.T) { storetest.MigrateLeafActions(t, "sql
 // TestMigrateRevisionTables upgrades a store holding revisions, a heading
 // and items to the revision tables' new layout.
 func TestMigrateRevisionTables(t *testing.T) { storetest.MigrateRevisionTables(t, "sqlite") }
+
+// TestNewerSchemaIsNotMigrated: a binary older than the database must not
+// tell the operator to run `dissent migrate`, which cannot help; it says
+// to use the release that wrote the database.
+func TestNewerSchemaIsNotMigrated(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "newer.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Raw().ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	err = sqlstore.CheckSchema(ctx, db, sqlite.Migrations())
+	if err == nil || strings.Contains(err.Error(), "dissent migrate") || !strings.Contains(err.Error(), "newer than this binary") {
+		t.Errorf("CheckSchema on a newer database: %v, want one that says it is newer, not to migrate", err)
+	}
+}

@@ -704,7 +704,10 @@ func CheckSchema(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: the database has no schema yet: run `dissent migrate` (%w)", err)
 	}
-	if v != len(names) {
+	switch {
+	case v > len(names):
+		return fmt.Errorf("sqlstore: the database schema is version %d, newer than this binary knows (%d): use the release that wrote it, or a later one", v, len(names))
+	case v < len(names):
 		return fmt.Errorf("sqlstore: the database schema is version %d and this binary needs %d: run `dissent migrate`", v, len(names))
 	}
 	return nil
