@@ -458,10 +458,6 @@ var withoutRows = map[string]bool{"sessions": true}
 // after the copy would be lost).
 func Copy(ctx context.Context, from, to *sqlstore.DB) (rows int, latest []byte, err error) {
 	src, dst := from.Raw(), to.Raw()
-	var n int
-	if err := dst.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil || n > 0 {
-		return 0, nil, fmt.Errorf("backup: the target database must be empty (it has %d users; %v)", n, err)
-	}
 	// ReadOnly begins a deferred transaction: its first read fixes the
 	// snapshot every later read sees, without taking the writer's lock.
 	stx, err := src.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -484,6 +480,19 @@ func Copy(ctx context.Context, from, to *sqlstore.DB) (rows int, latest []byte, 
 		return 0, nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
+	// Every table the copy fills must be empty, not only users: a node
+	// started on the target first writes settings and ledger rows.
+	for _, table := range tables {
+		if table == "ledger_head" { // the migration seeds it
+			continue
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+			return 0, nil, fmt.Errorf("backup: the target database: %w", err)
+		} else if n > 0 {
+			return 0, nil, fmt.Errorf("backup: the target database must be empty, and its table %s has %d rows: create a new database (was a server started on it?)", table, n)
+		}
+	}
 	// The migration seeded the ledger head; the source's replaces it.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM ledger_head`); err != nil {
 		return 0, nil, err

@@ -461,6 +461,15 @@ func TestCopyToPostgres(t *testing.T) {
 	if _, _, err := backup.Copy(ctx, src, dst); err == nil {
 		t.Fatal("copied into a database that is not empty")
 	}
+	// A target on which a node started first has settings and no users:
+	// refused before anything is written, with the table named.
+	fresh := storetest.OpenPostgres(t).(*sqlstore.DB)
+	if _, err := fresh.Raw().ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('written by a node', '')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := backup.Copy(ctx, src, fresh); err == nil || !strings.Contains(err.Error(), "settings") {
+		t.Fatalf("copy into a database with settings but no users: %v, want it refused naming the table", err)
+	}
 }
 
 // TestCopyWhileWriting: a server that keeps writing while the copy runs
