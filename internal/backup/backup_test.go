@@ -65,16 +65,7 @@ func checkOpens(t *testing.T, st store.Store, d *servicetest.Deployment, ids []s
 
 func TestSnapshotWhileWritingThenRestore(t *testing.T) {
 	ctx := context.Background()
-	data := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(data, "dissent.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	d, alice, ids := deployment(t, st)
-	if err := os.WriteFile(filepath.Join(data, "ledger.pub"), []byte(d.LedgerVKey+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data, st, d, alice, ids := dataFolder(t)
 	if _, err := d.Svc.SignCheckpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +73,7 @@ func TestSnapshotWhileWritingThenRestore(t *testing.T) {
 	// checkpoint, so one may be signed between the copy and its checkpoint.
 	stop := submitWhile(t, d, alice, 4)
 	snap := filepath.Join(t.TempDir(), "snap")
-	err = backup.Snapshot(ctx, st, data, snap)
+	err := backup.Snapshot(ctx, st, data, snap)
 	stop()
 	if err != nil {
 		t.Fatal(err)
@@ -123,23 +114,30 @@ func count(t *testing.T, st *sqlstore.DB, table string) int {
 	return n
 }
 
+// dataFolder is a data folder with a deployment filled by deployment, its
+// database open and its ledger.pub written, as a live server's would be.
+func dataFolder(t *testing.T) (data string, st *sqlstore.DB, d *servicetest.Deployment, alice *service.Actor, ids []string) {
+	t.Helper()
+	data = t.TempDir()
+	st, err := sqlite.Open(context.Background(), filepath.Join(data, "dissent.db"), sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	d, alice, ids = deployment(t, st)
+	if err := os.WriteFile(filepath.Join(data, "ledger.pub"), []byte(d.LedgerVKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data, st, d, alice, ids
+}
+
 // snapshotOf is a snapshot of a deployment whose ledger has several
 // signed checkpoints.
 func snapshotOf(t *testing.T) (snap string, d *servicetest.Deployment) {
 	t.Helper()
-	ctx := context.Background()
-	data := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(data, "dissent.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	d, _, _ = deployment(t, st)
-	if err := os.WriteFile(filepath.Join(data, "ledger.pub"), []byte(d.LedgerVKey+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data, st, d, _, _ := dataFolder(t)
 	snap = filepath.Join(t.TempDir(), "snap")
-	if err := backup.Snapshot(ctx, st, data, snap); err != nil {
+	if err := backup.Snapshot(context.Background(), st, data, snap); err != nil {
 		t.Fatal(err)
 	}
 	return snap, d
@@ -392,16 +390,7 @@ func TestSnapshotIsPrivate(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	ctx := context.Background()
-	data := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(data, "dissent.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	d, _, _ := deployment(t, st)
-	if err := os.WriteFile(filepath.Join(data, "ledger.pub"), []byte(d.LedgerVKey+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data, st, _, _, _ := dataFolder(t)
 	out := filepath.Join(t.TempDir(), "snap")
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
