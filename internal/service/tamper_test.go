@@ -272,17 +272,17 @@ func TestRewrittenTailIsNeverSigned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exec(t, db, `UPDATE ledger_leaves SET data = ? WHERE idx = ?`, forged, last)
+			execSQL(t, db, `UPDATE ledger_leaves SET data = ? WHERE idx = ?`, forged, last)
 			first := tlog.StoredHashIndex(0, last)
 			for i, h := range hashes {
-				exec(t, db, `UPDATE ledger_hashes SET hash = ? WHERE idx = ?`, h[:], first+int64(i))
+				execSQL(t, db, `UPDATE ledger_hashes SET hash = ? WHERE idx = ?`, h[:], first+int64(i))
 			}
 		}},
 		{"the newest leaf cut off", func(t *testing.T, db *sqlstore.DB, last int64) {
-			exec(t, db, `DELETE FROM ledger_details WHERE idx = ?`, last)
-			exec(t, db, `DELETE FROM ledger_leaves WHERE idx = ?`, last)
-			exec(t, db, `DELETE FROM ledger_hashes WHERE idx >= ?`, tlog.StoredHashIndex(0, last))
-			exec(t, db, `UPDATE ledger_head SET size = ?`, last)
+			execSQL(t, db, `DELETE FROM ledger_details WHERE idx = ?`, last)
+			execSQL(t, db, `DELETE FROM ledger_leaves WHERE idx = ?`, last)
+			execSQL(t, db, `DELETE FROM ledger_hashes WHERE idx >= ?`, tlog.StoredHashIndex(0, last))
+			execSQL(t, db, `UPDATE ledger_head SET size = ?`, last)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -347,7 +347,7 @@ func (r storedHashes) ReadHashes(idx []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-func exec(t *testing.T, db *sqlstore.DB, query string, args ...any) {
+func execSQL(t *testing.T, db *sqlstore.DB, query string, args ...any) {
 	t.Helper()
 	if _, err := db.Raw().ExecContext(t.Context(), db.Rebind(query), args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
