@@ -38,54 +38,47 @@ const maxSmall = 1 << 20
 const settingLedgerVKey = "ledger.vkey"
 
 // Snapshot writes a consistent copy of a running SQLite deployment into
-// the empty folder out: the database by VACUUM INTO (a transactionally
-// consistent copy taken while the server runs), the ledger's keys, the
-// configuration, and the copy's latest signed checkpoint as `checkpoint`.
-// The deployment must hold a signed checkpoint (see cmd/dissent's backup,
-// which signs one on a deployment that has none yet).
+// out, which must be empty or absent: the database by VACUUM INTO (a
+// transactionally consistent copy taken while the server runs), the
+// ledger's keys, the configuration, and the copy's latest signed
+// checkpoint as `checkpoint`. The deployment must hold a signed checkpoint
+// (see cmd/dissent's backup, which signs one on a deployment that has none
+// yet). A snapshot that fails leaves nothing at out (buildInPlace).
 func Snapshot(ctx context.Context, db *sqlstore.DB, data, out string) error {
 	if db.Dialect() != "sqlite" {
 		return errors.New("backup: snapshots are for the embedded store; back PostgreSQL up with pg_dump (docs/OPERATIONS.md)")
 	}
-	if err := emptyDir(out); err != nil {
-		return err
-	}
-	// The snapshot holds password hashes and the signing key: only its
-	// owner reads it, whatever the umask or the folder's mode was.
-	if err := os.Chmod(out, 0o700); err != nil {
-		return err
-	}
-	dbPath := filepath.Join(out, "dissent.db")
-	// VACUUM INTO writes into an empty file as it finds it, so creating it
-	// first is what keeps the copy at 0600.
-	f, err := os.OpenFile(dbPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if _, err := db.Raw().ExecContext(ctx, `VACUUM INTO ?`, dbPath); err != nil {
-		return fmt.Errorf("backup: copy the database: %w", err)
-	}
-	// The checkpoint is read from the copy, not the live store: one signed
-	// between the two would otherwise be the copy's latest, and restore
-	// requires the snapshot's checkpoint to be its database's latest.
-	cp, err := latestIn(ctx, dbPath)
-	if err != nil {
-		return err
-	}
-	for _, f := range keyFiles {
-		// The data folder is the operator's own: a key linked in from a
-		// secrets mount is followed (still only to a plain file).
-		if err := copyFile(filepath.Join(data, f), filepath.Join(out, f), maxSmall, true); err != nil && !errors.Is(err, os.ErrNotExist) {
+	return buildInPlace(out, "writing", func(tmp string) error {
+		dbPath := filepath.Join(tmp, "dissent.db")
+		// VACUUM INTO writes into an empty file as it finds it, so
+		// creating it first is what keeps the copy at 0600.
+		f, err := os.OpenFile(dbPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		if err := f.Close(); err != nil {
 			return err
 		}
-	}
-	if err := writeFile(filepath.Join(out, "checkpoint"), cp); err != nil {
-		return err
-	}
-	return syncDir(out)
+		if _, err := db.Raw().ExecContext(ctx, `VACUUM INTO ?`, dbPath); err != nil {
+			return fmt.Errorf("backup: copy the database: %w", err)
+		}
+		// The checkpoint is read from the copy, not the live store: one
+		// signed between the two would otherwise be the copy's latest, and
+		// restore requires the snapshot's checkpoint to be its database's
+		// latest.
+		cp, err := latestIn(ctx, dbPath)
+		if err != nil {
+			return err
+		}
+		for _, f := range keyFiles {
+			// The data folder is the operator's own: a key linked in from a
+			// secrets mount is followed (still only to a plain file).
+			if err := copyFile(filepath.Join(data, f), filepath.Join(tmp, f), maxSmall, true); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		return writeFile(filepath.Join(tmp, "checkpoint"), cp)
+	})
 }
 
 // latestIn reads the latest checkpoint of the SQLite database at path.
@@ -264,18 +257,44 @@ func Restore(ctx context.Context, from, data string, pins Pins) (*Restored, erro
 			return nil, fmt.Errorf("backup: %s is not a snapshot (no %s)", from, f)
 		}
 	}
-	data = filepath.Clean(data)
-	exists, err := emptyOrAbsent(data)
+	var r *Restored
+	err := buildInPlace(data, "restoring", func(tmp string) error {
+		if err := copyFile(filepath.Join(from, "dissent.db"), filepath.Join(tmp, "dissent.db"), 0, false); err != nil {
+			return err
+		}
+		for _, f := range append([]string{"checkpoint"}, keyFiles...) {
+			if err := copyFile(filepath.Join(from, f), filepath.Join(tmp, f), maxSmall, false); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		var err error
+		r, err = verifyRestored(ctx, tmp, pins)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	parent := filepath.Dir(data)
+	return r, nil
+}
+
+// buildInPlace fills dir, which must be empty or absent, through build,
+// which writes into a new folder beside it; only once build succeeded is
+// that folder synced and renamed into place. A failure leaves nothing
+// behind, so the same command can simply be run again. The folder is
+// 0700: a snapshot holds password hashes and the signing key.
+func buildInPlace(dir, doing string, build func(tmp string) error) error {
+	dir = filepath.Clean(dir)
+	exists, err := emptyOrAbsent(dir)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return nil, err
+		return err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(data)+".restoring-")
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+"."+doing+"-")
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
 	done := false
 	defer func() {
@@ -283,32 +302,23 @@ func Restore(ctx context.Context, from, data string, pins Pins) (*Restored, erro
 			_ = os.RemoveAll(tmp)
 		}
 	}()
-	if err := copyFile(filepath.Join(from, "dissent.db"), filepath.Join(tmp, "dissent.db"), 0, false); err != nil {
-		return nil, err
-	}
-	for _, f := range append([]string{"checkpoint"}, keyFiles...) {
-		if err := copyFile(filepath.Join(from, f), filepath.Join(tmp, f), maxSmall, false); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-	}
-	r, err := verifyRestored(ctx, tmp, pins)
-	if err != nil {
-		return nil, err
+	if err := build(tmp); err != nil {
+		return err
 	}
 	if err := syncDir(tmp); err != nil {
-		return nil, err
+		return err
 	}
 	// os.Rename does not replace a directory, even an empty one.
 	if exists {
-		if err := os.Remove(data); err != nil {
-			return nil, fmt.Errorf("backup: make way for the restored folder: %w (name a folder that does not exist yet)", err)
+		if err := os.Remove(dir); err != nil {
+			return fmt.Errorf("backup: make way for the new folder: %w (name a folder that does not exist yet)", err)
 		}
 	}
-	if err := os.Rename(tmp, data); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	done = true
-	return r, syncDir(parent)
+	return syncDir(parent)
 }
 
 // verifyRestored runs Restore's checks on the folder dir.
@@ -577,14 +587,6 @@ func inTx(ctx context.Context, st store.Store, fn func(store.Tx) error) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	return fn(tx)
-}
-
-func emptyDir(dir string) error {
-	exists, err := emptyOrAbsent(dir)
-	if err != nil || exists {
-		return err
-	}
-	return os.MkdirAll(dir, 0o700)
 }
 
 // emptyOrAbsent fails unless dir is an empty folder or does not exist,

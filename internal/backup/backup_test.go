@@ -566,3 +566,32 @@ func submitWhile(t *testing.T, d *servicetest.Deployment, author *service.Actor,
 	}()
 	return func() { close(done); wg.Wait() }
 }
+
+// TestFailedSnapshotLeavesNothing: a snapshot that cannot be completed (here
+// a deployment with no signed checkpoint yet) leaves no half-written folder
+// that could later be mistaken for a backup, and the same command can be
+// run again once the cause is fixed.
+func TestFailedSnapshotLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(data, "dissent.db"), sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := servicetest.NewDeployment(t, st)
+	parent := t.TempDir()
+	out := filepath.Join(parent, "snap")
+	if err := backup.Snapshot(ctx, st, data, out); err == nil || !strings.Contains(err.Error(), "no signed checkpoint") {
+		t.Fatalf("a snapshot without a checkpoint: %v", err)
+	}
+	if left, _ := os.ReadDir(parent); len(left) > 0 {
+		t.Fatalf("a failed snapshot left %v behind", left)
+	}
+	if _, err := d.Svc.SignCheckpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := backup.Snapshot(ctx, st, data, out); err != nil {
+		t.Fatalf("the snapshot again, with a checkpoint: %v", err)
+	}
+}
