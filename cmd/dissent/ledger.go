@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -109,7 +112,7 @@ func cmdMemo(ctx context.Context, args []string) error {
 
 // cmdLedger exports the ledger, and lets a witness cosign checkpoints.
 func cmdLedger(ctx context.Context, args []string) error {
-	usage := channel.Invalid("command", "usage: dissent ledger export --data DIR --to OUT | ledger witness-key --name NAME | ledger cosign --key WITNESS.key --log-key ledger.pub CHECKPOINT")
+	usage := channel.Invalid("command", "usage: dissent ledger export --data DIR --to OUT | ledger witness-key --name NAME | ledger cosign --key WITNESS.key --log-key ledger.pub --state LAST [--proof PROOF.json] CHECKPOINT")
 	if len(args) == 0 {
 		return usage
 	}
@@ -118,6 +121,8 @@ func cmdLedger(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "witness-key: the witness's name, e.g. oig.example.gov")
 	key := fs.String("key", "", "cosign: the witness's signing key file")
 	logKey := fs.String("log-key", "", "cosign: the ledger's public key (file or text)")
+	state := fs.String("state", "", "cosign: the file where this witness keeps the last checkpoint it cosigned (created the first time); without it the witness cannot catch a fork")
+	proofFile := fs.String("proof", "", "cosign: a consistency proof from the last checkpoint cosigned to this one, as GET /api/v1/ledger/consistency?from=LAST&to=THIS answers it")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -166,14 +171,64 @@ func cmdLedger(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		out, err := ledger.Cosign(msg, strings.TrimSpace(string(skey)), lk)
+		if *state == "" {
+			fmt.Fprintln(os.Stderr, "warning: no --state: this witness keeps no record of what it cosigned, so it cannot tell a fork from the ledger's history")
+			out, err := ledger.Cosign(msg, strings.TrimSpace(string(skey)), lk)
+			if err != nil {
+				return err
+			}
+			_, err = os.Stdout.Write(out)
+			return err
+		}
+		return cosignAfter(*state, *proofFile, msg, strings.TrimSpace(string(skey)), lk)
+	}
+	return usage
+}
+
+// cosignAfter cosigns msg if it extends the checkpoint kept in the state
+// file (by the proof in proofFile), writes the cosigned note to standard
+// output, and keeps msg as the state's new last checkpoint.
+func cosignAfter(state, proofFile string, msg []byte, skey, logKey string) error {
+	last, err := os.ReadFile(state)
+	if errors.Is(err, os.ErrNotExist) {
+		last = nil // the witness's first checkpoint
+	} else if err != nil {
+		return err
+	}
+	var proof tlog.TreeProof
+	if proofFile != "" {
+		b, err := os.ReadFile(proofFile)
 		if err != nil {
 			return err
 		}
-		_, err = os.Stdout.Write(out)
+		var p struct {
+			Hashes []string `json:"hashes"`
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			return channel.Invalid("proof", "%s is not a consistency proof (the JSON GET /api/v1/ledger/consistency answers): %v", proofFile, err)
+		}
+		for _, h := range p.Hashes {
+			hash, err := tlog.ParseHash(h)
+			if err != nil {
+				return channel.Invalid("proof", "%s: a hash %q: %v", proofFile, h, err)
+			}
+			proof = append(proof, hash)
+		}
+	}
+	out, err := ledger.CosignAfter(msg, skey, logKey, last, proof)
+	if err != nil {
 		return err
 	}
-	return usage
+	// The state is replaced whole or not at all.
+	tmp := state + ".new"
+	if err := os.WriteFile(tmp, msg, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, state); err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(out)
+	return err
 }
 
 // startupCheck runs the ledger self-check in the background after the

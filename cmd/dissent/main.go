@@ -52,7 +52,7 @@ func init() {
 		{"recovery", "recovery restore --data DIR --user NAME SHARE-FILE...", "restore a user's keys with k custodians' shares", cmdRecovery},
 		{"verify", "verify --key ledger.pub BUNDLE.json|EXPORT-DIR", "verify an exported memo or ledger offline", cmdVerify},
 		{"memo", "memo verify --key ledger.pub BUNDLE.json", "verify an exported memo's signatures and receipt offline", cmdMemo},
-		{"ledger", "ledger export --to DIR | witness-key --name N | cosign --key K --log-key P CHECKPOINT", "export the ledger; witness checkpoints", cmdLedger},
+		{"ledger", "ledger export --to DIR | witness-key --name N | cosign --key K --log-key P --state LAST [--proof P.json] CHECKPOINT", "export the ledger; witness checkpoints", cmdLedger},
 		{"backup", "backup --data DIR --to EMPTY-DIR", "take a consistent online snapshot of the embedded store", cmdBackup},
 		{"restore", "restore --from SNAPSHOT --data EMPTY-DIR", "restore a snapshot and verify it against its checkpoint", cmdRestore},
 		{"export", "export --data DIR --to postgres URL", "move an embedded deployment to PostgreSQL, verified by the ledger", cmdExport},

@@ -195,8 +195,7 @@ func parseUnverified(msg []byte) (Checkpoint, error) {
 // signatures already there. It first checks the note is a well-formed
 // checkpoint validly signed by logVkey, the ledger's key: a witness vouches
 // that it saw what the ledger signed, never for text the ledger did not sign.
-// A real witness should also keep the last checkpoint it cosigned and refuse
-// one that VerifyConsistency cannot show extends it.
+// A witness that keeps the last checkpoint it cosigned uses CosignAfter.
 func Cosign(msg []byte, witnessSkey, logVkey string) ([]byte, error) {
 	n, _, err := openCheckpoint(msg, []string{logVkey})
 	if err != nil {
@@ -214,6 +213,30 @@ func Cosign(msg []byte, witnessSkey, logVkey string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: cosigned note would be %d bytes, more than %d", ErrBadCheckpoint, len(out), MaxCheckpointSize)
 	}
 	return out, nil
+}
+
+// CosignAfter is Cosign for a witness that keeps the last checkpoint it
+// cosigned (last; nil the first time): it cosigns msg only if the tree msg
+// signs extends that one, by proof, a consistency proof from the last
+// checkpoint's size to msg's (GET /api/v1/ledger/consistency). A smaller
+// tree (a rollback), one of the same size with another root, or a larger
+// one without a proof that holds is refused with ErrBadProof: shown to two
+// witnesses that keep state, a fork is caught by at least one of them.
+func CosignAfter(msg []byte, witnessSkey, logVkey string, last []byte, proof tlog.TreeProof) ([]byte, error) {
+	_, cur, err := openCheckpoint(msg, []string{logVkey})
+	if err != nil {
+		return nil, err
+	}
+	if last != nil {
+		_, prev, err := openCheckpoint(last, []string{logVkey})
+		if err != nil {
+			return nil, fmt.Errorf("the witness's last checkpoint: %w", err)
+		}
+		if err := VerifyConsistency(prev, cur, proof); err != nil {
+			return nil, fmt.Errorf("refusing to cosign: the checkpoint of %d entries does not extend the last one cosigned, of %d: %w", cur.Size, prev.Size, err)
+		}
+	}
+	return Cosign(msg, witnessSkey, logVkey)
 }
 
 // CheckKeyPair checks that skey, a ledger signing key, is the private half

@@ -253,3 +253,71 @@ func TestVerifyConsistencyRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestCosignAfter: a witness that keeps its last checkpoint cosigns a
+// larger tree only with a consistency proof that holds, and never a smaller
+// one or another tree of the same size — so a fork shown to it is caught.
+func TestCosignAfter(t *testing.T) {
+	ctx := context.Background()
+	skey, vkey := testKeys(t, testOrigin)
+	wskey, wvkey := testKeys(t, "witness.example/one")
+	s := new(MemStorage)
+	appendN(t, s, 0, 7)
+	fork := new(MemStorage)
+	appendN(t, fork, 0, 1)
+	appendN(t, fork, 100, 1) // a second leaf the honest ledger does not have
+	appendN(t, fork, 2, 5)
+	sign := func(st Storage, size int64) []byte {
+		t.Helper()
+		root, err := TreeHash(ctx, st, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := SignCheckpoint(skey, testOrigin, size, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	proof := func(st Storage, from, to int64) tlog.TreeProof {
+		t.Helper()
+		p, err := ProveConsistency(ctx, st, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	at3, at7, forked7 := sign(s, 3), sign(s, 7), sign(fork, 7)
+
+	first, err := CosignAfter(at3, wskey, vkey, nil, nil)
+	if err != nil {
+		t.Fatalf("the first checkpoint a witness sees: %v", err)
+	}
+	if cp, err := OpenCheckpoint(first, vkey, wvkey); err != nil || len(cp.Signers) != 2 {
+		t.Fatalf("cosigned: %+v %v", cp, err)
+	}
+	if _, err := CosignAfter(at7, wskey, vkey, at3, proof(s, 3, 7)); err != nil {
+		t.Fatalf("a tree that extends the last: %v", err)
+	}
+	if _, err := CosignAfter(at7, wskey, vkey, at7, nil); err != nil {
+		t.Fatalf("the same checkpoint again: %v", err)
+	}
+	for _, c := range []struct {
+		name  string
+		msg   []byte
+		last  []byte
+		proof tlog.TreeProof
+	}{
+		{"a larger tree without a proof", at7, at3, nil},
+		{"a fork, with its own proof", forked7, at3, proof(fork, 3, 7)},
+		{"a fork, with the honest tree's proof", forked7, at3, proof(s, 3, 7)},
+		{"another tree of the same size", forked7, at7, nil},
+		{"a rollback", at3, at7, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := CosignAfter(c.msg, wskey, vkey, c.last, c.proof); !errors.Is(err, ErrBadProof) {
+				t.Fatalf("cosigned: %v, want ErrBadProof", err)
+			}
+		})
+	}
+}

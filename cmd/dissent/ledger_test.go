@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/ledger/ledgertest"
+)
+
+// TestWitnessKeepsState runs `dissent ledger cosign --state` as a witness
+// would over time: it cosigns the first checkpoint it sees, then a later
+// one with a consistency proof from the last, and refuses a fork of the
+// same size and a rollback, keeping the last checkpoint it did cosign.
+func TestWitnessKeepsState(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	skey, vkey, err := ledger.GenerateKey("dissent.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wskey, _, err := ledger.GenerateKey("witness.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string, b []byte) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	honest, fork := new(ledger.MemStorage), new(ledger.MemStorage)
+	for i := range 7 {
+		forkLeaf := ledgertest.Leaf(i)
+		if i == 1 {
+			forkLeaf = ledgertest.Leaf(100) // the fork's history differs from here
+		}
+		if _, err := ledger.Append(ctx, honest, ledgertest.Leaf(i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ledger.Append(ctx, fork, forkLeaf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign := func(name string, st ledger.Storage, size int64) string {
+		t.Helper()
+		root, err := ledger.TreeHash(ctx, st, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := ledger.SignCheckpoint(skey, "dissent.test", size, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return file(name, msg)
+	}
+	at3, at7, forked7 := sign("at3", honest, 3), sign("at7", honest, 7), sign("forked7", fork, 7)
+	p, err := ledger.ProveConsistency(ctx, honest, 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hashes []string
+	for _, h := range p {
+		hashes = append(hashes, h.String())
+	}
+	b, err := json.Marshal(map[string]any{"hashes": hashes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof := file("proof-3-7.json", b)
+	pub, key := file("ledger.pub", []byte(vkey+"\n")), file("witness.key", []byte(wskey+"\n"))
+	state := filepath.Join(dir, "last")
+	cosign := func(checkpoint string, extra ...string) (int, string) {
+		return runCLI(t, "", append(append([]string{"ledger", "cosign", "--key", key, "--log-key", pub, "--state", state}, extra...), checkpoint)...)
+	}
+	kept := func() string {
+		t.Helper()
+		b, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	read := func(p string) string {
+		b, _ := os.ReadFile(p)
+		return string(b)
+	}
+
+	if code, out := cosign(at3); code != 0 || !strings.Contains(out, "— witness.test ") {
+		t.Fatalf("the first checkpoint: %d\n%s", code, out)
+	}
+	if code, out := cosign(at7); code == 0 {
+		t.Fatalf("a later checkpoint without a proof was cosigned:\n%s", out)
+	}
+	if code, out := cosign(at7, "--proof", proof); code != 0 {
+		t.Fatalf("a later checkpoint with its proof: %d\n%s", code, out)
+	}
+	if kept() != read(at7) {
+		t.Fatalf("the witness kept\n%s\nwant the checkpoint of 7", kept())
+	}
+	for name, cp := range map[string]string{"a fork of the same size": forked7, "a rollback": at3} {
+		if code, out := cosign(cp); code == 0 || !strings.Contains(out, "does not extend") {
+			t.Errorf("%s: %d\n%s", name, code, out)
+		}
+	}
+	if kept() != read(at7) {
+		t.Fatal("a refused checkpoint replaced the witness's last")
+	}
+}
