@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,11 +34,20 @@ func readKeyArg(s string) (string, error) {
 func cmdVerify(ctx context.Context, args []string) error {
 	fs, _, _ := flags("verify")
 	key := fs.String("key", "", "the ledger's public key: a file (ledger.pub) or the key text")
+	userID := fs.String("user-id", "", "with --nonce: check that this author submitted the memo (the memo's authorship.user_id, shown to its authors)")
+	nonceHex := fs.String("nonce", "", "with --user-id: the memo's authorship.nonce (hex)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return channel.Invalid("path", "usage: dissent verify --key ledger.pub BUNDLE.json|RECEIPT.json|EXPORT-DIR")
+		return channel.Invalid("path", "usage: dissent verify --key ledger.pub [--user-id ID --nonce HEX] BUNDLE.json|RECEIPT.json|EXPORT-DIR")
+	}
+	var nonce []byte
+	if *userID != "" || *nonceHex != "" {
+		var err error
+		if nonce, err = hex.DecodeString(*nonceHex); err != nil || *userID == "" || len(nonce) != ledger.ActorNonceSize {
+			return channel.Invalid("nonce", "give --user-id and --nonce together, the nonce as %d hex bytes, as the memo's authorship shows them", ledger.ActorNonceSize)
+		}
 	}
 	vkey, err := readKeyArg(*key)
 	if err != nil {
@@ -85,7 +95,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 		fmt.Printf("OK: the receipt of memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
 		fmt.Printf("Submitted %s: ledger entry %d is in the checkpoint of %d entries signed by %q.\n",
 			rep.SubmittedAt.Format(time.RFC3339), rep.LedgerIndex, rep.TreeSize, rep.Origin)
-		return nil
+		return checkAuthorship(rep, *userID, nonce)
 	}
 	fmt.Printf("OK: memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
 	// The signers' public keys come with the bundle, and the ledger does
@@ -99,6 +109,19 @@ func cmdVerify(ctx context.Context, args []string) error {
 	} else {
 		fmt.Println("Not submitted: there is no ledger entry to check.")
 	}
+	return checkAuthorship(rep, *userID, nonce)
+}
+
+// checkAuthorship, when given a user id and nonce, checks that the
+// submission's ledger entry commits to them: that this author submitted it.
+func checkAuthorship(rep *bundle.Report, userID string, nonce []byte) error {
+	if nonce == nil {
+		return nil
+	}
+	if rep.ActorCommit == "" || !ledger.CheckActorCommitment(rep.ActorCommit, userID, nonce) {
+		return fmt.Errorf("the submission's ledger entry does NOT commit to user %s with that nonce: they did not submit it (a co-signer's part is in their own sign entry)", userID)
+	}
+	fmt.Printf("The submission's ledger entry commits to user %s: they submitted it.\n", userID)
 	return nil
 }
 

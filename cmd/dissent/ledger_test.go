@@ -10,6 +10,9 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/ledger/ledgertest"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
 // TestWitnessKeepsState runs `dissent ledger cosign --state` as a witness
@@ -111,5 +114,71 @@ func TestWitnessKeepsState(t *testing.T) {
 	}
 	if kept() != read(at7) {
 		t.Fatal("a refused checkpoint replaced the witness's last")
+	}
+}
+
+// TestAuthorProvesSubmission: the memo's view gives its author — and only
+// its author — the user id and nonce behind their commitments in the
+// ledger, and `dissent verify --user-id --nonce` checks them against the
+// receipt's submission entry, offline: right for the one who submitted,
+// refused for anyone else's id or a wrong nonce.
+func TestAuthorProvesSubmission(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	alice, bob := d.Member("alice"), d.Member("bob")
+	m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := d.Svc.GetMemo(d.Ctx, alice, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine.Authorship == nil || mine.Authorship.UserID != alice.User.ID {
+		t.Fatalf("the author's view: authorship %+v", mine.Authorship)
+	}
+	theirs, err := d.Svc.GetMemo(d.Ctx, d.Principals[0], m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if theirs.Authorship != nil {
+		t.Fatalf("a principal was shown the author's nonce: %+v", theirs.Authorship)
+	}
+
+	dir := t.TempDir()
+	b, err := json.Marshal(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipt, pub := filepath.Join(dir, "receipt.json"), filepath.Join(dir, "ledger.pub")
+	if err := os.WriteFile(receipt, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pub, []byte(d.LedgerVKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(id, nonce string) (int, string) {
+		return runCLI(t, "", "verify", "--key", pub, "--user-id", id, "--nonce", nonce, receipt)
+	}
+	if code, out := verify(alice.User.ID, mine.Authorship.Nonce); code != 0 || !strings.Contains(out, "they submitted it") {
+		t.Fatalf("the author's proof: %d\n%s", code, out)
+	}
+	other := strings.Repeat("00", ledger.ActorNonceSize)
+	for name, c := range map[string][2]string{
+		"someone else's id": {bob.User.ID, mine.Authorship.Nonce},
+		"a wrong nonce":     {alice.User.ID, other},
+	} {
+		if code, out := verify(c[0], c[1]); code == 0 || !strings.Contains(out, "does NOT commit") {
+			t.Errorf("%s: %d\n%s", name, code, out)
+		}
+	}
+	if code, out := verify(alice.User.ID, "not hex"); code == 0 || !strings.Contains(out, "hex bytes") {
+		t.Errorf("a malformed nonce: %d\n%s", code, out)
 	}
 }

@@ -75,6 +75,9 @@ type Report struct {
 	LedgerIndex int64
 	TreeSize    int64
 	Origin      string
+	// ActorCommit is the submission leaf's commitment to the author who
+	// submitted (ledger.CheckActorCommitment), empty without a submission.
+	ActorCommit string
 }
 
 // ErrInvalid is returned, wrapped with the reason, when a bundle fails.
@@ -135,7 +138,7 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.SubmittedAt, rep.LedgerIndex, rep.TreeSize, rep.Origin = leaf.Time, sub.Index, cp.Size, cp.Origin
+	rep.SubmittedAt, rep.LedgerIndex, rep.TreeSize, rep.Origin, rep.ActorCommit = leaf.Time, sub.Index, cp.Size, cp.Origin, leaf.ActorCommit
 	return rep, nil
 }
 
@@ -227,5 +230,5 @@ func VerifyReceipt(b []byte, vkey string) (*Report, error) {
 			rc.SubmittedAt.UTC().Format(time.RFC3339Nano), leaf.Time.Format(time.RFC3339Nano))
 	}
 	return &Report{MemoID: rc.MemoID, Revision: rc.Revision, ContentHash: rc.ContentHash, SubmittedAt: leaf.Time,
-		LedgerIndex: rc.LedgerIndex, TreeSize: cp.Size, Origin: cp.Origin}, nil
+		LedgerIndex: rc.LedgerIndex, TreeSize: cp.Size, Origin: cp.Origin, ActorCommit: leaf.ActorCommit}, nil
 }

@@ -40,6 +40,16 @@ type Memo struct {
 	Viewer           string       `json:"viewer"` // drafter, signer, office or reader
 	VoidedSignatures *int         `json:"voided_signatures,omitempty"`
 	Mine             *MySignature `json:"my_signature,omitempty"`
+	Authorship       *Authorship  `json:"authorship,omitempty"`
+}
+
+// Authorship is what lets an author, and no one else, prove their part in
+// a memo: the ledger records each of their events on it under
+// ledger.ActorCommitment(UserID, Nonce), which names no one until they show
+// both (`dissent verify --user-id --nonce`). Shown only to that author.
+type Authorship struct {
+	UserID string `json:"user_id"`
+	Nonce  string `json:"nonce"` // hex
 }
 
 // MySignature tells a signer what they signed.
@@ -123,6 +133,7 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 	switch o.rel {
 	case relAuthor:
 		m.Viewer = string(o.author.Kind)
+		m.Authorship = &Authorship{UserID: o.author.UserID, Nonce: hex.EncodeToString(o.author.Nonce)}
 		if o.author.Signed(o.rec.Revision) {
 			m.Mine = &MySignature{Revision: o.author.SignedRevision, SignedAt: o.author.SignedAt}
 		}
