@@ -212,7 +212,7 @@ func cmdLedger(ctx context.Context, args []string) error {
 // file (by the proof in proofFile), writes the cosigned note to standard
 // output, and keeps msg as the state's new last checkpoint.
 func cosignAfter(state, proofFile string, msg []byte, skey, logKey string) error {
-	last, err := os.ReadFile(state)
+	last, err := readSmall(state, ledger.MaxCheckpointSize)
 	if errors.Is(err, os.ErrNotExist) {
 		last = nil // the witness's first checkpoint
 	} else if err != nil {
@@ -220,7 +220,7 @@ func cosignAfter(state, proofFile string, msg []byte, skey, logKey string) error
 	}
 	var proof tlog.TreeProof
 	if proofFile != "" {
-		b, err := os.ReadFile(proofFile)
+		b, err := readSmall(proofFile, 64<<10) // a proof is at most 62 hashes
 		if err != nil {
 			return err
 		}
