@@ -118,7 +118,10 @@ func checkAuthorship(rep *bundle.Report, userID string, nonce []byte) error {
 	if nonce == nil {
 		return nil
 	}
-	if rep.ActorCommit == "" || !ledger.CheckActorCommitment(rep.ActorCommit, userID, nonce) {
+	if rep.ActorCommit == "" {
+		return errors.New("there is no submission entry to check the authorship against: the memo was not submitted")
+	}
+	if !ledger.CheckActorCommitment(rep.ActorCommit, userID, nonce) {
 		return fmt.Errorf("the submission's ledger entry does NOT commit to user %s with that nonce: they did not submit it (a co-signer's part is in their own sign entry)", userID)
 	}
 	fmt.Printf("The submission's ledger entry commits to user %s: they submitted it.\n", userID)
