@@ -10,7 +10,6 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/ledger/ledgertest"
-	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
@@ -125,17 +124,7 @@ func TestWitnessKeepsState(t *testing.T) {
 func TestAuthorProvesSubmission(t *testing.T) {
 	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
 	alice, bob := d.Member("alice"), d.Member("bob")
-	m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, rc := d.Submitted(alice, "a memo")
 	mine, err := d.Svc.GetMemo(d.Ctx, alice, m.ID)
 	if err != nil {
 		t.Fatal(err)

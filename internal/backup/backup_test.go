@@ -33,16 +33,7 @@ func deployment(t *testing.T, st store.Store) (*servicetest.Deployment, *service
 	alice := d.Member("alice")
 	var ids []string
 	for i := range 3 {
-		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: fmt.Sprintf("memo %d", i), Body: "body", Marking: "UNCLASSIFIED"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
-			t.Fatal(err)
-		}
+		m, _ := d.Submitted(alice, fmt.Sprintf("memo %d", i))
 		ids = append(ids, m.ID)
 	}
 	return d, alice, ids

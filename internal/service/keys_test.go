@@ -13,16 +13,7 @@ import (
 // submitted makes a memo by drafter, signed and submitted.
 func submitted(t *testing.T, d *servicetest.Deployment, drafter *service.Actor, title string) *service.Memo {
 	t.Helper()
-	m, err := d.Svc.CreateMemo(d.Ctx, drafter, service.MemoInput{Title: title, Body: "body of " + title, Marking: "UNCLASSIFIED"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Svc.Sign(d.Ctx, drafter, m.ID, 1); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Svc.Submit(d.Ctx, drafter, m.ID, 1); err != nil {
-		t.Fatal(err)
-	}
+	m, _ := d.Submitted(drafter, title)
 	return m
 }
 

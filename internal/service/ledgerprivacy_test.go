@@ -6,7 +6,6 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
-	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
@@ -22,17 +21,7 @@ func TestReceiptTimeIsTheLeafs(t *testing.T) {
 	d.Svc.Now = time.Now
 	alice := d.Member("alice")
 	for i := range 3 {
-		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "a memo", Body: "its body", Marking: "UNCLASSIFIED"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
-			t.Fatal(err)
-		}
-		rc, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, rc := d.Submitted(alice, "a memo")
 		l, err := ledger.DecodeLeaf([]byte(rc.Leaf))
 		if err != nil {
 			t.Fatal(err)

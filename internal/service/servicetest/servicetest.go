@@ -136,6 +136,24 @@ func (h *Harness) Create(username string, eligible bool, roles ...string) *servi
 // Member makes an eligible member.
 func (h *Harness) Member(username string) *service.Actor { return h.Create(username, true, "member") }
 
+// Submitted is a memo that drafter wrote alone, signed and submitted, and
+// its receipt.
+func (h *Harness) Submitted(drafter *service.Actor, title string) (*service.Memo, *service.Receipt) {
+	h.T.Helper()
+	m, err := h.Svc.CreateMemo(h.Ctx, drafter, service.MemoInput{Title: title, Body: "body of " + title, Marking: "UNCLASSIFIED"})
+	if err != nil {
+		h.T.Fatalf("create %q: %v", title, err)
+	}
+	if _, err := h.Svc.Sign(h.Ctx, drafter, m.ID, m.Revision); err != nil {
+		h.T.Fatalf("sign %q: %v", title, err)
+	}
+	rc, err := h.Svc.Submit(h.Ctx, drafter, m.ID, m.Revision)
+	if err != nil {
+		h.T.Fatalf("submit %q: %v", title, err)
+	}
+	return m, rc
+}
+
 // SignIn signs username in with their test password.
 func (h *Harness) SignIn(username string) *service.Actor {
 	h.T.Helper()
