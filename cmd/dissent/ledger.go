@@ -34,13 +34,13 @@ func readKeyArg(s string) (string, error) {
 func cmdVerify(ctx context.Context, args []string) error {
 	fs, _, _ := flags("verify")
 	key := fs.String("key", "", "the ledger's public key: a file (ledger.pub) or the key text")
-	userID := fs.String("user-id", "", "with --nonce: check that this author submitted the memo (the memo's authorship.user_id, shown to its authors)")
+	userID := fs.String("user-id", "", "with --nonce: check that the entry is this author's: the submission, for a receipt or bundle (the memo's authorship.user_id, shown to its authors)")
 	nonceHex := fs.String("nonce", "", "with --user-id: the memo's authorship.nonce (hex)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return channel.Invalid("path", "usage: dissent verify --key ledger.pub [--user-id ID --nonce HEX] BUNDLE.json|RECEIPT.json|EXPORT-DIR")
+		return channel.Invalid("path", "usage: dissent verify --key ledger.pub [--user-id ID --nonce HEX] BUNDLE.json|RECEIPT.json|PROOF.json|EXPORT-DIR")
 	}
 	var nonce []byte
 	if *userID != "" || *nonceHex != "" {
@@ -80,7 +80,8 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	var rep *bundle.Report
-	if strings.Contains(string(b), `"format"`) {
+	switch {
+	case strings.Contains(string(b), `"format"`):
 		bd, err := bundle.Parse(b)
 		if err != nil {
 			return err
@@ -88,14 +89,22 @@ func cmdVerify(ctx context.Context, args []string) error {
 		if rep, err = bundle.Verify(bd, vkey); err != nil {
 			return fmt.Errorf("the memo does NOT verify: %w", err)
 		}
-	} else {
+	case strings.Contains(string(b), `"hashes"`):
+		e, err := bundle.VerifyEntry(b, vkey)
+		if err != nil {
+			return fmt.Errorf("the ledger entry does NOT verify: %w", err)
+		}
+		fmt.Printf("OK: ledger entry %d is in the checkpoint of %d entries signed by %q.\n", e.Index, e.TreeSize, e.Origin)
+		fmt.Println(describeLeaf(e.Leaf))
+		return checkAuthorship(e.Leaf.ActorCommit, fmt.Sprintf("ledger entry %d", e.Index), "the step was theirs", *userID, nonce)
+	default:
 		if rep, err = bundle.VerifyReceipt(b, vkey); err != nil {
 			return fmt.Errorf("the receipt does NOT verify: %w", err)
 		}
 		fmt.Printf("OK: the receipt of memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
 		fmt.Printf("Submitted %s: ledger entry %d is in the checkpoint of %d entries signed by %q.\n",
 			rep.SubmittedAt.Format(time.RFC3339), rep.LedgerIndex, rep.TreeSize, rep.Origin)
-		return checkAuthorship(rep, *userID, nonce)
+		return checkSubmitter(rep, *userID, nonce)
 	}
 	fmt.Printf("OK: memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
 	// The signers' public keys come with the bundle, and the ledger does
@@ -109,23 +118,74 @@ func cmdVerify(ctx context.Context, args []string) error {
 	} else {
 		fmt.Println("Not submitted: there is no ledger entry to check.")
 	}
-	return checkAuthorship(rep, *userID, nonce)
+	return checkSubmitter(rep, *userID, nonce)
 }
 
-// checkAuthorship, when given a user id and nonce, checks that the
-// submission's ledger entry commits to them: that this author submitted it.
-func checkAuthorship(rep *bundle.Report, userID string, nonce []byte) error {
+// checkSubmitter checks, when a nonce was given, that the memo's
+// submission entry commits to userID.
+func checkSubmitter(rep *bundle.Report, userID string, nonce []byte) error {
+	if nonce != nil && rep.ActorCommit == "" {
+		return errors.New("there is no submission entry to check the authorship against: the memo was not submitted")
+	}
+	err := checkAuthorship(rep.ActorCommit, "the submission's ledger entry", "they submitted it", userID, nonce)
+	if err != nil {
+		return fmt.Errorf("%w (a co-signer's part is in their own memo.sign entry: save its proof, GET /api/v1/ledger/proof?index=N, and verify that)", err)
+	}
+	return nil
+}
+
+// checkAuthorship checks, when a nonce was given, that commit, the actor
+// commitment of the entry named, is userID's with that nonce; claim says
+// what that shows.
+func checkAuthorship(commit, entry, claim, userID string, nonce []byte) error {
 	if nonce == nil {
 		return nil
 	}
-	if rep.ActorCommit == "" {
-		return errors.New("there is no submission entry to check the authorship against: the memo was not submitted")
+	if commit == "" {
+		return fmt.Errorf("%s commits to no author: it records a step by someone who is named, or by the system", entry)
 	}
-	if !ledger.CheckActorCommitment(rep.ActorCommit, userID, nonce) {
-		return fmt.Errorf("the submission's ledger entry does NOT commit to user %s with that nonce: they did not submit it (a co-signer's part is in their own sign entry)", userID)
+	if !ledger.CheckActorCommitment(commit, userID, nonce) {
+		return fmt.Errorf("%s does NOT commit to user %s with that nonce", entry, userID)
 	}
-	fmt.Printf("The submission's ledger entry commits to user %s: they submitted it.\n", userID)
+	fmt.Printf("%s commits to user %s: %s.\n", upperFirst(entry), userID, claim)
 	return nil
+}
+
+// describeLeaf says in a line what a verified leaf records.
+func describeLeaf(l ledger.Leaf) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "It records %s", l.Action)
+	if l.Memo != "" {
+		fmt.Fprintf(&b, " of memo %s", l.Memo)
+	}
+	if l.Revision != 0 {
+		fmt.Fprintf(&b, ", revision %d", l.Revision)
+	}
+	if l.Content != "" {
+		fmt.Fprintf(&b, " (content hash %s)", l.Content)
+	}
+	fmt.Fprintf(&b, ", at %s", l.Time.Format(time.RFC3339))
+	switch {
+	case l.ActorCommit != "":
+		fmt.Fprintf(&b, ", by a %s hidden behind a commitment", orDefault(l.Role, "member"))
+	case l.Actor != "":
+		fmt.Fprintf(&b, ", by %s user %s", orDefault(l.Role, "a"), l.Actor)
+	}
+	return b.String() + "."
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // cmdMemo is `dissent memo verify`, the name issue 4 gives the check.

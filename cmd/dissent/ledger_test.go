@@ -10,6 +10,7 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/ledger/ledgertest"
+	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
@@ -169,5 +170,84 @@ func TestAuthorProvesSubmission(t *testing.T) {
 	}
 	if code, out := verify(alice.User.ID, "not hex"); code == 0 || !strings.Contains(out, "hex bytes") {
 		t.Errorf("a malformed nonce: %d\n%s", code, out)
+	}
+}
+
+// TestCosignerProvesSignature: a co-signer saves the proof of their
+// memo.sign entry (the leaf and the latest checkpoint come with it) and
+// `dissent verify --user-id --nonce PROOF.json` checks, offline, that the
+// entry is in the signed ledger and commits to them; the drafter's id, or
+// a proof without the leaf (what a principal gets), is refused.
+func TestCosignerProvesSignature(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	alice, bob := d.Member("alice"), d.Member("bob")
+	m := d.Cosigned(alice, bob, "a memo")
+	view := func(a *service.Actor) *service.Memo {
+		v, err := d.Svc.GetMemo(d.Ctx, a, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	bobs, alices := view(bob), view(alice)
+	idx := int64(-1)
+	for _, ev := range bobs.Events {
+		if ev.Action == "memo.sign" && ev.Actor == "bob" {
+			idx = ev.Index
+		}
+	}
+	dir := t.TempDir()
+	save := func(a *service.Actor) string {
+		p, err := d.Svc.InclusionProof(d.Ctx, a, idx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, a.User.Username+"-proof.json")
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	pub := filepath.Join(dir, "ledger.pub")
+	if err := os.WriteFile(pub, []byte(d.LedgerVKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proof := save(bob)
+	verify := func(file string, idNonce ...string) (int, string) {
+		args := []string{"verify", "--key", pub}
+		if len(idNonce) == 2 {
+			args = append(args, "--user-id", idNonce[0], "--nonce", idNonce[1])
+		}
+		return runCLI(t, "", append(args, file)...)
+	}
+	code, out := verify(proof, bob.User.ID, bobs.Authorship.Nonce)
+	if code != 0 || !strings.Contains(out, "It records memo.sign of memo "+m.ID) || !strings.Contains(out, "commits to user "+bob.User.ID+": the step was theirs") {
+		t.Fatalf("the co-signer's proof: %d\n%s", code, out)
+	}
+	for name, c := range map[string][2]string{
+		"the drafter's id and nonce": {alice.User.ID, alices.Authorship.Nonce},
+		"the drafter's id":           {alice.User.ID, bobs.Authorship.Nonce},
+	} {
+		if code, out := verify(proof, c[0], c[1]); code == 0 || !strings.Contains(out, "does NOT commit") {
+			t.Errorf("%s: %d\n%s", name, code, out)
+		}
+	}
+	if code, out := verify(save(d.Principals[0])); code == 0 || !strings.Contains(out, "carries no leaf") {
+		t.Errorf("a principal's proof, without the leaf: %d\n%s", code, out)
+	}
+	b, err := os.ReadFile(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := filepath.Join(dir, "tampered.json")
+	if err := os.WriteFile(tampered, []byte(strings.Replace(string(b), `memo.sign`, `memo.unsign`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := verify(tampered); code == 0 || !strings.Contains(out, "is not in the signed ledger") {
+		t.Errorf("a proof whose leaf was changed: %d\n%s", code, out)
 	}
 }

@@ -398,18 +398,25 @@ func testLifecycle(t *testing.T, e *env) {
 	if err := tlog.CheckTree(parseHashes(t, cr.Hashes), latest.Size, latest.Root, receiptCP.Size, receiptCP.Root); err != nil {
 		t.Errorf("consistency proof from %d to %d: %v", receiptCP.Size, latest.Size, err)
 	}
-	// An author gets the hashes and checks them against the leaf her
-	// receipt carries; the ledger's leaves themselves are not hers to page
-	// through (who read what, how many signed).
-	mine := decode[service.Proof](t, e.must(http.StatusOK, "alice", "GET",
+	// A member who is not one of the memo's authors gets the hashes only,
+	// and checks them against a leaf she holds; the ledger's leaves are
+	// not hers to page through (who read what, how many signed).
+	theirs := decode[service.Proof](t, e.must(http.StatusOK, "erin", "GET",
 		"/api/v1/ledger/proof?index="+strconv.FormatInt(rc.LedgerIndex, 10)+"&size="+strconv.FormatInt(latest.Size, 10), nil))
-	if mine.Leaf != "" {
-		t.Errorf("a member was given leaf %d: %s", rc.LedgerIndex, mine.Leaf)
+	if theirs.Leaf != "" {
+		t.Errorf("a member who is not an author was given leaf %d: %s", rc.LedgerIndex, theirs.Leaf)
 	}
-	if err := tlog.CheckRecord(parseHashes(t, mine.Hashes), latest.Size, latest.Root, rc.LedgerIndex, tlog.RecordHash([]byte(rc.Leaf))); err != nil {
+	if err := tlog.CheckRecord(parseHashes(t, theirs.Hashes), latest.Size, latest.Root, rc.LedgerIndex, tlog.RecordHash([]byte(rc.Leaf))); err != nil {
 		t.Errorf("the receipt's leaf against the member's proof: %v", err)
 	}
-	e.must(http.StatusUnprocessableEntity, "alice", "GET", "/api/v1/ledger/proof?index=0&size="+strconv.FormatInt(latest.Size+1, 10), nil)
+	// An author gets her memo's entries whole, proved in the latest
+	// checkpoint when she names no size: a file `dissent verify` checks.
+	mine := decode[service.Proof](t, e.must(http.StatusOK, "alice", "GET", "/api/v1/ledger/proof?index="+strconv.FormatInt(rc.LedgerIndex, 10), nil))
+	if mine.Leaf != rc.Leaf || mine.Checkpoint == "" {
+		t.Errorf("the author's proof of her submission: leaf %q, checkpoint %q; want the receipt's leaf and a checkpoint", mine.Leaf, mine.Checkpoint)
+	}
+	e.must(http.StatusUnprocessableEntity, "alice", "GET", "/api/v1/ledger/proof?index=0&size="+strconv.FormatInt(latest.Size+1000, 10), nil)
+	e.must(http.StatusUnprocessableEntity, "alice", "GET", "/api/v1/ledger/proof?index=0&size=0", nil)
 	e.must(http.StatusBadRequest, "alice", "GET", "/api/v1/ledger/proof?index=x&size=1", nil)
 	e.must(http.StatusUnprocessableEntity, "alice", "GET", "/api/v1/ledger/consistency?from=0&to=1", nil)
 

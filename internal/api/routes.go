@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
+	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/service"
 )
 
@@ -302,11 +303,18 @@ func routes() []route {
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				_, _ = w.Write(note)
 			}},
-		{method: "GET", path: "/api/v1/ledger/proof", summary: "Inclusion proof of leaf index in the tree of size leaves", auth: true, response: service.Proof{}, status: 200,
-			query: []param{{name: "index", required: true, integer: true}, {name: "size", required: true, integer: true}},
+		{method: "GET", path: "/api/v1/ledger/proof", summary: "Inclusion proof of leaf index in the tree of size leaves, with that size's signed checkpoint; the leaf itself to auditors, administrators, and a memo's authors and office for the memo's entries", auth: true, response: service.Proof{}, status: 200,
+			query: []param{{name: "index", required: true, integer: true}, {name: "size", desc: "the tree size; omitted, the latest checkpoint's", integer: true}},
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				idx, err1 := intParam(r, "index")
-				size, err2 := intParam(r, "size")
+				var size int64
+				var err2 error
+				if r.URL.Query().Has("size") {
+					size, err2 = intParam(r, "size")
+					if err2 == nil && size < 1 {
+						err2 = channel.Invalid("size", "must be at least 1, or omitted for the latest checkpoint's")
+					}
+				}
 				if err := firstErr(err1, err2); err != nil {
 					h.fail(w, r, err)
 					return

@@ -153,19 +153,28 @@ func verifyLeaf(memo string, rev int, contentHash, leafText string, index int64,
 	if leaf.Action != "memo.submit" || leaf.Memo != memo || leaf.Revision != rev || leaf.Content != contentHash {
 		return leaf, cp, invalid("the submission leaf is not the submission of revision %d of memo %s", rev, memo)
 	}
-	if cp, err = ledger.OpenCheckpoint([]byte(note), vkey); err != nil {
-		return leaf, cp, invalid("the checkpoint: %v", err)
+	cp, err = checkIncluded(leafText, index, proofText, note, vkey, "the submission")
+	return leaf, cp, err
+}
+
+// checkIncluded checks that the checkpoint note is signed by vkey and that
+// leafText is entry index of the tree it signs, by the inclusion proof.
+// what names the entry in errors.
+func checkIncluded(leafText string, index int64, proofText []string, note, vkey, what string) (ledger.Checkpoint, error) {
+	cp, err := ledger.OpenCheckpoint([]byte(note), vkey)
+	if err != nil {
+		return cp, invalid("the checkpoint: %v", err)
 	}
 	proof := make(tlog.RecordProof, len(proofText))
 	for i, p := range proofText {
 		if proof[i], err = tlog.ParseHash(p); err != nil {
-			return leaf, cp, invalid("the inclusion proof is malformed")
+			return cp, invalid("the inclusion proof is malformed")
 		}
 	}
 	if err := ledger.VerifyInclusion([]byte(leafText), index, proof, cp); err != nil {
-		return leaf, cp, invalid("the submission is not in the signed ledger: %v", err)
+		return cp, invalid("%s is not in the signed ledger: %v", what, err)
 	}
-	return leaf, cp, nil
+	return cp, nil
 }
 
 // atEnd checks that nothing but white space follows the value dec read, so
@@ -231,4 +240,63 @@ func VerifyReceipt(b []byte, vkey string) (*Report, error) {
 	}
 	return &Report{MemoID: rc.MemoID, Revision: rc.Revision, ContentHash: rc.ContentHash, SubmittedAt: leaf.Time,
 		LedgerIndex: rc.LedgerIndex, TreeSize: cp.Size, Origin: cp.Origin, ActorCommit: leaf.ActorCommit}, nil
+}
+
+// Entry is the inclusion proof of one ledger entry, as `GET
+// /api/v1/ledger/proof` gives it to those who may see the entry: its leaf,
+// its index, and the hashes linking it to the signed checkpoint of Size
+// entries. Saved to a file, it lets a memo's author prove any step of the
+// memo offline; a co-signer, their signature (docs/LEDGER.md §4).
+type Entry struct {
+	Index      int64    `json:"index"`
+	Size       int64    `json:"size"`
+	Leaf       string   `json:"leaf"`
+	Hashes     []string `json:"hashes"`
+	Checkpoint string   `json:"checkpoint"`
+}
+
+// EntryReport is what VerifyEntry established: Leaf is entry Index of the
+// ledger whose checkpoint of TreeSize entries Origin's key signed.
+type EntryReport struct {
+	Leaf     ledger.Leaf
+	Index    int64
+	TreeSize int64
+	Origin   string
+}
+
+// VerifyEntry checks a saved entry proof offline: its leaf is well formed
+// and included, at its index, in its checkpoint, which the ledger key
+// signed. Like VerifyReceipt, it refuses anything after the JSON value but
+// white space, and unknown fields.
+func VerifyEntry(b []byte, vkey string) (*EntryReport, error) {
+	if len(b) > MaxSize {
+		return nil, invalid("larger than %d bytes", MaxSize)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var e Entry
+	if err := dec.Decode(&e); err != nil {
+		return nil, invalid("not a ledger entry's proof: %v", err)
+	}
+	if err := atEnd(dec); err != nil {
+		return nil, invalid("not a ledger entry's proof: %v", err)
+	}
+	switch {
+	case e.Leaf == "":
+		return nil, invalid("the proof carries no leaf: the server gives it to a memo's authors and office for the memo's entries, and to auditors and administrators")
+	case e.Checkpoint == "":
+		return nil, invalid("the proof carries no checkpoint: ask for it without a size (GET /api/v1/ledger/proof?index=N), which proves it in the latest signed checkpoint")
+	}
+	leaf, err := ledger.DecodeLeaf([]byte(e.Leaf))
+	if err != nil {
+		return nil, invalid("the leaf: %v", err)
+	}
+	cp, err := checkIncluded(e.Leaf, e.Index, e.Hashes, e.Checkpoint, vkey, fmt.Sprintf("entry %d", e.Index))
+	if err != nil {
+		return nil, err
+	}
+	if cp.Size != e.Size {
+		return nil, invalid("the proof is for a tree of %d entries, its checkpoint signs %d", e.Size, cp.Size)
+	}
+	return &EntryReport{Leaf: leaf, Index: e.Index, TreeSize: cp.Size, Origin: cp.Origin}, nil
 }

@@ -56,23 +56,46 @@ func ledgerSize(ctx context.Context, tx store.Tx) (int64, error) {
 }
 
 // Proof is an inclusion proof: the hashes that link leaf Index to the tree
-// of Size leaves.
+// of Size leaves. With the leaf and the signed checkpoint of that size it
+// is a file `dissent verify` checks offline (bundle.VerifyEntry).
 type Proof struct {
-	Index  int64    `json:"index"`
-	Size   int64    `json:"size"`
-	Leaf   string   `json:"leaf,omitempty"` // the leaf itself, for auditors and administrators
-	Hashes []string `json:"hashes"`
+	Index      int64    `json:"index"`
+	Size       int64    `json:"size"`
+	Leaf       string   `json:"leaf,omitempty"` // to those who may see it (InclusionProof)
+	Hashes     []string `json:"hashes"`
+	Checkpoint string   `json:"checkpoint,omitempty"` // the signed checkpoint of Size leaves, when one is stored
 }
 
-// InclusionProof proves that leaf index is in the tree of the given size.
-// The hashes reveal nothing, so any signed-in user may ask: an author
-// checks a receipt, whose leaf it carries, against a newer checkpoint. The
-// leaf itself goes only to auditors and administrators: it names no author
-// and holds no content, but page through them all and they tell who read
-// which memo when and how many signed it, which the figures withhold.
+// InclusionProof proves that leaf index is in the tree of the given size;
+// size 0 asks for the latest checkpoint's, signing one first if the ledger
+// has grown past it. The hashes reveal nothing, so any signed-in user may
+// ask: an author checks a receipt, whose leaf it carries, against a newer
+// checkpoint.
+//
+// The leaf itself names no author and holds no content, but page through
+// them all and they tell who read which memo when and how many signed it,
+// which the figures withhold. So it goes to auditors and administrators,
+// and otherwise only when it is about a memo and the actor may see that
+// memo's history and access log: its authors and the office (AccessLog's
+// rule), who can then prove, offline, any step of the memo their own, a
+// co-signer their signature. That is an access to the memo, recorded as
+// memo.proof; a proof without its leaf is not.
 func (s *Service) InclusionProof(ctx context.Context, a *Actor, index, size int64) (*Proof, error) {
+	if size == 0 {
+		if _, err := s.LatestCheckpoint(ctx, a); err != nil {
+			return nil, err
+		}
+	}
 	var p *Proof
+	var leaf []byte
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		if size == 0 {
+			latest, _, err := tx.LatestCheckpoint(ctx)
+			if err != nil {
+				return err
+			}
+			size = latest
+		}
 		cur, err := ledgerSize(ctx, tx)
 		if err != nil {
 			return err
@@ -86,17 +109,52 @@ func (s *Service) InclusionProof(ctx context.Context, a *Actor, index, size int6
 			return err
 		}
 		p = &Proof{Index: index, Size: size, Hashes: hashStrings(proof)}
-		if !a.Has(channel.RoleAuditor) && !a.Has(channel.RoleAdmin) {
-			return nil
+		switch note, err := tx.Checkpoint(ctx, size); {
+		case err == nil:
+			p.Checkpoint = string(note)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
 		}
 		leaves, err := ls.ReadLeaves(ctx, index, index+1)
 		if err != nil {
 			return err
 		}
-		p.Leaf = string(leaves[0])
+		leaf = leaves[0]
 		return nil
 	})
-	return p, err
+	if err != nil {
+		return nil, err
+	}
+	if a.Has(channel.RoleAuditor) || a.Has(channel.RoleAdmin) {
+		p.Leaf = string(leaf)
+		return p, nil
+	}
+	l, err := ledger.DecodeLeaf(leaf)
+	if err != nil || l.Memo == "" {
+		return p, err
+	}
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
+		o, err := s.openMemo(ctx, tx, a, l.Memo, true)
+		switch {
+		case errors.Is(err, channel.ErrNotFound) || err == nil && o.rel != relAuthor && o.rel != relOffice:
+			return nil // the hashes only
+		case err != nil:
+			return err
+		}
+		ev := event{action: "memo.proof", actor: a, memo: l.Memo}
+		if o.rel == relAuthor {
+			ev = authorEvent("memo.proof", a, o)
+		}
+		if _, err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		p.Leaf = string(leaf)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // ConsistencyProof proves that the tree of size to extends the one of size from.

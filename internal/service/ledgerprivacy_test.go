@@ -1,11 +1,15 @@
 package service_test
 
 import (
+	"encoding/hex"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
@@ -81,4 +85,91 @@ func TestMemberSignInsAreUnlinkable(t *testing.T) {
 			t.Fatalf("%d member sign-ins in the ledger, want 3", n)
 		}
 	})
+}
+
+// TestMemoEntriesToItsAuthors: the proof of a ledger entry carries the
+// leaf itself to those who may see the memo's history — its authors and
+// the office, and auditors — so that a co-signer can prove their
+// signature; a principal, who reads the memo but not who else read it, and
+// any other member get the hashes only. Giving the leaf is recorded. The
+// proof asked for without a size carries the latest checkpoint and
+// verifies offline.
+func TestMemoEntriesToItsAuthors(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice, bob, carol := d.Member("alice"), d.Member("bob"), d.Member("carol")
+		auditor := d.Create("auditor", false, "auditor")
+		m := d.Cosigned(alice, bob, "co-signed")
+
+		theirs, err := d.Svc.GetMemo(d.Ctx, bob, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := int64(-1)
+		for _, ev := range theirs.Events {
+			if ev.Action == "memo.sign" && ev.Actor == "bob" {
+				idx = ev.Index
+			}
+		}
+		if idx < 0 {
+			t.Fatalf("bob's signature is not in the memo's history: %+v", theirs.Events)
+		}
+		for _, c := range []struct {
+			who  *service.Actor
+			leaf bool
+		}{{bob, true}, {alice, true}, {d.Office, true}, {auditor, true}, {d.Principals[0], false}, {carol, false}} {
+			p, err := d.Svc.InclusionProof(d.Ctx, c.who, idx, 0)
+			if err != nil {
+				t.Fatalf("%s: %v", c.who.User.Username, err)
+			}
+			if (p.Leaf != "") != c.leaf {
+				t.Errorf("%s was given the leaf: %v, want %v", c.who.User.Username, p.Leaf != "", c.leaf)
+			}
+			if p.Checkpoint == "" {
+				t.Errorf("%s: the proof carries no checkpoint", c.who.User.Username)
+			}
+		}
+
+		p, err := d.Svc.InclusionProof(d.Ctx, bob, idx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := bundle.VerifyEntry(b, d.LedgerVKey)
+		if err != nil {
+			t.Fatalf("bob's proof does not verify: %v\n%s", err, b)
+		}
+		if e.Leaf.Action != "memo.sign" || e.Leaf.Memo != m.ID || !ledger.CheckActorCommitment(e.Leaf.ActorCommit, bob.User.ID, nonceOf(t, theirs)) {
+			t.Errorf("bob's proof is not of his signature: %+v", e.Leaf)
+		}
+
+		after, err := d.Svc.GetMemo(d.Ctx, bob, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proofs := 0
+		for _, ev := range after.Events {
+			if ev.Action == "memo.proof" {
+				proofs++
+			}
+		}
+		if proofs != 4 { // bob twice, alice, the office; not the auditor's, who saw no memo
+			t.Errorf("%d memo.proof events in the history, want 4: %+v", proofs, after.Events)
+		}
+	})
+}
+
+func nonceOf(t *testing.T, m *service.Memo) []byte {
+	t.Helper()
+	if m.Authorship == nil {
+		t.Fatal("no authorship in the author's view")
+	}
+	n, err := hex.DecodeString(m.Authorship.Nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -568,5 +568,6 @@ var german = map[string]string{
 	"Reply sent":                "Antwort versandt",
 	"Revision history viewed":   "Versionsgeschichte angesehen",
 	"Access log viewed":         "Zugriffsprotokoll angesehen",
+	"Ledger entry proved":       "Protokolleintrag nachgewiesen",
 	"Reader taken off":          "Leser entfernt",
 }

@@ -208,7 +208,7 @@ var eventNames = map[string]string{
 	"memo.unsign": "Signature taken back", "memo.submit": "Submitted", "memo.read": "Read", "memo.acknowledge": "Acknowledged",
 	"memo.return": "Returned as out of scope", "memo.withdraw": "Withdrawn", "memo.distribute": "Readers added",
 	"memo.comment": "Comment to the office", "memo.meeting": "Meeting recorded", "memo.reply": "Reply sent", "memo.close": "Closed",
-	"memo.history": "Revision history viewed", "memo.access_log": "Access log viewed", "memo.revoke": "Reader taken off",
+	"memo.history": "Revision history viewed", "memo.access_log": "Access log viewed", "memo.proof": "Ledger entry proved", "memo.revoke": "Reader taken off",
 }
 
 // EventName is a ledger action in words.

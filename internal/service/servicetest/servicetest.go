@@ -154,6 +154,28 @@ func (h *Harness) Submitted(drafter *service.Actor, title string) (*service.Memo
 	return m, rc
 }
 
+// Cosigned is a memo that drafter wrote and signer was asked to co-sign,
+// signed by both and submitted by drafter.
+func (h *Harness) Cosigned(drafter, signer *service.Actor, title string) *service.Memo {
+	h.T.Helper()
+	m, err := h.Svc.CreateMemo(h.Ctx, drafter, service.MemoInput{Title: title, Body: "body of " + title, Marking: "UNCLASSIFIED"})
+	if err != nil {
+		h.T.Fatalf("create %q: %v", title, err)
+	}
+	if _, err := h.Svc.InviteSigners(h.Ctx, drafter, m.ID, []string{signer.User.Username}); err != nil {
+		h.T.Fatalf("invite to %q: %v", title, err)
+	}
+	for _, a := range []*service.Actor{drafter, signer} {
+		if _, err := h.Svc.Sign(h.Ctx, a, m.ID, m.Revision); err != nil {
+			h.T.Fatalf("%s signs %q: %v", a.User.Username, title, err)
+		}
+	}
+	if _, err := h.Svc.Submit(h.Ctx, drafter, m.ID, m.Revision); err != nil {
+		h.T.Fatalf("submit %q: %v", title, err)
+	}
+	return m
+}
+
 // SignIn signs username in with their test password.
 func (h *Harness) SignIn(username string) *service.Actor {
 	h.T.Helper()
