@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ const fuzzOrigin = "dissent.example/ledger"
 // without a server from keys of a fixed seed, so that the fuzz corpus holds
 // validly signed checkpoints from one run to the next: a ledger of a few
 // events with the submission in the middle, signed at its full size.
-func genuine(f *testing.F) (bd *bundle.Bundle, receipt []byte, want bundle.Report, vkey string) {
+func genuine(f testing.TB) (bd *bundle.Bundle, receipt []byte, want bundle.Report, vkey string) {
 	skey, vkey, err := note.GenerateKey(rand.NewChaCha8([32]byte{7}), fuzzOrigin)
 	if err != nil {
 		f.Fatal(err)
@@ -157,4 +158,81 @@ func FuzzVerifyReceipt(f *testing.F) {
 			t.Fatalf("verified a receipt of a submission the ledger does not hold: %+v\n%s", rep, b)
 		}
 	})
+}
+
+// FuzzVerifyEntry verifies entry proofs mutated from a genuine one, the
+// proof of the submission's entry with its checkpoint, under its ledger
+// key: an entry that verifies must be that entry, leaf for leaf.
+func FuzzVerifyEntry(f *testing.F) {
+	_, receipt, want, vkey := genuine(f)
+	var rc bundle.Receipt
+	if err := json.Unmarshal(receipt, &rc); err != nil {
+		f.Fatal(err)
+	}
+	entry, err := json.Marshal(bundle.Entry{Index: rc.LedgerIndex, Size: want.TreeSize, Leaf: rc.Leaf, Hashes: rc.Proof, Checkpoint: rc.Checkpoint})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := bundle.VerifyEntry(entry, vkey); err != nil {
+		f.Fatalf("the genuine entry: %v", err)
+	}
+	f.Add(entry)
+	f.Add(append(entry, ' ', '{', '}'))
+	f.Add([]byte(`{"index":0,"size":1,"leaf":"{}","hashes":[],"checkpoint":""}`))
+	f.Add([]byte(`{"hashes":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := bundle.VerifyEntry(b, vkey)
+		if err != nil {
+			return
+		}
+		got, err := e.Leaf.Encode()
+		if err != nil || string(got) != rc.Leaf || e.Index != rc.LedgerIndex || e.TreeSize != want.TreeSize || e.Origin != want.Origin {
+			t.Fatalf("verified an entry the ledger does not hold: %+v\n%s", e, b)
+		}
+	})
+}
+
+// TestVerifyEntryRefuses: a saved entry proof that is incomplete, is for
+// another tree than its checkpoint's, or carries more than the proof, is
+// refused with a reason.
+func TestVerifyEntryRefuses(t *testing.T) {
+	_, receipt, want, vkey := genuine(t)
+	var rc bundle.Receipt
+	if err := json.Unmarshal(receipt, &rc); err != nil {
+		t.Fatal(err)
+	}
+	good := bundle.Entry{Index: rc.LedgerIndex, Size: want.TreeSize, Leaf: rc.Leaf, Hashes: rc.Proof, Checkpoint: rc.Checkpoint}
+	encode := func(change func(e *bundle.Entry)) []byte {
+		e := good
+		change(&e)
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if _, err := bundle.VerifyEntry(encode(func(*bundle.Entry) {}), vkey); err != nil {
+		t.Fatalf("the genuine entry: %v", err)
+	}
+	for name, c := range map[string]struct {
+		b    []byte
+		want string
+	}{
+		"no leaf":            {encode(func(e *bundle.Entry) { e.Leaf = "" }), "carries no leaf"},
+		"no checkpoint":      {encode(func(e *bundle.Entry) { e.Checkpoint = "" }), "carries no checkpoint"},
+		"another size":       {encode(func(e *bundle.Entry) { e.Size = 4 }), "tree of 4 entries, its checkpoint signs 5"},
+		"another index":      {encode(func(e *bundle.Entry) { e.Index = 1 }), "is not in the signed ledger"},
+		"a malformed hash":   {encode(func(e *bundle.Entry) { e.Hashes = []string{"x"} }), "malformed"},
+		"another ledger key": {encode(func(*bundle.Entry) {}), "the checkpoint"},
+		"an unknown field":   {[]byte(strings.Replace(string(encode(func(*bundle.Entry) {})), `{`, `{"extra":1,`, 1)), "unknown field"},
+		"data after it":      {append(encode(func(*bundle.Entry) {}), []byte(` {}`)...), "data after"},
+	} {
+		key := vkey
+		if name == "another ledger key" {
+			_, key, _ = ledger.GenerateKey(fuzzOrigin)
+		}
+		if _, err := bundle.VerifyEntry(c.b, key); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, c.want)
+		}
+	}
 }
