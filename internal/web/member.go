@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 )
 
@@ -553,6 +554,40 @@ func (h *handler) receiptJSON(w http.ResponseWriter, r *http.Request, v *visit) 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", `attachment; filename="dissent-receipt-`+m.ID+`.json"`)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// proofJSON downloads the proof of one of the memo's ledger entries, with
+// its leaf and the latest signed checkpoint, for `dissent verify`. The
+// service gives the leaf to the memo's authors and office only; a proof
+// without it, or of another memo's entry, is not found here.
+func (h *handler) proofJSON(w http.ResponseWriter, r *http.Request, v *visit) {
+	id := r.PathValue("id")
+	index, err := strconv.ParseInt(r.PathValue("index"), 10, 64)
+	if err != nil || index < 0 {
+		h.notFound(w, r, v)
+		return
+	}
+	p, err := h.svc.InclusionProof(r.Context(), v.actor, index, 0)
+	if channel.ErrorCode(err) == channel.EINVALID {
+		h.notFound(w, r, v) // no such entry yet
+		return
+	}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if l, err := ledger.DecodeLeaf([]byte(p.Leaf)); p.Leaf == "" || err != nil || l.Memo != id {
+		h.notFound(w, r, v)
+		return
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="dissent-proof-`+id+`-`+strconv.FormatInt(index, 10)+`.json"`)
 	_, _ = w.Write(append(b, '\n'))
 }
 

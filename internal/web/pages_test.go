@@ -1,12 +1,16 @@
 package web
 
 import (
+	"encoding/hex"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dissent-channel/dissent/internal/bundle"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 )
 
@@ -153,5 +157,58 @@ func TestStaticFiles(t *testing.T) {
 	}
 	if res := b.get("/static/nothing.css"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("missing static file: %d", res.StatusCode)
+	}
+}
+
+// TestSignerProvesSignature: a co-signer finds, in the memo's full record,
+// each ledger entry as a download; the one of her signature is a proof
+// that verifies offline and commits to her, with the user id and nonce her
+// receipt page shows her. A principal gets no such links, and no proof.
+func TestSignerProvesSignature(t *testing.T) {
+	s := newSite(t)
+	m := s.seedMemo(t)
+	carol := s.signedIn(t, "carol")
+	view, err := s.Svc.GetMemo(s.Ctx, s.actor("carol"), m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, err := hex.DecodeString(view.Authorship.Nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipt := carol.get("/memos/" + m.ID + "/receipt")
+	if !strings.Contains(receipt.body, view.Authorship.UserID) || !strings.Contains(receipt.body, view.Authorship.Nonce) {
+		t.Error("the receipt page does not show the signer her user id and nonce")
+	}
+	links := regexp.MustCompile(`href="(/memos/` + m.ID + `/proof/\d+)" download`).FindAllStringSubmatch(carol.get("/memos/"+m.ID).body, -1)
+	if len(links) < 5 {
+		t.Fatalf("%d proof links in the signer's full record", len(links))
+	}
+	signed := false
+	for _, l := range links {
+		res := carol.get(l[1])
+		if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Content-Disposition"), "attachment") {
+			t.Fatalf("%s: %d %v", l[1], res.StatusCode, res.Header)
+		}
+		e, err := bundle.VerifyEntry([]byte(res.body), s.LedgerVKey)
+		if err != nil {
+			t.Fatalf("%s does not verify: %v", l[1], err)
+		}
+		if e.Leaf.Memo != m.ID {
+			t.Errorf("%s proves an entry of memo %q", l[1], e.Leaf.Memo)
+		}
+		if e.Leaf.Action == "memo.sign" && ledger.CheckActorCommitment(e.Leaf.ActorCommit, view.Authorship.UserID, nonce) {
+			signed = true
+		}
+	}
+	if !signed {
+		t.Error("no proof in the full record shows the signer's signature")
+	}
+	p1 := s.signedIn(t, "p1")
+	if strings.Contains(p1.get("/memos/"+m.ID).body, "/proof/") {
+		t.Error("a principal's page offers proofs")
+	}
+	if res := p1.get(links[0][1]); res.StatusCode != http.StatusNotFound {
+		t.Errorf("a principal downloaded a proof: %d", res.StatusCode)
 	}
 }

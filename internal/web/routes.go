@@ -45,6 +45,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	post("/memos/{id}/submit", h.submit)
 	get("/memos/{id}/receipt", h.receipt)
 	get("/memos/{id}/receipt.json", h.receiptJSON)
+	get("/memos/{id}/proof/{index}", h.proofJSON)
 	get("/memos/{id}/access", h.accessLog)
 	get("/memos/{id}/withdraw", h.reasonPage(reasonWithdraw))
 	post("/memos/{id}/withdraw", h.withdraw)
