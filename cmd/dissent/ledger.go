@@ -36,6 +36,12 @@ func cmdVerify(ctx context.Context, args []string) error {
 	key := fs.String("key", "", "the ledger's public key: a file (ledger.pub) or the key text")
 	userID := fs.String("user-id", "", "with --nonce: check that the entry is this author's: the submission, for a receipt or bundle (the memo's authorship.user_id, shown to its authors)")
 	nonceHex := fs.String("nonce", "", "with --user-id: the memo's authorship.nonce (hex)")
+	var witnesses []string
+	fs.Func("witness", "a ledger entry's proof: require this witness's cosignature on its checkpoint (a verifier key, or a file holding it); repeat for several", func(v string) error {
+		k, err := readKeyArg(v)
+		witnesses = append(witnesses, k)
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,6 +64,9 @@ func cmdVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if info.IsDir() && len(witnesses) > 0 {
+		return channel.Invalid("witness", "--witness checks a ledger entry's proof (PROOF.json); an export is checked against the ledger key alone")
+	}
 	if info.IsDir() {
 		start := time.Now()
 		cp, err := ledger.VerifyExport(path, vkey)
@@ -79,6 +88,9 @@ func cmdVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(witnesses) > 0 && !strings.Contains(string(b), `"hashes"`) {
+		return channel.Invalid("witness", "--witness checks a ledger entry's proof (PROOF.json), whose checkpoint witnesses cosign; receipts and bundles carry the checkpoint of the moment they were made")
+	}
 	var rep *bundle.Report
 	switch {
 	case strings.Contains(string(b), `"format"`):
@@ -90,11 +102,17 @@ func cmdVerify(ctx context.Context, args []string) error {
 			return fmt.Errorf("the memo does NOT verify: %w", err)
 		}
 	case strings.Contains(string(b), `"hashes"`):
-		e, err := bundle.VerifyEntry(b, vkey)
+		e, err := bundle.VerifyEntry(b, vkey, witnesses...)
 		if err != nil {
 			return fmt.Errorf("the ledger entry does NOT verify: %w", err)
 		}
+		if len(e.Cosigners) < len(witnesses) {
+			return fmt.Errorf("the ledger entry verifies, but its checkpoint is NOT cosigned by every witness given (cosigned by: %s): ask for the proof at the size of the cosigned checkpoint, GET /api/v1/ledger/cosigned", orDefault(strings.Join(e.Cosigners, ", "), "none"))
+		}
 		fmt.Printf("OK: ledger entry %d is in the checkpoint of %d entries signed by %q.\n", e.Index, e.TreeSize, e.Origin)
+		if len(e.Cosigners) > 0 {
+			fmt.Printf("Cosigned by the witnesses %s: they saw this ledger sign that tree.\n", strings.Join(e.Cosigners, ", "))
+		}
 		fmt.Println(describeLeaf(e.Leaf))
 		return checkAuthorship(e.Leaf.ActorCommit, fmt.Sprintf("ledger entry %d", e.Index), "the step was theirs", *userID, nonce)
 	default:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
+	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // TestWitnessKeepsState runs `dissent ledger cosign --state` as a witness
@@ -249,5 +251,66 @@ func TestCosignerProvesSignature(t *testing.T) {
 	}
 	if code, out := verify(tampered); code == 0 || !strings.Contains(out, "is not in the signed ledger") {
 		t.Errorf("a proof whose leaf was changed: %d\n%s", code, out)
+	}
+}
+
+// TestVerifyWithWitness: `dissent verify --witness` accepts an entry's
+// proof whose checkpoint the witness cosigned (published through the
+// service), and refuses one whose checkpoint it did not, and a receipt.
+func TestVerifyWithWitness(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	alice, auditor := d.Member("alice"), d.Create("auditor", false, "auditor")
+	_, rc := d.Submitted(alice, "a memo")
+	wskey, wvkey, err := ledger.GenerateKey("oig.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := d.Svc.Config()
+	cfg.Witnesses = []string{wvkey}
+	svc := service.New(d.Store, cfg, vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
+	note, err := svc.LatestCheckpoint(d.Ctx, auditor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigned, err := ledger.Cosign(note, wskey, d.LedgerVKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := svc.AddCosignatures(d.Ctx, auditor, cosigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Submitted(alice, "a later memo") // the latest checkpoint is not cosigned
+
+	dir := t.TempDir()
+	write := func(name string, v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	proof := func(size int64) string {
+		p, err := svc.InclusionProof(d.Ctx, alice, rc.LedgerIndex, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write("proof-"+strconv.FormatInt(size, 10)+".json", p)
+	}
+	verify := func(file string) (int, string) {
+		return runCLI(t, "", "verify", "--key", d.LedgerVKey, "--witness", wvkey, file)
+	}
+	if code, out := verify(proof(pub.Size)); code != 0 || !strings.Contains(out, "Cosigned by the witnesses oig.example") {
+		t.Fatalf("a proof in the cosigned checkpoint: %d\n%s", code, out)
+	}
+	if code, out := verify(proof(0)); code == 0 || !strings.Contains(out, "NOT cosigned") {
+		t.Errorf("a proof in the latest checkpoint, not cosigned: %d\n%s", code, out)
+	}
+	if code, out := verify(write("receipt.json", rc)); code == 0 || !strings.Contains(out, "checks a ledger entry's proof") {
+		t.Errorf("--witness with a receipt: %d\n%s", code, out)
 	}
 }

@@ -12,6 +12,11 @@ import (
 
 // Request bodies that are not service types.
 type (
+	// cosignRequest carries a checkpoint note cosigned by witnesses, as
+	// `dissent ledger cosign` prints it.
+	cosignRequest struct {
+		Checkpoint string `json:"checkpoint"`
+	}
 	signInRequest struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -302,6 +307,24 @@ func routes() []route {
 				}
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				_, _ = w.Write(note)
+			}},
+		{method: "GET", path: "/api/v1/ledger/cosigned", summary: "The largest checkpoint witnesses have cosigned, with their cosignatures (text)", auth: true, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				note, err := h.svc.CosignedCheckpoint(r.Context(), a)
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				_, _ = w.Write(note)
+			}},
+		{method: "POST", path: "/api/v1/ledger/cosignatures", summary: "Publish witnesses' cosignatures of a checkpoint the ledger signed (auditors, administrators)", auth: true, request: cosignRequest{}, response: service.Cosigned{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in cosignRequest
+				if h.decode(w, r, &in) {
+					c, err := h.svc.AddCosignatures(r.Context(), a, []byte(in.Checkpoint))
+					h.reply(w, r, 200, c, err)
+				}
 			}},
 		{method: "GET", path: "/api/v1/ledger/proof", summary: "Inclusion proof of leaf index in the tree of size leaves, with that size's signed checkpoint; the leaf itself to auditors, administrators, and a memo's authors and office for the memo's entries", auth: true, response: service.Proof{}, status: 200,
 			query: []param{{name: "index", required: true, integer: true}, {name: "size", desc: "the tree size; omitted, the latest checkpoint's", integer: true}},

@@ -153,15 +153,16 @@ func verifyLeaf(memo string, rev int, contentHash, leafText string, index int64,
 	if leaf.Action != "memo.submit" || leaf.Memo != memo || leaf.Revision != rev || leaf.Content != contentHash {
 		return leaf, cp, invalid("the submission leaf is not the submission of revision %d of memo %s", rev, memo)
 	}
-	cp, err = checkIncluded(leafText, index, proofText, note, vkey, "the submission")
+	cp, err = checkIncluded(leafText, index, proofText, note, []string{vkey}, "the submission")
 	return leaf, cp, err
 }
 
-// checkIncluded checks that the checkpoint note is signed by vkey and that
-// leafText is entry index of the tree it signs, by the inclusion proof.
-// what names the entry in errors.
-func checkIncluded(leafText string, index int64, proofText []string, note, vkey, what string) (ledger.Checkpoint, error) {
-	cp, err := ledger.OpenCheckpoint([]byte(note), vkey)
+// checkIncluded checks that the checkpoint note is signed by vkeys[0], the
+// ledger's key (and reports which of the witnesses' keys after it cosigned
+// it), and that leafText is entry index of the tree it signs, by the
+// inclusion proof. what names the entry in errors.
+func checkIncluded(leafText string, index int64, proofText []string, note string, vkeys []string, what string) (ledger.Checkpoint, error) {
+	cp, err := ledger.OpenCheckpoint([]byte(note), vkeys...)
 	if err != nil {
 		return cp, invalid("the checkpoint: %v", err)
 	}
@@ -256,19 +257,22 @@ type Entry struct {
 }
 
 // EntryReport is what VerifyEntry established: Leaf is entry Index of the
-// ledger whose checkpoint of TreeSize entries Origin's key signed.
+// ledger whose checkpoint of TreeSize entries Origin's key signed, and the
+// witnesses among those VerifyEntry was given that cosigned it.
 type EntryReport struct {
-	Leaf     ledger.Leaf
-	Index    int64
-	TreeSize int64
-	Origin   string
+	Leaf      ledger.Leaf
+	Index     int64
+	TreeSize  int64
+	Origin    string
+	Cosigners []string
 }
 
 // VerifyEntry checks a saved entry proof offline: its leaf is well formed
 // and included, at its index, in its checkpoint, which the ledger key
-// signed. Like VerifyReceipt, it refuses anything after the JSON value but
-// white space, and unknown fields.
-func VerifyEntry(b []byte, vkey string) (*EntryReport, error) {
+// signed; the report names the witnesses (their verifier keys) that
+// cosigned the checkpoint. Like VerifyReceipt, it refuses anything after
+// the JSON value but white space, and unknown fields.
+func VerifyEntry(b []byte, vkey string, witnesses ...string) (*EntryReport, error) {
 	if len(b) > MaxSize {
 		return nil, invalid("larger than %d bytes", MaxSize)
 	}
@@ -291,12 +295,12 @@ func VerifyEntry(b []byte, vkey string) (*EntryReport, error) {
 	if err != nil {
 		return nil, invalid("the leaf: %v", err)
 	}
-	cp, err := checkIncluded(e.Leaf, e.Index, e.Hashes, e.Checkpoint, vkey, fmt.Sprintf("entry %d", e.Index))
+	cp, err := checkIncluded(e.Leaf, e.Index, e.Hashes, e.Checkpoint, append([]string{vkey}, witnesses...), fmt.Sprintf("entry %d", e.Index))
 	if err != nil {
 		return nil, err
 	}
 	if cp.Size != e.Size {
 		return nil, invalid("the proof is for a tree of %d entries, its checkpoint signs %d", e.Size, cp.Size)
 	}
-	return &EntryReport{Leaf: leaf, Index: e.Index, TreeSize: cp.Size, Origin: cp.Origin}, nil
+	return &EntryReport{Leaf: leaf, Index: e.Index, TreeSize: cp.Size, Origin: cp.Origin, Cosigners: cp.Signers[1:]}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/vault"
 	"github.com/dissent-channel/dissent/internal/workdays"
 )
@@ -56,6 +57,10 @@ type Config struct {
 		Reply       string             `toml:"reply"`
 		ReplyLatest string             `toml:"reply_latest"`
 		LedgerKey   string             `toml:"ledger_key_file"`
+		// Witnesses are the verifier keys of the witnesses whose
+		// cosignatures of checkpoints the service accepts and hands out
+		// (docs/LEDGER.md, "Witnesses").
+		Witnesses []string `toml:"witnesses"`
 	} `toml:"channel"`
 	Security struct {
 		ArgonTime      uint32   `toml:"argon_time"`
@@ -248,6 +253,9 @@ func (c *Config) Check() error {
 		if _, err := vault.ParsePasswordParams(p.String()); err != nil {
 			errs = append(errs, fmt.Errorf("security: argon2id parameters %s are out of range", p))
 		}
+	}
+	if err := ledger.CheckWitnessKeys(c.Channel.Origin, c.Channel.Witnesses); err != nil {
+		errs = append(errs, fmt.Errorf("channel.witnesses: %w", err))
 	}
 	if t := c.Server.MetricsToken; t != "" && len(t) < MinMetricsToken {
 		errs = append(errs, fmt.Errorf("server.metrics_token: want at least %d characters (e.g. openssl rand -hex 16), or none to serve no metrics", MinMetricsToken))

@@ -259,3 +259,77 @@ func CheckKeyPair(skey, vkey string) error {
 	}
 	return nil
 }
+
+// AddCosignatures returns stored, a checkpoint the ledger signed, with the
+// cosignatures of witnesses (their verifier keys) that msg carries and
+// stored does not, and the names of the witnesses it added. msg must be
+// validly signed by logVkey over the very same text: the ledger's own
+// signature on another tree of the same size is evidence of a fork, and is
+// reported as ErrTampered. Signatures by keys that are not witnesses' are
+// dropped; those stored already are kept as they are.
+func AddCosignatures(stored, msg []byte, logVkey string, witnesses []string) ([]byte, Checkpoint, []string, error) {
+	keys := append([]string{logVkey}, witnesses...)
+	have, cp, err := openCheckpoint(stored, keys)
+	if err != nil {
+		return nil, cp, nil, fmt.Errorf("the stored checkpoint: %w", err)
+	}
+	offered, ocp, err := openCheckpoint(msg, keys)
+	if err != nil {
+		return nil, cp, nil, err
+	}
+	if offered.Text != have.Text {
+		return nil, cp, nil, fmt.Errorf("%w: the ledger key signed two different trees of %d entries (roots %s and %s): a fork", ErrTampered, cp.Size, cp.Root, ocp.Root)
+	}
+	log, err := note.NewVerifier(logVkey)
+	if err != nil {
+		return nil, cp, nil, fmt.Errorf("%w: the ledger key: %v", ErrBadCheckpoint, err)
+	}
+	seen := map[string]bool{}
+	for _, s := range append(have.Sigs, have.UnverifiedSigs...) {
+		seen[s.Name+"\x00"+strconv.FormatUint(uint64(s.Hash), 10)] = true
+	}
+	var added []string
+	for _, s := range offered.Sigs { // verified, by the ledger or a witness
+		k := s.Name + "\x00" + strconv.FormatUint(uint64(s.Hash), 10)
+		if seen[k] || s.Name == log.Name() && s.Hash == log.KeyHash() {
+			continue
+		}
+		seen[k] = true
+		have.Sigs = append(have.Sigs, s)
+		added = append(added, s.Name)
+	}
+	out, err := note.Sign(have)
+	if err != nil {
+		return nil, cp, nil, fmt.Errorf("ledger: cosignatures: %w", err)
+	}
+	if len(out) > MaxCheckpointSize {
+		return nil, cp, nil, fmt.Errorf("%w: with its cosignatures the checkpoint would be %d bytes, more than %d", ErrBadCheckpoint, len(out), MaxCheckpointSize)
+	}
+	cp, err = OpenCheckpoint(out, keys...)
+	return out, cp, added, err
+}
+
+// MaxWitnesses bounds the witnesses a deployment names: every checkpoint
+// handed out carries up to one cosignature of each.
+const MaxWitnesses = 16
+
+// CheckWitnessKeys checks a deployment's witnesses' verifier keys: each a
+// note verifier key ("name+hash+key", as `dissent ledger witness-key`
+// prints it), at most MaxWitnesses, no name twice and none the origin's.
+func CheckWitnessKeys(origin string, vkeys []string) error {
+	if len(vkeys) > MaxWitnesses {
+		return fmt.Errorf("%d witnesses: at most %d", len(vkeys), MaxWitnesses)
+	}
+	names := map[string]bool{origin: true}
+	for _, k := range vkeys {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return fmt.Errorf("witness key %q: not a verifier key (name+hash+key): %v", k, err)
+		}
+		if names[v.Name()] {
+			return fmt.Errorf("witness key %q: the name %q is the ledger's or another witness's", k, v.Name())
+		}
+		names[v.Name()] = true
+	}
+	return nil
+}

@@ -321,3 +321,90 @@ func TestCosignAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestAddCosignatures: witnesses' cosignatures of a stored checkpoint are
+// added to it, each once, in whatever order they come; a note carrying
+// none, or only an unknown key's, adds nothing; the ledger's signature on
+// another tree of the same size is a fork.
+func TestAddCosignatures(t *testing.T) {
+	skey, vkey := testKeys(t, testOrigin)
+	w1s, w1v := testKeys(t, "oig.example")
+	w2s, w2v := testKeys(t, "ombuds.example")
+	strangerS, _ := testKeys(t, "stranger.example")
+	witnesses := []string{w1v, w2v}
+	stored, err := SignCheckpoint(skey, testOrigin, 7, tlog.RecordHash([]byte("seven")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosign := func(msg []byte, wskey string) []byte {
+		t.Helper()
+		out, err := Cosign(msg, wskey, vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	add := func(stored, msg []byte) ([]byte, []string, error) {
+		out, _, added, err := AddCosignatures(stored, msg, vkey, witnesses)
+		return out, added, err
+	}
+
+	one, added, err := add(stored, cosign(stored, w1s))
+	if err != nil || !slices.Equal(added, []string{"oig.example"}) {
+		t.Fatalf("the first witness: %v, added %v", err, added)
+	}
+	both, added, err := add(one, cosign(stored, w2s))
+	if err != nil || !slices.Equal(added, []string{"ombuds.example"}) {
+		t.Fatalf("the second witness: %v, added %v", err, added)
+	}
+	cp, err := OpenCheckpoint(both, vkey, w1v, w2v)
+	if err != nil || !slices.Equal(cp.Signers, []string{testOrigin, "oig.example", "ombuds.example"}) {
+		t.Fatalf("the merged note: %v, signers %v\n%s", err, cp.Signers, both)
+	}
+	if again, added, err := add(both, cosign(cosign(stored, w2s), w1s)); err != nil || len(added) != 0 || string(again) != string(both) {
+		t.Errorf("cosignatures given again: %v, added %v\n%s", err, added, again)
+	}
+	if _, added, err := add(stored, stored); err != nil || len(added) != 0 {
+		t.Errorf("the ledger's note alone: %v, added %v", err, added)
+	}
+	if _, added, err := add(stored, cosign(stored, strangerS)); err != nil || len(added) != 0 {
+		t.Errorf("an unknown key's cosignature: %v, added %v", err, added)
+	}
+	fork, err := SignCheckpoint(skey, testOrigin, 7, tlog.RecordHash([]byte("another seven")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := add(stored, cosign(fork, w1s)); !errors.Is(err, ErrTampered) {
+		t.Errorf("another tree of the same size: %v, want ErrTampered", err)
+	}
+	otherS, _ := testKeys(t, testOrigin)
+	forged, err := SignCheckpoint(otherS, testOrigin, 7, tlog.RecordHash([]byte("seven")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := add(stored, cosign2(t, forged, w1s)); !errors.Is(err, ErrBadCheckpoint) {
+		t.Errorf("a note the ledger key did not sign: %v, want ErrBadCheckpoint", err)
+	}
+}
+
+// cosign2 adds a witness signature without checking the ledger's.
+func cosign2(t *testing.T, msg []byte, wskey string) []byte {
+	t.Helper()
+	n, err := note.Open(msg, note.VerifierList())
+	var unverified *note.UnverifiedNoteError
+	if errors.As(err, &unverified) {
+		n, err = unverified.Note, nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(wskey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := note.Sign(n, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

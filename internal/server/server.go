@@ -73,7 +73,7 @@ func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.
 	svc := service.New(st, service.Config{
 		Profile: profile, Calendar: cal, MaxBody: cfg.Channel.MaxBody,
 		SessionTTL: cfg.Security.SessionTTL.Duration, SessionIdle: cfg.Security.SessionIdle.Duration,
-		Origin: cfg.Channel.Origin, LedgerKey: ledgerKey, SignInLimit: cfg.Security.SignInLimit, Suppress: cfg.Stats.Suppress,
+		Origin: cfg.Channel.Origin, LedgerKey: ledgerKey, Witnesses: cfg.Channel.Witnesses, SignInLimit: cfg.Security.SignInLimit, Suppress: cfg.Stats.Suppress,
 		Reminders: jobs.Policy(cfg),
 	}, pw, log)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

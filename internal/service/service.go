@@ -39,6 +39,9 @@ type Config struct {
 	Origin string
 	// LedgerKey is the note signer key that signs checkpoints.
 	LedgerKey string
+	// Witnesses are the verifier keys of the witnesses whose cosignatures
+	// of checkpoints are published (witness.go).
+	Witnesses []string
 	// SignInLimit is how many failed sign-ins per username and hour are
 	// allowed before further attempts are refused for a while.
 	SignInLimit int

@@ -170,6 +170,11 @@ type Tx interface {
 	PutCheckpoint(ctx context.Context, size int64, note []byte, at int64) error
 	LatestCheckpoint(ctx context.Context) (size int64, note []byte, err error)
 	Checkpoint(ctx context.Context, size int64) ([]byte, error)
+	// CosignCheckpoint replaces the checkpoint of size, if it is still old,
+	// with cosigned: the same note with witnesses' cosignatures added
+	// (ledger.AddCosignatures; the caller checks that). It reports whether
+	// it did.
+	CosignCheckpoint(ctx context.Context, size int64, old, cosigned []byte) (bool, error)
 
 	// Notifications (in-app bell and the e-mail outbox).
 	AddNotification(ctx context.Context, n *Notification) error

@@ -180,7 +180,7 @@ func TestSignerProvesSignature(t *testing.T) {
 	if !strings.Contains(receipt.body, view.Authorship.UserID) || !strings.Contains(receipt.body, view.Authorship.Nonce) {
 		t.Error("the receipt page does not show the signer her user id and nonce")
 	}
-	links := regexp.MustCompile(`href="(/memos/` + m.ID + `/proof/\d+)" download`).FindAllStringSubmatch(carol.get("/memos/"+m.ID).body, -1)
+	links := regexp.MustCompile(`href="(/memos/`+m.ID+`/proof/\d+)" download`).FindAllStringSubmatch(carol.get("/memos/"+m.ID).body, -1)
 	if len(links) < 5 {
 		t.Fatalf("%d proof links in the signer's full record", len(links))
 	}

@@ -291,6 +291,17 @@ func (t *Tx) Checkpoint(ctx context.Context, size int64) ([]byte, error) {
 	return note, scanErr(err)
 }
 
+// CosignCheckpoint replaces the checkpoint of size with its cosigned
+// form, if it is still old.
+func (t *Tx) CosignCheckpoint(ctx context.Context, size int64, old, cosigned []byte) (bool, error) {
+	r, err := t.exec(ctx, `UPDATE checkpoints SET note = ? WHERE size = ? AND note = ?`, cosigned, size, old)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
 // Size reads the ledger size without the append lock (ledger.Sizer): leaves
 // below it never change, so long reads need not hold up writers.
 func (l ledgerStorage) Size(ctx context.Context) (int64, error) {

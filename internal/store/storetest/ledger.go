@@ -355,6 +355,27 @@ func testCheckpoints(t *testing.T, s store.Store) {
 	t.Run("missing size is not found", func(t *testing.T) {
 		wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error { _, err := tx.Checkpoint(ctx, 5); return err })
 	})
+
+	t.Run("cosigning replaces a note only while it is the one read", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			ok, err := tx.CosignCheckpoint(ctx, 7, []byte("note 7"), []byte("note 7, cosigned"))
+			check(t, err)
+			same(t, "cosigned", ok, true)
+			ok, err = tx.CosignCheckpoint(ctx, 7, []byte("note 7"), []byte("note 7, cosigned by another"))
+			check(t, err)
+			same(t, "cosigned over a changed note", ok, false)
+			ok, err = tx.CosignCheckpoint(ctx, 5, []byte("note 5"), []byte("note 5, cosigned"))
+			check(t, err)
+			same(t, "cosigned a missing size", ok, false)
+		})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			note, err := tx.Checkpoint(ctx, 7)
+			check(t, err)
+			same(t, "note", string(note), "note 7, cosigned")
+			_, err = tx.Checkpoint(ctx, 5)
+			same(t, "missing size", errors.Is(err, store.ErrNotFound), true)
+		})
+	})
 }
 
 // sameEntries compares ledger entries, nil and empty alike.
