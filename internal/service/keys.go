@@ -212,6 +212,32 @@ func (s *Service) hasMail(ctx context.Context, tx store.Tx, a *Actor) (bool, err
 	return len(m) > 0, err
 }
 
+// errMailWaiting is openRecord's answer, in a write transaction, when
+// mail that may hold the actor's keys to the memo waits. Collected there,
+// the author-index rows it writes would share a transaction with what the
+// action writes, some of which names the actor (a leaf naming an office
+// member or principal, a notice): whoever holds the database could then tie
+// the actor's index tag, and so the memos they wrote, to them.
+var errMailWaiting = errors.New("service: mail waits to be collected")
+
+// mailCollected marks a context whose actor's mail was just collected.
+type mailCollected struct{}
+
+// withMail runs fn, which opens a memo for writing; if that found mail
+// waiting, it collects the mail in a transaction that writes nothing else
+// and runs fn once more, which then goes on without looking (mail posted
+// since waits for the next time).
+func (s *Service) withMail(ctx context.Context, a *Actor, fn func(ctx context.Context) error) error {
+	err := fn(ctx)
+	if !errors.Is(err, errMailWaiting) {
+		return err
+	}
+	if err := s.inTx(ctx, true, func(tx store.Tx) error { _, err := s.collectMail(ctx, tx, a); return err }); err != nil {
+		return err
+	}
+	return fn(context.WithValue(ctx, mailCollected{}, true))
+}
+
 // collectMail moves the actor's mailbox entries into their private index by
 // trial decryption, deleting what it took.
 func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, error) {

@@ -133,23 +133,41 @@ func (s *Service) InclusionProof(ctx context.Context, a *Actor, index, size int6
 	if err != nil || l.Memo == "" {
 		return p, err
 	}
-	err = s.inTx(ctx, true, func(tx store.Tx) error {
-		o, err := s.openMemo(ctx, tx, a, l.Memo, true)
+	// Who may have the leaf is decided reading; only then is it written
+	// down, so that asking about entries one may not see holds up no writer.
+	entitled := func(o *opened, err error) (bool, error) {
 		switch {
-		case errors.Is(err, channel.ErrNotFound) || err == nil && o.rel != relAuthor && o.rel != relOffice:
-			return nil // the hashes only
+		case errors.Is(err, channel.ErrNotFound):
+			return false, nil
 		case err != nil:
-			return err
+			return false, err
 		}
-		ev := event{action: "memo.proof", actor: a, memo: l.Memo}
-		if o.rel == relAuthor {
-			ev = authorEvent("memo.proof", a, o)
-		}
-		if _, err := s.record(ctx, tx, ev); err != nil {
-			return err
-		}
-		p.Leaf = string(leaf)
-		return nil
+		return o.rel == relAuthor || o.rel == relOffice, nil
+	}
+	var may bool
+	if err := s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		may, err = entitled(s.openMemo(ctx, tx, a, l.Memo, false))
+		return err
+	}); err != nil || !may {
+		return p, err
+	}
+	err = s.withMail(ctx, a, func(ctx context.Context) error {
+		return s.inTx(ctx, true, func(tx store.Tx) error {
+			o, err := s.openMemo(ctx, tx, a, l.Memo, true)
+			if ok, err := entitled(o, err); err != nil || !ok {
+				return err // the hashes only
+			}
+			ev := event{action: "memo.proof", actor: a, memo: l.Memo}
+			if o.rel == relAuthor {
+				ev = authorEvent("memo.proof", a, o)
+			}
+			if _, err := s.record(ctx, tx, ev); err != nil {
+				return err
+			}
+			p.Leaf = string(leaf)
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -173,3 +173,71 @@ func nonceOf(t *testing.T, m *service.Memo) []byte {
 	}
 	return n
 }
+
+// TestMailCollectedApart: someone who is both a member and a principal
+// acts as a principal (a comment: a leaf naming them) while an invitation
+// waits in their mailbox. Collecting it writes rows under their author-index
+// tag; those must not share a PostgreSQL transaction (xmin) with any leaf
+// naming a person, or whoever holds the database could tie the tag, and so
+// every memo they wrote, to them.
+func TestMailCollectedApart(t *testing.T) {
+	st := storetest.OpenPostgres(t)
+	d := servicetest.NewDeployment(t, st)
+	alice := d.Member("alice")
+	pm := d.Create("pm", true, "member", "principal")
+	if _, err := d.Svc.SetDistribution(d.Ctx, d.Admin, service.Distribution{Usernames: []string{"p1", "p2", "pm"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.CreateMemo(d.Ctx, pm, service.MemoInput{Title: "theirs", Body: "b", Marking: "UNCLASSIFIED"}); err != nil {
+		t.Fatal(err)
+	}
+	draft, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "a draft", Body: "b", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.InviteSigners(d.Ctx, alice, draft.ID, []string{"pm"}); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := d.Submitted(alice, "another")
+	if _, err := d.Svc.Comment(d.Ctx, pm, other.ID, "noted"); err != nil {
+		t.Fatal(err)
+	}
+	// The invitation was collected, in some transaction.
+	if m, err := d.Svc.GetMemo(d.Ctx, pm, draft.ID); err != nil || m.Viewer != "signer" {
+		t.Fatalf("the invitation: %v", err)
+	}
+
+	db := st.(*sqlstore.DB).Raw()
+	index := map[string]bool{} // transactions that wrote author-index rows
+	rows, err := db.QueryContext(d.Ctx, `SELECT xmin::text FROM author_index`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var x string
+		if err := rows.Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+		index[x] = true
+	}
+	rows.Close()
+	leaves, err := db.QueryContext(d.Ctx, `SELECT xmin::text, data FROM ledger_leaves`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leaves.Close()
+	for leaves.Next() {
+		var x string
+		var data []byte
+		if err := leaves.Scan(&x, &data); err != nil {
+			t.Fatal(err)
+		}
+		l, err := ledger.DecodeLeaf(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Actor != "" && index[x] {
+			t.Errorf("transaction %s wrote author-index rows beside a leaf naming %s: %s", x, l.Actor, data)
+		}
+	}
+}

@@ -64,21 +64,23 @@ func (s *Service) memoTxAhead(ctx context.Context, a *Actor, memoID string, more
 			ahead.Owner, ahead.Entry = indexTags(a.id, memoID)
 		}
 	}
-	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, true, func(tx store.Tx) error {
-			if err := tx.ReadAhead(ctx, ahead); err != nil {
+	return s.withMail(ctx, a, func(ctx context.Context) error {
+		for attempt := 1; ; attempt++ {
+			err := s.inTx(ctx, true, func(tx store.Tx) error {
+				if err := tx.ReadAhead(ctx, ahead); err != nil {
+					return err
+				}
+				o, err := s.openMemo(ctx, tx, a, memoID, true)
+				if err != nil {
+					return err
+				}
+				return fn(tx, o)
+			})
+			if !errors.Is(err, store.ErrConflict) || attempt == memoRetries || ctx.Err() != nil {
 				return err
 			}
-			o, err := s.openMemo(ctx, tx, a, memoID, true)
-			if err != nil {
-				return err
-			}
-			return fn(tx, o)
-		})
-		if !errors.Is(err, store.ErrConflict) || attempt == memoRetries || ctx.Err() != nil {
-			return err
 		}
-	}
+	})
 }
 
 // authorEvent is an event by the actor as an author of o.

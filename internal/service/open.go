@@ -273,16 +273,16 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 			return nil, indexErr
 		}
 	}
-	// A new invitation, or a key rotation, waits in the mailbox. Only
-	// members can be authors, so only they have mail to collect.
-	if _, current := indexKeys[rec.KeyVersion]; !missing && a.id != nil && write && !current && a.Has(channel.RoleMember) {
-		if _, err := s.collectMail(ctx, tx, a); err != nil {
+	// A new invitation, or a key rotation, may wait in the mailbox. Only
+	// members can be authors, so only they have mail to collect; it is
+	// collected in a transaction of its own (withMail), never in this one.
+	if _, current := indexKeys[rec.KeyVersion]; !missing && a.id != nil && write && !current && a.Has(channel.RoleMember) && ctx.Value(mailCollected{}) == nil {
+		waiting, err := s.hasMail(ctx, tx, a)
+		if err != nil {
 			return nil, err
 		}
-		// Look again even if this call collected nothing: a request of the
-		// same person running alongside may just have moved the entry in.
-		if indexKeys, indexErr = readIndex(ctx, tx, a.id, memoID); indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
-			return nil, indexErr
+		if waiting {
+			return nil, errMailWaiting
 		}
 	}
 	o := &opened{rec: rec}

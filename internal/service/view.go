@@ -736,8 +736,20 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID, cursor string
 		return nil, channel.Invalid("cursor", "the cursor is not one this server gave out")
 	}
 	limit = min(max(limit, 1), 200)
-	page := &AccessPage{Items: []AccessEntry{}}
-	err = s.inTx(ctx, true, func(tx store.Tx) error {
+	var page *AccessPage
+	err = s.withMail(ctx, a, func(ctx context.Context) error {
+		page = &AccessPage{Items: []AccessEntry{}}
+		return s.accessLog(ctx, a, memoID, after, limit, page)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// accessLog is AccessLog in one write transaction.
+func (s *Service) accessLog(ctx context.Context, a *Actor, memoID string, after pageCursor, limit int, page *AccessPage) error {
+	return s.inTx(ctx, true, func(tx store.Tx) error {
 		var keys memoKeys
 		o, err := s.openMemo(ctx, tx, a, memoID, true)
 		switch {
@@ -811,10 +823,6 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID, cursor string
 		_, err = s.record(ctx, tx, r)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return page, nil
 }
 
 // grants lists the memo's grants of access, one per reader and moment

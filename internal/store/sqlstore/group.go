@@ -31,10 +31,13 @@ import (
 // shared. Readers see a group's writes when it commits.
 //
 // One thing grouping must not do is put, into one database transaction, a
-// write to a user's row and a write to the author index: rows written
-// together can be grouped by whoever holds the database files (WAL frames),
-// and the threat model promises that no transaction ties an author-index
-// tag to an account that way. A member about to write the kind the group
+// write that names a person and a write to the author index: rows written
+// together can be grouped by whoever holds the database files (WAL frames,
+// PostgreSQL's xmin), and the threat model promises that no transaction
+// ties an author-index tag to an account that way. A write names a person
+// when it is to a user's row, a notice or grant of access to them (the
+// notifications, access and group_keys tables), or a ledger leaf with an
+// actor in the clear (namesPerson marks its statement). A member about to write the kind the group
 // already holds from an earlier member therefore closes the group first: its
 // own writes so far are undone, the earlier members are committed, and its
 // writes are replayed in a new transaction (they see the same state, which
@@ -47,18 +50,33 @@ const maxGroup = 64
 type writeKind uint8
 
 const (
-	writesUser  writeKind = 1 << iota // a row of the users table
-	writesIndex                       // a row of the author index
+	writesPerson writeKind = 1 << iota // a row that names a person
+	writesIndex                        // a row of the author index
 )
+
+// namesPerson begins a statement that writes a row naming a person in a
+// table that holds others too (a ledger leaf with an actor).
+const namesPerson = "/* names a person */ "
+
+// personWrites are the statements that name a person by their table.
+var personWrites = []string{
+	"INSERT INTO users ", "UPDATE users ", "DELETE FROM users ",
+	"INSERT INTO notifications ", "UPDATE notifications ",
+	"INSERT INTO access ", "DELETE FROM access ",
+	"INSERT INTO group_keys ", "DELETE FROM group_keys ",
+	namesPerson,
+}
 
 // kindOf classifies a write statement by the table it writes.
 func kindOf(query string) writeKind {
 	q := strings.TrimSpace(query)
-	switch {
-	case strings.HasPrefix(q, "INSERT INTO users ") || strings.HasPrefix(q, "UPDATE users ") || strings.HasPrefix(q, "DELETE FROM users "):
-		return writesUser
-	case strings.HasPrefix(q, "INSERT INTO author_index ") || strings.HasPrefix(q, "UPDATE author_index ") || strings.HasPrefix(q, "DELETE FROM author_index "):
+	if strings.HasPrefix(q, "INSERT INTO author_index ") || strings.HasPrefix(q, "UPDATE author_index ") || strings.HasPrefix(q, "DELETE FROM author_index ") {
 		return writesIndex
+	}
+	for _, p := range personWrites {
+		if strings.HasPrefix(q, p) {
+			return writesPerson
+		}
 	}
 	return 0
 }
@@ -236,7 +254,7 @@ func (m *member) beforeWrite(ctx context.Context, query string) error {
 	if k == 0 {
 		return nil
 	}
-	other := (writesUser | writesIndex) &^ k
+	other := (writesPerson | writesIndex) &^ k
 	if m.g.kinds&other == 0 {
 		m.kinds |= k
 		return nil
