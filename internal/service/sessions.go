@@ -55,7 +55,9 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 	if len(password) > channel.MaxPassword {
 		return "", time.Time{}, errBadCredentials
 	}
-	if !s.limiter.allow(username, s.Now()) {
+	// The attempt counts as failed from here until it succeeds, so that
+	// attempts made at once cannot all pass the check before any is counted.
+	if !s.limiter.take(username, s.Now()) {
 		return "", time.Time{}, channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins: wait and try again later")
 	}
 	var u *store.User
@@ -70,7 +72,6 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 	if u == nil || u.Disabled {
 		// Spend the same work as a real check so timing tells nothing.
 		_, _, _ = s.passwords.Derive(ctx, []byte(password), dummySalt)
-		s.limiter.fail(username, s.Now())
 		return "", time.Time{}, s.recordFailedSignIn(ctx, nil)
 	}
 	kek, ok, err := s.checkPassword(ctx, u, password)
@@ -78,7 +79,6 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 		return "", time.Time{}, err
 	}
 	if !ok {
-		s.limiter.fail(username, s.Now())
 		return "", time.Time{}, s.recordFailedSignIn(ctx, u)
 	}
 	secrets := sessionSecrets{UserID: u.ID, Epoch: u.SessionEpoch}
@@ -265,6 +265,9 @@ type limiter struct {
 	fails  map[string][]time.Time
 }
 
+// limiterNames bounds how many usernames a limiter tracks.
+const limiterNames = 100_000
+
 func newLimiter(max int, window time.Duration) *limiter {
 	return &limiter{max: max, window: window, fails: map[string][]time.Time{}}
 }
@@ -274,23 +277,48 @@ func (l *limiter) recent(name string, now time.Time) []time.Time {
 	for len(f) > 0 && now.Sub(f[0]) > l.window {
 		f = f[1:]
 	}
+	if len(f) == 0 {
+		delete(l.fails, name)
+		return nil
+	}
 	l.fails[name] = f
 	return f
 }
 
-func (l *limiter) allow(name string, now time.Time) bool {
+// take counts an attempt for name, as failed until reset says otherwise,
+// and reports whether it is within the limit. Checking and counting are one
+// step: attempts made at once are counted one by one.
+func (l *limiter) take(name string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.recent(name, now)) < l.max
+	f := l.recent(name, now)
+	if len(f) >= l.max {
+		return false
+	}
+	if f == nil {
+		l.makeRoom(now)
+	}
+	l.fails[name] = append(f, now)
+	return true
 }
 
-func (l *limiter) fail(name string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.fails) > 100000 {
-		clear(l.fails) // bounded memory under a flood of made-up names
+// makeRoom keeps memory bounded under a flood of made-up names without
+// forgetting the names under attack: when the limiter is full it drops the
+// names with no recent failure, then those with one, two, ..., until half
+// the room is free. Names at their limit stay: past the room only by as
+// many names as failed sign-ins (each an argon2id check) can fill within
+// the window.
+func (l *limiter) makeRoom(now time.Time) {
+	if len(l.fails) < limiterNames {
+		return
 	}
-	l.fails[name] = append(l.recent(name, now), now)
+	for keep := 0; keep < l.max && len(l.fails) > limiterNames/2; keep++ {
+		for name := range l.fails {
+			if len(l.recent(name, now)) <= keep {
+				delete(l.fails, name)
+			}
+		}
+	}
 }
 
 func (l *limiter) reset(name string) {
