@@ -13,10 +13,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/dissent-channel/dissent/internal/ledger"
@@ -93,13 +92,8 @@ func Parse(b []byte) (*Bundle, error) {
 	if len(b) > MaxSize {
 		return nil, invalid("larger than %d bytes", MaxSize)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
 	var bd Bundle
-	if err := dec.Decode(&bd); err != nil {
-		return nil, invalid("not a bundle: %v", err)
-	}
-	if err := atEnd(dec); err != nil {
+	if err := decodeStrict(b, &bd); err != nil {
 		return nil, invalid("not a bundle: %v", err)
 	}
 	if bd.Format != Format {
@@ -178,13 +172,13 @@ func checkIncluded(leafText string, index int64, proofText []string, note string
 	return cp, nil
 }
 
-// atEnd checks that nothing but white space follows the value dec read, so
-// that a file verified is a file whose every byte was checked.
-func atEnd(dec *json.Decoder) error {
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON value")
-	}
-	return nil
+// decodeStrict decodes one JSON value into v and refuses what a reader of
+// the file could take otherwise than this decoder does: a member v does not
+// have, a member named twice, a name that matches only when case is
+// ignored, invalid UTF-8, or anything after the value but white space. So
+// every byte of a file that verifies was checked, and means one thing.
+func decodeStrict(b []byte, v any) error {
+	return jsonv2.Unmarshal(b, v, jsonv2.RejectUnknownMembers(true))
 }
 
 // Receipt is what the authors keep after submitting: the submitted
@@ -215,13 +209,8 @@ func VerifyReceipt(b []byte, vkey string) (*Report, error) {
 	if len(b) > MaxSize {
 		return nil, invalid("larger than %d bytes", MaxSize)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
 	var rc Receipt
-	if err := dec.Decode(&rc); err != nil {
-		return nil, invalid("not a receipt: %v", err)
-	}
-	if err := atEnd(dec); err != nil {
+	if err := decodeStrict(b, &rc); err != nil {
 		return nil, invalid("not a receipt: %v", err)
 	}
 	if rc.Leaf == "" {
@@ -276,13 +265,8 @@ func VerifyEntry(b []byte, vkey string, witnesses ...string) (*EntryReport, erro
 	if len(b) > MaxSize {
 		return nil, invalid("larger than %d bytes", MaxSize)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
 	var e Entry
-	if err := dec.Decode(&e); err != nil {
-		return nil, invalid("not a ledger entry's proof: %v", err)
-	}
-	if err := atEnd(dec); err != nil {
+	if err := decodeStrict(b, &e); err != nil {
 		return nil, invalid("not a ledger entry's proof: %v", err)
 	}
 	switch {

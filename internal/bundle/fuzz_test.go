@@ -224,8 +224,12 @@ func TestVerifyEntryRefuses(t *testing.T) {
 		"another index":      {encode(func(e *bundle.Entry) { e.Index = 1 }), "is not in the signed ledger"},
 		"a malformed hash":   {encode(func(e *bundle.Entry) { e.Hashes = []string{"x"} }), "malformed"},
 		"another ledger key": {encode(func(*bundle.Entry) {}), "the checkpoint"},
-		"an unknown field":   {[]byte(strings.Replace(string(encode(func(*bundle.Entry) {})), `{`, `{"extra":1,`, 1)), "unknown field"},
-		"data after it":      {append(encode(func(*bundle.Entry) {}), []byte(` {}`)...), "data after"},
+		"an unknown field":   {[]byte(strings.Replace(string(encode(func(*bundle.Entry) {})), `{`, `{"extra":1,`, 1)), "unknown object member"},
+		"data after it":      {append(encode(func(*bundle.Entry) {}), []byte(` {}`)...), "after top-level value"},
+		// A reader who takes the first "leaf", or the one in lower case,
+		// would see another entry than the one checked.
+		"a member twice":         {[]byte(strings.Replace(string(encode(func(*bundle.Entry) {})), `{`, `{"leaf":"{}",`, 1)), "duplicate"},
+		"a name in another case": {[]byte(strings.Replace(string(encode(func(*bundle.Entry) {})), `{`, `{"LEAF":"{}",`, 1)), "unknown object member"},
 	} {
 		key := vkey
 		if name == "another ledger key" {
