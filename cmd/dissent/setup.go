@@ -315,7 +315,7 @@ func cmdRecovery(ctx context.Context, args []string) error {
 	}
 	fs, data, _ := flags("recovery restore")
 	user := fs.String("user", "", "the user whose keys to restore (their password was reset by an administrator)")
-	stdin := fs.Bool("password-stdin", false, "read the password the administrator set from standard input")
+	stdin := fs.Bool("password-stdin", false, "read the user's new password from standard input")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -331,7 +331,9 @@ func cmdRecovery(ctx context.Context, args []string) error {
 		}
 		shares = append(shares, sh)
 	}
-	pw, err := readPassword(*stdin, "The password the administrator set for "+*user+": ")
+	// The keys are sealed under a password only the user knows: the one
+	// the administrator set at the reset would let them open the keys.
+	pw, err := readPassword(*stdin, *user+", type a new password of your own (not the one the administrator set; no one else should see it): ")
 	if err != nil {
 		return err
 	}
@@ -343,7 +345,7 @@ func cmdRecovery(ctx context.Context, args []string) error {
 	if err := a.svc.RecoverKeys(ctx, shares, *user, pw); err != nil {
 		return err
 	}
-	fmt.Printf("The keys of %s are restored. They should sign in and change their password now; they have been told.\n", *user)
+	fmt.Printf("The keys of %s are restored under the password they just typed, which is now their password; the one the administrator set no longer works. They have been told in the app.\n", *user)
 	return nil
 }
 

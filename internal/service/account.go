@@ -119,11 +119,15 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, password string) error 
 
 // RecoverKeys restores a locked user's keys with the recovery key that k
 // custodians rebuilt from their shares (the CLI's `dissent recovery
-// restore`). The user's identity is re-sealed under their current password
-// hash's key, which the custodians do not know, so the user must sign in with
-// the password the administrator set and change it. The act is audited and the
-// user is told in the app.
+// restore`), sealing them under password, a new one the user types at the
+// ceremony. It also becomes their password: the one the administrator set
+// at the reset, which the administrator knows, never protects the keys, so
+// that a copy of the database and that password open nothing. The act is
+// audited and the user is told in the app.
 func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, username, password string) error {
+	if err := channel.ValidatePassword("password", password); err != nil {
+		return err
+	}
 	recovery, err := vault.JoinIdentity(shares)
 	if err != nil {
 		return channel.Invalid("shares", "%s", err.Error())
@@ -146,12 +150,14 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 	if u.KeyState != keysReset {
 		return channel.Errorf(channel.ECONFLICT, "%q has working keys: nothing to recover", username)
 	}
-	kek, ok, err := s.checkPassword(ctx, u, password)
+	if _, ok, err := s.checkPassword(ctx, u, password); err != nil {
+		return err
+	} else if ok {
+		return channel.Invalid("password", "that is the password the administrator set: %s must choose a new one of their own", username)
+	}
+	stored, kek, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return channel.Invalid("password", "that is not the password the administrator set for %q", username)
 	}
 	id, err := recovery.RecoverIdentity(u.ID, u.KeysRecovery)
 	if err != nil {
@@ -162,10 +168,10 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 		if err != nil {
 			return err
 		}
-		if fresh.Password != u.Password {
-			return channel.Errorf(channel.ECONFLICT, "the password of %q changed meanwhile: start again", username)
+		if fresh.Password != u.Password || fresh.KeyState != keysReset {
+			return channel.Errorf(channel.ECONFLICT, "the account of %q changed meanwhile: start again", username)
 		}
-		fresh.KeysSealed, fresh.KeyState = vault.SealIdentity(kek, u.ID, id), keysActive
+		fresh.Password, fresh.KeysSealed, fresh.KeyState = stored, vault.SealIdentity(kek, u.ID, id), keysActive
 		fresh.SessionEpoch++
 		if err := tx.UpdateUser(ctx, fresh); err != nil {
 			return storeErr(err, "the account")

@@ -74,14 +74,21 @@ func TestResetLocksKeysUntilRecovery(t *testing.T) {
 		wantCode(t, err, channel.ENOTFOUND)
 
 		t.Run("one share is too few", func(t *testing.T) {
-			err := d.Svc.RecoverKeys(d.Ctx, d.Shares[:1], "alice", "temporary-password-1")
+			err := d.Svc.RecoverKeys(d.Ctx, d.Shares[:1], "alice", "alice's own new phrase")
 			wantCode(t, err, channel.EINVALID)
 		})
-		t.Run("two shares restore the keys", func(t *testing.T) {
-			if err := d.Svc.RecoverKeys(d.Ctx, d.Shares[1:], "alice", "temporary-password-1"); err != nil {
+		t.Run("the password the administrator set does not protect them", func(t *testing.T) {
+			err := d.Svc.RecoverKeys(d.Ctx, d.Shares[1:], "alice", "temporary-password-1")
+			wantCode(t, err, channel.EINVALID)
+		})
+		t.Run("two shares restore the keys under the user's new password", func(t *testing.T) {
+			if err := d.Svc.RecoverKeys(d.Ctx, d.Shares[1:], "alice", "alice's own new phrase"); err != nil {
 				t.Fatal(err)
 			}
-			tok, _, err := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1")
+			if _, _, err := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1"); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+				t.Fatalf("the administrator's password after the recovery: %v", err)
+			}
+			tok, _, err := d.Svc.SignIn(d.Ctx, "alice", "alice's own new phrase")
 			if err != nil {
 				t.Fatal(err)
 			}
