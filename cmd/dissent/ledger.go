@@ -185,9 +185,9 @@ func describeLeaf(l ledger.Leaf) string {
 	fmt.Fprintf(&b, ", at %s", l.Time.Format(time.RFC3339))
 	switch {
 	case l.ActorCommit != "":
-		fmt.Fprintf(&b, ", by a %s hidden behind a commitment", orDefault(l.Role, "member"))
+		fmt.Fprintf(&b, ", by %s hidden behind a commitment", withArticle(orDefault(l.Role, "member")))
 	case l.Actor != "":
-		fmt.Fprintf(&b, ", by %s user %s", orDefault(l.Role, "a"), l.Actor)
+		fmt.Fprintf(&b, ", by %s, user %s", withArticle(orDefault(l.Role, "user")), l.Actor)
 	}
 	return b.String() + "."
 }
@@ -197,6 +197,14 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// withArticle puts "a" or "an" before a role's name.
+func withArticle(role string) string {
+	if strings.ContainsAny(role[:1], "aeiou") {
+		return "an " + role
+	}
+	return "a " + role
 }
 
 func upperFirst(s string) string {

@@ -210,7 +210,7 @@ func cmdUser(ctx context.Context, args []string) error {
 	}
 	switch sub {
 	case "add":
-		pw, err := readPassword(*pwStdin, "Password for "+*username+": ")
+		pw, err := readPassword(*pwStdin, "A first password for "+*username+" (they sign in with it once and choose their own): ")
 		if err != nil {
 			return err
 		}
@@ -218,7 +218,7 @@ func cmdUser(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("Created %s (%s).\n", u.Username, strings.Join(u.Roles, ", "))
+		fmt.Printf("Created %s (%s). They sign in with that password and choose their own: their keys are made then, under a password no administrator knows.\n", u.Username, strings.Join(u.Roles, ", "))
 	case "list":
 		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tROLES\tELIGIBLE\tSTATE")
@@ -232,6 +232,8 @@ func cmdUser(ctx context.Context, args []string) error {
 				state := "active"
 				if u.Disabled {
 					state = "disabled"
+				} else if u.KeyState == "pending" {
+					state = "no keys yet: first sign-in"
 				} else if u.KeyState != "active" {
 					state = "keys locked"
 				}

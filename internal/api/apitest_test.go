@@ -235,13 +235,32 @@ func (e *env) signInAgain() {
 	}
 }
 
-// user creates an account through the API (as admin) and signs it in.
+// user creates an account through the API (as admin); its user signs in
+// with the password the administrator set, chooses their own (which makes
+// their keys), and signs in with it.
 func (e *env) user(username string, eligible bool, roles ...string) {
 	e.t.Helper()
 	e.must(http.StatusCreated, "admin", "POST", "/api/v1/users", service.NewUser{
 		Username: username, DisplayName: "Display " + username, Email: username + "@example.test",
-		Password: servicetest.Password(username), Roles: roles, Eligible: eligible,
+		Password: servicetest.InitialPassword(username), Roles: roles, Eligible: eligible,
 	})
+	e.enrol(username)
+}
+
+// enrol has username, whose account an administrator made with
+// servicetest.InitialPassword, sign in with it, choose their own password,
+// and sign in with that.
+func (e *env) enrol(username string) {
+	e.t.Helper()
+	r := e.must(http.StatusCreated, "", "POST", "/api/v1/sessions",
+		map[string]string{"username": username, "password": servicetest.InitialPassword(username)})
+	e.mu.Lock()
+	e.tokens[username] = decode[struct {
+		Token string `json:"token"`
+	}](e.t, r).Token
+	e.mu.Unlock()
+	e.must(http.StatusNoContent, username, "PUT", "/api/v1/me/password",
+		map[string]string{"current_password": servicetest.InitialPassword(username), "new_password": servicetest.Password(username)})
 	e.signIn(username)
 }
 

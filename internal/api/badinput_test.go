@@ -75,7 +75,9 @@ var bodyEndpoints = []bodyEndpoint{
 	{name: "revoke reader", who: "office", method: "DELETE", state: "submitted", path: memoSub("distribution/ponlist"), ok: http.StatusOK,
 		valid: func(fixture) any { return map[string]string{"reason": "No longer needs to know."} }},
 	{name: "new keys", who: "lockedout", method: "POST", path: fixed("/api/v1/me/keys"), ok: http.StatusNoContent,
-		valid: func(fixture) any { return map[string]string{"password": lockedOutPassword} }},
+		valid: func(fixture) any {
+			return map[string]string{"current_password": lockedOutPassword, "new_password": "lockedout's own phrase"}
+		}},
 	{name: "mark notices read", who: "ponlist", method: "POST", path: fixed("/api/v1/notifications/read"), ok: http.StatusNoContent,
 		valid: func(fixture) any { return map[string]int64{"seq": 0} }},
 	{name: "comment", who: "ponlist", method: "POST", state: "submitted", path: memoSub("comments"), ok: http.StatusCreated,

@@ -39,11 +39,17 @@ func testLifecycle(t *testing.T, e *env) {
 
 	// Accounts, made by the administrator.
 	r = e.must(http.StatusCreated, "admin", "POST", "/api/v1/users", service.NewUser{
-		Username: "office", DisplayName: "Policy Planning", Email: "office@example.test", Password: servicetest.Password("office"), Roles: []string{"office"}})
-	if u := decode[service.User](t, r); u.Username != "office" || !slices.Equal(u.Roles, []string{"office"}) {
+		Username: "office", DisplayName: "Policy Planning", Email: "office@example.test", Password: servicetest.InitialPassword("office"), Roles: []string{"office"}})
+	if u := decode[service.User](t, r); u.Username != "office" || !slices.Equal(u.Roles, []string{"office"}) || u.KeyState != "pending" {
 		t.Errorf("created user %s", r)
 	}
-	e.signIn("office")
+	// No keys until the user chooses their own password: the one the
+	// administrator set must never protect them.
+	r = e.must(http.StatusCreated, "", "POST", "/api/v1/sessions", map[string]string{"username": "office", "password": servicetest.InitialPassword("office")})
+	e.tokens["office"] = decode[map[string]string](t, r)["token"]
+	problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "PUT", "/api/v1/me/password",
+		map[string]string{"current_password": servicetest.InitialPassword("office"), "new_password": servicetest.InitialPassword("office")}))
+	e.enrol("office")
 	e.user("office2", false, "office") // joins later: waits for a grant
 	for _, p := range []string{"p1", "p2", "p3"} {
 		e.user(p, false, "principal")

@@ -70,11 +70,11 @@ func routes() []route {
 					h.reply(w, r, 204, nil, h.svc.ChangePassword(r.Context(), a, in.CurrentPassword, in.NewPassword))
 				}
 			}},
-		{method: "POST", path: "/api/v1/me/keys", summary: "Start afresh with new keys after a password reset (loses access to memos shared with the old ones)", auth: true, request: resetRequest{}, status: 204,
+		{method: "POST", path: "/api/v1/me/keys", summary: "Start afresh with new keys after a password reset, under a new password of your own (loses access to memos shared with the old ones)", auth: true, request: passwordRequest{}, status: 204,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
-				var in resetRequest
+				var in passwordRequest
 				if h.decode(w, r, &in) {
-					h.reply(w, r, 204, nil, h.svc.NewKeys(r.Context(), a, in.Password))
+					h.reply(w, r, 204, nil, h.svc.NewKeys(r.Context(), a, in.CurrentPassword, in.NewPassword))
 				}
 			}},
 		{method: "POST", path: "/api/v1/users", summary: "Create a user (administrators)", auth: true, request: service.NewUser{}, response: service.User{}, status: 201,

@@ -139,8 +139,20 @@ func (c *client) signIn(ctx context.Context, username, password string) (string,
 	return out.Token, err
 }
 
+// createUser makes an account as the administrator (token), with a first
+// password of the administrator's, and has its user sign in and choose
+// u.Password, which makes their keys: as a person does.
 func (c *client) createUser(ctx context.Context, token string, u newUser) error {
-	return c.do(ctx, "POST", "/api/v1/users", token, u, nil)
+	own := u.Password
+	u.Password = "initial-" + own
+	if err := c.do(ctx, "POST", "/api/v1/users", token, u, nil); err != nil {
+		return err
+	}
+	tok, err := c.signIn(ctx, u.Username, u.Password)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "PUT", "/api/v1/me/password", tok, map[string]string{"current_password": u.Password, "new_password": own}, nil)
 }
 
 func (c *client) setDistribution(ctx context.Context, token string, usernames []string) error {

@@ -149,6 +149,22 @@ func (c *client) do(method, path string, body any, out any) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// addUser has the administrator make an account for u, whose user then
+// signs in with the administrator's first password and chooses their own,
+// u-password-1, which makes their keys.
+func addUser(t *testing.T, admin *client, u string, roles []string) {
+	t.Helper()
+	first := "first-" + u + "-password-1"
+	if code, err := admin.do("POST", "/api/v1/users", map[string]any{"username": u, "display_name": u, "email": u + "@example.test",
+		"password": first, "roles": roles, "eligible": true}, nil); code != 201 || err != nil {
+		t.Fatalf("create %s: %d %v", u, code, err)
+	}
+	c := signIn(t, admin.url, u, first)
+	if code, err := c.do("PUT", "/api/v1/me/password", map[string]string{"current_password": first, "new_password": u + "-password-1"}, nil); code != 204 || err != nil {
+		t.Fatalf("%s chooses a password: %d %v", u, code, err)
+	}
+}
+
 func signIn(t *testing.T, url, user, password string) *client {
 	t.Helper()
 	c := &client{url: url, hc: &http.Client{Timeout: 30 * time.Second}}
@@ -211,10 +227,7 @@ func TestSIGKILLDuringSubmissions(t *testing.T) {
 		if r == nil {
 			r = []string{"member"}
 		}
-		if code, err := admin.do("POST", "/api/v1/users", map[string]any{"username": u, "display_name": u, "email": u + "@example.test",
-			"password": u + "-password-1", "roles": r, "eligible": true}, nil); code != 201 || err != nil {
-			t.Fatalf("create %s: %d %v", u, code, err)
-		}
+		addUser(t, admin, u, r)
 	}
 	if code, err := admin.do("PUT", "/api/v1/admin/distribution", map[string]any{"usernames": []string{"p1"}}, nil); code != 200 || err != nil {
 		t.Fatalf("distribution: %d %v", code, err)

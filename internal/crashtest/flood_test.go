@@ -59,10 +59,7 @@ func TestFloodWhileSubmitting(t *testing.T) {
 		if u == "office" {
 			role = "office"
 		}
-		if code, err := admin.do("POST", "/api/v1/users", map[string]any{"username": u, "display_name": u, "email": u + "@example.test",
-			"password": u + "-password-1", "roles": []string{role}, "eligible": true}, nil); code != 201 || err != nil {
-			t.Fatalf("create %s: %d %v", u, code, err)
-		}
+		addUser(t, admin, u, []string{role})
 	}
 	m1, m2 := signIn(t, srv.url, "m1", "m1-password-1"), signIn(t, srv.url, "m2", "m2-password-1")
 

@@ -54,12 +54,27 @@ func Seed(ctx context.Context, svc *service.Service, admin *service.Actor) error
 
 func (s *seeder) tick(d time.Duration) { s.clock = s.clock.Add(d) }
 
+// user makes an account as the administrator does, with a first password
+// of theirs, and has its user choose their own, Password, which makes
+// their keys.
 func (s *seeder) user(name, display string, roles []string, eligible bool) error {
+	first := "first-" + Password
 	_, err := s.svc.CreateUser(s.ctx, s.actors["admin"], service.NewUser{
-		Username: name, DisplayName: display, Email: name + "@demo.invalid", Password: Password, Roles: roles, Eligible: eligible,
+		Username: name, DisplayName: display, Email: name + "@demo.invalid", Password: first, Roles: roles, Eligible: eligible,
 	})
 	if err != nil {
 		return fmt.Errorf("demo: user %q: %w", name, err)
+	}
+	tok, _, err := s.svc.SignIn(s.ctx, name, first)
+	if err != nil {
+		return fmt.Errorf("demo: first sign-in of %q: %w", name, err)
+	}
+	a, err := s.svc.Authenticate(s.ctx, tok)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.ChangePassword(s.ctx, a, first, Password); err != nil {
+		return fmt.Errorf("demo: %q chooses a password: %w", name, err)
 	}
 	return nil
 }

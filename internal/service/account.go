@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -11,7 +12,10 @@ import (
 )
 
 // ChangePassword re-wraps the actor's keys under a new password and ends
-// every other session.
+// every other session. An account an administrator made has no keys yet
+// (keysPending): they are made now, under the user's own password, and if
+// the user is the channel office's first member the office is founded with
+// them.
 func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next string) error {
 	if err := channel.ValidatePassword("new_password", next); err != nil {
 		return err
@@ -32,19 +36,41 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 		if err != nil {
 			return err
 		}
-		if u.KeyState == keysActive {
+		made := false
+		switch u.KeyState {
+		case keysActive:
 			id, err := vault.OpenIdentity(kek, u.ID, u.KeysSealed)
 			if err != nil {
 				return errInternal("open identity for a password change: %w", err)
 			}
 			u.KeysSealed = vault.SealIdentity(newKEK, u.ID, id)
+		case keysPending:
+			if current == next {
+				return channel.Invalid("new_password", "choose a password of your own, not the one you were given")
+			}
+			recoveryBox, err := tx.Setting(ctx, settingRecovery)
+			if err != nil {
+				return err
+			}
+			if _, err := makeKeys(u, newKEK, string(recoveryBox)); err != nil {
+				return err
+			}
+			made = true
 		}
 		u.Password = stored
 		u.SessionEpoch++
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "your account")
 		}
-		return s.audit(ctx, tx, event{action: "user.password", actor: a})
+		if err := s.audit(ctx, tx, event{action: "user.password", actor: a}); err != nil || !made {
+			return err
+		}
+		if slices.Contains(u.Roles, string(channel.RoleOffice)) {
+			if err := s.foundOfficeIfNone(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, event{action: "user.new_keys", actor: a})
 	})
 }
 
@@ -77,21 +103,32 @@ func (s *Service) ResetPassword(ctx context.Context, a *Actor, username, passwor
 	})
 }
 
-// NewKeys gives a user whose keys are locked a fresh key pair under their
-// current password. Memos shared with the old keys stay unreadable to them
-// until someone entitled shares them again.
-func (s *Service) NewKeys(ctx context.Context, a *Actor, password string) error {
+// NewKeys gives a user whose keys are locked a fresh key pair under next,
+// a new password of their own that replaces current, the one the
+// administrator set at the reset: keys are never sealed under a password an
+// administrator chose. Memos shared with the old keys stay unreadable to
+// them until someone entitled shares them again.
+func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) error {
+	if a.User.KeyState == keysPending {
+		return errKeysPending
+	}
 	if a.User.KeyState != keysReset {
 		return channel.Errorf(channel.ECONFLICT, "your keys are not locked")
 	}
-	kek, ok, err := s.checkPassword(ctx, a.User, password)
+	if err := channel.ValidatePassword("new_password", next); err != nil {
+		return err
+	}
+	if current == next {
+		return channel.Invalid("new_password", "choose a password of your own, not the one the administrator set")
+	}
+	_, ok, err := s.checkPassword(ctx, a.User, current)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return channel.Invalid("password", "the password is wrong")
+		return channel.Invalid("current_password", "the password is wrong")
 	}
-	id, err := vault.NewIdentity()
+	stored, kek, err := s.hashPassword(ctx, next)
 	if err != nil {
 		return err
 	}
@@ -104,11 +141,13 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, password string) error 
 		if err != nil {
 			return err
 		}
-		if u.KeysRecovery, err = vault.SealIdentityTo(string(recoveryBox), u.ID, id); err != nil {
+		if u.Password != a.User.Password || u.KeyState != keysReset {
+			return channel.Errorf(channel.ECONFLICT, "your account changed meanwhile: sign in again")
+		}
+		if _, err := makeKeys(u, kek, string(recoveryBox)); err != nil {
 			return err
 		}
-		u.KeysSealed, u.KeyState = vault.SealIdentity(kek, u.ID, id), keysActive
-		u.BoxPublic, u.SignPublic = id.Public().Box, id.Public().Sign
+		u.Password = stored
 		u.SessionEpoch++
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "your account")

@@ -411,8 +411,11 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 			return err
 		}
 		for _, u := range us {
-			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) || u.Disabled || u.KeyState != keysActive {
-				return channel.Invalid("usernames", "%q is not an active principal", u.Username)
+			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) {
+				return channel.Invalid("usernames", "%q is not a principal", u.Username)
+			}
+			if u.Disabled || u.KeyState != keysActive {
+				return channel.Invalid("usernames", "%q cannot read memos until %s", u.Username, notActive(u))
 			}
 			if _, err := tx.AccessFor(ctx, o.rec.ID, u.ID, o.rec.KeyVersion); err == nil {
 				return channel.Invalid("usernames", "%q already reads this memo", u.Username)

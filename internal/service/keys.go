@@ -23,6 +23,11 @@ import (
 const (
 	keysActive = "active" // the identity is sealed under the password
 	keysReset  = "reset"  // an administrator reset the password: the identity awaits recovery
+	// keysPending: an administrator made the account and chose its first
+	// password; the keys are made when the user chooses their own
+	// (ChangePassword), so that none is ever sealed under a password an
+	// administrator knows.
+	keysPending = "pending"
 
 	officeGroup = "group:office"
 
@@ -323,6 +328,9 @@ func (s *Service) unwrapOffice(ctx context.Context, tx store.Tx, a *Actor) (*vau
 }
 
 var errKeysLocked = channel.Errorf(channel.EFORBIDDEN, "your keys are locked after a password reset: ask the recovery custodians to restore them, or start afresh")
+
+// errKeysPending answers an account whose keys are not made yet.
+var errKeysPending = channel.Errorf(channel.EFORBIDDEN, "you have no keys yet: choose your own password first (the one you were given was set by an administrator); your keys are made then")
 
 // sealed is a JSON value sealed under one key version of a memo, bound to
 // the memo and the field it belongs to.

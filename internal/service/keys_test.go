@@ -111,10 +111,15 @@ func TestNewKeysAfterResetLoseOldMemos(t *testing.T) {
 		}
 		tok, _, _ := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1")
 		locked := d.Authenticate(tok)
-		if err := d.Svc.NewKeys(d.Ctx, locked, "temporary-password-1"); err != nil {
+		err := d.Svc.NewKeys(d.Ctx, locked, "temporary-password-1", "temporary-password-1")
+		wantCode(t, err, channel.EINVALID) // new keys under the administrator's password
+		if err := d.Svc.NewKeys(d.Ctx, locked, "temporary-password-1", "alice's own new phrase"); err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1")
+		if _, _, err := d.Svc.SignIn(d.Ctx, "alice", "temporary-password-1"); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("the administrator's password after new keys: %v", err)
+		}
+		tok, _, err = d.Svc.SignIn(d.Ctx, "alice", "alice's own new phrase")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -386,7 +386,19 @@ func (s *Service) mayFile(u *store.User) error {
 		return channel.Errorf(channel.EFORBIDDEN, "%q is not eligible to file or sign under this channel's rules", u.Username)
 	}
 	if u.Disabled || u.KeyState != keysActive {
-		return channel.Errorf(channel.EFORBIDDEN, "%q cannot take part until their account is active", u.Username)
+		return channel.Errorf(channel.EFORBIDDEN, "%q cannot take part until %s", u.Username, notActive(u))
 	}
 	return nil
+}
+
+// notActive says why u has no working keys.
+func notActive(u *store.User) string {
+	switch {
+	case u.Disabled:
+		return "their account is enabled again"
+	case u.KeyState == keysPending:
+		return "they have signed in and chosen their own password, which makes their keys"
+	default:
+		return "their keys, locked after a password reset, are restored"
+	}
 }

@@ -33,8 +33,14 @@ func (a *Actor) Has(r channel.Role) bool { return slices.Contains(a.User.Roles, 
 // Username is the actor's username.
 func (a *Actor) Username() string { return a.User.Username }
 
-// KeysLocked reports whether the actor's keys await recovery.
+// KeysLocked reports whether the actor has no keys open: they await
+// recovery, or (KeysPending) the user's own password.
 func (a *Actor) KeysLocked() bool { return a.id == nil }
+
+// KeysPending reports whether the actor's keys are not made yet: they
+// signed in with the password an administrator chose and must choose their
+// own.
+func (a *Actor) KeysPending() bool { return a.User.KeyState == keysPending }
 
 // sessionSecrets is what a session row holds, sealed under a key derived
 // from the token.

@@ -91,7 +91,7 @@ func (s *Service) Init(ctx context.Context, setup Setup) ([]vault.Share, error) 
 	if err != nil {
 		return nil, err
 	}
-	prepared, err := s.prepareUser(ctx, setup.Admin, recovery.Public().Box)
+	prepared, err := s.prepareUser(ctx, setup.Admin, recovery.Public().Box, true)
 	if err != nil {
 		return nil, err
 	}
@@ -128,25 +128,40 @@ type preparedUser struct {
 	id  *vault.Identity
 }
 
-func (s *Service) prepareUser(ctx context.Context, n NewUser, recoveryBox string) (*preparedUser, error) {
+// prepareUser makes the account n. With keys (the first administrator,
+// who types their own password) its keys are made now; without, the
+// password is one an administrator chose for someone else, and the keys
+// wait for the user's own (keysPending).
+func (s *Service) prepareUser(ctx context.Context, n NewUser, recoveryBox string, withKeys bool) (*preparedUser, error) {
 	stored, kek, err := s.hashPassword(ctx, n.Password)
-	if err != nil {
-		return nil, err
-	}
-	id, err := vault.NewIdentity()
 	if err != nil {
 		return nil, err
 	}
 	u := &store.User{
 		ID: newID(), Username: n.Username, DisplayName: n.DisplayName, Email: n.Email, Roles: n.Roles,
-		Eligible: n.Eligible, CreatedAt: micros(s.now()), Password: stored, KeyState: keysActive,
-		BoxPublic: id.Public().Box, SignPublic: id.Public().Sign,
+		Eligible: n.Eligible, CreatedAt: micros(s.now()), Password: stored, KeyState: keysPending,
+		SignPublic: []byte{}, KeysSealed: []byte{}, KeysRecovery: []byte{},
 	}
-	u.KeysSealed = vault.SealIdentity(kek, u.ID, id)
+	if !withKeys {
+		return &preparedUser{rec: u}, nil
+	}
+	id, err := makeKeys(u, kek, recoveryBox)
+	return &preparedUser{rec: u, id: id}, err
+}
+
+// makeKeys gives u a new identity sealed under kek and, for the recovery
+// custodians, to the recovery key.
+func makeKeys(u *store.User, kek vault.Key, recoveryBox string) (*vault.Identity, error) {
+	id, err := vault.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
 	if u.KeysRecovery, err = vault.SealIdentityTo(recoveryBox, u.ID, id); err != nil {
 		return nil, err
 	}
-	return &preparedUser{rec: u, id: id}, nil
+	u.KeysSealed, u.KeyState = vault.SealIdentity(kek, u.ID, id), keysActive
+	u.BoxPublic, u.SignPublic = id.Public().Box, id.Public().Sign
+	return id, nil
 }
 
 // insertUser stores a prepared account. The first office member founds the
@@ -162,7 +177,7 @@ func (s *Service) insertUser(ctx context.Context, tx store.Tx, by *Actor, p *pre
 	if err := s.audit(ctx, tx, event{action: "user.create", actor: by, role: roleOf(by), subject: p.rec.ID}); err != nil {
 		return err
 	}
-	if slices.Contains(p.rec.Roles, string(channel.RoleOffice)) {
+	if slices.Contains(p.rec.Roles, string(channel.RoleOffice)) && p.rec.KeyState == keysActive {
 		return s.foundOfficeIfNone(ctx, tx, p.rec)
 	}
 	return nil
@@ -231,7 +246,7 @@ func (s *Service) CreateUser(ctx context.Context, a *Actor, n NewUser) (*User, e
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.prepareUser(ctx, n, string(recoveryBox))
+	p, err := s.prepareUser(ctx, n, string(recoveryBox), false)
 	if err != nil {
 		return nil, err
 	}
@@ -470,8 +485,11 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 		if err != nil {
 			return storeErr(err, "the account")
 		}
-		if !slices.Contains(u.Roles, string(channel.RoleOffice)) || u.Disabled || u.KeyState != keysActive {
-			return channel.Invalid("username", "%q is not an active member of the channel office", username)
+		if !slices.Contains(u.Roles, string(channel.RoleOffice)) {
+			return channel.Invalid("username", "%q is not a member of the channel office", username)
+		}
+		if u.Disabled || u.KeyState != keysActive {
+			return channel.Invalid("username", "%q cannot be let in until %s", username, notActive(u))
 		}
 		wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
 		if err != nil {

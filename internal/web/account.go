@@ -63,12 +63,13 @@ func (h *handler) signInAgain(w http.ResponseWriter, r *http.Request, v *visit, 
 // password reset they are locked, and this is where one learns what that
 // means and may start afresh.
 type keysData struct {
-	Locked bool
-	Error  *formError
+	Locked  bool
+	Pending bool // not made yet: the user must choose their own password
+	Error   *formError
 }
 
 func (h *handler) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
-	h.render(w, r, v, http.StatusOK, pageKeys, &view{Title: v.T("Your keys"), Data: keysData{Locked: v.actor.KeysLocked()}})
+	h.render(w, r, v, http.StatusOK, pageKeys, &view{Title: v.T("Your keys"), Data: keysData{Locked: v.actor.KeysLocked(), Pending: v.actor.KeysPending()}})
 }
 
 // newKeys starts afresh with new keys. Memos sealed for the old keys stay
@@ -76,14 +77,17 @@ func (h *handler) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
 func (h *handler) newKeys(w http.ResponseWriter, r *http.Request, v *visit) {
 	f := r.PostForm
 	var err error
-	if f.Get("understood") == "" {
+	switch {
+	case f.Get("understood") == "":
 		err = channel.Invalid("understood", "tick the box to confirm that you lose access to your earlier memos")
-	} else {
-		err = h.svc.NewKeys(r.Context(), v.actor, f.Get("password"))
+	case f.Get("new_password") != f.Get("confirm_password"):
+		err = channel.Invalid("confirm_password", "the two new passwords are not the same")
+	default:
+		err = h.svc.NewKeys(r.Context(), v.actor, f.Get("current_password"), f.Get("new_password"))
 	}
 	if err == nil {
 		// New keys end every session, so that none goes on with the old ones.
-		h.signInAgain(w, r, v, f.Get("password"), "/account", flashNewKeys)
+		h.signInAgain(w, r, v, f.Get("new_password"), "/account", flashNewKeys)
 		return
 	}
 	fe, ok := asFormError(v, err)
@@ -91,5 +95,5 @@ func (h *handler) newKeys(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, r, v, formStatus(err), pageKeys, &view{Title: v.T("Your keys"), Data: keysData{Locked: v.actor.KeysLocked(), Error: fe}})
+	h.render(w, r, v, formStatus(err), pageKeys, &view{Title: v.T("Your keys"), Data: keysData{Locked: v.actor.KeysLocked(), Pending: v.actor.KeysPending(), Error: fe}})
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/dissent-channel/dissent/internal/service"
 )
 
 // TestLockedKeys follows a member whose password an administrator reset:
@@ -43,8 +45,10 @@ func TestLockedKeys(t *testing.T) {
 		form  url.Values
 		field string
 	}{
-		{"not confirmed", url.Values{"password": {resetPassword}}, "tick the box"},
-		{"wrong password", url.Values{"password": {"wrong-password-1"}, "understood": {"yes"}}, "the password is wrong"},
+		{"not confirmed", url.Values{"current_password": {resetPassword}, "new_password": {ownPassword}, "confirm_password": {ownPassword}}, "tick the box"},
+		{"wrong password", url.Values{"current_password": {"wrong-password-1"}, "new_password": {ownPassword}, "confirm_password": {ownPassword}, "understood": {"yes"}}, "the password is wrong"},
+		{"the administrator's password", url.Values{"current_password": {resetPassword}, "new_password": {resetPassword}, "confirm_password": {resetPassword}, "understood": {"yes"}}, "not the one the administrator set"},
+		{"two new passwords", url.Values{"current_password": {resetPassword}, "new_password": {ownPassword}, "confirm_password": {"another-phrase-1"}, "understood": {"yes"}}, "not the same"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res := alice.post("/account/keys", c.form)
@@ -54,7 +58,7 @@ func TestLockedKeys(t *testing.T) {
 		})
 	}
 
-	res := alice.post("/account/keys", url.Values{"password": {resetPassword}, "understood": {"yes"}})
+	res := alice.post("/account/keys", url.Values{"current_password": {resetPassword}, "new_password": {ownPassword}, "confirm_password": {ownPassword}, "understood": {"yes"}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/account" {
 		t.Fatalf("start afresh: %d to %q: %s", res.StatusCode, res.Header.Get("Location"), res.body)
 	}
@@ -74,8 +78,43 @@ func TestLockedKeys(t *testing.T) {
 	if body := alice.get("/account/keys").body; !strings.Contains(body, "Your keys work") || strings.Contains(body, `action="/account/keys"`) {
 		t.Error("the keys page still offers to start afresh")
 	}
-	if res := alice.post("/account/keys", url.Values{"password": {resetPassword}, "understood": {"yes"}}); res.StatusCode != http.StatusConflict {
+	if res := alice.post("/account/keys", url.Values{"current_password": {ownPassword}, "new_password": {"yet-another-phrase"}, "confirm_password": {"yet-another-phrase"}, "understood": {"yes"}}); res.StatusCode != http.StatusConflict {
 		t.Errorf("starting afresh twice: status %d", res.StatusCode)
+	}
+}
+
+// ownPassword is the password a user chooses in these tests.
+const ownPassword = "a phrase of my own"
+
+// TestFirstSignInChoosesPassword follows a new member whose account an
+// administrator made: signed in with the administrator's password, every
+// page sends them to choose their own, and nothing that needs keys opens
+// until they have; then it does.
+func TestFirstSignInChoosesPassword(t *testing.T) {
+	s := newSite(t)
+	if _, err := s.Svc.CreateUser(s.Ctx, s.Admin, service.NewUser{Username: "newbie", DisplayName: "New Member", Email: "newbie@example.test",
+		Password: resetPassword, Roles: []string{"member"}, Eligible: true}); err != nil {
+		t.Fatal(err)
+	}
+	b := s.signedInWith(t, "newbie", resetPassword)
+	if res := b.get("/"); res.Header.Get("Location") != "/account" {
+		t.Errorf("the start page sends a new member to %q", res.Header.Get("Location"))
+	}
+	account := b.get("/account")
+	if !strings.Contains(account.body, "Choose your own password") || strings.Contains(account.body, "Choose it now") {
+		t.Error("the account page does not ask for the member's own password, or points to itself")
+	}
+	if res := b.get("/memos"); res.StatusCode != http.StatusForbidden || !strings.Contains(res.body, "choose your own password") || !strings.Contains(res.body, `<a href="/account">Choose it now</a>`) {
+		t.Errorf("a page that needs keys: %d", res.StatusCode)
+	}
+	if res := b.post("/account/password", url.Values{"current_password": {resetPassword}, "new_password": {resetPassword}, "confirm_password": {resetPassword}}); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, "of your own") {
+		t.Errorf("keeping the administrator's password: %d", res.StatusCode)
+	}
+	if res := b.post("/account/password", url.Values{"current_password": {resetPassword}, "new_password": {ownPassword}, "confirm_password": {ownPassword}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("choosing a password: %d %s", res.StatusCode, res.body)
+	}
+	if res := b.get("/memos"); res.StatusCode != http.StatusOK || strings.Contains(res.body, "Choose your own password") {
+		t.Errorf("after choosing a password: %d", res.StatusCode)
 	}
 }
 

@@ -111,6 +111,10 @@ func (h *handler) serveMarkings(w http.ResponseWriter, r *http.Request) {
 // keys are locked and the memo pages of their role cannot open, to the
 // page that says why.
 func (h *handler) home(w http.ResponseWriter, r *http.Request, v *visit) {
+	if v.actor.KeysPending() {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
 	if v.actor.KeysLocked() && (v.actor.Has(channel.RoleMember) || v.actor.Has(channel.RoleOffice) || v.actor.Has(channel.RolePrincipal)) {
 		http.Redirect(w, r, "/account/keys", http.StatusSeeOther)
 		return

@@ -107,7 +107,12 @@ func TestMainPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "envoy", DisplayName: "Special Envoy for Syria",
-		Email: "envoy@demo.invalid", Password: demo.Password, Roles: []string{"principal"}}); err != nil {
+		Email: "envoy@demo.invalid", Password: "first-" + demo.Password, Roles: []string{"principal"}}); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _, err := h.Svc.SignIn(h.Ctx, "envoy", "first-"+demo.Password); err != nil {
+		t.Fatal(err)
+	} else if err := h.Svc.ChangePassword(h.Ctx, h.Authenticate(tok), "first-"+demo.Password, demo.Password); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Svc.AddReaders(h.Ctx, as("ruth"), strings.TrimPrefix(syria, "/memos/"), service.ReadersInput{

@@ -103,6 +103,10 @@ func (vw *view) UserName() string {
 // after an administrator reset their password.
 func (vw *view) KeysLocked() bool { return vw.actor != nil && vw.actor.KeysLocked() }
 
+// KeysPending reports whether the signed-in user's keys wait for them to
+// choose their own password.
+func (vw *view) KeysPending() bool { return vw.actor != nil && vw.actor.KeysPending() }
+
 // BellCount is the number on the bell, or "" when there is none to show.
 // Past 99 it says "99+": the badge has to stay small, and the page says
 // the rest.

@@ -362,6 +362,10 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 		clearCookie(w, sessionCookie)
 		h.toSignIn(w, r, true)
 	case channel.EFORBIDDEN:
+		if v.actor != nil && v.actor.KeysPending() {
+			h.status(w, r, v, http.StatusForbidden, "This needs your keys", "You have no keys yet: choose your own password on your account page, and they are made.")
+			return
+		}
 		if v.actor != nil && v.actor.KeysLocked() {
 			// Not the role but the locked keys; the layout's notice says
 			// what to do about them.

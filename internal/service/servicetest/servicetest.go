@@ -125,12 +125,30 @@ func (h *Harness) Create(username string, eligible bool, roles ...string) *servi
 	}
 	_, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{
 		Username: username, DisplayName: "Display " + username, Email: username + "@example.test",
-		Password: Password(username), Roles: roles, Eligible: eligible,
+		Password: InitialPassword(username), Roles: roles, Eligible: eligible,
 	})
 	if err != nil {
 		h.T.Fatalf("create user %q: %v", username, err)
 	}
+	h.Enrol(username)
 	return h.SignIn(username)
+}
+
+// InitialPassword is the password the administrator gives username.
+func InitialPassword(username string) string { return "initial-" + Password(username) }
+
+// Enrol signs username in with the password the administrator gave them
+// and has them choose their own, Password(username): their keys are made
+// then.
+func (h *Harness) Enrol(username string) {
+	h.T.Helper()
+	tok, _, err := h.Svc.SignIn(h.Ctx, username, InitialPassword(username))
+	if err != nil {
+		h.T.Fatalf("first sign-in of %q: %v", username, err)
+	}
+	if err := h.Svc.ChangePassword(h.Ctx, h.Authenticate(tok), InitialPassword(username), Password(username)); err != nil {
+		h.T.Fatalf("%q chooses a password: %v", username, err)
+	}
 }
 
 // Member makes an eligible member.
