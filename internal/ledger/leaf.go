@@ -63,6 +63,11 @@ type Leaf struct {
 	Content     string    `json:"content,omitempty"`      // hex SHA-256 content hash (submissions, revisions)
 	Subject     string    `json:"subject,omitempty"`      // opaque user id an account event concerns; never with a memo
 	Revision    int       `json:"rev,omitempty"`          // memo revision the event concerns
+	// Salt is 16 random bytes (hex), in every leaf the service writes
+	// since December 2026: without it a leaf of few, guessable fields (a
+	// read: its time, the memo, a principal) could be found from its hash,
+	// which every inclusion and consistency proof hands out.
+	Salt string `json:"salt,omitempty"`
 }
 
 // Encode returns the canonical encoding of l, or an error wrapping ErrBadLeaf
@@ -98,6 +103,7 @@ func (l Leaf) appendEncoding(b []byte) ([]byte, error) {
 		b = append(b, `,"rev":`...)
 		b = strconv.AppendInt(b, int64(l.Revision), 10)
 	}
+	b = appendField(b, "salt", l.Salt)
 	b = append(b, '}')
 	if len(b)-start > MaxLeafSize {
 		// Unreachable with the field limits above; kept so the size rule holds
@@ -206,6 +212,9 @@ func decodeCanonical(b []byte) (Leaf, bool) {
 			return l, false
 		}
 	}
+	if v, rest, ok := cutString(s, `,"salt":"`); ok {
+		l.Salt, s = v, rest
+	}
 	if s != "}" {
 		return l, false
 	}
@@ -280,6 +289,9 @@ func (l *Leaf) validate() error {
 	if l.Revision < 0 {
 		return bad("revision %d is negative", l.Revision)
 	}
+	if l.Salt != "" && (len(l.Salt) != 2*SaltSize || !isHex(l.Salt)) {
+		return bad("salt %q: want %d lower-case hex digits", l.Salt, 2*SaltSize)
+	}
 	// The privacy rules. Leaves are public to anyone holding an export, so the
 	// format itself refuses the mistakes that would name an author.
 	if l.Actor != "" && l.ActorCommit != "" {
@@ -334,9 +346,11 @@ func isID(s string) bool {
 }
 
 func isHash(s string) bool {
-	if len(s) != 2*sha256.Size {
-		return false
-	}
+	return len(s) == 2*sha256.Size && isHex(s)
+}
+
+// isHex accepts lower-case hex digits only.
+func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
@@ -371,6 +385,18 @@ func ActorCommitment(userID string, nonce []byte) string {
 	h.Write([]byte{0})
 	h.Write(nonce)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// SaltSize is the bytes of a leaf's salt.
+const SaltSize = 16
+
+// NewSalt returns a fresh random salt for a leaf.
+func NewSalt() (string, error) {
+	b := make([]byte, SaltSize)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("ledger: leaf salt: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // NewActorNonce returns a fresh random nonce for ActorCommitment.

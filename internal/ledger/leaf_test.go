@@ -53,6 +53,11 @@ func TestLeafEncodeGolden(t *testing.T) {
 			want: `{"v":1,"at":"2016-06-20T14:03:09.12Z","action":"memo.read","memo":"m1","actor":"u-7","role":"principal"}`,
 		},
 		{
+			name: "salted read",
+			leaf: Leaf{Version: 1, Time: submitTime, Action: "memo.read", Memo: "m1", Actor: "u-7", Role: RolePrincipal, Salt: "00112233445566778899aabbccddeeff"},
+			want: `{"v":1,"at":"2016-06-20T14:03:09.12Z","action":"memo.read","memo":"m1","actor":"u-7","role":"principal","salt":"00112233445566778899aabbccddeeff"}`,
+		},
+		{
 			name: "minimal",
 			leaf: Leaf{Version: 1, Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Action: "ledger.checkpoint"},
 			want: `{"v":1,"at":"2026-01-01T00:00:00Z","action":"ledger.checkpoint"}`,
@@ -161,6 +166,8 @@ func TestEncodeRejects(t *testing.T) {
 		{"backslash in id", func(l *Leaf) { l.Actor = `u\1`; l.Role = RoleAdmin }},
 		{"long id", func(l *Leaf) { l.Memo = strings.Repeat("m", maxIDLen+1) }},
 		{"long action", func(l *Leaf) { l.Action = strings.Repeat("a", maxActionLen+1) }},
+		{"short salt", func(l *Leaf) { l.Salt = "00112233" }},
+		{"salt in capitals", func(l *Leaf) { l.Salt = "00112233445566778899AABBCCDDEEFF" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

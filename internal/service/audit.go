@@ -53,7 +53,11 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 	if at.IsZero() {
 		at = s.now()
 	}
-	leaf := ledger.Leaf{Version: 1, Time: at.UTC().Round(0), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject}
+	salt, err := ledger.NewSalt()
+	if err != nil {
+		return 0, ledger.Leaf{}, nil, err
+	}
+	leaf := ledger.Leaf{Version: 1, Time: at.UTC().Round(0), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject, Salt: salt}
 	if len(ev.content) > 0 {
 		leaf.Content = hex.EncodeToString(ev.content)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
@@ -242,5 +244,41 @@ func TestMailCollectedApart(t *testing.T) {
 		if l.Actor != "" && index[x] {
 			t.Errorf("transaction %s wrote author-index rows beside a leaf naming %s: %s", x, l.Actor, data)
 		}
+	}
+}
+
+// TestLeafHashesHideReads: a principal may not see who else read a memo,
+// but inclusion proofs hand every signed-in user leaf hashes. A read's
+// leaf is otherwise made of guessable fields (the time, the memo, the
+// reader), so each carries a random salt: the hash of the read as it would
+// be without one, at the very time it happened, is not the hash the proof
+// gives.
+func TestLeafHashesHideReads(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	alice := d.Member("alice")
+	p1, p2 := d.Principals[0], d.Principals[1]
+	m, _ := d.Submitted(alice, "a memo")
+	read, err := d.Svc.GetMemo(d.Ctx, p1, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := read.Events[len(read.Events)-1] // the reader's own read, last
+	if own.Action != "memo.read" {
+		t.Fatalf("the last event is %+v", own)
+	}
+	d.Submitted(alice, "another memo") // the ledger grows past the read's sibling
+	p, err := d.Svc.InclusionProof(d.Ctx, p2, own.Index^1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guess, err := ledger.Leaf{Version: ledger.LeafVersion, Time: own.At, Action: "memo.read", Memo: m.ID, Actor: p1.User.ID, Role: ledger.RolePrincipal}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Leaf != "" || len(p.Hashes) == 0 {
+		t.Fatalf("p2's proof: %+v", p)
+	}
+	if tlog.RecordHash(guess).String() == p.Hashes[0] {
+		t.Errorf("p1's read was recovered from its hash: %s", guess)
 	}
 }
