@@ -344,6 +344,122 @@ func median(xs []float64) *float64 {
 // year under the threshold), or a total from 1 to k-1, the table is
 // withheld.
 func suppress(counts []int, k int, totalKnown bool) []Count {
+	out := hideCells(counts, k, totalKnown)
+	if !indistinct(counts, out, k) {
+		for i := range out {
+			out[i].show = shownHidden
+		}
+	}
+	return out
+}
+
+// maxCandidates bounds the tables indistinct tries; a table that would need
+// more is withheld.
+const maxCandidates = 100_000
+
+// indistinct reports whether out, hideCells' answer for counts, leaves
+// every "<k" cell open to each value 1 to k-1 for a reader who knows the
+// rules. Which cells hideCells hides beside the small ones depends on the
+// hidden values, so the reader can try every table that agrees with what
+// out shows (small cells 1 to k-1, other hidden ones k or more, the known
+// total) and keep those hideCells would show the same way: for cells of 1,
+// 7 and 7 of a total of 15, only a first cell of 1 hides both others. This
+// tries them all too, and refuses an answer that narrows any cell.
+func indistinct(counts []int, out []Count, k int) bool {
+	if allHidden(out) {
+		return true // withheld already
+	}
+	var hidden []int // indexes of the hidden cells
+	left := 0        // their sum
+	for i, c := range out {
+		if c.show != shownNumber {
+			hidden = append(hidden, i)
+			left += counts[i]
+		}
+	}
+	if len(hidden) == 0 {
+		return true
+	}
+	seen := make([]map[int]bool, len(out))
+	for _, i := range hidden {
+		if out[i].show == shownSmall {
+			seen[i] = map[int]bool{}
+		}
+	}
+	// least[j] is the least the hidden cells from the j-th on can sum to.
+	least := make([]int, len(hidden)+1)
+	for j := len(hidden) - 1; j >= 0; j-- {
+		least[j] = least[j+1] + 1
+		if out[hidden[j]].show == shownHidden {
+			least[j] = least[j+1] + k
+		}
+	}
+	cand := slices.Clone(counts)
+	tried := 0
+	var try func(j, left int) bool
+	try = func(j, left int) bool {
+		if j == len(hidden) {
+			if left != 0 {
+				return true
+			}
+			if tried++; tried > maxCandidates {
+				return false
+			}
+			if sameShown(hideCells(cand, k, true), out) {
+				for _, i := range hidden {
+					if seen[i] != nil {
+						seen[i][cand[i]] = true
+					}
+				}
+			}
+			return true
+		}
+		i := hidden[j]
+		lo, hi := 1, k-1
+		if out[i].show == shownHidden {
+			lo, hi = k, left
+		}
+		for v := lo; v <= hi && v <= left-least[j+1]; v++ {
+			cand[i] = v
+			if !try(j+1, left-v) {
+				return false
+			}
+		}
+		return true
+	}
+	if !try(0, left) {
+		return false
+	}
+	for _, s := range seen {
+		if s != nil && len(s) < k-1 {
+			return false
+		}
+	}
+	return true
+}
+
+func allHidden(out []Count) bool {
+	for _, c := range out {
+		if c.show != shownHidden {
+			return false
+		}
+	}
+	return true
+}
+
+// sameShown reports whether two answers for one table look the same.
+func sameShown(a, b []Count) bool {
+	for i := range a {
+		if a[i].show != b[i].show || a[i].show == shownNumber && a[i].n != b[i].n {
+			return false
+		}
+	}
+	return true
+}
+
+// hideCells is suppress without the check that which cells it hid tells
+// nothing (indistinct).
+func hideCells(counts []int, k int, totalKnown bool) []Count {
 	out := make([]Count, len(counts))
 	total := 0
 	for i, n := range counts {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"bytes"
 	"encoding/json"
 	"slices"
@@ -32,7 +33,10 @@ func TestSuppress(t *testing.T) {
 	}{
 		{"nothing small shows everything", []int{0, 12, 30}, true, []string{"0", "12", "30"}},
 		{"a lone small cell takes the smallest cell that protects it", []int{3, 20, 40, 100}, true, []string{"<5", "suppressed", "40", "100"}},
-		{"a second cell too close to the threshold does not protect", []int{1, 5, 50}, true, []string{"<5", "5", "suppressed"}},
+		// Hiding the 50 beside the 1 would do, but a 4 would have had the 5
+		// hidden instead: showing the 5 would tell the small cell is not 4.
+		{"cells whose choice would narrow a small one withhold the table", []int{1, 5, 50}, true, []string{"suppressed", "suppressed", "suppressed"}},
+		{"the review's example: only a 1 hides both sevens", []int{1, 7, 7}, true, []string{"suppressed", "suppressed", "suppressed"}},
 		{"two small cells that pin each other down take a third", []int{4, 4, 40}, true, []string{"<5", "<5", "suppressed"}},
 		{"small cells whose sum leaves each free need no more", []int{2, 2, 2, 9}, true, []string{"<5", "<5", "<5", "9"}},
 		{"a table that cannot be protected is withheld, zeros too", []int{6, 1, 0}, true, []string{"suppressed", "suppressed", "suppressed"}},
@@ -71,6 +75,52 @@ func TestSuppressRevealsNothing(t *testing.T) {
 	walk(nil)
 	if checked < 20000 {
 		t.Fatalf("checked only %d tables", checked)
+	}
+}
+
+// TestSuppressChoiceRevealsNothing: a reader who knows the rules sees which
+// cells are hidden, not only their sum; every table of the same length and
+// total that suppress shows the same way must leave each "<5" cell free to
+// be any of 1 to 4. Tables of a total up to 16 (three cells) and 12 (four)
+// are tried in full, so each answer's every possible table is among them.
+func TestSuppressChoiceRevealsNothing(t *testing.T) {
+	const k = 5
+	for _, c := range []struct{ cells, top int }{{2, 16}, {3, 16}, {4, 12}} {
+		// answers[total][shown] lists the tables behind each answer.
+		answers := map[int]map[string][][]int{}
+		var walk func(prefix []int, total int)
+		walk = func(prefix []int, total int) {
+			if len(prefix) == c.cells {
+				out := suppress(prefix, k, true)
+				key := fmt.Sprint(shownAs(out))
+				if answers[total] == nil {
+					answers[total] = map[string][][]int{}
+				}
+				answers[total][key] = append(answers[total][key], prefix)
+				return
+			}
+			for v := 0; total+v <= c.top; v++ {
+				walk(append(slices.Clone(prefix), v), total+v)
+			}
+		}
+		walk(nil, 0)
+		for total, byAnswer := range answers {
+			for answer, tables := range byAnswer {
+				out := suppress(tables[0], k, true)
+				for i, cell := range out {
+					if cell.show != shownSmall {
+						continue
+					}
+					values := map[int]bool{}
+					for _, tb := range tables {
+						values[tb[i]] = true
+					}
+					if len(values) < k-1 {
+						t.Errorf("total %d shown as %s: cell %d can only be %v (tables %v)", total, answer, i, values, tables)
+					}
+				}
+			}
+		}
 	}
 }
 
@@ -194,9 +244,9 @@ func TestComputeStats(t *testing.T) {
     "within_deadline": 0
   },
   "replied": {
-    "after_60_workdays": "\u003c5",
+    "after_60_workdays": "suppressed",
     "within_30_workdays": "suppressed",
-    "within_31_to_60_workdays": 5
+    "within_31_to_60_workdays": "suppressed"
   },
   "replied_within_30_workdays_share": null,
   "replied_within_60_workdays_share": null,
