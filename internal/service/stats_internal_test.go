@@ -1,9 +1,9 @@
 package service
 
 import (
-	"fmt"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
