@@ -282,3 +282,31 @@ func TestLeafHashesHideReads(t *testing.T) {
 		t.Errorf("p1's read was recovered from its hash: %s", guess)
 	}
 }
+
+// TestSessionTimesAreCoarse: a session row keeps its deadlines to the
+// minute, so the database does not record the moment of each sign-in and
+// request beside the memos' activity.
+func TestSessionTimesAreCoarse(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	d.Clock.Advance(1234567 * time.Microsecond)
+	d.Member("alice")
+	rows, err := d.Store.(*sqlstore.DB).Raw().QueryContext(d.Ctx, `SELECT expires_at, idle_until FROM sessions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var expires, idle int64
+		if err := rows.Scan(&expires, &idle); err != nil {
+			t.Fatal(err)
+		}
+		if expires%time.Minute.Microseconds() != 0 || idle%time.Minute.Microseconds() != 0 {
+			t.Errorf("a session stored to the microsecond: expires %d, idle until %d", expires, idle)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no sessions")
+	}
+}

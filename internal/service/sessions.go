@@ -105,12 +105,12 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 	}
 	sid := vault.SessionID(raw)
 	now := s.now()
-	expires = now.Add(s.cfg.SessionTTL)
+	expires = coarse(now.Add(s.cfg.SessionTTL))
 	sess := &store.Session{
 		ID:        sid[:],
 		Sealed:    vault.Seal(vault.SessionKey(raw), vault.AD("session", base64.RawURLEncoding.EncodeToString(sid[:])), plain),
 		ExpiresAt: micros(expires),
-		IdleUntil: micros(now.Add(s.cfg.SessionIdle)),
+		IdleUntil: micros(coarse(now.Add(s.cfg.SessionIdle))),
 	}
 	actor := &Actor{User: u, id: id, sessionID: sid[:]}
 	err = s.inTx(ctx, true, func(tx store.Tx) error {
@@ -240,7 +240,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 	}
 	if touch {
 		err := s.inTx(ctx, true, func(tx store.Tx) error {
-			return tx.TouchSession(ctx, sid[:], micros(now.Add(s.cfg.SessionIdle)))
+			return tx.TouchSession(ctx, sid[:], micros(coarse(now.Add(s.cfg.SessionIdle))))
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
@@ -260,6 +260,16 @@ func (s *Service) SignOut(ctx context.Context, a *Actor) error {
 		}
 		return s.audit(ctx, tx, event{action: "session.delete", actor: a})
 	})
+}
+
+// coarse rounds a session's deadline up to the whole minute: stored to
+// the microsecond, it would tell whoever holds the database the moment of
+// each sign-in and request, next to the memos' activity.
+func coarse(t time.Time) time.Time {
+	if r := t.Truncate(time.Minute); !r.Equal(t) {
+		return r.Add(time.Minute)
+	}
+	return t
 }
 
 // limiter counts failed sign-ins per username on this node. Several app
