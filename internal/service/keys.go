@@ -318,13 +318,27 @@ func (s *Service) unwrapOffice(ctx context.Context, tx store.Tx, a *Actor) (*vau
 	} else if err != nil {
 		return nil, err
 	}
-	return s.offices.identity(a.sessionID, gk.Wrapped, time.Now(), func() (*vault.Identity, error) {
+	office, err := s.offices.identity(a.sessionID, gk.Wrapped, time.Now(), func() (*vault.Identity, error) {
 		plain, err := a.id.OpenSealed(gk.Wrapped)
 		if err != nil {
 			return nil, errInternal("office key does not open for %q: %w", a.User.ID, err)
 		}
 		return vault.ParseIdentity(plain)
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Submissions are wrapped to the office.public setting. If it is not
+	// the office key's, someone with the database put a key of theirs
+	// there: stop, loudly, rather than go on beside it.
+	if pub, err := tx.Setting(ctx, settingOffice); err != nil {
+		return nil, err
+	} else if string(pub) != office.Public().Box {
+		s.tampered.Store(true)
+		s.log.Error("the office's public key in the database is not the office key's: submissions since were wrapped to another key; restore office.public and find who changed it")
+		return nil, errInternal("the office's public key in the database is not the office key's")
+	}
+	return office, nil
 }
 
 var errKeysLocked = channel.Errorf(channel.EFORBIDDEN, "your keys are locked after a password reset: ask the recovery custodians to restore them, or start afresh")

@@ -16,6 +16,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
+	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // TestReceiptTimeIsTheLeafs: the time a receipt states is the time its
@@ -308,5 +309,48 @@ func TestSessionTimesAreCoarse(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no sessions")
+	}
+}
+
+// TestSwappedPublicKeysAreCaught: someone with the database puts a key of
+// theirs in place of a user's public key, or of the office's, so that what
+// is wrapped to them next is wrapped to it. The user's next sign-in puts
+// their own back and records it; an office member's next step refuses to go
+// on beside a wrong office key; either way the node stops reporting ready.
+func TestSwappedPublicKeysAreCaught(t *testing.T) {
+	for _, c := range []string{"a user's box key", "the office's key"} {
+		t.Run(c, func(t *testing.T) {
+			d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+			alice := d.Member("alice")
+			m, _ := d.Submitted(alice, "a memo")
+			evil, err := vault.NewIdentity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := d.Store.(*sqlstore.DB).Raw()
+			if c == "the office's key" {
+				if _, err := db.ExecContext(d.Ctx, `UPDATE settings SET value = ? WHERE name = 'office.public'`, []byte(evil.Public().Box)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := d.Svc.GetMemo(d.Ctx, d.SignIn("office"), m.ID); err == nil {
+					t.Error("the office went on beside a swapped office key")
+				}
+			} else {
+				if _, err := db.ExecContext(d.Ctx, `UPDATE users SET box_public = ? WHERE username = 'alice'`, evil.Public().Box); err != nil {
+					t.Fatal(err)
+				}
+				d.SignIn("alice")
+				var box string
+				if err := db.QueryRowContext(d.Ctx, `SELECT box_public FROM users WHERE username = 'alice'`).Scan(&box); err != nil {
+					t.Fatal(err)
+				}
+				if box != alice.User.BoxPublic {
+					t.Errorf("alice's box key after her sign-in: %s, want hers", box)
+				}
+			}
+			if err := d.Svc.Ready(d.Ctx); err == nil {
+				t.Error("the node stays ready")
+			}
+		})
 	}
 }

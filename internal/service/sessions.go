@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
@@ -113,9 +114,15 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 		IdleUntil: micros(coarse(now.Add(s.cfg.SessionIdle))),
 	}
 	actor := &Actor{User: u, id: id, sessionID: sid[:]}
+	swapped := id != nil && (id.Public().Box != u.BoxPublic || !bytes.Equal(id.Public().Sign, u.SignPublic))
 	err = s.inTx(ctx, true, func(tx store.Tx) error {
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
+		}
+		if swapped {
+			if err := s.restorePublicKeys(ctx, tx, u, id); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, event{action: "session.create", actor: actor})
 	})
@@ -124,6 +131,26 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 	}
 	s.limiter.reset(username)
 	return tok, expires, nil
+}
+
+// restorePublicKeys puts back the public keys of u's identity, which is
+// sealed under their password, where the users row holds others: someone
+// with the database rewrote them, to have what is wrapped to u wrapped to
+// a key of theirs (THREAT-MODEL, "Known gaps"). Caught at the user's next
+// sign-in; recorded in the ledger, logged at ERROR, and this node stops
+// reporting ready until it restarts.
+func (s *Service) restorePublicKeys(ctx context.Context, tx store.Tx, u *store.User, id *vault.Identity) error {
+	fresh, err := tx.UserByID(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	fresh.BoxPublic, fresh.SignPublic = id.Public().Box, id.Public().Sign
+	if err := tx.UpdateUser(ctx, fresh); err != nil {
+		return err
+	}
+	s.tampered.Store(true)
+	s.log.Error("a user's public keys in the database were not their keys: restored; find who changed them", "user", u.ID)
+	return s.audit(ctx, tx, event{action: "user.keys_restored", role: "system", subject: u.ID})
 }
 
 // dummySalt stands in for a missing user's salt.
