@@ -14,7 +14,6 @@ import (
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
-	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // TestWitnessKeepsState runs `dissent ledger cosign --state` as a witness
@@ -267,7 +266,7 @@ func TestVerifyWithWitness(t *testing.T) {
 	}
 	cfg := d.Svc.Config()
 	cfg.Witnesses = []string{wvkey}
-	svc := service.New(d.Store, cfg, vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
+	svc := d.WithConfig(cfg)
 	note, err := svc.LatestCheckpoint(d.Ctx, auditor)
 	if err != nil {
 		t.Fatal(err)

@@ -22,8 +22,7 @@ func TestSignInLimit(t *testing.T) {
 	d.Member("bob")
 	cfg := d.Svc.Config()
 	cfg.SignInLimit = 3
-	svc := service.New(d.Store, cfg, vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
-	svc.Now = d.Clock.Now
+	svc := d.WithConfig(cfg)
 
 	if _, _, err := svc.SignIn(d.Ctx, "alice", "a wrong guess"); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
 		t.Fatalf("a wrong password: %v", err)

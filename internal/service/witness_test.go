@@ -10,11 +10,9 @@ import (
 	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
-	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
-	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // TestWitnessCosignaturesPublished: an auditor relays a witness's
@@ -52,8 +50,7 @@ func TestWitnessCosignaturesPublished(t *testing.T) {
 
 		cfg := d.Svc.Config()
 		cfg.Witnesses = []string{wvkey}
-		svc := service.New(st, cfg, vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
-		svc.Now = d.Clock.Now
+		svc := d.WithConfig(cfg)
 		if _, err := svc.CosignedCheckpoint(d.Ctx, alice); channel.ErrorCode(err) != channel.ENOTFOUND {
 			t.Errorf("nothing cosigned yet: %v", err)
 		}
@@ -109,7 +106,7 @@ func TestWitnessCosignaturesPublished(t *testing.T) {
 		}
 		// ... and at a size the ledger signed no checkpoint of.
 		d.Submitted(alice, "another memo")
-		svc2 := service.New(st, cfg, vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
+		svc2 := d.WithConfig(cfg)
 		unstored, err := ledger.SignCheckpoint(cfg.LedgerKey, cp.Origin, cp.Size+1, tlog.RecordHash([]byte("not the tree either")))
 		if err != nil {
 			t.Fatal(err)

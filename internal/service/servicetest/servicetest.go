@@ -235,6 +235,14 @@ func NewDeployment(t testing.TB, st store.Store, opts ...Options) *Deployment {
 	return d
 }
 
+// WithConfig returns another service over h's store, with cfg (from
+// h.Svc.Config(), changed) and h's clock: a node configured otherwise.
+func (h *Harness) WithConfig(cfg service.Config) *service.Service {
+	svc := service.New(h.Store, cfg, vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
+	svc.Now = h.Clock.Now
+	return svc
+}
+
 // Reopen returns a harness over st, a copy of h's deployment (a restored
 // backup, a migrated database), with h's configuration and clock.
 func Reopen(t testing.TB, h *Harness, st store.Store) *Harness {
