@@ -181,6 +181,17 @@ func TestMainPages(t *testing.T) {
 	dana.signIn("dana", "a-temporary-passphrase")
 	dana.see("Your keys are locked")
 	dana.check("account-keys-locked")
+
+	// A new member signs in with the password the administrator gave them
+	// and is asked for their own: their keys are made then.
+	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "newcomer", DisplayName: "Nia Newcomer",
+		Email: "newcomer@demo.invalid", Password: "a-first-passphrase", Roles: []string{"member"}, Eligible: true}); err != nil {
+		t.Fatal(err)
+	}
+	newcomer := c.person(t, "newcomer")
+	newcomer.signIn("newcomer", "a-first-passphrase")
+	newcomer.see("Choose your own password")
+	newcomer.check("account-first-password")
 }
 
 // seedYear files 40 more memos over the spring, with signers in every
