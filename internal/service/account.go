@@ -94,7 +94,10 @@ func (s *Service) ResetPassword(ctx context.Context, a *Actor, username, passwor
 		if err != nil {
 			return storeErr(err, "the account")
 		}
-		u.Password, u.KeyState = stored, keysReset
+		u.Password = stored
+		if u.KeyState != keysPending { // an account without keys keeps waiting for its user's password
+			u.KeyState = keysReset
+		}
 		u.SessionEpoch++
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "the account")

@@ -202,3 +202,35 @@ func TestOfficeMembersNeedAGrant(t *testing.T) {
 		}
 	})
 }
+
+// TestResetBeforeFirstSignIn: an account whose user has not chosen a
+// password yet has no keys to lock; a reset leaves it waiting for that
+// password, and its user still makes their keys by choosing one.
+func TestResetBeforeFirstSignIn(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	if _, err := d.Svc.CreateUser(d.Ctx, d.Admin, service.NewUser{Username: "newbie", DisplayName: "N", Email: "n@example.test",
+		Password: "a-first-passphrase", Roles: []string{"member"}, Eligible: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "newbie", "temporary-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := d.Svc.SignIn(d.Ctx, "newbie", "temporary-password-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := d.Authenticate(tok)
+	if !a.KeysPending() {
+		t.Fatalf("after a reset before the first sign-in: key state %q", a.User.KeyState)
+	}
+	if err := d.Svc.ChangePassword(d.Ctx, a, "temporary-password-1", "newbie's own phrase"); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err = d.Svc.SignIn(d.Ctx, "newbie", "newbie's own phrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.CreateMemo(d.Ctx, d.Authenticate(tok), service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"}); err != nil {
+		t.Errorf("a memo after choosing a password: %v", err)
+	}
+}
