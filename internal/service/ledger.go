@@ -81,6 +81,29 @@ type Proof struct {
 // co-signer their signature. That is an access to the memo, recorded as
 // memo.proof; a proof without its leaf is not.
 func (s *Service) InclusionProof(ctx context.Context, a *Actor, index, size int64) (*Proof, error) {
+	return s.proveEntry(ctx, a, index, size, "")
+}
+
+// MemoEntryProof is InclusionProof of entry index, in the latest
+// checkpoint, for the web's memo pages: the entry must be memoID's and the
+// leaf the actor's to have, or the answer is channel.ErrNotFound, the same
+// for every reason, and nothing is recorded.
+func (s *Service) MemoEntryProof(ctx context.Context, a *Actor, memoID string, index int64) (*Proof, error) {
+	p, err := s.proveEntry(ctx, a, index, 0, memoID)
+	switch {
+	case channel.ErrorCode(err) == channel.EINVALID:
+		return nil, channel.ErrNotFound // no such entry (yet)
+	case err != nil:
+		return nil, err
+	case p.Leaf == "":
+		return nil, channel.ErrNotFound
+	}
+	return p, nil
+}
+
+// proveEntry is InclusionProof; with memoID set, an entry of another memo
+// gets no leaf and records nothing.
+func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, memoID string) (*Proof, error) {
 	if size == 0 {
 		if _, err := s.LatestCheckpoint(ctx, a); err != nil {
 			return nil, err
@@ -125,13 +148,18 @@ func (s *Service) InclusionProof(ctx context.Context, a *Actor, index, size int6
 	if err != nil {
 		return nil, err
 	}
-	if a.Has(channel.RoleAuditor) || a.Has(channel.RoleAdmin) {
-		p.Leaf = string(leaf)
+	auditor := a.Has(channel.RoleAuditor) || a.Has(channel.RoleAdmin)
+	if auditor && memoID == "" {
+		p.Leaf = string(leaf) // as stored, even one that does not decode
 		return p, nil
 	}
 	l, err := ledger.DecodeLeaf(leaf)
-	if err != nil || l.Memo == "" {
+	if err != nil || l.Memo == "" || memoID != "" && l.Memo != memoID {
 		return p, err
+	}
+	if auditor {
+		p.Leaf = string(leaf)
+		return p, nil
 	}
 	// Who may have the leaf is decided reading; only then is it written
 	// down, so that asking about entries one may not see holds up no writer.

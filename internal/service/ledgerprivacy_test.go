@@ -354,3 +354,44 @@ func TestSwappedPublicKeysAreCaught(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoEntryProofIsTheMemos: the web's proof of a memo's entry is found
+// only under that memo: an entry of another memo, even one of the same
+// author's, is not found there, and asking records nothing.
+func TestMemoEntryProofIsTheMemos(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	alice := d.Member("alice")
+	m1, _ := d.Submitted(alice, "one")
+	_, rc2 := d.Submitted(alice, "two")
+	proofs := func() int {
+		m, err := d.Svc.GetMemo(d.Ctx, alice, rc2.MemoID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range m.Events {
+			if ev.Action == "memo.proof" {
+				n++
+			}
+		}
+		return n
+	}
+	if _, err := d.Svc.MemoEntryProof(d.Ctx, alice, m1.ID, rc2.LedgerIndex); channel.ErrorCode(err) != channel.ENOTFOUND {
+		t.Errorf("memo two's entry under memo one: %v", err)
+	}
+	if _, err := d.Svc.MemoEntryProof(d.Ctx, d.Principals[0], rc2.MemoID, rc2.LedgerIndex); channel.ErrorCode(err) != channel.ENOTFOUND {
+		t.Errorf("a principal: %v", err)
+	}
+	if _, err := d.Svc.MemoEntryProof(d.Ctx, alice, rc2.MemoID, 1<<40); channel.ErrorCode(err) != channel.ENOTFOUND {
+		t.Errorf("no such entry: %v", err)
+	}
+	if n := proofs(); n != 0 {
+		t.Errorf("%d memo.proof events after proofs not given", n)
+	}
+	if p, err := d.Svc.MemoEntryProof(d.Ctx, alice, rc2.MemoID, rc2.LedgerIndex); err != nil || p.Leaf != rc2.Leaf {
+		t.Fatalf("memo two's entry under memo two: %+v, %v", p, err)
+	}
+	if n := proofs(); n != 1 {
+		t.Errorf("%d memo.proof events after one proof given", n)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/dissent-channel/dissent/internal/channel"
-	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 )
 
@@ -559,8 +558,8 @@ func (h *handler) receiptJSON(w http.ResponseWriter, r *http.Request, v *visit) 
 
 // proofJSON downloads the proof of one of the memo's ledger entries, with
 // its leaf and the latest signed checkpoint, for `dissent verify`. The
-// service gives the leaf to the memo's authors and office only; a proof
-// without it, or of another memo's entry, is not found here.
+// service decides who may have it (MemoEntryProof): the memo's authors and
+// office; anyone else finds nothing here.
 func (h *handler) proofJSON(w http.ResponseWriter, r *http.Request, v *visit) {
 	id := r.PathValue("id")
 	index, err := strconv.ParseInt(r.PathValue("index"), 10, 64)
@@ -568,17 +567,9 @@ func (h *handler) proofJSON(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.notFound(w, r, v)
 		return
 	}
-	p, err := h.svc.InclusionProof(r.Context(), v.actor, index, 0)
-	if channel.ErrorCode(err) == channel.EINVALID {
-		h.notFound(w, r, v) // no such entry yet
-		return
-	}
+	p, err := h.svc.MemoEntryProof(r.Context(), v.actor, id, index)
 	if err != nil {
 		h.fail(w, r, v, err)
-		return
-	}
-	if l, err := ledger.DecodeLeaf([]byte(p.Leaf)); p.Leaf == "" || err != nil || l.Memo != id {
-		h.notFound(w, r, v)
 		return
 	}
 	b, err := json.MarshalIndent(p, "", "  ")
