@@ -24,7 +24,7 @@ var noticeNames = map[string]string{
 	"overdue." + service.DeadlineReplyLatest: "Overdue: a memo is past its latest reply date",
 	service.KindSignPending:                  "Your signature is asked on a memo",
 	service.KindDraftStale:                   "A draft of yours has not changed for a long time",
-	"keys.recovered":                         "The recovery custodians restored your keys: change your password now",
+	"keys.recovered":                         "The recovery custodians restored your keys, under the password you typed with them",
 }
 
 // noticeRow is one line of the notifications page.
