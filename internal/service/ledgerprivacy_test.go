@@ -152,18 +152,8 @@ func TestMemoEntriesToItsAuthors(t *testing.T) {
 			t.Errorf("bob's proof is not of his signature: %+v", e.Leaf)
 		}
 
-		after, err := d.Svc.GetMemo(d.Ctx, bob, m.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		proofs := 0
-		for _, ev := range after.Events {
-			if ev.Action == "memo.proof" {
-				proofs++
-			}
-		}
-		if proofs != 4 { // bob twice, alice, the office; not the auditor's, who saw no memo
-			t.Errorf("%d memo.proof events in the history, want 4: %+v", proofs, after.Events)
+		if proofs := proofEvents(t, d.Harness, bob, m.ID); proofs != 4 { // bob twice, alice, the office; not the auditor's, who saw no memo
+			t.Errorf("%d memo.proof events in the history, want 4", proofs)
 		}
 	})
 }
@@ -363,19 +353,7 @@ func TestMemoEntryProofIsTheMemos(t *testing.T) {
 	alice := d.Member("alice")
 	m1, _ := d.Submitted(alice, "one")
 	_, rc2 := d.Submitted(alice, "two")
-	proofs := func() int {
-		m, err := d.Svc.GetMemo(d.Ctx, alice, rc2.MemoID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, ev := range m.Events {
-			if ev.Action == "memo.proof" {
-				n++
-			}
-		}
-		return n
-	}
+	proofs := func() int { return proofEvents(t, d.Harness, alice, rc2.MemoID) }
 	if _, err := d.Svc.MemoEntryProof(d.Ctx, alice, m1.ID, rc2.LedgerIndex); channel.ErrorCode(err) != channel.ENOTFOUND {
 		t.Errorf("memo two's entry under memo one: %v", err)
 	}
@@ -394,4 +372,20 @@ func TestMemoEntryProofIsTheMemos(t *testing.T) {
 	if n := proofs(); n != 1 {
 		t.Errorf("%d memo.proof events after one proof given", n)
 	}
+}
+
+// proofEvents counts the memo.proof events in memoID's history as a sees it.
+func proofEvents(t *testing.T, h *servicetest.Harness, a *service.Actor, memoID string) int {
+	t.Helper()
+	m, err := h.Svc.GetMemo(h.Ctx, a, memoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range m.Events {
+		if ev.Action == "memo.proof" {
+			n++
+		}
+	}
+	return n
 }
