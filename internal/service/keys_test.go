@@ -234,3 +234,26 @@ func TestResetBeforeFirstSignIn(t *testing.T) {
 		t.Errorf("a memo after choosing a password: %v", err)
 	}
 }
+
+// TestOfficeRoleBeforeFirstSignIn: the office role given to an account
+// whose user has not chosen a password yet founds no office (there is no
+// key to wrap it to); the office is founded when they choose one.
+func TestOfficeRoleBeforeFirstSignIn(t *testing.T) {
+	h := servicetest.New(t, storetest.OpenSQLite(t))
+	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "clerk", DisplayName: "C", Email: "c@example.test",
+		Password: servicetest.InitialPassword("clerk"), Roles: []string{"member"}}); err != nil {
+		t.Fatal(err)
+	}
+	office := []string{"office"}
+	if _, err := h.Svc.UpdateUser(h.Ctx, h.Admin, "clerk", service.UserUpdate{Roles: &office}); err != nil {
+		t.Fatalf("the office role for an account without keys: %v", err)
+	}
+	h.Enrol("clerk")
+	me, err := h.Svc.Me(h.Ctx, h.SignIn("clerk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.OfficeAccess != "granted" {
+		t.Errorf("the office's first member, after choosing a password: office access %q", me.OfficeAccess)
+	}
+}

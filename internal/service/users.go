@@ -462,7 +462,9 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 				return err
 			}
 		}
-		if !hadOffice && slices.Contains(u.Roles, string(channel.RoleOffice)) {
+		// An account without keys yet founds the office, if no one has,
+		// when its user chooses their password (ChangePassword).
+		if !hadOffice && slices.Contains(u.Roles, string(channel.RoleOffice)) && u.KeyState == keysActive {
 			if err := s.foundOfficeIfNone(ctx, tx, u); err != nil {
 				return err
 			}
