@@ -36,6 +36,11 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 		if err != nil {
 			return err
 		}
+		if u.Password != a.User.Password || u.KeyState != a.User.KeyState {
+			// Another request changed it since this one checked the
+			// password (a form sent twice).
+			return channel.Errorf(channel.ECONFLICT, "your account changed meanwhile: sign in again")
+		}
 		made := false
 		switch u.KeyState {
 		case keysActive:
@@ -189,7 +194,11 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 	if err != nil {
 		return err
 	}
-	if u.KeyState != keysReset {
+	switch u.KeyState {
+	case keysReset:
+	case keysPending:
+		return channel.Errorf(channel.ECONFLICT, "%q has no keys yet: they are made when the user chooses their own password", username)
+	default:
 		return channel.Errorf(channel.ECONFLICT, "%q has working keys: nothing to recover", username)
 	}
 	if _, ok, err := s.checkPassword(ctx, u, password); err != nil {

@@ -170,7 +170,7 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*st
 		return nil, err
 	}
 	if office == nil {
-		return nil, channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member")
+		return nil, channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member, who then signs in and chooses their own password")
 	}
 	all, err := s.wraps(o, officeGroup, string(office), "system", nil, true)
 	if err != nil {

@@ -257,3 +257,34 @@ func TestOfficeRoleBeforeFirstSignIn(t *testing.T) {
 		t.Errorf("the office's first member, after choosing a password: office access %q", me.OfficeAccess)
 	}
 }
+
+// TestPendingAccountsAtTheEdges: a principal without keys yet cannot be
+// put on the standing distribution (memos submitted meanwhile would pass
+// them by, unseen); a choose-password form sent twice answers the second
+// with a conflict, not an internal error.
+func TestPendingAccountsAtTheEdges(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	if _, err := d.Svc.CreateUser(d.Ctx, d.Admin, service.NewUser{Username: "pat", DisplayName: "P", Email: "p@example.test",
+		Password: servicetest.InitialPassword("pat"), Roles: []string{"principal"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.Svc.SetDistribution(d.Ctx, d.Admin, service.Distribution{Usernames: []string{"p1", "p2", "pat"}})
+	wantCode(t, err, channel.EINVALID)
+
+	var actors [2]*service.Actor
+	for i := range actors {
+		tok, _, err := d.Svc.SignIn(d.Ctx, "pat", servicetest.InitialPassword("pat"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		actors[i] = d.Authenticate(tok)
+	}
+	if err := d.Svc.ChangePassword(d.Ctx, actors[0], servicetest.InitialPassword("pat"), "pat's first choice"); err != nil {
+		t.Fatal(err)
+	}
+	err = d.Svc.ChangePassword(d.Ctx, actors[1], servicetest.InitialPassword("pat"), "pat's second choice")
+	wantCode(t, err, channel.ECONFLICT)
+	if _, err := d.Svc.SetDistribution(d.Ctx, d.Admin, service.Distribution{Usernames: []string{"p1", "p2", "pat"}}); err != nil {
+		t.Errorf("the distribution once pat has keys: %v", err)
+	}
+}

@@ -378,6 +378,10 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) || u.Disabled {
 				return channel.Invalid("usernames", "%q is not an active principal", u.Username)
 			}
+			// Memos submitted meanwhile would pass them by, unseen.
+			if u.KeyState == keysPending {
+				return channel.Invalid("usernames", "%q cannot be on the standing distribution until %s", u.Username, notActive(u))
+			}
 			ids[i] = u.ID
 		}
 		raw, _ := json.Marshal(ids)

@@ -188,8 +188,8 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 		hashArgs = append(hashArgs, hashIndexes[i], h[:])
 	}
 	insertLeaf := `INSERT INTO ledger_leaves (idx, memo_id, action, data) VALUES (?, ?, ?, ?)`
-	mark := "" // a leaf naming its actor is kept apart from author-index writes (group.go)
-	if bytes.Contains(leaf, []byte(`,"actor":"`)) {
+	mark := "" // a leaf naming its actor or subject is kept apart from author-index writes (group.go)
+	if bytes.Contains(leaf, []byte(`,"actor":"`)) || bytes.Contains(leaf, []byte(`,"subject":"`)) {
 		mark = namesPerson
 	}
 	var insertHashes string
