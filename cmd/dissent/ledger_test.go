@@ -191,12 +191,7 @@ func TestCosignerProvesSignature(t *testing.T) {
 		return v
 	}
 	bobs, alices := view(bob), view(alice)
-	idx := int64(-1)
-	for _, ev := range bobs.Events {
-		if ev.Action == "memo.sign" && ev.Actor == "bob" {
-			idx = ev.Index
-		}
-	}
+	idx := d.EntryIndex(bobs, "memo.sign", "bob")
 	dir := t.TempDir()
 	save := func(a *service.Actor) string {
 		p, err := d.Svc.InclusionProof(d.Ctx, a, idx, 0)

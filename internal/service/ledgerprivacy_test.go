@@ -111,15 +111,7 @@ func TestMemoEntriesToItsAuthors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		idx := int64(-1)
-		for _, ev := range theirs.Events {
-			if ev.Action == "memo.sign" && ev.Actor == "bob" {
-				idx = ev.Index
-			}
-		}
-		if idx < 0 {
-			t.Fatalf("bob's signature is not in the memo's history: %+v", theirs.Events)
-		}
+		idx := d.EntryIndex(theirs, "memo.sign", "bob")
 		for _, c := range []struct {
 			who  *service.Actor
 			leaf bool

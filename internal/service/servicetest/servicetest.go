@@ -194,6 +194,22 @@ func (h *Harness) Cosigned(drafter, signer *service.Actor, title string) *servic
 	return m
 }
 
+// EntryIndex is the ledger index of the last event of m's history with
+// that action by that actor (a username), failing the test if there is none.
+func (h *Harness) EntryIndex(m *service.Memo, action, actor string) int64 {
+	h.T.Helper()
+	idx := int64(-1)
+	for _, ev := range m.Events {
+		if ev.Action == action && ev.Actor == actor {
+			idx = ev.Index
+		}
+	}
+	if idx < 0 {
+		h.T.Fatalf("no %s by %s in the memo's history: %+v", action, actor, m.Events)
+	}
+	return idx
+}
+
 // SignIn signs username in with their test password.
 func (h *Harness) SignIn(username string) *service.Actor {
 	h.T.Helper()
