@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store/sqlite"
 )
 
 // initData sets up a deployment in a new data folder.
@@ -20,12 +22,28 @@ func initData(t *testing.T) string {
 	return data
 }
 
+// forgetCheckpoints deletes data's signed checkpoints, as a deployment
+// set up by a release before December 2026 had none until its first
+// submission.
+func forgetCheckpoints(t *testing.T, data string) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(data, "dissent.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Raw().Exec(`DELETE FROM checkpoints`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestBackupAndRestoreAFreshDeployment backs up a deployment that has no
 // signed checkpoint yet, and restores it with the store pointed elsewhere
 // by the environment and by the snapshot's own configuration: restore
 // checks the file it copied, nothing else.
 func TestBackupAndRestoreAFreshDeployment(t *testing.T) {
 	data := initData(t)
+	forgetCheckpoints(t, data)
 	snap := filepath.Join(t.TempDir(), "snap")
 	code, out := runCLI(t, "", "backup", "--data", data, "--to", snap)
 	if code != 0 || !strings.Contains(out, "signed its first") {

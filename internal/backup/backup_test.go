@@ -571,6 +571,11 @@ func TestFailedSnapshotLeavesNothing(t *testing.T) {
 	}
 	defer st.Close()
 	d := servicetest.NewDeployment(t, st)
+	// As a deployment set up before December 2026 had none until its
+	// first submission.
+	if _, err := st.Raw().ExecContext(ctx, `DELETE FROM checkpoints`); err != nil {
+		t.Fatal(err)
+	}
 	parent := t.TempDir()
 	out := filepath.Join(parent, "snap")
 	if err := backup.Snapshot(ctx, st, data, out); err == nil || !strings.Contains(err.Error(), "no signed checkpoint") {

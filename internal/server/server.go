@@ -81,6 +81,15 @@ func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.
 	if err := svc.CheckLedgerKey(ctx); err != nil {
 		return nil, err
 	}
+	// Accounts from before public keys were anchored in the ledger get
+	// their anchors now, once, from the keys the database holds.
+	n, err := svc.AnchorKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("anchor public keys in the ledger: %w", err)
+	}
+	if n > 0 && log != nil {
+		log.Info("anchored the public keys of accounts made before keys were anchored", "keys", n)
+	}
 	return svc, nil
 }
 

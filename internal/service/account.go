@@ -41,7 +41,7 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 			// password (a form sent twice).
 			return channel.Errorf(channel.ECONFLICT, "your account changed meanwhile: sign in again")
 		}
-		made := false
+		var made *vault.Identity
 		switch u.KeyState {
 		case keysActive:
 			id, err := vault.OpenIdentity(kek, u.ID, u.KeysSealed)
@@ -57,25 +57,33 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 			if err != nil {
 				return err
 			}
-			if _, err := makeKeys(u, newKEK, string(recoveryBox)); err != nil {
+			if made, err = makeKeys(u, newKEK, string(recoveryBox)); err != nil {
 				return err
 			}
-			made = true
 		}
 		u.Password = stored
 		u.SessionEpoch++
-		if err := tx.UpdateUser(ctx, u); err != nil {
-			return storeErr(err, "your account")
-		}
-		if err := s.audit(ctx, tx, event{action: "user.password", actor: a}); err != nil || !made {
+		if err := s.audit(ctx, tx, event{action: "user.password", actor: a}); err != nil {
 			return err
 		}
-		if slices.Contains(u.Roles, string(channel.RoleOffice)) {
-			if err := s.foundOfficeIfNone(ctx, tx, u); err != nil {
+		if made != nil {
+			if err := s.anchorUser(ctx, tx, u, event{action: "user.new_keys", actor: a}); err != nil {
 				return err
 			}
 		}
-		return s.audit(ctx, tx, event{action: "user.new_keys", actor: a})
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return storeErr(err, "your account")
+		}
+		if made == nil {
+			return nil
+		}
+		if _, err := s.checkpoint(ctx, tx); err != nil {
+			return err
+		}
+		if !slices.Contains(u.Roles, string(channel.RoleOffice)) {
+			return nil
+		}
+		return s.foundOfficeIfNone(ctx, tx, u)
 	})
 }
 
@@ -157,10 +165,14 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 		}
 		u.Password = stored
 		u.SessionEpoch++
+		if err := s.anchorUser(ctx, tx, u, event{action: "user.new_keys", actor: a}); err != nil {
+			return err
+		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "your account")
 		}
-		return s.audit(ctx, tx, event{action: "user.new_keys", actor: a})
+		_, err = s.checkpoint(ctx, tx)
+		return err
 	})
 }
 
@@ -223,14 +235,20 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 			return channel.Errorf(channel.ECONFLICT, "the account of %q changed meanwhile: start again", username)
 		}
 		fresh.Password, fresh.KeysSealed, fresh.KeyState = stored, vault.SealIdentity(kek, u.ID, id), keysActive
+		// The recovered identity's public keys, whatever the row held.
+		fresh.BoxPublic, fresh.SignPublic = id.Public().Box, id.Public().Sign
 		fresh.SessionEpoch++
+		if err := s.anchorUser(ctx, tx, fresh, event{action: "user.keys_recovered", role: "system", subject: u.ID}); err != nil {
+			return err
+		}
 		if err := tx.UpdateUser(ctx, fresh); err != nil {
 			return storeErr(err, "the account")
 		}
 		if err := tx.AddNotification(ctx, &store.Notification{ID: newID(), UserID: u.ID, Kind: "keys.recovered", CreatedAt: micros(s.now()), EmailState: "none"}); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{action: "user.keys_recovered", role: "system", subject: u.ID})
+		_, err = s.checkpoint(ctx, tx)
+		return err
 	})
 }
 

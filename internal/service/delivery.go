@@ -153,6 +153,9 @@ func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c
 			au.SignedRevision, au.Signature, au.SignedAt = 0, nil, time.Time{}
 			continue
 		}
+		if err := s.checkUserKeys(ctx, tx, u); err != nil {
+			return err
+		}
 		st := vault.Statement{MemoID: o.rec.ID, Revision: rev, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: u.Username}
 		if !o.pre.verify(u.SignPublic, st, au.Signature) {
 			return channel.Errorf(channel.ECONFLICT, "the signature of %q does not verify: ask them to sign again", au.Username)
@@ -165,7 +168,7 @@ func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c
 // principal on the standing distribution, and returns the principals it
 // wrapped them to.
 func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*store.User, error) {
-	office, principals, err := distribution(ctx, tx)
+	office, principals, err := s.distribution(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -192,18 +195,31 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*st
 
 // distribution reads, in one query, where a submission goes: the channel
 // office's public key (nil before the office is set up) and the users of
-// the standing distribution.
-func distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, err error) {
-	set, err := tx.Settings(ctx, settingOffice, settingDistribution)
+// the standing distribution. The keys of the office and of each principal
+// who can read are proved anchored.
+func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, err error) {
+	set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingDistribution)
 	if err != nil {
+		return nil, nil, err
+	}
+	if office, err = s.officeBox(ctx, tx, set); err != nil {
 		return nil, nil, err
 	}
 	raw, ok := set[settingDistribution]
 	if !ok {
 		raw = []byte("[]")
 	}
-	principals, err = distributionUsers(ctx, tx, raw)
-	return set[settingOffice], principals, err
+	if principals, err = distributionUsers(ctx, tx, raw); err != nil {
+		return nil, nil, err
+	}
+	for _, p := range principals {
+		if !p.Disabled && p.KeyState == keysActive {
+			if err := s.checkUserKeys(ctx, tx, p); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return office, principals, nil
 }
 
 // wraps wraps every key version of o to one grantee, for PutAccess.
@@ -423,6 +439,9 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 			if o.roster.Find(u.ID) >= 0 {
 				return channel.Invalid("usernames", "%q is an author of this memo", u.Username)
 			}
+			if err := s.checkUserKeys(ctx, tx, u); err != nil {
+				return err
+			}
 			as, err := s.wraps(o, u.ID, u.BoxPublic, a.User.ID, reason, false)
 			if err != nil {
 				return err
@@ -631,14 +650,20 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) error {
 		}
 		box := ""
 		if acc.Grantee == officeGroup {
-			b, err := tx.Setting(ctx, settingOffice)
+			b, err := s.readOfficeBox(ctx, tx)
 			if err != nil {
 				return err
+			}
+			if b == nil {
+				return errInternal("the memo is shared with the office, which has no key")
 			}
 			box = string(b)
 		} else {
 			u, err := tx.UserByID(ctx, acc.Grantee)
 			if err != nil {
+				return err
+			}
+			if err := s.checkUserKeys(ctx, tx, u); err != nil {
 				return err
 			}
 			box = u.BoxPublic

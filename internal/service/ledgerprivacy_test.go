@@ -318,7 +318,9 @@ func TestSwappedPublicKeysAreCaught(t *testing.T) {
 					t.Error("the office went on beside a swapped office key")
 				}
 			} else {
-				if _, err := db.ExecContext(d.Ctx, `UPDATE users SET box_public = ? WHERE username = 'alice'`, evil.Public().Box); err != nil {
+				// The key and its anchor both: her sign-in puts her
+				// keys back and anchors them anew.
+				if _, err := db.ExecContext(d.Ctx, `UPDATE users SET box_public = ?, keys_anchor = -1 WHERE username = 'alice'`, evil.Public().Box); err != nil {
 					t.Fatal(err)
 				}
 				d.SignIn("alice")
@@ -328,6 +330,10 @@ func TestSwappedPublicKeysAreCaught(t *testing.T) {
 				}
 				if box != alice.User.BoxPublic {
 					t.Errorf("alice's box key after her sign-in: %s, want hers", box)
+				}
+				bob := d.Member("bob")
+				if _, err := d.Svc.CreateMemo(d.Ctx, bob, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"alice"}}); err != nil {
+					t.Errorf("inviting alice after her sign-in put her keys back: %v", err)
 				}
 			}
 			if err := d.Svc.Ready(d.Ctx); err == nil {

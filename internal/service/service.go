@@ -65,6 +65,10 @@ type Service struct {
 	keys                *keyCache
 	tampered            atomic.Bool                      // a self-check on this node found the ledger damaged
 	signed              atomic.Pointer[signedCheckpoint] // the last checkpoint this node signed
+	// anchors are the public keys this node proved anchored in the
+	// ledger, vkey the ledger public key it checked is its own (anchor.go).
+	anchors anchorCache
+	vkey    atomic.Pointer[string]
 	// crypto admits submissions' crypto done before the write transaction
 	// (presubmit.go), one fewer at a time than there are cores.
 	crypto chan struct{}

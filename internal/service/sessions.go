@@ -145,12 +145,16 @@ func (s *Service) restorePublicKeys(ctx context.Context, tx store.Tx, u *store.U
 		return err
 	}
 	fresh.BoxPublic, fresh.SignPublic = id.Public().Box, id.Public().Sign
+	if err := s.anchorUser(ctx, tx, fresh, event{action: "user.keys_restored", role: "system", subject: u.ID}); err != nil {
+		return err
+	}
 	if err := tx.UpdateUser(ctx, fresh); err != nil {
 		return err
 	}
 	s.tampered.Store(true)
 	s.log.Error("a user's public keys in the database were not their keys: restored; find who changed them", "user", u.ID)
-	return s.audit(ctx, tx, event{action: "user.keys_restored", role: "system", subject: u.ID})
+	_, err = s.checkpoint(ctx, tx)
+	return err
 }
 
 // dummySalt stands in for a missing user's salt.

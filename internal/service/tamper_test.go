@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
@@ -195,8 +194,8 @@ func TestForgedCheckpointStopsSubmissions(t *testing.T) {
 // TestSwappedSigningKeyStopsSubmission replaces a co-drafter's public
 // signing key in the users table after they signed, as someone with
 // database access could to pass off a signature as another's: the
-// submission must name the signature that no longer verifies and change
-// nothing, and one with the key put back goes through.
+// submission must be refused, since the ledger anchors another key, and
+// change nothing; one with the key put back goes through.
 func TestSwappedSigningKeyStopsSubmission(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
 		d := servicetest.NewDeployment(t, st)
@@ -234,10 +233,11 @@ func TestSwappedSigningKeyStopsSubmission(t *testing.T) {
 		}
 		setBobKey(malloryKey)
 		count(&leaves)
+		// The ledger anchors bob's keys, so the swapped one is refused
+		// before any signature is checked with it (anchor.go).
 		_, err = d.Svc.Submit(d.Ctx, alice, m.ID, 1)
-		wantCode(t, err, channel.ECONFLICT)
-		if !strings.Contains(err.Error(), `the signature of "bob" does not verify`) {
-			t.Fatalf("submit with bob's key swapped: %v, want bob's signature named", err)
+		if !errors.Is(err, service.ErrNotAnchored) {
+			t.Fatalf("submit with bob's key swapped: %v, want the key refused", err)
 		}
 		count(&after)
 		if after != leaves {

@@ -112,7 +112,11 @@ func (s *Service) Init(ctx context.Context, setup Setup) ([]vault.Share, error) 
 		if err := s.audit(ctx, tx, event{action: "deployment.init"}); err != nil {
 			return err
 		}
-		return s.insertUser(ctx, tx, nil, prepared)
+		if err := s.insertUser(ctx, tx, nil, prepared); err != nil {
+			return err
+		}
+		_, err = s.checkpoint(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -167,20 +171,33 @@ func makeKeys(u *store.User, kek vault.Key, recoveryBox string) (*vault.Identity
 // insertUser stores a prepared account. The first office member founds the
 // office's group key; later ones wait for a grant by a current member, so
 // that an administrator cannot let themselves in by assigning a role.
+//
+// An account made with keys has them anchored by its user.create entry,
+// and the caller signs a checkpoint before the transaction ends.
 func (s *Service) insertUser(ctx context.Context, tx store.Tx, by *Actor, p *preparedUser) error {
+	ev := event{action: "user.create", actor: by, role: roleOf(by), subject: p.rec.ID}
+	p.rec.KeysAnchor = -1
+	if p.rec.KeyState == keysActive {
+		if err := s.anchorUser(ctx, tx, p.rec, ev); err != nil {
+			return err
+		}
+	}
 	if err := tx.CreateUser(ctx, p.rec); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return channel.Invalid("username", "the username %q is taken", p.rec.Username)
 		}
 		return err
 	}
-	if err := s.audit(ctx, tx, event{action: "user.create", actor: by, role: roleOf(by), subject: p.rec.ID}); err != nil {
+	if p.rec.KeyState != keysActive {
+		return s.audit(ctx, tx, ev)
+	}
+	if !slices.Contains(p.rec.Roles, string(channel.RoleOffice)) {
+		return nil
+	}
+	if _, err := s.checkpoint(ctx, tx); err != nil {
 		return err
 	}
-	if slices.Contains(p.rec.Roles, string(channel.RoleOffice)) && p.rec.KeyState == keysActive {
-		return s.foundOfficeIfNone(ctx, tx, p.rec)
-	}
-	return nil
+	return s.foundOfficeIfNone(ctx, tx, p.rec)
 }
 
 func roleOf(a *Actor) string {
@@ -191,11 +208,16 @@ func roleOf(a *Actor) string {
 }
 
 // foundOfficeIfNone makes the office's group key when no one holds it yet,
-// wrapping it to its first member and to the recovery key.
+// wrapping it to its first member and to the recovery key, anchors its
+// public key and signs a checkpoint over the anchor. u's keys must be
+// anchored in a checkpoint already.
 func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.User) error {
 	if _, err := tx.Setting(ctx, settingOffice); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := s.checkUserKeys(ctx, tx, u); err != nil {
 		return err
 	}
 	office, err := vault.NewIdentity()
@@ -213,6 +235,9 @@ func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.U
 	if err := tx.PutSetting(ctx, settingOffice, []byte(office.Public().Box)); err != nil {
 		return err
 	}
+	if err := s.anchorOffice(ctx, tx, office.Public().Box); err != nil {
+		return err
+	}
 	if err := tx.PutSetting(ctx, settingOffice+".recovery", forRecovery); err != nil {
 		return err
 	}
@@ -223,7 +248,11 @@ func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.U
 	if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: "founding", GrantedAt: micros(s.now())}); err != nil {
 		return err
 	}
-	return s.audit(ctx, tx, event{action: "office.grant", role: "system", subject: u.ID})
+	if err := s.audit(ctx, tx, event{action: "office.grant", role: "system", subject: u.ID}); err != nil {
+		return err
+	}
+	_, err = s.checkpoint(ctx, tx)
+	return err
 }
 
 // CreateUser makes an account (administrators only).
@@ -496,6 +525,9 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 		}
 		if u.Disabled || u.KeyState != keysActive {
 			return channel.Invalid("username", "%q cannot be let in until %s", username, notActive(u))
+		}
+		if err := s.checkUserKeys(ctx, tx, u); err != nil {
+			return err
 		}
 		wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
 		if err != nil {

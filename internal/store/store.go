@@ -51,6 +51,9 @@ type Tx interface {
 	CreateUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error // optimistic on u.Version; bumps it
 	UserByID(ctx context.Context, id string) (*User, error)
+	// UsersWithoutAnchor returns the users with public keys that no ledger
+	// entry anchors (KeysAnchor < 0), oldest first.
+	UsersWithoutAnchor(ctx context.Context) ([]*User, error)
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	UsersByUsernames(ctx context.Context, usernames []string) ([]*User, error) // in the order asked; ErrNotFound if any is missing
 	UsersByIDs(ctx context.Context, ids []string) ([]*User, error)
@@ -264,7 +267,10 @@ type User struct {
 	KeysRecovery []byte
 	// KeyState is "active", or "reset" after an administrator reset the
 	// password: the old identity then needs a recovery ceremony.
-	KeyState     string
+	KeyState string
+	// KeysAnchor is the index of the ledger entry that anchors
+	// BoxPublic and SignPublic (its content is their hash), or -1.
+	KeysAnchor   int64
 	SessionEpoch int64
 	MailSince    int64
 	Version      int64

@@ -231,7 +231,9 @@ func upgradeReleaseOne(t *testing.T, fixture, storeURL string) {
 		t.Fatalf("second reminders run: %+v %v; want nothing to do", run, err)
 	}
 	// Release one's work carries on: the office answers the memos it
-	// left open, and the circulating memo can be submitted.
+	// left open, and the circulating memo can be submitted, which wraps to
+	// the office's and the principal's keys and checks the signers': keys
+	// release one made, anchored in the ledger as the node started.
 	for _, m := range manifest.Memos {
 		var got *service.Memo
 		switch m.State {

@@ -29,6 +29,7 @@ func newUser(id, username, displayName string) *store.User {
 		KeysSealed:   []byte("keys sealed to the password of " + id),
 		KeysRecovery: []byte("keys sealed to the recovery key for " + id),
 		KeyState:     "active",
+		KeysAnchor:   int64(len(id)) << 33, // any index, past 32 bits
 		SessionEpoch: 3,
 		MailSince:    t0 - 1,
 	}

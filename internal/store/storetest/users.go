@@ -34,6 +34,31 @@ func testUsers(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("users without an anchor", func(t *testing.T) {
+		dave, erin, frank := newUser("u-dave", "dave", "Dave Dunn"), newUser("u-erin", "erin", "Erin Eve"), newUser("u-frank", "frank", "Frank Fey")
+		dave.KeysAnchor, erin.KeysAnchor, erin.CreatedAt = -1, -1, t0-1
+		frank.KeysAnchor, frank.BoxPublic, frank.KeyState = -1, "", "pending" // no keys to anchor
+		createUsers(t, s, dave, erin, frank)
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.UsersWithoutAnchor(ctx)
+			check(t, err)
+			same(t, "UsersWithoutAnchor, oldest first", got, []*store.User{erin, dave})
+		})
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			dave.KeysAnchor = 7
+			check(t, tx.UpdateUser(ctx, dave))
+			check(t, tx.UpdateUser(ctx, erin))
+		})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.UsersWithoutAnchor(ctx)
+			check(t, err)
+			same(t, "UsersWithoutAnchor after dave's was set", got, []*store.User{erin})
+			d, err := tx.UserByID(ctx, dave.ID)
+			check(t, err)
+			same(t, "dave's anchor", d.KeysAnchor, int64(7))
+		})
+	})
+
 	t.Run("missing user is not found", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
 			if _, err := tx.UserByID(ctx, "u-nobody"); !errors.Is(err, store.ErrNotFound) {

@@ -1,0 +1,271 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// Public keys anchored in the ledger.
+//
+// A memo key is wrapped to public keys read from the database, and a
+// signature is checked against one. Someone who can write the database
+// could put a key of theirs in a users row, or in office.public, and have
+// what is wrapped meanwhile wrapped to them. So every public key the
+// service makes is anchored: the ledger entry that records its making has
+// the keys' hash (keysHash) as its content, the users row names that entry
+// (keys_anchor; the setting office.anchor for the office's key), and a
+// checkpoint over it is signed in the same transaction. Before a key is
+// used, its entry is read, its content compared and its inclusion proved
+// against the latest checkpoint, verified with this node's own ledger key.
+// A key that fails is not used: the request fails, the node logs at ERROR
+// and stops reporting ready.
+//
+// To swap a key unseen, then, one must also add an entry for it to the
+// ledger and sign a checkpoint over it, and that entry stays in every later
+// checkpoint that receipts and witnesses hold. Each node remembers the keys
+// it has proved, so a key's check costs a map lookup after its first use.
+
+// settingOfficeAnchor is the index of the entry anchoring office.public.
+const settingOfficeAnchor = "office.anchor"
+
+// anchorActions are the entries that may anchor keys: where keys are made
+// (an account set up with keys, a user's first password, starting afresh),
+// put back (recovery, a sign-in that found others in the database), the
+// office founded, or keys anchored on an upgrade.
+var anchorActions = map[string]bool{
+	"user.create": true, "user.new_keys": true, "user.keys_recovered": true, "user.keys_restored": true,
+	"user.keys_anchored": true, "office.key": true,
+}
+
+// keysHash is what an anchoring entry's content commits to: the subject
+// (a user id, or officeGroup) and its public keys.
+func keysHash(subject, box string, sign []byte) [32]byte {
+	return sha256.Sum256(vault.AD("dissent key anchor v1", subject, box, string(sign)))
+}
+
+// anchorCache is the keys this node has proved anchored, by subject.
+type anchorCache struct {
+	mu     sync.Mutex
+	proved map[string][32]byte
+}
+
+// maxAnchors bounds the cache; past it, it starts again empty.
+const maxAnchors = 100_000
+
+func (c *anchorCache) has(subject string, h [32]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	got, ok := c.proved[subject]
+	return ok && got == h
+}
+
+func (c *anchorCache) put(subject string, h [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proved == nil || len(c.proved) >= maxAnchors {
+		c.proved = map[string][32]byte{}
+	}
+	c.proved[subject] = h
+}
+
+// anchorUser records ev, the making of u's keys, as the entry anchoring
+// them and points u at it; the caller writes u and, before the
+// transaction ends, signs a checkpoint (anchored does not take an entry
+// that no checkpoint covers).
+func (s *Service) anchorUser(ctx context.Context, tx store.Tx, u *store.User, ev event) error {
+	h := keysHash(u.ID, u.BoxPublic, u.SignPublic)
+	ev.content = h[:]
+	idx, err := s.record(ctx, tx, ev)
+	u.KeysAnchor = idx
+	return err
+}
+
+// checkUserKeys fails unless u's public keys are the ones the ledger
+// anchors for u (see above).
+func (s *Service) checkUserKeys(ctx context.Context, tx store.Tx, u *store.User) error {
+	return s.anchored(ctx, tx, u.ID, keysHash(u.ID, u.BoxPublic, u.SignPublic), u.KeysAnchor)
+}
+
+// officeBox returns the office's public key, once it is proved anchored,
+// from settings read with settingOffice and settingOfficeAnchor; nil
+// before the office is founded.
+func (s *Service) officeBox(ctx context.Context, tx store.Tx, set map[string][]byte) ([]byte, error) {
+	box, ok := set[settingOffice]
+	if !ok {
+		return nil, nil
+	}
+	idx := int64(-1)
+	if raw, ok := set[settingOfficeAnchor]; ok {
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return nil, errInternal("the setting %s is not an entry index", settingOfficeAnchor)
+		}
+		idx = n
+	}
+	return box, s.anchored(ctx, tx, officeGroup, keysHash(officeGroup, string(box), nil), idx)
+}
+
+// readOfficeBox is officeBox reading its settings itself.
+func (s *Service) readOfficeBox(ctx context.Context, tx store.Tx) ([]byte, error) {
+	set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor)
+	if err != nil {
+		return nil, err
+	}
+	return s.officeBox(ctx, tx, set)
+}
+
+// anchorOffice records the entry anchoring the office's public key box
+// and points office.anchor at it.
+func (s *Service) anchorOffice(ctx context.Context, tx store.Tx, box string) error {
+	h := keysHash(officeGroup, box, nil)
+	idx, err := s.record(ctx, tx, event{action: "office.key", content: h[:]})
+	if err != nil {
+		return err
+	}
+	return tx.PutSetting(ctx, settingOfficeAnchor, []byte(strconv.FormatInt(idx, 10)))
+}
+
+// ErrNotAnchored is in the error of a request refused because it would
+// have used a public key the ledger does not anchor.
+var ErrNotAnchored = errors.New("a public key in the database is not the one the ledger anchors")
+
+// anchored checks that h, the hash of subject's public keys, is the
+// content of ledger entry idx, and that the entry is in the latest
+// checkpoint.
+func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) error {
+	if s.anchors.has(subject, h) {
+		return nil
+	}
+	problem, err := s.proveAnchor(ctx, tx, h, idx)
+	if err != nil {
+		return err // the store could not be read: no finding either way
+	}
+	if problem != "" {
+		s.tampered.Store(true)
+		s.log.Error("a public key in the database is not the one the ledger anchors: not used; find who changed it", "subject", subject, "entry", idx, "problem", problem)
+		return errInternal("%w: %s: %s", ErrNotAnchored, subject, problem)
+	}
+	s.anchors.put(subject, h)
+	return nil
+}
+
+// proveAnchor says what is wrong with entry idx as the anchor of keys
+// hashing to h, or "" if nothing is; err is a failure to read the store.
+func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, h [32]byte, idx int64) (problem string, err error) {
+	if idx < 0 {
+		return "no ledger entry anchors it", nil
+	}
+	vkey, problem, err := s.ownLedgerVKey(ctx, tx)
+	if problem != "" || err != nil {
+		return problem, err
+	}
+	_, note, err := tx.LatestCheckpoint(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return "the ledger has no signed checkpoint", nil
+	} else if err != nil {
+		return "", err
+	}
+	cp, err := ledger.OpenCheckpoint(note, vkey)
+	if err != nil {
+		return fmt.Sprintf("the latest checkpoint: %v", err), nil
+	}
+	if idx >= cp.Size {
+		return fmt.Sprintf("entry %d is not in the latest checkpoint, of %d entries", idx, cp.Size), nil
+	}
+	ls := tx.LedgerStorage("", "")
+	if size, err := ledgerSize(ctx, tx); err != nil {
+		return "", err
+	} else if size < cp.Size {
+		return fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", size, cp.Size), nil
+	}
+	leaves, err := ls.ReadLeaves(ctx, idx, idx+1)
+	if err != nil {
+		return "", err
+	}
+	l, err := ledger.DecodeLeaf(leaves[0])
+	if err != nil {
+		return fmt.Sprintf("entry %d: %v", idx, err), nil
+	}
+	if !anchorActions[l.Action] || l.Content != hex.EncodeToString(h[:]) {
+		return fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
+	}
+	proof, err := ledger.ProveInclusion(ctx, ls, idx, cp.Size)
+	if err != nil {
+		return "", err
+	}
+	if err := ledger.VerifyInclusion(leaves[0], idx, proof, cp); err != nil {
+		return err.Error(), nil
+	}
+	return "", nil
+}
+
+// ownLedgerVKey returns the ledger's public key from the database once it
+// is checked to be this node's key's (a key put there by someone else
+// would let them sign checkpoints that anchor anything), or the problem.
+func (s *Service) ownLedgerVKey(ctx context.Context, tx store.Tx) (vkey, problem string, err error) {
+	raw, err := tx.Setting(ctx, settingLedgerVKey)
+	if err != nil {
+		return "", "", err
+	}
+	vkey = string(raw)
+	if p := s.vkey.Load(); p != nil && *p == vkey {
+		return vkey, "", nil
+	}
+	if err := ledger.CheckKeyPair(s.cfg.LedgerKey, vkey); err != nil {
+		return "", "the ledger's public key in the database is not this node's ledger key's", nil
+	}
+	s.vkey.Store(&vkey)
+	return vkey, "", nil
+}
+
+// AnchorKeys anchors the public keys that no entry anchors yet: those of
+// accounts, and the office's, from before keys were anchored (December
+// 2026). The first node to start on the new schema does it, trusting the
+// keys the database holds then; later ones find nothing to do. It returns
+// how many it anchored.
+func (s *Service) AnchorKeys(ctx context.Context) (int, error) {
+	n := 0
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		n = 0
+		users, err := tx.UsersWithoutAnchor(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if err := s.anchorUser(ctx, tx, u, event{action: "user.keys_anchored", subject: u.ID}); err != nil {
+				return err
+			}
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+			n++
+		}
+		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor)
+		if err != nil {
+			return err
+		}
+		if box, ok := set[settingOffice]; ok {
+			if _, ok := set[settingOfficeAnchor]; !ok {
+				if err := s.anchorOffice(ctx, tx, string(box)); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		if n == 0 {
+			return nil
+		}
+		_, err = s.checkpoint(ctx, tx)
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,258 @@
+package service_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// anchorRig is a deployment with raw access to its database, as someone
+// who can write it has.
+type anchorRig struct {
+	*servicetest.Deployment
+	t  *testing.T
+	db *sqlstore.DB
+}
+
+func (r anchorRig) exec(query string, args ...any) {
+	r.t.Helper()
+	if _, err := r.db.Raw().ExecContext(r.Ctx, r.db.Rebind(query), args...); err != nil {
+		r.t.Fatalf("%s: %v", query, err)
+	}
+}
+
+func (r anchorRig) count(query string, args ...any) int {
+	r.t.Helper()
+	var n int
+	if err := r.db.Raw().QueryRowContext(r.Ctx, r.db.Rebind(query), args...).Scan(&n); err != nil {
+		r.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// refused checks that err is the refusal of a key the ledger does not
+// anchor, that nothing was written to the ledger, and that the node no longer says it is ready.
+func (r anchorRig) refused(err error, leavesBefore int) {
+	r.t.Helper()
+	if !errors.Is(err, service.ErrNotAnchored) || channel.ErrorCode(err) != channel.EINTERNAL {
+		r.t.Fatalf("with a key swapped: %v, want the key refused", err)
+	}
+	if n := r.count(`SELECT COUNT(*) FROM ledger_leaves`); n != leavesBefore {
+		r.t.Errorf("the refused request wrote %d ledger entries", n-leavesBefore)
+	}
+	if err := r.Svc.Ready(r.Ctx); err == nil {
+		r.t.Error("the node stays ready beside a key the ledger does not anchor")
+	}
+}
+
+// TestSwappedKeysAreNeverUsed: a principal's, a co-drafter's or the
+// office's public key rewritten in the database is refused at its next
+// use, even when this node used the right key a moment before, and even
+// when the rewrite also points the key's anchor at another entry or
+// rewrites the anchoring entry; put back, the key is used again.
+func TestSwappedKeysAreNeverUsed(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice, bob := d.Member("alice"), d.Member("bob")
+		d.Submitted(alice, "before") // this node has used every key now
+		evil, err := vault.NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1 := d.Principals[0].User
+		var p1Anchor, bobAnchor int64
+		if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT keys_anchor FROM users WHERE id = ?`), p1.ID).Scan(&p1Anchor); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT keys_anchor FROM users WHERE id = ?`), bob.User.ID).Scan(&bobAnchor); err != nil {
+			t.Fatal(err)
+		}
+		// signed is a memo of alice's, signed and ready to submit.
+		signed := func() string {
+			m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
+				t.Fatal(err)
+			}
+			return m.ID
+		}
+		submit := func(id string) error {
+			_, err := d.Svc.Submit(d.Ctx, alice, id, 1)
+			return err
+		}
+		wrappedToEvil := func() int {
+			return r.count(`SELECT COUNT(*) FROM access WHERE grantee = ?`, p1.ID)
+		}
+
+		// A principal's box key, alone; then with its anchor pointed at
+		// bob's entry; then with its own entry rewritten to anchor the
+		// swapped key (the stored hashes then no longer lead to the
+		// signed root).
+		for _, c := range []struct {
+			name string
+			also func()
+		}{
+			{"the key alone", func() {}},
+			{"the anchor pointed elsewhere", func() { r.exec(`UPDATE users SET keys_anchor = ? WHERE id = ?`, bobAnchor, p1.ID) }},
+			{"the anchoring entry rewritten", func() {
+				r.exec(`UPDATE users SET keys_anchor = ? WHERE id = ?`, p1Anchor, p1.ID)
+				forgeAnchor(t, r, p1Anchor, p1.ID, evil.Public().Box, p1.SignPublic)
+			}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				r.exec(`UPDATE users SET box_public = ? WHERE id = ?`, evil.Public().Box, p1.ID)
+				c.also()
+				id := signed()
+				before, access := r.count(`SELECT COUNT(*) FROM ledger_leaves`), wrappedToEvil()
+				r.refused(submit(id), before)
+				if n := wrappedToEvil(); n != access {
+					t.Errorf("%d memo keys wrapped to the swapped key", n-access)
+				}
+			})
+		}
+		t.Run("put back", func(t *testing.T) {
+			restoreLeaf(t, r)
+			r.exec(`UPDATE users SET box_public = ?, keys_anchor = ? WHERE id = ?`, p1.BoxPublic, p1Anchor, p1.ID)
+			if err := submit(signed()); err != nil {
+				t.Fatalf("submit with the key put back: %v", err)
+			}
+		})
+
+		t.Run("a co-drafter's key", func(t *testing.T) {
+			r.exec(`UPDATE users SET box_public = ? WHERE id = ?`, evil.Public().Box, bob.User.ID)
+			before := r.count(`SELECT COUNT(*) FROM ledger_leaves`)
+			mail := r.count(`SELECT COUNT(*) FROM mailbox`)
+			_, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}})
+			r.refused(err, before)
+			if n := r.count(`SELECT COUNT(*) FROM mailbox`); n != mail {
+				t.Errorf("%d invitations sealed to the swapped key", n-mail)
+			}
+			r.exec(`UPDATE users SET box_public = ? WHERE id = ?`, bob.User.BoxPublic, bob.User.ID)
+		})
+
+		t.Run("the office's key", func(t *testing.T) {
+			r.exec(`UPDATE settings SET value = ? WHERE name = 'office.public'`, []byte(evil.Public().Box))
+			id := signed()
+			before := r.count(`SELECT COUNT(*) FROM ledger_leaves`)
+			r.refused(submit(id), before)
+		})
+	})
+}
+
+// forgeAnchor rewrites entry idx to anchor other keys for subject, as
+// someone with the database but not the ledger key can: the leaf's bytes
+// change, the stored hashes and checkpoints do not. It keeps the original
+// for restoreLeaf.
+func forgeAnchor(t *testing.T, r anchorRig, idx int64, subject, box string, sign []byte) {
+	t.Helper()
+	var data []byte
+	if err := r.db.Raw().QueryRowContext(r.Ctx, r.db.Rebind(`SELECT data FROM ledger_leaves WHERE idx = ?`), idx).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	forged, err := service.ForgeAnchorLeaf(data, subject, box, sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	savedLeaf, savedIdx = data, idx
+	r.exec(`UPDATE ledger_leaves SET data = ? WHERE idx = ?`, forged, idx)
+}
+
+var (
+	savedLeaf []byte
+	savedIdx  int64
+)
+
+func restoreLeaf(t *testing.T, r anchorRig) {
+	t.Helper()
+	if savedLeaf != nil {
+		r.exec(`UPDATE ledger_leaves SET data = ? WHERE idx = ?`, savedLeaf, savedIdx)
+		savedLeaf = nil
+	}
+}
+
+// TestKeysChangedOnAnotherNodeAreTaken: keys made anew on one node (a
+// principal starting afresh after a reset) are anchored there, and a node
+// that had used the old keys proves the new ones and wraps to them.
+func TestKeysChangedOnAnotherNodeAreTaken(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		d.Submitted(alice, "before")
+		other := d.WithConfig(d.Svc.Config())
+		if err := other.ResetPassword(d.Ctx, d.Admin, "p1", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := other.SignIn(d.Ctx, "p1", "temporary-password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		locked, err := other.Authenticate(d.Ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other.NewKeys(d.Ctx, locked, "temporary-password-1", "p1's own new phrase"); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := d.Submitted(alice, "after") // on the first node
+		tok, _, err = d.Svc.SignIn(d.Ctx, "p1", "p1's own new phrase")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.Svc.GetMemo(d.Ctx, d.Authenticate(tok), m.ID); err != nil || got.Title != "after" {
+			t.Fatalf("p1 with new keys reads the memo submitted after: %v, %v", got, err)
+		}
+		if err := d.Svc.Ready(d.Ctx); err != nil {
+			t.Errorf("a key changed the proper way made the node unready: %v", err)
+		}
+	})
+}
+
+// TestKeysAnchoredOnUpgrade: a deployment from before keys were anchored
+// (no anchors at all) refuses to wrap to its keys until AnchorKeys, which a
+// node runs as it starts, anchors every key; a second run finds none.
+func TestKeysAnchoredOnUpgrade(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice := d.Member("alice")
+		d.Create("pending", true, "member") // no keys: nothing to anchor
+		r.exec(`UPDATE users SET keys_anchor = -1`)
+		r.exec(`DELETE FROM settings WHERE name = 'office.anchor'`)
+		withKeys := r.count(`SELECT COUNT(*) FROM users WHERE box_public <> ''`)
+
+		node := d.WithConfig(d.Svc.Config()) // a node started before the upgrade ran
+		m, err := node.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Sign(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Submit(d.Ctx, alice, m.ID, 1); !errors.Is(err, service.ErrNotAnchored) {
+			t.Fatalf("submit with no key anchored: %v, want refused", err)
+		}
+		n, err := d.Svc.AnchorKeys(d.Ctx)
+		if err != nil || n != withKeys+1 {
+			t.Fatalf("AnchorKeys: %d, %v; want %d users' keys and the office's", n, err, withKeys+1)
+		}
+		if n, err := d.Svc.AnchorKeys(d.Ctx); err != nil || n != 0 {
+			t.Fatalf("AnchorKeys again: %d, %v; want nothing to do", n, err)
+		}
+		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatalf("submit after the upgrade anchored the keys: %v", err)
+		}
+		if n := r.count(`SELECT COUNT(*) FROM users WHERE keys_anchor < 0 AND box_public <> ''`); n != 0 {
+			t.Errorf("%d users with keys left without an anchor", n)
+		}
+	})
+}
