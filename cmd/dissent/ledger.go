@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,11 +126,16 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return checkSubmitter(rep, *userID, nonce)
 	}
 	fmt.Printf("OK: memo %s, revision %d, content hash %s\n", rep.MemoID, rep.Revision, rep.ContentHash)
-	// The signers' public keys come with the bundle, and the ledger does
-	// not record them (it names no author): the signatures prove the text
-	// was signed by those keys, not whose keys they are.
-	fmt.Printf("%d signatures verify under the public keys the bundle carries: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))
-	fmt.Println("The bundle, not the ledger, says whose keys those are: to be sure of a signer, check their key with them.")
+	// The signatures prove the text was signed by the keys the bundle
+	// carries; a key anchor proves the ledger recorded that key as the
+	// key of an account of that name (when its keys were made).
+	fmt.Printf("%d signatures verify: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))
+	if len(rep.Anchored) > 0 {
+		fmt.Printf("The ledger recorded each of these keys as the key of the account of that name: %s\n", strings.Join(rep.Anchored, ", "))
+	}
+	if rest := slices.DeleteFunc(slices.Clone(rep.Signers), func(n string) bool { return slices.Contains(rep.Anchored, n) }); len(rest) > 0 {
+		fmt.Printf("Only the bundle says whose keys these are (no key anchor): %s. To be sure of such a signer, check their key with them.\n", strings.Join(rest, ", "))
+	}
 	if rep.TreeSize > 0 {
 		fmt.Printf("Submitted %s: ledger entry %d is in the checkpoint of %d entries signed by %q.\n",
 			rep.SubmittedAt.Format(time.RFC3339), rep.LedgerIndex, rep.TreeSize, rep.Origin)

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/ledger/ledgertest"
 	"github.com/dissent-channel/dissent/internal/service"
@@ -306,5 +308,49 @@ func TestVerifyWithWitness(t *testing.T) {
 	}
 	if code, out := verify(write("receipt.json", rc)); code == 0 || !strings.Contains(out, "checks a ledger entry's proof") {
 		t.Errorf("--witness with a receipt: %d\n%s", code, out)
+	}
+}
+
+// TestVerifyBundleSaysWhoseKeys: `dissent verify` of a memo bundle says
+// which signers' keys the ledger recorded as the keys of accounts of those
+// names, and which only the bundle vouches for; a bundle whose anchor is
+// moved to another signer does not verify.
+func TestVerifyBundleSaysWhoseKeys(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	alice, bob := d.Member("alice"), d.Member("bob")
+	m := d.Cosigned(alice, bob, "a memo")
+	bd, err := d.Svc.ExportMemo(d.Ctx, alice, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "ledger.pub")
+	if err := os.WriteFile(pub, []byte(d.LedgerVKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(b bundle.Bundle) (int, string) {
+		t.Helper()
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, "memo.json")
+		if err := os.WriteFile(file, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return runCLI(t, "", "verify", "--key", pub, file)
+	}
+	if code, out := verify(*bd); code != 0 || !strings.Contains(out, "as the key of the account of that name: alice, bob") || strings.Contains(out, "Only the bundle") {
+		t.Fatalf("verify the bundle: %d\n%s", code, out)
+	}
+	partial := *bd
+	partial.Signatures = slices.Clone(bd.Signatures)
+	partial.Signatures[1].Anchor = nil
+	if code, out := verify(partial); code != 0 || !strings.Contains(out, "that name: alice\n") || !strings.Contains(out, "(no key anchor): bob.") {
+		t.Fatalf("verify the bundle without bob's anchor: %d\n%s", code, out)
+	}
+	partial.Signatures[1].Anchor = bd.Signatures[0].Anchor
+	if code, out := verify(partial); code == 0 || !strings.Contains(out, `the key of "bob" is not the one its ledger entry anchors`) {
+		t.Fatalf("verify the bundle with alice's anchor under bob's signature: %d\n%s", code, out)
 	}
 }

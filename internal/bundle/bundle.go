@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -22,8 +23,12 @@ import (
 	"github.com/dissent-channel/dissent/internal/vault"
 )
 
-// Format names this version of the bundle.
-const Format = "dissent-memo-bundle-v1"
+// Format names this version of the bundle. Version 2 (December 2026)
+// added each signer's key anchor; Parse takes version 1 too.
+const Format = "dissent-memo-bundle-v2"
+
+// formatV1 is the bundle without key anchors.
+const formatV1 = "dissent-memo-bundle-v1"
 
 // MaxSize bounds a bundle read for verification.
 const MaxSize = 32 << 20
@@ -51,6 +56,22 @@ type Signature struct {
 	Kind      string `json:"kind"`
 	PublicKey string `json:"public_key"` // base64 Ed25519
 	Signature string `json:"signature"`  // base64
+	// Anchor shows the ledger recorded this key as the account's of that
+	// name; without it, only the bundle says whose key it is.
+	Anchor *KeyAnchor `json:"anchor,omitempty"`
+}
+
+// KeyAnchor is the ledger entry that anchors a signer's keys: its content
+// is ledger.KeyAnchor of the account's id, the signer's name and both
+// public keys (docs/LEDGER.md, "Key anchor"), and Proof links it to the
+// signed Checkpoint.
+type KeyAnchor struct {
+	UserID     string   `json:"user_id"`
+	BoxKey     string   `json:"box_key"` // the age recipient of the same account
+	Index      int64    `json:"index"`
+	Leaf       string   `json:"leaf"`
+	Proof      []string `json:"proof"`
+	Checkpoint string   `json:"checkpoint"`
 }
 
 // Submission ties the submitted revision to the ledger.
@@ -70,6 +91,9 @@ type Report struct {
 	Revision    int
 	ContentHash string
 	Signers     []string
+	// Anchored are the signers whose keys the ledger anchors to an
+	// account of that name, in the order of Signers.
+	Anchored    []string
 	SubmittedAt time.Time
 	LedgerIndex int64
 	TreeSize    int64
@@ -96,16 +120,21 @@ func Parse(b []byte) (*Bundle, error) {
 	if err := decodeStrict(b, &bd); err != nil {
 		return nil, invalid("not a bundle: %v", err)
 	}
-	if bd.Format != Format {
+	if bd.Format != Format && bd.Format != formatV1 {
 		return nil, invalid("format %q, want %q", bd.Format, Format)
+	}
+	if bd.Format == formatV1 && slices.ContainsFunc(bd.Signatures, func(s Signature) bool { return s.Anchor != nil }) {
+		return nil, invalid("format %q has no key anchors", formatV1)
 	}
 	return &bd, nil
 }
 
 // Verify checks everything a bundle claims, offline: the content hash of
-// the text, every signature, and (when submitted) that the submission leaf
-// names this memo, revision and content hash and is included in a
-// checkpoint signed by the ledger key vkey.
+// the text, every signature, each key anchor given (the entry anchors that
+// signer's key under that name, in a checkpoint signed by the ledger key
+// vkey), and (when submitted) that the submission leaf names this memo,
+// revision and content hash and is included in a checkpoint signed by
+// vkey.
 func Verify(bd *Bundle, vkey string) (*Report, error) {
 	h := vault.ContentHash(bd.Title, bd.Body, bd.Marking)
 	if hex.EncodeToString(h[:]) != bd.ContentHash {
@@ -123,6 +152,13 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 			return nil, invalid("the signature of %q does not verify", s.Username)
 		}
 		rep.Signers = append(rep.Signers, s.Username)
+		if s.Anchor == nil {
+			continue
+		}
+		if err := verifyAnchor(s.Username, pub, s.Anchor, vkey); err != nil {
+			return nil, err
+		}
+		rep.Anchored = append(rep.Anchored, s.Username)
 	}
 	if bd.Submission == nil {
 		return rep, nil
@@ -134,6 +170,20 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 	}
 	rep.SubmittedAt, rep.LedgerIndex, rep.TreeSize, rep.Origin, rep.ActorCommit = leaf.Time, sub.Index, cp.Size, cp.Origin, leaf.ActorCommit
 	return rep, nil
+}
+
+// verifyAnchor checks that a is an entry anchoring the keys of the
+// account named username, pub among them, in a checkpoint vkey signed.
+func verifyAnchor(username string, pub []byte, a *KeyAnchor, vkey string) error {
+	leaf, err := ledger.DecodeLeaf([]byte(a.Leaf))
+	if err != nil {
+		return invalid("the key anchor of %q: %v", username, err)
+	}
+	if !leaf.AnchorsKeys() || leaf.Content != ledger.KeyAnchor(a.UserID, username, a.BoxKey, pub) {
+		return invalid("the key of %q is not the one its ledger entry anchors for an account of that name", username)
+	}
+	_, err = checkIncluded(a.Leaf, a.Index, a.Proof, a.Checkpoint, []string{vkey}, fmt.Sprintf("the entry anchoring the key of %q", username))
+	return err
 }
 
 // verifyLeaf checks that leaf is the submission of revision rev of memo

@@ -59,6 +59,9 @@ func TestVerify(t *testing.T) {
 	if strings.Join(rep.Signers, ",") != "alice,bob" || rep.TreeSize <= rep.LedgerIndex {
 		t.Fatalf("report %+v", rep)
 	}
+	if strings.Join(rep.Anchored, ",") != "alice,bob" {
+		t.Fatalf("the ledger anchors the keys of %v, want alice's and bob's", rep.Anchored)
+	}
 	if _, err := bundle.VerifyReceipt(receipt, vkey); err != nil {
 		t.Fatalf("receipt: %v", err)
 	}
@@ -80,6 +83,14 @@ func TestVerify(t *testing.T) {
 		{"another index", func(b *bundle.Bundle) { b.Submission.Index-- }, vkey},
 		{"a broken proof", func(b *bundle.Bundle) { b.Submission.Proof[0] = b.Submission.Proof[len(b.Submission.Proof)-1] + "" }, vkey},
 		{"a checkpoint signed by another key", func(b *bundle.Bundle) {}, otherKey},
+		// A signer's key is anchored for one account under one name.
+		{"a key anchor swapped between signers", func(b *bundle.Bundle) {
+			b.Signatures[0].Anchor, b.Signatures[1].Anchor = b.Signatures[1].Anchor, b.Signatures[0].Anchor
+		}, vkey},
+		{"a key anchor for another account", func(b *bundle.Bundle) { b.Signatures[1].Anchor.UserID = b.Signatures[0].Anchor.UserID }, vkey},
+		{"a key anchor with another box key", func(b *bundle.Bundle) { b.Signatures[1].Anchor.BoxKey = b.Signatures[0].Anchor.BoxKey }, vkey},
+		{"a key anchor at another index", func(b *bundle.Bundle) { b.Signatures[1].Anchor.Index++ }, vkey},
+		{"a key anchor's leaf from elsewhere", func(b *bundle.Bundle) { b.Signatures[1].Anchor.Leaf = b.Submission.Leaf }, vkey},
 	} {
 		t.Run(c.name+" fails", func(t *testing.T) {
 			var b bundle.Bundle
@@ -91,6 +102,32 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+	t.Run("without its key anchors it verifies, and says so", func(t *testing.T) {
+		var b bundle.Bundle
+		raw, _ := json.Marshal(bd)
+		_ = json.Unmarshal(raw, &b)
+		b.Signatures[0].Anchor = nil
+		rep, err := bundle.Verify(&b, vkey)
+		if err != nil || strings.Join(rep.Anchored, ",") != "bob" {
+			t.Fatalf("alice's anchor left out: %+v, %v; want only bob's key anchored", rep, err)
+		}
+	})
+	t.Run("version 1 parses without anchors, not with them", func(t *testing.T) {
+		b := *bd
+		b.Format = "dissent-memo-bundle-v1"
+		raw, _ := json.Marshal(b)
+		if _, err := bundle.Parse(raw); err == nil {
+			t.Error("a version 1 bundle with key anchors parsed")
+		}
+		b.Signatures = slices.Clone(b.Signatures)
+		for i := range b.Signatures {
+			b.Signatures[i].Anchor = nil
+		}
+		raw, _ = json.Marshal(b)
+		if _, err := bundle.Parse(raw); err != nil {
+			t.Errorf("a version 1 bundle: %v", err)
+		}
+	})
 	t.Run("a tampered receipt fails", func(t *testing.T) {
 		bad := strings.Replace(string(receipt), `"revision":1`, `"revision":2`, 1)
 		if _, err := bundle.VerifyReceipt([]byte(bad), vkey); err == nil {

@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/ledger"
@@ -33,14 +35,19 @@ func genuine(f testing.TB) (bd *bundle.Bundle, receipt []byte, want bundle.Repor
 		Marking: "UNCLASSIFIED", State: "submitted", ExportedAt: time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)}
 	h := vault.ContentHash(bd.Title, bd.Body, bd.Marking)
 	bd.ContentHash = hex.EncodeToString(h[:])
+	var anchors []ledger.Leaf
 	for i, who := range []string{"alice", "bob"} {
 		seed := make([]byte, ed25519.SeedSize)
 		seed[0] = byte(i + 1)
 		priv := ed25519.NewKeyFromSeed(seed)
+		pub := priv.Public().(ed25519.PublicKey)
 		st := vault.Statement{MemoID: bd.MemoID, Revision: bd.Revision, ContentHash: h, Marking: bd.Marking, Signer: who}
 		bd.Signatures = append(bd.Signatures, bundle.Signature{Username: who, Kind: "signer",
-			PublicKey: base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey)),
-			Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, st.Canonical()))})
+			PublicKey: base64.StdEncoding.EncodeToString(pub),
+			Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, st.Canonical())),
+			Anchor:    &bundle.KeyAnchor{UserID: "u-" + who, BoxKey: fuzzBox}})
+		anchors = append(anchors, ledger.Leaf{Version: ledger.LeafVersion, Time: time.Date(2026, 3, 1, 9, i, 0, 0, time.UTC), Action: "user.new_keys",
+			Role: ledger.RoleMember, Content: ledger.KeyAnchor("u-"+who, who, fuzzBox, pub)})
 	}
 
 	ctx := context.Background()
@@ -51,6 +58,8 @@ func genuine(f testing.TB) (bd *bundle.Bundle, receipt []byte, want bundle.Repor
 	var leaf []byte
 	var index int64
 	for i, l := range []ledger.Leaf{
+		anchors[0],
+		anchors[1],
 		{Version: ledger.LeafVersion, Time: at.Add(-time.Hour), Action: "memo.create", Memo: bd.MemoID, Role: ledger.RoleAuthor, ActorCommit: "bb" + bd.ContentHash[2:]},
 		{Version: ledger.LeafVersion, Time: at.Add(-time.Minute), Action: "memo.sign", Memo: bd.MemoID, Role: ledger.RoleAuthor, ActorCommit: "cc" + bd.ContentHash[2:], Revision: 1},
 		submission,
@@ -64,11 +73,14 @@ func genuine(f testing.TB) (bd *bundle.Bundle, receipt []byte, want bundle.Repor
 		if _, err := ledger.Append(ctx, s, b); err != nil {
 			f.Fatal(err)
 		}
-		if i == 2 {
+		if i < len(anchors) {
+			bd.Signatures[i].Anchor.Index, bd.Signatures[i].Anchor.Leaf = int64(i), string(b)
+		}
+		if i == 4 {
 			leaf, index = b, int64(i)
 		}
 	}
-	const size = 5
+	const size = 7
 	root, err := ledger.TreeHash(ctx, s, size)
 	if err != nil {
 		f.Fatal(err)
@@ -81,9 +93,14 @@ func genuine(f testing.TB) (bd *bundle.Bundle, receipt []byte, want bundle.Repor
 	if err != nil {
 		f.Fatal(err)
 	}
-	var proofText []string
-	for _, p := range proof {
-		proofText = append(proofText, p.String())
+	proofText := proofStrings(proof)
+	for i := range anchors {
+		a := bd.Signatures[i].Anchor
+		p, err := ledger.ProveInclusion(ctx, s, a.Index, size)
+		if err != nil {
+			f.Fatal(err)
+		}
+		a.Proof, a.Checkpoint = proofStrings(p), string(cp)
 	}
 	rc := bundle.Receipt{MemoID: bd.MemoID, Revision: bd.Revision, ContentHash: bd.ContentHash, AuthorsCount: 2, SubmittedAt: at,
 		LedgerIndex: index, Checkpoint: string(cp), Leaf: string(leaf), Proof: proofText}
@@ -102,6 +119,17 @@ func genuine(f testing.TB) (bd *bundle.Bundle, receipt []byte, want bundle.Repor
 		f.Fatalf("the genuine receipt: %v", err)
 	}
 	return bd, receipt, want, vkey
+}
+
+// fuzzBox stands for the signers' age recipients.
+const fuzzBox = "age1fuzzfuzzfuzz"
+
+func proofStrings(p tlog.RecordProof) []string {
+	var out []string
+	for _, h := range p {
+		out = append(out, h.String())
+	}
+	return out
 }
 
 // sameSubmission says whether rep describes the genuine submission.
@@ -131,7 +159,18 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		rep, err := bundle.Verify(got, vkey)
-		if err != nil || got.Submission == nil {
+		if err != nil {
+			return
+		}
+		// A key the ledger anchors under a name is that signer's own.
+		for _, name := range rep.Anchored {
+			i := slices.IndexFunc(got.Signatures, func(s bundle.Signature) bool { return s.Username == name })
+			j := slices.IndexFunc(bd.Signatures, func(s bundle.Signature) bool { return s.Username == name })
+			if j < 0 || got.Signatures[i].PublicKey != bd.Signatures[j].PublicKey {
+				t.Fatalf("verified %q's key as anchored, though the ledger anchors no such key: %s", name, b)
+			}
+		}
+		if got.Submission == nil {
 			return
 		}
 		if !sameSubmission(rep, want) || got.Title != bd.Title || got.Body != bd.Body || got.Marking != bd.Marking {
@@ -220,7 +259,7 @@ func TestVerifyEntryRefuses(t *testing.T) {
 	}{
 		"no leaf":            {encode(func(e *bundle.Entry) { e.Leaf = "" }), "carries no leaf"},
 		"no checkpoint":      {encode(func(e *bundle.Entry) { e.Checkpoint = "" }), "carries no checkpoint"},
-		"another size":       {encode(func(e *bundle.Entry) { e.Size = 4 }), "tree of 4 entries, its checkpoint signs 5"},
+		"another size":       {encode(func(e *bundle.Entry) { e.Size = 4 }), "tree of 4 entries, its checkpoint signs 7"},
 		"another index":      {encode(func(e *bundle.Entry) { e.Index = 1 }), "is not in the signed ledger"},
 		"a malformed hash":   {encode(func(e *bundle.Entry) { e.Hashes = []string{"x"} }), "malformed"},
 		"another ledger key": {encode(func(*bundle.Entry) {}), "the checkpoint"},

@@ -387,6 +387,42 @@ func ActorCommitment(userID string, nonce []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// keyAnchorActions are the actions of the entries that may anchor public
+// keys: where keys are made (an account set up with keys, a user's first
+// password of their own, starting afresh), put back (recovery, a sign-in
+// that found others in the database), the office founded, or keys anchored
+// on an upgrade.
+var keyAnchorActions = map[string]bool{
+	"user.create": true, "user.new_keys": true, "user.keys_recovered": true, "user.keys_restored": true,
+	"user.keys_anchored": true, "office.key": true,
+}
+
+// AnchorsKeys reports whether l is an entry that may anchor public keys.
+func (l Leaf) AnchorsKeys() bool { return keyAnchorActions[l.Action] && l.Content != "" }
+
+// KeyAnchor is the content of an entry that anchors an account's public
+// keys (docs/LEDGER.md, "Key anchor"), in hex; see KeyAnchorSum.
+func KeyAnchor(subject, username, box string, sign []byte) string {
+	h := KeyAnchorSum(subject, username, box, sign)
+	return hex.EncodeToString(h[:])
+}
+
+// KeyAnchorSum is the SHA-256 that anchors an account's public keys:
+// subject is the account's id (for the channel office, "group:office"),
+// username its name, box the age recipient that keys are wrapped to and
+// sign the Ed25519 public key (the office has none). Each part is
+// length-prefixed, so no two lists of parts hash alike.
+func KeyAnchorSum(subject, username, box string, sign []byte) [32]byte {
+	h := sha256.New()
+	for _, p := range [][]byte{[]byte(keyAnchorDomain), []byte(subject), []byte(username), []byte(box), sign} {
+		h.Write([]byte{byte(len(p) >> 24), byte(len(p) >> 16), byte(len(p) >> 8), byte(len(p))})
+		h.Write(p)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+const keyAnchorDomain = "dissent-key-anchor-v1"
+
 // SaltSize is the bytes of a leaf's salt.
 const SaltSize = 16
 

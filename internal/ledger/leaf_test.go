@@ -218,3 +218,35 @@ func TestActorCommitment(t *testing.T) {
 	}()
 	ActorCommitment("user-42", nonce[:16])
 }
+
+// TestKeyAnchor pins the key anchor to the formula LEDGER.md gives an
+// outside verifier (the vectors were computed apart, with Python's
+// hashlib), and checks that moving bytes between parts changes it.
+func TestKeyAnchor(t *testing.T) {
+	sign := make([]byte, 32)
+	for i := range sign {
+		sign[i] = byte(i)
+	}
+	for _, c := range []struct {
+		subject, username, box string
+		sign                   []byte
+		want                   string
+	}{
+		{"u-ben", "ben", "age1qqqq", sign, "35c4fac0b2a400da68c29036afb9ffe78f379d92260cb04e0cc3f9b0bd69df54"},
+		{"group:office", "", "age1qqqq", nil, "8681d6dfada6c28215f88fa631181a2588369067ef4d5e11000106664275957f"},
+	} {
+		if got := KeyAnchor(c.subject, c.username, c.box, c.sign); got != c.want {
+			t.Errorf("KeyAnchor(%q, %q, %q, …) = %s, want %s", c.subject, c.username, c.box, got, c.want)
+		}
+	}
+	if KeyAnchor("u-ben", "ben", "age1", nil) == KeyAnchor("u-ben", "bena", "ge1", nil) {
+		t.Error("a byte moved from one part to the next gives the same anchor")
+	}
+	l := Leaf{Action: "user.new_keys", Content: KeyAnchor("u", "n", "b", nil)}
+	if !l.AnchorsKeys() {
+		t.Error("user.new_keys with content does not anchor keys")
+	}
+	if l.Action = "memo.submit"; l.AnchorsKeys() {
+		t.Error("a submission anchors keys")
+	}
+}

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
-	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // Public keys anchored in the ledger.
@@ -37,19 +35,10 @@ import (
 // settingOfficeAnchor is the index of the entry anchoring office.public.
 const settingOfficeAnchor = "office.anchor"
 
-// anchorActions are the entries that may anchor keys: where keys are made
-// (an account set up with keys, a user's first password, starting afresh),
-// put back (recovery, a sign-in that found others in the database), the
-// office founded, or keys anchored on an upgrade.
-var anchorActions = map[string]bool{
-	"user.create": true, "user.new_keys": true, "user.keys_recovered": true, "user.keys_restored": true,
-	"user.keys_anchored": true, "office.key": true,
-}
-
 // keysHash is what an anchoring entry's content commits to: the subject
-// (a user id, or officeGroup) and its public keys.
-func keysHash(subject, box string, sign []byte) [32]byte {
-	return sha256.Sum256(vault.AD("dissent key anchor v1", subject, box, string(sign)))
+// (a user id, or officeGroup), its name, and its public keys.
+func keysHash(subject, username, box string, sign []byte) [32]byte {
+	return ledger.KeyAnchorSum(subject, username, box, sign)
 }
 
 // anchorCache is the keys this node has proved anchored, by subject.
@@ -82,7 +71,7 @@ func (c *anchorCache) put(subject string, h [32]byte) {
 // transaction ends, signs a checkpoint (anchored does not take an entry
 // that no checkpoint covers).
 func (s *Service) anchorUser(ctx context.Context, tx store.Tx, u *store.User, ev event) error {
-	h := keysHash(u.ID, u.BoxPublic, u.SignPublic)
+	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
 	ev.content = h[:]
 	idx, err := s.record(ctx, tx, ev)
 	u.KeysAnchor = idx
@@ -92,7 +81,7 @@ func (s *Service) anchorUser(ctx context.Context, tx store.Tx, u *store.User, ev
 // checkUserKeys fails unless u's public keys are the ones the ledger
 // anchors for u (see above).
 func (s *Service) checkUserKeys(ctx context.Context, tx store.Tx, u *store.User) error {
-	return s.anchored(ctx, tx, u.ID, keysHash(u.ID, u.BoxPublic, u.SignPublic), u.KeysAnchor)
+	return s.anchored(ctx, tx, u.ID, keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic), u.KeysAnchor)
 }
 
 // officeBox returns the office's public key, once it is proved anchored,
@@ -111,7 +100,7 @@ func (s *Service) officeBox(ctx context.Context, tx store.Tx, set map[string][]b
 		}
 		idx = n
 	}
-	return box, s.anchored(ctx, tx, officeGroup, keysHash(officeGroup, string(box), nil), idx)
+	return box, s.anchored(ctx, tx, officeGroup, keysHash(officeGroup, "", string(box), nil), idx)
 }
 
 // readOfficeBox is officeBox reading its settings itself.
@@ -126,7 +115,7 @@ func (s *Service) readOfficeBox(ctx context.Context, tx store.Tx) ([]byte, error
 // anchorOffice records the entry anchoring the office's public key box
 // and points office.anchor at it.
 func (s *Service) anchorOffice(ctx context.Context, tx store.Tx, box string) error {
-	h := keysHash(officeGroup, box, nil)
+	h := keysHash(officeGroup, "", box, nil)
 	idx, err := s.record(ctx, tx, event{action: "office.key", content: h[:]})
 	if err != nil {
 		return err
@@ -195,7 +184,7 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, h [32]byte, idx 
 	if err != nil {
 		return fmt.Sprintf("entry %d: %v", idx, err), nil
 	}
-	if !anchorActions[l.Action] || l.Content != hex.EncodeToString(h[:]) {
+	if !l.AnchorsKeys() || l.Content != hex.EncodeToString(h[:]) {
 		return fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
 	}
 	proof, err := ledger.ProveInclusion(ctx, ls, idx, cp.Size)

@@ -106,7 +106,7 @@ func TestSwappedKeysAreNeverUsed(t *testing.T) {
 			{"the anchor pointed elsewhere", func() { r.exec(`UPDATE users SET keys_anchor = ? WHERE id = ?`, bobAnchor, p1.ID) }},
 			{"the anchoring entry rewritten", func() {
 				r.exec(`UPDATE users SET keys_anchor = ? WHERE id = ?`, p1Anchor, p1.ID)
-				forgeAnchor(t, r, p1Anchor, p1.ID, evil.Public().Box, p1.SignPublic)
+				forgeAnchor(t, r, p1Anchor, p1.ID, p1.Username, evil.Public().Box, p1.SignPublic)
 			}},
 		} {
 			t.Run(c.name, func(t *testing.T) {
@@ -153,13 +153,13 @@ func TestSwappedKeysAreNeverUsed(t *testing.T) {
 // someone with the database but not the ledger key can: the leaf's bytes
 // change, the stored hashes and checkpoints do not. It keeps the original
 // for restoreLeaf.
-func forgeAnchor(t *testing.T, r anchorRig, idx int64, subject, box string, sign []byte) {
+func forgeAnchor(t *testing.T, r anchorRig, idx int64, subject, username, box string, sign []byte) {
 	t.Helper()
 	var data []byte
 	if err := r.db.Raw().QueryRowContext(r.Ctx, r.db.Rebind(`SELECT data FROM ledger_leaves WHERE idx = ?`), idx).Scan(&data); err != nil {
 		t.Fatal(err)
 	}
-	forged, err := service.ForgeAnchorLeaf(data, subject, box, sign)
+	forged, err := service.ForgeAnchorLeaf(data, subject, username, box, sign)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,13 +33,18 @@ func (s *Service) ExportMemo(ctx context.Context, a *Actor, memoID string) (*bun
 				signed, ids = append(signed, au), append(ids, au.UserID)
 			}
 		}
-		keys, err := tx.SignKeys(ctx, ids)
+		users, err := tx.UsersByIDs(ctx, ids) // in the order asked
+		if err != nil {
+			return err
+		}
+		anchors, err := s.keyAnchors(ctx, tx, users)
 		if err != nil {
 			return err
 		}
 		for i, au := range signed {
 			bd.Signatures = append(bd.Signatures, bundle.Signature{Username: au.Username, Kind: string(au.Kind),
-				PublicKey: base64.StdEncoding.EncodeToString(keys[i].Public), Signature: base64.StdEncoding.EncodeToString(au.Signature)})
+				PublicKey: base64.StdEncoding.EncodeToString(users[i].SignPublic), Signature: base64.StdEncoding.EncodeToString(au.Signature),
+				Anchor: anchors[i]})
 		}
 		if len(o.rec.Receipt) > 0 {
 			if bd.Submission, err = s.submissionProof(ctx, tx, o.rec.Receipt); err != nil {
@@ -56,6 +61,49 @@ func (s *Service) ExportMemo(ctx context.Context, a *Actor, memoID string) (*bun
 		return s.audit(ctx, tx, ev)
 	})
 	return bd, err
+}
+
+// keyAnchors proves each user's keys anchored and returns the entries
+// that anchor them, with their inclusion proofs in the latest checkpoint,
+// for a bundle: a verifier then knows the ledger recorded each signer's
+// key as the key of an account of that name.
+func (s *Service) keyAnchors(ctx context.Context, tx store.Tx, users []*store.User) ([]*bundle.KeyAnchor, error) {
+	if len(users) == 0 {
+		return nil, nil
+	}
+	for _, u := range users {
+		if err := s.checkUserKeys(ctx, tx, u); err != nil {
+			return nil, err
+		}
+	}
+	_, note, err := tx.LatestCheckpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vkey, problem, err := s.ownLedgerVKey(ctx, tx)
+	if err != nil {
+		return nil, err
+	} else if problem != "" {
+		return nil, errInternal("%s", problem)
+	}
+	cp, err := ledger.OpenCheckpoint(note, vkey)
+	if err != nil {
+		return nil, errInternal("the latest checkpoint: %w", err)
+	}
+	ls := tx.LedgerStorage("", "")
+	out := make([]*bundle.KeyAnchor, len(users))
+	for i, u := range users {
+		proof, err := ledger.ProveInclusion(ctx, ls, u.KeysAnchor, cp.Size)
+		if err != nil {
+			return nil, err
+		}
+		leaves, err := ls.ReadLeaves(ctx, u.KeysAnchor, u.KeysAnchor+1)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = &bundle.KeyAnchor{UserID: u.ID, BoxKey: u.BoxPublic, Index: u.KeysAnchor, Leaf: string(leaves[0]), Proof: hashStrings(proof), Checkpoint: string(note)}
+	}
+	return out, nil
 }
 
 func (s *Service) submissionProof(ctx context.Context, tx store.Tx, rawReceipt []byte) (*bundle.Submission, error) {

@@ -1,20 +1,17 @@
 package service
 
 import (
-	"encoding/hex"
-
 	"github.com/dissent-channel/dissent/internal/ledger"
 )
 
 // ForgeAnchorLeaf returns the leaf data with its content made the anchor
 // of other keys, as someone who can write the database but holds no
 // ledger key could rewrite an entry (tests of anchor.go).
-func ForgeAnchorLeaf(data []byte, subject, box string, sign []byte) ([]byte, error) {
+func ForgeAnchorLeaf(data []byte, subject, username, box string, sign []byte) ([]byte, error) {
 	l, err := ledger.DecodeLeaf(data)
 	if err != nil {
 		return nil, err
 	}
-	h := keysHash(subject, box, sign)
-	l.Content = hex.EncodeToString(h[:])
+	l.Content = ledger.KeyAnchor(subject, username, box, sign)
 	return l.Encode()
 }
