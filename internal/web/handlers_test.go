@@ -218,7 +218,7 @@ func TestNoAccessIsNotFound(t *testing.T) {
 	id := memoID(t, alice.post("/memos/new", url.Values{"action": {"save"}, "title": {"Secret title"}, "body": {"Secret body"}, "marking": {"UNCLASSIFIED"}}))
 	missing := "aaaaaaaaaaaaaaaaaaaaaaaaaa"
 	bob := s.signedIn(t, "bob")
-	for _, sub := range []string{"", "/edit", "/history", "/sign", "/submit", "/receipt", "/receipt.json", "/proof/0", "/proof/x", "/access", "/signers", "/withdraw", "/return", "/readers", "/meeting", "/reply"} {
+	for _, sub := range []string{"", "/edit", "/history", "/sign", "/submit", "/receipt", "/receipt.json", "/bundle.json", "/proof/0", "/proof/x", "/access", "/signers", "/withdraw", "/return", "/readers", "/meeting", "/reply"} {
 		t.Run("GET"+sub, func(t *testing.T) {
 			hidden, absent, malformed := bob.get("/memos/"+id+sub), bob.get("/memos/"+missing+sub), bob.get("/memos/x"+sub)
 			for _, r := range []response{hidden, absent, malformed} {

@@ -582,6 +582,27 @@ func (h *handler) proofJSON(w http.ResponseWriter, r *http.Request, v *visit) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
+// bundleJSON downloads the memo as a bundle (service.ExportMemo): its
+// text, the signatures with each signer's key and the ledger entry that
+// anchors it, and once submitted the submission's entry, for `dissent
+// verify`. Any entitled reader may; the export is recorded.
+func (h *handler) bundleJSON(w http.ResponseWriter, r *http.Request, v *visit) {
+	id := r.PathValue("id")
+	bd, err := h.svc.ExportMemo(r.Context(), v.actor, id)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	b, err := json.MarshalIndent(bd, "", "  ")
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="dissent-memo-`+id+`.json"`)
+	_, _ = w.Write(append(b, '\n'))
+}
+
 type accessData struct {
 	ID      string
 	Entries []service.AccessEntry

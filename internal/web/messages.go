@@ -582,6 +582,8 @@ var german = map[string]string{
 	"Access log viewed":         "Zugriffsprotokoll angesehen",
 	"Ledger entry proved":       "Protokolleintrag nachgewiesen",
 	"Download the proof of ledger entry %d (JSON)": "Nachweis des Protokolleintrags %d herunterladen (JSON)",
+	"Download the memo to verify offline":          "Das Memo zur Offline-Prüfung herunterladen",
+	"(its text, signatures and their keys' ledger entries; dissent verify checks it; the download is recorded)":                         "(Text, Unterschriften und die Protokolleinträge ihrer Schlüssel; dissent verify prüft es; das Herunterladen wird protokolliert)",
 	"Each ledger entry downloads as a proof that the step is in the signed ledger, which anyone can check offline with dissent verify.": "Jeder Protokolleintrag lässt sich als Nachweis herunterladen, dass der Schritt im signierten Protokoll steht; jeder kann ihn offline mit dissent verify prüfen.",
 	"Prove your part": "Ihren Anteil nachweisen",
 	"The ledger records your steps on this memo under a commitment that names no one. These two values open it: keep them private, since with them anyone can tie those entries to you.": "Das Protokoll hält Ihre Schritte an dieser Eingabe unter einer Festlegung fest, die niemanden nennt. Diese beiden Werte öffnen sie: Halten Sie sie geheim, denn mit ihnen kann jeder diese Einträge Ihnen zuordnen.",

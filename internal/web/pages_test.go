@@ -102,6 +102,17 @@ func TestEveryPageRenders(t *testing.T) {
 	if res.Header.Get("Content-Type") != "application/json" || !strings.Contains(res.Header.Get("Content-Disposition"), "attachment") || !strings.Contains(res.body, `"content_hash"`) {
 		t.Errorf("receipt download: %v %s", res.Header, res.body)
 	}
+	// The memo downloads as a bundle that verifies offline, every signer's
+	// key anchored in the ledger.
+	res = s.signedIn(t, "alice").get("/memos/" + id + "/bundle.json")
+	if res.Header.Get("Content-Type") != "application/json" || !strings.Contains(res.Header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("bundle download: %v", res.Header)
+	}
+	if bd, err := bundle.Parse([]byte(res.body)); err != nil {
+		t.Errorf("the downloaded bundle: %v", err)
+	} else if rep, err := bundle.Verify(bd, s.LedgerVKey); err != nil || len(rep.Signers) == 0 || len(rep.Anchored) != len(rep.Signers) {
+		t.Errorf("the downloaded bundle verifies: %+v, %v; want every signer's key anchored", rep, err)
+	}
 	// The office's reply with its preview.
 	office := s.signedIn(t, "office")
 	prev := office.post("/memos/"+id+"/reply", url.Values{"action": {"preview"}, "body": {"Our reply."}})

@@ -46,6 +46,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	get("/memos/{id}/receipt", h.receipt)
 	get("/memos/{id}/receipt.json", h.receiptJSON)
 	get("/memos/{id}/proof/{index}", h.proofJSON)
+	get("/memos/{id}/bundle.json", h.bundleJSON)
 	get("/memos/{id}/access", h.accessLog)
 	get("/memos/{id}/withdraw", h.reasonPage(reasonWithdraw))
 	post("/memos/{id}/withdraw", h.withdraw)
