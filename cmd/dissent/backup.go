@@ -72,7 +72,7 @@ func firstCheckpoint(ctx context.Context, cfg *config.Config, st store.Store) (b
 	if err != nil {
 		return false, fmt.Errorf("the deployment has no signed checkpoint yet, and none can be signed without its ledger key: %w; start the server once (it signs one), then back up", err)
 	}
-	svc, err := server.NewService(cfg, st, key, logger())
+	svc, err := server.NewService(cfg, st, key, logger(), false)
 	if err != nil {
 		return false, err
 	}

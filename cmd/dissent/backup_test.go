@@ -113,3 +113,28 @@ func TestRefusesAnotherLedgerKey(t *testing.T) {
 		t.Fatalf("with its own key back: %d\n%s", code, out)
 	}
 }
+
+// TestKeysAnchor: `dissent keys anchor` refuses without --trust-database,
+// anchors the keys no entry anchors with it, and then has nothing to do.
+func TestKeysAnchor(t *testing.T) {
+	data := initData(t)
+	st, err := sqlite.Open(context.Background(), filepath.Join(data, "dissent.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a deployment upgraded from before keys were anchored, whose
+	// anchoring did not run.
+	if _, err := st.Raw().Exec(`UPDATE users SET keys_anchor = -1`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if code, out := runCLI(t, "", "keys", "anchor", "--data", data); code == 0 || !strings.Contains(out, "--trust-database") {
+		t.Fatalf("keys anchor without --trust-database: %d\n%s", code, out)
+	}
+	if code, out := runCLI(t, "", "keys", "anchor", "--trust-database", "--data", data); code != 0 || !strings.Contains(out, "no entry anchored (1:") {
+		t.Fatalf("keys anchor: %d\n%s", code, out)
+	}
+	if code, out := runCLI(t, "", "keys", "anchor", "--trust-database", "--data", data); code != 0 || !strings.Contains(out, "Nothing to do") {
+		t.Fatalf("keys anchor again: %d\n%s", code, out)
+	}
+}

@@ -46,6 +46,7 @@ func init() {
 		{"demo", "demo [--data DIR] [--addr HOST:PORT]", "set up a demo deployment (once) and serve it", cmdDemo},
 		{"init", "init --data DIR --admin NAME [--password-stdin] [--custodians a,b,c --threshold K]", "create the data folder, keys and first administrator", cmdInit},
 		{"migrate", "migrate [--data DIR]", "apply pending database migrations", cmdMigrate},
+		{"keys", "keys anchor --trust-database [--data DIR]", "anchor in the ledger the public keys no entry anchors (once, after an upgrade that did not)", cmdKeys},
 		{"user", "user add|list|disable|enable --as ADMIN ...", "manage accounts", cmdUser},
 		{"calendar", "calendar --profile P --from RFC3339 [--tz ZONE] [--data DIR]", "print the deadlines of a memo submitted at a moment", cmdCalendar},
 		{"config", "config check [--data DIR]", "check the configuration and print it", cmdConfig},
@@ -177,13 +178,15 @@ func openApp(ctx context.Context, data, addr string, migrate bool) (*app, error)
 		return nil, err
 	}
 	log := logger()
+	anchor := false // this process applied the migration that starts key anchors
 	st, err := server.OpenStoreMigrating(ctx, cfg, migrate, func(name string, took time.Duration) {
 		log.Info("migration applied", "migration", name, "took", took.Round(time.Millisecond))
+		anchor = anchor || name == server.KeyAnchorMigration
 	})
 	if err != nil {
 		return nil, err
 	}
-	svc, err := server.NewService(cfg, st, key, log)
+	svc, err := server.NewService(cfg, st, key, log, anchor)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -237,13 +240,24 @@ func cmdMigrate(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Println("Checking the database schema; a migration it lacks is applied in a transaction of its own…")
-	applied := 0
+	applied, anchor := 0, false
 	st, err := server.OpenStoreMigrating(ctx, cfg, true, func(name string, took time.Duration) {
 		applied++
+		anchor = anchor || name == server.KeyAnchorMigration
 		fmt.Printf("  applied %s in %s\n", name, took.Round(time.Millisecond))
 	})
 	if err != nil {
 		return err
+	}
+	if anchor {
+		// The keys made before are anchored now, by the process that
+		// applied the migration, as the database holds them.
+		n, err := anchorKeys(ctx, cfg, st)
+		if err != nil {
+			_ = st.Close()
+			return fmt.Errorf("%w; once that is mended, run `dissent keys anchor --trust-database`", err)
+		}
+		fmt.Printf("  anchored in the ledger the public keys (of accounts, and of the office) made before keys were anchored: %d\n", n)
 	}
 	switch applied {
 	case 0:
@@ -254,6 +268,55 @@ func cmdMigrate(ctx context.Context, args []string) error {
 		fmt.Printf("Applied %d migrations: the database schema is up to date.\n", applied)
 	}
 	return st.Close()
+}
+
+// anchorKeys anchors, with the deployment's ledger key, the public keys no
+// ledger entry anchors, and returns how many.
+func anchorKeys(ctx context.Context, cfg *config.Config, st store.Store) (int, error) {
+	key, err := server.ReadLedgerKey(cfg)
+	if err != nil {
+		return 0, err
+	}
+	svc, err := server.NewService(cfg, st, key, slog.New(slog.DiscardHandler), false)
+	if err != nil {
+		return 0, err
+	}
+	return svc.AnchorKeys(ctx)
+}
+
+func cmdKeys(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "anchor" {
+		return channel.Invalid("command", "usage: dissent keys anchor --trust-database [--data DIR]")
+	}
+	fs, data, _ := flags("keys anchor")
+	trust := fs.Bool("trust-database", false, "anchor the keys as the database holds them now: say so only for a database you trust")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if !*trust {
+		return channel.Invalid("trust-database", "this anchors in the ledger the public keys that no entry anchors, as the database holds them now, and from then on memo keys are wrapped to them; it is for keys made before December 2026 after an upgrade that did not anchor them. Check first that no one changed the database (restore a backup you trust if in doubt), then run it again with --trust-database")
+	}
+	cfg, err := loadConfig(*data, "")
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := anchorKeys(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	switch n {
+	case 0:
+		fmt.Println("Nothing to do: every public key is anchored in the ledger.")
+	default:
+		fmt.Printf("Anchored in the ledger the public keys no entry anchored (%d: accounts, and the office key if it had none), and signed a checkpoint over them.\n", n)
+		fmt.Println("Restart the running nodes: a node that found keys without anchors stopped reporting ready.")
+	}
+	return nil
 }
 
 func cmdConfig(ctx context.Context, args []string) error {

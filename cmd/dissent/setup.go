@@ -94,7 +94,7 @@ func initDeployment(ctx context.Context, o initOptions) ([]vault.Share, error) {
 		return nil, err
 	}
 	defer st.Close()
-	svc, err := server.NewService(cfg, st, skey, logger())
+	svc, err := server.NewService(cfg, st, skey, logger(), false)
 	if err != nil {
 		return nil, err
 	}

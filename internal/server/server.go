@@ -58,9 +58,17 @@ func ReadLedgerKey(cfg *config.Config) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// KeyAnchorMigration is the migration that starts anchoring public keys
+// in the ledger: the process that applies it anchors the keys made before
+// (service.AnchorKeys).
+const KeyAnchorMigration = "0007_keys_anchor.sql"
+
 // NewService builds the service over st. It refuses a ledger key that is
-// not the deployment's (service.CheckLedgerKey).
-func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.Logger) (*service.Service, error) {
+// not the deployment's (service.CheckLedgerKey). With anchorKeys (this
+// process applied KeyAnchorMigration, or an operator asked) it anchors the
+// public keys no ledger entry anchors; then it checks that none is left
+// (service.CheckKeysAnchored).
+func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.Logger, anchorKeys bool) (*service.Service, error) {
 	profile, err := cfg.Profile()
 	if err != nil {
 		return nil, err
@@ -81,14 +89,17 @@ func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.
 	if err := svc.CheckLedgerKey(ctx); err != nil {
 		return nil, err
 	}
-	// Accounts from before public keys were anchored in the ledger get
-	// their anchors now, once, from the keys the database holds.
-	n, err := svc.AnchorKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("anchor public keys in the ledger: %w", err)
+	if anchorKeys {
+		n, err := svc.AnchorKeys(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("anchor public keys in the ledger: %w", err)
+		}
+		if log != nil {
+			log.Info("anchored in the ledger the public keys no entry anchored, as the database holds them", "keys", n)
+		}
 	}
-	if n > 0 && log != nil {
-		log.Info("anchored the public keys of accounts made before keys were anchored", "keys", n)
+	if _, err := svc.CheckKeysAnchored(ctx); err != nil {
+		return nil, fmt.Errorf("check that public keys are anchored: %w", err)
 	}
 	return svc, nil
 }

@@ -216,15 +216,25 @@ func (s *Service) ownLedgerVKey(ctx context.Context, tx store.Tx) (vkey, problem
 	return vkey, "", nil
 }
 
-// AnchorKeys anchors the public keys that no entry anchors yet: those of
-// accounts, and the office's, from before keys were anchored (December
-// 2026). The first node to start on the new schema does it, trusting the
-// keys the database holds then; later ones find nothing to do. It returns
-// how many it anchored.
+// AnchorKeys anchors the public keys that no entry anchors yet, as the
+// database holds them now, with a user.keys_anchored entry for each
+// account and an office.key entry for the office's key. It is for the keys
+// made before December 2026, and trusts the database: it runs in the
+// process that applies migration 0007 (serve or dissent migrate), or when
+// an operator asks (`dissent keys anchor --trust-database`), and never on
+// its own at a later start, where a key with no anchor is someone's
+// doing (CheckKeysAnchored). It returns how many it anchored.
 func (s *Service) AnchorKeys(ctx context.Context) (int, error) {
 	n := 0
 	err := s.inTx(ctx, true, func(tx store.Tx) error {
 		n = 0
+		// The ledger's lock first: nodes starting together then take
+		// turns, and each reads the accounts after the last one's anchors
+		// committed, instead of anchoring the same ones and failing on
+		// the rows the other changed.
+		if _, err := tx.LedgerStorage("", "").LockedSize(ctx); err != nil {
+			return err
+		}
 		users, err := tx.UsersWithoutAnchor(ctx)
 		if err != nil {
 			return err
@@ -256,5 +266,40 @@ func (s *Service) AnchorKeys(ctx context.Context) (int, error) {
 		_, err = s.checkpoint(ctx, tx)
 		return err
 	})
+	return n, err
+}
+
+// CheckKeysAnchored counts the public keys that no ledger entry anchors:
+// accounts with keys whose keys_anchor is unset, and the office's key
+// without office.anchor. Outside an upgrade there should be none: each one
+// is logged at ERROR, the node stops reporting ready, and the service
+// refuses to use the key (anchored).
+func (s *Service) CheckKeysAnchored(ctx context.Context) (int, error) {
+	n := 0
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		users, err := tx.UsersWithoutAnchor(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			s.log.Error("an account's public keys are not anchored in the ledger: memo keys will not be wrapped to them", "user", u.ID)
+		}
+		n = len(users)
+		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor)
+		if err != nil {
+			return err
+		}
+		if _, ok := set[settingOffice]; ok {
+			if _, ok := set[settingOfficeAnchor]; !ok {
+				s.log.Error("the office's public key is not anchored in the ledger: submissions will be refused")
+				n++
+			}
+		}
+		return nil
+	})
+	if n > 0 {
+		s.tampered.Store(true)
+		s.log.Error("public keys without an anchor in the ledger: after an upgrade from a release before December 2026 that did not anchor them, run `dissent keys anchor --trust-database` once; otherwise someone changed the database: find who", "keys", n)
+	}
 	return n, err
 }

@@ -1,7 +1,9 @@
 package service_test
 
 import (
+	"bytes"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -241,6 +243,14 @@ func TestKeysAnchoredOnUpgrade(t *testing.T) {
 		if _, err := node.Submit(d.Ctx, alice, m.ID, 1); !errors.Is(err, service.ErrNotAnchored) {
 			t.Fatalf("submit with no key anchored: %v, want refused", err)
 		}
+		// A node started later, not upgrading, reports the keys and
+		// stops reporting ready.
+		if n, err := node.CheckKeysAnchored(d.Ctx); err != nil || n != withKeys+1 {
+			t.Fatalf("CheckKeysAnchored: %d, %v; want %d", n, err, withKeys+1)
+		}
+		if err := node.Ready(d.Ctx); err == nil {
+			t.Error("a node with keys no entry anchors stays ready")
+		}
 		n, err := d.Svc.AnchorKeys(d.Ctx)
 		if err != nil || n != withKeys+1 {
 			t.Fatalf("AnchorKeys: %d, %v; want %d users' keys and the office's", n, err, withKeys+1)
@@ -253,6 +263,103 @@ func TestKeysAnchoredOnUpgrade(t *testing.T) {
 		}
 		if n := r.count(`SELECT COUNT(*) FROM users WHERE keys_anchor < 0 AND box_public <> ''`); n != 0 {
 			t.Errorf("%d users with keys left without an anchor", n)
+		}
+	})
+}
+
+// TestNodesAnchorTogether: PostgreSQL app nodes, each with connections
+// of its own, that start together on an upgraded database each run
+// AnchorKeys; they take turns on the ledger's lock, so every key is
+// anchored once and none fails. (A SQLite data folder has one node.)
+func TestNodesAnchorTogether(t *testing.T) {
+	stores := storetest.OpenPostgresNodes(t, 4)
+	d := servicetest.NewDeployment(t, stores[0])
+	r := anchorRig{Deployment: d, t: t, db: stores[0].(*sqlstore.DB)}
+	for _, m := range []string{"alice", "bob", "carol"} {
+		d.Member(m)
+	}
+	r.exec(`UPDATE users SET keys_anchor = -1`)
+	r.exec(`DELETE FROM settings WHERE name = 'office.anchor'`)
+	want := r.count(`SELECT COUNT(*) FROM users WHERE box_public <> ''`) + 1
+	var nodes []*service.Service
+	for _, st := range stores[1:] {
+		nodes = append(nodes, service.New(st, d.Svc.Config(), vault.NewPasswords(vault.TestPasswordParams(), 8), nil))
+	}
+	counts, errs := make([]int, len(nodes)), make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		wg.Go(func() { counts[i], errs[i] = node.AnchorKeys(d.Ctx) })
+	}
+	wg.Wait()
+	total := 0
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Errorf("node %d: %v", i, errs[i])
+		}
+		total += counts[i]
+	}
+	if total != want {
+		t.Errorf("the nodes anchored %v keys, %d in all; want %d, each once", counts, total, want)
+	}
+	rows, err := r.db.Raw().QueryContext(d.Ctx, `SELECT data FROM ledger_leaves`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte(`"action":"user.keys_anchored"`)) {
+			n++
+		}
+	}
+	if n != want-1 {
+		t.Errorf("%d user.keys_anchored entries, want %d", n, want-1)
+	}
+}
+
+// TestLaterStartsDoNotLaunderKeys: someone who can write the database but
+// holds no ledger key swaps a principal's and the office's public keys,
+// clears their anchors and waits for a node to start. A start that is not
+// the upgrade anchors nothing: it reports the keys, stops reporting ready,
+// and no memo key is wrapped to them. (Review finding: AnchorKeys used to
+// run at every start and anchored whatever the database held.)
+func TestLaterStartsDoNotLaunderKeys(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice := d.Member("alice")
+		d.Submitted(alice, "before")
+		evil, err := vault.NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1 := d.Principals[0].User
+		r.exec(`UPDATE users SET box_public = ?, keys_anchor = -1 WHERE id = ?`, evil.Public().Box, p1.ID)
+		r.exec(`UPDATE settings SET value = ? WHERE name = 'office.public'`, []byte(evil.Public().Box))
+		r.exec(`DELETE FROM settings WHERE name = 'office.anchor'`)
+		node := d.WithConfig(d.Svc.Config()) // started afresh
+		if n, err := node.CheckKeysAnchored(d.Ctx); err != nil || n != 2 {
+			t.Fatalf("CheckKeysAnchored: %d, %v; want p1's and the office's keys", n, err)
+		}
+		if err := node.Ready(d.Ctx); err == nil {
+			t.Error("the node stays ready")
+		}
+		m, err := node.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Sign(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Submit(d.Ctx, alice, m.ID, 1); !errors.Is(err, service.ErrNotAnchored) {
+			t.Fatalf("submit beside swapped keys without anchors: %v, want refused", err)
+		}
+		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ?`, m.ID); n != 0 {
+			t.Errorf("%d wraps of the memo's key", n)
 		}
 	})
 }

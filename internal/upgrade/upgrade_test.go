@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/config"
@@ -117,18 +118,32 @@ func upgradeReleaseOne(t *testing.T, fixture, storeURL string) {
 		}
 	})
 
-	st, err := server.OpenStore(ctx, cfg, true)
+	// As serve does: the process that applies the migration starting key
+	// anchors anchors the keys release one made.
+	anchor := false
+	st, err := server.OpenStoreMigrating(ctx, cfg, true, func(name string, _ time.Duration) {
+		anchor = anchor || name == server.KeyAnchorMigration
+	})
 	if err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	defer st.Close()
+	if !anchor {
+		t.Fatalf("the upgrade did not apply %s", server.KeyAnchorMigration)
+	}
 	key, err := server.ReadLedgerKey(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := server.NewService(cfg, st, key, nil)
+	svc, err := server.NewService(cfg, st, key, nil, anchor)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A node started later anchors nothing and finds nothing unanchored.
+	if later, err := server.NewService(cfg, st, key, nil, false); err != nil {
+		t.Fatal(err)
+	} else if err := later.Ready(ctx); err != nil {
+		t.Fatalf("a node started after the upgrade is not ready: %v", err)
 	}
 	if res, err := svc.CheckLedger(ctx, nil); err != nil || !res.OK {
 		t.Fatalf("ledger self-check after the upgrade: %+v %v", res, err)
