@@ -131,7 +131,10 @@ func cmdVerify(ctx context.Context, args []string) error {
 	// key of an account of that name (when its keys were made).
 	fmt.Printf("%d signatures verify: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))
 	if len(rep.Anchored) > 0 {
-		fmt.Printf("The ledger recorded each of these keys as the key of the account of that name: %s\n", strings.Join(rep.Anchored, ", "))
+		fmt.Printf("The ledger recorded each of these keys, when it was made or put back, as the key of the account of that name: %s\n", strings.Join(rep.Anchored, ", "))
+	}
+	if len(rep.AnchoredOnUpgrade) > 0 {
+		fmt.Printf("Of these, the keys of %s were recorded when the deployment upgraded (December 2026), as its database held them then, not when they were made.\n", strings.Join(rep.AnchoredOnUpgrade, ", "))
 	}
 	if rest := slices.DeleteFunc(slices.Clone(rep.Signers), func(n string) bool { return slices.Contains(rep.Anchored, n) }); len(rest) > 0 {
 		fmt.Printf("Only the bundle says whose keys these are (no key anchor): %s. To be sure of such a signer, check their key with them.\n", strings.Join(rest, ", "))

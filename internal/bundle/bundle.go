@@ -92,12 +92,16 @@ type Report struct {
 	ContentHash string
 	Signers     []string
 	// Anchored are the signers whose keys the ledger anchors to an
-	// account of that name, in the order of Signers.
-	Anchored    []string
-	SubmittedAt time.Time
-	LedgerIndex int64
-	TreeSize    int64
-	Origin      string
+	// account of that name, in the order of Signers; AnchoredOnUpgrade
+	// those of them whose anchor is a user.keys_anchored entry: keys
+	// anchored when a deployment upgraded, as its database held them
+	// then, rather than when they were made.
+	Anchored          []string
+	AnchoredOnUpgrade []string
+	SubmittedAt       time.Time
+	LedgerIndex       int64
+	TreeSize          int64
+	Origin            string
 	// ActorCommit is the submission leaf's commitment to the author who
 	// submitted (ledger.CheckActorCommitment), empty without a submission.
 	ActorCommit string
@@ -142,6 +146,9 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 	}
 	rep := &Report{MemoID: bd.MemoID, Revision: bd.Revision, ContentHash: bd.ContentHash}
 	for _, s := range bd.Signatures {
+		if slices.Contains(rep.Signers, s.Username) {
+			return nil, invalid("%q signs twice", s.Username)
+		}
 		pub, err1 := base64.StdEncoding.DecodeString(s.PublicKey)
 		sig, err2 := base64.StdEncoding.DecodeString(s.Signature)
 		if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize {
@@ -155,10 +162,14 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 		if s.Anchor == nil {
 			continue
 		}
-		if err := verifyAnchor(s.Username, pub, s.Anchor, vkey); err != nil {
+		action, err := verifyAnchor(s.Username, pub, s.Anchor, vkey)
+		if err != nil {
 			return nil, err
 		}
 		rep.Anchored = append(rep.Anchored, s.Username)
+		if action == "user.keys_anchored" {
+			rep.AnchoredOnUpgrade = append(rep.AnchoredOnUpgrade, s.Username)
+		}
 	}
 	if bd.Submission == nil {
 		return rep, nil
@@ -173,17 +184,18 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 }
 
 // verifyAnchor checks that a is an entry anchoring the keys of the
-// account named username, pub among them, in a checkpoint vkey signed.
-func verifyAnchor(username string, pub []byte, a *KeyAnchor, vkey string) error {
+// account named username, pub among them, in a checkpoint vkey signed,
+// and returns the entry's action.
+func verifyAnchor(username string, pub []byte, a *KeyAnchor, vkey string) (string, error) {
 	leaf, err := ledger.DecodeLeaf([]byte(a.Leaf))
 	if err != nil {
-		return invalid("the key anchor of %q: %v", username, err)
+		return "", invalid("the key anchor of %q: %v", username, err)
 	}
 	if !leaf.AnchorsKeys() || leaf.Content != ledger.KeyAnchor(a.UserID, username, a.BoxKey, pub) {
-		return invalid("the key of %q is not the one its ledger entry anchors for an account of that name", username)
+		return "", invalid("the key of %q is not the one its ledger entry anchors for an account of that name", username)
 	}
 	_, err = checkIncluded(a.Leaf, a.Index, a.Proof, a.Checkpoint, []string{vkey}, fmt.Sprintf("the entry anchoring the key of %q", username))
-	return err
+	return leaf.Action, err
 }
 
 // verifyLeaf checks that leaf is the submission of revision rev of memo

@@ -91,6 +91,12 @@ func TestVerify(t *testing.T) {
 		{"a key anchor with another box key", func(b *bundle.Bundle) { b.Signatures[1].Anchor.BoxKey = b.Signatures[0].Anchor.BoxKey }, vkey},
 		{"a key anchor at another index", func(b *bundle.Bundle) { b.Signatures[1].Anchor.Index++ }, vkey},
 		{"a key anchor's leaf from elsewhere", func(b *bundle.Bundle) { b.Signatures[1].Anchor.Leaf = b.Submission.Leaf }, vkey},
+		// One name twice would let an anchored signature vouch for an
+		// unanchored one of the same name.
+		{"a signer twice", func(b *bundle.Bundle) {
+			b.Signatures = append(b.Signatures, b.Signatures[1])
+			b.Signatures[2].Anchor = nil
+		}, vkey},
 	} {
 		t.Run(c.name+" fails", func(t *testing.T) {
 			var b bundle.Bundle

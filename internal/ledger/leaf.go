@@ -391,10 +391,10 @@ func ActorCommitment(userID string, nonce []byte) string {
 // keys: where keys are made (an account set up with keys, a user's first
 // password of their own, starting afresh), put back (recovery, a sign-in
 // that found others in the database), the office founded, or keys anchored
-// on an upgrade.
+// on an upgrade, and the recovery key's.
 var keyAnchorActions = map[string]bool{
 	"user.create": true, "user.new_keys": true, "user.keys_recovered": true, "user.keys_restored": true,
-	"user.keys_anchored": true, "office.key": true,
+	"user.keys_anchored": true, "office.key": true, "recovery.key": true,
 }
 
 // AnchorsKeys reports whether l is an entry that may anchor public keys.

@@ -53,11 +53,11 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 			if current == next {
 				return channel.Invalid("new_password", "choose a password of your own, not the one you were given")
 			}
-			recoveryBox, err := tx.Setting(ctx, settingRecovery)
+			recoveryBox, err := s.recoveryBox(ctx, tx)
 			if err != nil {
 				return err
 			}
-			if made, err = makeKeys(u, newKEK, string(recoveryBox)); err != nil {
+			if made, err = makeKeys(u, newKEK, recoveryBox); err != nil {
 				return err
 			}
 		}
@@ -149,7 +149,7 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 		return err
 	}
 	return s.inTx(ctx, true, func(tx store.Tx) error {
-		recoveryBox, err := tx.Setting(ctx, settingRecovery)
+		recoveryBox, err := s.recoveryBox(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 		if u.Password != a.User.Password || u.KeyState != keysReset {
 			return channel.Errorf(channel.ECONFLICT, "your account changed meanwhile: sign in again")
 		}
-		if _, err := makeKeys(u, kek, string(recoveryBox)); err != nil {
+		if _, err := makeKeys(u, kek, recoveryBox); err != nil {
 			return err
 		}
 		u.Password = stored

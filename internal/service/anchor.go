@@ -32,8 +32,15 @@ import (
 // checkpoint that receipts and witnesses hold. Each node remembers the keys
 // it has proved, so a key's check costs a map lookup after its first use.
 
-// settingOfficeAnchor is the index of the entry anchoring office.public.
-const settingOfficeAnchor = "office.anchor"
+// settingOfficeAnchor is the index of the entry anchoring office.public,
+// settingRecoveryAnchor of the one anchoring recovery.public: every new
+// identity's private keys are sealed to the recovery key, so a key of
+// someone else's there would give them every account made meanwhile.
+const (
+	settingOfficeAnchor   = "office.anchor"
+	settingRecoveryAnchor = "recovery.anchor"
+	recoveryGroup         = "group:recovery" // the recovery key's subject in its anchor
+)
 
 // keysHash is what an anchoring entry's content commits to: the subject
 // (a user id, or officeGroup), its name, and its public keys.
@@ -41,29 +48,36 @@ func keysHash(subject, username, box string, sign []byte) [32]byte {
 	return ledger.KeyAnchorSum(subject, username, box, sign)
 }
 
-// anchorCache is the keys this node has proved anchored, by subject.
+// anchorCache is the keys this node has proved anchored, by subject: the
+// keys' hash and the entry that anchors them, both of which must be as
+// proved for the proof to stand.
 type anchorCache struct {
 	mu     sync.Mutex
-	proved map[string][32]byte
+	proved map[string]provedAnchor
+}
+
+type provedAnchor struct {
+	hash  [32]byte
+	entry int64
 }
 
 // maxAnchors bounds the cache; past it, it starts again empty.
 const maxAnchors = 100_000
 
-func (c *anchorCache) has(subject string, h [32]byte) bool {
+func (c *anchorCache) has(subject string, a provedAnchor) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	got, ok := c.proved[subject]
-	return ok && got == h
+	return ok && got == a
 }
 
-func (c *anchorCache) put(subject string, h [32]byte) {
+func (c *anchorCache) put(subject string, a provedAnchor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.proved == nil || len(c.proved) >= maxAnchors {
-		c.proved = map[string][32]byte{}
+		c.proved = map[string]provedAnchor{}
 	}
-	c.proved[subject] = h
+	c.proved[subject] = a
 }
 
 // anchorUser records ev, the making of u's keys, as the entry anchoring
@@ -92,15 +106,35 @@ func (s *Service) officeBox(ctx context.Context, tx store.Tx, set map[string][]b
 	if !ok {
 		return nil, nil
 	}
+	return box, s.anchoredSetting(ctx, tx, officeGroup, box, set, settingOfficeAnchor)
+}
+
+// recoveryBox returns the recovery key's public key, once it is proved
+// anchored.
+func (s *Service) recoveryBox(ctx context.Context, tx store.Tx) (string, error) {
+	set, err := tx.Settings(ctx, settingRecovery, settingRecoveryAnchor)
+	if err != nil {
+		return "", err
+	}
+	box, ok := set[settingRecovery]
+	if !ok {
+		return "", errInternal("the deployment has no recovery key")
+	}
+	return string(box), s.anchoredSetting(ctx, tx, recoveryGroup, box, set, settingRecoveryAnchor)
+}
+
+// anchoredSetting proves box, a group's public key kept in a setting,
+// anchored by the entry whose index the setting anchor holds.
+func (s *Service) anchoredSetting(ctx context.Context, tx store.Tx, group string, box []byte, set map[string][]byte, anchor string) error {
 	idx := int64(-1)
-	if raw, ok := set[settingOfficeAnchor]; ok {
+	if raw, ok := set[anchor]; ok {
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
-			return nil, errInternal("the setting %s is not an entry index", settingOfficeAnchor)
+			return errInternal("the setting %s is not an entry index", anchor)
 		}
 		idx = n
 	}
-	return box, s.anchored(ctx, tx, officeGroup, keysHash(officeGroup, "", string(box), nil), idx)
+	return s.anchored(ctx, tx, group, keysHash(group, "", string(box), nil), idx)
 }
 
 // readOfficeBox is officeBox reading its settings itself.
@@ -115,12 +149,28 @@ func (s *Service) readOfficeBox(ctx context.Context, tx store.Tx) ([]byte, error
 // anchorOffice records the entry anchoring the office's public key box
 // and points office.anchor at it.
 func (s *Service) anchorOffice(ctx context.Context, tx store.Tx, box string) error {
-	h := keysHash(officeGroup, "", box, nil)
-	idx, err := s.record(ctx, tx, event{action: "office.key", content: h[:]})
+	return s.anchorGroup(ctx, tx, "office.key", officeGroup, box, settingOfficeAnchor)
+}
+
+// anchorRecovery records the entry anchoring the recovery key's public key
+// box and points recovery.anchor at it.
+func (s *Service) anchorRecovery(ctx context.Context, tx store.Tx, box string) error {
+	return s.anchorGroup(ctx, tx, "recovery.key", recoveryGroup, box, settingRecoveryAnchor)
+}
+
+func (s *Service) anchorGroup(ctx context.Context, tx store.Tx, action, group, box, anchor string) error {
+	h := keysHash(group, "", box, nil)
+	idx, err := s.record(ctx, tx, event{action: action, content: h[:]})
 	if err != nil {
 		return err
 	}
-	return tx.PutSetting(ctx, settingOfficeAnchor, []byte(strconv.FormatInt(idx, 10)))
+	return tx.PutSetting(ctx, anchor, []byte(strconv.FormatInt(idx, 10)))
+}
+
+// groupKeys are the public keys kept in settings that are anchored.
+var groupKeys = []struct{ setting, anchor, action, subject string }{
+	{settingOffice, settingOfficeAnchor, "office.key", officeGroup},
+	{settingRecovery, settingRecoveryAnchor, "recovery.key", recoveryGroup},
 }
 
 // ErrNotAnchored is in the error of a request refused because it would
@@ -131,7 +181,7 @@ var ErrNotAnchored = errors.New("a public key in the database is not the one the
 // content of ledger entry idx, and that the entry is in the latest
 // checkpoint.
 func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) error {
-	if s.anchors.has(subject, h) {
+	if s.anchors.has(subject, provedAnchor{h, idx}) {
 		return nil
 	}
 	problem, err := s.proveAnchor(ctx, tx, h, idx)
@@ -143,7 +193,7 @@ func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [
 		s.log.Error("a public key in the database is not the one the ledger anchors: not used; find who changed it", "subject", subject, "entry", idx, "problem", problem)
 		return errInternal("%w: %s: %s", ErrNotAnchored, subject, problem)
 	}
-	s.anchors.put(subject, h)
+	s.anchors.put(subject, provedAnchor{h, idx})
 	return nil
 }
 
@@ -177,7 +227,9 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, h [32]byte, idx 
 		return fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", size, cp.Size), nil
 	}
 	leaves, err := ls.ReadLeaves(ctx, idx, idx+1)
-	if err != nil {
+	if errors.Is(err, ledger.ErrRange) {
+		return fmt.Sprintf("entry %d: %v", idx, err), nil // a row of the ledger is gone
+	} else if err != nil {
 		return "", err
 	}
 	l, err := ledger.DecodeLeaf(leaves[0])
@@ -188,7 +240,9 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, h [32]byte, idx 
 		return fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
 	}
 	proof, err := ledger.ProveInclusion(ctx, ls, idx, cp.Size)
-	if err != nil {
+	if errors.Is(err, ledger.ErrRange) {
+		return fmt.Sprintf("entry %d's proof: %v", idx, err), nil
+	} else if err != nil {
 		return "", err
 	}
 	if err := ledger.VerifyInclusion(leaves[0], idx, proof, cp); err != nil {
@@ -248,16 +302,18 @@ func (s *Service) AnchorKeys(ctx context.Context) (int, error) {
 			}
 			n++
 		}
-		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor)
+		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingRecovery, settingRecoveryAnchor)
 		if err != nil {
 			return err
 		}
-		if box, ok := set[settingOffice]; ok {
-			if _, ok := set[settingOfficeAnchor]; !ok {
-				if err := s.anchorOffice(ctx, tx, string(box)); err != nil {
-					return err
+		for _, g := range groupKeys {
+			if box, ok := set[g.setting]; ok {
+				if _, ok := set[g.anchor]; !ok {
+					if err := s.anchorGroup(ctx, tx, g.action, g.subject, string(box), g.anchor); err != nil {
+						return err
+					}
+					n++
 				}
-				n++
 			}
 		}
 		if n == 0 {
@@ -285,14 +341,16 @@ func (s *Service) CheckKeysAnchored(ctx context.Context) (int, error) {
 			s.log.Error("an account's public keys are not anchored in the ledger: memo keys will not be wrapped to them", "user", u.ID)
 		}
 		n = len(users)
-		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor)
+		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingRecovery, settingRecoveryAnchor)
 		if err != nil {
 			return err
 		}
-		if _, ok := set[settingOffice]; ok {
-			if _, ok := set[settingOfficeAnchor]; !ok {
-				s.log.Error("the office's public key is not anchored in the ledger: submissions will be refused")
-				n++
+		for _, g := range groupKeys {
+			if _, ok := set[g.setting]; ok {
+				if _, ok := set[g.anchor]; !ok {
+					s.log.Error("a group's public key is not anchored in the ledger: it will not be used", "setting", g.setting)
+					n++
+				}
 			}
 		}
 		return nil

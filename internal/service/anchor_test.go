@@ -363,3 +363,56 @@ func TestLaterStartsDoNotLaunderKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestRecoveryKeyAnchored: every new identity's private keys are sealed to
+// the recovery key, so one swapped into recovery.public is refused: a
+// user's first password of their own then makes no keys, and nothing is
+// sealed to the swapped key. (Review finding.)
+func TestRecoveryKeyAnchored(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		evil, err := vault.NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.CreateUser(d.Ctx, d.Admin, service.NewUser{Username: "carol", DisplayName: "Carol", Email: "carol@example.test",
+			Password: servicetest.InitialPassword("carol"), Roles: []string{"member"}, Eligible: true}); err != nil {
+			t.Fatal(err)
+		}
+		r.exec(`UPDATE settings SET value = ? WHERE name = 'recovery.public'`, []byte(evil.Public().Box))
+		tok, _, err := d.Svc.SignIn(d.Ctx, "carol", servicetest.InitialPassword("carol"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = d.Svc.ChangePassword(d.Ctx, d.Authenticate(tok), servicetest.InitialPassword("carol"), servicetest.Password("carol"))
+		if !errors.Is(err, service.ErrNotAnchored) {
+			t.Fatalf("carol's first password beside a swapped recovery key: %v, want refused", err)
+		}
+		if n := r.count(`SELECT COUNT(*) FROM users WHERE username = 'carol' AND box_public <> ''`); n != 0 {
+			t.Error("carol got keys sealed to the swapped recovery key")
+		}
+		if err := d.Svc.Ready(d.Ctx); err == nil {
+			t.Error("the node stays ready")
+		}
+	})
+}
+
+// TestCacheHoldsTheAnchorEntry: a node that proved alice's keys once still
+// notices her anchor pointed at another entry, and refuses to export a
+// bundle whose anchor would not verify. (Review finding.)
+func TestCacheHoldsTheAnchorEntry(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice, bob := d.Member("alice"), d.Member("bob")
+		m := d.Cosigned(bob, alice, "signed by both")
+		if _, err := d.Svc.ExportMemo(d.Ctx, bob, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		r.exec(`UPDATE users SET keys_anchor = (SELECT keys_anchor FROM users WHERE id = ?) WHERE id = ?`, bob.User.ID, alice.User.ID)
+		if _, err := d.Svc.ExportMemo(d.Ctx, bob, m.ID); !errors.Is(err, service.ErrNotAnchored) {
+			t.Fatalf("export with alice's anchor pointed at bob's entry: %v, want refused", err)
+		}
+	})
+}

@@ -106,6 +106,9 @@ func (s *Service) Init(ctx context.Context, setup Setup) ([]vault.Share, error) 
 		if err := tx.PutSetting(ctx, settingRecovery, []byte(recovery.Public().Box)); err != nil {
 			return err
 		}
+		if err := s.anchorRecovery(ctx, tx, recovery.Public().Box); err != nil {
+			return err
+		}
 		if err := tx.PutSetting(ctx, settingLedgerVKey, []byte(setup.LedgerVKey)); err != nil {
 			return err
 		}
@@ -224,11 +227,11 @@ func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.U
 	if err != nil {
 		return err
 	}
-	recoveryBox, err := tx.Setting(ctx, settingRecovery)
+	recoveryBox, err := s.recoveryBox(ctx, tx)
 	if err != nil {
 		return err
 	}
-	forRecovery, err := vault.SealIdentityTo(string(recoveryBox), officeGroup, office)
+	forRecovery, err := vault.SealIdentityTo(recoveryBox, officeGroup, office)
 	if err != nil {
 		return err
 	}
