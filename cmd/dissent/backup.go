@@ -29,11 +29,7 @@ func cmdBackup(ctx context.Context, args []string) error {
 	if *to == "" {
 		return channel.Invalid("to", "say where the snapshot goes with --to")
 	}
-	cfg, err := loadConfig(*data, "")
-	if err != nil {
-		return err
-	}
-	st, err := server.OpenStore(ctx, cfg, false)
+	cfg, st, err := openStore(ctx, *data)
 	if err != nil {
 		return err
 	}

@@ -270,6 +270,17 @@ func cmdMigrate(ctx context.Context, args []string) error {
 	return st.Close()
 }
 
+// openStore opens the deployment in data's store as it is, migrating
+// nothing.
+func openStore(ctx context.Context, data string) (*config.Config, store.Store, error) {
+	cfg, err := loadConfig(data, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := server.OpenStore(ctx, cfg, false)
+	return cfg, st, err
+}
+
 // anchorKeys anchors, with the deployment's ledger key, the public keys no
 // ledger entry anchors, and returns how many.
 func anchorKeys(ctx context.Context, cfg *config.Config, st store.Store) (int, error) {
@@ -296,11 +307,7 @@ func cmdKeys(ctx context.Context, args []string) error {
 	if !*trust {
 		return channel.Invalid("trust-database", "this anchors in the ledger the public keys that no entry anchors, as the database holds them now, and from then on memo keys are wrapped to them; it is for keys made before December 2026 after an upgrade that did not anchor them. Check first that no one changed the database (restore a backup you trust if in doubt), then run it again with --trust-database")
 	}
-	cfg, err := loadConfig(*data, "")
-	if err != nil {
-		return err
-	}
-	st, err := server.OpenStore(ctx, cfg, false)
+	cfg, st, err := openStore(ctx, *data)
 	if err != nil {
 		return err
 	}

@@ -77,17 +77,7 @@ func TestSwappedKeysAreNeverUsed(t *testing.T) {
 		if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT keys_anchor FROM users WHERE id = ?`), bob.User.ID).Scan(&bobAnchor); err != nil {
 			t.Fatal(err)
 		}
-		// signed is a memo of alice's, signed and ready to submit.
-		signed := func() string {
-			m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
-				t.Fatal(err)
-			}
-			return m.ID
-		}
+		signed := func() string { return signedMemo(t, d.Harness, d.Svc, alice) }
 		submit := func(id string) error {
 			_, err := d.Svc.Submit(d.Ctx, alice, id, 1)
 			return err
@@ -149,6 +139,19 @@ func TestSwappedKeysAreNeverUsed(t *testing.T) {
 			r.refused(submit(id), before)
 		})
 	})
+}
+
+// signedMemo is a memo of a's drafted and signed on node, ready to submit.
+func signedMemo(t *testing.T, h *servicetest.Harness, node *service.Service, a *service.Actor) string {
+	t.Helper()
+	m, err := node.CreateMemo(h.Ctx, a, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Sign(h.Ctx, a, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
 }
 
 // forgeAnchor rewrites entry idx to anchor other keys for subject, as
@@ -233,14 +236,8 @@ func TestKeysAnchoredOnUpgrade(t *testing.T) {
 		withKeys := r.count(`SELECT COUNT(*) FROM users WHERE box_public <> ''`)
 
 		node := d.WithConfig(d.Svc.Config()) // a node started before the upgrade ran
-		m, err := node.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := node.Sign(d.Ctx, alice, m.ID, 1); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := node.Submit(d.Ctx, alice, m.ID, 1); !errors.Is(err, service.ErrNotAnchored) {
+		id := signedMemo(t, d.Harness, node, alice)
+		if _, err := node.Submit(d.Ctx, alice, id, 1); !errors.Is(err, service.ErrNotAnchored) {
 			t.Fatalf("submit with no key anchored: %v, want refused", err)
 		}
 		// A node started later, not upgrading, reports the keys and
@@ -258,7 +255,7 @@ func TestKeysAnchoredOnUpgrade(t *testing.T) {
 		if n, err := d.Svc.AnchorKeys(d.Ctx); err != nil || n != 0 {
 			t.Fatalf("AnchorKeys again: %d, %v; want nothing to do", n, err)
 		}
-		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
+		if _, err := d.Svc.Submit(d.Ctx, alice, id, 1); err != nil {
 			t.Fatalf("submit after the upgrade anchored the keys: %v", err)
 		}
 		if n := r.count(`SELECT COUNT(*) FROM users WHERE keys_anchor < 0 AND box_public <> ''`); n != 0 {
@@ -348,17 +345,11 @@ func TestLaterStartsDoNotLaunderKeys(t *testing.T) {
 		if err := node.Ready(d.Ctx); err == nil {
 			t.Error("the node stays ready")
 		}
-		m, err := node.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := node.Sign(d.Ctx, alice, m.ID, 1); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := node.Submit(d.Ctx, alice, m.ID, 1); !errors.Is(err, service.ErrNotAnchored) {
+		id := signedMemo(t, d.Harness, node, alice)
+		if _, err := node.Submit(d.Ctx, alice, id, 1); !errors.Is(err, service.ErrNotAnchored) {
 			t.Fatalf("submit beside swapped keys without anchors: %v, want refused", err)
 		}
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ?`, m.ID); n != 0 {
+		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ?`, id); n != 0 {
 			t.Errorf("%d wraps of the memo's key", n)
 		}
 	})

@@ -546,13 +546,18 @@ func (h *handler) receiptJSON(w http.ResponseWriter, r *http.Request, v *visit) 
 		h.notFound(w, r, v)
 		return
 	}
-	b, err := json.MarshalIndent(m.Receipt, "", "  ")
+	h.download(w, r, v, "dissent-receipt-"+m.ID+".json", m.Receipt)
+}
+
+// download sends value as an indented JSON file named name.
+func (h *handler) download(w http.ResponseWriter, r *http.Request, v *visit, name string, value any) {
+	b, err := json.MarshalIndent(value, "", "  ")
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Disposition", `attachment; filename="dissent-receipt-`+m.ID+`.json"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	_, _ = w.Write(append(b, '\n'))
 }
 
@@ -572,14 +577,7 @@ func (h *handler) proofJSON(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.fail(w, r, v, err)
 		return
 	}
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Disposition", `attachment; filename="dissent-proof-`+id+`-`+strconv.FormatInt(index, 10)+`.json"`)
-	_, _ = w.Write(append(b, '\n'))
+	h.download(w, r, v, "dissent-proof-"+id+"-"+strconv.FormatInt(index, 10)+".json", p)
 }
 
 // bundleJSON downloads the memo as a bundle (service.ExportMemo): its
@@ -593,14 +591,7 @@ func (h *handler) bundleJSON(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.fail(w, r, v, err)
 		return
 	}
-	b, err := json.MarshalIndent(bd, "", "  ")
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Disposition", `attachment; filename="dissent-memo-`+id+`.json"`)
-	_, _ = w.Write(append(b, '\n'))
+	h.download(w, r, v, "dissent-memo-"+id+".json", bd)
 }
 
 type accessData struct {
