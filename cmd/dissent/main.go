@@ -257,7 +257,7 @@ func cmdMigrate(ctx context.Context, args []string) error {
 			_ = st.Close()
 			return fmt.Errorf("%w; once that is mended, run `dissent keys anchor --trust-database`", err)
 		}
-		fmt.Printf("  anchored in the ledger the public keys (of accounts, and of the office) made before keys were anchored: %d\n", n)
+		fmt.Printf("  anchored in the ledger the public keys made before keys were anchored (accounts, the office, the recovery key): %d\n", n)
 	}
 	switch applied {
 	case 0:
@@ -320,7 +320,7 @@ func cmdKeys(ctx context.Context, args []string) error {
 	case 0:
 		fmt.Println("Nothing to do: every public key is anchored in the ledger.")
 	default:
-		fmt.Printf("Anchored in the ledger the public keys no entry anchored (%d: accounts, and the office key if it had none), and signed a checkpoint over them.\n", n)
+		fmt.Printf("Anchored in the ledger the public keys no entry anchored (%d: accounts, and the office and recovery keys if they had none), and signed a checkpoint over them.\n", n)
 		fmt.Println("Restart the running nodes: a node that found keys without anchors stopped reporting ready.")
 	}
 	return nil
