@@ -14,14 +14,16 @@ import (
 
 // Public keys anchored in the ledger.
 //
-// A memo key is wrapped to public keys read from the database, and a
-// signature is checked against one. Someone who can write the database
-// could put a key of theirs in a users row, or in office.public, and have
-// what is wrapped meanwhile wrapped to them. So every public key the
-// service makes is anchored: the ledger entry that records its making has
-// the keys' hash (keysHash) as its content, the users row names that entry
-// (keys_anchor; the setting office.anchor for the office's key), and a
-// checkpoint over it is signed in the same transaction. Before a key is
+// A memo key is wrapped to public keys read from the database, a
+// signature is checked against one, and a new identity is sealed to the
+// recovery key's. Someone who can write the database could put a key of
+// theirs in a users row, in office.public or in recovery.public, and have
+// what is wrapped or sealed meanwhile readable to them. So every public key
+// the service makes is anchored: the ledger entry that records its making
+// has the keys' hash (keysHash) as its content, the users row names that
+// entry (keys_anchor; the settings office.anchor and recovery.anchor for
+// the two group keys), and a checkpoint over it is signed in the same
+// transaction. Before a key is
 // used, its entry is read, its content compared and its inclusion proved
 // against the latest checkpoint, verified with this node's own ledger key.
 // A key that fails is not used: the request fails, the node logs at ERROR
@@ -31,6 +33,10 @@ import (
 // ledger and sign a checkpoint over it, and that entry stays in every later
 // checkpoint that receipts and witnesses hold. Each node remembers the keys
 // it has proved, so a key's check costs a map lookup after its first use.
+// Keys made before anchors existed are anchored once, at the upgrade
+// (AnchorKeys); at any other start a key without an anchor is reported
+// (CheckKeysAnchored). What this does not catch: a row pointed back at an
+// earlier anchor of the same account (THREAT-MODEL, Known gaps).
 
 // settingOfficeAnchor is the index of the entry anchoring office.public,
 // settingRecoveryAnchor of the one anchoring recovery.public: every new
