@@ -17,6 +17,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/server"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/postgres"
+	"github.com/dissent-channel/dissent/internal/store/sqlite"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 )
 
@@ -125,6 +126,17 @@ func cmdRestore(ctx context.Context, args []string) error {
 	if r.Pinned != nil {
 		fmt.Printf("  - the ledger extends the checkpoint of %d entries given with --checkpoint (%s);\n", r.Pinned.Size, *cpFile)
 	}
+	if r.KeysUnanchored {
+		// The snapshot is from before keys were anchored, and restoring
+		// it applied the migration that starts anchoring: anchor its keys
+		// now, as the snapshot just verified holds them.
+		n, err := anchorRestored(ctx, *data, r.SigningKey)
+		if err != nil {
+			fmt.Printf("The snapshot is from before public keys were anchored in the ledger, and they could not be anchored now (%v): before serving it, run `dissent keys anchor --trust-database --data %s` once.\n", err, *data)
+		} else {
+			fmt.Printf("  - the snapshot is from before public keys were anchored in the ledger: anchored them as it holds them (%d);\n", n)
+		}
+	}
 	if r.Migrations > 0 {
 		fmt.Printf("Applied %d migrations to the snapshot's database.\n", r.Migrations)
 	}
@@ -175,6 +187,24 @@ func readSmall(path string, max int64) ([]byte, error) {
 }
 
 // cmdExport moves an embedded deployment to PostgreSQL.
+// anchorRestored anchors the keys of the SQLite store restored into data,
+// with the ledger key restored beside it.
+func anchorRestored(ctx context.Context, data string, haveKey bool) (int, error) {
+	if !haveKey {
+		return 0, errors.New("the snapshot has no ledger.key")
+	}
+	cfg, err := loadConfig(data, "")
+	if err != nil {
+		return 0, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(data, "dissent.db"), sqlite.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	return anchorKeys(ctx, cfg, st)
+}
+
 func cmdExport(ctx context.Context, args []string) error {
 	fs, data, _ := flags("export")
 	to := fs.String("to", "", "the target: `postgres` (with the URL as the next argument)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,27 +115,88 @@ func TestRefusesAnotherLedgerKey(t *testing.T) {
 	}
 }
 
-// TestKeysAnchor: `dissent keys anchor` refuses without --trust-database,
-// anchors the keys no entry anchors with it, and then has nothing to do.
+// TestKeysAnchor: `dissent keys anchor` refuses without --trust-database;
+// with it, it anchors the keys of a deployment from before anchors (here
+// release one's, migrated by a process that did not anchor them), then has
+// nothing to do; and on a deployment whose ledger anchors keys it refuses
+// to anchor keys whose anchors someone cleared.
 func TestKeysAnchor(t *testing.T) {
-	data := initData(t)
-	st, err := sqlite.Open(context.Background(), filepath.Join(data, "dissent.db"), sqlite.Options{})
+	old := t.TempDir()
+	for _, f := range []string{"dissent.db", "dissent.toml", "ledger.key", "ledger.pub"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "internal", "upgrade", "testdata", "release1", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(old, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(old, "dissent.db"), sqlite.Options{Migrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As a deployment upgraded from before keys were anchored, whose
-	// anchoring did not run.
+	st.Close()
+	if code, out := runCLI(t, "", "keys", "anchor", "--data", old); code == 0 || !strings.Contains(out, "--trust-database") {
+		t.Fatalf("keys anchor without --trust-database: %d\n%s", code, out)
+	}
+	if code, out := runCLI(t, "", "keys", "anchor", "--trust-database", "--data", old); code != 0 || !strings.Contains(out, "no entry anchored (8:") {
+		t.Fatalf("keys anchor: %d\n%s", code, out)
+	}
+	if code, out := runCLI(t, "", "keys", "anchor", "--trust-database", "--data", old); code != 0 || !strings.Contains(out, "Nothing to do") {
+		t.Fatalf("keys anchor again: %d\n%s", code, out)
+	}
+
+	data := initData(t)
+	st, err = sqlite.Open(context.Background(), filepath.Join(data, "dissent.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := st.Raw().Exec(`UPDATE users SET keys_anchor = -1`); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
-	if code, out := runCLI(t, "", "keys", "anchor", "--data", data); code == 0 || !strings.Contains(out, "--trust-database") {
-		t.Fatalf("keys anchor without --trust-database: %d\n%s", code, out)
+	if code, out := runCLI(t, "", "keys", "anchor", "--trust-database", "--data", data); code == 0 || !strings.Contains(out, "the ledger anchors keys already") {
+		t.Fatalf("keys anchor beside cleared anchors: %d\n%s", code, out)
 	}
-	if code, out := runCLI(t, "", "keys", "anchor", "--trust-database", "--data", data); code != 0 || !strings.Contains(out, "no entry anchored (1:") {
-		t.Fatalf("keys anchor: %d\n%s", code, out)
+}
+
+// TestRestoreAnchorsAnOldSnapshot: a snapshot from before keys were
+// anchored is migrated by the restore, which then anchors its keys, so the
+// first serve is ready. (Review finding: it was left with every key
+// refused.)
+func TestRestoreAnchorsAnOldSnapshot(t *testing.T) {
+	snap := t.TempDir()
+	for _, f := range []string{"dissent.db", "dissent.toml", "ledger.key", "ledger.pub"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "internal", "upgrade", "testdata", "release1", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(snap, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if code, out := runCLI(t, "", "keys", "anchor", "--trust-database", "--data", data); code != 0 || !strings.Contains(out, "Nothing to do") {
-		t.Fatalf("keys anchor again: %d\n%s", code, out)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(snap, "dissent.db")) // release one's schema: read as it is
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note []byte
+	if err := db.QueryRow(`SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&note); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := os.WriteFile(filepath.Join(snap, "checkpoint"), note, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "restored")
+	if code, out := runCLI(t, "", "restore", "--from", snap, "--data", data); code != 0 || !strings.Contains(out, "anchored them as it holds them (8)") {
+		t.Fatalf("restore of a snapshot from before anchors: %d\n%s", code, out)
+	}
+	a, err := openApp(context.Background(), data, "", true) // as serve
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.store.Close()
+	if err := a.svc.Ready(context.Background()); err != nil {
+		t.Fatalf("the restored deployment's first serve is not ready: %v", err)
 	}
 }

@@ -321,7 +321,7 @@ func cmdKeys(ctx context.Context, args []string) error {
 		fmt.Println("Nothing to do: every public key is anchored in the ledger.")
 	default:
 		fmt.Printf("Anchored in the ledger the public keys no entry anchored (%d: accounts, and the office and recovery keys if they had none), and signed a checkpoint over them.\n", n)
-		fmt.Println("Restart the running nodes: a node that found keys without anchors stopped reporting ready.")
+		fmt.Println("Running nodes that found keys without anchors report ready again at their next readiness check.")
 	}
 	return nil
 }

@@ -230,6 +230,10 @@ type Pins struct {
 	Checkpoint []byte // a checkpoint signed with that key: the ledger must extend it
 }
 
+// keyAnchorMigration is server.KeyAnchorMigration (this package is below
+// server).
+const keyAnchorMigration = "0007_keys_anchor.sql"
+
 // Restored says what a restore checked.
 type Restored struct {
 	Checkpoint ledger.Checkpoint  // the snapshot's, the latest in its database
@@ -237,7 +241,11 @@ type Restored struct {
 	PinnedKey  bool               // ledger.pub is Pins.Key
 	Pinned     *ledger.Checkpoint // Pins.Checkpoint, which the ledger extends
 	Migrations int                // migrations applied to the snapshot's database
-	Sessions   int                // sign-in sessions dropped
+	// KeysUnanchored: the migration that starts anchoring public keys in
+	// the ledger was among them, so the snapshot's keys are not anchored
+	// yet (`dissent keys anchor --trust-database` does it).
+	KeysUnanchored bool
+	Sessions       int // sign-in sessions dropped
 }
 
 // Restore copies a snapshot into data, which must be empty or absent, and
@@ -330,7 +338,10 @@ func verifyRestored(ctx context.Context, dir string, pins Pins) (*Restored, erro
 	if err := checkIntegrity(ctx, path); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{Migrate: true, Migrated: func(string, time.Duration) { r.Migrations++ }})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Migrate: true, Migrated: func(name string, _ time.Duration) {
+		r.Migrations++
+		r.KeysUnanchored = r.KeysUnanchored || name == keyAnchorMigration
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"slices"
@@ -193,11 +194,11 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 	}
 	var u *store.User
 	err = s.inTx(ctx, false, func(tx store.Tx) error {
-		box, err := tx.Setting(ctx, settingRecovery)
+		box, err := s.recoveryBox(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if string(box) != recovery.Public().Box {
+		if box != recovery.Public().Box {
 			return channel.Invalid("shares", "these shares rebuild a key that is not this deployment's recovery key")
 		}
 		u, err = tx.UserByUsername(ctx, username)
@@ -234,9 +235,19 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 		if fresh.Password != u.Password || fresh.KeyState != keysReset {
 			return channel.Errorf(channel.ECONFLICT, "the account of %q changed meanwhile: start again", username)
 		}
+		// The identity sealed for recovery must be the one the ledger
+		// anchors for this account: anyone can seal an identity of their
+		// own to the recovery key's public half and put it in the row,
+		// and the ceremony would then hand it over as the user's keys.
+		if err := s.checkUserKeys(ctx, tx, fresh); err != nil {
+			return err
+		}
+		if id.Public().Box != fresh.BoxPublic || !bytes.Equal(id.Public().Sign, fresh.SignPublic) {
+			s.tampered.Store(true)
+			s.log.Error("the identity sealed for recovery is not the account's anchored keys: refused; find who changed keys_recovery", "user", u.ID)
+			return errInternal("%w: %s: the identity sealed for recovery is not the account's", ErrNotAnchored, u.ID)
+		}
 		fresh.Password, fresh.KeysSealed, fresh.KeyState = stored, vault.SealIdentity(kek, u.ID, id), keysActive
-		// The recovered identity's public keys, whatever the row held.
-		fresh.BoxPublic, fresh.SignPublic = id.Public().Box, id.Public().Sign
 		fresh.SessionEpoch++
 		if err := s.anchorUser(ctx, tx, fresh, event{action: "user.keys_recovered", role: "system", subject: u.ID}); err != nil {
 			return err

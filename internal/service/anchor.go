@@ -1,12 +1,15 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -173,11 +176,17 @@ func (s *Service) anchorGroup(ctx context.Context, tx store.Tx, action, group, b
 	return tx.PutSetting(ctx, anchor, []byte(strconv.FormatInt(idx, 10)))
 }
 
+// groupKey is a public key kept in a setting, anchored.
+type groupKey struct{ setting, anchor, action, subject string }
+
 // groupKeys are the public keys kept in settings that are anchored.
-var groupKeys = []struct{ setting, anchor, action, subject string }{
+var groupKeys = []groupKey{
 	{settingOffice, settingOfficeAnchor, "office.key", officeGroup},
 	{settingRecovery, settingRecoveryAnchor, "recovery.key", recoveryGroup},
 }
+
+// ErrAnchoredAlready is AnchorKeys' refusal on a ledger that anchors keys.
+var ErrAnchoredAlready = errors.New("the ledger anchors keys already")
 
 // ErrNotAnchored is in the error of a request refused because it would
 // have used a public key the ledger does not anchor.
@@ -195,7 +204,11 @@ func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [
 		return err // the store could not be read: no finding either way
 	}
 	if problem != "" {
-		s.tampered.Store(true)
+		if idx < 0 {
+			s.unanchored.Store(true) // cleared once every key is anchored (Ready)
+		} else {
+			s.tampered.Store(true)
+		}
 		s.log.Error("a public key in the database is not the one the ledger anchors: not used; find who changed it", "subject", subject, "entry", idx, "problem", problem)
 		return errInternal("%w: %s: %s", ErrNotAnchored, subject, problem)
 	}
@@ -278,12 +291,14 @@ func (s *Service) ownLedgerVKey(ctx context.Context, tx store.Tx) (vkey, problem
 
 // AnchorKeys anchors the public keys that no entry anchors yet, as the
 // database holds them now, with a user.keys_anchored entry for each
-// account and an office.key entry for the office's key. It is for the keys
-// made before December 2026, and trusts the database: it runs in the
-// process that applies migration 0007 (serve or dissent migrate), or when
-// an operator asks (`dissent keys anchor --trust-database`), and never on
-// its own at a later start, where a key with no anchor is someone's
-// doing (CheckKeysAnchored). It returns how many it anchored.
+// account and office.key and recovery.key entries for the group keys. It
+// is for the keys made before December 2026, and trusts the database: it
+// runs in the process that applies migration 0007 (serve or dissent
+// migrate), or when an operator asks (`dissent keys anchor
+// --trust-database`), never on its own at a later start, and only on a
+// ledger that anchors no key yet: once any is anchored, every key is
+// anchored as it is made, and one without an anchor is someone's doing
+// (CheckKeysAnchored). It returns how many it anchored.
 func (s *Service) AnchorKeys(ctx context.Context) (int, error) {
 	n := 0
 	err := s.inTx(ctx, true, func(tx store.Tx) error {
@@ -299,6 +314,29 @@ func (s *Service) AnchorKeys(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
+		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingRecovery, settingRecoveryAnchor)
+		if err != nil {
+			return err
+		}
+		var groups []groupKey
+		for _, g := range groupKeys {
+			if _, ok := set[g.setting]; ok {
+				if _, ok := set[g.anchor]; !ok {
+					groups = append(groups, g)
+				}
+			}
+		}
+		if len(users) == 0 && len(groups) == 0 {
+			return nil
+		}
+		// A deployment whose ledger anchors any key has anchored every key
+		// since it was made or upgraded: one without an anchor now was
+		// changed by someone, and must not be trusted as it stands.
+		if idx, err := s.firstAnchor(ctx, tx); err != nil {
+			return err
+		} else if idx >= 0 {
+			return fmt.Errorf("%w (entry %d), so keys are anchored as they are made; refusing to anchor the keys the database holds now. A key without an anchor was changed by someone with the database: put it back from a backup", ErrAnchoredAlready, idx)
+		}
 		for _, u := range users {
 			if err := s.anchorUser(ctx, tx, u, event{action: "user.keys_anchored", subject: u.ID}); err != nil {
 				return err
@@ -308,22 +346,11 @@ func (s *Service) AnchorKeys(ctx context.Context) (int, error) {
 			}
 			n++
 		}
-		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingRecovery, settingRecoveryAnchor)
-		if err != nil {
-			return err
-		}
-		for _, g := range groupKeys {
-			if box, ok := set[g.setting]; ok {
-				if _, ok := set[g.anchor]; !ok {
-					if err := s.anchorGroup(ctx, tx, g.action, g.subject, string(box), g.anchor); err != nil {
-						return err
-					}
-					n++
-				}
+		for _, g := range groups {
+			if err := s.anchorGroup(ctx, tx, g.action, g.subject, string(set[g.setting]), g.anchor); err != nil {
+				return err
 			}
-		}
-		if n == 0 {
-			return nil
+			n++
 		}
 		_, err = s.checkpoint(ctx, tx)
 		return err
@@ -331,20 +358,67 @@ func (s *Service) AnchorKeys(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// firstAnchor returns the index of the ledger's first entry that anchors
+// keys, or -1. It reads every leaf, each checked against its stored hash,
+// so that an anchoring entry cannot be hidden by rewriting its leaf
+// without also rewriting the tree, which no checkpoint would then match.
+func (s *Service) firstAnchor(ctx context.Context, tx store.Tx) (int64, error) {
+	size, err := ledgerSize(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	ls := tx.LedgerStorage("", "")
+	const chunk = 1024
+	for from := int64(0); from < size; from += chunk {
+		to := min(from+chunk, size)
+		leaves, err := ls.ReadLeaves(ctx, from, to)
+		if err != nil {
+			return 0, err
+		}
+		indexes := make([]int64, len(leaves))
+		for i := range leaves {
+			indexes[i] = tlog.StoredHashIndex(0, from+int64(i))
+		}
+		hashes, err := ls.ReadHashes(ctx, indexes)
+		if err != nil {
+			return 0, err
+		}
+		for i, leaf := range leaves {
+			if tlog.RecordHash(leaf) != hashes[i] {
+				return 0, fmt.Errorf("%w: ledger entry %d does not match its stored hash", ErrNotAnchored, from+int64(i))
+			}
+			if !bytes.Contains(leaf, []byte(`"content":"`)) {
+				continue
+			}
+			if l, err := ledger.DecodeLeaf(leaf); err == nil && l.AnchorsKeys() {
+				return from + int64(i), nil
+			}
+		}
+	}
+	return -1, nil
+}
+
 // CheckKeysAnchored counts the public keys that no ledger entry anchors:
-// accounts with keys whose keys_anchor is unset, and the office's key
-// without office.anchor. Outside an upgrade there should be none: each one
-// is logged at ERROR, the node stops reporting ready, and the service
-// refuses to use the key (anchored).
+// accounts with keys whose keys_anchor is unset, and the office's and
+// recovery key without their anchor settings. Outside an upgrade there
+// should be none: each one is logged at ERROR, the node stops reporting
+// ready until none is left, and the service refuses to use the key.
 func (s *Service) CheckKeysAnchored(ctx context.Context) (int, error) {
+	n, err := s.countUnanchored(ctx)
+	if n > 0 {
+		s.unanchored.Store(true)
+		s.log.Error("public keys without an anchor in the ledger: they will not be used. After an upgrade from a release before December 2026 that did not anchor them, run `dissent keys anchor --trust-database` once; otherwise someone changed the database: find who", "keys", n)
+	}
+	return n, err
+}
+
+// countUnanchored counts the public keys no anchor setting or column names.
+func (s *Service) countUnanchored(ctx context.Context) (int, error) {
 	n := 0
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
 		users, err := tx.UsersWithoutAnchor(ctx)
 		if err != nil {
 			return err
-		}
-		for _, u := range users {
-			s.log.Error("an account's public keys are not anchored in the ledger: memo keys will not be wrapped to them", "user", u.ID)
 		}
 		n = len(users)
 		set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingRecovery, settingRecoveryAnchor)
@@ -354,16 +428,11 @@ func (s *Service) CheckKeysAnchored(ctx context.Context) (int, error) {
 		for _, g := range groupKeys {
 			if _, ok := set[g.setting]; ok {
 				if _, ok := set[g.anchor]; !ok {
-					s.log.Error("a group's public key is not anchored in the ledger: it will not be used", "setting", g.setting)
 					n++
 				}
 			}
 		}
 		return nil
 	})
-	if n > 0 {
-		s.tampered.Store(true)
-		s.log.Error("public keys without an anchor in the ledger: after an upgrade from a release before December 2026 that did not anchor them, run `dissent keys anchor --trust-database` once; otherwise someone changed the database: find who", "keys", n)
-	}
 	return n, err
 }

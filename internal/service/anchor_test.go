@@ -1,9 +1,7 @@
 package service_test
 
 import (
-	"bytes"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -222,100 +220,73 @@ func TestKeysChangedOnAnotherNodeAreTaken(t *testing.T) {
 	})
 }
 
-// TestKeysAnchoredOnUpgrade: a deployment from before keys were anchored
-// (no anchors at all) refuses to wrap to its keys until AnchorKeys, which a
-// node runs as it starts, anchors every key; a second run finds none.
-func TestKeysAnchoredOnUpgrade(t *testing.T) {
+// TestAnchorKeysRefusesOnAnAnchoredLedger: on a deployment whose ledger
+// anchors keys, keys whose anchors someone cleared are refused at use and
+// reported at start, and AnchorKeys (a replayed upgrade, or an operator's
+// --trust-database) refuses to anchor them as they stand. With the anchors
+// put back, the node is ready again without a restart. (Reviews: a node
+// that starts during an upgrade must not stay unready; a replayed
+// migration must not launder keys.)
+func TestAnchorKeysRefusesOnAnAnchoredLedger(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
 		d := servicetest.NewDeployment(t, st)
 		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
 		alice := d.Member("alice")
 		d.Create("pending", true, "member") // no keys: nothing to anchor
+		type row struct {
+			id     string
+			anchor int64
+		}
+		var rows []row
+		raw, err := r.db.Raw().QueryContext(d.Ctx, `SELECT id, keys_anchor FROM users`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for raw.Next() {
+			var x row
+			if err := raw.Scan(&x.id, &x.anchor); err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, x)
+		}
+		raw.Close()
+		var office []byte
+		if err := r.db.Raw().QueryRowContext(d.Ctx, `SELECT value FROM settings WHERE name = 'office.anchor'`).Scan(&office); err != nil {
+			t.Fatal(err)
+		}
 		r.exec(`UPDATE users SET keys_anchor = -1`)
 		r.exec(`DELETE FROM settings WHERE name = 'office.anchor'`)
 		withKeys := r.count(`SELECT COUNT(*) FROM users WHERE box_public <> ''`)
 
-		node := d.WithConfig(d.Svc.Config()) // a node started before the upgrade ran
-		id := signedMemo(t, d.Harness, node, alice)
-		if _, err := node.Submit(d.Ctx, alice, id, 1); !errors.Is(err, service.ErrNotAnchored) {
-			t.Fatalf("submit with no key anchored: %v, want refused", err)
-		}
-		// A node started later, not upgrading, reports the keys and
-		// stops reporting ready.
+		node := d.WithConfig(d.Svc.Config()) // started afresh
 		if n, err := node.CheckKeysAnchored(d.Ctx); err != nil || n != withKeys+1 {
 			t.Fatalf("CheckKeysAnchored: %d, %v; want %d", n, err, withKeys+1)
 		}
 		if err := node.Ready(d.Ctx); err == nil {
 			t.Error("a node with keys no entry anchors stays ready")
 		}
-		n, err := d.Svc.AnchorKeys(d.Ctx)
-		if err != nil || n != withKeys+1 {
-			t.Fatalf("AnchorKeys: %d, %v; want %d users' keys and the office's", n, err, withKeys+1)
+		id := signedMemo(t, d.Harness, node, alice)
+		if _, err := node.Submit(d.Ctx, alice, id, 1); !errors.Is(err, service.ErrNotAnchored) {
+			t.Fatalf("submit with no key anchored: %v, want refused", err)
 		}
-		if n, err := d.Svc.AnchorKeys(d.Ctx); err != nil || n != 0 {
-			t.Fatalf("AnchorKeys again: %d, %v; want nothing to do", n, err)
+		leaves := r.count(`SELECT COUNT(*) FROM ledger_leaves`)
+		if n, err := node.AnchorKeys(d.Ctx); !errors.Is(err, service.ErrAnchoredAlready) || n != 0 {
+			t.Fatalf("AnchorKeys on a ledger that anchors keys: %d, %v; want refused", n, err)
 		}
-		if _, err := d.Svc.Submit(d.Ctx, alice, id, 1); err != nil {
-			t.Fatalf("submit after the upgrade anchored the keys: %v", err)
+		if n := r.count(`SELECT COUNT(*) FROM ledger_leaves`); n != leaves {
+			t.Errorf("the refused AnchorKeys wrote %d entries", n-leaves)
 		}
-		if n := r.count(`SELECT COUNT(*) FROM users WHERE keys_anchor < 0 AND box_public <> ''`); n != 0 {
-			t.Errorf("%d users with keys left without an anchor", n)
+		for _, x := range rows {
+			r.exec(`UPDATE users SET keys_anchor = ? WHERE id = ?`, x.anchor, x.id)
+		}
+		r.exec(`INSERT INTO settings (name, value) VALUES ('office.anchor', ?)`, office)
+		if err := node.Ready(d.Ctx); err != nil {
+			t.Errorf("with the anchors put back the node is not ready: %v", err)
+		}
+		if _, err := node.Submit(d.Ctx, alice, id, 1); err != nil {
+			t.Fatalf("submit with the anchors put back: %v", err)
 		}
 	})
-}
-
-// TestNodesAnchorTogether: PostgreSQL app nodes, each with connections
-// of its own, that start together on an upgraded database each run
-// AnchorKeys; they take turns on the ledger's lock, so every key is
-// anchored once and none fails. (A SQLite data folder has one node.)
-func TestNodesAnchorTogether(t *testing.T) {
-	stores := storetest.OpenPostgresNodes(t, 4)
-	d := servicetest.NewDeployment(t, stores[0])
-	r := anchorRig{Deployment: d, t: t, db: stores[0].(*sqlstore.DB)}
-	for _, m := range []string{"alice", "bob", "carol"} {
-		d.Member(m)
-	}
-	r.exec(`UPDATE users SET keys_anchor = -1`)
-	r.exec(`DELETE FROM settings WHERE name = 'office.anchor'`)
-	want := r.count(`SELECT COUNT(*) FROM users WHERE box_public <> ''`) + 1
-	var nodes []*service.Service
-	for _, st := range stores[1:] {
-		nodes = append(nodes, service.New(st, d.Svc.Config(), vault.NewPasswords(vault.TestPasswordParams(), 8), nil))
-	}
-	counts, errs := make([]int, len(nodes)), make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, node := range nodes {
-		wg.Go(func() { counts[i], errs[i] = node.AnchorKeys(d.Ctx) })
-	}
-	wg.Wait()
-	total := 0
-	for i := range nodes {
-		if errs[i] != nil {
-			t.Errorf("node %d: %v", i, errs[i])
-		}
-		total += counts[i]
-	}
-	if total != want {
-		t.Errorf("the nodes anchored %v keys, %d in all; want %d, each once", counts, total, want)
-	}
-	rows, err := r.db.Raw().QueryContext(d.Ctx, `SELECT data FROM ledger_leaves`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(data, []byte(`"action":"user.keys_anchored"`)) {
-			n++
-		}
-	}
-	if n != want-1 {
-		t.Errorf("%d user.keys_anchored entries, want %d", n, want-1)
-	}
 }
 
 // TestLaterStartsDoNotLaunderKeys: someone who can write the database but
@@ -404,6 +375,42 @@ func TestCacheHoldsTheAnchorEntry(t *testing.T) {
 		r.exec(`UPDATE users SET keys_anchor = (SELECT keys_anchor FROM users WHERE id = ?) WHERE id = ?`, bob.User.ID, alice.User.ID)
 		if _, err := d.Svc.ExportMemo(d.Ctx, bob, m.ID); !errors.Is(err, service.ErrNotAnchored) {
 			t.Fatalf("export with alice's anchor pointed at bob's entry: %v, want refused", err)
+		}
+	})
+}
+
+// TestRecoveryInstallsOnlyTheAnchoredKeys: someone who writes the database
+// seals an identity of their own to the recovery key's public half as a
+// principal's keys_recovery and marks the keys reset. The custodians'
+// genuine ceremony must refuse it, not hand it over as the principal's keys.
+// (Review finding.)
+func TestRecoveryInstallsOnlyTheAnchoredKeys(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		p1 := d.Principals[0].User
+		var recovery []byte
+		if err := r.db.Raw().QueryRowContext(d.Ctx, `SELECT value FROM settings WHERE name = 'recovery.public'`).Scan(&recovery); err != nil {
+			t.Fatal(err)
+		}
+		evil, err := vault.NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := vault.SealIdentityTo(string(recovery), p1.ID, evil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.exec(`UPDATE users SET keys_recovery = ?, key_state = 'reset' WHERE id = ?`, sealed, p1.ID)
+		err = d.Svc.RecoverKeys(d.Ctx, d.Shares, p1.Username, "p1's own new phrase here")
+		if !errors.Is(err, service.ErrNotAnchored) {
+			t.Fatalf("recovery of an identity that is not the account's: %v, want refused", err)
+		}
+		if n := r.count(`SELECT COUNT(*) FROM users WHERE id = ? AND box_public = ?`, p1.ID, evil.Public().Box); n != 0 {
+			t.Error("the attacker's identity became p1's keys")
+		}
+		if err := d.Svc.Ready(d.Ctx); err == nil {
+			t.Error("the node stays ready")
 		}
 	})
 }

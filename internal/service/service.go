@@ -69,6 +69,11 @@ type Service struct {
 	// ledger, vkey the ledger public key it checked is its own (anchor.go).
 	anchors anchorCache
 	vkey    atomic.Pointer[string]
+	// unanchored: keys without an anchor were found (CheckKeysAnchored,
+	// or a key refused for having none). Unlike tampered it clears, once
+	// Ready finds every key anchored: a node that starts while another
+	// anchors the keys of an upgrade sees them for a moment.
+	unanchored atomic.Bool
 	// crypto admits submissions' crypto done before the write transaction
 	// (presubmit.go), one fewer at a time than there are cores.
 	crypto chan struct{}
@@ -109,6 +114,14 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return err
+	}
+	if s.unanchored.Load() {
+		if n, err := s.countUnanchored(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			return fmt.Errorf("service: %d public keys have no anchor in the ledger", n)
+		}
+		s.unanchored.Store(false)
 	}
 	return s.ledgerHealthy(ctx)
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,15 +136,51 @@ func upgradeReleaseOne(t *testing.T, fixture, storeURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := server.NewService(cfg, st, key, nil, anchor)
+	// Three nodes anchor at once (on PostgreSQL each with connections of
+	// its own): they take turns, one anchors every key release one made,
+	// the others find nothing left, and none fails.
+	nodes := make([]*service.Service, 3)
+	for i := range nodes {
+		nst := st
+		if storeURL != "" {
+			if nst, err = server.OpenStore(ctx, cfg, false); err != nil {
+				t.Fatal(err)
+			}
+			defer nst.Close()
+		}
+		if nodes[i], err = server.NewService(cfg, nst, key, nil, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts, errs := make([]int, len(nodes)), make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		wg.Go(func() { counts[i], errs[i] = node.AnchorKeys(ctx) })
+	}
+	wg.Wait()
+	anchoring := 0
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d anchoring the keys of release one: %v", i, errs[i])
+		}
+		if counts[i] > 0 {
+			anchoring++
+		}
+	}
+	if anchoring != 1 {
+		t.Fatalf("%d nodes anchored keys (%v), want one", anchoring, counts)
+	}
+	// A node started later anchors nothing and finds nothing unanchored,
+	// and a replayed anchoring has nothing to do.
+	svc, err := server.NewService(cfg, st, key, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A node started later anchors nothing and finds nothing unanchored.
-	if later, err := server.NewService(cfg, st, key, nil, false); err != nil {
-		t.Fatal(err)
-	} else if err := later.Ready(ctx); err != nil {
+	if err := svc.Ready(ctx); err != nil {
 		t.Fatalf("a node started after the upgrade is not ready: %v", err)
+	}
+	if n, err := svc.AnchorKeys(ctx); n != 0 || err != nil {
+		t.Fatalf("anchoring again: %d, %v; want nothing to do", n, err)
 	}
 	if res, err := svc.CheckLedger(ctx, nil); err != nil || !res.OK {
 		t.Fatalf("ledger self-check after the upgrade: %+v %v", res, err)
