@@ -115,22 +115,30 @@ func TestRefusesAnotherLedgerKey(t *testing.T) {
 	}
 }
 
+// releaseOne copies the first release's data folder (the upgrade test's
+// fixture) into a new folder: a deployment from before keys were anchored.
+func releaseOne(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"dissent.db", "dissent.toml", "ledger.key", "ledger.pub"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "internal", "upgrade", "testdata", "release1", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // TestKeysAnchor: `dissent keys anchor` refuses without --trust-database;
 // with it, it anchors the keys of a deployment from before anchors (here
 // release one's, migrated by a process that did not anchor them), then has
 // nothing to do; and on a deployment whose ledger anchors keys it refuses
 // to anchor keys whose anchors someone cleared.
 func TestKeysAnchor(t *testing.T) {
-	old := t.TempDir()
-	for _, f := range []string{"dissent.db", "dissent.toml", "ledger.key", "ledger.pub"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "internal", "upgrade", "testdata", "release1", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(old, f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	old := releaseOne(t)
 	st, err := sqlite.Open(context.Background(), filepath.Join(old, "dissent.db"), sqlite.Options{Migrate: true})
 	if err != nil {
 		t.Fatal(err)
@@ -165,16 +173,7 @@ func TestKeysAnchor(t *testing.T) {
 // first serve is ready. (Review finding: it was left with every key
 // refused.)
 func TestRestoreAnchorsAnOldSnapshot(t *testing.T) {
-	snap := t.TempDir()
-	for _, f := range []string{"dissent.db", "dissent.toml", "ledger.key", "ledger.pub"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "internal", "upgrade", "testdata", "release1", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(snap, f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	snap := releaseOne(t)
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(snap, "dissent.db")) // release one's schema: read as it is
 	if err != nil {
 		t.Fatal(err)
