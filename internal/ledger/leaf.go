@@ -413,12 +413,14 @@ func KeyAnchor(subject, username, box string, sign []byte) string {
 // sign the Ed25519 public key (the office has none). Each part is
 // length-prefixed, so no two lists of parts hash alike.
 func KeyAnchorSum(subject, username, box string, sign []byte) [32]byte {
-	h := sha256.New()
-	for _, p := range [][]byte{[]byte(keyAnchorDomain), []byte(subject), []byte(username), []byte(box), sign} {
-		h.Write([]byte{byte(len(p) >> 24), byte(len(p) >> 16), byte(len(p) >> 8), byte(len(p))})
-		h.Write(p)
+	// One buffer, on the stack for the usual sizes: the service computes
+	// this for every recipient of every submission.
+	b := make([]byte, 0, 256)
+	for _, p := range []string{keyAnchorDomain, subject, username, box, string(sign)} {
+		b = append(b, byte(len(p)>>24), byte(len(p)>>16), byte(len(p)>>8), byte(len(p)))
+		b = append(b, p...)
 	}
-	return [32]byte(h.Sum(nil))
+	return sha256.Sum256(b)
 }
 
 const keyAnchorDomain = "dissent-key-anchor-v1"
