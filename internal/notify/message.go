@@ -57,6 +57,12 @@ var texts = map[string]struct{ subject, lead string }{
 	"overdue.acknowledge":  {"a memo's acknowledgement is overdue", "A memo was due to be acknowledged by %s and has not been."},
 	"overdue.reply":        {"a memo's substantive reply is overdue", "A memo's substantive reply was due by %s and has not been sent."},
 	"overdue.reply_latest": {"a memo is past its latest reply date", "A memo's substantive reply was due at the latest by %s and has not been sent."},
+	// Account notices: if the person did not do or ask for this, someone
+	// may be taking their account over.
+	"account.password_reset": {"your password was reset", "An administrator reset the password of your Dissent account. If you did not ask for this, tell the channel office and your inspector general now: someone may be taking your account over."},
+	"account.new_keys":       {"keys were made for your account", "New keys were made for your Dissent account after a password reset, under a password chosen at sign-in. If that was not you, tell the channel office and your inspector general now: someone may be taking your account over."},
+	"account.email_changed":  {"your e-mail address was changed", "The e-mail address of your Dissent account was changed; this notice goes to the old address. If you did not ask for this, tell the channel office and your inspector general now."},
+	"keys.recovered":         {"your keys were restored", "The recovery custodians restored the keys of your Dissent account, under the password typed at the ceremony. If you did not take part, tell the channel office and your inspector general now."},
 }
 
 // Compose writes the e-mail for n at now. Unknown kinds get a general

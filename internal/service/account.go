@@ -78,6 +78,9 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 		if made == nil {
 			return nil
 		}
+		// No notice: the user has just chosen it. Had an administrator
+		// done it first, the user's own sign-in with the password they
+		// were given fails, which they see.
 		if _, err := s.checkpoint(ctx, tx); err != nil {
 			return err
 		}
@@ -116,8 +119,22 @@ func (s *Service) ResetPassword(ctx context.Context, a *Actor, username, passwor
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "the account")
 		}
+		if err := s.accountNotice(ctx, tx, u, KindPasswordReset, u.Email); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, event{action: "user.password_reset", actor: a, subject: u.ID})
 	})
+}
+
+// accountNotice tells u of a change to their account: in the app, and by
+// e-mail to email (the old address when the address changed) when the
+// deployment sends e-mail.
+func (s *Service) accountNotice(ctx context.Context, tx store.Tx, u *store.User, kind, email string) error {
+	n := &store.Notification{ID: newID(), UserID: u.ID, Kind: kind, CreatedAt: micros(s.now()), EmailState: "none"}
+	if s.reminders().Email && email != "" {
+		n.Email, n.EmailState, n.NextTry = email, "pending", n.CreatedAt
+	}
+	return tx.AddNotification(ctx, n)
 }
 
 // NewKeys gives a user whose keys are locked a fresh key pair under next,
@@ -171,6 +188,9 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "your account")
+		}
+		if err := s.accountNotice(ctx, tx, u, KindNewKeys, u.Email); err != nil {
+			return err
 		}
 		_, err = s.checkpoint(ctx, tx)
 		return err
@@ -255,7 +275,7 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 		if err := tx.UpdateUser(ctx, fresh); err != nil {
 			return storeErr(err, "the account")
 		}
-		if err := tx.AddNotification(ctx, &store.Notification{ID: newID(), UserID: u.ID, Kind: "keys.recovered", CreatedAt: micros(s.now()), EmailState: "none"}); err != nil {
+		if err := s.accountNotice(ctx, tx, fresh, KindKeysRecovered, fresh.Email); err != nil {
 			return err
 		}
 		_, err = s.checkpoint(ctx, tx)

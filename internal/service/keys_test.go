@@ -1,12 +1,14 @@
 package service_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
@@ -287,4 +289,78 @@ func TestPendingAccountsAtTheEdges(t *testing.T) {
 	if _, err := d.Svc.SetDistribution(d.Ctx, d.Admin, service.Distribution{Usernames: []string{"p1", "p2", "pat"}}); err != nil {
 		t.Errorf("the distribution once pat has keys: %v", err)
 	}
+}
+
+// TestAccountNoticesReachTheUser: a password reset, new keys after it and a
+// changed e-mail address are told to the account's own user, in the app
+// and by e-mail when the deployment sends e-mail (the address change to
+// the old address), so that someone taking the account over is seen by the
+// person it belongs to. A user's first password of their own is not: they
+// have just chosen it.
+func TestAccountNoticesReachTheUser(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		cfg := d.Svc.Config()
+		policy := service.DefaultReminders()
+		policy.Email = true
+		cfg.Reminders = &policy
+		svc := d.WithConfig(cfg)
+		db := st.(*sqlstore.DB)
+		mailed := func(user, kind, to string) int {
+			t.Helper()
+			var n int
+			if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT COUNT(*) FROM notifications WHERE user_id = ? AND kind = ? AND email = ? AND email_state = 'pending'`), user, kind, to).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		p1 := d.Principals[0].User
+		if n := mailed(p1.ID, service.KindNewKeys, p1.Email); n != 0 {
+			t.Errorf("p1 was told of the keys of their own first password (%d)", n)
+		}
+		if err := svc.ResetPassword(d.Ctx, d.Admin, "p1", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		if n := mailed(p1.ID, service.KindPasswordReset, p1.Email); n != 1 {
+			t.Errorf("%d e-mails of the reset to p1, want 1", n)
+		}
+		tok, _, err := svc.SignIn(d.Ctx, "p1", "temporary-password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		locked, err := svc.Authenticate(d.Ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.NewKeys(d.Ctx, locked, "temporary-password-1", "p1's own new phrase"); err != nil {
+			t.Fatal(err)
+		}
+		if n := mailed(p1.ID, service.KindNewKeys, p1.Email); n != 1 {
+			t.Errorf("%d e-mails of the new keys to p1, want 1", n)
+		}
+		other := "someone-else@example.test"
+		if _, err := svc.UpdateUser(d.Ctx, d.Admin, "p1", service.UserUpdate{Email: &other}); err != nil {
+			t.Fatal(err)
+		}
+		if n := mailed(p1.ID, service.KindEmailChanged, p1.Email); n != 1 {
+			t.Errorf("%d e-mails of the address change to p1's old address, want 1", n)
+		}
+		tok, _, err = svc.SignIn(d.Ctx, "p1", "p1's own new phrase")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bell, err := svc.Notifications(d.Ctx, d.Authenticate(tok), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, n := range bell.Items {
+			kinds = append(kinds, n.Kind)
+		}
+		for _, k := range []string{service.KindPasswordReset, service.KindNewKeys, service.KindEmailChanged} {
+			if !slices.Contains(kinds, k) {
+				t.Errorf("p1's bell %v lacks %s", kinds, k)
+			}
+		}
+	})
 }

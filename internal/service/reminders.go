@@ -78,6 +78,15 @@ const (
 	KindDraftStale  = "draft.stale"      // a drafter: your draft is untouched (worked out, never stored)
 	kindRemind      = "remind."          // + deadline: office, before the deadline
 	kindOverdue     = "overdue."         // + deadline: escalation contacts and office, after it
+
+	// Account notices go to the account's own user, by e-mail too when
+	// the deployment sends e-mail, so that someone taking an account over
+	// (an administrator resetting its password and making new keys) is
+	// seen by the person it belongs to.
+	KindPasswordReset = "account.password_reset" // an administrator reset your password
+	KindNewKeys       = "account.new_keys"       // new keys were made for your account after a reset
+	KindEmailChanged  = "account.email_changed"  // your address changed (to the old address)
+	KindKeysRecovered = "keys.recovered"         // the custodians restored your keys
 )
 
 // The deadlines the office owes, as they appear in reminder kinds.

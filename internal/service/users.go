@@ -471,7 +471,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 		if u.ID == a.User.ID && (up.Disabled != nil && *up.Disabled || up.Roles != nil && !slices.Contains(*up.Roles, string(channel.RoleAdmin))) {
 			return channel.Errorf(channel.EINVALID, "you cannot disable yourself or take away your own administrator role")
 		}
-		hadOffice := slices.Contains(u.Roles, string(channel.RoleOffice))
+		hadOffice, oldEmail := slices.Contains(u.Roles, string(channel.RoleOffice)), u.Email
 		if up.DisplayName != nil {
 			u.DisplayName = *up.DisplayName
 		}
@@ -492,6 +492,11 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "the account")
+		}
+		if u.Email != oldEmail {
+			if err := s.accountNotice(ctx, tx, u, KindEmailChanged, oldEmail); err != nil {
+				return err
+			}
 		}
 		if hadOffice && !slices.Contains(u.Roles, string(channel.RoleOffice)) {
 			if err := tx.DeleteGroupKey(ctx, officeGroup, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {

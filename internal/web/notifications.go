@@ -24,7 +24,10 @@ var noticeNames = map[string]string{
 	"overdue." + service.DeadlineReplyLatest: "Overdue: a memo is past its latest reply date",
 	service.KindSignPending:                  "Your signature is asked on a memo",
 	service.KindDraftStale:                   "A draft of yours has not changed for a long time",
-	"keys.recovered":                         "The recovery custodians restored your keys, under the password you typed with them",
+	service.KindKeysRecovered:                "The recovery custodians restored your keys, under the password you typed with them",
+	service.KindPasswordReset:                "An administrator reset your password: if you did not ask for it, tell the channel office",
+	service.KindNewKeys:                      "New keys were made for your account after a password reset: if that was not you, tell the channel office",
+	service.KindEmailChanged:                 "Your e-mail address was changed: if you did not ask for it, tell the channel office",
 }
 
 // noticeRow is one line of the notifications page.

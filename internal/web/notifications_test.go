@@ -220,7 +220,8 @@ func TestAuthorNotices(t *testing.T) {
 // writes or works out is put in words, rather than in the general "something
 // needs your attention".
 func TestEveryNoticeKindHasWords(t *testing.T) {
-	kinds := []string{service.KindReceived, service.KindDistributed, service.KindSignPending, service.KindDraftStale, "keys.recovered"}
+	kinds := []string{service.KindReceived, service.KindDistributed, service.KindSignPending, service.KindDraftStale,
+		service.KindKeysRecovered, service.KindPasswordReset, service.KindNewKeys, service.KindEmailChanged}
 	for _, d := range []string{service.DeadlineAcknowledge, service.DeadlineReply, service.DeadlineReplyLatest} {
 		kinds = append(kinds, "remind."+d, "overdue."+d)
 	}
