@@ -290,11 +290,17 @@ func (s *Service) openLatest(ctx context.Context, tx store.Tx, note []byte) (led
 	if last := s.signed.Load(); last != nil && bytes.Equal(last.note, note) {
 		return last.cp, nil
 	}
-	vkey, err := tx.Setting(ctx, settingLedgerVKey)
+	// The node's own key, not whatever the settings row holds: a key put
+	// there would let its holder's checkpoint decide what this node signs
+	// over.
+	vkey, problem, err := s.ownLedgerVKey(ctx, tx)
 	if err != nil {
 		return ledger.Checkpoint{}, err
+	} else if problem != "" {
+		s.tampered.Store(true)
+		return ledger.Checkpoint{}, errInternal("%s", problem)
 	}
-	cp, err := ledger.OpenCheckpoint(note, string(vkey))
+	cp, err := ledger.OpenCheckpoint(note, vkey)
 	if err != nil {
 		return ledger.Checkpoint{}, errInternal("the latest checkpoint does not verify: %w", err)
 	}

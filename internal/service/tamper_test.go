@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +188,55 @@ func TestForgedCheckpointStopsSubmissions(t *testing.T) {
 		}
 		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err == nil || !strings.Contains(err.Error(), "checkpoint does not verify") {
 			t.Fatalf("submit over a forged checkpoint: %v, want it refused", err)
+		}
+	})
+}
+
+// TestSwappedLedgerKeyIsNotTrusted puts a key of someone else's in the
+// ledger.vkey setting and the latest checkpoint signed with it, over the
+// very tree the ledger holds: a node must not take that checkpoint as the
+// one it signs over (a rewritten history would pass the same way), but
+// refuse, and say it is not ready.
+func TestSwappedLedgerKeyIsNotTrusted(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		submitted(t, d, alice, "first")
+		db := st.(*sqlstore.DB)
+		var note []byte
+		if err := db.Raw().QueryRowContext(d.Ctx, `SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&note); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := ledger.OpenCheckpoint(note, d.LedgerVKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		skey, vkey, err := ledger.GenerateKey("dissent.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, err := ledger.SignCheckpoint(skey, "dissent.test", cp.Size, cp.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for q, arg := range map[string][]byte{`UPDATE checkpoints SET note = ? WHERE size = ` + strconv.FormatInt(cp.Size, 10): forged,
+			`UPDATE settings SET value = ? WHERE name = 'ledger.vkey'`: []byte(vkey)} {
+			if _, err := db.Raw().ExecContext(d.Ctx, db.Rebind(q), arg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "second", Body: "b", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err == nil {
+			t.Fatal("a submission signed a checkpoint over one made with a key put in the database")
+		}
+		if err := d.Svc.Ready(d.Ctx); err == nil {
+			t.Error("the node stays ready")
 		}
 	})
 }
