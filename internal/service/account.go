@@ -42,7 +42,7 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 			// password (a form sent twice).
 			return channel.Errorf(channel.ECONFLICT, "your account changed meanwhile: sign in again")
 		}
-		var made *vault.Identity
+		made := false
 		switch u.KeyState {
 		case keysActive:
 			id, err := vault.OpenIdentity(kek, u.ID, u.KeysSealed)
@@ -58,16 +58,17 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 			if err != nil {
 				return err
 			}
-			if made, err = makeKeys(u, newKEK, recoveryBox); err != nil {
+			if _, err := makeKeys(u, newKEK, recoveryBox); err != nil {
 				return err
 			}
+			made = true
 		}
 		u.Password = stored
 		u.SessionEpoch++
 		if err := s.audit(ctx, tx, event{action: "user.password", actor: a}); err != nil {
 			return err
 		}
-		if made != nil {
+		if made {
 			if err := s.anchorUser(ctx, tx, u, event{action: "user.new_keys", actor: a}); err != nil {
 				return err
 			}
@@ -75,7 +76,7 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "your account")
 		}
-		if made == nil {
+		if !made {
 			return nil
 		}
 		// No notice: the user has just chosen it. Had an administrator

@@ -222,52 +222,54 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, h [32]byte, idx 
 	if idx < 0 {
 		return "no ledger entry anchors it", nil
 	}
-	vkey, problem, err := s.ownLedgerVKey(ctx, tx)
+	_, cp, problem, err := s.ownLatest(ctx, tx)
 	if problem != "" || err != nil {
 		return problem, err
-	}
-	_, note, err := tx.LatestCheckpoint(ctx)
-	if errors.Is(err, store.ErrNotFound) {
-		return "the ledger has no signed checkpoint", nil
-	} else if err != nil {
-		return "", err
-	}
-	cp, err := ledger.OpenCheckpoint(note, vkey)
-	if err != nil {
-		return fmt.Sprintf("the latest checkpoint: %v", err), nil
 	}
 	if idx >= cp.Size {
 		return fmt.Sprintf("entry %d is not in the latest checkpoint, of %d entries", idx, cp.Size), nil
 	}
-	ls := tx.LedgerStorage("", "")
 	if size, err := ledgerSize(ctx, tx); err != nil {
 		return "", err
 	} else if size < cp.Size {
 		return fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", size, cp.Size), nil
 	}
-	leaves, err := ls.ReadLeaves(ctx, idx, idx+1)
+	leaf, proof, err := entryProof(ctx, tx, idx, cp.Size)
 	if errors.Is(err, ledger.ErrRange) {
 		return fmt.Sprintf("entry %d: %v", idx, err), nil // a row of the ledger is gone
 	} else if err != nil {
 		return "", err
 	}
-	l, err := ledger.DecodeLeaf(leaves[0])
+	l, err := ledger.DecodeLeaf(leaf)
 	if err != nil {
 		return fmt.Sprintf("entry %d: %v", idx, err), nil
 	}
 	if !l.AnchorsKeys() || l.Content != hex.EncodeToString(h[:]) {
 		return fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
 	}
-	proof, err := ledger.ProveInclusion(ctx, ls, idx, cp.Size)
-	if errors.Is(err, ledger.ErrRange) {
-		return fmt.Sprintf("entry %d's proof: %v", idx, err), nil
-	} else if err != nil {
-		return "", err
-	}
-	if err := ledger.VerifyInclusion(leaves[0], idx, proof, cp); err != nil {
+	if err := ledger.VerifyInclusion(leaf, idx, proof, cp); err != nil {
 		return err.Error(), nil
 	}
 	return "", nil
+}
+
+// ownLatest returns the latest stored checkpoint, verified with this
+// node's own ledger key, or what is wrong with it.
+func (s *Service) ownLatest(ctx context.Context, tx store.Tx) (note []byte, cp ledger.Checkpoint, problem string, err error) {
+	vkey, problem, err := s.ownLedgerVKey(ctx, tx)
+	if problem != "" || err != nil {
+		return nil, cp, problem, err
+	}
+	_, note, err = tx.LatestCheckpoint(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, cp, "the ledger has no signed checkpoint", nil
+	} else if err != nil {
+		return nil, cp, "", err
+	}
+	if cp, err = ledger.OpenCheckpoint(note, vkey); err != nil {
+		return nil, cp, fmt.Sprintf("the latest checkpoint: %v", err), nil
+	}
+	return note, cp, "", nil
 }
 
 // ownLedgerVKey returns the ledger's public key from the database once it

@@ -195,23 +195,12 @@ func TestKeysChangedOnAnotherNodeAreTaken(t *testing.T) {
 		if err := other.ResetPassword(d.Ctx, d.Admin, "p1", "temporary-password-1"); err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := other.SignIn(d.Ctx, "p1", "temporary-password-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		locked, err := other.Authenticate(d.Ctx, tok)
-		if err != nil {
-			t.Fatal(err)
-		}
+		locked := d.SignInOn(other, "p1", "temporary-password-1")
 		if err := other.NewKeys(d.Ctx, locked, "temporary-password-1", "p1's own new phrase"); err != nil {
 			t.Fatal(err)
 		}
 		m, _ := d.Submitted(alice, "after") // on the first node
-		tok, _, err = d.Svc.SignIn(d.Ctx, "p1", "p1's own new phrase")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, err := d.Svc.GetMemo(d.Ctx, d.Authenticate(tok), m.ID); err != nil || got.Title != "after" {
+		if got, err := d.Svc.GetMemo(d.Ctx, d.SignInOn(d.Svc, "p1", "p1's own new phrase"), m.ID); err != nil || got.Title != "after" {
 			t.Fatalf("p1 with new keys reads the memo submitted after: %v, %v", got, err)
 		}
 		if err := d.Svc.Ready(d.Ctx); err != nil {

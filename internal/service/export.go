@@ -76,32 +76,19 @@ func (s *Service) keyAnchors(ctx context.Context, tx store.Tx, users []*store.Us
 			return nil, err
 		}
 	}
-	_, note, err := tx.LatestCheckpoint(ctx)
-	if err != nil {
-		return nil, err
-	}
-	vkey, problem, err := s.ownLedgerVKey(ctx, tx)
+	note, cp, problem, err := s.ownLatest(ctx, tx)
 	if err != nil {
 		return nil, err
 	} else if problem != "" {
 		return nil, errInternal("%s", problem)
 	}
-	cp, err := ledger.OpenCheckpoint(note, vkey)
-	if err != nil {
-		return nil, errInternal("the latest checkpoint: %w", err)
-	}
-	ls := tx.LedgerStorage("", "")
 	out := make([]*bundle.KeyAnchor, len(users))
 	for i, u := range users {
-		proof, err := ledger.ProveInclusion(ctx, ls, u.KeysAnchor, cp.Size)
+		leaf, proof, err := entryProof(ctx, tx, u.KeysAnchor, cp.Size)
 		if err != nil {
 			return nil, err
 		}
-		leaves, err := ls.ReadLeaves(ctx, u.KeysAnchor, u.KeysAnchor+1)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = &bundle.KeyAnchor{UserID: u.ID, BoxKey: u.BoxPublic, Index: u.KeysAnchor, Leaf: string(leaves[0]), Proof: hashStrings(proof), Checkpoint: string(note)}
+		out[i] = &bundle.KeyAnchor{UserID: u.ID, BoxKey: u.BoxPublic, Index: u.KeysAnchor, Leaf: string(leaf), Proof: hashStrings(proof), Checkpoint: string(note)}
 	}
 	return out, nil
 }
@@ -119,16 +106,11 @@ func (s *Service) submissionProof(ctx context.Context, tx store.Tx, rawReceipt [
 	if err != nil {
 		return nil, errInternal("receipt checkpoint: %w", err)
 	}
-	ls := tx.LedgerStorage("", "")
-	proof, err := ledger.ProveInclusion(ctx, ls, rc.LedgerIndex, cp.Size)
+	leaf, proof, err := entryProof(ctx, tx, rc.LedgerIndex, cp.Size)
 	if err != nil {
 		return nil, err
 	}
-	leaves, err := ls.ReadLeaves(ctx, rc.LedgerIndex, rc.LedgerIndex+1)
-	if err != nil {
-		return nil, err
-	}
-	return &bundle.Submission{Receipt: rawReceipt, Leaf: string(leaves[0]), Index: rc.LedgerIndex, Proof: hashStrings(proof), Checkpoint: rc.Checkpoint}, nil
+	return &bundle.Submission{Receipt: rawReceipt, Leaf: string(leaf), Index: rc.LedgerIndex, Proof: hashStrings(proof), Checkpoint: rc.Checkpoint}, nil
 }
 
 // LedgerPublicKey is the key that verifies checkpoints (public; anyone

@@ -324,14 +324,7 @@ func TestAccountNoticesReachTheUser(t *testing.T) {
 		if n := mailed(p1.ID, service.KindPasswordReset, p1.Email); n != 1 {
 			t.Errorf("%d e-mails of the reset to p1, want 1", n)
 		}
-		tok, _, err := svc.SignIn(d.Ctx, "p1", "temporary-password-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		locked, err := svc.Authenticate(d.Ctx, tok)
-		if err != nil {
-			t.Fatal(err)
-		}
+		locked := d.SignInOn(svc, "p1", "temporary-password-1")
 		if err := svc.NewKeys(d.Ctx, locked, "temporary-password-1", "p1's own new phrase"); err != nil {
 			t.Fatal(err)
 		}
@@ -345,11 +338,7 @@ func TestAccountNoticesReachTheUser(t *testing.T) {
 		if n := mailed(p1.ID, service.KindEmailChanged, p1.Email); n != 1 {
 			t.Errorf("%d e-mails of the address change to p1's old address, want 1", n)
 		}
-		tok, _, err = svc.SignIn(d.Ctx, "p1", "p1's own new phrase")
-		if err != nil {
-			t.Fatal(err)
-		}
-		bell, err := svc.Notifications(d.Ctx, d.Authenticate(tok), 0)
+		bell, err := svc.Notifications(d.Ctx, d.SignInOn(svc, "p1", "p1's own new phrase"), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

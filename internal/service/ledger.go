@@ -66,6 +66,21 @@ type Proof struct {
 	Checkpoint string   `json:"checkpoint,omitempty"` // the signed checkpoint of Size leaves, when one is stored
 }
 
+// entryProof reads ledger entry index and proves it in the tree of size
+// entries: the leaf as stored, and its inclusion proof.
+func entryProof(ctx context.Context, tx store.Tx, index, size int64) ([]byte, tlog.RecordProof, error) {
+	ls := tx.LedgerStorage("", "")
+	proof, err := ledger.ProveInclusion(ctx, ls, index, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaves, err := ls.ReadLeaves(ctx, index, index+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return leaves[0], proof, nil
+}
+
 // InclusionProof proves that leaf index is in the tree of the given size;
 // size 0 asks for the latest checkpoint's, signing one first if the ledger
 // has grown past it. The hashes reveal nothing, so any signed-in user may
@@ -126,9 +141,8 @@ func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, m
 		if index < 0 || size <= index || size > cur {
 			return channel.Invalid("index", "need 0 <= index < size <= %d", cur)
 		}
-		ls := tx.LedgerStorage("", "")
-		proof, err := ledger.ProveInclusion(ctx, ls, index, size)
-		if err != nil {
+		var proof tlog.RecordProof
+		if leaf, proof, err = entryProof(ctx, tx, index, size); err != nil {
 			return err
 		}
 		p = &Proof{Index: index, Size: size, Hashes: hashStrings(proof)}
@@ -138,11 +152,6 @@ func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, m
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		leaves, err := ls.ReadLeaves(ctx, index, index+1)
-		if err != nil {
-			return err
-		}
-		leaf = leaves[0]
 		return nil
 	})
 	if err != nil {

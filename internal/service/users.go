@@ -266,19 +266,18 @@ func (s *Service) CreateUser(ctx context.Context, a *Actor, n NewUser) (*User, e
 	if err := n.validate(); err != nil {
 		return nil, err
 	}
-	var recoveryBox []byte
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
 		if _, err := tx.UserByUsername(ctx, n.Username); err == nil {
 			return channel.Invalid("username", "the username %q is taken", n.Username)
 		}
-		var err error
-		recoveryBox, err = tx.Setting(ctx, settingRecovery)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.prepareUser(ctx, n, string(recoveryBox), false)
+	// Without keys: they wait for the user's own password, and are sealed
+	// to the recovery key then.
+	p, err := s.prepareUser(ctx, n, "", false)
 	if err != nil {
 		return nil, err
 	}

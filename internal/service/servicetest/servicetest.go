@@ -220,6 +220,21 @@ func (h *Harness) SignIn(username string) *service.Actor {
 	return h.Authenticate(tok)
 }
 
+// SignInOn signs username in with password on node (h.Svc or another
+// node over h's store) and returns the actor.
+func (h *Harness) SignInOn(node *service.Service, username, password string) *service.Actor {
+	h.T.Helper()
+	tok, _, err := node.SignIn(h.Ctx, username, password)
+	if err != nil {
+		h.T.Fatalf("sign in %q: %v", username, err)
+	}
+	a, err := node.Authenticate(h.Ctx, tok)
+	if err != nil {
+		h.T.Fatalf("authenticate: %v", err)
+	}
+	return a
+}
+
 // Authenticate turns a token into an actor.
 func (h *Harness) Authenticate(token string) *service.Actor {
 	h.T.Helper()
