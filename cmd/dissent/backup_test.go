@@ -147,6 +147,11 @@ func TestKeysAnchor(t *testing.T) {
 	if code, out := runCLI(t, "", "keys", "anchor", "--data", old); code == 0 || !strings.Contains(out, "--trust-database") {
 		t.Fatalf("keys anchor without --trust-database: %d\n%s", code, out)
 	}
+	for _, args := range [][]string{{"keys"}, {"keys", "rotate"}, {"keys", "anchor", "--trust-database", "--data", old, "extra"}} {
+		if code, out := runCLI(t, "", args...); code == 0 || !strings.Contains(out, "usage: dissent keys anchor") {
+			t.Errorf("dissent %v: %d\n%s", args, code, out)
+		}
+	}
 	if code, out := runCLI(t, "", "keys", "anchor", "--trust-database", "--data", old); code != 0 || !strings.Contains(out, "no entry anchored (8:") {
 		t.Fatalf("keys anchor: %d\n%s", code, out)
 	}

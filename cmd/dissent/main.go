@@ -304,6 +304,9 @@ func cmdKeys(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return channel.Invalid("command", "unexpected %q: usage: dissent keys anchor --trust-database [--data DIR]", fs.Arg(0))
+	}
 	if !*trust {
 		return channel.Invalid("trust-database", "this anchors in the ledger the public keys that no entry anchors, as the database holds them now, and from then on memo keys are wrapped to them; it is for keys made before December 2026 after an upgrade that did not anchor them. Check first that no one changed the database (restore a backup you trust if in doubt), then run it again with --trust-database")
 	}
