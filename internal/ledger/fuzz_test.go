@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -24,6 +25,8 @@ func FuzzDecodeLeaf(f *testing.F) {
 	f.Add([]byte(`{"v":1,"at":"2026-01-01T00:00:00Z","action":"memo.read","rev":1.0}`))
 	f.Add([]byte(`{"v":1,"at":"2026-01-01T01:00:00+01:00","action":"memo.read"}`))
 	f.Add([]byte(`{"V":1,"at":"2026-01-01T00:00:00Z","action":"memo.read","action":"x"}`))
+	f.Add([]byte(`{"v":1,"at":"2026-12-06T00:00:00Z","action":"user.new_keys","actor":"u-1","role":"principal","content":"` + strings.Repeat("ab", 32) +
+		`","anchor_of":"` + strings.Repeat("cd", MinAnchorOfSize) + `","salt":"00112233445566778899aabbccddeeff"}`))
 	f.Add([]byte("\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := DecodeLeaf(b)

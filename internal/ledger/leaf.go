@@ -31,6 +31,14 @@ const (
 	maxIDLen     = 128
 )
 
+// MinAnchorOfSize and MaxAnchorOfSize bound a sealed subject (Leaf.AnchorOf)
+// in bytes: a version byte, a 24-byte nonce and a 16-byte tag around an id
+// of 1 to maxIDLen bytes.
+const (
+	MinAnchorOfSize = 1 + 24 + 16 + 1
+	MaxAnchorOfSize = 1 + 24 + 16 + maxIDLen
+)
+
 // Roles a leaf may record. They are the ledger's vocabulary, not the service's
 // permission model: "author" and "system" exist only here.
 const (
@@ -63,6 +71,13 @@ type Leaf struct {
 	Content     string    `json:"content,omitempty"`      // hex SHA-256 content hash (submissions, revisions)
 	Subject     string    `json:"subject,omitempty"`      // opaque user id an account event concerns; never with a memo
 	Revision    int       `json:"rev,omitempty"`          // memo revision the event concerns
+	// AnchorOf names, sealed, whose keys a key anchor is (hex): the
+	// subject, encrypted and authenticated under a key only the
+	// deployment's nodes hold, so that a node can tell an account's
+	// newest anchor from an earlier one while nobody else can tell that
+	// two anchors are one account's. In anchoring entries written since
+	// December 2026.
+	AnchorOf string `json:"anchor_of,omitempty"`
 	// Salt is 16 random bytes (hex), in every leaf the service writes
 	// since December 2026: without it a leaf of few, guessable fields (a
 	// read: its time, the memo, a principal) could be found from its hash,
@@ -103,6 +118,7 @@ func (l Leaf) appendEncoding(b []byte) ([]byte, error) {
 		b = append(b, `,"rev":`...)
 		b = strconv.AppendInt(b, int64(l.Revision), 10)
 	}
+	b = appendField(b, "anchor_of", l.AnchorOf)
 	b = appendField(b, "salt", l.Salt)
 	b = append(b, '}')
 	if len(b)-start > MaxLeafSize {
@@ -212,6 +228,9 @@ func decodeCanonical(b []byte) (Leaf, bool) {
 			return l, false
 		}
 	}
+	if v, rest, ok := cutString(s, `,"anchor_of":"`); ok {
+		l.AnchorOf, s = v, rest
+	}
 	if v, rest, ok := cutString(s, `,"salt":"`); ok {
 		l.Salt, s = v, rest
 	}
@@ -288,6 +307,14 @@ func (l *Leaf) validate() error {
 	}
 	if l.Revision < 0 {
 		return bad("revision %d is negative", l.Revision)
+	}
+	if l.AnchorOf != "" {
+		if n := len(l.AnchorOf); n < 2*MinAnchorOfSize || n > 2*MaxAnchorOfSize || n%2 != 0 || !isHex(l.AnchorOf) {
+			return bad("anchor_of: want %d to %d bytes in lower-case hex", MinAnchorOfSize, MaxAnchorOfSize)
+		}
+		if l.Content == "" {
+			return bad("anchor_of without content: only a key anchor names whose keys it anchors")
+		}
 	}
 	if l.Salt != "" && (len(l.Salt) != 2*SaltSize || !isHex(l.Salt)) {
 		return bad("salt %q: want %d lower-case hex digits", l.Salt, 2*SaltSize)

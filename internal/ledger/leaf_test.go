@@ -58,6 +58,13 @@ func TestLeafEncodeGolden(t *testing.T) {
 			want: `{"v":1,"at":"2016-06-20T14:03:09.12Z","action":"memo.read","memo":"m1","actor":"u-7","role":"principal","salt":"00112233445566778899aabbccddeeff"}`,
 		},
 		{
+			name: "key anchor naming its subject, sealed",
+			leaf: Leaf{Version: 1, Time: submitTime, Action: "user.new_keys", Role: RoleMember, ActorCommit: hashB, Content: hashA,
+				AnchorOf: strings.Repeat("ab", MinAnchorOfSize), Salt: "00112233445566778899aabbccddeeff"},
+			want: `{"v":1,"at":"2016-06-20T14:03:09.12Z","action":"user.new_keys","role":"member","actor_commit":"` + hashB +
+				`","content":"` + hashA + `","anchor_of":"` + strings.Repeat("ab", MinAnchorOfSize) + `","salt":"00112233445566778899aabbccddeeff"}`,
+		},
+		{
 			name: "minimal",
 			leaf: Leaf{Version: 1, Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Action: "ledger.checkpoint"},
 			want: `{"v":1,"at":"2026-01-01T00:00:00Z","action":"ledger.checkpoint"}`,
@@ -168,6 +175,11 @@ func TestEncodeRejects(t *testing.T) {
 		{"long action", func(l *Leaf) { l.Action = strings.Repeat("a", maxActionLen+1) }},
 		{"short salt", func(l *Leaf) { l.Salt = "00112233" }},
 		{"salt in capitals", func(l *Leaf) { l.Salt = "00112233445566778899AABBCCDDEEFF" }},
+		{"anchor_of without content", func(l *Leaf) { l.AnchorOf = strings.Repeat("ab", MinAnchorOfSize) }},
+		{"short anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MinAnchorOfSize-1) }},
+		{"long anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MaxAnchorOfSize+1) }},
+		{"odd anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MinAnchorOfSize) + "a" }},
+		{"anchor_of in capitals", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("AB", MinAnchorOfSize) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
