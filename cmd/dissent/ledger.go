@@ -359,6 +359,13 @@ func cosignAfter(state, proofFile string, msg []byte, skey, logKey string) error
 func (a *app) startupCheck(ctx context.Context) {
 	go func() {
 		res, err := a.svc.CheckLedger(ctx, nil)
+		if err == nil && res.OK {
+			// The entries that anchor keys, read now rather than at the
+			// first proofs (service.FollowAnchors).
+			if err := a.svc.FollowAnchors(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("reading the ledger for the entries that anchor keys", "error", err)
+			}
+		}
 		debug.FreeOSMemory()
 		switch {
 		case errors.Is(err, context.Canceled):

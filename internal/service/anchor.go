@@ -3,16 +3,21 @@ package service
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // Public keys anchored in the ledger.
@@ -38,8 +43,13 @@ import (
 // it has proved, so a key's check costs a map lookup after its first use.
 // Keys made before anchors existed are anchored once, at the upgrade
 // (AnchorKeys); at any other start a key without an anchor is reported
-// (CheckKeysAnchored). What this does not catch: a row pointed back at an
-// earlier anchor of the same account (THREAT-MODEL, Known gaps).
+// (CheckKeysAnchored).
+//
+// A row pointed back at an earlier anchor of the same account, with the
+// keys that entry anchored, is refused too: each anchoring entry carries
+// whose keys it anchors, sealed under a key derived from the ledger key
+// (anchor_of), and a node follows the ledger as it grows (follow) to know
+// each account's newest anchor. A key is used only if its entry is that.
 
 // settingOfficeAnchor is the index of the entry anchoring office.public,
 // settingRecoveryAnchor of the one anchoring recovery.public: every new
@@ -59,10 +69,14 @@ func keysHash(subject, username, box string, sign []byte) [32]byte {
 
 // anchorCache is the keys this node has proved anchored, by subject: the
 // keys' hash and the entry that anchors them, both of which must be as
-// proved for the proof to stand.
+// proved for the proof to stand. It also holds, by subject, the entries
+// the follower found that anchor that subject's keys: a proof of an entry
+// older than one of those does not stand (an account's anchor pointed
+// back), and is neither cached nor kept.
 type anchorCache struct {
 	mu     sync.Mutex
 	proved map[string]provedAnchor
+	known  map[string][]int64 // ascending
 }
 
 type provedAnchor struct {
@@ -70,7 +84,8 @@ type provedAnchor struct {
 	entry int64
 }
 
-// maxAnchors bounds the cache; past it, it starts again empty.
+// maxAnchors bounds the cache of proofs; past it, it starts again empty.
+// The entries the follower found are kept: one or a few per account.
 const maxAnchors = 100_000
 
 func (c *anchorCache) has(subject string, a provedAnchor) bool {
@@ -80,13 +95,55 @@ func (c *anchorCache) has(subject string, a provedAnchor) bool {
 	return ok && got == a
 }
 
+// put caches a proof, unless a newer anchor of subject is known.
 func (c *anchorCache) put(subject string, a provedAnchor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if k := c.known[subject]; len(k) > 0 && k[len(k)-1] > a.entry {
+		return
+	}
 	if c.proved == nil || len(c.proved) >= maxAnchors {
 		c.proved = map[string]provedAnchor{}
 	}
 	c.proved[subject] = a
+}
+
+// newer returns an entry that anchors subject's keys, after entry and
+// before size, if the follower found one.
+func (c *anchorCache) newer(subject string, entry, size int64) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, idx := range c.known[subject] {
+		if entry < idx && idx < size {
+			return idx, true
+		}
+	}
+	return 0, false
+}
+
+// learn records anchors the follower found, in ledger order, and drops
+// the proofs they supersede.
+func (c *anchorCache) learn(found []subjectAnchor) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.known == nil {
+		c.known = map[string][]int64{}
+	}
+	for _, f := range found {
+		k := c.known[f.subject]
+		if len(k) > 0 && k[len(k)-1] >= f.entry {
+			continue
+		}
+		c.known[f.subject] = append(k, f.entry)
+		if p, ok := c.proved[f.subject]; ok && p.entry < f.entry {
+			delete(c.proved, f.subject)
+		}
+	}
+}
+
+type subjectAnchor struct {
+	subject string
+	entry   int64
 }
 
 // anchorUser records ev, the making of u's keys, as the entry anchoring
@@ -95,9 +152,12 @@ func (c *anchorCache) put(subject string, a provedAnchor) {
 // that no checkpoint covers).
 func (s *Service) anchorUser(ctx context.Context, tx store.Tx, u *store.User, ev event) error {
 	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
-	ev.content = h[:]
+	ev.content, ev.anchorOf = h[:], u.ID
 	idx, err := s.record(ctx, tx, ev)
 	u.KeysAnchor = idx
+	if w, ok := s.writing(tx); ok {
+		w.anchoredKeys = true
+	}
 	return err
 }
 
@@ -169,9 +229,12 @@ func (s *Service) anchorRecovery(ctx context.Context, tx store.Tx, box string) e
 
 func (s *Service) anchorGroup(ctx context.Context, tx store.Tx, action, group, box, anchor string) error {
 	h := keysHash(group, "", box, nil)
-	idx, err := s.record(ctx, tx, event{action: action, content: h[:]})
+	idx, err := s.record(ctx, tx, event{action: action, content: h[:], anchorOf: group})
 	if err != nil {
 		return err
+	}
+	if w, ok := s.writing(tx); ok {
+		w.anchoredKeys = true
 	}
 	return tx.PutSetting(ctx, anchor, []byte(strconv.FormatInt(idx, 10)))
 }
@@ -196,10 +259,16 @@ var ErrNotAnchored = errors.New("a public key in the database is not the one the
 // content of ledger entry idx, and that the entry is in the latest
 // checkpoint.
 func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) error {
-	if s.anchors.has(subject, provedAnchor{h, idx}) {
-		return nil
+	if s.followFresh() {
+		if s.anchors.has(subject, provedAnchor{h, idx}) {
+			return nil
+		}
+	} else if _, writing := s.writing(tx); writing {
+		// Proved again below, up to this transaction's checkpoint; the
+		// follower itself moves on in a read transaction.
+		s.followInBackground()
 	}
-	problem, err := s.proveAnchor(ctx, tx, h, idx)
+	problem, err := s.proveAnchor(ctx, tx, subject, h, idx)
 	if err != nil {
 		return err // the store could not be read: no finding either way
 	}
@@ -216,9 +285,10 @@ func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [
 	return nil
 }
 
-// proveAnchor says what is wrong with entry idx as the anchor of keys
-// hashing to h, or "" if nothing is; err is a failure to read the store.
-func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, h [32]byte, idx int64) (problem string, err error) {
+// proveAnchor says what is wrong with entry idx as the anchor of
+// subject's keys, hashing to h, or "" if nothing is; err is a failure to
+// read the store.
+func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) (problem string, err error) {
 	if idx < 0 {
 		return "no ledger entry anchors it", nil
 	}
@@ -250,7 +320,179 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, h [32]byte, idx 
 	if err := ledger.VerifyInclusion(leaf, idx, proof, cp); err != nil {
 		return err.Error(), nil
 	}
+	// The entry anchors these keys; it must also be the newest entry
+	// that anchors this subject's keys in the checkpoint, or the row was
+	// pointed back at keys the account has since replaced.
+	found, problem, err := s.follow(ctx, tx, cp)
+	if problem != "" || err != nil {
+		return problem, err
+	}
+	for _, f := range found {
+		if f.subject == subject && f.entry > idx && f.entry < cp.Size {
+			return fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, f.entry), nil
+		}
+	}
+	if later, ok := s.anchors.newer(subject, idx, cp.Size); ok {
+		return fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, later), nil
+	}
 	return "", nil
+}
+
+// anchorFollower is the ledger read as it grows, for the entries that
+// anchor keys (follow).
+type anchorFollower struct {
+	mu      sync.Mutex
+	f       ledger.Follower
+	last    atomic.Int64 // when it last caught up (the service's clock), in Unix microseconds
+	running atomic.Bool  // a catching up in the background is under way
+}
+
+// followEvery is how long a node trusts what it learned from the ledger's
+// anchoring entries: past it, a proof it holds is made again before use
+// (followFresh).
+const followEvery = 5 * time.Second
+
+// follow reads, in tx, the ledger's leaves from where this node's
+// follower stands up to checkpoint cp, verified against cp's root without
+// trusting any stored hash, and returns the anchoring entries with
+// anchor_of among them, with whose keys each anchors. In a read
+// transaction the follower moves on to cp and learns them. A write
+// transaction's view holds leaves of its own not yet committed, which
+// must not be taken for the ledger's: there the entries only serve the
+// caller. problem says what is wrong with the ledger; err is a failure
+// to read the store.
+//
+// The caller holds its connection before it waits for the follower, and
+// whoever holds the follower holds a connection already, so waiting for
+// one another cannot exhaust a pool.
+func (s *Service) follow(ctx context.Context, tx store.Tx, cp ledger.Checkpoint) (found []subjectAnchor, problem string, err error) {
+	s.follower.mu.Lock()
+	defer s.follower.mu.Unlock()
+	f := s.follower.f // a copy
+	kept, err := f.Extend(ctx, tx.LedgerStorage("", ""), cp, func(leaf []byte) bool {
+		return bytes.Contains(leaf, []byte(`"anchor_of":"`))
+	})
+	if errors.Is(err, ledger.ErrTampered) {
+		return nil, "reading the ledger for the entries that anchor keys: " + err.Error(), nil
+	} else if err != nil {
+		return nil, "", err
+	}
+	for _, e := range kept {
+		l, err := ledger.DecodeLeaf(e.Leaf)
+		if err != nil || !l.AnchorsKeys() || l.AnchorOf == "" {
+			continue
+		}
+		subject, ok := s.openAnchorOf(l)
+		if !ok {
+			return nil, fmt.Sprintf("entry %d: its anchor_of does not open with this node's key", e.Index), nil
+		}
+		found = append(found, subjectAnchor{subject, e.Index})
+	}
+	if _, writing := s.writing(tx); !writing {
+		s.follower.f = f
+		s.anchors.learn(found)
+		s.follower.last.Store(s.now().UnixMicro())
+	}
+	return found, "", nil
+}
+
+// followLatest is follow, in a read transaction of its own, up to the
+// latest checkpoint.
+func (s *Service) followLatest(ctx context.Context) (problem string, err error) {
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		if _, _, err := tx.LatestCheckpoint(ctx); errors.Is(err, store.ErrNotFound) {
+			return nil // a deployment not set up yet: nothing to follow
+		}
+		var cp ledger.Checkpoint
+		var err error
+		if _, cp, problem, err = s.ownLatest(ctx, tx); problem != "" || err != nil {
+			return err
+		}
+		_, problem, err = s.follow(ctx, tx, cp)
+		return err
+	})
+	return problem, err
+}
+
+// followFresh reports whether this node caught up with the ledger's
+// anchoring entries less than followEvery ago. Past that, a proof it
+// holds is made again before it is used: another node may have replaced
+// the key since. A node learns of its own replacements as they commit
+// (followCommitted).
+func (s *Service) followFresh() bool {
+	return s.now().Sub(time.UnixMicro(s.follower.last.Load())) < followEvery
+}
+
+// followInBackground catches up with the ledger in a read transaction
+// of its own, unless that is under way.
+func (s *Service) followInBackground() {
+	if !s.follower.running.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.follower.running.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.FollowAnchors(ctx); err != nil {
+			s.log.Warn("could not follow the ledger for the entries that anchor keys", "error", err)
+		}
+	}()
+}
+
+// followFailed reports a ledger that does not match its checkpoint: the
+// node stops reporting ready and the request fails.
+func (s *Service) followFailed(problem string, err error) error {
+	if problem == "" {
+		return err
+	}
+	s.tampered.Store(true)
+	s.log.Error("the ledger's entries that anchor keys could not be read as the latest checkpoint signs them", "problem", problem)
+	return errInternal("%w: %s", ErrNotAnchored, problem)
+}
+
+// FollowAnchors reads the ledger up to its latest checkpoint for the
+// entries that anchor keys. A node does it at start, in the background,
+// so that its first proofs need not read the whole ledger; it is done
+// again before each proof and after each transaction of this node's that
+// anchored keys, reading only what is new.
+func (s *Service) FollowAnchors(ctx context.Context) error {
+	return s.followFailed(s.followLatest(ctx))
+}
+
+// followCommitted follows the ledger after a transaction that anchored
+// keys committed, so that the proofs of the keys it replaced are dropped
+// at once. A failure is logged: the next proof follows again.
+func (s *Service) followCommitted(ctx context.Context) {
+	if err := s.FollowAnchors(context.WithoutCancel(ctx)); err != nil {
+		s.log.Warn("could not follow the ledger after anchoring keys", "error", err)
+	}
+}
+
+// anchorOfKey is the key that seals anchor_of, derived from the ledger's
+// signing key: every node of the deployment holds it, nobody with only
+// the database does, and it is never rotated (OPERATIONS.md).
+func anchorOfKey(ledgerKey string) vault.Key {
+	raw, err := hkdf.Key(sha256.New, []byte(ledgerKey), nil, "dissent anchor_of v1", len(vault.Key{}))
+	if err != nil {
+		panic("service: HKDF refused a 32-byte key: " + err.Error())
+	}
+	return vault.Key(raw)
+}
+
+// sealAnchorOf seals subject for an anchoring entry whose content is
+// content (hex).
+func (s *Service) sealAnchorOf(subject, content string) string {
+	return hex.EncodeToString(vault.Seal(s.anchorOf, vault.AD("anchor_of", content), []byte(subject)))
+}
+
+// openAnchorOf returns whose keys l anchors.
+func (s *Service) openAnchorOf(l ledger.Leaf) (string, bool) {
+	raw, err := hex.DecodeString(l.AnchorOf)
+	if err != nil {
+		return "", false
+	}
+	subject, err := vault.Open(s.anchorOf, vault.AD("anchor_of", l.Content), raw)
+	return string(subject), err == nil
 }
 
 // ownLatest returns the latest stored checkpoint, verified with this

@@ -1,10 +1,14 @@
 package service_test
 
 import (
+	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -401,5 +405,149 @@ func TestRecoveryInstallsOnlyTheAnchoredKeys(t *testing.T) {
 		if err := d.Svc.Ready(d.Ctx); err == nil {
 			t.Error("the node stays ready")
 		}
+	})
+}
+
+// TestRollbackToEarlierKeysIsRefused: after a principal starts afresh
+// with new keys, someone with the database (and the old private keys)
+// puts the old keys and the entry that anchored them back in the row.
+// Each is a genuine anchor of that account, signed into the ledger; but a
+// newer one for the account follows it, so the old keys are refused: on
+// the node that had proved and cached them, on one that learned of the
+// new keys from another node, and on a node started afterwards. (THREAT-
+// MODEL's former known gap: a row pointed back at an earlier anchor.)
+func TestRollbackToEarlierKeysIsRefused(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice := d.Member("alice")
+		d.Submitted(alice, "before") // this node has proved p1's first keys
+		p1 := d.Principals[0].User
+		var old struct {
+			box    string
+			sign   []byte
+			anchor int64
+		}
+		row := `SELECT box_public, sign_public, keys_anchor FROM users WHERE id = ?`
+		if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(row), p1.ID).Scan(&old.box, &old.sign, &old.anchor); err != nil {
+			t.Fatal(err)
+		}
+		// p1 starts afresh on another node; this one learns of it only
+		// from the ledger.
+		other := d.WithConfig(d.Svc.Config())
+		if err := other.ResetPassword(d.Ctx, d.Admin, "p1", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.NewKeys(d.Ctx, d.SignInOn(other, "p1", "temporary-password-1"), "temporary-password-1", "p1's own new phrase"); err != nil {
+			t.Fatal(err)
+		}
+		var current struct {
+			box    string
+			sign   []byte
+			anchor int64
+		}
+		if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(row), p1.ID).Scan(&current.box, &current.sign, &current.anchor); err != nil {
+			t.Fatal(err)
+		}
+		if current.anchor <= old.anchor || current.box == old.box {
+			t.Fatalf("new keys: anchor %d, old %d", current.anchor, old.anchor)
+		}
+		rollBack := func() {
+			r.exec(`UPDATE users SET box_public = ?, sign_public = ?, keys_anchor = ? WHERE id = ?`, old.box, old.sign, old.anchor, p1.ID)
+		}
+		putBack := func() {
+			r.exec(`UPDATE users SET box_public = ?, sign_public = ?, keys_anchor = ? WHERE id = ?`, current.box, current.sign, current.anchor, p1.ID)
+		}
+		wrappedToOld := func() int { return r.count(`SELECT COUNT(*) FROM access WHERE grantee = ?`, p1.ID) }
+
+		for _, node := range []struct {
+			name string
+			svc  func() *service.Service
+		}{
+			// Its cache holds a proof of the old keys; it has not used the
+			// new ones. It trusts what it learned from the ledger for a few
+			// seconds (service.followEvery) and then proves again.
+			{"the node that had proved the old keys", func() *service.Service {
+				d.Clock.Advance(6 * time.Second)
+				return d.Svc
+			}},
+			{"the node that made the new keys", func() *service.Service { return other }},
+			{"a node started afterwards", func() *service.Service { return d.WithConfig(d.Svc.Config()) }},
+		} {
+			t.Run(node.name, func(t *testing.T) {
+				svc := node.svc()
+				rollBack()
+				id := signedMemo(t, d.Harness, svc, alice)
+				before, access := r.count(`SELECT COUNT(*) FROM ledger_leaves`), wrappedToOld()
+				_, err := svc.Submit(d.Ctx, alice, id, 1)
+				if !errors.Is(err, service.ErrNotAnchored) || channel.ErrorCode(err) != channel.EINTERNAL {
+					t.Fatalf("with p1's earlier keys and anchor put back: %v, want them refused", err)
+				}
+				if n := r.count(`SELECT COUNT(*) FROM ledger_leaves`); n != before {
+					t.Errorf("the refused submission wrote %d ledger entries", n-before)
+				}
+				if n := wrappedToOld(); n != access {
+					t.Errorf("%d memo keys wrapped to p1's earlier keys", n-access)
+				}
+				if err := svc.Ready(d.Ctx); err == nil {
+					t.Error("the node stays ready beside an account's replaced keys")
+				}
+				putBack()
+				if _, err := svc.Submit(d.Ctx, alice, id, 1); err != nil {
+					t.Fatalf("with p1's own keys back: %v", err)
+				}
+			})
+		}
+
+		// Hiding the newer entry's anchor_of, to make the old one look
+		// the newest, changes a leaf that the checkpoint signs: a node
+		// that reads it finds the ledger tampered with.
+		t.Run("the newer entry's anchor_of removed", func(t *testing.T) {
+			var data []byte
+			if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT data FROM ledger_leaves WHERE idx = ?`), current.anchor).Scan(&data); err != nil {
+				t.Fatal(err)
+			}
+			l, err := ledger.DecodeLeaf(data)
+			if err != nil || l.AnchorOf == "" {
+				t.Fatalf("p1's new keys' entry: anchor_of %q, %v", l.AnchorOf, err)
+			}
+			l.AnchorOf = ""
+			hidden, err := l.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.exec(`UPDATE ledger_leaves SET data = ? WHERE idx = ?`, hidden, current.anchor)
+			defer r.exec(`UPDATE ledger_leaves SET data = ? WHERE idx = ?`, data, current.anchor)
+			rollBack()
+			defer putBack()
+			svc := d.WithConfig(d.Svc.Config())
+			_, err = svc.Submit(d.Ctx, alice, signedMemo(t, d.Harness, svc, alice), 1)
+			if !errors.Is(err, service.ErrNotAnchored) || !strings.Contains(err.Error(), "root other than the checkpoint's") {
+				t.Fatalf("with the newer anchor hidden: %v, want the ledger found tampered with and the old keys refused", err)
+			}
+		})
+
+		// Nobody without the ledger key can tell that two anchors are one
+		// account's: anchor_of is sealed afresh each time.
+		t.Run("anchor_of links nothing", func(t *testing.T) {
+			var seen []string
+			for _, idx := range []int64{old.anchor, current.anchor} {
+				var data []byte
+				if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT data FROM ledger_leaves WHERE idx = ?`), idx).Scan(&data); err != nil {
+					t.Fatal(err)
+				}
+				l, err := ledger.DecodeLeaf(data)
+				if err != nil || l.AnchorOf == "" {
+					t.Fatalf("entry %d: anchor_of %q, %v", idx, l.AnchorOf, err)
+				}
+				if strings.Contains(l.AnchorOf, hex.EncodeToString([]byte(p1.ID))) {
+					t.Errorf("entry %d names p1 in the clear in anchor_of", idx)
+				}
+				seen = append(seen, l.AnchorOf)
+			}
+			if seen[0] == seen[1] || seen[0][:48] == seen[1][:48] {
+				t.Errorf("p1's two anchors carry alike anchor_of: %s, %s", seen[0], seen[1])
+			}
+		})
 	})
 }

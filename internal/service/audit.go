@@ -35,7 +35,10 @@ type event struct {
 	revision int
 	// subject is the account an account event is about.
 	subject string
-	detail  map[string]any
+	// anchorOf is whose keys an anchoring entry anchors (a user id or a
+	// group), recorded sealed (anchor.go).
+	anchorOf string
+	detail   map[string]any
 	// at is when it happened; zero: now.
 	at time.Time
 }
@@ -60,6 +63,9 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 	leaf := ledger.Leaf{Version: 1, Time: at.UTC().Round(0), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject, Salt: salt}
 	if len(ev.content) > 0 {
 		leaf.Content = hex.EncodeToString(ev.content)
+	}
+	if ev.anchorOf != "" {
+		leaf.AnchorOf = s.sealAnchorOf(ev.anchorOf, leaf.Content)
 	}
 	detail := map[string]any{}
 	switch a := ev.actor; {

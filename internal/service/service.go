@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,15 @@ type Service struct {
 	// ledger, vkey the ledger public key it checked is its own (anchor.go).
 	anchors anchorCache
 	vkey    atomic.Pointer[string]
+	// follower reads the ledger as it grows for the entries that anchor
+	// keys, so that a row pointed back at an account's earlier anchor is
+	// refused; anchorOf is the key that seals whose keys an entry anchors
+	// (anchor.go).
+	follower anchorFollower
+	anchorOf vault.Key
+	// writes are the write transactions under way (store.Tx to
+	// *writeState).
+	writes sync.Map
 	// unanchored: keys without an anchor were found (CheckKeysAnchored,
 	// or a key refused for having none). Unlike tampered it clears, once
 	// Ready finds every key anchored: a node that starts while another
@@ -101,9 +111,11 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
+	svc := &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
 		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
-		keys: newKeyCache(100_000, cfg.SessionIdle), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)), Now: time.Now}
+		keys: newKeyCache(100_000, cfg.SessionIdle), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
+		anchorOf: anchorOfKey(cfg.LedgerKey), Now: time.Now}
+	return svc
 }
 
 // Config returns the deployment's configuration.
@@ -135,13 +147,37 @@ func (s *Service) inTx(ctx context.Context, write bool, fn func(tx store.Tx) err
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	if !write {
+		return fn(tx)
+	}
+	w := new(writeState)
+	s.writes.Store(tx, w)
+	defer s.writes.Delete(tx)
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if !write {
-		return nil
+	if err := tx.Commit(); err != nil {
+		return err
 	}
-	return tx.Commit()
+	if w.anchoredKeys {
+		s.followCommitted(ctx)
+	}
+	return nil
+}
+
+// writeState is what a write transaction under way did that matters once
+// it commits.
+type writeState struct {
+	anchoredKeys bool // it recorded an entry anchoring keys
+}
+
+// writing returns the state of tx if it is a write transaction.
+func (s *Service) writing(tx store.Tx) (*writeState, bool) {
+	w, ok := s.writes.Load(tx)
+	if !ok {
+		return nil, false
+	}
+	return w.(*writeState), true
 }
 
 // newID returns an opaque identifier: 128 random bits, base32. Identifiers
