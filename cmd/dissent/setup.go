@@ -347,7 +347,7 @@ func cmdRecovery(ctx context.Context, args []string) error {
 	if err := a.svc.RecoverKeys(ctx, shares, *user, pw); err != nil {
 		return err
 	}
-	fmt.Printf("The keys of %s are restored under the password they just typed, which is now their password; the one the administrator set no longer works. They have been told in the app.\n", *user)
+	fmt.Printf("The keys of %s are restored under the password they just typed, which is now their password; the one the administrator set no longer works. They have been told in the app. Memos and invitations reach them again once a member of the channel office, not an administrator, confirms their keys with them (Office, Members).\n", *user)
 	return nil
 }
 

@@ -44,6 +44,9 @@ type (
 	resetRequest struct {
 		Password string `json:"password"`
 	}
+	keysAwaitingList struct {
+		Items []service.KeysAwaiting `json:"items"`
+	}
 )
 
 var (
@@ -114,6 +117,15 @@ func routes() []route {
 		{method: "POST", path: "/api/v1/office/members/{username}/grant", summary: "Let a new office member in (a current office member)", auth: true, status: 204,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				h.reply(w, r, 204, nil, h.svc.GrantOffice(r.Context(), a, r.PathValue("username")))
+			}},
+		{method: "GET", path: "/api/v1/office/key-confirmations", summary: "Accounts whose new keys await the office's confirmation before anyone wraps to them (an office member holding the office key)", auth: true, response: keysAwaitingList{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				list, err := h.svc.KeysAwaitingConfirmation(r.Context(), a)
+				h.reply(w, r, 200, keysAwaitingList{Items: list}, err)
+			}},
+		{method: "POST", path: "/api/v1/office/key-confirmations/{username}", summary: "Confirm, having checked with the person, that an account's new keys are theirs (an office member holding the office key, not an administrator)", auth: true, status: 204,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				h.reply(w, r, 204, nil, h.svc.ConfirmKeys(r.Context(), a, r.PathValue("username")))
 			}},
 		{method: "GET", path: "/api/v1/admin/distribution", summary: "The standing distribution (administrators)", auth: true, response: service.Distribution{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {

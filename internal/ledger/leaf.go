@@ -420,7 +420,7 @@ func ActorCommitment(userID string, nonce []byte) string {
 // that found others in the database), the office founded, or keys anchored
 // on an upgrade, and the recovery key's.
 var keyAnchorActions = map[string]bool{
-	"user.create": true, "user.new_keys": true, "user.keys_recovered": true, "user.keys_restored": true,
+	"user.create": true, "user.new_keys": true, "user.keys_afresh": true, "user.keys_recovered": true, "user.keys_restored": true,
 	"user.keys_anchored": true, "office.key": true, "recovery.key": true,
 }
 

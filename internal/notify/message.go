@@ -62,6 +62,7 @@ var texts = map[string]struct{ subject, lead string }{
 	"account.password_reset": {"your password was reset", "An administrator reset the password of your Dissent account. If you did not ask for this, tell the channel office and your inspector general now: someone may be taking your account over."},
 	"account.new_keys":       {"keys were made for your account", "New keys were made for your Dissent account after a password reset, under a password chosen at sign-in. If that was not you, tell the channel office and your inspector general now: someone may be taking your account over."},
 	"account.email_changed":  {"your e-mail address was changed", "The e-mail address of your Dissent account was changed; this notice goes to the old address. If you did not ask for this, tell the channel office and your inspector general now."},
+	"keys.confirmed":         {"the channel office confirmed your new keys", "A member of the channel office confirmed the new keys of your Dissent account: memos and invitations are shared with you again. If you did not make new keys, tell your inspector general now."},
 	"keys.recovered":         {"your keys were restored", "The recovery custodians restored the keys of your Dissent account, under the password typed at the ceremony. If you did not take part, tell the channel office and your inspector general now."},
 }
 

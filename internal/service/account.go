@@ -184,7 +184,10 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 		}
 		u.Password = stored
 		u.SessionEpoch++
-		if err := s.anchorUser(ctx, tx, u, event{action: "user.new_keys", actor: a}); err != nil {
+		// Keys made afresh after a reset could be an administrator's
+		// (keysconfirm.go): others wrap to them once the office confirms.
+		u.KeysConfirmed = store.KeysAwaitConfirmation
+		if err := s.anchorUser(ctx, tx, u, event{action: "user.keys_afresh", actor: a}); err != nil {
 			return err
 		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
@@ -270,6 +273,7 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 		}
 		fresh.Password, fresh.KeysSealed, fresh.KeyState = stored, vault.SealIdentity(kek, u.ID, id), keysActive
 		fresh.SessionEpoch++
+		awaitConfirmation(fresh)
 		if err := s.anchorUser(ctx, tx, fresh, event{action: "user.keys_recovered", role: "system", subject: u.ID}); err != nil {
 			return err
 		}

@@ -80,19 +80,25 @@ type anchorCache struct {
 }
 
 type provedAnchor struct {
-	hash  [32]byte
-	entry int64
+	hash   [32]byte
+	entry  int64
+	action string // the entry's
 }
 
 // maxAnchors bounds the cache of proofs; past it, it starts again empty.
 // The entries the follower found are kept: one or a few per account.
 const maxAnchors = 100_000
 
-func (c *anchorCache) has(subject string, a provedAnchor) bool {
+// cached returns the action of entry idx if it was proved to anchor
+// subject's keys hashing to h.
+func (c *anchorCache) cached(subject string, h [32]byte, idx int64) (action string, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	got, ok := c.proved[subject]
-	return ok && got == a
+	if !ok || got.hash != h || got.entry != idx {
+		return "", false
+	}
+	return got.action, true
 }
 
 // put caches a proof, unless a newer anchor of subject is known.
@@ -259,18 +265,25 @@ var ErrNotAnchored = errors.New("a public key in the database is not the one the
 // content of ledger entry idx, and that the entry is in the latest
 // checkpoint.
 func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) error {
+	_, err := s.anchoredAction(ctx, tx, subject, h, idx)
+	return err
+}
+
+// anchoredAction is anchored that also returns the anchoring entry's
+// action.
+func (s *Service) anchoredAction(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) (string, error) {
 	if s.followFresh() {
-		if s.anchors.has(subject, provedAnchor{h, idx}) {
-			return nil
+		if action, ok := s.anchors.cached(subject, h, idx); ok {
+			return action, nil
 		}
 	} else if _, writing := s.writing(tx); writing {
 		// Proved again below, up to this transaction's checkpoint; the
 		// follower itself moves on in a read transaction.
 		s.followInBackground()
 	}
-	problem, err := s.proveAnchor(ctx, tx, subject, h, idx)
+	action, problem, err := s.proveAnchor(ctx, tx, subject, h, idx)
 	if err != nil {
-		return err // the store could not be read: no finding either way
+		return "", err // the store could not be read: no finding either way
 	}
 	if problem != "" {
 		if idx < 0 {
@@ -279,63 +292,63 @@ func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [
 			s.tampered.Store(true)
 		}
 		s.log.Error("a public key in the database is not the one the ledger anchors: not used; find who changed it", "subject", subject, "entry", idx, "problem", problem)
-		return errInternal("%w: %s: %s", ErrNotAnchored, subject, problem)
+		return "", errInternal("%w: %s: %s", ErrNotAnchored, subject, problem)
 	}
-	s.anchors.put(subject, provedAnchor{h, idx})
-	return nil
+	s.anchors.put(subject, provedAnchor{h, idx, action})
+	return action, nil
 }
 
 // proveAnchor says what is wrong with entry idx as the anchor of
-// subject's keys, hashing to h, or "" if nothing is; err is a failure to
-// read the store.
-func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) (problem string, err error) {
+// subject's keys, hashing to h, or "" if nothing is, when it also returns
+// the entry's action; err is a failure to read the store.
+func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) (action, problem string, err error) {
 	if idx < 0 {
-		return "no ledger entry anchors it", nil
+		return "", "no ledger entry anchors it", nil
 	}
 	_, cp, problem, err := s.ownLatest(ctx, tx)
 	if problem != "" || err != nil {
-		return problem, err
+		return "", problem, err
 	}
 	if idx >= cp.Size {
-		return fmt.Sprintf("entry %d is not in the latest checkpoint, of %d entries", idx, cp.Size), nil
+		return "", fmt.Sprintf("entry %d is not in the latest checkpoint, of %d entries", idx, cp.Size), nil
 	}
 	if size, err := ledgerSize(ctx, tx); err != nil {
-		return "", err
+		return "", "", err
 	} else if size < cp.Size {
-		return fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", size, cp.Size), nil
+		return "", fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", size, cp.Size), nil
 	}
 	leaf, proof, err := entryProof(ctx, tx, idx, cp.Size)
 	if errors.Is(err, ledger.ErrRange) {
-		return fmt.Sprintf("entry %d: %v", idx, err), nil // a row of the ledger is gone
+		return "", fmt.Sprintf("entry %d: %v", idx, err), nil // a row of the ledger is gone
 	} else if err != nil {
-		return "", err
+		return "", "", err
 	}
 	l, err := ledger.DecodeLeaf(leaf)
 	if err != nil {
-		return fmt.Sprintf("entry %d: %v", idx, err), nil
+		return "", fmt.Sprintf("entry %d: %v", idx, err), nil
 	}
 	if !l.AnchorsKeys() || l.Content != hex.EncodeToString(h[:]) {
-		return fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
+		return "", fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
 	}
 	if err := ledger.VerifyInclusion(leaf, idx, proof, cp); err != nil {
-		return err.Error(), nil
+		return "", err.Error(), nil
 	}
 	// The entry anchors these keys; it must also be the newest entry
 	// that anchors this subject's keys in the checkpoint, or the row was
 	// pointed back at keys the account has since replaced.
 	found, problem, err := s.follow(ctx, tx, cp)
 	if problem != "" || err != nil {
-		return problem, err
+		return "", problem, err
 	}
 	for _, f := range found {
 		if f.subject == subject && f.entry > idx && f.entry < cp.Size {
-			return fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, f.entry), nil
+			return "", fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, f.entry), nil
 		}
 	}
 	if later, ok := s.anchors.newer(subject, idx, cp.Size); ok {
-		return fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, later), nil
+		return "", fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, later), nil
 	}
-	return "", nil
+	return l.Action, "", nil
 }
 
 // anchorFollower is the ledger read as it grows, for the entries that

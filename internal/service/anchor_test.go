@@ -203,9 +203,12 @@ func TestKeysChangedOnAnotherNodeAreTaken(t *testing.T) {
 		if err := other.NewKeys(d.Ctx, locked, "temporary-password-1", "p1's own new phrase"); err != nil {
 			t.Fatal(err)
 		}
+		if err := other.ConfirmKeys(d.Ctx, d.Office, "p1"); err != nil {
+			t.Fatal(err)
+		}
 		m, _ := d.Submitted(alice, "after") // on the first node
 		if got, err := d.Svc.GetMemo(d.Ctx, d.SignInOn(d.Svc, "p1", "p1's own new phrase"), m.ID); err != nil || got.Title != "after" {
-			t.Fatalf("p1 with new keys reads the memo submitted after: %v, %v", got, err)
+			t.Fatalf("p1 with new keys, confirmed on the other node, reads the memo submitted after: %v, %v", got, err)
 		}
 		if err := d.Svc.Ready(d.Ctx); err != nil {
 			t.Errorf("a key changed the proper way made the node unready: %v", err)

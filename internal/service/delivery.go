@@ -196,7 +196,8 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*st
 // distribution reads, in one query, where a submission goes: the channel
 // office's public key (nil before the office is set up) and the users of
 // the standing distribution. The keys of the office and of each principal
-// who can read are proved anchored.
+// who can read are proved anchored; a principal whose keys await the
+// office's confirmation is left out.
 func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, err error) {
 	set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingDistribution)
 	if err != nil {
@@ -209,15 +210,21 @@ func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte,
 	if !ok {
 		raw = []byte("[]")
 	}
-	if principals, err = distributionUsers(ctx, tx, raw); err != nil {
+	all, err := distributionUsers(ctx, tx, raw)
+	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range principals {
+	for _, p := range all {
 		if !p.Disabled && p.KeyState == keysActive {
-			if err := s.checkUserKeys(ctx, tx, p); err != nil {
+			// A principal whose keys await the office's confirmation is
+			// left out (keysconfirm.go).
+			if held, err := s.keysHeld(ctx, tx, p); err != nil {
 				return nil, nil, err
+			} else if held {
+				continue
 			}
 		}
+		principals = append(principals, p)
 	}
 	return office, principals, nil
 }
@@ -445,8 +452,10 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 			if o.roster.Find(u.ID) >= 0 {
 				return channel.Invalid("usernames", "%q is an author of this memo", u.Username)
 			}
-			if err := s.checkUserKeys(ctx, tx, u); err != nil {
+			if held, err := s.keysHeld(ctx, tx, u); err != nil {
 				return err
+			} else if held {
+				return errAwaitingConfirmation("usernames", u.Username)
 			}
 			as, err := s.wraps(o, u.ID, u.BoxPublic, a.User.ID, reason, false)
 			if err != nil {
@@ -669,8 +678,10 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) error {
 			if err != nil {
 				return err
 			}
-			if err := s.checkUserKeys(ctx, tx, u); err != nil {
+			if held, err := s.keysHeld(ctx, tx, u); err != nil {
 				return err
+			} else if held {
+				continue // not to keys the office has not confirmed
 			}
 			box = u.BoxPublic
 		}
@@ -693,6 +704,11 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) error {
 		return err
 	}
 	for _, u := range authors {
+		if held, err := s.keysHeld(ctx, tx, u); err != nil {
+			return err
+		} else if held {
+			continue
+		}
 		if err := s.postMail(ctx, tx, u, o.rec.ID, memoKeys{kv: key}); err != nil {
 			return err
 		}

@@ -160,8 +160,10 @@ func openIndexEntry(id *vault.Identity, sealed []byte) (keyEntry, error) {
 // postMail leaves a memo's keys for a co-author, sealed to their public key.
 // Nothing in the row says for whom.
 func (s *Service) postMail(ctx context.Context, tx store.Tx, recipient *store.User, memoID string, keys memoKeys) error {
-	if err := s.checkUserKeys(ctx, tx, recipient); err != nil {
+	if held, err := s.keysHeld(ctx, tx, recipient); err != nil {
 		return err
+	} else if held {
+		return errAwaitingConfirmation("", recipient.Username)
 	}
 	plain, err := json.Marshal(keyEntry{Memo: memoID, Keys: keys.encode()})
 	if err != nil {

@@ -331,9 +331,21 @@ func TestSwappedPublicKeysAreCaught(t *testing.T) {
 				if box != alice.User.BoxPublic {
 					t.Errorf("alice's box key after her sign-in: %s, want hers", box)
 				}
+				// Keys put back are others' to wrap to once the office
+				// confirms them.
 				bob := d.Member("bob")
-				if _, err := d.Svc.CreateMemo(d.Ctx, bob, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"alice"}}); err != nil {
-					t.Errorf("inviting alice after her sign-in put her keys back: %v", err)
+				invite := func() error {
+					_, err := d.Svc.CreateMemo(d.Ctx, bob, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"alice"}})
+					return err
+				}
+				if err := invite(); channel.ErrorCode(err) != channel.ECONFLICT {
+					t.Errorf("inviting alice before the office confirmed her keys: %v, want a conflict", err)
+				}
+				if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "alice"); err != nil {
+					t.Fatal(err)
+				}
+				if err := invite(); err != nil {
+					t.Errorf("inviting alice after her sign-in put her keys back and the office confirmed them: %v", err)
 				}
 			}
 			if err := d.Svc.Ready(d.Ctx); err == nil {

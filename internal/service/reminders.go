@@ -87,6 +87,7 @@ const (
 	KindNewKeys       = "account.new_keys"       // new keys were made for your account after a reset
 	KindEmailChanged  = "account.email_changed"  // your address changed (to the old address)
 	KindKeysRecovered = "keys.recovered"         // the custodians restored your keys
+	KindKeysConfirmed = "keys.confirmed"         // the office confirmed your new keys
 )
 
 // The deadlines the office owes, as they appear in reminder kinds.

@@ -145,6 +145,7 @@ func (s *Service) restorePublicKeys(ctx context.Context, tx store.Tx, u *store.U
 		return err
 	}
 	fresh.BoxPublic, fresh.SignPublic = id.Public().Box, id.Public().Sign
+	awaitConfirmation(fresh)
 	if err := s.anchorUser(ctx, tx, fresh, event{action: "user.keys_restored", role: "system", subject: u.ID}); err != nil {
 		return err
 	}

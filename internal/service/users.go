@@ -179,7 +179,7 @@ func makeKeys(u *store.User, kek vault.Key, recoveryBox string) (*vault.Identity
 // and the caller signs a checkpoint before the transaction ends.
 func (s *Service) insertUser(ctx context.Context, tx store.Tx, by *Actor, p *preparedUser) error {
 	ev := event{action: "user.create", actor: by, role: roleOf(by), subject: p.rec.ID}
-	p.rec.KeysAnchor = -1
+	p.rec.KeysAnchor, p.rec.KeysConfirmed = -1, -1
 	if p.rec.KeyState == keysActive {
 		if err := s.anchorUser(ctx, tx, p.rec, ev); err != nil {
 			return err
@@ -533,8 +533,10 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 		if u.Disabled || u.KeyState != keysActive {
 			return channel.Invalid("username", "%q cannot be let in until %s", username, notActive(u))
 		}
-		if err := s.checkUserKeys(ctx, tx, u); err != nil {
+		if held, err := s.keysHeld(ctx, tx, u); err != nil {
 			return err
+		} else if held {
+			return errAwaitingConfirmation("username", username)
 		}
 		wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
 		if err != nil {

@@ -54,6 +54,10 @@ type Tx interface {
 	// UsersWithoutAnchor returns the users with public keys that no ledger
 	// entry anchors (KeysAnchor < 0), oldest first.
 	UsersWithoutAnchor(ctx context.Context) ([]*User, error)
+	// UsersAwaitingConfirmation returns the users whose keys await the
+	// channel office's confirmation (KeysConfirmed ==
+	// KeysAwaitConfirmation), by username.
+	UsersAwaitingConfirmation(ctx context.Context) ([]*User, error)
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	UsersByUsernames(ctx context.Context, usernames []string) ([]*User, error) // in the order asked; ErrNotFound if any is missing
 	UsersByIDs(ctx context.Context, ids []string) ([]*User, error)
@@ -270,11 +274,19 @@ type User struct {
 	KeyState string
 	// KeysAnchor is the index of the ledger entry that anchors
 	// BoxPublic and SignPublic (its content is their hash), or -1.
-	KeysAnchor   int64
-	SessionEpoch int64
-	MailSince    int64
-	Version      int64
+	KeysAnchor int64
+	// KeysConfirmed is the index of the ledger entry in which the channel
+	// office confirmed BoxPublic and SignPublic, KeysAwaitConfirmation
+	// while the keys await it, or -1 where none is needed.
+	KeysConfirmed int64
+	SessionEpoch  int64
+	MailSince     int64
+	Version       int64
 }
+
+// KeysAwaitConfirmation is User.KeysConfirmed while the channel office has
+// not confirmed keys that need it.
+const KeysAwaitConfirmation = -2
 
 // Session is a signed-in session. Everything but its expiry is sealed under
 // a key derived from the token, which the store never sees.

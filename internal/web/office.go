@@ -89,6 +89,11 @@ func (h *handler) inbox(w http.ResponseWriter, r *http.Request, v *visit) {
 
 type officeMembersData struct {
 	Members []service.OfficeMember
+	// Awaiting are the accounts whose new keys await the office's
+	// confirmation; Admin, that the visitor, an administrator too, may
+	// not confirm them.
+	Awaiting []service.KeysAwaiting
+	Admin    bool
 }
 
 func (h *handler) officeMembers(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -97,7 +102,21 @@ func (h *handler) officeMembers(w http.ResponseWriter, r *http.Request, v *visit
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, r, v, http.StatusOK, pageOfficeStaff, &view{Title: v.T("Office members"), Data: officeMembersData{Members: ms}})
+	awaiting, err := h.svc.KeysAwaitingConfirmation(r.Context(), v.actor)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, r, v, http.StatusOK, pageOfficeStaff, &view{Title: v.T("Office members"),
+		Data: officeMembersData{Members: ms, Awaiting: awaiting, Admin: v.actor.Has(channel.RoleAdmin)}})
+}
+
+func (h *handler) confirmKeys(w http.ResponseWriter, r *http.Request, v *visit) {
+	if err := h.svc.ConfirmKeys(r.Context(), v.actor, r.PostForm.Get("username")); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	redirect(w, r, "/office/members", flashKeysConfirmed)
 }
 
 func (h *handler) grantOffice(w http.ResponseWriter, r *http.Request, v *visit) {

@@ -83,3 +83,45 @@ func TestRevokeReader(t *testing.T) {
 		}
 	})
 }
+
+// TestConfirmKeys: the office's members page lists an account whose keys
+// were made afresh after a reset, explains why they wait, and confirms
+// them; an administrator in the office sees why they may not.
+func TestConfirmKeys(t *testing.T) {
+	s := newSite(t)
+	if err := s.Svc.ResetPassword(s.Ctx, s.Admin, "p1", "temporary-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Svc.NewKeys(s.Ctx, s.SignInOn(s.Svc, "p1", "temporary-password-1"), "temporary-password-1", "p1's own new phrase"); err != nil {
+		t.Fatal(err)
+	}
+	office := s.signedIn(t, "office")
+	form := `action="/office/members/confirm-keys"`
+	body := office.get("/office/members").body
+	for _, want := range []string{"New keys awaiting your confirmation", form, `name="username" value="p1"`, "Confirm the keys of Display p1", "Principal"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the members page lacks %q", want)
+		}
+	}
+	res := s.signedIn(t, "alice").post("/office/members/confirm-keys", url.Values{"username": {"p1"}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("a member confirming keys: status %d", res.StatusCode)
+	}
+	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/office/members" {
+		t.Fatalf("confirming: status %d to %q: %s", res.StatusCode, res.Header.Get("Location"), res.body)
+	}
+	body = office.get("/office/members").body
+	for _, want := range []string{"The keys are confirmed", "keys are confirmed or need no confirmation."} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the members page after confirming lacks %q", want)
+		}
+	}
+	if strings.Contains(body, form) {
+		t.Error("p1 still awaits confirmation")
+	}
+	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}})
+	if res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("confirming again: status %d", res.StatusCode)
+	}
+}

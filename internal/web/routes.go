@@ -55,6 +55,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	get("/office", h.inbox)
 	get("/office/members", h.officeMembers)
 	post("/office/members/grant", h.grantOffice)
+	post("/office/members/confirm-keys", h.confirmKeys)
 	post("/memos/{id}/acknowledge", h.officeStep(flashAcknowledged, h.svc.Acknowledge))
 	post("/memos/{id}/close", h.officeStep(flashClosed, h.svc.Close))
 	get("/memos/{id}/return", h.reasonPage(reasonReturn))

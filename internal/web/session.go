@@ -25,58 +25,60 @@ func clearCookie(w http.ResponseWriter, name string) {
 type flash string
 
 const (
-	flashSaved        flash = "saved"
-	flashCreated      flash = "created"
-	flashInvited      flash = "invited"
-	flashSigned       flash = "signed"
-	flashUnsigned     flash = "unsigned"
-	flashSubmitted    flash = "submitted"
-	flashWithdrawn    flash = "withdrawn"
-	flashAcknowledged flash = "acknowledged"
-	flashReturned     flash = "returned"
-	flashReaders      flash = "readers"
-	flashMeeting      flash = "meeting"
-	flashReplied      flash = "replied"
-	flashClosed       flash = "closed"
-	flashCommented    flash = "commented"
-	flashGranted      flash = "granted"
-	flashPassword     flash = "password"
-	flashUser         flash = "user"
-	flashDistribution flash = "distribution"
-	flashReset        flash = "reset"
-	flashChecked      flash = "checked"
-	flashSignedOut    flash = "signedout"
-	flashNoticesRead  flash = "noticesread"
-	flashRevoked      flash = "revoked"
-	flashNewKeys      flash = "newkeys"
+	flashSaved         flash = "saved"
+	flashCreated       flash = "created"
+	flashInvited       flash = "invited"
+	flashSigned        flash = "signed"
+	flashUnsigned      flash = "unsigned"
+	flashSubmitted     flash = "submitted"
+	flashWithdrawn     flash = "withdrawn"
+	flashAcknowledged  flash = "acknowledged"
+	flashReturned      flash = "returned"
+	flashReaders       flash = "readers"
+	flashMeeting       flash = "meeting"
+	flashReplied       flash = "replied"
+	flashClosed        flash = "closed"
+	flashCommented     flash = "commented"
+	flashGranted       flash = "granted"
+	flashPassword      flash = "password"
+	flashUser          flash = "user"
+	flashDistribution  flash = "distribution"
+	flashReset         flash = "reset"
+	flashChecked       flash = "checked"
+	flashSignedOut     flash = "signedout"
+	flashNoticesRead   flash = "noticesread"
+	flashRevoked       flash = "revoked"
+	flashNewKeys       flash = "newkeys"
+	flashKeysConfirmed flash = "keysconfirmed"
 )
 
 // flashText is what each notice says (a catalog key).
 var flashText = map[flash]string{
-	flashSaved:        "Your changes are saved as a new revision.",
-	flashCreated:      "Your draft is saved. Only you and your co-drafters can see it.",
-	flashInvited:      "The signers are invited. They will see the memo in their list.",
-	flashSigned:       "You signed this revision.",
-	flashUnsigned:     "Your signature is withdrawn.",
-	flashSubmitted:    "The memo is submitted. Keep the receipt below.",
-	flashWithdrawn:    "The memo is withdrawn.",
-	flashAcknowledged: "The memo is acknowledged. The authors can see this.",
-	flashReturned:     "The memo is returned to its authors with your reason.",
-	flashReaders:      "The readers are added, with your reason on record.",
-	flashMeeting:      "The meeting is recorded.",
-	flashReplied:      "The reply is sent. The authors can read it now.",
-	flashClosed:       "The case is closed.",
-	flashCommented:    "Your comment is sent to the office.",
-	flashGranted:      "Office access is granted.",
-	flashPassword:     "Your password is changed. Other sessions are signed out.",
-	flashUser:         "The account is saved.",
-	flashDistribution: "The standing distribution is saved. It applies to memos submitted from now on.",
-	flashReset:        "The password is reset. The user's keys stay locked until recovery.",
-	flashChecked:      "The self-check is done.",
-	flashSignedOut:    "You are signed out.",
-	flashNoticesRead:  "Your notices are marked as read.",
-	flashRevoked:      "The reader is removed from the distribution, with your reason on record. What is written from now on is sealed with a new key.",
-	flashNewKeys:      "You have new keys. You can write and sign memos again; your earlier memos stay sealed.",
+	flashSaved:         "Your changes are saved as a new revision.",
+	flashCreated:       "Your draft is saved. Only you and your co-drafters can see it.",
+	flashInvited:       "The signers are invited. They will see the memo in their list.",
+	flashSigned:        "You signed this revision.",
+	flashUnsigned:      "Your signature is withdrawn.",
+	flashSubmitted:     "The memo is submitted. Keep the receipt below.",
+	flashWithdrawn:     "The memo is withdrawn.",
+	flashAcknowledged:  "The memo is acknowledged. The authors can see this.",
+	flashReturned:      "The memo is returned to its authors with your reason.",
+	flashReaders:       "The readers are added, with your reason on record.",
+	flashMeeting:       "The meeting is recorded.",
+	flashReplied:       "The reply is sent. The authors can read it now.",
+	flashClosed:        "The case is closed.",
+	flashCommented:     "Your comment is sent to the office.",
+	flashGranted:       "Office access is granted.",
+	flashPassword:      "Your password is changed. Other sessions are signed out.",
+	flashUser:          "The account is saved.",
+	flashDistribution:  "The standing distribution is saved. It applies to memos submitted from now on.",
+	flashReset:         "The password is reset. The user's keys stay locked until recovery.",
+	flashChecked:       "The self-check is done.",
+	flashSignedOut:     "You are signed out.",
+	flashNoticesRead:   "Your notices are marked as read.",
+	flashRevoked:       "The reader is removed from the distribution, with your reason on record. What is written from now on is sealed with a new key.",
+	flashNewKeys:       "You have new keys. You can write and sign memos again; your earlier memos stay sealed. Memos and invitations reach you again once a member of the channel office has confirmed your new keys with you.",
+	flashKeysConfirmed: "The keys are confirmed: memos and invitations reach them again. Add them as a reader to any memo they missed meanwhile.",
 }
 
 const flashCookie = "__Host-dissent-flash"

@@ -8,14 +8,14 @@ import (
 )
 
 const userColumns = `id, username, display_name, email, roles, eligible, disabled, created_at, password,
-	box_public, sign_public, keys_sealed, keys_recovery, key_state, session_epoch, mail_since, version, keys_anchor`
+	box_public, sign_public, keys_sealed, keys_recovery, key_state, session_epoch, mail_since, version, keys_anchor, keys_confirmed`
 
 func scanUser(r interface{ Scan(...any) error }) (*store.User, error) {
 	var u store.User
 	var roles string
 	var eligible, disabled int
 	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &roles, &eligible, &disabled, &u.CreatedAt, &u.Password,
-		&u.BoxPublic, &u.SignPublic, &u.KeysSealed, &u.KeysRecovery, &u.KeyState, &u.SessionEpoch, &u.MailSince, &u.Version, &u.KeysAnchor)
+		&u.BoxPublic, &u.SignPublic, &u.KeysSealed, &u.KeysRecovery, &u.KeyState, &u.SessionEpoch, &u.MailSince, &u.Version, &u.KeysAnchor, &u.KeysConfirmed)
 	if err != nil {
 		return nil, err
 	}
@@ -27,9 +27,9 @@ func scanUser(r interface{ Scan(...any) error }) (*store.User, error) {
 // CreateUser inserts u; a taken username is store.ErrConflict.
 func (t *Tx) CreateUser(ctx context.Context, u *store.User) error {
 	u.Version = 1
-	_, err := t.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Username, u.DisplayName, u.Email, strings.Join(u.Roles, " "), b2i(u.Eligible), b2i(u.Disabled), u.CreatedAt, u.Password,
-		u.BoxPublic, u.SignPublic, u.KeysSealed, u.KeysRecovery, u.KeyState, u.SessionEpoch, u.MailSince, u.Version, u.KeysAnchor)
+		u.BoxPublic, u.SignPublic, u.KeysSealed, u.KeysRecovery, u.KeyState, u.SessionEpoch, u.MailSince, u.Version, u.KeysAnchor, u.KeysConfirmed)
 	return err
 }
 
@@ -37,10 +37,10 @@ func (t *Tx) CreateUser(ctx context.Context, u *store.User) error {
 func (t *Tx) UpdateUser(ctx context.Context, u *store.User) error {
 	err := t.execOne(ctx, store.ErrConflict, `UPDATE users SET display_name = ?, email = ?, roles = ?, eligible = ?, disabled = ?,
 		password = ?, box_public = ?, sign_public = ?, keys_sealed = ?, keys_recovery = ?, key_state = ?, session_epoch = ?,
-		mail_since = ?, keys_anchor = ?, version = version + 1 WHERE id = ? AND version = ?`,
+		mail_since = ?, keys_anchor = ?, keys_confirmed = ?, version = version + 1 WHERE id = ? AND version = ?`,
 		u.DisplayName, u.Email, strings.Join(u.Roles, " "), b2i(u.Eligible), b2i(u.Disabled),
 		u.Password, u.BoxPublic, u.SignPublic, u.KeysSealed, u.KeysRecovery, u.KeyState, u.SessionEpoch,
-		u.MailSince, u.KeysAnchor, u.ID, u.Version)
+		u.MailSince, u.KeysAnchor, u.KeysConfirmed, u.ID, u.Version)
 	if err == nil {
 		u.Version++
 	}
@@ -56,6 +56,16 @@ func (t *Tx) UserByID(ctx context.Context, id string) (*store.User, error) {
 // UsersWithoutAnchor returns the users with keys and no anchor.
 func (t *Tx) UsersWithoutAnchor(ctx context.Context) ([]*store.User, error) {
 	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users WHERE keys_anchor < 0 AND box_public <> '' ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r Rows) (*store.User, error) { return scanUser(r) })
+}
+
+// UsersAwaitingConfirmation returns the users whose keys await the
+// office's confirmation, by username.
+func (t *Tx) UsersAwaitingConfirmation(ctx context.Context) ([]*store.User, error) {
+	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users WHERE keys_confirmed = ? AND disabled = 0 ORDER BY username`, store.KeysAwaitConfirmation)
 	if err != nil {
 		return nil, err
 	}

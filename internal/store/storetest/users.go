@@ -59,6 +59,30 @@ func testUsers(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("users awaiting confirmation", func(t *testing.T) {
+		gus, hal, ida := newUser("u-gus", "gus", "Gus Gale"), newUser("u-hal", "hal", "Hal Hart"), newUser("u-ida", "ida", "Ida Ives")
+		gus.KeysConfirmed, hal.KeysConfirmed, ida.KeysConfirmed = store.KeysAwaitConfirmation, store.KeysAwaitConfirmation, store.KeysAwaitConfirmation
+		ida.Disabled = true
+		createUsers(t, s, hal, gus, ida)
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.UsersAwaitingConfirmation(ctx)
+			check(t, err)
+			same(t, "UsersAwaitingConfirmation, by username, not the disabled", got, []*store.User{gus, hal})
+		})
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			gus.KeysConfirmed = 9
+			check(t, tx.UpdateUser(ctx, gus))
+		})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.UsersAwaitingConfirmation(ctx)
+			check(t, err)
+			same(t, "UsersAwaitingConfirmation once gus's keys are confirmed", got, []*store.User{hal})
+			g, err := tx.UserByID(ctx, gus.ID)
+			check(t, err)
+			same(t, "gus's confirmation", g.KeysConfirmed, int64(9))
+		})
+	})
+
 	t.Run("missing user is not found", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
 			if _, err := tx.UserByID(ctx, "u-nobody"); !errors.Is(err, store.ErrNotFound) {

@@ -1,0 +1,63 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// TestKeyConfirmations: after an administrator resets a principal's
+// password and someone starts afresh with it, the office sees the account
+// awaiting confirmation, an administrator may neither see nor confirm,
+// and the office's confirmation puts the principal back on the
+// distribution.
+func TestKeyConfirmations(t *testing.T) {
+	bothStores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		e.user("office", false, "office")
+		e.user("p1", false, "principal")
+		e.member("alice")
+		e.must(http.StatusOK, "admin", "PUT", "/api/v1/admin/distribution", service.Distribution{Usernames: []string{"p1"}})
+		e.must(http.StatusNoContent, "admin", "POST", "/api/v1/users/p1/password-reset", map[string]string{"password": "temporary-password-1"})
+		r := e.must(http.StatusCreated, "", "POST", "/api/v1/sessions", map[string]string{"username": "p1", "password": "temporary-password-1"})
+		e.mu.Lock()
+		e.tokens["p1"] = decode[map[string]string](t, r)["token"]
+		e.mu.Unlock()
+		e.must(http.StatusNoContent, "p1", "POST", "/api/v1/me/keys", map[string]string{"current_password": "temporary-password-1", "new_password": "a phrase of someone's own"})
+		r = e.must(http.StatusCreated, "", "POST", "/api/v1/sessions", map[string]string{"username": "p1", "password": "a phrase of someone's own"})
+		e.mu.Lock()
+		e.tokens["p1"] = decode[map[string]string](t, r)["token"]
+		e.mu.Unlock()
+
+		type list struct {
+			Items []service.KeysAwaiting `json:"items"`
+		}
+		got := decode[list](t, e.must(http.StatusOK, "office", "GET", "/api/v1/office/key-confirmations", nil))
+		if len(got.Items) != 1 || got.Items[0].Username != "p1" || got.Items[0].DisplayName != "Display p1" {
+			t.Fatalf("awaiting confirmation: %+v, want p1", got.Items)
+		}
+		problemOf(t, e.must(http.StatusForbidden, "admin", "GET", "/api/v1/office/key-confirmations", nil))
+		problemOf(t, e.must(http.StatusForbidden, "admin", "POST", "/api/v1/office/key-confirmations/p1", nil))
+		problemOf(t, e.must(http.StatusForbidden, "alice", "POST", "/api/v1/office/key-confirmations/p1", nil))
+		problemOf(t, e.must(http.StatusNotFound, "office", "POST", "/api/v1/office/key-confirmations/nobody", nil))
+		problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", "/api/v1/office/key-confirmations/alice", nil))
+
+		held := e.create("alice", "held", "b")
+		e.sign("alice", held.ID, 1)
+		e.submit("alice", held.ID, 1)
+		problemOf(t, e.must(http.StatusNotFound, "p1", "GET", "/api/v1/memos/"+held.ID, nil))
+
+		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/p1", nil)
+		if got := decode[list](t, e.must(http.StatusOK, "office", "GET", "/api/v1/office/key-confirmations", nil)); len(got.Items) != 0 {
+			t.Errorf("awaiting after the confirmation: %+v", got.Items)
+		}
+		m := e.create("alice", "after", "b")
+		e.sign("alice", m.ID, 1)
+		e.submit("alice", m.ID, 1)
+		if got := decode[service.Memo](t, e.must(http.StatusOK, "p1", "GET", "/api/v1/memos/"+m.ID, nil)); got.Title != "after" {
+			t.Errorf("p1 reads %q", got.Title)
+		}
+	})
+}

@@ -1,0 +1,189 @@
+package service
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// Keys made again for an account await the channel office's confirmation.
+//
+// An administrator can reset anyone's password, sign in with the password
+// they chose, and start afresh with new keys (NewKeys). For a principal on
+// the standing distribution, every memo submitted after that would be
+// wrapped to keys the administrator holds. So keys made again after an
+// account's first — started afresh, recovered by the custodians, or put
+// back at a sign-in — are used by the account itself at once, but nobody
+// else wraps a memo key or an invitation to them until a member of the
+// channel office, who holds the office key and is not an administrator,
+// confirms them with the person (ConfirmKeys). Until then a principal is
+// left out of the distribution, and inviting the account, adding it as a
+// reader or letting it into the office is refused with the reason.
+//
+// The rule is read from the ledger, not from the users row: the action of
+// the entry anchoring the keys says whether they need confirming, and the
+// confirmation is itself a ledger entry (user.keys_confirmed, by a named
+// office member, its content the keys' hash), proved like an anchor before
+// it counts. Someone who can write the database can neither drop the need
+// nor forge the confirmation.
+
+// reKeyActions are the anchoring entries whose keys await confirmation.
+var reKeyActions = []string{"user.keys_afresh", "user.keys_recovered", "user.keys_restored"}
+
+// awaitConfirmation marks u's keys, just anchored again, as awaiting the
+// office's confirmation, unless the office confirmed these very keys
+// before (a confirmation names the keys' hash, so it still proves).
+func awaitConfirmation(u *store.User) {
+	if u.KeysConfirmed < 0 {
+		u.KeysConfirmed = store.KeysAwaitConfirmation
+	}
+}
+
+// errAwaitingConfirmation is the refusal to wrap to keys that await it.
+func errAwaitingConfirmation(field, username string) error {
+	const why = "%q has new keys that the channel office has not confirmed yet: a member of the office confirms them with the person first (Office, Members)"
+	if field == "" {
+		return channel.Errorf(channel.ECONFLICT, why, username)
+	}
+	return channel.Invalid(field, why, username)
+}
+
+// keysHeld checks u's keys against their anchor (checkUserKeys) and
+// reports whether others may not wrap to them yet: they were made again
+// and the office has not confirmed them.
+func (s *Service) keysHeld(ctx context.Context, tx store.Tx, u *store.User) (bool, error) {
+	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
+	action, err := s.anchoredAction(ctx, tx, u.ID, h, u.KeysAnchor)
+	if err != nil || !slices.Contains(reKeyActions, action) {
+		return false, err
+	}
+	if u.KeysConfirmed < 0 {
+		return true, nil
+	}
+	subject := "confirmed:" + u.ID
+	if _, ok := s.anchors.cached(subject, h, u.KeysConfirmed); ok {
+		return false, nil
+	}
+	problem, err := s.proveConfirmation(ctx, tx, h, u.KeysConfirmed)
+	if err != nil {
+		return false, err
+	}
+	if problem != "" {
+		s.tampered.Store(true)
+		s.log.Error("a confirmation of keys in the database is not one the ledger holds: the keys are not used; find who changed users.keys_confirmed", "user", u.ID, "entry", u.KeysConfirmed, "problem", problem)
+		return false, errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
+	}
+	s.anchors.put(subject, provedAnchor{hash: h, entry: u.KeysConfirmed, action: "user.keys_confirmed"})
+	return false, nil
+}
+
+// proveConfirmation says what is wrong with entry idx as the office's
+// confirmation of the keys hashing to h, or "" if nothing is.
+func (s *Service) proveConfirmation(ctx context.Context, tx store.Tx, h [32]byte, idx int64) (problem string, err error) {
+	_, cp, problem, err := s.ownLatest(ctx, tx)
+	if problem != "" || err != nil {
+		return problem, err
+	}
+	if idx >= cp.Size {
+		return fmt.Sprintf("entry %d is not in the latest checkpoint, of %d entries", idx, cp.Size), nil
+	}
+	leaf, proof, err := entryProof(ctx, tx, idx, cp.Size)
+	if errors.Is(err, ledger.ErrRange) {
+		return fmt.Sprintf("entry %d: %v", idx, err), nil
+	} else if err != nil {
+		return "", err
+	}
+	l, err := ledger.DecodeLeaf(leaf)
+	if err != nil {
+		return fmt.Sprintf("entry %d: %v", idx, err), nil
+	}
+	if l.Action != "user.keys_confirmed" || l.Role != ledger.RoleOffice || l.Actor == "" || l.Content != hex.EncodeToString(h[:]) {
+		return fmt.Sprintf("entry %d (%s) is not the office's confirmation of these keys", idx, l.Action), nil
+	}
+	if err := ledger.VerifyInclusion(leaf, idx, proof, cp); err != nil {
+		return err.Error(), nil
+	}
+	return "", nil
+}
+
+// KeysAwaiting is an account whose keys await the office's confirmation.
+type KeysAwaiting struct {
+	Username    string   `json:"username"`
+	DisplayName string   `json:"display_name"`
+	Roles       []string `json:"roles"`
+}
+
+// KeysAwaitingConfirmation lists the accounts whose keys await the
+// office's confirmation, for a member of the office who holds its key.
+func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]KeysAwaiting, error) {
+	out := []KeysAwaiting{}
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		if _, err := s.officeIdentity(ctx, tx, a); err != nil {
+			return err
+		}
+		us, err := tx.UsersAwaitingConfirmation(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			if u.KeyState == keysActive {
+				out = append(out, KeysAwaiting{Username: u.Username, DisplayName: u.DisplayName, Roles: u.Roles})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ConfirmKeys records that a member of the channel office confirmed, with
+// the person, that the keys username now has are theirs: from then on
+// they are wrapped to like anyone's. The confirmer must hold the office
+// key, must not be an administrator (who could have made the keys) and
+// must not be the account itself.
+func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username string) error {
+	if a.Has(channel.RoleAdmin) {
+		return channel.Errorf(channel.EFORBIDDEN, "an administrator may not confirm keys: an administrator can reset a password and make keys, so the confirmation must come from someone else in the channel office")
+	}
+	return s.inTx(ctx, true, func(tx store.Tx) error {
+		if _, err := s.officeIdentity(ctx, tx, a); err != nil {
+			return err
+		}
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return storeErr(err, "the account")
+		}
+		if u.ID == a.User.ID {
+			return channel.Errorf(channel.EFORBIDDEN, "another member of the channel office confirms your keys, not you")
+		}
+		if u.Disabled || u.KeyState != keysActive {
+			return channel.Invalid("username", "%q has no keys to confirm until %s", username, notActive(u))
+		}
+		held, err := s.keysHeld(ctx, tx, u)
+		if err != nil {
+			return err
+		}
+		if !held {
+			return channel.Invalid("username", "%q has no keys awaiting confirmation", username)
+		}
+		h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
+		idx, err := s.record(ctx, tx, event{action: "user.keys_confirmed", actor: a, role: string(channel.RoleOffice), subject: u.ID, content: h[:]})
+		if err != nil {
+			return err
+		}
+		u.KeysConfirmed = idx
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return storeErr(err, "the account")
+		}
+		if err := s.accountNotice(ctx, tx, u, KindKeysConfirmed, u.Email); err != nil {
+			return err
+		}
+		_, err = s.checkpoint(ctx, tx)
+		return err
+	})
+}

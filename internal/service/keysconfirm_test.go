@@ -1,0 +1,134 @@
+package service_test
+
+import (
+	"testing"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+)
+
+// TestNewKeysAwaitTheOffice: an administrator takes a principal's
+// account over — resets the password, signs in with it and starts afresh
+// with keys of their own. Memos submitted after that are not wrapped to
+// those keys, nor may the office add the account as a reader, until a
+// member of the office who is not an administrator confirms the keys with
+// the person; neither the administrator nor the database can confirm
+// them. Once confirmed, memos reach the principal again.
+func TestNewKeysAwaitTheOffice(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice := d.Member("alice")
+		p1 := d.Principals[0].User
+		if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "p1", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Svc.NewKeys(d.Ctx, d.SignInOn(d.Svc, "p1", "temporary-password-1"), "temporary-password-1", "the administrator's phrase"); err != nil {
+			t.Fatal(err)
+		}
+		sharedWithP1 := func(memoID string) int {
+			return r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, memoID, p1.ID)
+		}
+		held, _ := d.Submitted(alice, "while held")
+		if n := sharedWithP1(held.ID); n != 0 {
+			t.Errorf("a memo submitted while p1's new keys await confirmation was wrapped to them (%d)", n)
+		}
+		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, held.ID, d.Principals[1].User.ID); n == 0 {
+			t.Error("p2, whose keys are confirmed, was left out too")
+		}
+		_, err := d.Svc.AddReaders(d.Ctx, d.Office, held.ID, service.ReadersInput{Usernames: []string{"p1"}, Reason: "p1 should read it"})
+		if channel.ErrorCode(err) != channel.EINVALID {
+			t.Errorf("the office adding p1 as a reader before confirming: %v, want refused", err)
+		}
+
+		waiting, err := d.Svc.KeysAwaitingConfirmation(d.Ctx, d.Office)
+		if err != nil || len(waiting) != 1 || waiting[0].Username != "p1" {
+			t.Fatalf("awaiting confirmation: %+v, %v; want p1", waiting, err)
+		}
+		if _, err := d.Svc.KeysAwaitingConfirmation(d.Ctx, d.Admin); channel.ErrorCode(err) != channel.EFORBIDDEN {
+			t.Errorf("an administrator listing keys awaiting confirmation: %v, want forbidden", err)
+		}
+		for _, c := range []struct {
+			name string
+			by   *service.Actor
+		}{
+			{"an administrator", d.Admin},
+			{"an administrator who is also in the office", d.Create("both", false, "office", "admin")},
+			{"the account itself", d.SignInOn(d.Svc, "p1", "the administrator's phrase")},
+			{"a member", alice},
+		} {
+			if err := d.Svc.ConfirmKeys(d.Ctx, c.by, "p1"); channel.ErrorCode(err) != channel.EFORBIDDEN {
+				t.Errorf("%s confirming p1's keys: %v, want forbidden", c.name, err)
+			}
+		}
+
+		// The database cannot lift the hold: the need comes from the
+		// anchoring entry's action, and a confirmation must be an entry.
+		r.exec(`UPDATE users SET keys_confirmed = -1 WHERE id = ?`, p1.ID)
+		m, _ := d.Submitted(alice, "column cleared")
+		if n := sharedWithP1(m.ID); n != 0 {
+			t.Error("clearing keys_confirmed in the database lifted the hold")
+		}
+		r.exec(`UPDATE users SET keys_confirmed = keys_anchor WHERE id = ?`, p1.ID)
+		id := signedMemo(t, d.Harness, d.Svc, alice)
+		before := r.count(`SELECT COUNT(*) FROM ledger_leaves`)
+		_, err = d.Svc.Submit(d.Ctx, alice, id, 1)
+		r.refused(err, before)
+		r.exec(`UPDATE users SET keys_confirmed = -2 WHERE id = ?`, p1.ID)
+
+		// A node that has not seen the forgery; the office confirms there.
+		node := d.WithConfig(d.Svc.Config())
+		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1"); err != nil {
+			t.Fatalf("the office confirming p1's keys: %v", err)
+		}
+		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1"); channel.ErrorCode(err) != channel.EINVALID {
+			t.Errorf("confirming twice: %v, want refused", err)
+		}
+		if waiting, err := node.KeysAwaitingConfirmation(d.Ctx, d.Office); err != nil || len(waiting) != 0 {
+			t.Errorf("awaiting after the confirmation: %+v, %v", waiting, err)
+		}
+		m2, err := node.Submit(d.Ctx, alice, signedMemo(t, d.Harness, node, alice), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := sharedWithP1(m2.MemoID); n == 0 {
+			t.Error("a memo submitted after the confirmation was not shared with p1")
+		}
+		p1Now := d.SignInOn(node, "p1", "the administrator's phrase")
+		if got, err := node.GetMemo(d.Ctx, p1Now, m2.MemoID); err != nil || got.Title != "t" {
+			t.Errorf("p1 reads the memo submitted after the confirmation: %v, %v", got, err)
+		}
+		if _, err := node.AddReaders(d.Ctx, d.Office, held.ID, service.ReadersInput{Usernames: []string{"p1"}, Reason: "missed it while held"}); err != nil {
+			t.Errorf("the office adding p1 to a memo submitted while held: %v", err)
+		}
+		if got, err := node.GetMemo(d.Ctx, p1Now, held.ID); err != nil || got.Title != "while held" {
+			t.Errorf("p1 reads the memo they missed once added: %v, %v", got, err)
+		}
+
+		// The confirmation is in the ledger, naming the office member.
+		var data []byte
+		if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT l.data FROM ledger_leaves l JOIN users u ON u.keys_confirmed = l.idx WHERE u.id = ?`), p1.ID).Scan(&data); err != nil {
+			t.Fatal(err)
+		}
+		l, err := ledger.DecodeLeaf(data)
+		if err != nil || l.Action != "user.keys_confirmed" || l.Actor != d.Office.User.ID || l.Subject != p1.ID {
+			t.Errorf("the confirming entry: %+v, %v", l, err)
+		}
+		bell, err := node.Notifications(d.Ctx, p1Now, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, n := range bell.Items {
+			found = found || n.Kind == service.KindKeysConfirmed
+		}
+		if !found {
+			t.Error("p1 was not told that the office confirmed their keys")
+		}
+	})
+}

@@ -1,0 +1,11 @@
+-- Keys made again after the account's first (starting afresh after a
+-- password reset, a recovery, a sign-in that put keys back) are not
+-- wrapped to by anyone else until a member of the channel office who is
+-- not an administrator confirms them with the person: otherwise an
+-- administrator who reset a principal's password and started afresh as
+-- them would receive every memo. keys_confirmed is the index of the
+-- user.keys_confirmed ledger entry that confirms the present keys, -2
+-- while they await it, -1 where none is needed. The service does not take
+-- this column's word: it reads the anchoring entry's action and proves the
+-- confirming entry in the ledger.
+ALTER TABLE users ADD COLUMN keys_confirmed BIGINT NOT NULL DEFAULT -1;
