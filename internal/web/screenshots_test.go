@@ -120,6 +120,26 @@ func TestMainPages(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A principal who started afresh after a password reset, whose new
+	// keys wait for the office to confirm them.
+	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "envoy2", DisplayName: "Deputy Special Envoy",
+		Email: "envoy2@demo.invalid", Password: "first-" + demo.Password, Roles: []string{"principal"}}); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _, err := h.Svc.SignIn(h.Ctx, "envoy2", "first-"+demo.Password); err != nil {
+		t.Fatal(err)
+	} else if err := h.Svc.ChangePassword(h.Ctx, h.Authenticate(tok), "first-"+demo.Password, demo.Password); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Svc.ResetPassword(h.Ctx, h.Admin, "envoy2", "reset-"+demo.Password); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _, err := h.Svc.SignIn(h.Ctx, "envoy2", "reset-"+demo.Password); err != nil {
+		t.Fatal(err)
+	} else if err := h.Svc.NewKeys(h.Ctx, h.Authenticate(tok), "reset-"+demo.Password, "own-"+demo.Password); err != nil {
+		t.Fatal(err)
+	}
+
 	ruth := c.person(t, "ruth")
 	ruth.signIn("ruth", demo.Password)
 	ruth.check("office-inbox")
