@@ -38,6 +38,7 @@ func TestCompose(t *testing.T) {
 		{"overdue.reply_latest", "m1", due, "Dissent: a memo is past its latest reply date", "at the latest by Friday", "https://dissent.example.gov/memos/m1"},
 		{"memo.distributed", "m1", time.Time{}, "Dissent: a memo has been distributed to you", "distributed to you to read.", "https://dissent.example.gov/memos/m1"},
 		{"keys.recovered", "", time.Time{}, "Dissent: your keys were restored", "If you did not take part, tell the channel office", "https://dissent.example.gov/\n"},
+		{"keys.awaiting", "", time.Time{}, "Dissent: new keys await the office's confirmation", "see Office, Members", "https://dissent.example.gov/\n"},
 		{"keys.confirmed", "", time.Time{}, "Dissent: the channel office confirmed your new keys", "If you did not make new keys, tell your inspector general", "https://dissent.example.gov/\n"},
 		{"account.password_reset", "", time.Time{}, "Dissent: your password was reset", "someone may be taking your account over", "https://dissent.example.gov/\n"},
 		{"account.new_keys", "", time.Time{}, "Dissent: keys were made for your account", "after a password reset", "https://dissent.example.gov/\n"},

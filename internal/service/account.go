@@ -186,7 +186,9 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 		u.SessionEpoch++
 		// Keys made afresh after a reset could be an administrator's
 		// (keysconfirm.go): others wrap to them once the office confirms.
-		u.KeysConfirmed = store.KeysAwaitConfirmation
+		if err := s.awaitConfirmation(ctx, tx, u, true); err != nil {
+			return err
+		}
 		if err := s.anchorUser(ctx, tx, u, event{action: "user.keys_afresh", actor: a}); err != nil {
 			return err
 		}
@@ -273,7 +275,9 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 		}
 		fresh.Password, fresh.KeysSealed, fresh.KeyState = stored, vault.SealIdentity(kek, u.ID, id), keysActive
 		fresh.SessionEpoch++
-		awaitConfirmation(fresh)
+		if err := s.awaitConfirmation(ctx, tx, fresh, false); err != nil {
+			return err
+		}
 		if err := s.anchorUser(ctx, tx, fresh, event{action: "user.keys_recovered", role: "system", subject: u.ID}); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
@@ -38,11 +39,25 @@ var reKeyActions = []string{"user.keys_afresh", "user.keys_recovered", "user.key
 
 // awaitConfirmation marks u's keys, just anchored again, as awaiting the
 // office's confirmation, unless the office confirmed these very keys
-// before (a confirmation names the keys' hash, so it still proves).
-func awaitConfirmation(u *store.User) {
-	if u.KeysConfirmed < 0 {
-		u.KeysConfirmed = store.KeysAwaitConfirmation
+// before (a confirmation names the keys' hash, so it still proves), and
+// tells the office's members. fresh says the keys are new, so that no
+// earlier confirmation can be theirs.
+func (s *Service) awaitConfirmation(ctx context.Context, tx store.Tx, u *store.User, fresh bool) error {
+	if !fresh && u.KeysConfirmed >= 0 {
+		return nil
 	}
+	u.KeysConfirmed = store.KeysAwaitConfirmation
+	office, err := s.officeRecipients(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var to []*store.User
+	for _, m := range office {
+		if m.ID != u.ID {
+			to = append(to, m)
+		}
+	}
+	return tx.AddNotifications(ctx, s.notices(to, KindKeysAwaiting, "", time.Time{}, s.reminders()))
 }
 
 // errAwaitingConfirmation is the refusal to wrap to keys that await it.

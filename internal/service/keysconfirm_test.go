@@ -31,6 +31,11 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 		if err := d.Svc.NewKeys(d.Ctx, d.SignInOn(d.Svc, "p1", "temporary-password-1"), "temporary-password-1", "the administrator's phrase"); err != nil {
 			t.Fatal(err)
 		}
+		if bell, err := d.Svc.Notifications(d.Ctx, d.Office, 0); err != nil {
+			t.Fatal(err)
+		} else if n := len(bell.Items); n == 0 || bell.Items[0].Kind != service.KindKeysAwaiting || bell.Items[0].MemoID != "" {
+			t.Errorf("the office's newest notice: %+v, want that new keys await it, naming no memo", bell.Items)
+		}
 		sharedWithP1 := func(memoID string) int {
 			return r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, memoID, p1.ID)
 		}

@@ -88,6 +88,9 @@ const (
 	KindEmailChanged  = "account.email_changed"  // your address changed (to the old address)
 	KindKeysRecovered = "keys.recovered"         // the custodians restored your keys
 	KindKeysConfirmed = "keys.confirmed"         // the office confirmed your new keys
+	// KindKeysAwaiting tells the office's members that an account's new
+	// keys await their confirmation (keysconfirm.go); it names no one.
+	KindKeysAwaiting = "keys.awaiting"
 )
 
 // The deadlines the office owes, as they appear in reminder kinds.

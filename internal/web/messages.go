@@ -69,6 +69,7 @@ var german = map[string]string{
 	"New memo":            "Neue Eingabe",
 	"Office inbox":        "Posteingang der Stelle",
 	"Office members":      "Mitglieder der Stelle",
+	"Open Office members": "Mitglieder der Stelle öffnen",
 	"Reading room":        "Leseraum",
 	"Ledger":              "Protokoll",
 	"Figures":             "Zahlen",
@@ -140,6 +141,7 @@ var german = map[string]string{
 	"An administrator reset your password: if you did not ask for it, tell the channel office":                 "Ein Administrator hat Ihr Passwort zurückgesetzt: Wenn Sie das nicht veranlasst haben, wenden Sie sich an das Kanalbüro",
 	"New keys were made for your account after a password reset: if that was not you, tell the channel office": "Nach dem Zurücksetzen Ihres Passworts wurden für Ihr Konto neue Schlüssel erzeugt: Wenn Sie das nicht waren, wenden Sie sich an das Kanalbüro",
 	"Your e-mail address was changed: if you did not ask for it, tell the channel office":                      "Ihre E-Mail-Adresse wurde geändert: Wenn Sie das nicht veranlasst haben, wenden Sie sich an das Kanalbüro",
+	"An account's new keys await the office's confirmation: see Office members":                                "Die neuen Schlüssel eines Kontos warten auf die Bestätigung der Stelle: siehe Mitglieder der Stelle",
 	"The channel office confirmed your new keys: memos are shared with you again":                              "Das Büro des Kanals hat Ihre neuen Schlüssel bestätigt: Memos werden wieder mit Ihnen geteilt",
 	"The recovery custodians restored your keys, under the password you typed with them":                       "Die Wiederherstellungsverwahrer haben Ihre Schlüssel wiederhergestellt, verschlossen mit dem Passwort, das Sie dabei eingegeben haben",
 

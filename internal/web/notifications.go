@@ -29,6 +29,7 @@ var noticeNames = map[string]string{
 	service.KindNewKeys:                      "New keys were made for your account after a password reset: if that was not you, tell the channel office",
 	service.KindEmailChanged:                 "Your e-mail address was changed: if you did not ask for it, tell the channel office",
 	service.KindKeysConfirmed:                "The channel office confirmed your new keys: memos are shared with you again",
+	service.KindKeysAwaiting:                 "An account's new keys await the office's confirmation: see Office members",
 }
 
 // noticeRow is one line of the notifications page.
@@ -38,6 +39,8 @@ type noticeRow struct {
 	When     string // when it was sent, or since when it holds
 	DueLabel string // which deadline DueAt is
 	Overdue  bool   // an escalation: the deadline passed unmet
+	// OfficeMembers: the notice asks for the office's members page.
+	OfficeMembers bool
 }
 
 type notificationsData struct {
@@ -70,7 +73,8 @@ func (h *handler) notifications(w http.ResponseWriter, r *http.Request, v *visit
 
 // noticeLine puts n in words.
 func noticeLine(v *visit, n service.Notice) noticeRow {
-	row := noticeRow{Notice: n, Text: v.T("Something needs your attention"), Overdue: strings.HasPrefix(n.Kind, "overdue.")}
+	row := noticeRow{Notice: n, Text: v.T("Something needs your attention"), Overdue: strings.HasPrefix(n.Kind, "overdue."),
+		OfficeMembers: n.Kind == service.KindKeysAwaiting}
 	if k, ok := noticeNames[n.Kind]; ok {
 		row.Text = v.T(k)
 	}

@@ -96,6 +96,9 @@ func TestConfirmKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	office := s.signedIn(t, "office")
+	if body := office.get("/notifications").body; !strings.Contains(body, "await the office") || !strings.Contains(body, `href="/office/members"`) {
+		t.Error("the office's notices do not say that new keys await its confirmation, with a link to the members page")
+	}
 	form := `action="/office/members/confirm-keys"`
 	body := office.get("/office/members").body
 	for _, want := range []string{"New keys awaiting your confirmation", form, `name="username" value="p1"`, "Confirm the keys of Display p1", "Principal"} {
