@@ -358,14 +358,12 @@ func cosignAfter(state, proofFile string, msg []byte, skey, logKey string) error
 // idle server stays small.
 func (a *app) startupCheck(ctx context.Context) {
 	go func() {
-		res, err := a.svc.CheckLedger(ctx, nil)
-		if err == nil && res.OK {
-			// The entries that anchor keys, read now rather than at the
-			// first proofs (service.FollowAnchors).
-			if err := a.svc.FollowAnchors(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				a.log.Error("reading the ledger for the entries that anchor keys", "error", err)
-			}
+		// First the entries that anchor keys, so that proofs soon stop
+		// reading the ledger from its start (service.FollowAnchors).
+		if err := a.svc.FollowAnchors(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("reading the ledger for the entries that anchor keys", "error", err)
 		}
+		res, err := a.svc.CheckLedger(ctx, nil)
 		debug.FreeOSMemory()
 		switch {
 		case errors.Is(err, context.Canceled):
