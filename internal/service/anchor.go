@@ -305,33 +305,12 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, 
 	if idx < 0 {
 		return "", "no ledger entry anchors it", nil
 	}
-	_, cp, problem, err := s.ownLatest(ctx, tx)
+	l, cp, problem, err := s.checkpointedEntry(ctx, tx, idx)
 	if problem != "" || err != nil {
 		return "", problem, err
 	}
-	if idx >= cp.Size {
-		return "", fmt.Sprintf("entry %d is not in the latest checkpoint, of %d entries", idx, cp.Size), nil
-	}
-	if size, err := ledgerSize(ctx, tx); err != nil {
-		return "", "", err
-	} else if size < cp.Size {
-		return "", fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", size, cp.Size), nil
-	}
-	leaf, proof, err := entryProof(ctx, tx, idx, cp.Size)
-	if errors.Is(err, ledger.ErrRange) {
-		return "", fmt.Sprintf("entry %d: %v", idx, err), nil // a row of the ledger is gone
-	} else if err != nil {
-		return "", "", err
-	}
-	l, err := ledger.DecodeLeaf(leaf)
-	if err != nil {
-		return "", fmt.Sprintf("entry %d: %v", idx, err), nil
-	}
 	if !l.AnchorsKeys() || l.Content != hex.EncodeToString(h[:]) {
 		return "", fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
-	}
-	if err := ledger.VerifyInclusion(leaf, idx, proof, cp); err != nil {
-		return "", err.Error(), nil
 	}
 	// The entry anchors these keys; it must also be the newest entry
 	// that anchors this subject's keys in the checkpoint, or the row was
@@ -349,6 +328,38 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, 
 		return "", fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, later), nil
 	}
 	return l.Action, "", nil
+}
+
+// checkpointedEntry reads ledger entry idx and proves it included in the
+// latest checkpoint, verified with this node's own ledger key. It returns
+// the entry and the checkpoint, or what is wrong; err is a failure to read
+// the store.
+func (s *Service) checkpointedEntry(ctx context.Context, tx store.Tx, idx int64) (l ledger.Leaf, cp ledger.Checkpoint, problem string, err error) {
+	_, cp, problem, err = s.ownLatest(ctx, tx)
+	if problem != "" || err != nil {
+		return l, cp, problem, err
+	}
+	if idx >= cp.Size {
+		return l, cp, fmt.Sprintf("entry %d is not in the latest checkpoint, of %d entries", idx, cp.Size), nil
+	}
+	if size, err := ledgerSize(ctx, tx); err != nil {
+		return l, cp, "", err
+	} else if size < cp.Size {
+		return l, cp, fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", size, cp.Size), nil
+	}
+	leaf, proof, err := entryProof(ctx, tx, idx, cp.Size)
+	if errors.Is(err, ledger.ErrRange) {
+		return l, cp, fmt.Sprintf("entry %d: %v", idx, err), nil // a row of the ledger is gone
+	} else if err != nil {
+		return l, cp, "", err
+	}
+	if l, err = ledger.DecodeLeaf(leaf); err != nil {
+		return l, cp, fmt.Sprintf("entry %d: %v", idx, err), nil
+	}
+	if err := ledger.VerifyInclusion(leaf, idx, proof, cp); err != nil {
+		return l, cp, err.Error(), nil
+	}
+	return l, cp, "", nil
 }
 
 // anchorFollower is the ledger read as it grows, for the entries that
