@@ -111,11 +111,10 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 	if log == nil {
 		log = slog.Default()
 	}
-	svc := &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
+	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
 		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
 		keys: newKeyCache(100_000, cfg.SessionIdle), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		anchorOf: anchorOfKey(cfg.LedgerKey), Now: time.Now}
-	return svc
 }
 
 // Config returns the deployment's configuration.
