@@ -69,6 +69,14 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 			return err
 		}
 		if made {
+			// An account the ledger has anchored keys for before is not
+			// making its first, whatever its row says: they wait for the
+			// office like any keys made again (keysconfirm.go).
+			if u.KeysAnchor >= 0 || len(s.anchors.knownOf(u.ID)) > 0 {
+				if err := s.awaitConfirmation(ctx, tx, u, true); err != nil {
+					return err
+				}
+			}
 			if err := s.anchorUser(ctx, tx, u, event{action: "user.new_keys", actor: a}); err != nil {
 				return err
 			}

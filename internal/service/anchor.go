@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/vault"
@@ -80,25 +82,34 @@ type anchorCache struct {
 }
 
 type provedAnchor struct {
-	hash   [32]byte
-	entry  int64
-	action string // the entry's
+	hash  [32]byte
+	entry int64
+	// again: the keys were made again after the account's first
+	// (keysconfirm.go).
+	again bool
 }
 
 // maxAnchors bounds the cache of proofs; past it, it starts again empty.
 // The entries the follower found are kept: one or a few per account.
 const maxAnchors = 100_000
 
-// cached returns the action of entry idx if it was proved to anchor
-// subject's keys hashing to h.
-func (c *anchorCache) cached(subject string, h [32]byte, idx int64) (action string, ok bool) {
+// cached reports whether entry idx was proved to anchor subject's keys
+// hashing to h, and whether they were made again.
+func (c *anchorCache) cached(subject string, h [32]byte, idx int64) (again, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	got, ok := c.proved[subject]
 	if !ok || got.hash != h || got.entry != idx {
-		return "", false
+		return false, false
 	}
-	return got.action, true
+	return got.again, true
+}
+
+// knownOf returns the entries the follower found anchoring subject's keys.
+func (c *anchorCache) knownOf(subject string) []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.known[subject])
 }
 
 // put caches a proof, unless a newer anchor of subject is known.
@@ -112,19 +123,6 @@ func (c *anchorCache) put(subject string, a provedAnchor) {
 		c.proved = map[string]provedAnchor{}
 	}
 	c.proved[subject] = a
-}
-
-// newer returns an entry that anchors subject's keys, after entry and
-// before size, if the follower found one.
-func (c *anchorCache) newer(subject string, entry, size int64) (int64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, idx := range c.known[subject] {
-		if entry < idx && idx < size {
-			return idx, true
-		}
-	}
-	return 0, false
 }
 
 // learn records anchors the follower found, in ledger order, and drops
@@ -265,25 +263,25 @@ var ErrNotAnchored = errors.New("a public key in the database is not the one the
 // content of ledger entry idx, and that the entry is in the latest
 // checkpoint.
 func (s *Service) anchored(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) error {
-	_, err := s.anchoredAction(ctx, tx, subject, h, idx)
+	_, err := s.anchoredAgain(ctx, tx, subject, h, idx)
 	return err
 }
 
-// anchoredAction is anchored that also returns the anchoring entry's
-// action.
-func (s *Service) anchoredAction(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) (string, error) {
+// anchoredAgain is anchored that also reports whether the keys were made
+// again after the account's first (keysconfirm.go).
+func (s *Service) anchoredAgain(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) (bool, error) {
 	if s.followFresh() {
-		if action, ok := s.anchors.cached(subject, h, idx); ok {
-			return action, nil
+		if again, ok := s.anchors.cached(subject, h, idx); ok {
+			return again, nil
 		}
 	} else if _, writing := s.writing(tx); writing {
 		// Proved again below, up to this transaction's checkpoint; the
 		// follower itself moves on in a read transaction.
 		s.followInBackground()
 	}
-	action, problem, err := s.proveAnchor(ctx, tx, subject, h, idx)
+	again, problem, err := s.proveAnchor(ctx, tx, subject, h, idx)
 	if err != nil {
-		return "", err // the store could not be read: no finding either way
+		return false, err // the store could not be read, or the keys changed meanwhile: no finding either way
 	}
 	if problem != "" {
 		if idx < 0 {
@@ -292,42 +290,159 @@ func (s *Service) anchoredAction(ctx context.Context, tx store.Tx, subject strin
 			s.tampered.Store(true)
 		}
 		s.log.Error("a public key in the database is not the one the ledger anchors: not used; find who changed it", "subject", subject, "entry", idx, "problem", problem)
-		return "", errInternal("%w: %s: %s", ErrNotAnchored, subject, problem)
+		return false, errInternal("%w: %s: %s", ErrNotAnchored, subject, problem)
 	}
-	s.anchors.put(subject, provedAnchor{h, idx, action})
-	return action, nil
+	s.anchors.put(subject, provedAnchor{h, idx, again})
+	return again, nil
 }
 
 // proveAnchor says what is wrong with entry idx as the anchor of
-// subject's keys, hashing to h, or "" if nothing is, when it also returns
-// the entry's action; err is a failure to read the store.
-func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) (action, problem string, err error) {
+// subject's keys, hashing to h, or "" if nothing is, when it also reports
+// whether the keys were made again after the account's first: by an
+// entry whose action says so, or by any entry with an anchoring entry of
+// the account's before it. Entries written before December 2026 carry no
+// anchor_of and count as first keys. err is a failure to read the store,
+// or errKeysChangedMeanwhile.
+func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, h [32]byte, idx int64) (again bool, problem string, err error) {
 	if idx < 0 {
-		return "", "no ledger entry anchors it", nil
+		return false, "no ledger entry anchors it", nil
 	}
 	l, cp, problem, err := s.checkpointedEntry(ctx, tx, idx)
 	if problem != "" || err != nil {
-		return "", problem, err
+		return false, problem, err
 	}
 	if !l.AnchorsKeys() || l.Content != hex.EncodeToString(h[:]) {
-		return "", fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
+		return false, fmt.Sprintf("entry %d (%s) anchors other keys", idx, l.Action), nil
 	}
 	// The entry anchors these keys; it must also be the newest entry
-	// that anchors this subject's keys in the checkpoint, or the row was
-	// pointed back at keys the account has since replaced.
-	found, problem, err := s.follow(ctx, tx, cp)
+	// that anchors this subject's keys, or the row was pointed back at
+	// keys the account has since replaced.
+	seen, problem, err := s.anchorsOf(ctx, tx, subject, cp)
 	if problem != "" || err != nil {
-		return "", problem, err
+		return false, problem, err
 	}
-	for _, f := range found {
-		if f.subject == subject && f.entry > idx && f.entry < cp.Size {
-			return "", fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, f.entry), nil
+	for _, e := range seen.entries {
+		switch {
+		case e <= idx:
+		case e < seen.size:
+			return false, fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, e), nil
+		default:
+			// This node read a newer anchor that this transaction cannot
+			// see: it began before the keys changed, or someone removed
+			// checkpoints and leaves. Either way not these keys.
+			s.log.Warn("a key's account has a newer anchor than the database now shows: refused; if this repeats, ledger rows or checkpoints were removed", "subject", subject, "entry", idx, "newer", e, "ledger size", seen.size)
+			return false, "", errKeysChangedMeanwhile
 		}
 	}
-	if later, ok := s.anchors.newer(subject, idx, cp.Size); ok {
-		return "", fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, later), nil
+	again = l.AnchorOf != "" && slices.Contains(reKeyActions, l.Action)
+	for _, e := range seen.entries {
+		again = again || e < idx
 	}
-	return l.Action, "", nil
+	return again, "", nil
+}
+
+// errKeysChangedMeanwhile refuses keys whose account has newer ones that
+// the request's transaction cannot see yet.
+var errKeysChangedMeanwhile = channel.Errorf(channel.ECONFLICT, "an account's keys changed while this request ran: try again")
+
+// seenAnchors are the entries a node can see anchoring a subject's keys,
+// ascending, and the ledger's size in the transaction.
+type seenAnchors struct {
+	entries []int64
+	size    int64
+}
+
+// anchorsOf returns the entries that anchor subject's keys: those the
+// follower learned, those up to checkpoint cp that it finds now (follow),
+// and those in leaves past cp. Leaves past the latest checkpoint are
+// vouched for by none, but their anchor_of is authenticated under the
+// ledger key, so each is an anchor some node wrote; and a node signs a
+// checkpoint over every anchor in the transaction that records it, so
+// one past the latest checkpoint means checkpoints were removed. They
+// serve only to refuse.
+func (s *Service) anchorsOf(ctx context.Context, tx store.Tx, subject string, cp ledger.Checkpoint) (seen seenAnchors, problem string, err error) {
+	found, problem, err := s.follow(ctx, tx, cp)
+	if problem != "" || err != nil {
+		return seen, problem, err
+	}
+	if seen.size, err = ledgerSize(ctx, tx); err != nil {
+		return seen, "", err
+	}
+	tail, problem, err := s.sealedAnchorsIn(ctx, tx, cp.Size, seen.size)
+	if problem != "" || err != nil {
+		return seen, problem, err
+	}
+	entries := s.anchors.knownOf(subject)
+	for _, f := range append(found, tail...) {
+		if f.subject == subject {
+			entries = append(entries, f.entry)
+		}
+	}
+	slices.Sort(entries)
+	seen.entries = slices.Compact(entries)
+	return seen, "", nil
+}
+
+// sealedAnchorsIn returns the anchoring entries with anchor_of among
+// leaves [from, to), as read, with whose keys each anchors.
+func (s *Service) sealedAnchorsIn(ctx context.Context, tx store.Tx, from, to int64) ([]subjectAnchor, string, error) {
+	var out []subjectAnchor
+	ls := tx.LedgerStorage("", "")
+	for lo := from; lo < to; lo += 1024 {
+		hi := min(lo+1024, to)
+		leaves, err := ls.ReadLeaves(ctx, lo, hi)
+		if errors.Is(err, ledger.ErrRange) {
+			return nil, fmt.Sprintf("leaves of [%d, %d) are missing: %v", lo, hi, err), nil
+		} else if err != nil {
+			return nil, "", err
+		}
+		for i, leaf := range leaves {
+			a, problem := s.sealedAnchor(leaf, lo+int64(i))
+			if problem != "" {
+				return nil, problem, nil
+			}
+			if a != nil {
+				out = append(out, *a)
+			}
+		}
+	}
+	return out, "", nil
+}
+
+// mayTellWhose reports whether leaf may be an anchoring entry that says
+// whose keys it anchors: one with anchor_of, or one anchoring the
+// office's or the recovery key, whose action says so.
+func mayTellWhose(leaf []byte) bool {
+	return bytes.Contains(leaf, []byte(`"anchor_of":"`)) ||
+		bytes.Contains(leaf, []byte(`"action":"office.key"`)) || bytes.Contains(leaf, []byte(`"action":"recovery.key"`))
+}
+
+// sealedAnchor returns whose keys leaf number idx anchors, if it is an
+// anchoring entry that says (mayTellWhose); problem says if its anchor_of
+// does not open with this node's key.
+func (s *Service) sealedAnchor(leaf []byte, idx int64) (*subjectAnchor, string) {
+	if !mayTellWhose(leaf) {
+		return nil, ""
+	}
+	l, err := ledger.DecodeLeaf(leaf)
+	if err != nil || !l.AnchorsKeys() {
+		return nil, ""
+	}
+	if l.AnchorOf == "" {
+		// Written before anchor_of: only the group keys' say whose.
+		switch l.Action {
+		case "office.key":
+			return &subjectAnchor{officeGroup, idx}, ""
+		case "recovery.key":
+			return &subjectAnchor{recoveryGroup, idx}, ""
+		}
+		return nil, ""
+	}
+	subject, ok := s.openAnchorOf(l)
+	if !ok {
+		return nil, fmt.Sprintf("entry %d: its anchor_of does not open with this node's key", idx)
+	}
+	return &subjectAnchor{subject, idx}, ""
 }
 
 // checkpointedEntry reads ledger entry idx and proves it included in the
@@ -393,24 +508,20 @@ func (s *Service) follow(ctx context.Context, tx store.Tx, cp ledger.Checkpoint)
 	s.follower.mu.Lock()
 	defer s.follower.mu.Unlock()
 	f := s.follower.f // a copy
-	kept, err := f.Extend(ctx, tx.LedgerStorage("", ""), cp, func(leaf []byte) bool {
-		return bytes.Contains(leaf, []byte(`"anchor_of":"`))
-	})
+	kept, err := f.Extend(ctx, tx.LedgerStorage("", ""), cp, mayTellWhose)
 	if errors.Is(err, ledger.ErrTampered) {
 		return nil, "reading the ledger for the entries that anchor keys: " + err.Error(), nil
 	} else if err != nil {
 		return nil, "", err
 	}
 	for _, e := range kept {
-		l, err := ledger.DecodeLeaf(e.Leaf)
-		if err != nil || !l.AnchorsKeys() || l.AnchorOf == "" {
-			continue
+		a, problem := s.sealedAnchor(e.Leaf, e.Index)
+		if problem != "" {
+			return nil, problem, nil
 		}
-		subject, ok := s.openAnchorOf(l)
-		if !ok {
-			return nil, fmt.Sprintf("entry %d: its anchor_of does not open with this node's key", e.Index), nil
+		if a != nil {
+			found = append(found, *a)
 		}
-		found = append(found, subjectAnchor{subject, e.Index})
 	}
 	if _, writing := s.writing(tx); !writing {
 		s.follower.f = f

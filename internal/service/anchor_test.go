@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
@@ -552,5 +554,118 @@ func TestRollbackToEarlierKeysIsRefused(t *testing.T) {
 				t.Errorf("p1's two anchors carry alike anchor_of: %s, %s", seen[0], seen[1])
 			}
 		})
+	})
+}
+
+// TestRemovedCheckpointsDoNotHideNewerKeys: someone with the database
+// points an account's row back at its earlier keys and deletes every
+// checkpoint that covers the newer anchor, so that the latest checkpoint
+// predates it; or deletes the ledger's rows from the newer anchor on. The
+// old keys are refused all the same: a node reads the leaves past the
+// latest checkpoint (a newer anchor there means checkpoints were
+// removed), and remembers the anchors it read (a newer one it cannot see
+// any more is refused too). (Review: helper-21.)
+func TestRemovedCheckpointsDoNotHideNewerKeys(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice := d.Member("alice")
+		d.Submitted(alice, "before")
+		p1 := d.Principals[0].User
+		type keys struct {
+			box    string
+			sign   []byte
+			anchor int64
+		}
+		row := func() keys {
+			var k keys
+			if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT box_public, sign_public, keys_anchor FROM users WHERE id = ?`), p1.ID).Scan(&k.box, &k.sign, &k.anchor); err != nil {
+				t.Fatal(err)
+			}
+			return k
+		}
+		old := row()
+		if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "p1", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Svc.NewKeys(d.Ctx, d.SignInOn(d.Svc, "p1", "temporary-password-1"), "temporary-password-1", "p1's own new phrase"); err != nil {
+			t.Fatal(err)
+		}
+		current := row()
+		d.Submitted(alice, "after") // the node has read past the newer anchor
+		set := func(k keys) {
+			r.exec(`UPDATE users SET box_public = ?, sign_public = ?, keys_anchor = ? WHERE id = ?`, k.box, k.sign, k.anchor, p1.ID)
+		}
+		wrappedToP1 := func() int { return r.count(`SELECT COUNT(*) FROM access WHERE grantee = ?`, p1.ID) }
+		try := func(t *testing.T, svc *service.Service, tamper func()) error {
+			t.Helper()
+			id := signedMemo(t, d.Harness, svc, alice)
+			tamper()
+			set(old)
+			defer set(current)
+			before := wrappedToP1()
+			_, err := svc.Submit(d.Ctx, alice, id, 1)
+			if n := wrappedToP1() - before; n != 0 || err == nil {
+				t.Fatalf("with p1's replaced keys back: submit %v, %d memo keys wrapped to them", err, n)
+			}
+			return err
+		}
+		dropCheckpoints := func() { r.exec(`DELETE FROM checkpoints WHERE size > ?`, current.anchor) }
+		t.Run("checkpoints removed, on the node that read the newer anchor", func(t *testing.T) {
+			d.Clock.Advance(6 * time.Second)
+			if err := try(t, d.Svc, dropCheckpoints); !errors.Is(err, service.ErrNotAnchored) {
+				t.Errorf("refused with %v, want the ledger found tampered with", err)
+			}
+		})
+		t.Run("checkpoints removed, on a node started afterwards", func(t *testing.T) {
+			if err := try(t, d.WithConfig(d.Svc.Config()), dropCheckpoints); !errors.Is(err, service.ErrNotAnchored) {
+				t.Errorf("refused with %v, want the ledger found tampered with", err)
+			}
+		})
+		// With the ledger's rows cut back too, only a node that read them
+		// can tell (a node started afterwards needs a witness or a receipt
+		// holder: THREAT-MODEL). It refuses, as a change it cannot see yet.
+		t.Run("the ledger cut back, on the node that read the newer anchor", func(t *testing.T) {
+			d.Clock.Advance(6 * time.Second)
+			err := try(t, d.Svc, func() {
+				dropCheckpoints()
+				r.exec(`DELETE FROM ledger_details WHERE idx >= ?`, current.anchor)
+				r.exec(`DELETE FROM ledger_leaves WHERE idx >= ?`, current.anchor)
+				r.exec(`DELETE FROM ledger_hashes WHERE idx >= ?`, tlog.StoredHashIndex(0, current.anchor))
+				r.exec(`UPDATE ledger_head SET size = ? WHERE id = 1`, current.anchor)
+			})
+			if channel.ErrorCode(err) != channel.ECONFLICT {
+				t.Errorf("refused with %v, want a conflict", err)
+			}
+		})
+	})
+}
+
+// TestOfficeIsNotFoundedTwice: someone with the database deletes the
+// office key's settings, hoping that the next office account to get keys
+// founds a new office, with a key they hold, which every later memo would
+// be wrapped to. The ledger remembers the office's founding: the node
+// refuses and stops reporting ready. (Review: helper-21.)
+func TestOfficeIsNotFoundedTwice(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		d.Submitted(d.Member("alice"), "before")
+		r.exec(`DELETE FROM settings WHERE name IN ('office.public', 'office.anchor', 'office.public.recovery')`)
+		if _, err := d.Svc.CreateUser(d.Ctx, d.Admin, service.NewUser{Username: "puppet", DisplayName: "P", Email: "p@example.test",
+			Password: servicetest.InitialPassword("puppet"), Roles: []string{"office"}}); err != nil {
+			t.Fatal(err)
+		}
+		puppet := d.SignInOn(d.Svc, "puppet", servicetest.InitialPassword("puppet"))
+		err := d.Svc.ChangePassword(d.Ctx, puppet, servicetest.InitialPassword("puppet"), servicetest.Password("puppet"))
+		if !errors.Is(err, service.ErrNotAnchored) {
+			t.Fatalf("an office account enrolling after the office's key was deleted: %v, want refused", err)
+		}
+		if n := r.count(`SELECT COUNT(*) FROM settings WHERE name = 'office.public'`); n != 0 {
+			t.Error("a new office was founded")
+		}
+		if err := d.Svc.Ready(d.Ctx); err == nil {
+			t.Error("the node stays ready")
+		}
 	})
 }

@@ -64,7 +64,7 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 	if len(ev.content) > 0 {
 		leaf.Content = hex.EncodeToString(ev.content)
 	}
-	if ev.anchorOf != "" {
+	if ev.anchorOf != "" && !s.unsealedAnchors {
 		leaf.AnchorOf = s.sealAnchorOf(ev.anchorOf, leaf.Content)
 	}
 	detail := map[string]any{}

@@ -4,6 +4,10 @@ import (
 	"github.com/dissent-channel/dissent/internal/ledger"
 )
 
+// WriteAnchorsUnsealed makes s write anchoring entries without anchor_of,
+// as releases before December 2026 did.
+func WriteAnchorsUnsealed(s *Service) { s.unsealedAnchors = true }
+
 // ForgeAnchorLeaf returns the leaf data with its content made the anchor
 // of other keys, as someone who can write the database but holds no
 // ledger key could rewrite an entry (tests of anchor.go).

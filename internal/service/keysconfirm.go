@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -73,8 +72,8 @@ func errAwaitingConfirmation(field, username string) error {
 // and the office has not confirmed them.
 func (s *Service) keysHeld(ctx context.Context, tx store.Tx, u *store.User) (bool, error) {
 	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
-	action, err := s.anchoredAction(ctx, tx, u.ID, h, u.KeysAnchor)
-	if err != nil || !slices.Contains(reKeyActions, action) {
+	again, err := s.anchoredAgain(ctx, tx, u.ID, h, u.KeysAnchor)
+	if err != nil || !again {
 		return false, err
 	}
 	if u.KeysConfirmed < 0 {
@@ -93,7 +92,7 @@ func (s *Service) keysHeld(ctx context.Context, tx store.Tx, u *store.User) (boo
 		s.log.Error("a confirmation of keys in the database is not one the ledger holds: the keys are not used; find who changed users.keys_confirmed", "user", u.ID, "entry", u.KeysConfirmed, "problem", problem)
 		return false, errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
 	}
-	s.anchors.put(subject, provedAnchor{hash: h, entry: u.KeysConfirmed, action: "user.keys_confirmed"})
+	s.anchors.put(subject, provedAnchor{hash: h, entry: u.KeysConfirmed})
 	return false, nil
 }
 

@@ -76,6 +76,9 @@ type Service struct {
 	// (anchor.go).
 	follower anchorFollower
 	anchorOf vault.Key
+	// unsealedAnchors writes anchors as releases before anchor_of did
+	// (tests of upgrades, export_test.go).
+	unsealedAnchors bool
 	// writes are the write transactions under way (store.Tx to
 	// *writeState).
 	writes sync.Map

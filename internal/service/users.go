@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -220,8 +221,16 @@ func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.U
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := s.checkUserKeys(ctx, tx, u); err != nil {
+	// The ledger remembers an office founded before, even if the
+	// database forgot it: founding another would hand its key to whoever
+	// enrols next, and every memo after with it.
+	if err := s.officeNeverFounded(ctx, tx); err != nil {
 		return err
+	}
+	if held, err := s.keysHeld(ctx, tx, u); err != nil {
+		return err
+	} else if held {
+		return errAwaitingConfirmation("", u.Username)
 	}
 	office, err := vault.NewIdentity()
 	if err != nil {
@@ -256,6 +265,30 @@ func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.U
 	}
 	_, err = s.checkpoint(ctx, tx)
 	return err
+}
+
+// officeNeverFounded fails, as tampering, if the ledger anchors an office
+// key: the office was founded, and its key is gone from the database.
+func (s *Service) officeNeverFounded(ctx context.Context, tx store.Tx) error {
+	_, cp, problem, err := s.ownLatest(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if problem == "" {
+		var seen seenAnchors
+		if seen, problem, err = s.anchorsOf(ctx, tx, officeGroup, cp); err != nil {
+			return err
+		}
+		if problem == "" && len(seen.entries) > 0 {
+			problem = fmt.Sprintf("the office was founded (entry %d), but its key is gone from the database", seen.entries[0])
+		}
+	}
+	if problem == "" {
+		return nil
+	}
+	s.tampered.Store(true)
+	s.log.Error("the channel office would be founded again: refused; put the office's settings back from a backup", "problem", problem)
+	return errInternal("%w: %s: %s", ErrNotAnchored, officeGroup, problem)
 }
 
 // CreateUser makes an account (administrators only).
