@@ -39,17 +39,24 @@ func TestKeyConfirmations(t *testing.T) {
 			t.Fatalf("awaiting confirmation: %+v, want p1", got.Items)
 		}
 		problemOf(t, e.must(http.StatusForbidden, "admin", "GET", "/api/v1/office/key-confirmations", nil))
-		problemOf(t, e.must(http.StatusForbidden, "admin", "POST", "/api/v1/office/key-confirmations/p1", nil))
-		problemOf(t, e.must(http.StatusForbidden, "alice", "POST", "/api/v1/office/key-confirmations/p1", nil))
-		problemOf(t, e.must(http.StatusNotFound, "office", "POST", "/api/v1/office/key-confirmations/nobody", nil))
-		problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", "/api/v1/office/key-confirmations/alice", nil))
+		me := decode[service.User](t, e.must(http.StatusOK, "p1", "GET", "/api/v1/me", nil))
+		if len(me.KeysFingerprint) != 24 {
+			t.Fatalf("p1's fingerprint %q", me.KeysFingerprint)
+		}
+		fp := map[string]string{"fingerprint": me.KeysFingerprint}
+		problemOf(t, e.must(http.StatusForbidden, "admin", "POST", "/api/v1/office/key-confirmations/p1", fp))
+		problemOf(t, e.must(http.StatusForbidden, "alice", "POST", "/api/v1/office/key-confirmations/p1", fp))
+		problemOf(t, e.must(http.StatusNotFound, "office", "POST", "/api/v1/office/key-confirmations/nobody", fp))
+		problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", "/api/v1/office/key-confirmations/alice", fp))
+		problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", "/api/v1/office/key-confirmations/p1", map[string]string{"fingerprint": "0000 0000 0000 0000 0000"}))
+		problemOf(t, e.must(http.StatusBadRequest, "office", "POST", "/api/v1/office/key-confirmations/p1", "{not json"))
 
 		held := e.create("alice", "held", "b")
 		e.sign("alice", held.ID, 1)
 		e.submit("alice", held.ID, 1)
 		problemOf(t, e.must(http.StatusNotFound, "p1", "GET", "/api/v1/memos/"+held.ID, nil))
 
-		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/p1", nil)
+		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/p1", fp)
 		if got := decode[list](t, e.must(http.StatusOK, "office", "GET", "/api/v1/office/key-confirmations", nil)); len(got.Items) != 0 {
 			t.Errorf("awaiting after the confirmation: %+v", got.Items)
 		}

@@ -44,6 +44,9 @@ type (
 	resetRequest struct {
 		Password string `json:"password"`
 	}
+	confirmKeysRequest struct {
+		Fingerprint string `json:"fingerprint"`
+	}
 	keysAwaitingList struct {
 		Items []service.KeysAwaiting `json:"items"`
 	}
@@ -123,9 +126,12 @@ func routes() []route {
 				list, err := h.svc.KeysAwaitingConfirmation(r.Context(), a)
 				h.reply(w, r, 200, keysAwaitingList{Items: list}, err)
 			}},
-		{method: "POST", path: "/api/v1/office/key-confirmations/{username}", summary: "Confirm, having checked with the person, that an account's new keys are theirs (an office member holding the office key, not an administrator)", auth: true, status: 204,
+		{method: "POST", path: "/api/v1/office/key-confirmations/{username}", summary: "Confirm, with the fingerprint the person read from their account page, that an account's new keys are theirs (an office member holding the office key, not an administrator)", auth: true, request: confirmKeysRequest{}, status: 204,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
-				h.reply(w, r, 204, nil, h.svc.ConfirmKeys(r.Context(), a, r.PathValue("username")))
+				var in confirmKeysRequest
+				if h.decode(w, r, &in) {
+					h.reply(w, r, 204, nil, h.svc.ConfirmKeys(r.Context(), a, r.PathValue("username"), in.Fingerprint))
+				}
 			}},
 		{method: "GET", path: "/api/v1/admin/distribution", summary: "The standing distribution (administrators)", auth: true, response: service.Distribution{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -109,11 +110,29 @@ func (s *Service) proveConfirmation(ctx context.Context, tx store.Tx, h [32]byte
 	return "", nil
 }
 
+// keysFingerprint names u's public keys in 80 bits, as five groups of four
+// hex digits: the start of their anchor hash (keysHash). The person reads
+// it from their account page to the office member who confirms their keys,
+// so that the member confirms the keys the person has, not keys someone
+// made since; making other keys with the same fingerprint takes 2^80 tries.
+func keysFingerprint(u *store.User) string {
+	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
+	x := hex.EncodeToString(h[:10])
+	return x[0:4] + " " + x[4:8] + " " + x[8:12] + " " + x[12:16] + " " + x[16:20]
+}
+
+// sameFingerprint compares a fingerprint as typed, spaces and case aside.
+func sameFingerprint(typed, want string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), "")) }
+	return norm(typed) == norm(want)
+}
+
 // KeysAwaiting is an account whose keys await the office's confirmation.
 type KeysAwaiting struct {
 	Username    string   `json:"username"`
 	DisplayName string   `json:"display_name"`
 	Roles       []string `json:"roles"`
+	// No fingerprint: the office must have it from the person.
 }
 
 // KeysAwaitingConfirmation lists the accounts whose keys await the
@@ -140,10 +159,12 @@ func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]Key
 
 // ConfirmKeys records that a member of the channel office confirmed, with
 // the person, that the keys username now has are theirs: from then on
-// they are wrapped to like anyone's. The confirmer must hold the office
-// key, must not be an administrator (who could have made the keys) and
-// must not be the account itself.
-func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username string) error {
+// they are wrapped to like anyone's. fingerprint is the one the person
+// read from their account page; it must be the keys' now, so that keys
+// made again in between are not confirmed in their stead. The confirmer
+// must hold the office key, must not be an administrator (who could have
+// made the keys) and must not be the account itself.
+func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username, fingerprint string) error {
 	if a.Has(channel.RoleAdmin) {
 		return channel.Errorf(channel.EFORBIDDEN, "an administrator may not confirm keys: an administrator can reset a password and make keys, so the confirmation must come from someone else in the channel office")
 	}
@@ -167,6 +188,9 @@ func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username string) er
 		}
 		if !held {
 			return channel.Invalid("username", "%q has no keys awaiting confirmation", username)
+		}
+		if !sameFingerprint(fingerprint, keysFingerprint(u)) {
+			return channel.Invalid("fingerprint", "that is not the fingerprint of the keys %q has now: ask the person to read you the one on their account page again, and confirm only if it matches", username)
 		}
 		h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
 		idx, err := s.record(ctx, tx, event{action: "user.keys_confirmed", actor: a, role: string(channel.RoleOffice), subject: u.ID, content: h[:]})

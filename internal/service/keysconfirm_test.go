@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -11,6 +12,16 @@ import (
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
+
+// fingerprint is the fingerprint a shows on their account page.
+func fingerprint(t *testing.T, svc *service.Service, a *service.Actor) string {
+	t.Helper()
+	me, err := svc.Me(t.Context(), a)
+	if err != nil || me.KeysFingerprint == "" {
+		t.Fatalf("%s's fingerprint: %+v, %v", a.User.Username, me, err)
+	}
+	return me.KeysFingerprint
+}
 
 // TestNewKeysAwaitTheOffice: an administrator takes a principal's
 // account over — resets the password, signs in with it and starts afresh
@@ -36,6 +47,7 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 		} else if n := len(bell.Items); n == 0 || bell.Items[0].Kind != service.KindKeysAwaiting || bell.Items[0].MemoID != "" {
 			t.Errorf("the office's newest notice: %+v, want that new keys await it, naming no memo", bell.Items)
 		}
+		fp := fingerprint(t, d.Svc, d.SignInOn(d.Svc, "p1", "the administrator's phrase"))
 		sharedWithP1 := func(memoID string) int {
 			return r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, memoID, p1.ID)
 		}
@@ -67,7 +79,7 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 			{"the account itself", d.SignInOn(d.Svc, "p1", "the administrator's phrase")},
 			{"a member", alice},
 		} {
-			if err := d.Svc.ConfirmKeys(d.Ctx, c.by, "p1"); channel.ErrorCode(err) != channel.EFORBIDDEN {
+			if err := d.Svc.ConfirmKeys(d.Ctx, c.by, "p1", fp); channel.ErrorCode(err) != channel.EFORBIDDEN {
 				t.Errorf("%s confirming p1's keys: %v, want forbidden", c.name, err)
 			}
 		}
@@ -88,10 +100,15 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 
 		// A node that has not seen the forgery; the office confirms there.
 		node := d.WithConfig(d.Svc.Config())
-		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1"); err != nil {
-			t.Fatalf("the office confirming p1's keys: %v", err)
+		for _, wrong := range []string{"", "0000 0000 0000 0000 0000", fp[:len(fp)-1]} {
+			if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", wrong); channel.ErrorCode(err) != channel.EINVALID {
+				t.Errorf("confirming with the fingerprint %q: %v, want refused", wrong, err)
+			}
 		}
-		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1"); channel.ErrorCode(err) != channel.EINVALID {
+		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", " "+strings.ToUpper(strings.ReplaceAll(fp, " ", ""))+" "); err != nil {
+			t.Fatalf("the office confirming p1's keys, the fingerprint typed without spaces in capitals: %v", err)
+		}
+		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", fp); channel.ErrorCode(err) != channel.EINVALID {
 			t.Errorf("confirming twice: %v, want refused", err)
 		}
 		if waiting, err := node.KeysAwaitingConfirmation(d.Ctx, d.Office); err != nil || len(waiting) != 0 {
@@ -204,6 +221,37 @@ func TestKeysRemadeBeforeTheUpgradeAreNotHeld(t *testing.T) {
 		}
 		if n := r.count(`SELECT COUNT(*) FROM access a JOIN users u ON u.id = a.grantee WHERE a.memo_id = ? AND u.username = 'p3'`, m.MemoID); n == 0 {
 			t.Error("p3, whose keys were recovered before the upgrade, was left out of the distribution")
+		}
+	})
+}
+
+// TestConfirmationNamesTheKeys: the person starts afresh and reads their
+// fingerprint to the office; before the office member confirms, someone
+// resets the password again and starts afresh with keys of their own.
+// The fingerprint the person read does not confirm those. (Review:
+// helper-21.)
+func TestConfirmationNamesTheKeys(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		afresh := func(phrase string) string {
+			if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "p1", "temporary-password-1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Svc.NewKeys(d.Ctx, d.SignInOn(d.Svc, "p1", "temporary-password-1"), "temporary-password-1", phrase); err != nil {
+				t.Fatal(err)
+			}
+			return fingerprint(t, d.Svc, d.SignInOn(d.Svc, "p1", phrase))
+		}
+		theirs := afresh("p1's own new phrase")
+		other := afresh("the administrator's phrase")
+		if theirs == other {
+			t.Fatal("two key pairs with one fingerprint")
+		}
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p1", theirs); channel.ErrorCode(err) != channel.EINVALID {
+			t.Errorf("confirming with the fingerprint of keys replaced since: %v, want refused", err)
+		}
+		if waiting, _ := d.Svc.KeysAwaitingConfirmation(d.Ctx, d.Office); len(waiting) != 1 {
+			t.Errorf("p1 no longer awaits: %+v", waiting)
 		}
 	})
 }

@@ -33,6 +33,9 @@ type User struct {
 	KeyState    string   `json:"key_state,omitempty"`
 	// OfficeAccess is "granted" or "pending" for office members.
 	OfficeAccess string `json:"office_access,omitempty"`
+	// KeysFingerprint names the caller's own public keys (Me only): the
+	// office reads it back to them before it confirms keys made again.
+	KeysFingerprint string `json:"keys_fingerprint,omitempty"`
 }
 
 func fullUser(u *store.User) *User {
@@ -362,6 +365,9 @@ func (s *Service) Directory(ctx context.Context, a *Actor, q, cursor string, lim
 // Me describes the signed-in user.
 func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 	u := fullUser(a.User)
+	if a.User.KeyState == keysActive {
+		u.KeysFingerprint = keysFingerprint(a.User)
+	}
 	if a.Has(channel.RoleOffice) {
 		err := s.inTx(ctx, false, func(tx store.Tx) error {
 			_, err := tx.GroupKey(ctx, officeGroup, a.User.ID)

@@ -94,9 +94,16 @@ type officeMembersData struct {
 	// not confirm them.
 	Awaiting []service.KeysAwaiting
 	Admin    bool
+	// Error is a refused confirmation, of ErrorFor's keys.
+	Error    *formError
+	ErrorFor string
 }
 
 func (h *handler) officeMembers(w http.ResponseWriter, r *http.Request, v *visit) {
+	h.showOfficeMembers(w, r, v, http.StatusOK, nil, "")
+}
+
+func (h *handler) showOfficeMembers(w http.ResponseWriter, r *http.Request, v *visit, status int, fe *formError, errorFor string) {
 	ms, err := h.svc.OfficeMembers(r.Context(), v.actor)
 	if err != nil {
 		h.fail(w, r, v, err)
@@ -107,16 +114,22 @@ func (h *handler) officeMembers(w http.ResponseWriter, r *http.Request, v *visit
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, r, v, http.StatusOK, pageOfficeStaff, &view{Title: v.T("Office members"),
-		Data: officeMembersData{Members: ms, Awaiting: awaiting, Admin: v.actor.Has(channel.RoleAdmin)}})
+	h.render(w, r, v, status, pageOfficeStaff, &view{Title: v.T("Office members"),
+		Data: officeMembersData{Members: ms, Awaiting: awaiting, Admin: v.actor.Has(channel.RoleAdmin), Error: fe, ErrorFor: errorFor}})
 }
 
 func (h *handler) confirmKeys(w http.ResponseWriter, r *http.Request, v *visit) {
-	if err := h.svc.ConfirmKeys(r.Context(), v.actor, r.PostForm.Get("username")); err != nil {
-		h.fail(w, r, v, err)
+	username := r.PostForm.Get("username")
+	err := h.svc.ConfirmKeys(r.Context(), v.actor, username, r.PostForm.Get("fingerprint"))
+	if err == nil {
+		redirect(w, r, "/office/members", flashKeysConfirmed)
 		return
 	}
-	redirect(w, r, "/office/members", flashKeysConfirmed)
+	if fe, ok := asFormError(v, err); ok && channel.ErrorCode(err) == channel.EINVALID {
+		h.showOfficeMembers(w, r, v, http.StatusUnprocessableEntity, fe, username)
+		return
+	}
+	h.fail(w, r, v, err)
 }
 
 func (h *handler) grantOffice(w http.ResponseWriter, r *http.Request, v *visit) {

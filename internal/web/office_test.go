@@ -110,7 +110,19 @@ func TestConfirmKeys(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("a member confirming keys: status %d", res.StatusCode)
 	}
-	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}})
+	me, err := s.Svc.Me(s.Ctx, s.SignInOn(s.Svc, "p1", "p1's own new phrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := s.signedInWith(t, "p1", "p1's own new phrase")
+	if body := p1.get("/account").body; !strings.Contains(body, "<code>"+me.KeysFingerprint+"</code>") {
+		t.Errorf("p1's account page does not show the fingerprint %q", me.KeysFingerprint)
+	}
+	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "fingerprint": {"0000 0000 0000 0000 0000"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="fp-error-p1"`) || !strings.Contains(res.body, `aria-invalid="true"`) {
+		t.Errorf("a wrong fingerprint: status %d, the form not shown again with the problem at the field", res.StatusCode)
+	}
+	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "fingerprint": {me.KeysFingerprint}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/office/members" {
 		t.Fatalf("confirming: status %d to %q: %s", res.StatusCode, res.Header.Get("Location"), res.body)
 	}
@@ -123,7 +135,7 @@ func TestConfirmKeys(t *testing.T) {
 	if strings.Contains(body, form) {
 		t.Error("p1 still awaits confirmation")
 	}
-	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}})
+	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "fingerprint": {me.KeysFingerprint}})
 	if res.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("confirming again: status %d", res.StatusCode)
 	}
