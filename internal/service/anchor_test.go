@@ -145,6 +145,18 @@ func TestSwappedKeysAreNeverUsed(t *testing.T) {
 	})
 }
 
+// principalRig is a deployment that has delivered a memo, so that its
+// node has proved every key, with a rig on its database, the member alice
+// and the principal p1.
+func principalRig(t *testing.T, st store.Store) (anchorRig, *service.Actor, *store.User) {
+	t.Helper()
+	d := servicetest.NewDeployment(t, st)
+	r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+	alice := d.Member("alice")
+	d.Submitted(alice, "before")
+	return r, alice, d.Principals[0].User
+}
+
 // signedMemo is a memo of a's drafted and signed on node, ready to submit.
 func signedMemo(t *testing.T, h *servicetest.Harness, node *service.Service, a *service.Actor) string {
 	t.Helper()
@@ -423,11 +435,8 @@ func TestRecoveryInstallsOnlyTheAnchoredKeys(t *testing.T) {
 // MODEL's former known gap: a row pointed back at an earlier anchor.)
 func TestRollbackToEarlierKeysIsRefused(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
-		d := servicetest.NewDeployment(t, st)
-		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
-		alice := d.Member("alice")
-		d.Submitted(alice, "before") // this node has proved p1's first keys
-		p1 := d.Principals[0].User
+		r, alice, p1 := principalRig(t, st) // this node has proved p1's first keys
+		d := r.Deployment
 		var old struct {
 			box    string
 			sign   []byte
@@ -567,11 +576,8 @@ func TestRollbackToEarlierKeysIsRefused(t *testing.T) {
 // any more is refused too). (Review: helper-21.)
 func TestRemovedCheckpointsDoNotHideNewerKeys(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
-		d := servicetest.NewDeployment(t, st)
-		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
-		alice := d.Member("alice")
-		d.Submitted(alice, "before")
-		p1 := d.Principals[0].User
+		r, alice, p1 := principalRig(t, st)
+		d := r.Deployment
 		type keys struct {
 			box    string
 			sign   []byte

@@ -162,11 +162,8 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 // the same. (Review: helper-21.)
 func TestHoldComesFromTheLedger(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
-		d := servicetest.NewDeployment(t, st)
-		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
-		alice := d.Member("alice")
-		d.Submitted(alice, "before")
-		p1 := d.Principals[0].User
+		r, alice, p1 := principalRig(t, st)
+		d := r.Deployment
 		if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "p1", "temporary-password-1"); err != nil {
 			t.Fatal(err)
 		}
