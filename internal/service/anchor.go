@@ -493,8 +493,8 @@ const followEvery = 5 * time.Second
 
 // follow reads, in tx, the ledger's leaves from where this node's
 // follower stands up to checkpoint cp, verified against cp's root without
-// trusting any stored hash, and returns the anchoring entries with
-// anchor_of among them, with whose keys each anchors. In a read
+// trusting any stored hash, and returns the anchoring entries among them
+// that say whose keys they anchor (mayTellWhose), with whose. In a read
 // transaction the follower moves on to cp and learns them. A write
 // transaction's view holds leaves of its own not yet committed, which
 // must not be taken for the ledger's: there the entries only serve the
