@@ -367,6 +367,8 @@ func (s *Service) anchorsOf(ctx context.Context, tx store.Tx, subject string, cp
 	}
 	if seen.size, err = ledgerSize(ctx, tx); err != nil {
 		return seen, "", err
+	} else if seen.size < cp.Size {
+		return seen, fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", seen.size, cp.Size), nil
 	}
 	tail, problem, err := s.sealedAnchorsIn(ctx, tx, cp.Size, seen.size)
 	if problem != "" || err != nil {
@@ -456,11 +458,6 @@ func (s *Service) checkpointedEntry(ctx context.Context, tx store.Tx, idx int64)
 	}
 	if idx >= cp.Size {
 		return l, cp, fmt.Sprintf("entry %d is not in the latest checkpoint, of %d entries", idx, cp.Size), nil
-	}
-	if size, err := ledgerSize(ctx, tx); err != nil {
-		return l, cp, "", err
-	} else if size < cp.Size {
-		return l, cp, fmt.Sprintf("the ledger has %d entries, fewer than the latest checkpoint's %d", size, cp.Size), nil
 	}
 	leaf, proof, err := entryProof(ctx, tx, idx, cp.Size)
 	if errors.Is(err, ledger.ErrRange) {

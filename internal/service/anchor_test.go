@@ -307,15 +307,12 @@ func TestAnchorKeysRefusesOnAnAnchoredLedger(t *testing.T) {
 // run at every start and anchored whatever the database held.)
 func TestLaterStartsDoNotLaunderKeys(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
-		d := servicetest.NewDeployment(t, st)
-		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
-		alice := d.Member("alice")
-		d.Submitted(alice, "before")
+		r, alice, p1 := principalRig(t, st)
+		d := r.Deployment
 		evil, err := vault.NewIdentity()
 		if err != nil {
 			t.Fatal(err)
 		}
-		p1 := d.Principals[0].User
 		r.exec(`UPDATE users SET box_public = ?, keys_anchor = -1 WHERE id = ?`, evil.Public().Box, p1.ID)
 		r.exec(`UPDATE settings SET value = ? WHERE name = 'office.public'`, []byte(evil.Public().Box))
 		r.exec(`DELETE FROM settings WHERE name = 'office.anchor'`)
