@@ -40,8 +40,8 @@ func TestKeyConfirmations(t *testing.T) {
 		}
 		problemOf(t, e.must(http.StatusForbidden, "admin", "GET", "/api/v1/office/key-confirmations", nil))
 		me := decode[service.User](t, e.must(http.StatusOK, "p1", "GET", "/api/v1/me", nil))
-		if len(me.KeysFingerprint) != 24 {
-			t.Fatalf("p1's fingerprint %q", me.KeysFingerprint)
+		if len(me.KeysFingerprint) != 24 || !me.KeysAwaitingConfirmation {
+			t.Fatalf("p1's fingerprint %q, awaiting confirmation %v", me.KeysFingerprint, me.KeysAwaitingConfirmation)
 		}
 		fp := map[string]string{"fingerprint": me.KeysFingerprint}
 		problemOf(t, e.must(http.StatusForbidden, "admin", "POST", "/api/v1/office/key-confirmations/p1", fp))
@@ -59,6 +59,9 @@ func TestKeyConfirmations(t *testing.T) {
 		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/p1", fp)
 		if got := decode[list](t, e.must(http.StatusOK, "office", "GET", "/api/v1/office/key-confirmations", nil)); len(got.Items) != 0 {
 			t.Errorf("awaiting after the confirmation: %+v", got.Items)
+		}
+		if me := decode[service.User](t, e.must(http.StatusOK, "p1", "GET", "/api/v1/me", nil)); me.KeysAwaitingConfirmation {
+			t.Error("p1's account still says the keys await the office")
 		}
 		m := e.create("alice", "after", "b")
 		e.sign("alice", m.ID, 1)

@@ -514,6 +514,7 @@ func TestRollbackToEarlierKeysIsRefused(t *testing.T) {
 		// the newest, changes a leaf that the checkpoint signs: a node
 		// that reads it finds the ledger tampered with.
 		t.Run("the newer entry's anchor_of removed", func(t *testing.T) {
+			id := signedMemo(t, d.Harness, d.Svc, alice)
 			var data []byte
 			if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT data FROM ledger_leaves WHERE idx = ?`), current.anchor).Scan(&data); err != nil {
 				t.Fatal(err)
@@ -532,7 +533,7 @@ func TestRollbackToEarlierKeysIsRefused(t *testing.T) {
 			rollBack()
 			defer putBack()
 			svc := d.WithConfig(d.Svc.Config())
-			_, err = svc.Submit(d.Ctx, alice, signedMemo(t, d.Harness, svc, alice), 1)
+			_, err = svc.Submit(d.Ctx, alice, id, 1)
 			if !errors.Is(err, service.ErrNotAnchored) || !strings.Contains(err.Error(), "root other than the checkpoint's") {
 				t.Fatalf("with the newer anchor hidden: %v, want the ledger found tampered with and the old keys refused", err)
 			}

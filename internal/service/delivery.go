@@ -65,6 +65,9 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if rev != o.rec.Revision {
 			return channel.Errorf(channel.ECONFLICT, "revision %d is not the current one (%d)", rev, o.rec.Revision)
 		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "submit a memo"); err != nil {
+			return err
+		}
 		c, hash, err := o.content(ctx, tx, rev)
 		if err != nil {
 			return err
@@ -153,8 +156,12 @@ func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c
 			au.SignedRevision, au.Signature, au.SignedAt = 0, nil, time.Time{}
 			continue
 		}
-		if err := s.checkUserKeys(ctx, tx, u); err != nil {
+		// A signature counts only under keys the ledger anchors for the
+		// signer and, when they were made again, the office confirmed.
+		if held, err := s.keysHeld(ctx, tx, u); err != nil {
 			return err
+		} else if held {
+			return channel.Errorf(channel.ECONFLICT, "%q signed with new keys that the channel office has not confirmed yet: their signature counts once it confirms them, or they take it back", au.Username)
 		}
 		st := vault.Statement{MemoID: o.rec.ID, Revision: rev, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: u.Username}
 		if !o.pre.verify(u.SignPublic, st, au.Signature) {

@@ -68,6 +68,21 @@ func errAwaitingConfirmation(field, username string) error {
 	return channel.Invalid(field, why, username)
 }
 
+// requireConfirmedKeys refuses what an account does in others' sight in
+// its own name while its keys await the office's confirmation: inviting
+// colleagues to co-sign, signing, submitting. Whoever made the keys — the
+// person, or an administrator who reset the password and started afresh —
+// may draft and read what the keys open, but no memo goes out under the
+// account's name, and no colleague is asked to join one, until the office
+// has confirmed with the person that the keys are theirs.
+func (s *Service) requireConfirmedKeys(ctx context.Context, tx store.Tx, a *Actor, what string) error {
+	held, err := s.keysHeld(ctx, tx, a.User)
+	if err != nil || !held {
+		return err
+	}
+	return channel.Errorf(channel.ECONFLICT, "your keys are new and the channel office has not confirmed them yet, so you cannot %s: read the fingerprint on your account page to a member of the office, who confirms them", what)
+}
+
 // keysHeld checks u's keys against their anchor (checkUserKeys) and
 // reports whether others may not wrap to them yet: they were made again
 // and the office has not confirmed them.

@@ -252,3 +252,83 @@ func TestConfirmationNamesTheKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestNewKeysActInNoOnesName: an administrator who took a member's account
+// over (reset, signed in, started afresh) may draft with the keys they
+// made, but may not sign, invite colleagues or submit in the member's name
+// until the office confirms the keys with the member; nor does a signature
+// under keys the database marks as awaiting count at submission. The
+// member sees why on their account. Once the office confirms, all of it
+// works again.
+func TestNewKeysActInNoOnesName(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice, bob := d.Member("alice"), d.Member("bob")
+		if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "bob", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Svc.NewKeys(d.Ctx, d.SignInOn(d.Svc, "bob", "temporary-password-1"), "temporary-password-1", "the administrator's phrase"); err != nil {
+			t.Fatal(err)
+		}
+		taken := d.SignInOn(d.Svc, "bob", "the administrator's phrase")
+		if me, err := d.Svc.Me(d.Ctx, taken); err != nil || !me.KeysAwaitingConfirmation {
+			t.Errorf("bob's account while the keys await the office: %+v, %v; want it to say so", me, err)
+		}
+		m, err := d.Svc.CreateMemo(d.Ctx, taken, service.MemoInput{Title: "in bob's name", Body: "b", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatalf("drafting with keys that await the office: %v, want allowed", err)
+		}
+		refused := func(what string, err error) {
+			t.Helper()
+			if channel.ErrorCode(err) != channel.ECONFLICT || !strings.Contains(err.Error(), "not confirmed them yet") {
+				t.Errorf("%s with keys that await the office: %v, want refused with the reason", what, err)
+			}
+		}
+		leaves := r.count(`SELECT COUNT(*) FROM ledger_leaves`)
+		_, err = d.Svc.InviteSigners(d.Ctx, taken, m.ID, []string{"alice"})
+		refused("inviting alice", err)
+		_, err = d.Svc.Sign(d.Ctx, taken, m.ID, m.Revision)
+		refused("signing", err)
+		_, err = d.Svc.Submit(d.Ctx, taken, m.ID, m.Revision)
+		refused("submitting", err)
+		if n := r.count(`SELECT COUNT(*) FROM ledger_leaves`); n != leaves {
+			t.Errorf("the refused requests wrote %d ledger entries", n-leaves)
+		}
+		if got, err := d.Svc.GetMemo(d.Ctx, alice, m.ID); channel.ErrorCode(err) != channel.ENOTFOUND {
+			t.Errorf("alice reads the memo she was refused an invitation to: %+v, %v", got, err)
+		}
+
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "bob", fingerprint(t, d.Svc, taken)); err != nil {
+			t.Fatal(err)
+		}
+		bob = d.SignInOn(d.Svc, "bob", "the administrator's phrase")
+		if me, err := d.Svc.Me(d.Ctx, bob); err != nil || me.KeysAwaitingConfirmation {
+			t.Errorf("bob's account once the office confirmed: %+v, %v", me, err)
+		}
+		co, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "co-signed", Body: "b", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.InviteSigners(d.Ctx, alice, co.ID, []string{"bob"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []*service.Actor{alice, bob} {
+			if _, err := d.Svc.Sign(d.Ctx, a, co.ID, co.Revision); err != nil {
+				t.Fatalf("%s signs once bob's keys are confirmed: %v", a.User.Username, err)
+			}
+		}
+		// Marked as awaiting again (a database writer can always deny): the
+		// signature bob made does not count.
+		confirmed := r.count(`SELECT keys_confirmed FROM users WHERE id = ?`, bob.User.ID)
+		r.exec(`UPDATE users SET keys_confirmed = -2 WHERE id = ?`, bob.User.ID)
+		_, err = d.Svc.Submit(d.Ctx, alice, co.ID, co.Revision)
+		if channel.ErrorCode(err) != channel.ECONFLICT || !strings.Contains(err.Error(), `"bob" signed with new keys`) {
+			t.Errorf("submitting with a signature under keys that await the office: %v, want refused naming bob", err)
+		}
+		r.exec(`UPDATE users SET keys_confirmed = ? WHERE id = ?`, confirmed, bob.User.ID)
+		if _, err := d.Svc.Submit(d.Ctx, alice, co.ID, co.Revision); err != nil {
+			t.Errorf("submitting once bob's keys are confirmed again: %v", err)
+		}
+	})
+}

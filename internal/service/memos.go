@@ -253,6 +253,9 @@ func (s *Service) InviteSigners(ctx context.Context, a *Actor, memoID string, us
 		if err != nil {
 			return err
 		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "invite anyone to co-sign"); err != nil {
+			return err
+		}
 		us, err := s.participants(ctx, tx, "usernames", usernames)
 		if err != nil {
 			return err
@@ -289,6 +292,9 @@ func (s *Service) Sign(ctx context.Context, a *Actor, memoID string, revision in
 		}
 		if !channel.State(o.rec.State).Editable() {
 			return channel.Errorf(channel.ECONFLICT, "a memo that is %s can no longer be signed", o.rec.State)
+		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "sign a memo"); err != nil {
+			return err
 		}
 		if revision != o.rec.Revision {
 			return channel.Errorf(channel.ECONFLICT, "revision %d is not the current one (%d): read the current text before you sign", revision, o.rec.Revision)

@@ -36,6 +36,10 @@ type User struct {
 	// KeysFingerprint names the caller's own public keys (Me only): the
 	// office reads it back to them before it confirms keys made again.
 	KeysFingerprint string `json:"keys_fingerprint,omitempty"`
+	// KeysAwaitingConfirmation says the caller's keys were made again and
+	// the office has not confirmed them yet (Me only): until it does, the
+	// caller cannot sign, invite or submit, and nobody wraps to them.
+	KeysAwaitingConfirmation bool `json:"keys_awaiting_confirmation,omitempty"`
 }
 
 func fullUser(u *store.User) *User {
@@ -365,25 +369,35 @@ func (s *Service) Directory(ctx context.Context, a *Actor, q, cursor string, lim
 // Me describes the signed-in user.
 func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 	u := fullUser(a.User)
-	if a.User.KeyState == keysActive {
-		u.KeysFingerprint = keysFingerprint(a.User)
+	active, office := a.User.KeyState == keysActive, a.Has(channel.RoleOffice)
+	if !active && !office {
+		return u, nil
 	}
-	if a.Has(channel.RoleOffice) {
-		err := s.inTx(ctx, false, func(tx store.Tx) error {
-			_, err := tx.GroupKey(ctx, officeGroup, a.User.ID)
-			switch {
-			case err == nil:
-				u.OfficeAccess = "granted"
-			case errors.Is(err, store.ErrNotFound):
-				u.OfficeAccess = "pending"
-			default:
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		if active {
+			u.KeysFingerprint = keysFingerprint(a.User)
+			held, err := s.keysHeld(ctx, tx, a.User)
+			if err != nil {
 				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			u.KeysAwaitingConfirmation = held
 		}
+		if !office {
+			return nil
+		}
+		_, err := tx.GroupKey(ctx, officeGroup, a.User.ID)
+		switch {
+		case err == nil:
+			u.OfficeAccess = "granted"
+		case errors.Is(err, store.ErrNotFound):
+			u.OfficeAccess = "pending"
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return u, nil
 }

@@ -115,8 +115,9 @@ func TestConfirmKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	p1 := s.signedInWith(t, "p1", "p1's own new phrase")
-	if body := p1.get("/account").body; !strings.Contains(body, "<code>"+me.KeysFingerprint+"</code>") {
-		t.Errorf("p1's account page does not show the fingerprint %q", me.KeysFingerprint)
+	const awaiting = "New, and not yet confirmed by the channel office"
+	if body := p1.get("/account").body; !strings.Contains(body, "<code>"+me.KeysFingerprint+"</code>") || !strings.Contains(body, awaiting) {
+		t.Errorf("p1's account page does not show the fingerprint %q and that the keys await the office", me.KeysFingerprint)
 	}
 	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "fingerprint": {"0000 0000 0000 0000 0000"}})
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="fp-error-p1"`) || !strings.Contains(res.body, `aria-invalid="true"`) {
@@ -134,6 +135,9 @@ func TestConfirmKeys(t *testing.T) {
 	}
 	if strings.Contains(body, form) {
 		t.Error("p1 still awaits confirmation")
+	}
+	if strings.Contains(p1.get("/account").body, awaiting) {
+		t.Error("p1's account page still says the keys await the office")
 	}
 	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "fingerprint": {me.KeysFingerprint}})
 	if res.StatusCode != http.StatusUnprocessableEntity {
