@@ -464,7 +464,7 @@ func summary(problems []string, err error) string {
 
 // Tables in an order that respects foreign keys. Tables this list does not
 // name are copied after it, so a later migration's table is not forgotten.
-var tableOrder = []string{"users", "settings", "sessions", "group_keys", "memos", "revisions", "revision_headings", "items", "access",
+var tableOrder = []string{"users", "settings", "sessions", "group_keys", "memos", "revisions", "revision_headings", "items", "access", "withheld",
 	"author_index", "mailbox", "ledger_head", "ledger_leaves", "ledger_hashes", "ledger_details", "checkpoints", "notifications"}
 
 // withoutRows are tables whose rows are not copied: a moved deployment

@@ -143,6 +143,14 @@ type Tx interface {
 	// (a page of a list at once), in no particular order.
 	AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]*Access, error)
 	DeleteAccess(ctx context.Context, memoID, grantee string) error
+	// Withhold records that a delivered memo was not wrapped to these
+	// principals of the standing distribution, whose keys awaited the
+	// office's confirmation; recording one twice is not an error.
+	// WithheldFrom lists the memos withheld from a user, by memo id, and
+	// Unwithhold forgets one.
+	Withhold(ctx context.Context, memoID string, userIDs ...string) error
+	WithheldFrom(ctx context.Context, userID string) ([]string, error)
+	Unwithhold(ctx context.Context, userID, memoID string) error
 
 	// The author index: entries sealed to their owner, under tags only the
 	// owner can compute.

@@ -36,7 +36,7 @@ import (
 // PostgreSQL's xmin), and the threat model promises that no transaction
 // ties an author-index tag to an account that way. A write names a person
 // when it is to a user's row, a notice or grant of access to them (the
-// notifications, access and group_keys tables), or a ledger leaf with an
+// notifications, access, withheld and group_keys tables), or a ledger leaf with an
 // actor in the clear (namesPerson marks its statement). A member about to write the kind the group
 // already holds from an earlier member therefore closes the group first: its
 // own writes so far are undone, the earlier members are committed, and its
@@ -63,6 +63,7 @@ var personWrites = []string{
 	"INSERT INTO users ", "UPDATE users ", "DELETE FROM users ",
 	"INSERT INTO notifications ", "UPDATE notifications ",
 	"INSERT INTO access ", "DELETE FROM access ",
+	"INSERT INTO withheld ", "DELETE FROM withheld ",
 	"INSERT INTO group_keys ", "DELETE FROM group_keys ",
 	namesPerson,
 }

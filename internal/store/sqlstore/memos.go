@@ -353,6 +353,37 @@ func (t *Tx) DeleteAccess(ctx context.Context, memoID, grantee string) error {
 	return err
 }
 
+// Withhold records that memoID was not wrapped to userIDs.
+func (t *Tx) Withhold(ctx context.Context, memoID string, userIDs ...string) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(userIDs))
+	for _, id := range userIDs {
+		args = append(args, id, memoID)
+	}
+	_, err := t.exec(ctx, `INSERT INTO withheld (user_id, memo_id) VALUES `+valueRows(len(userIDs), 2)+` ON CONFLICT DO NOTHING`, args...)
+	return err
+}
+
+// WithheldFrom lists the memos withheld from userID.
+func (t *Tx) WithheldFrom(ctx context.Context, userID string) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT memo_id FROM withheld WHERE user_id = ? ORDER BY memo_id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r Rows) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+}
+
+// Unwithhold forgets that memoID was withheld from userID.
+func (t *Tx) Unwithhold(ctx context.Context, userID, memoID string) error {
+	_, err := t.exec(ctx, `DELETE FROM withheld WHERE user_id = ? AND memo_id = ?`, userID, memoID)
+	return err
+}
+
 // MemoFacts returns the plaintext facts of memos submitted in [from, to).
 // Drafts (submitted_at 0) are never counted, even from 0: figures must not
 // tell anyone that a memo is being written.

@@ -517,6 +517,60 @@ func testAccess(t *testing.T, s store.Store) {
 	}
 }
 
+func testWithheld(t *testing.T, s store.Store) {
+	createUsers(t, s, newUser("u-pia", "pia", "Pia Post"), newUser("u-quin", "quin", "Quin Quay"))
+	createMemos(t, s, newMemo("m1"), newMemo("m2"), newMemo("m3"))
+	withheldFrom := func(user string, want ...string) {
+		t.Helper()
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.WithheldFrom(ctx, user)
+			check(t, err)
+			if want == nil {
+				want = []string{}
+			}
+			if got == nil {
+				got = []string{}
+			}
+			same(t, "memos withheld from "+user, got, want)
+		})
+	}
+	write(t, s, func(ctx context.Context, tx store.Tx) {
+		check(t, tx.Withhold(ctx, "m2", "u-pia", "u-quin"))
+		check(t, tx.Withhold(ctx, "m1", "u-pia"))
+		check(t, tx.Withhold(ctx, "m3"))
+	})
+
+	t.Run("listed by memo, one user's only", func(t *testing.T) {
+		withheldFrom("u-pia", "m1", "m2")
+		withheldFrom("u-quin", "m2")
+		withheldFrom("u-nobody")
+	})
+	t.Run("withheld twice is recorded once", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.Withhold(ctx, "m1", "u-pia", "u-quin")) })
+		withheldFrom("u-pia", "m1", "m2")
+		withheldFrom("u-quin", "m1", "m2")
+	})
+	t.Run("unwithhold forgets one memo of one user", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) {
+			check(t, tx.Unwithhold(ctx, "u-pia", "m2"))
+			check(t, tx.Unwithhold(ctx, "u-pia", "m3")) // none: not an error
+		})
+		withheldFrom("u-pia", "m1")
+		withheldFrom("u-quin", "m1", "m2")
+	})
+	t.Run("a memo that does not exist is refused", func(t *testing.T) {
+		ctx := t.Context()
+		tx, err := s.Begin(ctx, true)
+		check(t, err)
+		defer tx.Rollback()
+		// A store may report the failure of a write at commit (store.Tx).
+		if err := tx.Withhold(ctx, "m-none", "u-pia"); err == nil && tx.Commit() == nil {
+			t.Error("withheld a memo that does not exist")
+		}
+		withheldFrom("u-pia", "m1")
+	})
+}
+
 func testMemoFacts(t *testing.T, s store.Store) {
 	memo := func(id, state string, submitted int64) *store.Memo {
 		m := newMemo(id)

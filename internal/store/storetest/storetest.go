@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Revisions", testRevisions},
 		{"Items", testItems},
 		{"Access", testAccess},
+		{"Withheld", testWithheld},
 		{"AuthorIndex", testAuthorIndex},
 		{"Mailbox", testMailbox},
 		{"Ledger", testLedger},
