@@ -173,10 +173,14 @@ func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c
 
 // distribute wraps the memo's keys to the channel office and to every
 // principal on the standing distribution, and returns the principals it
-// wrapped them to.
+// wrapped them to. Principals whose keys await the office's confirmation
+// are recorded as withheld, for the confirmation to share it with them.
 func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*store.User, error) {
-	office, principals, err := s.distribution(ctx, tx)
+	office, principals, withheld, err := s.distribution(ctx, tx)
 	if err != nil {
+		return nil, err
+	}
+	if err := tx.Withhold(ctx, o.rec.ID, withheld...); err != nil {
 		return nil, err
 	}
 	if office == nil {
@@ -204,14 +208,14 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*st
 // office's public key (nil before the office is set up) and the users of
 // the standing distribution. The keys of the office and of each principal
 // who can read are proved anchored; a principal whose keys await the
-// office's confirmation is left out.
-func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, err error) {
+// office's confirmation is left out, and their id returned in withheld.
+func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, withheld []string, err error) {
 	set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingDistribution)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if office, err = s.officeBox(ctx, tx, set); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	raw, ok := set[settingDistribution]
 	if !ok {
@@ -219,21 +223,22 @@ func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte,
 	}
 	all, err := distributionUsers(ctx, tx, raw)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, p := range all {
 		if !p.Disabled && p.KeyState == keysActive {
 			// A principal whose keys await the office's confirmation is
 			// left out (keysconfirm.go).
 			if held, err := s.keysHeld(ctx, tx, p); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			} else if held {
+				withheld = append(withheld, p.ID)
 				continue
 			}
 		}
 		principals = append(principals, p)
 	}
-	return office, principals, nil
+	return office, principals, withheld, nil
 }
 
 // wraps wraps every key version of o to one grantee, for PutAccess.

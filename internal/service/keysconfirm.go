@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,7 +221,80 @@ func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username, fingerpri
 		if err := s.accountNotice(ctx, tx, u, KindKeysConfirmed, u.Email); err != nil {
 			return err
 		}
+		if err := s.shareWithheld(ctx, tx, a, u); err != nil {
+			return err
+		}
 		_, err = s.checkpoint(ctx, tx)
 		return err
 	})
+}
+
+// withheldReason is why the office shares a withheld memo, in the
+// memo's list of readers.
+const withheldReason = "On the standing distribution; withheld until the channel office confirmed their new keys."
+
+// shareWithheld wraps to u, whose keys a, a member of the office, has just
+// confirmed, the memos submitted while u's keys awaited it that the
+// standing distribution would have taken to u (tx.WithheldFrom): a's office
+// key opens them. Each is shared as the office shares a memo with a
+// reader, by a and with the reason, in the memo's history. The list is the
+// database's word, so a memo on it is shared only if it is delivered and
+// u, on the standing distribution still, does not read it yet and is not
+// its author; otherwise it is dropped from the list.
+func (s *Service) shareWithheld(ctx context.Context, tx store.Tx, a *Actor, u *store.User) error {
+	ids, err := tx.WithheldFrom(ctx, u.ID)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	standing, err := standingDistribution(ctx, tx)
+	if err != nil {
+		return err
+	}
+	onIt := slices.ContainsFunc(standing, func(p *store.User) bool { return p.ID == u.ID })
+	for _, id := range ids {
+		if err := tx.Unwithhold(ctx, u.ID, id); err != nil {
+			return err
+		}
+		if !onIt {
+			continue
+		}
+		o, err := s.openMemo(ctx, tx, a, id, true)
+		if errors.Is(err, channel.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if st := channel.State(o.rec.State); !st.Delivered() || st == channel.Returned || o.roster.Find(u.ID) >= 0 {
+			continue
+		}
+		if _, err := tx.AccessFor(ctx, id, u.ID, o.rec.KeyVersion); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		reason, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "reason", reasonItem{Reason: withheldReason})
+		if err != nil {
+			return err
+		}
+		as, err := s.wraps(o, u.ID, u.BoxPublic, a.User.ID, reason, false)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutAccess(ctx, as...); err != nil {
+			return err
+		}
+		if err := s.noticeReaders(ctx, tx, o.rec, []*store.User{u}); err != nil {
+			return err
+		}
+		o.rec.UpdatedAt = micros(s.now())
+		ev := memberEvent("memo.distribute", a, o, channel.RoleOffice)
+		ev.detail = map[string]any{"added": []string{u.Username}, "reason": withheldReason}
+		if _, err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		if err := s.updateMemo(ctx, tx, o.rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
