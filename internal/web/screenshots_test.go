@@ -174,6 +174,14 @@ func TestMainPages(t *testing.T) {
 		seedYear(t, h, as)
 	}
 
+	// The deputy envoy, whose new keys await the office, sees why nothing
+	// reaches them yet and the fingerprint to read to the office.
+	envoy2 := c.person(t, "envoy2")
+	envoy2.signIn("envoy2", "own-"+demo.Password)
+	envoy2.open("/account")
+	envoy2.see("not yet confirmed by the channel office")
+	envoy2.check("account-keys-awaiting")
+
 	inspector := c.person(t, "inspector")
 	inspector.signIn("inspector", demo.Password)
 	inspector.check("auditor-ledger")
