@@ -83,7 +83,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
-		principals, err := s.distribute(ctx, tx, o)
+		principals, withheld, err := s.distribute(ctx, tx, o)
 		if err != nil {
 			return err
 		}
@@ -96,6 +96,9 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		ev := authorEvent("memo.submit", a, o)
 		ev.content, ev.revision, ev.at = hash, rev, now
 		ev.detail = map[string]any{"dropped": len(o.roster.Dropped)}
+		if len(withheld) > 0 {
+			ev.detail["withheld"] = withheld // what a confirmation may share (shareWithheld)
+		}
 		if err := o.sealRoster(); err != nil {
 			return err
 		}
@@ -134,15 +137,26 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 // cannot be submitted.
 func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c channel.Content, hash []byte) error {
 	rev := o.rec.Revision
-	var ids []string
+	var ids, drafters []string
 	for _, au := range o.roster.Authors {
 		if au.Signed(rev) {
 			ids = append(ids, au.UserID)
+		} else if au.Kind == channel.KindDrafter {
+			drafters = append(drafters, au.UserID)
 		}
 	}
-	users, err := tx.UsersByIDs(ctx, ids) // in the order asked
+	users, err := tx.UsersByIDs(ctx, append(ids, drafters...)) // in the order asked
 	if err != nil {
 		return err
+	}
+	// A drafter goes out as an author even unsigned: not one whose keys
+	// await the office, who may be whoever made them.
+	for _, u := range users[len(ids):] {
+		if held, err := s.keysHeld(ctx, tx, u); err != nil {
+			return err
+		} else if held {
+			return channel.Errorf(channel.ECONFLICT, "%q, a drafter, has new keys that the channel office has not confirmed yet: the memo goes out in their name only once it confirms them", u.Username)
+		}
 	}
 	n := 0
 	for i := range o.roster.Authors {
@@ -174,34 +188,34 @@ func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c
 // distribute wraps the memo's keys to the channel office and to every
 // principal on the standing distribution, and returns the principals it
 // wrapped them to. Principals whose keys await the office's confirmation
-// are recorded as withheld, for the confirmation to share it with them.
-func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) ([]*store.User, error) {
+// are recorded as withheld, for the confirmation to share it with them,
+// and returned by id: the submission's ledger entry names them too.
+func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []*store.User, withheld []string, err error) {
 	office, principals, withheld, err := s.distribution(ctx, tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := tx.Withhold(ctx, o.rec.ID, withheld...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if office == nil {
-		return nil, channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member, who then signs in and chooses their own password")
+		return nil, nil, channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member, who then signs in and chooses their own password")
 	}
 	all, err := s.wraps(o, officeGroup, string(office), "system", nil, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var to []*store.User
 	for _, p := range principals {
 		if p.Disabled || p.KeyState != keysActive {
 			continue
 		}
 		as, err := s.wraps(o, p.ID, p.BoxPublic, "system", nil, true)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		all, to = append(all, as...), append(to, p)
 	}
-	return to, tx.PutAccess(ctx, all...)
+	return to, withheld, tx.PutAccess(ctx, all...)
 }
 
 // distribution reads, in one query, where a submission goes: the channel
@@ -333,6 +347,9 @@ func (s *Service) officeStep(ctx context.Context, a *Actor, memoID string, act c
 		if err := requireOffice(o); err != nil {
 			return err
 		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "act for the office"); err != nil {
+			return err
+		}
 		next, err := channel.Transition(channel.State(o.rec.State), act)
 		if err != nil {
 			return err
@@ -407,6 +424,9 @@ func (s *Service) Withdraw(ctx context.Context, a *Actor, memoID, reason string)
 		if err != nil {
 			return err
 		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "withdraw a memo"); err != nil {
+			return err
+		}
 		now := s.now()
 		o.rec.State, o.rec.UpdatedAt, o.rec.EndedAt, o.rec.DueAt = string(next), micros(now), micros(now), 0
 		if err := s.addItem(ctx, tx, a, o, "withdraw", reasonItem{Reason: reason}, now); err != nil {
@@ -440,6 +460,9 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 		}
 		if st := channel.State(o.rec.State); !st.Delivered() || st == channel.Returned {
 			return channel.Errorf(channel.ECONFLICT, "a memo that is %s cannot be distributed further", st)
+		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "add readers"); err != nil {
+			return err
 		}
 		us, err := tx.UsersByUsernames(ctx, in.Usernames)
 		if errors.Is(err, store.ErrNotFound) {
@@ -499,6 +522,9 @@ func (s *Service) Comment(ctx context.Context, a *Actor, memoID, body string) (*
 		if o.rel != relOffice && o.rel != relReader {
 			return channel.Errorf(channel.EFORBIDDEN, "only the channel office and the memo's readers comment")
 		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "comment"); err != nil {
+			return err
+		}
 		now := s.now()
 		o.rec.UpdatedAt = micros(now)
 		if err := s.addItem(ctx, tx, a, o, "comment", textItem{Body: body}, now); err != nil {
@@ -551,6 +577,9 @@ func (s *Service) RecordMeeting(ctx context.Context, a *Actor, memoID string, in
 		}
 		if !channel.State(o.rec.State).Delivered() {
 			return channel.Errorf(channel.ECONFLICT, "a memo that is %s has no meetings", o.rec.State)
+		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "record a meeting"); err != nil {
+			return err
 		}
 		p, err := tx.UserByUsername(ctx, in.Principal)
 		if err != nil {
@@ -633,22 +662,46 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 		if err := requireOffice(o); err != nil {
 			return err
 		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "remove a reader"); err != nil {
+			return err
+		}
 		u, err := tx.UserByUsername(ctx, username)
 		if err == nil {
 			_, err = tx.AccessFor(ctx, o.rec.ID, u.ID, o.rec.KeyVersion)
 		}
-		if err != nil {
+		detail := map[string]any{"revoked": username, "reason": reason}
+		withheldFrom := false
+		if u != nil && err != nil {
+			ids, err := tx.WithheldFrom(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			withheldFrom = slices.Contains(ids, o.rec.ID)
+		}
+		switch {
+		case err == nil:
+			if err := tx.DeleteAccess(ctx, o.rec.ID, u.ID); err != nil {
+				return err
+			}
+			withheld, err := s.rotate(ctx, tx, o)
+			if err != nil {
+				return err
+			}
+			if len(withheld) > 0 {
+				detail["withheld"] = withheld
+			}
+		case withheldFrom:
+			// Withheld while their keys await the office: the office may
+			// decide now that they are not to read it after all.
+			if err := tx.Unwithhold(ctx, u.ID, o.rec.ID); err != nil {
+				return err
+			}
+		default:
 			return channel.Invalid("username", "%q does not read this memo", username)
-		}
-		if err := tx.DeleteAccess(ctx, o.rec.ID, u.ID); err != nil {
-			return err
-		}
-		if err := s.rotate(ctx, tx, o); err != nil {
-			return err
 		}
 		o.rec.UpdatedAt = micros(s.now())
 		ev := memberEvent("memo.revoke", a, o, channel.RoleOffice)
-		ev.detail = map[string]any{"revoked": username, "reason": reason}
+		ev.detail = detail
 		out, _, err = s.save(ctx, tx, a, o, ev)
 		return err
 	})
@@ -657,11 +710,13 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 
 // rotate gives o a new key version, wrapped to every remaining reader and
 // the office, and mailed to every author. Older versions stay, so nothing
-// already written becomes unreadable to those still entitled.
-func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) error {
+// already written becomes unreadable to those still entitled. Readers
+// whose keys await the office's confirmation are recorded as withheld
+// and returned by id, for the confirmation to give them the new version.
+func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld []string, err error) {
 	key, err := vault.NewKey()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	prev := o.rec.KeyVersion
 	kv := prev + 1
@@ -669,7 +724,7 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) error {
 	o.rec.KeyVersion = kv
 	access, err := tx.AccessList(ctx, o.rec.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, acc := range access {
 		if acc.KeyVersion != prev {
@@ -679,32 +734,33 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) error {
 		if acc.Grantee == officeGroup {
 			b, err := s.readOfficeBox(ctx, tx)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if b == nil {
-				return errInternal("the memo is shared with the office, which has no key")
+				return nil, errInternal("the memo is shared with the office, which has no key")
 			}
 			box = string(b)
 		} else {
 			u, err := tx.UserByID(ctx, acc.Grantee)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if held, err := s.keysHeld(ctx, tx, u); err != nil {
-				return err
+				return nil, err
 			} else if held {
-				continue // not to keys the office has not confirmed
+				withheld = append(withheld, u.ID) // not to keys the office has not confirmed
+				continue
 			}
 			box = u.BoxPublic
 		}
 		w, err := vault.WrapKey(box, key)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		next := *acc
 		next.KeyVersion, next.Wrapped = kv, w
 		if err := tx.PutAccess(ctx, &next); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	ids := make([]string, len(o.roster.Authors))
@@ -713,17 +769,17 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) error {
 	}
 	authors, err := tx.UsersByIDs(ctx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, u := range authors {
 		if held, err := s.keysHeld(ctx, tx, u); err != nil {
-			return err
+			return nil, err
 		} else if held {
 			continue
 		}
 		if err := s.postMail(ctx, tx, u, o.rec.ID, memoKeys{kv: key}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return withheld, tx.Withhold(ctx, o.rec.ID, withheld...)
 }

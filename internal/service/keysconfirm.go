@@ -185,78 +185,124 @@ func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username, fingerpri
 	if a.Has(channel.RoleAdmin) {
 		return channel.Errorf(channel.EFORBIDDEN, "an administrator may not confirm keys: an administrator can reset a password and make keys, so the confirmation must come from someone else in the channel office")
 	}
-	return s.inTx(ctx, true, func(tx store.Tx) error {
-		if _, err := s.officeIdentity(ctx, tx, a); err != nil {
-			return err
-		}
-		u, err := tx.UserByUsername(ctx, username)
-		if err != nil {
-			return storeErr(err, "the account")
-		}
-		if u.ID == a.User.ID {
-			return channel.Errorf(channel.EFORBIDDEN, "another member of the channel office confirms your keys, not you")
-		}
-		if u.Disabled || u.KeyState != keysActive {
-			return channel.Invalid("username", "%q has no keys to confirm until %s", username, notActive(u))
-		}
-		held, err := s.keysHeld(ctx, tx, u)
-		if err != nil {
-			return err
-		}
-		if !held {
-			return channel.Invalid("username", "%q has no keys awaiting confirmation", username)
-		}
-		if !sameFingerprint(fingerprint, keysFingerprint(u)) {
-			return channel.Invalid("fingerprint", "that is not the fingerprint of the keys %q has now: ask the person to read you the one on their account page again, and confirm only if it matches", username)
-		}
-		h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
-		idx, err := s.record(ctx, tx, event{action: "user.keys_confirmed", actor: a, role: string(channel.RoleOffice), subject: u.ID, content: h[:]})
-		if err != nil {
-			return err
-		}
-		u.KeysConfirmed = idx
-		if err := tx.UpdateUser(ctx, u); err != nil {
-			return storeErr(err, "the account")
-		}
-		if err := s.accountNotice(ctx, tx, u, KindKeysConfirmed, u.Email); err != nil {
-			return err
-		}
-		if err := s.shareWithheld(ctx, tx, a, u); err != nil {
-			return err
-		}
-		_, err = s.checkpoint(ctx, tx)
-		return err
+	// The confirmation shares withheld memos, which opens them: mail
+	// waiting for the office member is collected first, as for any memo.
+	return s.withMail(ctx, a, func(ctx context.Context) error {
+		return s.inTx(ctx, true, func(tx store.Tx) error { return s.confirmKeys(ctx, tx, a, username, fingerprint) })
 	})
+}
+
+// confirmKeys is ConfirmKeys in tx.
+func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, username, fingerprint string) error {
+	if _, err := s.officeIdentity(ctx, tx, a); err != nil {
+		return err
+	}
+	if err := s.requireConfirmedKeys(ctx, tx, a, "confirm anyone's keys"); err != nil {
+		return err
+	}
+	u, err := tx.UserByUsername(ctx, username)
+	if err != nil {
+		return storeErr(err, "the account")
+	}
+	if u.ID == a.User.ID {
+		return channel.Errorf(channel.EFORBIDDEN, "another member of the channel office confirms your keys, not you")
+	}
+	if u.Disabled || u.KeyState != keysActive {
+		return channel.Invalid("username", "%q has no keys to confirm until %s", username, notActive(u))
+	}
+	held, err := s.keysHeld(ctx, tx, u)
+	if err != nil {
+		return err
+	}
+	if !held {
+		return channel.Invalid("username", "%q has no keys awaiting confirmation", username)
+	}
+	if !sameFingerprint(fingerprint, keysFingerprint(u)) {
+		return channel.Invalid("fingerprint", "that is not the fingerprint of the keys %q has now: ask the person to read you the one on their account page again, and confirm only if it matches", username)
+	}
+	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
+	idx, err := s.record(ctx, tx, event{action: "user.keys_confirmed", actor: a, role: string(channel.RoleOffice), subject: u.ID, content: h[:]})
+	if err != nil {
+		return err
+	}
+	u.KeysConfirmed = idx
+	if err := tx.UpdateUser(ctx, u); err != nil {
+		return storeErr(err, "the account")
+	}
+	if err := s.accountNotice(ctx, tx, u, KindKeysConfirmed, u.Email); err != nil {
+		return err
+	}
+	if err := s.shareWithheld(ctx, tx, a, u); err != nil {
+		return err
+	}
+	_, err = s.checkpoint(ctx, tx)
+	return err
+}
+
+// withheldByLedger reports whether o's own ledger entries say that the
+// distribution withheld o from u and the office has not taken u off it
+// since: the submission, or a key rotation when a reader was removed,
+// names u among those withheld, in its detail sealed under o's keys (so
+// no one without them can write one, nor move one from another memo), and
+// no later removal names u.
+func withheldByLedger(ctx context.Context, tx store.Tx, o *opened, u *store.User) (bool, error) {
+	entries, err := tx.MemoLedger(ctx, o.rec.ID)
+	if err != nil {
+		return false, err
+	}
+	listed := false
+	for _, e := range entries {
+		if e.Detail == nil {
+			continue
+		}
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil {
+			return false, errInternal("ledger leaf %d: %w", e.Index, err)
+		}
+		if l.Action != "memo.submit" && l.Action != "memo.revoke" {
+			continue
+		}
+		var d struct {
+			Withheld []string `json:"withheld"`
+			Revoked  string   `json:"revoked"`
+		}
+		if !openDetail(o.keys, o.rec.ID, l, e.Detail, &d) {
+			continue
+		}
+		if l.Action == "memo.revoke" && d.Revoked == u.Username {
+			listed = false
+		}
+		if slices.Contains(d.Withheld, u.ID) {
+			listed = true
+		}
+	}
+	return listed, nil
 }
 
 // withheldReason is why the office shares a withheld memo, in the
 // memo's list of readers.
-const withheldReason = "On the standing distribution; withheld until the channel office confirmed their new keys."
+const withheldReason = "Withheld until the channel office confirmed their new keys."
 
-// shareWithheld wraps to u, whose keys a, a member of the office, has just
-// confirmed, the memos submitted while u's keys awaited it that the
-// standing distribution would have taken to u (tx.WithheldFrom): a's office
-// key opens them. Each is shared as the office shares a memo with a
-// reader, by a and with the reason, in the memo's history. The list is the
-// database's word, so a memo on it is shared only if it is delivered and
-// u, on the standing distribution still, does not read it yet and is not
-// its author; otherwise it is dropped from the list.
+// shareWithheld wraps to u, whose keys a, a member of the office, has
+// just confirmed, what was withheld from u while they awaited it
+// (tx.WithheldFrom): memos submitted meanwhile that the standing
+// distribution would have taken to u, and new key versions of memos u
+// reads. a's office key opens them. Each is shared as the office shares a
+// memo with a reader, by a and with the reason, in the memo's history.
+// The list is the database's word, so a memo on it is shared only if it
+// is delivered, its own ledger entries withheld it from u
+// (withheldByLedger) and u does not read it yet; otherwise it is dropped
+// from the list. As for a memo that reached u, taking u off the standing
+// distribution meanwhile does not take it back: the office removes u from
+// the memo (RevokeReader) if u should not read it.
 func (s *Service) shareWithheld(ctx context.Context, tx store.Tx, a *Actor, u *store.User) error {
 	ids, err := tx.WithheldFrom(ctx, u.ID)
 	if err != nil || len(ids) == 0 {
 		return err
 	}
-	standing, err := standingDistribution(ctx, tx)
-	if err != nil {
-		return err
-	}
-	onIt := slices.ContainsFunc(standing, func(p *store.User) bool { return p.ID == u.ID })
 	for _, id := range ids {
 		if err := tx.Unwithhold(ctx, u.ID, id); err != nil {
 			return err
-		}
-		if !onIt {
-			continue
 		}
 		o, err := s.openMemo(ctx, tx, a, id, true)
 		if errors.Is(err, channel.ErrNotFound) {
@@ -264,7 +310,15 @@ func (s *Service) shareWithheld(ctx context.Context, tx store.Tx, a *Actor, u *s
 		} else if err != nil {
 			return err
 		}
-		if st := channel.State(o.rec.State); !st.Delivered() || st == channel.Returned || o.roster.Find(u.ID) >= 0 {
+		// An author among the principals is shared with too, as the
+		// distribution does: skipping them would tell them apart.
+		if st := channel.State(o.rec.State); !st.Delivered() || st == channel.Returned {
+			continue
+		}
+		if listed, err := withheldByLedger(ctx, tx, o, u); err != nil {
+			return err
+		} else if !listed {
+			s.log.Warn("a memo listed as withheld from a principal is not one its ledger entries withheld: not shared; find who wrote the withheld row", "memo", id, "user", u.ID)
 			continue
 		}
 		if _, err := tx.AccessFor(ctx, id, u.ID, o.rec.KeyVersion); err == nil {

@@ -122,6 +122,11 @@ func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo
 	o.author = &o.roster.Authors[0]
 	var out *Memo
 	err = s.inTx(ctx, true, func(tx store.Tx) error {
+		if len(in.Codrafters) > 0 {
+			if err := s.requireConfirmedKeys(ctx, tx, a, "ask colleagues to co-draft"); err != nil {
+				return err
+			}
+		}
 		codrafters, err := s.participants(ctx, tx, "codrafters", in.Codrafters)
 		if err != nil {
 			return err

@@ -576,6 +576,9 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 		if err != nil {
 			return err
 		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "let anyone into the office"); err != nil {
+			return err
+		}
 		u, err := tx.UserByUsername(ctx, username)
 		if err != nil {
 			return storeErr(err, "the account")

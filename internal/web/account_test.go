@@ -63,8 +63,15 @@ func TestLockedKeys(t *testing.T) {
 		t.Fatalf("start afresh: %d to %q: %s", res.StatusCode, res.Header.Get("Location"), res.body)
 	}
 	account := alice.get("/account")
-	if account.StatusCode != http.StatusOK || !strings.Contains(account.body, "You have new keys.") {
+	if account.StatusCode != http.StatusOK || !strings.Contains(account.body, "You have new keys,") {
 		t.Fatalf("after starting afresh: %d", account.StatusCode)
+	}
+	// The flash and the page agree that signing waits for the office (the
+	// flash once promised it at once; review, helper-22).
+	for _, want := range []string{"You can draft now; once a member of the channel office has confirmed your new keys with you, you can sign and submit again", "New, and not yet confirmed by the channel office"} {
+		if !strings.Contains(account.body, want) {
+			t.Errorf("alice's account page after starting afresh lacks %q", want)
+		}
 	}
 	if strings.Contains(account.body, "Your keys are locked") {
 		t.Error("still locked after starting afresh")

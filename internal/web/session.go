@@ -77,7 +77,7 @@ var flashText = map[flash]string{
 	flashSignedOut:     "You are signed out.",
 	flashNoticesRead:   "Your notices are marked as read.",
 	flashRevoked:       "The reader is removed from the distribution, with your reason on record. What is written from now on is sealed with a new key.",
-	flashNewKeys:       "You have new keys. You can write and sign memos again; your earlier memos stay sealed. Memos and invitations reach you again once a member of the channel office has confirmed your new keys with you.",
+	flashNewKeys:       "You have new keys, and your earlier memos stay sealed. You can draft now; once a member of the channel office has confirmed your new keys with you, you can sign and submit again, and memos and invitations reach you again.",
 	flashKeysConfirmed: "The keys are confirmed: memos and invitations reach them again, and the memos the distribution withheld from them meanwhile are shared with them now.",
 }
 
