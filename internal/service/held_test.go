@@ -46,6 +46,16 @@ func recovered(t *testing.T, d *servicetest.Deployment, username string) *servic
 	return a
 }
 
+// letIn creates an account in the office and has d.Office let it in.
+func letIn(t *testing.T, d *servicetest.Deployment, username string, eligible bool, roles ...string) *service.Actor {
+	t.Helper()
+	d.Create(username, eligible, roles...)
+	if err := d.Svc.GrantOffice(d.Ctx, d.Office, username); err != nil {
+		t.Fatal(err)
+	}
+	return d.SignIn(username)
+}
+
 // refusedWhileHeld checks that err refuses an act in the account's name
 // because its keys await the office.
 func refusedWhileHeld(t *testing.T, what string, err error) {
@@ -66,10 +76,7 @@ func TestHeldAccountsActInNoOnesName(t *testing.T) {
 		d := servicetest.NewDeployment(t, st)
 		alice := d.Member("alice")
 		d.Member("bob")
-		d.Create("office2", false, "office")
-		if err := d.Svc.GrantOffice(d.Ctx, d.Office, "office2"); err != nil {
-			t.Fatal(err)
-		}
+		letIn(t, d, "office2", false, "office")
 		d.Create("office3", false, "office")
 		m, _ := d.Submitted(alice, "read by p1")
 		w, _ := d.Submitted(alice, "to withdraw")
@@ -222,11 +229,7 @@ func TestConfirmingCollectsMailFirst(t *testing.T) {
 		d := servicetest.NewDeployment(t, st)
 		alice := d.Member("alice")
 		d.Member("bob")
-		d.Create("olga", true, "member", "office")
-		if err := d.Svc.GrantOffice(d.Ctx, d.Office, "olga"); err != nil {
-			t.Fatal(err)
-		}
-		olga := d.SignIn("olga")
+		olga := letIn(t, d, "olga", true, "member", "office")
 		p1 := takeOver(t, d, "p1")
 		d.Submitted(alice, "while p1 waited")
 		if _, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "with bob", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}}); err != nil {
