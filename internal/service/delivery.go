@@ -665,21 +665,22 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 		if err := s.requireConfirmedKeys(ctx, tx, a, "remove a reader"); err != nil {
 			return err
 		}
+		reads, withheldFrom := false, false
 		u, err := tx.UserByUsername(ctx, username)
 		if err == nil {
-			_, err = tx.AccessFor(ctx, o.rec.ID, u.ID, o.rec.KeyVersion)
+			_, err := tx.AccessFor(ctx, o.rec.ID, u.ID, o.rec.KeyVersion)
+			reads = err == nil
 		}
-		detail := map[string]any{"revoked": username, "reason": reason}
-		withheldFrom := false
-		if u != nil && err != nil {
+		if err == nil && !reads {
 			ids, err := tx.WithheldFrom(ctx, u.ID)
 			if err != nil {
 				return err
 			}
 			withheldFrom = slices.Contains(ids, o.rec.ID)
 		}
+		detail := map[string]any{"revoked": username, "reason": reason}
 		switch {
-		case err == nil:
+		case reads:
 			if err := tx.DeleteAccess(ctx, o.rec.ID, u.ID); err != nil {
 				return err
 			}

@@ -71,12 +71,14 @@ func errAwaitingConfirmation(field, username string) error {
 }
 
 // requireConfirmedKeys refuses what an account does in others' sight in
-// its own name while its keys await the office's confirmation: inviting
-// colleagues to co-sign, signing, submitting. Whoever made the keys — the
-// person, or an administrator who reset the password and started afresh —
-// may draft and read what the keys open, but no memo goes out under the
-// account's name, and no colleague is asked to join one, until the office
-// has confirmed with the person that the keys are theirs.
+// its own name while its keys await the office's confirmation: asking
+// colleagues to co-draft or co-sign, signing, submitting, withdrawing,
+// commenting, the office's steps, letting someone into the office,
+// confirming someone's keys. Whoever made the keys — the person, or an
+// administrator who reset the password and started afresh — may draft
+// and read what the keys open, but nothing goes out under the account's
+// name until the office has confirmed with the person that the keys are
+// theirs.
 func (s *Service) requireConfirmedKeys(ctx context.Context, tx store.Tx, a *Actor, what string) error {
 	held, err := s.keysHeld(ctx, tx, a.User)
 	if err != nil || !held {
@@ -179,8 +181,11 @@ func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]Key
 // they are wrapped to like anyone's. fingerprint is the one the person
 // read from their account page; it must be the keys' now, so that keys
 // made again in between are not confirmed in their stead. The confirmer
-// must hold the office key, must not be an administrator (who could have
-// made the keys) and must not be the account itself.
+// must hold the office key and keys that need no confirmation, must not
+// be an administrator (who could have made the keys) and must not be the
+// account itself. In the same transaction the confirmer's office key
+// shares with the account what was withheld from it meanwhile
+// (shareWithheld).
 func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username, fingerprint string) error {
 	if a.Has(channel.RoleAdmin) {
 		return channel.Errorf(channel.EFORBIDDEN, "an administrator may not confirm keys: an administrator can reset a password and make keys, so the confirmation must come from someone else in the channel office")
@@ -310,8 +315,6 @@ func (s *Service) shareWithheld(ctx context.Context, tx store.Tx, a *Actor, u *s
 		} else if err != nil {
 			return err
 		}
-		// An author among the principals is shared with too, as the
-		// distribution does: skipping them would tell them apart.
 		if st := channel.State(o.rec.State); !st.Delivered() || st == channel.Returned {
 			continue
 		}
@@ -321,6 +324,8 @@ func (s *Service) shareWithheld(ctx context.Context, tx store.Tx, a *Actor, u *s
 			s.log.Warn("a memo listed as withheld from a principal is not one its ledger entries withheld: not shared; find who wrote the withheld row", "memo", id, "user", u.ID)
 			continue
 		}
+		// An author among the principals is shared with like the others,
+		// as the distribution does: skipping them would tell them apart.
 		if _, err := tx.AccessFor(ctx, id, u.ID, o.rec.KeyVersion); err == nil {
 			continue
 		} else if !errors.Is(err, store.ErrNotFound) {
