@@ -55,6 +55,13 @@ func TestKeyConfirmations(t *testing.T) {
 		e.sign("alice", held.ID, 1)
 		e.submit("alice", held.ID, 1)
 		problemOf(t, e.must(http.StatusNotFound, "p1", "GET", "/api/v1/memos/"+held.ID, nil))
+		type withheld struct {
+			Items []service.WithheldReader `json:"items"`
+		}
+		if got := decode[withheld](t, e.must(http.StatusOK, "office", "GET", "/api/v1/memos/"+held.ID+"/withheld", nil)); len(got.Items) != 1 || got.Items[0].Username != "p1" {
+			t.Errorf("withheld from the memo: %+v, want p1", got.Items)
+		}
+		problemOf(t, e.must(http.StatusForbidden, "alice", "GET", "/api/v1/memos/"+held.ID+"/withheld", nil))
 
 		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/p1", fp)
 		if got := decode[list](t, e.must(http.StatusOK, "office", "GET", "/api/v1/office/key-confirmations", nil)); len(got.Items) != 0 {
@@ -62,6 +69,9 @@ func TestKeyConfirmations(t *testing.T) {
 		}
 		if me := decode[service.User](t, e.must(http.StatusOK, "p1", "GET", "/api/v1/me", nil)); me.KeysAwaitingConfirmation {
 			t.Error("p1's account still says the keys await the office")
+		}
+		if got := decode[withheld](t, e.must(http.StatusOK, "office", "GET", "/api/v1/memos/"+held.ID+"/withheld", nil)); len(got.Items) != 0 {
+			t.Errorf("withheld after the confirmation: %+v", got.Items)
 		}
 		m := e.create("alice", "after", "b")
 		e.sign("alice", m.ID, 1)

@@ -50,6 +50,9 @@ type (
 	keysAwaitingList struct {
 		Items []service.KeysAwaiting `json:"items"`
 	}
+	withheldList struct {
+		Items []service.WithheldReader `json:"items"`
+	}
 )
 
 var (
@@ -267,6 +270,11 @@ func routes() []route {
 					m, err := h.svc.AddReaders(r.Context(), a, r.PathValue("id"), in)
 					h.reply(w, r, 200, m, err)
 				}
+			}},
+		{method: "GET", path: "/api/v1/memos/{id}/withheld", summary: "Principals the memo was withheld from while their keys awaited the office's confirmation, which will share it with them (office)", auth: true, response: withheldList{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				list, err := h.svc.WithheldReaders(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, withheldList{Items: list}, err)
 			}},
 		{method: "DELETE", path: "/api/v1/memos/{id}/distribution/{username}", summary: "Take a reader off the distribution and rotate the memo key (office)", auth: true, request: reasonRequest{}, response: service.Memo{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {

@@ -244,44 +244,89 @@ func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, userna
 	return err
 }
 
-// withheldByLedger reports whether o's own ledger entries say that the
-// distribution withheld o from u and the office has not taken u off it
-// since: the submission, or a key rotation when a reader was removed,
-// names u among those withheld, in its detail sealed under o's keys (so
-// no one without them can write one, nor move one from another memo), and
-// no later removal names u.
-func withheldByLedger(ctx context.Context, tx store.Tx, o *opened, u *store.User) (bool, error) {
+// withheldByLedger reads o's own ledger entries for what the distribution
+// withheld, and returns whether they say that o was withheld from u and
+// the office has not taken u off it since: the submission, or a key
+// rotation when a reader was removed, names u among those withheld, in its
+// detail sealed under o's keys (so no one without them can write one, nor
+// move one from another memo), and no later removal names u.
+func withheldByLedger(ctx context.Context, tx store.Tx, o *opened) (func(u *store.User) bool, error) {
 	entries, err := tx.MemoLedger(ctx, o.rec.ID)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	listed := false
+	type said struct {
+		Withheld []string `json:"withheld"`
+		Revoked  string   `json:"revoked"`
+	}
+	var steps []said
 	for _, e := range entries {
 		if e.Detail == nil {
 			continue
 		}
 		l, err := ledger.DecodeLeaf(e.Data)
 		if err != nil {
-			return false, errInternal("ledger leaf %d: %w", e.Index, err)
+			return nil, errInternal("ledger leaf %d: %w", e.Index, err)
 		}
-		if l.Action != "memo.submit" && l.Action != "memo.revoke" {
-			continue
-		}
-		var d struct {
-			Withheld []string `json:"withheld"`
-			Revoked  string   `json:"revoked"`
-		}
-		if !openDetail(o.keys, o.rec.ID, l, e.Detail, &d) {
-			continue
-		}
-		if l.Action == "memo.revoke" && d.Revoked == u.Username {
-			listed = false
-		}
-		if slices.Contains(d.Withheld, u.ID) {
-			listed = true
+		var d said
+		if (l.Action == "memo.submit" || l.Action == "memo.revoke") && openDetail(o.keys, o.rec.ID, l, e.Detail, &d) {
+			steps = append(steps, d)
 		}
 	}
-	return listed, nil
+	return func(u *store.User) bool {
+		listed := false
+		for _, d := range steps {
+			if d.Revoked == u.Username {
+				listed = false
+			}
+			if slices.Contains(d.Withheld, u.ID) {
+				listed = true
+			}
+		}
+		return listed
+	}, nil
+}
+
+// WithheldReader is a principal a memo was withheld from.
+type WithheldReader struct {
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+// WithheldReaders lists, for the channel office, the principals a memo
+// was withheld from while their keys awaited the office's confirmation
+// and that the confirmation will share it with (withheldByLedger), so that
+// the office may take one off it first (RevokeReader).
+func (s *Service) WithheldReaders(ctx context.Context, a *Actor, memoID string) ([]WithheldReader, error) {
+	out := []WithheldReader{}
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		o, err := s.openMemo(ctx, tx, a, memoID, false)
+		if err != nil {
+			return err
+		}
+		if err := requireOffice(o); err != nil {
+			return err
+		}
+		ids, err := tx.WithheldOf(ctx, o.rec.ID)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		us, err := tx.UsersByIDs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		listed, err := withheldByLedger(ctx, tx, o)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			if listed(u) {
+				out = append(out, WithheldReader{Username: u.Username, DisplayName: u.DisplayName})
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // withheldReason is why the office shares a withheld memo, in the
@@ -318,9 +363,9 @@ func (s *Service) shareWithheld(ctx context.Context, tx store.Tx, a *Actor, u *s
 		if st := channel.State(o.rec.State); !st.Delivered() || st == channel.Returned {
 			continue
 		}
-		if listed, err := withheldByLedger(ctx, tx, o, u); err != nil {
+		if listed, err := withheldByLedger(ctx, tx, o); err != nil {
 			return err
-		} else if !listed {
+		} else if !listed(u) {
 			s.log.Warn("a memo listed as withheld from a principal is not one its ledger entries withheld: not shared; find who wrote the withheld row", "memo", id, "user", u.ID)
 			continue
 		}

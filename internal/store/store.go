@@ -146,10 +146,12 @@ type Tx interface {
 	// Withhold records that a delivered memo was not wrapped to these
 	// principals of the standing distribution, whose keys awaited the
 	// office's confirmation; recording one twice is not an error.
-	// WithheldFrom lists the memos withheld from a user, by memo id, and
+	// WithheldFrom lists the memos withheld from a user, by memo id;
+	// WithheldOf the users a memo was withheld from, by user id; and
 	// Unwithhold forgets one.
 	Withhold(ctx context.Context, memoID string, userIDs ...string) error
 	WithheldFrom(ctx context.Context, userID string) ([]string, error)
+	WithheldOf(ctx context.Context, memoID string) ([]string, error)
 	Unwithhold(ctx context.Context, userID, memoID string) error
 
 	// The author index: entries sealed to their owner, under tags only the

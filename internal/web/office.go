@@ -163,6 +163,9 @@ type readersData struct {
 	Usernames string
 	Reason    string
 	Error     *formError
+	// Withheld are the principals the memo waits for, whose keys await
+	// the office's confirmation; the office may take one off it first.
+	Withheld []service.WithheldReader
 }
 
 func (h *handler) readersPage(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -170,7 +173,18 @@ func (h *handler) readersPage(w http.ResponseWriter, r *http.Request, v *visit) 
 	if !ok {
 		return
 	}
-	h.render(w, r, v, http.StatusOK, pageReaders, &view{Title: v.T("Add readers"), Marking: m.Marking, Data: readersData{M: m}})
+	h.renderReaders(w, r, v, http.StatusOK, readersData{M: m})
+}
+
+// renderReaders shows the readers page with the principals the memo was
+// withheld from.
+func (h *handler) renderReaders(w http.ResponseWriter, r *http.Request, v *visit, status int, d readersData) {
+	var err error
+	if d.Withheld, err = h.svc.WithheldReaders(r.Context(), v.actor, d.M.ID); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, r, v, status, pageReaders, &view{Title: v.T("Add readers"), Marking: d.M.Marking, Data: d})
 }
 
 // splitNames reads usernames separated by commas, spaces or new lines.
@@ -187,7 +201,7 @@ func (h *handler) addReaders(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	var ok bool
 	if d.M, d.Error, ok = h.again(w, r, v, err); ok {
-		h.render(w, r, v, formStatus(err), pageReaders, &view{Title: v.T("Add readers"), Marking: d.M.Marking, Data: d})
+		h.renderReaders(w, r, v, formStatus(err), d)
 	}
 }
 
@@ -202,7 +216,11 @@ func (h *handler) revokeReader(w http.ResponseWriter, r *http.Request, v *visit)
 	f := revokeForm{Username: strings.TrimSpace(r.PostForm.Get("username")), Reason: r.PostForm.Get("reason")}
 	_, err := h.svc.RevokeReader(r.Context(), v.actor, r.PathValue("id"), f.Username, f.Reason)
 	if err == nil {
-		redirect(w, r, "/memos/"+r.PathValue("id"), flashRevoked)
+		done := flashRevoked
+		if r.PostForm.Get("withheld") != "" {
+			done = flashUnwithheld
+		}
+		redirect(w, r, "/memos/"+r.PathValue("id"), done)
 		return
 	}
 	if m, fe, ok := h.again(w, r, v, err); ok {

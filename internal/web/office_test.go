@@ -144,3 +144,49 @@ func TestConfirmKeys(t *testing.T) {
 		t.Errorf("confirming again: status %d", res.StatusCode)
 	}
 }
+
+// TestWithheldReaders: the readers page shows the office a principal the
+// memo was withheld from while their keys await confirmation, and the
+// office may decide they are not to get it; the confirmation then gives
+// them nothing.
+func TestWithheldReaders(t *testing.T) {
+	s := newSite(t)
+	if err := s.Svc.ResetPassword(s.Ctx, s.Admin, "p1", "temporary-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Svc.NewKeys(s.Ctx, s.SignInOn(s.Svc, "p1", "temporary-password-1"), "temporary-password-1", "p1's own new phrase"); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.Submitted(s.SignIn("alice"), "while p1 waited")
+	page := "/memos/" + m.ID
+	office := s.signedIn(t, "office")
+	body := office.get(page + "/readers").body
+	for _, want := range []string{"Waiting for their keys to be confirmed", "Display p1 (p1)", `name="withheld" value="1"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the readers page lacks %q", want)
+		}
+	}
+	if res := s.signedIn(t, "alice").get(page + "/readers"); res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusNotFound {
+		t.Errorf("an author opening the office's readers page: status %d", res.StatusCode)
+	}
+	res := office.post(page+"/revoke", url.Values{"username": {"p1"}, "withheld": {"1"}, "reason": {"The memo is about p1."}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != page {
+		t.Fatalf("not giving it to p1: status %d to %q: %s", res.StatusCode, res.Header.Get("Location"), res.body)
+	}
+	if body := office.get(page).body; !strings.Contains(body, "They will not be given this memo when their keys are confirmed") {
+		t.Error("the memo page does not confirm that p1 will not be given it")
+	}
+	if strings.Contains(office.get(page+"/readers").body, "Waiting for their keys to be confirmed") {
+		t.Error("p1 is still listed as waiting for the memo")
+	}
+	me, err := s.Svc.Me(s.Ctx, s.SignInOn(s.Svc, "p1", "p1's own new phrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Svc.ConfirmKeys(s.Ctx, s.Office, "p1", me.KeysFingerprint); err != nil {
+		t.Fatal(err)
+	}
+	if res := s.signedInWith(t, "p1", "p1's own new phrase").get(page); res.StatusCode != http.StatusNotFound {
+		t.Errorf("p1 reads the memo the office decided not to give them: status %d", res.StatusCode)
+	}
+}

@@ -50,6 +50,7 @@ const (
 	flashRevoked       flash = "revoked"
 	flashNewKeys       flash = "newkeys"
 	flashKeysConfirmed flash = "keysconfirmed"
+	flashUnwithheld    flash = "unwithheld"
 )
 
 // flashText is what each notice says (a catalog key).
@@ -77,6 +78,7 @@ var flashText = map[flash]string{
 	flashSignedOut:     "You are signed out.",
 	flashNoticesRead:   "Your notices are marked as read.",
 	flashRevoked:       "The reader is removed from the distribution, with your reason on record. What is written from now on is sealed with a new key.",
+	flashUnwithheld:    "They will not be given this memo when their keys are confirmed. Your reason is on record.",
 	flashNewKeys:       "You have new keys, and your earlier memos stay sealed. You can draft now; once a member of the channel office has confirmed your new keys with you, you can sign and submit again, and memos and invitations reach you again.",
 	flashKeysConfirmed: "The keys are confirmed: memos and invitations reach them again, and the memos the distribution withheld from them meanwhile are shared with them now.",
 }

@@ -368,7 +368,17 @@ func (t *Tx) Withhold(ctx context.Context, memoID string, userIDs ...string) err
 
 // WithheldFrom lists the memos withheld from userID.
 func (t *Tx) WithheldFrom(ctx context.Context, userID string) ([]string, error) {
-	rows, err := t.query(ctx, `SELECT memo_id FROM withheld WHERE user_id = ? ORDER BY memo_id`, userID)
+	return t.ids(ctx, `SELECT memo_id FROM withheld WHERE user_id = ? ORDER BY memo_id`, userID)
+}
+
+// WithheldOf lists the users memoID was withheld from.
+func (t *Tx) WithheldOf(ctx context.Context, memoID string) ([]string, error) {
+	return t.ids(ctx, `SELECT user_id FROM withheld WHERE memo_id = ? ORDER BY user_id`, memoID)
+}
+
+// ids runs a query of one text column.
+func (t *Tx) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

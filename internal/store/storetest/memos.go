@@ -545,6 +545,16 @@ func testWithheld(t *testing.T, s store.Store) {
 		withheldFrom("u-quin", "m2")
 		withheldFrom("u-nobody")
 	})
+	t.Run("listed by user, one memo's only", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.WithheldOf(ctx, "m2")
+			check(t, err)
+			same(t, "users m2 was withheld from", got, []string{"u-pia", "u-quin"})
+			got, err = tx.WithheldOf(ctx, "m3")
+			check(t, err)
+			same(t, "users m3 was withheld from", len(got), 0)
+		})
+	})
 	t.Run("withheld twice is recorded once", func(t *testing.T) {
 		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.Withhold(ctx, "m1", "u-pia", "u-quin")) })
 		withheldFrom("u-pia", "m1", "m2")
