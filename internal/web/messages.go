@@ -462,6 +462,7 @@ var german = map[string]string{
 	"Do not give it to %s":           "Nicht an %s geben",
 	"Reason for not giving it to %s": "Begründung, warum %s sie nicht erhält",
 	"Do not give it":                 "Nicht geben",
+	"Add other readers":              "Weitere Leserinnen und Leser hinzufügen",
 	"They will not be given this memo when their keys are confirmed. Your reason is on record.": "Sie erhalten diese Eingabe nicht, wenn ihre Schlüssel bestätigt werden. Ihre Begründung ist festgehalten.",
 	"Record a meeting": "Gespräch festhalten",
 	"Record a meeting between a principal and some of the authors. The authors can see the record.": "Halten Sie ein Gespräch einer Leitungsperson mit einigen Verfassern fest. Die Verfasser sehen den Eintrag.",

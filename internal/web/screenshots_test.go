@@ -220,6 +220,34 @@ func TestMainPages(t *testing.T) {
 	newcomer.signIn("newcomer", "a-first-passphrase")
 	newcomer.see("Choose your own password")
 	newcomer.check("account-first-password")
+
+	// The deputy envoy, whose keys await the office, joins the standing
+	// distribution: a memo submitted now waits for them, and the office
+	// sees that on its readers page.
+	dist, err := h.Svc.GetDistribution(h.Ctx, h.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Svc.SetDistribution(h.Ctx, h.Admin, service.Distribution{Usernames: append(dist.Usernames, "envoy2")}); err != nil {
+		t.Fatal(err)
+	}
+	drafter := as("amara")
+	m, err := h.Svc.CreateMemo(h.Ctx, drafter, service.MemoInput{Title: "Visa processing backlog", Body: "The backlog harms our credibility with partners.", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Svc.Sign(h.Ctx, drafter, m.ID, m.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Svc.Submit(h.Ctx, drafter, m.ID, m.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if c.shots != "" {
+		ruth.signIn("ruth", demo.Password) // seedYear moved the clock past her session
+	}
+	ruth.open("/memos/" + m.ID + "/readers")
+	ruth.see("Waiting for their keys to be confirmed")
+	ruth.check("office-withheld")
 }
 
 // seedYear files 40 more memos over the spring, with signers in every
