@@ -84,17 +84,24 @@ func TestRevokeReader(t *testing.T) {
 	})
 }
 
-// TestConfirmKeys: the office's members page lists an account whose keys
-// were made afresh after a reset, explains why they wait, and confirms
-// them; an administrator in the office sees why they may not.
-func TestConfirmKeys(t *testing.T) {
-	s := newSite(t)
+// p1StartsAfresh: p1's password is reset and p1 starts afresh under
+// "p1's own new phrase"; the new keys await the office.
+func p1StartsAfresh(t *testing.T, s *site) {
+	t.Helper()
 	if err := s.Svc.ResetPassword(s.Ctx, s.Admin, "p1", "temporary-password-1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Svc.NewKeys(s.Ctx, s.SignInOn(s.Svc, "p1", "temporary-password-1"), "temporary-password-1", "p1's own new phrase"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestConfirmKeys: the office's members page lists an account whose keys
+// were made afresh after a reset, explains why they wait, and confirms
+// them; an administrator in the office sees why they may not.
+func TestConfirmKeys(t *testing.T) {
+	s := newSite(t)
+	p1StartsAfresh(t, s)
 	office := s.signedIn(t, "office")
 	if body := office.get("/notifications").body; !strings.Contains(body, "await the office") || !strings.Contains(body, `href="/office/members"`) {
 		t.Error("the office's notices do not say that new keys await its confirmation, with a link to the members page")
@@ -151,12 +158,7 @@ func TestConfirmKeys(t *testing.T) {
 // them nothing.
 func TestWithheldReaders(t *testing.T) {
 	s := newSite(t)
-	if err := s.Svc.ResetPassword(s.Ctx, s.Admin, "p1", "temporary-password-1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Svc.NewKeys(s.Ctx, s.SignInOn(s.Svc, "p1", "temporary-password-1"), "temporary-password-1", "p1's own new phrase"); err != nil {
-		t.Fatal(err)
-	}
+	p1StartsAfresh(t, s)
 	m, _ := s.Submitted(s.SignIn("alice"), "while p1 waited")
 	page := "/memos/" + m.ID
 	office := s.signedIn(t, "office")
