@@ -59,7 +59,7 @@ func runCanary(t *testing.T, e *env) canary {
 	for _, a := range canaryAuthors {
 		e.member(a)
 	}
-	e.must(http.StatusOK, "admin", "PUT", "/api/v1/admin/distribution", service.Distribution{Usernames: []string{"principal-1", "principal-2"}})
+	e.distribute("principal-1", "principal-2")
 	drafter, codrafter, signer, dropped, solo := canaryAuthors[0], canaryAuthors[1], canaryAuthors[2], canaryAuthors[3], canaryAuthors[4]
 
 	// A memo through the whole lifecycle.

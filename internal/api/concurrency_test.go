@@ -47,7 +47,7 @@ func TestConcurrency(t *testing.T) {
 		e := newEnv(t, st)
 		e.user("office", false, "office")
 		e.user("p1", false, "principal")
-		e.must(http.StatusOK, "admin", "PUT", "/api/v1/admin/distribution", service.Distribution{Usernames: []string{"p1"}})
+		e.distribute("p1")
 		const n = 8
 		drafters := make([]string, 4)
 		for i := range drafters {

@@ -8,10 +8,11 @@ import (
 	"github.com/dissent-channel/dissent/internal/store"
 )
 
-// TestKeyConfirmations: after an administrator resets a principal's
-// password and someone starts afresh with it, the office sees the account
-// awaiting confirmation, an administrator may neither see nor confirm,
-// and the office's confirmation puts the principal back on the
+// TestKeyConfirmations: a principal put on the distribution awaits the
+// office's confirmation of their keys. After an administrator resets the
+// principal's password and someone starts afresh with it, the office sees
+// the account awaiting confirmation, an administrator may neither see nor
+// confirm, and the office's confirmation puts the principal back on the
 // distribution.
 func TestKeyConfirmations(t *testing.T) {
 	bothStores(t, func(t *testing.T, st store.Store) {
@@ -19,7 +20,14 @@ func TestKeyConfirmations(t *testing.T) {
 		e.user("office", false, "office")
 		e.user("p1", false, "principal")
 		e.member("alice")
-		e.must(http.StatusOK, "admin", "PUT", "/api/v1/admin/distribution", service.Distribution{Usernames: []string{"p1"}})
+		d := decode[service.Distribution](t, e.must(http.StatusOK, "admin", "PUT", "/api/v1/admin/distribution", service.Distribution{Usernames: []string{"p1"}}))
+		if len(d.AwaitingConfirmation) != 1 || d.AwaitingConfirmation[0] != "p1" {
+			t.Errorf("the distribution set: %+v, want p1 awaiting the office", d)
+		}
+		first := decode[service.User](t, e.must(http.StatusOK, "p1", "GET", "/api/v1/me", nil))
+		if first.KeysAwaitingConfirmation || !first.DistributionAwaitsConfirmation {
+			t.Errorf("p1's first keys: %+v, want free to act, the distribution waiting for the office", first)
+		}
 		e.must(http.StatusNoContent, "admin", "POST", "/api/v1/users/p1/password-reset", map[string]string{"password": "temporary-password-1"})
 		r := e.must(http.StatusCreated, "", "POST", "/api/v1/sessions", map[string]string{"username": "p1", "password": "temporary-password-1"})
 		e.mu.Lock()

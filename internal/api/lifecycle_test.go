@@ -97,7 +97,7 @@ func testLifecycle(t *testing.T, e *env) {
 	e.must(http.StatusUnprocessableEntity, "alice", "GET", "/api/v1/users?limit=201", nil)
 
 	// The standing distribution.
-	e.must(http.StatusOK, "admin", "PUT", "/api/v1/admin/distribution", service.Distribution{Usernames: []string{"p1", "p2"}})
+	e.distribute("p1", "p2")
 	if d := decode[service.Distribution](t, e.must(http.StatusOK, "admin", "GET", "/api/v1/admin/distribution", nil)); !slices.Equal(d.Usernames, []string{"p1", "p2"}) {
 		t.Errorf("distribution %v, want [p1 p2]", d.Usernames)
 	}

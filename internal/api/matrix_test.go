@@ -245,7 +245,7 @@ func matrixEnv(t *testing.T, st store.Store) *env {
 	for _, m := range []string{"drafter", "codrafter", "signer", "invitee", "stranger"} {
 		e.member(m)
 	}
-	e.must(http.StatusOK, "admin", "PUT", "/api/v1/admin/distribution", service.Distribution{Usernames: []string{"ponlist"}})
+	e.distribute("ponlist")
 	return e
 }
 

@@ -124,12 +124,12 @@ func routes() []route {
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				h.reply(w, r, 204, nil, h.svc.GrantOffice(r.Context(), a, r.PathValue("username")))
 			}},
-		{method: "GET", path: "/api/v1/office/key-confirmations", summary: "Accounts whose new keys await the office's confirmation before anyone wraps to them (an office member holding the office key)", auth: true, response: keysAwaitingList{}, status: 200,
+		{method: "GET", path: "/api/v1/office/key-confirmations", summary: "Accounts whose keys await the office's confirmation before anyone wraps to them: keys made again, and principals' keys the office has not confirmed (an office member holding the office key)", auth: true, response: keysAwaitingList{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				list, err := h.svc.KeysAwaitingConfirmation(r.Context(), a)
 				h.reply(w, r, 200, keysAwaitingList{Items: list}, err)
 			}},
-		{method: "POST", path: "/api/v1/office/key-confirmations/{username}", summary: "Confirm, with the fingerprint the person read from their account page, that an account's new keys are theirs (an office member holding the office key, not an administrator)", auth: true, request: confirmKeysRequest{}, status: 204,
+		{method: "POST", path: "/api/v1/office/key-confirmations/{username}", summary: "Confirm, with the fingerprint the person read from their account page, that an account's keys are theirs (an office member holding the office key, not an administrator)", auth: true, request: confirmKeysRequest{}, status: 204,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in confirmKeysRequest
 				if h.decode(w, r, &in) {

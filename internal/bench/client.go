@@ -155,8 +155,26 @@ func (c *client) createUser(ctx context.Context, token string, u newUser) error 
 	return c.do(ctx, "PUT", "/api/v1/me/password", tok, map[string]string{"current_password": u.Password, "new_password": own}, nil)
 }
 
-func (c *client) setDistribution(ctx context.Context, token string, usernames []string) error {
-	return c.do(ctx, "PUT", "/api/v1/admin/distribution", token, map[string][]string{"usernames": usernames}, nil)
+// setDistribution puts usernames on the standing distribution and returns
+// those whose keys the office has yet to confirm.
+func (c *client) setDistribution(ctx context.Context, token string, usernames []string) (awaiting []string, err error) {
+	var out struct {
+		Awaiting []string `json:"awaiting_confirmation"`
+	}
+	err = c.do(ctx, "PUT", "/api/v1/admin/distribution", token, map[string][]string{"usernames": usernames}, &out)
+	return out.Awaiting, err
+}
+
+// confirmKeys has the office member (officeToken) confirm username's keys
+// with the fingerprint the person (token) reads from their account.
+func (c *client) confirmKeys(ctx context.Context, officeToken, username, token string) error {
+	var me struct {
+		Fingerprint string `json:"keys_fingerprint"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/me", token, nil, &me); err != nil {
+		return err
+	}
+	return c.do(ctx, "POST", "/api/v1/office/key-confirmations/"+username, officeToken, map[string]string{"fingerprint": me.Fingerprint}, nil)
 }
 
 func (c *client) createMemo(ctx context.Context, token string, in memoInput) (memo, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,7 +189,8 @@ func (r *runner) populate(ctx context.Context, members int) error {
 	if err != nil {
 		return err
 	}
-	if err := r.c.setDistribution(ctx, tok, principals); err != nil {
+	awaiting, err := r.c.setDistribution(ctx, tok, principals)
+	if err != nil {
 		return fmt.Errorf("bench: set the distribution: %w", err)
 	}
 	r.pop.office = account{name: "bench-office"}
@@ -200,7 +202,18 @@ func (r *runner) populate(ctx context.Context, members int) error {
 	for i, n := range names {
 		r.pop.members[i] = account{name: n}
 	}
-	return r.signInAll(ctx)
+	if err := r.signInAll(ctx); err != nil {
+		return err
+	}
+	// Memos reach a principal once the office has confirmed their keys.
+	for i, p := range r.pop.principals {
+		if slices.Contains(awaiting, p.name) {
+			if err := r.c.confirmKeys(ctx, r.pop.office.token, p.name, r.pop.principals[i].token); err != nil {
+				return fmt.Errorf("bench: the office confirms %s's keys: %w", p.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // signInAll signs every account in afresh.

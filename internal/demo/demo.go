@@ -144,8 +144,22 @@ func (s *seeder) people() error {
 	for i, p := range principals {
 		names[i] = p[0]
 	}
-	_, err := s.svc.SetDistribution(s.ctx, s.actors["admin"], service.Distribution{Usernames: names})
-	return err
+	if _, err := s.svc.SetDistribution(s.ctx, s.actors["admin"], service.Distribution{Usernames: names}); err != nil {
+		return err
+	}
+	// Memos reach a principal once the office has confirmed their keys:
+	// each reads Ruth the fingerprint on their account page.
+	s.tick(time.Hour)
+	for _, n := range names {
+		me, err := s.svc.Me(s.ctx, s.as(n))
+		if err != nil {
+			return err
+		}
+		if err := s.svc.ConfirmKeys(s.ctx, s.as("ruth"), n, me.KeysFingerprint); err != nil {
+			return fmt.Errorf("demo: confirm %q's keys: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // draft creates a memo by drafter with co-drafters.

@@ -73,7 +73,7 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 			// making its first, whatever its row says: they wait for the
 			// office like any keys made again (keysconfirm.go).
 			if u.KeysAnchor >= 0 || len(s.anchors.knownOf(u.ID)) > 0 {
-				if err := s.awaitConfirmation(ctx, tx, u, true); err != nil {
+				if err := s.awaitConfirmation(ctx, tx, u); err != nil {
 					return err
 				}
 			}
@@ -194,7 +194,7 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 		u.SessionEpoch++
 		// Keys made afresh after a reset could be an administrator's
 		// (keysconfirm.go): others wrap to them once the office confirms.
-		if err := s.awaitConfirmation(ctx, tx, u, true); err != nil {
+		if err := s.awaitConfirmation(ctx, tx, u); err != nil {
 			return err
 		}
 		if err := s.anchorUser(ctx, tx, u, event{action: "user.keys_afresh", actor: a}); err != nil {
@@ -283,7 +283,7 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 		}
 		fresh.Password, fresh.KeysSealed, fresh.KeyState = stored, vault.SealIdentity(kek, u.ID, id), keysActive
 		fresh.SessionEpoch++
-		if err := s.awaitConfirmation(ctx, tx, fresh, false); err != nil {
+		if err := s.awaitConfirmation(ctx, tx, fresh); err != nil {
 			return err
 		}
 		if err := s.anchorUser(ctx, tx, fresh, event{action: "user.keys_recovered", role: "system", subject: u.ID}); err != nil {

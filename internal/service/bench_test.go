@@ -57,6 +57,7 @@ func benchDeployment(b *testing.B) *servicetest.Deployment {
 	if _, err := h.Svc.SetDistribution(h.Ctx, h.Admin, service.Distribution{Usernames: names}); err != nil {
 		b.Fatal(err)
 	}
+	h.Confirm(d.Office, d.Principals...)
 	return d
 }
 

@@ -221,8 +221,8 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []
 // distribution reads, in one query, where a submission goes: the channel
 // office's public key (nil before the office is set up) and the users of
 // the standing distribution. The keys of the office and of each principal
-// who can read are proved anchored; a principal whose keys await the
-// office's confirmation is left out, and their id returned in withheld.
+// who can read are proved anchored; a principal whose keys the office has
+// not confirmed is left out, and their id returned in withheld.
 func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, withheld []string, err error) {
 	set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingDistribution)
 	if err != nil {
@@ -241,9 +241,9 @@ func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte,
 	}
 	for _, p := range all {
 		if !p.Disabled && p.KeyState == keysActive {
-			// A principal whose keys await the office's confirmation is
-			// left out (keysconfirm.go).
-			if held, err := s.keysHeld(ctx, tx, p); err != nil {
+			// A principal whose keys the office has not confirmed is left
+			// out (keysconfirm.go).
+			if held, err := s.principalHeld(ctx, tx, p); err != nil {
 				return nil, nil, nil, err
 			} else if held {
 				withheld = append(withheld, p.ID)

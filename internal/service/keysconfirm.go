@@ -39,25 +39,27 @@ import (
 var reKeyActions = []string{"user.keys_afresh", "user.keys_recovered", "user.keys_restored"}
 
 // awaitConfirmation marks u's keys, just anchored again, as awaiting the
-// office's confirmation, unless the office confirmed these very keys
-// before (a confirmation names the keys' hash, so it still proves), and
-// tells the office's members. fresh says the keys are new, so that no
-// earlier confirmation can be theirs.
-func (s *Service) awaitConfirmation(ctx context.Context, tx store.Tx, u *store.User, fresh bool) error {
-	if !fresh && u.KeysConfirmed >= 0 {
-		return nil
-	}
+// office's confirmation, and tells the office's members. A confirmation
+// of the same keys before (keys recovered or put back are the ones they
+// were) does not count: a confirmation counts only for keys as the entry
+// before it anchored them (keysConfirmed), since it vouches that the
+// person, not whoever anchored the keys again, holds them.
+func (s *Service) awaitConfirmation(ctx context.Context, tx store.Tx, u *store.User) error {
 	u.KeysConfirmed = store.KeysAwaitConfirmation
+	return s.tellOfficeKeysAwait(ctx, tx, []*store.User{u})
+}
+
+// tellOfficeKeysAwait tells the office's members, but those of whose,
+// that keys await their confirmation. The notice names no one: the
+// office's list says whose (KeysAwaitingConfirmation).
+func (s *Service) tellOfficeKeysAwait(ctx context.Context, tx store.Tx, whose []*store.User) error {
 	office, err := s.officeRecipients(ctx, tx)
 	if err != nil {
 		return err
 	}
-	var to []*store.User
-	for _, m := range office {
-		if m.ID != u.ID {
-			to = append(to, m)
-		}
-	}
+	to := slices.DeleteFunc(office, func(m *store.User) bool {
+		return slices.ContainsFunc(whose, func(u *store.User) bool { return u.ID == m.ID })
+	})
 	return tx.AddNotifications(ctx, s.notices(to, KindKeysAwaiting, "", time.Time{}, s.reminders()))
 }
 
@@ -96,12 +98,39 @@ func (s *Service) keysHeld(ctx context.Context, tx store.Tx, u *store.User) (boo
 	if err != nil || !again {
 		return false, err
 	}
-	if u.KeysConfirmed < 0 {
-		return true, nil
+	ok, err := s.keysConfirmed(ctx, tx, u)
+	return !ok, err
+}
+
+// principalHeld checks principal p's keys against their anchor and
+// reports whether the standing distribution passes p by: p's keys, their
+// first ones included, are not the ones the office confirmed. An
+// administrator manages the distribution and can make a principal's first
+// keys (create the account and sign in to it before its person does) or
+// put their own account on it; the office's confirmation with the person,
+// by a member who is not an administrator, is what lets memos reach a
+// principal.
+func (s *Service) principalHeld(ctx context.Context, tx store.Tx, p *store.User) (bool, error) {
+	if held, err := s.keysHeld(ctx, tx, p); err != nil || held {
+		return held, err
 	}
+	ok, err := s.keysConfirmed(ctx, tx, p)
+	return !ok, err
+}
+
+// keysConfirmed reports whether the office confirmed u's keys as they are
+// now: u.KeysConfirmed names a ledger entry, proved before it counts, in
+// which a member of the office confirmed their hash after the entry that
+// anchors them, u.KeysAnchor (which the caller has proved the newest of
+// the account's anchors).
+func (s *Service) keysConfirmed(ctx context.Context, tx store.Tx, u *store.User) (bool, error) {
+	if u.KeysConfirmed < 0 || u.KeysConfirmed < u.KeysAnchor {
+		return false, nil
+	}
+	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
 	subject := "confirmed:" + u.ID
 	if _, ok := s.anchors.cached(subject, h, u.KeysConfirmed); ok {
-		return false, nil
+		return true, nil
 	}
 	problem, err := s.proveConfirmation(ctx, tx, h, u.KeysConfirmed)
 	if err != nil {
@@ -113,7 +142,7 @@ func (s *Service) keysHeld(ctx context.Context, tx store.Tx, u *store.User) (boo
 		return false, errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
 	}
 	s.anchors.put(subject, provedAnchor{hash: h, entry: u.KeysConfirmed})
-	return false, nil
+	return true, nil
 }
 
 // proveConfirmation says what is wrong with entry idx as the office's
@@ -154,8 +183,45 @@ type KeysAwaiting struct {
 	// No fingerprint: the office must have it from the person.
 }
 
+// awaitsConfirmation reports whether u's keys await the office's
+// confirmation: they were made again (keysHeld), or u is on the standing
+// distribution and the office has not confirmed them (principalHeld).
+func (s *Service) awaitsConfirmation(ctx context.Context, tx store.Tx, u *store.User) (bool, error) {
+	held, err := s.keysHeld(ctx, tx, u)
+	if err != nil || held {
+		return held, err
+	}
+	dist, err := standingDistribution(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	if !slices.ContainsFunc(dist, func(p *store.User) bool { return p.ID == u.ID }) {
+		return false, nil
+	}
+	return s.principalHeld(ctx, tx, u)
+}
+
+// heldPrincipals are the principals of the standing distribution, dist,
+// whom it passes by (principalHeld).
+func (s *Service) heldPrincipals(ctx context.Context, tx store.Tx, dist []*store.User) ([]*store.User, error) {
+	var out []*store.User
+	for _, p := range dist {
+		if p.Disabled || p.KeyState != keysActive {
+			continue
+		}
+		if held, err := s.principalHeld(ctx, tx, p); err != nil {
+			return nil, err
+		} else if held {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // KeysAwaitingConfirmation lists the accounts whose keys await the
-// office's confirmation, for a member of the office who holds its key.
+// office's confirmation, for a member of the office who holds its key:
+// keys made again, and the keys of principals on the standing
+// distribution that the office has not confirmed.
 func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]KeysAwaiting, error) {
 	out := []KeysAwaiting{}
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
@@ -166,11 +232,22 @@ func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]Key
 		if err != nil {
 			return err
 		}
-		for _, u := range us {
-			if u.KeyState == keysActive {
+		dist, err := standingDistribution(ctx, tx)
+		if err != nil {
+			return err
+		}
+		principals, err := s.heldPrincipals(ctx, tx, dist)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, u := range append(us, principals...) {
+			if u.KeyState == keysActive && !seen[u.ID] {
+				seen[u.ID] = true
 				out = append(out, KeysAwaiting{Username: u.Username, DisplayName: u.DisplayName, Roles: u.Roles})
 			}
 		}
+		slices.SortFunc(out, func(x, y KeysAwaiting) int { return strings.Compare(x.Username, y.Username) })
 		return nil
 	})
 	return out, err
@@ -215,11 +292,11 @@ func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, userna
 	if u.Disabled || u.KeyState != keysActive {
 		return channel.Invalid("username", "%q has no keys to confirm until %s", username, notActive(u))
 	}
-	held, err := s.keysHeld(ctx, tx, u)
+	awaits, err := s.awaitsConfirmation(ctx, tx, u)
 	if err != nil {
 		return err
 	}
-	if !held {
+	if !awaits {
 		return channel.Invalid("username", "%q has no keys awaiting confirmation", username)
 	}
 	if !sameFingerprint(fingerprint, keysFingerprint(u)) {

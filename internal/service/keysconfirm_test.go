@@ -198,8 +198,11 @@ func TestHoldComesFromTheLedger(t *testing.T) {
 // TestKeysRemadeBeforeTheUpgradeAreNotHeld: a principal whose keys the
 // custodians recovered before December 2026 has every anchor without
 // anchor_of, as releases then wrote them. The upgrade does not hold those
-// keys (OPERATIONS, "New keys wait for the office"): the principal stays
-// on the distribution. (Review: helper-21 found them held and unlisted.)
+// keys (OPERATIONS, "New keys wait for the office"): the principal may
+// act. Like every principal's, their keys await the office's confirmation
+// before the distribution reaches them; the office's list names them, and
+// once confirmed they are on it. (Review: helper-21 found them held and
+// unlisted.)
 func TestKeysRemadeBeforeTheUpgradeAreNotHeld(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
 		d := servicetest.NewDeployment(t, st)
@@ -225,12 +228,22 @@ func TestKeysRemadeBeforeTheUpgradeAreNotHeld(t *testing.T) {
 		}
 		r.exec(`UPDATE users SET keys_confirmed = -1 WHERE username = 'p3'`) // as migration 0008 leaves it
 		node := d.WithConfig(d.Svc.Config())
+		p3 := d.SignInOn(node, "p3", "p3's own recovered phrase")
+		if me, err := node.Me(d.Ctx, p3); err != nil || me.KeysAwaitingConfirmation || !me.DistributionAwaitsConfirmation {
+			t.Fatalf("p3 after the upgrade: %+v, %v; want free to act, the distribution waiting for the office", me, err)
+		}
+		if waiting, err := node.KeysAwaitingConfirmation(d.Ctx, d.Office); err != nil || len(waiting) != 1 || waiting[0].Username != "p3" {
+			t.Fatalf("the office's list: %+v, %v; want p3", waiting, err)
+		}
+		if err := node.ConfirmKeys(d.Ctx, d.Office, "p3", fingerprint(t, node, p3)); err != nil {
+			t.Fatal(err)
+		}
 		m, err := node.Submit(d.Ctx, alice, signedMemo(t, d.Harness, node, alice), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n := r.count(`SELECT COUNT(*) FROM access a JOIN users u ON u.id = a.grantee WHERE a.memo_id = ? AND u.username = 'p3'`, m.MemoID); n == 0 {
-			t.Error("p3, whose keys were recovered before the upgrade, was left out of the distribution")
+			t.Error("p3, whose keys were recovered before the upgrade and confirmed after it, was left out of the distribution")
 		}
 	})
 }

@@ -176,6 +176,7 @@ func TestMailCollectedApart(t *testing.T) {
 	if _, err := d.Svc.SetDistribution(d.Ctx, d.Admin, service.Distribution{Usernames: []string{"p1", "p2", "pm"}}); err != nil {
 		t.Fatal(err)
 	}
+	d.Confirm(d.Office, pm)
 	if _, err := d.Svc.CreateMemo(d.Ctx, pm, service.MemoInput{Title: "theirs", Body: "b", Marking: "UNCLASSIFIED"}); err != nil {
 		t.Fatal(err)
 	}

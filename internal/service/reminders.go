@@ -87,9 +87,10 @@ const (
 	KindNewKeys       = "account.new_keys"       // new keys were made for your account after a reset
 	KindEmailChanged  = "account.email_changed"  // your address changed (to the old address)
 	KindKeysRecovered = "keys.recovered"         // the custodians restored your keys
-	KindKeysConfirmed = "keys.confirmed"         // the office confirmed your new keys
-	// KindKeysAwaiting tells the office's members that an account's new
-	// keys await their confirmation (keysconfirm.go); it names no one.
+	KindKeysConfirmed = "keys.confirmed"         // the office confirmed your keys
+	// KindKeysAwaiting tells the office's members that an account's keys
+	// await their confirmation (keysconfirm.go): new keys, or a
+	// principal's put on the distribution. It names no one.
 	KindKeysAwaiting = "keys.awaiting"
 )
 

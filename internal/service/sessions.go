@@ -145,7 +145,7 @@ func (s *Service) restorePublicKeys(ctx context.Context, tx store.Tx, u *store.U
 		return err
 	}
 	fresh.BoxPublic, fresh.SignPublic = id.Public().Box, id.Public().Sign
-	if err := s.awaitConfirmation(ctx, tx, fresh, false); err != nil {
+	if err := s.awaitConfirmation(ctx, tx, fresh); err != nil {
 		return err
 	}
 	if err := s.anchorUser(ctx, tx, fresh, event{action: "user.keys_restored", role: "system", subject: u.ID}); err != nil {

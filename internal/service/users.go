@@ -40,6 +40,10 @@ type User struct {
 	// the office has not confirmed them yet (Me only): until it does, the
 	// caller cannot sign, invite or submit, and nobody wraps to them.
 	KeysAwaitingConfirmation bool `json:"keys_awaiting_confirmation,omitempty"`
+	// DistributionAwaitsConfirmation says the caller is on the standing
+	// distribution and the office has not confirmed their keys (Me only):
+	// memos pass them by until it does, and reach them when it does.
+	DistributionAwaitsConfirmation bool `json:"distribution_awaits_confirmation,omitempty"`
 }
 
 func fullUser(u *store.User) *User {
@@ -381,6 +385,11 @@ func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 				return err
 			}
 			u.KeysAwaitingConfirmation = held
+			if !held && a.Has(channel.RolePrincipal) {
+				if u.DistributionAwaitsConfirmation, err = s.awaitsConfirmation(ctx, tx, a.User); err != nil {
+					return err
+				}
+			}
 		}
 		if !office {
 			return nil
@@ -406,6 +415,10 @@ func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 // submitted memo reaches.
 type Distribution struct {
 	Usernames []string `json:"usernames"`
+	// AwaitingConfirmation names those of them whose keys the channel
+	// office has not confirmed (in responses only): memos pass them by
+	// until it does, and reach them when it does.
+	AwaitingConfirmation []string `json:"awaiting_confirmation,omitempty"`
 }
 
 // GetDistribution returns the standing distribution (administrators).
@@ -413,14 +426,29 @@ func (s *Service) GetDistribution(ctx context.Context, a *Actor) (*Distribution,
 	if !a.Has(channel.RoleAdmin) {
 		return nil, channel.Errorf(channel.EFORBIDDEN, "only an administrator manages the distribution")
 	}
-	d := &Distribution{Usernames: []string{}}
+	var d *Distribution
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
 		us, err := standingDistribution(ctx, tx)
-		for _, u := range us {
-			d.Usernames = append(d.Usernames, u.Username)
+		if err != nil {
+			return err
 		}
+		d, err = s.describeDistribution(ctx, tx, us)
 		return err
 	})
+	return d, err
+}
+
+// describeDistribution names the principals of a distribution and those
+// among them whose keys await the office's confirmation.
+func (s *Service) describeDistribution(ctx context.Context, tx store.Tx, us []*store.User) (*Distribution, error) {
+	d := &Distribution{Usernames: []string{}}
+	for _, u := range us {
+		d.Usernames = append(d.Usernames, u.Username)
+	}
+	held, err := s.heldPrincipals(ctx, tx, us)
+	for _, u := range held {
+		d.AwaitingConfirmation = append(d.AwaitingConfirmation, u.Username)
+	}
 	return d, err
 }
 
@@ -442,7 +470,10 @@ func distributionUsers(ctx context.Context, tx store.Tx, raw []byte) ([]*store.U
 }
 
 // SetDistribution replaces the standing distribution. It applies to memos
-// submitted afterwards and is an audited event.
+// submitted afterwards and is an audited event. A principal whose keys the
+// channel office has not confirmed is on it, but memos pass them by until
+// the office confirms them with the person (principalHeld), and the
+// office's members are told of each one newly put on it.
 func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution) (*Distribution, error) {
 	if !a.Has(channel.RoleAdmin) {
 		return nil, channel.Errorf(channel.EFORBIDDEN, "only an administrator manages the distribution")
@@ -450,11 +481,16 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 	if err := channel.ValidateUsernames("usernames", d.Usernames, true); err != nil {
 		return nil, err
 	}
+	var out *Distribution
 	err := s.inTx(ctx, true, func(tx store.Tx) error {
 		us, err := tx.UsersByUsernames(ctx, d.Usernames)
 		if errors.Is(err, store.ErrNotFound) {
 			return channel.Invalid("usernames", "every name must be an existing user")
 		} else if err != nil {
+			return err
+		}
+		before, err := standingDistribution(ctx, tx)
+		if err != nil {
 			return err
 		}
 		ids := make([]string, len(us))
@@ -472,12 +508,31 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 		if err := tx.PutSetting(ctx, settingDistribution, raw); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{action: "config.distribution", actor: a})
+		if err := s.audit(ctx, tx, event{action: "config.distribution", actor: a}); err != nil {
+			return err
+		}
+		if out, err = s.describeDistribution(ctx, tx, us); err != nil {
+			return err
+		}
+		return s.tellOfficeOfPrincipals(ctx, tx, us, before)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Distribution{Usernames: d.Usernames}, nil
+	return out, nil
+}
+
+// tellOfficeOfPrincipals tells the office's members that principals put on
+// the standing distribution, us but not before, have keys to confirm.
+func (s *Service) tellOfficeOfPrincipals(ctx context.Context, tx store.Tx, us, before []*store.User) error {
+	added := slices.DeleteFunc(slices.Clone(us), func(u *store.User) bool {
+		return slices.ContainsFunc(before, func(b *store.User) bool { return b.ID == u.ID })
+	})
+	held, err := s.heldPrincipals(ctx, tx, added)
+	if err != nil || len(held) == 0 {
+		return err
+	}
+	return s.tellOfficeKeysAwait(ctx, tx, held)
 }
 
 // UserUpdate changes an account (administrators). Nil fields stay.

@@ -13,6 +13,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/vault"
 	"github.com/dissent-channel/dissent/internal/workdays"
 )
@@ -263,7 +264,32 @@ func NewDeployment(t testing.TB, st store.Store, opts ...Options) *Deployment {
 	if _, err := h.Svc.SetDistribution(h.Ctx, h.Admin, service.Distribution{Usernames: []string{"p1", "p2"}}); err != nil {
 		t.Fatal(err)
 	}
+	h.Confirm(d.Office, d.Principals...)
+	// The set-up's own notices (the office told that p1's and p2's keys
+	// await it, p1 and p2 that it confirmed them) are not what the tests
+	// look at: they start with empty bells and outboxes.
+	if db, ok := st.(*sqlstore.DB); ok {
+		if _, err := db.Raw().ExecContext(h.Ctx, `DELETE FROM notifications`); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return d
+}
+
+// Confirm has by, a member of the channel office, confirm the keys each
+// of whose has now, as the person reads their fingerprint to the office:
+// what a principal needs before the standing distribution reaches them.
+func (h *Harness) Confirm(by *service.Actor, whose ...*service.Actor) {
+	h.T.Helper()
+	for _, a := range whose {
+		me, err := h.Svc.Me(h.Ctx, a)
+		if err != nil {
+			h.T.Fatal(err)
+		}
+		if err := h.Svc.ConfirmKeys(h.Ctx, by, a.User.Username, me.KeysFingerprint); err != nil {
+			h.T.Fatalf("%s confirming %s's keys: %v", by.User.Username, a.User.Username, err)
+		}
+	}
 }
 
 // WithConfig returns another service over h's store, with cfg (from
