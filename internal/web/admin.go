@@ -141,7 +141,9 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, v *visit) {
 
 type distributionData struct {
 	Usernames string
-	Error     *formError
+	// Awaiting are the principals whose keys the office has not confirmed.
+	Awaiting []string
+	Error    *formError
 }
 
 func (h *handler) distributionPage(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -150,7 +152,7 @@ func (h *handler) distributionPage(w http.ResponseWriter, r *http.Request, v *vi
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, r, v, http.StatusOK, pageDistribution, &view{Title: v.T("Standing distribution"), Data: distributionData{Usernames: strings.Join(d.Usernames, "\n")}})
+	h.render(w, r, v, http.StatusOK, pageDistribution, &view{Title: v.T("Standing distribution"), Data: distributionData{Usernames: strings.Join(d.Usernames, "\n"), Awaiting: d.AwaitingConfirmation}})
 }
 
 func (h *handler) setDistribution(w http.ResponseWriter, r *http.Request, v *visit) {

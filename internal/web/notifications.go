@@ -28,8 +28,8 @@ var noticeNames = map[string]string{
 	service.KindPasswordReset:                "An administrator reset your password: if you did not ask for it, tell the channel office",
 	service.KindNewKeys:                      "New keys were made for your account after a password reset: if that was not you, tell the channel office",
 	service.KindEmailChanged:                 "Your e-mail address was changed: if you did not ask for it, tell the channel office",
-	service.KindKeysConfirmed:                "The channel office confirmed your new keys: memos are shared with you again",
-	service.KindKeysAwaiting:                 "An account's new keys await the office's confirmation: see Office members",
+	service.KindKeysConfirmed:                "The channel office confirmed your keys: memos are shared with you",
+	service.KindKeysAwaiting:                 "An account's keys await the office's confirmation: see Office members",
 }
 
 // noticeRow is one line of the notifications page.

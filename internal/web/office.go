@@ -89,7 +89,7 @@ func (h *handler) inbox(w http.ResponseWriter, r *http.Request, v *visit) {
 
 type officeMembersData struct {
 	Members []service.OfficeMember
-	// Awaiting are the accounts whose new keys await the office's
+	// Awaiting are the accounts whose keys await the office's
 	// confirmation; Admin, that the visitor, an administrator too, may
 	// not confirm them.
 	Awaiting []service.KeysAwaiting

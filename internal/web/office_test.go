@@ -108,7 +108,7 @@ func TestConfirmKeys(t *testing.T) {
 	}
 	form := `action="/office/members/confirm-keys"`
 	body := office.get("/office/members").body
-	for _, want := range []string{"New keys awaiting your confirmation", form, `name="username" value="p1"`, "Confirm the keys of Display p1", "Principal"} {
+	for _, want := range []string{"Keys awaiting your confirmation", form, `name="username" value="p1"`, "Confirm the keys of Display p1", "Principal"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the members page lacks %q", want)
 		}
@@ -190,5 +190,45 @@ func TestWithheldReaders(t *testing.T) {
 	}
 	if res := s.signedInWith(t, "p1", "p1's own new phrase").get(page); res.StatusCode != http.StatusNotFound {
 		t.Errorf("p1 reads the memo the office decided not to give them: status %d", res.StatusCode)
+	}
+}
+
+// TestPrincipalAwaitsTheOffice: a principal the administrator puts on the
+// standing distribution awaits the office's confirmation of their keys.
+// The administrator's page, the principal's account and the office's
+// members page each say so, until a member of the office confirms them.
+func TestPrincipalAwaitsTheOffice(t *testing.T) {
+	s := newSite(t)
+	p3 := s.Create("p3", false, "principal")
+	admin := s.signedIn(t, "admin")
+	res := admin.post("/admin/distribution", url.Values{"usernames": {"p1\np2\np3"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("saving the distribution: status %d: %s", res.StatusCode, res.body)
+	}
+	const waiting = "Waiting for the channel office to confirm their keys: p3</p>"
+	if body := admin.get("/admin/distribution").body; !strings.Contains(body, waiting) {
+		t.Error("the distribution page does not say that p3 awaits the office")
+	}
+	const memos = "You are on the standing distribution, but memos reach you only once"
+	principal := s.signedIn(t, "p3")
+	if body := principal.get("/account").body; !strings.Contains(body, memos) {
+		t.Error("p3's account page does not say that memos wait for the office's confirmation")
+	}
+	office := s.signedIn(t, "office")
+	if body := office.get("/office/members").body; !strings.Contains(body, `name="username" value="p3"`) {
+		t.Fatal("the office's members page does not offer to confirm p3's keys")
+	}
+	me, err := s.Svc.Me(s.Ctx, p3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := office.post("/office/members/confirm-keys", url.Values{"username": {"p3"}, "fingerprint": {me.KeysFingerprint}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirming p3: status %d: %s", res.StatusCode, res.body)
+	}
+	if strings.Contains(admin.get("/admin/distribution").body, "Waiting for the channel office") {
+		t.Error("the distribution page still says p3 awaits the office")
+	}
+	if strings.Contains(principal.get("/account").body, memos) {
+		t.Error("p3's account page still says memos wait")
 	}
 }
