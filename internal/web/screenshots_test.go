@@ -231,6 +231,9 @@ func TestMainPages(t *testing.T) {
 	if _, err := h.Svc.SetDistribution(h.Ctx, h.Admin, service.Distribution{Usernames: append(dist.Usernames, "envoy2")}); err != nil {
 		t.Fatal(err)
 	}
+	admin.open("/admin/distribution")
+	admin.see("Waiting for the channel office to confirm their keys")
+	admin.check("admin-distribution-awaiting")
 	drafter := as("amara")
 	m, err := h.Svc.CreateMemo(h.Ctx, drafter, service.MemoInput{Title: "Visa processing backlog", Body: "The backlog harms our credibility with partners.", Marking: "UNCLASSIFIED"})
 	if err != nil {
