@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/service"
@@ -34,25 +35,57 @@ var Accounts = []Account{
 type seeder struct {
 	ctx    context.Context
 	svc    *service.Service
-	clock  time.Time
+	clock  *clock
 	actors map[string]*service.Actor
+}
+
+// clock is the service's clock while the demo is seeded: the seeder moves
+// it, and once seeding ends it is the real one again. The service reads it
+// from other goroutines too (it follows the ledger in the background), so
+// it is never swapped out, only told to stop.
+type clock struct {
+	mu   sync.Mutex
+	at   time.Time
+	done bool
+	real func() time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return c.real()
+	}
+	return c.at
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.at = c.at.Add(d)
+	c.mu.Unlock()
+}
+
+func (c *clock) stop() {
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
 }
 
 // Seed creates the demo accounts and memos. admin must be an administrator
 // of an empty deployment (after service.Init). The service's clock is moved
 // through the past three weeks while seeding and restored at the end.
 func Seed(ctx context.Context, svc *service.Service, admin *service.Actor) error {
-	realNow := svc.Now
-	defer func() { svc.Now = realNow }()
-	s := &seeder{ctx: ctx, svc: svc, clock: realNow().Add(-21 * 24 * time.Hour).Truncate(time.Hour), actors: map[string]*service.Actor{"admin": admin}}
-	svc.Now = func() time.Time { return s.clock }
+	c := &clock{real: svc.Now, at: svc.Now().Add(-21 * 24 * time.Hour).Truncate(time.Hour)}
+	defer c.stop()
+	s := &seeder{ctx: ctx, svc: svc, clock: c, actors: map[string]*service.Actor{"admin": admin}}
+	svc.Now = c.now
 	if err := s.people(); err != nil {
 		return err
 	}
 	return s.memos()
 }
 
-func (s *seeder) tick(d time.Duration) { s.clock = s.clock.Add(d) }
+func (s *seeder) tick(d time.Duration) { s.clock.advance(d) }
 
 // user makes an account as the administrator does, with a first password
 // of theirs, and has its user choose their own, Password, which makes
@@ -216,7 +249,7 @@ func (s *seeder) memos() (err error) {
 	s.must("comment", err)
 	s.tick(3 * 24 * time.Hour)
 	_, err = s.svc.RecordMeeting(s.ctx, s.as("ruth"), cable.ID, service.MeetingInput{
-		HeldAt: s.clock.Add(-2 * time.Hour), Minutes: 30, Principal: "secretary",
+		HeldAt: s.clock.now().Add(-2 * time.Hour), Minutes: 30, Principal: "secretary",
 		Attendees: []string{"amara", "ben", "abbott", "brennan", "chandra", "dalton", "ellis", "garcia", "haddad", "ibrahim"},
 		Notes:     "The Secretary heard the authors' case and asked Policy Planning for options within two weeks.",
 	})
