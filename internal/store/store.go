@@ -20,6 +20,19 @@ var (
 	ErrConflict = errors.New("store: conflict") // a unique key exists, or an optimistic version is stale
 )
 
+// Retryable reports whether err says that a write transaction lost a race
+// and may succeed if run again from the start: ErrConflict, or the
+// database's report of a deadlock or a serialization failure (SQLSTATE
+// 40P01 or 40001, as PostgreSQL's errors give it), which ends the
+// transaction.
+func Retryable(err error) bool {
+	if errors.Is(err, ErrConflict) {
+		return true
+	}
+	var e interface{ SQLState() string }
+	return errors.As(err, &e) && (e.SQLState() == "40P01" || e.SQLState() == "40001")
+}
+
 // Store is a database. Each service call runs in one transaction.
 type Store interface {
 	// Begin starts a transaction. A write transaction takes the writer lock
@@ -58,6 +71,9 @@ type Tx interface {
 	// channel office's confirmation (KeysConfirmed ==
 	// KeysAwaitConfirmation), by username.
 	UsersAwaitingConfirmation(ctx context.Context) ([]*User, error)
+	// UsersWithRole returns the users who are not disabled and hold
+	// role, by username.
+	UsersWithRole(ctx context.Context, role string) ([]*User, error)
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	UsersByUsernames(ctx context.Context, usernames []string) ([]*User, error) // in the order asked; ErrNotFound if any is missing
 	UsersByIDs(ctx context.Context, ids []string) ([]*User, error)

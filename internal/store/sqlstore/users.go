@@ -72,6 +72,16 @@ func (t *Tx) UsersAwaitingConfirmation(ctx context.Context) ([]*store.User, erro
 	return collect(rows, func(r Rows) (*store.User, error) { return scanUser(r) })
 }
 
+// UsersWithRole returns the users who are not disabled and hold role, by
+// username. Roles are stored separated by single spaces.
+func (t *Tx) UsersWithRole(ctx context.Context, role string) ([]*store.User, error) {
+	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users WHERE ' ' || roles || ' ' LIKE ? AND disabled = 0 ORDER BY username`, "% "+role+" %")
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r Rows) (*store.User, error) { return scanUser(r) })
+}
+
 // UserByUsername returns one user.
 func (t *Tx) UserByUsername(ctx context.Context, username string) (*store.User, error) {
 	u, err := scanUser(t.row(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))

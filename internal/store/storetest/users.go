@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/store"
@@ -80,6 +81,24 @@ func testUsers(t *testing.T, s store.Store) {
 			g, err := tx.UserByID(ctx, gus.ID)
 			check(t, err)
 			same(t, "gus's confirmation", g.KeysConfirmed, int64(9))
+		})
+	})
+
+	t.Run("users with a role", func(t *testing.T) {
+		jo, kai, lee, max := newUser("u-jo", "jo", "Jo Jay"), newUser("u-kai", "kai", "Kai Kim"), newUser("u-lee", "lee", "Lee Low"), newUser("u-max", "max", "Max May")
+		jo.Roles, kai.Roles, lee.Roles, max.Roles = []string{"member", "principal"}, []string{"principal"}, []string{"principal"}, []string{"principals-clerk", "member"}
+		lee.Disabled = true
+		createUsers(t, s, kai, jo, lee, max)
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.UsersWithRole(ctx, "principal")
+			check(t, err)
+			var names []string
+			for _, u := range got {
+				names = append(names, u.Username)
+			}
+			// Other tests' users may hold the role too; these four are ours.
+			names = slices.DeleteFunc(names, func(n string) bool { return !slices.Contains([]string{"jo", "kai", "lee", "max"}, n) })
+			same(t, "UsersWithRole(principal): by username, whole roles only, not the disabled", names, []string{"jo", "kai"})
 		})
 	})
 
