@@ -247,6 +247,16 @@ func (e *env) user(username string, eligible bool, roles ...string) {
 	e.enrol(username)
 }
 
+// confirm has "office" confirm each principal's keys, as the person reads
+// their fingerprint from GET /api/v1/me.
+func (e *env) confirm(principals ...string) {
+	e.t.Helper()
+	for _, p := range principals {
+		me := decode[service.User](e.t, e.must(http.StatusOK, p, "GET", "/api/v1/me", nil))
+		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/"+p, map[string]string{"fingerprint": me.KeysFingerprint})
+	}
+}
+
 // distribute puts principals on the standing distribution, as an
 // administrator does, and has "office" confirm each one's keys, as the
 // person reads their fingerprint from GET /api/v1/me: memos reach a
@@ -254,10 +264,7 @@ func (e *env) user(username string, eligible bool, roles ...string) {
 func (e *env) distribute(principals ...string) {
 	e.t.Helper()
 	d := decode[service.Distribution](e.t, e.must(http.StatusOK, "admin", "PUT", "/api/v1/admin/distribution", service.Distribution{Usernames: principals}))
-	for _, p := range d.AwaitingConfirmation {
-		me := decode[service.User](e.t, e.must(http.StatusOK, p, "GET", "/api/v1/me", nil))
-		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/"+p, map[string]string{"fingerprint": me.KeysFingerprint})
-	}
+	e.confirm(d.AwaitingConfirmation...)
 }
 
 // enrol has username, whose account an administrator made with

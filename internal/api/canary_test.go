@@ -60,6 +60,7 @@ func runCanary(t *testing.T, e *env) canary {
 		e.member(a)
 	}
 	e.distribute("principal-1", "principal-2")
+	e.confirm("principal-3") // a reader the office adds below
 	drafter, codrafter, signer, dropped, solo := canaryAuthors[0], canaryAuthors[1], canaryAuthors[2], canaryAuthors[3], canaryAuthors[4]
 
 	// A memo through the whole lifecycle.

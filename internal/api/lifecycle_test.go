@@ -240,6 +240,9 @@ func testLifecycle(t *testing.T, e *env) {
 	}
 	problemOf(t, e.must(http.StatusConflict, "office", "POST", memoPath(id, "acknowledge"), nil))
 	problemOf(t, e.must(http.StatusForbidden, "alice", "POST", memoPath(id, "acknowledge"), nil))
+	// A principal's keys are confirmed by the office before it adds them.
+	problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", memoPath(id, "distribution"), service.ReadersInput{Usernames: []string{"p3"}, Reason: "Regional expertise needed."}))
+	e.confirm("p3")
 	m = decode[service.Memo](t, e.must(http.StatusOK, "office", "POST", memoPath(id, "distribution"), service.ReadersInput{Usernames: []string{"p3"}, Reason: "Regional expertise needed."}))
 	if i := slices.IndexFunc(m.Distribution, func(r service.Reader) bool { return r.Username == "p3" }); i < 0 {
 		t.Errorf("p3 was not added: %+v", m.Distribution)

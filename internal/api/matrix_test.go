@@ -246,6 +246,7 @@ func matrixEnv(t *testing.T, st store.Store) *env {
 		e.member(m)
 	}
 	e.distribute("ponlist")
+	e.confirm("pofflist") // a reader the office may add
 	return e
 }
 

@@ -133,6 +133,10 @@ func ValidateRoles(field string, roles []Role) error {
 			return Invalid(field, "role %q is listed twice", r)
 		}
 	}
+	// An administrator must never read a memo; a principal reads them.
+	if slices.Contains(roles, RoleAdmin) && slices.Contains(roles, RolePrincipal) {
+		return Invalid(field, "an administrator cannot be a principal: administrators must never read a memo, so give the role to another account")
+	}
 	return nil
 }
 

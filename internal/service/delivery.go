@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -104,6 +105,9 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		}
 		idx, lf, leaf, err := s.recordLeaf(ctx, tx, ev)
 		if err != nil {
+			return err
+		}
+		if err := s.stillWithheld(ctx, tx, withheld); err != nil {
 			return err
 		}
 		cp, size, err := s.checkpointAt(ctx, tx)
@@ -206,9 +210,6 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []
 		return nil, nil, err
 	}
 	for _, p := range principals {
-		if p.Disabled || p.KeyState != keysActive {
-			continue
-		}
 		as, err := s.wraps(o, p.ID, p.BoxPublic, "system", nil, true)
 		if err != nil {
 			return nil, nil, err
@@ -220,9 +221,10 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []
 
 // distribution reads, in one query, where a submission goes: the channel
 // office's public key (nil before the office is set up) and the users of
-// the standing distribution. The keys of the office and of each principal
-// who can read are proved anchored; a principal whose keys the office has
-// not confirmed is left out, and their id returned in withheld.
+// the standing distribution who may read (actsAsPrincipal). The keys of
+// the office and of each principal are proved anchored; a principal whose
+// keys the office has not confirmed is left out, and their id returned in
+// withheld.
 func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, withheld []string, err error) {
 	set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingDistribution)
 	if err != nil {
@@ -240,19 +242,47 @@ func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte,
 		return nil, nil, nil, err
 	}
 	for _, p := range all {
-		if !p.Disabled && p.KeyState == keysActive {
-			// A principal whose keys the office has not confirmed is left
-			// out (keysconfirm.go).
-			if held, err := s.principalHeld(ctx, tx, p); err != nil {
-				return nil, nil, nil, err
-			} else if held {
-				withheld = append(withheld, p.ID)
-				continue
-			}
+		if !actsAsPrincipal(p) {
+			continue
+		}
+		// A principal whose keys the office has not confirmed is left out
+		// (keysconfirm.go).
+		if held, err := s.principalHeld(ctx, tx, p); err != nil {
+			return nil, nil, nil, err
+		} else if held {
+			withheld = append(withheld, p.ID)
+			continue
 		}
 		principals = append(principals, p)
 	}
 	return office, principals, withheld, nil
+}
+
+// stillWithheld reads again, now that the submission holds the ledger's
+// lock (recordLeaf), the principals the distribution withheld the memo
+// from. A member of the office on another node may have confirmed one in
+// between: that confirmation could not see this memo to share it, and
+// none to come would. The submission then starts again (store.ErrConflict,
+// retried by memoTxAhead) and reaches them.
+func (s *Service) stillWithheld(ctx context.Context, tx store.Tx, withheld []string) error {
+	if len(withheld) == 0 {
+		return nil
+	}
+	us, err := tx.UsersByIDs(ctx, withheld)
+	if err != nil {
+		return err
+	}
+	for _, u := range us {
+		if !actsAsPrincipal(u) {
+			continue
+		}
+		if held, err := s.principalHeld(ctx, tx, u); err != nil {
+			return err
+		} else if !held {
+			return fmt.Errorf("%w: the office confirmed a principal's keys while the memo was submitted", store.ErrConflict)
+		}
+	}
+	return nil
 }
 
 // wraps wraps every key version of o to one grantee, for PutAccess.
@@ -478,6 +508,9 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) {
 				return channel.Invalid("usernames", "%q is not a principal", u.Username)
 			}
+			if hasRole(u, channel.RoleAdmin) {
+				return channel.Invalid("usernames", "%q is an administrator, and administrators must never read a memo", u.Username)
+			}
 			if u.Disabled || u.KeyState != keysActive {
 				return channel.Invalid("usernames", "%q cannot read memos until %s", u.Username, notActive(u))
 			}
@@ -487,7 +520,9 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 			if o.roster.Find(u.ID) >= 0 {
 				return channel.Invalid("usernames", "%q is an author of this memo", u.Username)
 			}
-			if held, err := s.keysHeld(ctx, tx, u); err != nil {
+			// Like the distribution, a reader's keys must be confirmed as
+			// a principal's (keysconfirm.go).
+			if held, err := s.principalHeld(ctx, tx, u); err != nil {
 				return err
 			} else if held {
 				return errAwaitingConfirmation("usernames", u.Username)

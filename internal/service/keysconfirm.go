@@ -28,9 +28,15 @@ import (
 // left out of the distribution, and inviting the account, adding it as a
 // reader or letting it into the office is refused with the reason.
 //
+// A principal's keys, their first ones included, wait the same way before
+// the standing distribution wraps to them (principalHeld): an
+// administrator chooses the distribution and can make a new account's
+// first keys.
+//
 // The rule is read from the ledger, not from the users row: the action of
 // the entry anchoring the keys says whether they need confirming, and the
-// confirmation is itself a ledger entry (user.keys_confirmed, by a named
+// confirmation is itself a ledger entry (user.keys_confirmed, or
+// user.principal_confirmed for an account on the distribution, by a named
 // office member, its content the keys' hash), proved like an anchor before
 // it counts. Someone who can write the database can neither drop the need
 // nor forge the confirmation.
@@ -65,7 +71,7 @@ func (s *Service) tellOfficeKeysAwait(ctx context.Context, tx store.Tx, whose []
 
 // errAwaitingConfirmation is the refusal to wrap to keys that await it.
 func errAwaitingConfirmation(field, username string) error {
-	const why = "%q has new keys that the channel office has not confirmed yet: a member of the office confirms them with the person first (Office, Members)"
+	const why = "%q has keys that the channel office has not confirmed yet: a member of the office confirms them with the person first (Office, Members)"
 	if field == "" {
 		return channel.Errorf(channel.ECONFLICT, why, username)
 	}
@@ -89,6 +95,15 @@ func (s *Service) requireConfirmedKeys(ctx context.Context, tx store.Tx, a *Acto
 	return channel.Errorf(channel.ECONFLICT, "your keys are new and the channel office has not confirmed them yet, so you cannot %s: read the fingerprint on your account page to a member of the office, who confirms them", what)
 }
 
+// actsAsPrincipal reports whether memos may be wrapped to u as to a
+// principal, by the distribution or by the office: an active account with
+// the principal role and keys, and not an administrator, who must never
+// read a memo (the two roles are refused together; an account that holds
+// both from before is passed by).
+func actsAsPrincipal(u *store.User) bool {
+	return !u.Disabled && u.KeyState == keysActive && hasRole(u, channel.RolePrincipal) && !hasRole(u, channel.RoleAdmin)
+}
+
 // keysHeld checks u's keys against their anchor (checkUserKeys) and
 // reports whether others may not wrap to them yet: they were made again
 // and the office has not confirmed them.
@@ -98,23 +113,27 @@ func (s *Service) keysHeld(ctx context.Context, tx store.Tx, u *store.User) (boo
 	if err != nil || !again {
 		return false, err
 	}
-	ok, err := s.keysConfirmed(ctx, tx, u)
+	ok, err := s.keysConfirmed(ctx, tx, u, false)
 	return !ok, err
 }
 
 // principalHeld checks principal p's keys against their anchor and
-// reports whether the standing distribution passes p by: p's keys, their
-// first ones included, are not the ones the office confirmed. An
+// reports whether the standing distribution passes p by: the office has
+// not confirmed p's keys, their first ones included, as a principal's. An
 // administrator manages the distribution and can make a principal's first
 // keys (create the account and sign in to it before its person does) or
 // put their own account on it; the office's confirmation with the person,
 // by a member who is not an administrator, is what lets memos reach a
-// principal.
+// principal. A confirmation given while the account was not on the
+// distribution (of keys made again) does not count: the office vouched
+// for the keys then, not for the account as a principal, and an
+// administrator whose own keys it once confirmed could otherwise put
+// themself on the distribution and read by it.
 func (s *Service) principalHeld(ctx context.Context, tx store.Tx, p *store.User) (bool, error) {
 	if held, err := s.keysHeld(ctx, tx, p); err != nil || held {
 		return held, err
 	}
-	ok, err := s.keysConfirmed(ctx, tx, p)
+	ok, err := s.keysConfirmed(ctx, tx, p, true)
 	return !ok, err
 }
 
@@ -122,17 +141,21 @@ func (s *Service) principalHeld(ctx context.Context, tx store.Tx, p *store.User)
 // now: u.KeysConfirmed names a ledger entry, proved before it counts, in
 // which a member of the office confirmed their hash after the entry that
 // anchors them, u.KeysAnchor (which the caller has proved the newest of
-// the account's anchors).
-func (s *Service) keysConfirmed(ctx context.Context, tx store.Tx, u *store.User) (bool, error) {
+// the account's anchors). asPrincipal asks for a confirmation given while
+// u was on the standing distribution (user.principal_confirmed).
+func (s *Service) keysConfirmed(ctx context.Context, tx store.Tx, u *store.User, asPrincipal bool) (bool, error) {
 	if u.KeysConfirmed < 0 || u.KeysConfirmed < u.KeysAnchor {
 		return false, nil
 	}
 	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
-	subject := "confirmed:" + u.ID
-	if _, ok := s.anchors.cached(subject, h, u.KeysConfirmed); ok {
+	subject, principalSubject := "confirmed:"+u.ID, "principal:"+u.ID
+	if _, ok := s.anchors.cached(subject, h, u.KeysConfirmed); ok && !asPrincipal {
 		return true, nil
 	}
-	problem, err := s.proveConfirmation(ctx, tx, h, u.KeysConfirmed)
+	if _, ok := s.anchors.cached(principalSubject, h, u.KeysConfirmed); ok {
+		return true, nil
+	}
+	principal, problem, err := s.proveConfirmation(ctx, tx, h, u.KeysConfirmed)
 	if err != nil {
 		return false, err
 	}
@@ -142,20 +165,32 @@ func (s *Service) keysConfirmed(ctx context.Context, tx store.Tx, u *store.User)
 		return false, errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
 	}
 	s.anchors.put(subject, provedAnchor{hash: h, entry: u.KeysConfirmed})
-	return true, nil
+	if principal {
+		s.anchors.put(principalSubject, provedAnchor{hash: h, entry: u.KeysConfirmed})
+	}
+	return principal || !asPrincipal, nil
 }
 
+// The two confirmations: of an account's keys, and of a principal's keys
+// while the account is on the standing distribution, which counts as the
+// first too.
+const (
+	actionKeysConfirmed      = "user.keys_confirmed"
+	actionPrincipalConfirmed = "user.principal_confirmed"
+)
+
 // proveConfirmation says what is wrong with entry idx as the office's
-// confirmation of the keys hashing to h, or "" if nothing is.
-func (s *Service) proveConfirmation(ctx context.Context, tx store.Tx, h [32]byte, idx int64) (problem string, err error) {
+// confirmation of the keys hashing to h, or "" if nothing is, when it
+// also reports whether it confirmed them as a principal's.
+func (s *Service) proveConfirmation(ctx context.Context, tx store.Tx, h [32]byte, idx int64) (principal bool, problem string, err error) {
 	l, _, problem, err := s.checkpointedEntry(ctx, tx, idx)
 	if problem != "" || err != nil {
-		return problem, err
+		return false, problem, err
 	}
-	if l.Action != "user.keys_confirmed" || l.Role != ledger.RoleOffice || l.Actor == "" || l.Content != hex.EncodeToString(h[:]) {
-		return fmt.Sprintf("entry %d (%s) is not the office's confirmation of these keys", idx, l.Action), nil
+	if (l.Action != actionKeysConfirmed && l.Action != actionPrincipalConfirmed) || l.Role != ledger.RoleOffice || l.Actor == "" || l.Content != hex.EncodeToString(h[:]) {
+		return false, fmt.Sprintf("entry %d (%s) is not the office's confirmation of these keys", idx, l.Action), nil
 	}
-	return "", nil
+	return l.Action == actionPrincipalConfirmed, "", nil
 }
 
 // keysFingerprint names u's public keys in 80 bits, as five groups of four
@@ -184,29 +219,24 @@ type KeysAwaiting struct {
 }
 
 // awaitsConfirmation reports whether u's keys await the office's
-// confirmation: they were made again (keysHeld), or u is on the standing
-// distribution and the office has not confirmed them (principalHeld).
-func (s *Service) awaitsConfirmation(ctx context.Context, tx store.Tx, u *store.User) (bool, error) {
-	held, err := s.keysHeld(ctx, tx, u)
-	if err != nil || held {
-		return held, err
+// confirmation: u is a principal (actsAsPrincipal) and the office has not
+// confirmed them as a principal's (principalHeld), or they were made again
+// (keysHeld). principal says u is a principal.
+func (s *Service) awaitsConfirmation(ctx context.Context, tx store.Tx, u *store.User) (awaits, principal bool, err error) {
+	if actsAsPrincipal(u) {
+		awaits, err = s.principalHeld(ctx, tx, u)
+		return awaits, true, err
 	}
-	dist, err := standingDistribution(ctx, tx)
-	if err != nil {
-		return false, err
-	}
-	if !slices.ContainsFunc(dist, func(p *store.User) bool { return p.ID == u.ID }) {
-		return false, nil
-	}
-	return s.principalHeld(ctx, tx, u)
+	awaits, err = s.keysHeld(ctx, tx, u)
+	return awaits, false, err
 }
 
-// heldPrincipals are the principals of the standing distribution, dist,
-// whom it passes by (principalHeld).
-func (s *Service) heldPrincipals(ctx context.Context, tx store.Tx, dist []*store.User) ([]*store.User, error) {
+// heldPrincipals are the principals among us whose keys the office has
+// not confirmed as a principal's (principalHeld).
+func (s *Service) heldPrincipals(ctx context.Context, tx store.Tx, us []*store.User) ([]*store.User, error) {
 	var out []*store.User
-	for _, p := range dist {
-		if p.Disabled || p.KeyState != keysActive {
+	for _, p := range us {
+		if !actsAsPrincipal(p) {
 			continue
 		}
 		if held, err := s.principalHeld(ctx, tx, p); err != nil {
@@ -220,8 +250,8 @@ func (s *Service) heldPrincipals(ctx context.Context, tx store.Tx, dist []*store
 
 // KeysAwaitingConfirmation lists the accounts whose keys await the
 // office's confirmation, for a member of the office who holds its key:
-// keys made again, and the keys of principals on the standing
-// distribution that the office has not confirmed.
+// keys made again, and the keys of principals that the office has not
+// confirmed as a principal's.
 func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]KeysAwaiting, error) {
 	out := []KeysAwaiting{}
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
@@ -232,11 +262,11 @@ func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]Key
 		if err != nil {
 			return err
 		}
-		dist, err := standingDistribution(ctx, tx)
+		all, err := tx.UsersWithRole(ctx, string(channel.RolePrincipal))
 		if err != nil {
 			return err
 		}
-		principals, err := s.heldPrincipals(ctx, tx, dist)
+		principals, err := s.heldPrincipals(ctx, tx, all)
 		if err != nil {
 			return err
 		}
@@ -270,7 +300,14 @@ func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username, fingerpri
 	// The confirmation shares withheld memos, which opens them: mail
 	// waiting for the office member is collected first, as for any memo.
 	return s.withMail(ctx, a, func(ctx context.Context) error {
-		return s.inTx(ctx, true, func(tx store.Tx) error { return s.confirmKeys(ctx, tx, a, username, fingerprint) })
+		for attempt := 1; ; attempt++ {
+			// A submission on another node may hold the rows it needs
+			// (PostgreSQL then ends one of the two): start again.
+			err := s.inTx(ctx, true, func(tx store.Tx) error { return s.confirmKeys(ctx, tx, a, username, fingerprint) })
+			if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
+				return err
+			}
+		}
 	})
 }
 
@@ -292,7 +329,7 @@ func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, userna
 	if u.Disabled || u.KeyState != keysActive {
 		return channel.Invalid("username", "%q has no keys to confirm until %s", username, notActive(u))
 	}
-	awaits, err := s.awaitsConfirmation(ctx, tx, u)
+	awaits, principal, err := s.awaitsConfirmation(ctx, tx, u)
 	if err != nil {
 		return err
 	}
@@ -303,7 +340,11 @@ func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, userna
 		return channel.Invalid("fingerprint", "that is not the fingerprint of the keys %q has now: ask the person to read you the one on their account page again, and confirm only if it matches", username)
 	}
 	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)
-	idx, err := s.record(ctx, tx, event{action: "user.keys_confirmed", actor: a, role: string(channel.RoleOffice), subject: u.ID, content: h[:]})
+	action := actionKeysConfirmed
+	if principal {
+		action = actionPrincipalConfirmed
+	}
+	idx, err := s.record(ctx, tx, event{action: action, actor: a, role: string(channel.RoleOffice), subject: u.ID, content: h[:]})
 	if err != nil {
 		return err
 	}
@@ -314,8 +355,12 @@ func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, userna
 	if err := s.accountNotice(ctx, tx, u, KindKeysConfirmed, u.Email); err != nil {
 		return err
 	}
-	if err := s.shareWithheld(ctx, tx, a, u); err != nil {
-		return err
+	// What was withheld was withheld from a principal: a confirmation of
+	// keys alone, of an account that is not one now, shares none of it.
+	if principal {
+		if err := s.shareWithheld(ctx, tx, a, u); err != nil {
+			return err
+		}
 	}
 	_, err = s.checkpoint(ctx, tx)
 	return err

@@ -145,13 +145,14 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 			t.Errorf("%d memos still listed as withheld after the confirmation", n)
 		}
 
-		// The confirmation is in the ledger, naming the office member.
+		// The confirmation is in the ledger, naming the office member; p1
+		// is on the distribution, so it confirms a principal's keys.
 		var data []byte
 		if err := r.db.Raw().QueryRowContext(d.Ctx, r.db.Rebind(`SELECT l.data FROM ledger_leaves l JOIN users u ON u.keys_confirmed = l.idx WHERE u.id = ?`), p1.ID).Scan(&data); err != nil {
 			t.Fatal(err)
 		}
 		l, err := ledger.DecodeLeaf(data)
-		if err != nil || l.Action != "user.keys_confirmed" || l.Actor != d.Office.User.ID || l.Subject != p1.ID {
+		if err != nil || l.Action != "user.principal_confirmed" || l.Actor != d.Office.User.ID || l.Subject != p1.ID {
 			t.Errorf("the confirming entry: %+v, %v", l, err)
 		}
 		bell, err := node.Notifications(d.Ctx, p1Now, 0)

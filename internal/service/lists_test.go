@@ -71,7 +71,7 @@ func TestListsAgreeWithOpeningEachMemo(t *testing.T) {
 		if err := d.Svc.GrantOffice(d.Ctx, d.Office, "olga"); err != nil {
 			t.Fatal(err)
 		}
-		rex := d.Create("rex", false, "principal")
+		rex := d.Principal("rex")
 		one := submitted(t, d, alice, "one")
 		two := submitted(t, d, olga, "two")
 		three, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "three", Body: "a draft", Marking: "UNCLASSIFIED"})

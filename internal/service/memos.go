@@ -76,7 +76,7 @@ func (s *Service) memoTxAhead(ctx context.Context, a *Actor, memoID string, more
 				}
 				return fn(tx, o)
 			})
-			if !errors.Is(err, store.ErrConflict) || attempt == memoRetries || ctx.Err() != nil {
+			if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
 				return err
 			}
 		}

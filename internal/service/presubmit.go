@@ -99,9 +99,7 @@ func (s *Service) presubmit(ctx context.Context, a *Actor, memoID string, rev in
 			boxes = append(boxes, string(office))
 		}
 		for _, p := range principals {
-			if !p.Disabled && p.KeyState == keysActive {
-				boxes = append(boxes, p.BoxPublic)
-			}
+			boxes = append(boxes, p.BoxPublic)
 		}
 		for _, box := range boxes {
 			for _, k := range o.keys {

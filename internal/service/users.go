@@ -386,9 +386,11 @@ func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 			}
 			u.KeysAwaitingConfirmation = held
 			if !held && a.Has(channel.RolePrincipal) {
-				if u.DistributionAwaitsConfirmation, err = s.awaitsConfirmation(ctx, tx, a.User); err != nil {
+				awaits, onDistribution, err := s.awaitsConfirmation(ctx, tx, a.User)
+				if err != nil {
 					return err
 				}
+				u.DistributionAwaitsConfirmation = awaits && onDistribution
 			}
 		}
 		if !office {
@@ -497,6 +499,9 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 		for i, u := range us {
 			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) || u.Disabled {
 				return channel.Invalid("usernames", "%q is not an active principal", u.Username)
+			}
+			if hasRole(u, channel.RoleAdmin) {
+				return channel.Invalid("usernames", "%q is an administrator, and administrators must never read a memo", u.Username)
 			}
 			// Memos submitted meanwhile would pass them by, unseen.
 			if u.KeyState == keysPending {

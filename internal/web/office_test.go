@@ -11,7 +11,7 @@ import (
 
 func TestRevokeReader(t *testing.T) {
 	s := newSite(t)
-	s.Create("p3", false, "principal")
+	s.Principal("p3")
 	m := s.seedMemo(t)
 	if _, err := s.Svc.AddReaders(s.Ctx, s.Office, m.ID, service.ReadersInput{Usernames: []string{"p3"}, Reason: "Leads the talks."}); err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ func (s *site) seedMemo(t *testing.T) *service.Memo {
 // and German, checking that it renders and carries no inline code.
 func TestEveryPageRenders(t *testing.T) {
 	s := newSite(t)
-	s.Create("p3", false, "principal")
+	s.Principal("p3")
 	m := s.seedMemo(t)
 	id := m.ID
 	if _, err := s.Svc.AddReaders(s.Ctx, s.Office, id, service.ReadersInput{Usernames: []string{"p3"}, Reason: "Leads the talks."}); err != nil {

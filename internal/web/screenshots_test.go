@@ -115,6 +115,7 @@ func TestMainPages(t *testing.T) {
 	} else if err := h.Svc.ChangePassword(h.Ctx, h.Authenticate(tok), "first-"+demo.Password, demo.Password); err != nil {
 		t.Fatal(err)
 	}
+	h.Confirm(as("ruth"), as("envoy")) // the envoy reads Ruth the fingerprint
 	if _, err := h.Svc.AddReaders(h.Ctx, as("ruth"), strings.TrimPrefix(syria, "/memos/"), service.ReadersInput{
 		Usernames: []string{"envoy"}, Reason: "The Special Envoy leads the talks the memo asks us to back."}); err != nil {
 		t.Fatal(err)

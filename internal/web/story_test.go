@@ -22,7 +22,7 @@ import (
 func TestBrowserStory(t *testing.T) {
 	s := newSite(t)
 	s.Member("dave")
-	s.Create("p3", false, "principal")
+	s.Principal("p3")
 	c := startChrome(t, s.srv.URL, false)
 	defer c.checkConsole()
 	pw := servicetest.Password

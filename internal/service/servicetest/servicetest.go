@@ -276,6 +276,15 @@ func NewDeployment(t testing.TB, st store.Store, opts ...Options) *Deployment {
 	return d
 }
 
+// Principal creates a principal, not on the standing distribution, whose
+// keys d.Office has confirmed: one the office may add to a memo's readers.
+func (d *Deployment) Principal(username string) *service.Actor {
+	d.T.Helper()
+	p := d.Create(username, false, "principal")
+	d.Confirm(d.Office, p)
+	return p
+}
+
 // Confirm has by, a member of the channel office, confirm the keys each
 // of whose has now, as the person reads their fingerprint to the office:
 // what a principal needs before the standing distribution reaches them.
