@@ -253,7 +253,7 @@ func (e *env) confirm(principals ...string) {
 	e.t.Helper()
 	for _, p := range principals {
 		me := decode[service.User](e.t, e.must(http.StatusOK, p, "GET", "/api/v1/me", nil))
-		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/"+p, map[string]string{"fingerprint": me.KeysFingerprint})
+		e.must(http.StatusNoContent, "office", "POST", "/api/v1/office/key-confirmations/"+p, service.KeyConfirmation{Fingerprint: me.KeysFingerprint, Principal: true})
 	}
 }
 

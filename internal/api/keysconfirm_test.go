@@ -43,7 +43,7 @@ func TestKeyConfirmations(t *testing.T) {
 			Items []service.KeysAwaiting `json:"items"`
 		}
 		got := decode[list](t, e.must(http.StatusOK, "office", "GET", "/api/v1/office/key-confirmations", nil))
-		if len(got.Items) != 1 || got.Items[0].Username != "p1" || got.Items[0].DisplayName != "Display p1" {
+		if len(got.Items) != 1 || got.Items[0].Username != "p1" || got.Items[0].DisplayName != "Display p1" || !got.Items[0].Principal {
 			t.Fatalf("awaiting confirmation: %+v, want p1", got.Items)
 		}
 		problemOf(t, e.must(http.StatusForbidden, "admin", "GET", "/api/v1/office/key-confirmations", nil))
@@ -51,12 +51,14 @@ func TestKeyConfirmations(t *testing.T) {
 		if len(me.KeysFingerprint) != 24 || !me.KeysAwaitingConfirmation {
 			t.Fatalf("p1's fingerprint %q, awaiting confirmation %v", me.KeysFingerprint, me.KeysAwaitingConfirmation)
 		}
-		fp := map[string]string{"fingerprint": me.KeysFingerprint}
+		fp := service.KeyConfirmation{Fingerprint: me.KeysFingerprint, Principal: true}
+		// The office confirms p1 as the principal its list showed.
+		problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", "/api/v1/office/key-confirmations/p1", map[string]string{"fingerprint": me.KeysFingerprint}))
 		problemOf(t, e.must(http.StatusForbidden, "admin", "POST", "/api/v1/office/key-confirmations/p1", fp))
 		problemOf(t, e.must(http.StatusForbidden, "alice", "POST", "/api/v1/office/key-confirmations/p1", fp))
 		problemOf(t, e.must(http.StatusNotFound, "office", "POST", "/api/v1/office/key-confirmations/nobody", fp))
 		problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", "/api/v1/office/key-confirmations/alice", fp))
-		problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", "/api/v1/office/key-confirmations/p1", map[string]string{"fingerprint": "0000 0000 0000 0000 0000"}))
+		problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "POST", "/api/v1/office/key-confirmations/p1", service.KeyConfirmation{Fingerprint: "0000 0000 0000 0000 0000", Principal: true}))
 		problemOf(t, e.must(http.StatusBadRequest, "office", "POST", "/api/v1/office/key-confirmations/p1", "{not json"))
 
 		held := e.create("alice", "held", "b")

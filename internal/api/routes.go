@@ -44,9 +44,6 @@ type (
 	resetRequest struct {
 		Password string `json:"password"`
 	}
-	confirmKeysRequest struct {
-		Fingerprint string `json:"fingerprint"`
-	}
 	keysAwaitingList struct {
 		Items []service.KeysAwaiting `json:"items"`
 	}
@@ -129,11 +126,11 @@ func routes() []route {
 				list, err := h.svc.KeysAwaitingConfirmation(r.Context(), a)
 				h.reply(w, r, 200, keysAwaitingList{Items: list}, err)
 			}},
-		{method: "POST", path: "/api/v1/office/key-confirmations/{username}", summary: "Confirm, with the fingerprint the person read from their account page, that an account's keys are theirs (an office member holding the office key, not an administrator)", auth: true, request: confirmKeysRequest{}, status: 204,
+		{method: "POST", path: "/api/v1/office/key-confirmations/{username}", summary: "Confirm, with the fingerprint the person read from their account page, that an account's keys are theirs, and as a principal's if the list says it is one (an office member holding the office key, not an administrator)", auth: true, request: service.KeyConfirmation{}, status: 204,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
-				var in confirmKeysRequest
+				var in service.KeyConfirmation
 				if h.decode(w, r, &in) {
-					h.reply(w, r, 204, nil, h.svc.ConfirmKeys(r.Context(), a, r.PathValue("username"), in.Fingerprint))
+					h.reply(w, r, 204, nil, h.svc.ConfirmKeys(r.Context(), a, r.PathValue("username"), in))
 				}
 			}},
 		{method: "GET", path: "/api/v1/admin/distribution", summary: "The standing distribution (administrators)", auth: true, response: service.Distribution{}, status: 200,

@@ -165,8 +165,9 @@ func (c *client) setDistribution(ctx context.Context, token string, usernames []
 	return out.Awaiting, err
 }
 
-// confirmKeys has the office member (officeToken) confirm username's keys
-// with the fingerprint the person (token) reads from their account.
+// confirmKeys has the office member (officeToken) confirm the keys of
+// username, a principal, with the fingerprint the person (token) reads
+// from their account.
 func (c *client) confirmKeys(ctx context.Context, officeToken, username, token string) error {
 	var me struct {
 		Fingerprint string `json:"keys_fingerprint"`
@@ -174,7 +175,7 @@ func (c *client) confirmKeys(ctx context.Context, officeToken, username, token s
 	if err := c.do(ctx, "GET", "/api/v1/me", token, nil, &me); err != nil {
 		return err
 	}
-	return c.do(ctx, "POST", "/api/v1/office/key-confirmations/"+username, officeToken, map[string]string{"fingerprint": me.Fingerprint}, nil)
+	return c.do(ctx, "POST", "/api/v1/office/key-confirmations/"+username, officeToken, map[string]any{"fingerprint": me.Fingerprint, "principal": true}, nil)
 }
 
 func (c *client) createMemo(ctx context.Context, token string, in memoInput) (memo, error) {

@@ -188,7 +188,7 @@ func (s *seeder) people() error {
 		if err != nil {
 			return err
 		}
-		if err := s.svc.ConfirmKeys(s.ctx, s.as("ruth"), n, me.KeysFingerprint); err != nil {
+		if err := s.svc.ConfirmKeys(s.ctx, s.as("ruth"), n, service.KeyConfirmation{Fingerprint: me.KeysFingerprint, Principal: true}); err != nil {
 			return fmt.Errorf("demo: confirm %q's keys: %w", n, err)
 		}
 	}

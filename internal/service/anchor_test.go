@@ -217,7 +217,7 @@ func TestKeysChangedOnAnotherNodeAreTaken(t *testing.T) {
 		if err := other.NewKeys(d.Ctx, locked, "temporary-password-1", "p1's own new phrase"); err != nil {
 			t.Fatal(err)
 		}
-		if err := other.ConfirmKeys(d.Ctx, d.Office, "p1", fingerprint(t, other, d.SignInOn(other, "p1", "p1's own new phrase"))); err != nil {
+		if err := other.ConfirmKeys(d.Ctx, d.Office, "p1", service.KeyConfirmation{Fingerprint: fingerprint(t, other, d.SignInOn(other, "p1", "p1's own new phrase")), Principal: true}); err != nil {
 			t.Fatal(err)
 		}
 		m, _ := d.Submitted(alice, "after") // on the first node

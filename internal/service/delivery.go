@@ -781,10 +781,17 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 			if err != nil {
 				return nil, err
 			}
-			if held, err := s.keysHeld(ctx, tx, u); err != nil {
+			// A reader reads as a principal: an account that is not one
+			// now (an administrator, one that lost the role) gets no new
+			// key, and one whose keys the office has not confirmed as a
+			// principal's gets it at the confirmation.
+			if hasRole(u, channel.RoleAdmin) || !hasRole(u, channel.RolePrincipal) {
+				continue
+			}
+			if held, err := s.principalHeld(ctx, tx, u); err != nil {
 				return nil, err
 			} else if held {
-				withheld = append(withheld, u.ID) // not to keys the office has not confirmed
+				withheld = append(withheld, u.ID)
 				continue
 			}
 			box = u.BoxPublic

@@ -111,7 +111,7 @@ func TestHeldAccountsActInNoOnesName(t *testing.T) {
 		}
 		refusedWhileHeld(t, "office2 letting office3 in", d.Svc.GrantOffice(d.Ctx, office2, "office3"))
 		p2 := takeOver(t, d, "p2")
-		refusedWhileHeld(t, "office2 confirming p2's keys", d.Svc.ConfirmKeys(d.Ctx, office2, "p2", fingerprint(t, d.Svc, p2)))
+		refusedWhileHeld(t, "office2 confirming p2's keys", d.Svc.ConfirmKeys(d.Ctx, office2, "p2", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, p2), Principal: true}))
 	})
 }
 
@@ -160,7 +160,7 @@ func TestWithheldIsWhatTheLedgerSays(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range []string{"p1", "p2", "p3"} {
-			if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, p, fingerprint(t, d.Svc, held[p])); err != nil {
+			if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, p, service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, held[p]), Principal: true}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -206,7 +206,7 @@ func TestRotationWhileHeldIsGivenBack(t *testing.T) {
 			}
 		}
 		for _, a := range []*service.Actor{p1, pm} {
-			if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, a.User.Username, fingerprint(t, d.Svc, a)); err != nil {
+			if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, a.User.Username, service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, a), Principal: true}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -235,7 +235,7 @@ func TestConfirmingCollectsMailFirst(t *testing.T) {
 		if _, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "with bob", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Svc.ConfirmKeys(d.Ctx, olga, "p1", fingerprint(t, d.Svc, p1)); err != nil {
+		if err := d.Svc.ConfirmKeys(d.Ctx, olga, "p1", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, p1), Principal: true}); err != nil {
 			t.Errorf("olga confirming p1's keys while mail waits: %v", err)
 		}
 	})
@@ -262,7 +262,7 @@ func TestFailedConfirmationSharesNothing(t *testing.T) {
 		r.exec(`UPDATE memos SET roster = ? WHERE id = ?`, broken, second)
 		leaves := r.count(`SELECT COUNT(*) FROM ledger_leaves`)
 		told := r.count(`SELECT COUNT(*) FROM notifications WHERE user_id = ? AND kind = ?`, p1.User.ID, service.KindKeysConfirmed)
-		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p1", fingerprint(t, d.Svc, p1)); err == nil {
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p1", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, p1), Principal: true}); err == nil {
 			t.Fatal("confirmed over a memo that does not open")
 		}
 		if n := r.count(`SELECT COUNT(*) FROM ledger_leaves`); n != leaves {
@@ -278,7 +278,7 @@ func TestFailedConfirmationSharesNothing(t *testing.T) {
 			t.Errorf("p1 told of a confirmation that failed: %d notices", n-told)
 		}
 		r.exec(`UPDATE memos SET roster = ? WHERE id = ?`, roster, second)
-		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p1", fingerprint(t, d.Svc, p1)); err != nil {
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p1", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, p1), Principal: true}); err != nil {
 			t.Fatalf("confirming once the memo is put back: %v", err)
 		}
 	})

@@ -215,7 +215,21 @@ type KeysAwaiting struct {
 	Username    string   `json:"username"`
 	DisplayName string   `json:"display_name"`
 	Roles       []string `json:"roles"`
+	// Principal says the account is a principal, to be confirmed as one
+	// (KeyConfirmation.Principal): memos will reach them.
+	Principal bool `json:"principal"`
 	// No fingerprint: the office must have it from the person.
+}
+
+// KeyConfirmation is what a member of the office confirms: the
+// fingerprint the person read to them, and whether they confirm the
+// account as a principal, as the office's list showed it. The two must
+// agree with the account when the confirmation is recorded, so that a
+// role changed after the office looked (an administrator made a
+// principal) is not confirmed in its stead.
+type KeyConfirmation struct {
+	Fingerprint string `json:"fingerprint"`
+	Principal   bool   `json:"principal"`
 }
 
 // awaitsConfirmation reports whether u's keys await the office's
@@ -274,7 +288,7 @@ func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]Key
 		for _, u := range append(us, principals...) {
 			if u.KeyState == keysActive && !seen[u.ID] {
 				seen[u.ID] = true
-				out = append(out, KeysAwaiting{Username: u.Username, DisplayName: u.DisplayName, Roles: u.Roles})
+				out = append(out, KeysAwaiting{Username: u.Username, DisplayName: u.DisplayName, Roles: u.Roles, Principal: actsAsPrincipal(u)})
 			}
 		}
 		slices.SortFunc(out, func(x, y KeysAwaiting) int { return strings.Compare(x.Username, y.Username) })
@@ -285,15 +299,17 @@ func (s *Service) KeysAwaitingConfirmation(ctx context.Context, a *Actor) ([]Key
 
 // ConfirmKeys records that a member of the channel office confirmed, with
 // the person, that the keys username now has are theirs: from then on
-// they are wrapped to like anyone's. fingerprint is the one the person
+// they are wrapped to like anyone's. c.Fingerprint is the one the person
 // read from their account page; it must be the keys' now, so that keys
-// made again in between are not confirmed in their stead. The confirmer
+// made again in between are not confirmed in their stead; c.Principal
+// must say whether the account is a principal now (actsAsPrincipal), and
+// the confirmation is then a principal's. The confirmer
 // must hold the office key and keys that need no confirmation, must not
 // be an administrator (who could have made the keys) and must not be the
 // account itself. In the same transaction the confirmer's office key
 // shares with the account what was withheld from it meanwhile
 // (shareWithheld).
-func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username, fingerprint string) error {
+func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username string, c KeyConfirmation) error {
 	if a.Has(channel.RoleAdmin) {
 		return channel.Errorf(channel.EFORBIDDEN, "an administrator may not confirm keys: an administrator can reset a password and make keys, so the confirmation must come from someone else in the channel office")
 	}
@@ -303,7 +319,7 @@ func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username, fingerpri
 		for attempt := 1; ; attempt++ {
 			// A submission on another node may hold the rows it needs
 			// (PostgreSQL then ends one of the two): start again.
-			err := s.inTx(ctx, true, func(tx store.Tx) error { return s.confirmKeys(ctx, tx, a, username, fingerprint) })
+			err := s.inTx(ctx, true, func(tx store.Tx) error { return s.confirmKeys(ctx, tx, a, username, c) })
 			if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
 				return err
 			}
@@ -312,7 +328,7 @@ func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username, fingerpri
 }
 
 // confirmKeys is ConfirmKeys in tx.
-func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, username, fingerprint string) error {
+func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, username string, c KeyConfirmation) error {
 	if _, err := s.officeIdentity(ctx, tx, a); err != nil {
 		return err
 	}
@@ -336,7 +352,13 @@ func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, userna
 	if !awaits {
 		return channel.Invalid("username", "%q has no keys awaiting confirmation", username)
 	}
-	if !sameFingerprint(fingerprint, keysFingerprint(u)) {
+	if c.Principal != principal {
+		if principal {
+			return channel.Invalid("principal", "%q is a principal now: look at the list again, and confirm them as a principal only if the person should read the memos", username)
+		}
+		return channel.Invalid("principal", "%q is not a principal now: look at the list again", username)
+	}
+	if !sameFingerprint(c.Fingerprint, keysFingerprint(u)) {
 		return channel.Invalid("fingerprint", "that is not the fingerprint of the keys %q has now: ask the person to read you the one on their account page again, and confirm only if it matches", username)
 	}
 	h := keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic)

@@ -79,7 +79,7 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 			{"the account itself", d.SignInOn(d.Svc, "p1", "the administrator's phrase")},
 			{"a member", alice},
 		} {
-			if err := d.Svc.ConfirmKeys(d.Ctx, c.by, "p1", fp); channel.ErrorCode(err) != channel.EFORBIDDEN {
+			if err := d.Svc.ConfirmKeys(d.Ctx, c.by, "p1", service.KeyConfirmation{Fingerprint: fp, Principal: true}); channel.ErrorCode(err) != channel.EFORBIDDEN {
 				t.Errorf("%s confirming p1's keys: %v, want forbidden", c.name, err)
 			}
 		}
@@ -101,14 +101,14 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 		// A node that has not seen the forgery; the office confirms there.
 		node := d.WithConfig(d.Svc.Config())
 		for _, wrong := range []string{"", "0000 0000 0000 0000 0000", fp[:len(fp)-1]} {
-			if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", wrong); channel.ErrorCode(err) != channel.EINVALID {
+			if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", service.KeyConfirmation{Fingerprint: wrong, Principal: true}); channel.ErrorCode(err) != channel.EINVALID {
 				t.Errorf("confirming with the fingerprint %q: %v, want refused", wrong, err)
 			}
 		}
-		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", " "+strings.ToUpper(strings.ReplaceAll(fp, " ", ""))+" "); err != nil {
+		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", service.KeyConfirmation{Fingerprint: " " + strings.ToUpper(strings.ReplaceAll(fp, " ", "")) + " ", Principal: true}); err != nil {
 			t.Fatalf("the office confirming p1's keys, the fingerprint typed without spaces in capitals: %v", err)
 		}
-		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", fp); channel.ErrorCode(err) != channel.EINVALID {
+		if err := node.ConfirmKeys(d.Ctx, d.Office, "p1", service.KeyConfirmation{Fingerprint: fp, Principal: true}); channel.ErrorCode(err) != channel.EINVALID {
 			t.Errorf("confirming twice: %v, want refused", err)
 		}
 		if waiting, err := node.KeysAwaitingConfirmation(d.Ctx, d.Office); err != nil || len(waiting) != 0 {
@@ -236,7 +236,7 @@ func TestKeysRemadeBeforeTheUpgradeAreNotHeld(t *testing.T) {
 		if waiting, err := node.KeysAwaitingConfirmation(d.Ctx, d.Office); err != nil || len(waiting) != 1 || waiting[0].Username != "p3" {
 			t.Fatalf("the office's list: %+v, %v; want p3", waiting, err)
 		}
-		if err := node.ConfirmKeys(d.Ctx, d.Office, "p3", fingerprint(t, node, p3)); err != nil {
+		if err := node.ConfirmKeys(d.Ctx, d.Office, "p3", service.KeyConfirmation{Fingerprint: fingerprint(t, node, p3), Principal: true}); err != nil {
 			t.Fatal(err)
 		}
 		m, err := node.Submit(d.Ctx, alice, signedMemo(t, d.Harness, node, alice), 1)
@@ -271,7 +271,7 @@ func TestConfirmationNamesTheKeys(t *testing.T) {
 		if theirs == other {
 			t.Fatal("two key pairs with one fingerprint")
 		}
-		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p1", theirs); channel.ErrorCode(err) != channel.EINVALID {
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p1", service.KeyConfirmation{Fingerprint: theirs, Principal: true}); channel.ErrorCode(err) != channel.EINVALID {
 			t.Errorf("confirming with the fingerprint of keys replaced since: %v, want refused", err)
 		}
 		if waiting, _ := d.Svc.KeysAwaitingConfirmation(d.Ctx, d.Office); len(waiting) != 1 {
@@ -326,7 +326,7 @@ func TestNewKeysActInNoOnesName(t *testing.T) {
 			t.Errorf("alice reads the memo she was refused an invitation to: %+v, %v", got, err)
 		}
 
-		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "bob", fingerprint(t, d.Svc, taken)); err != nil {
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "bob", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, taken), Principal: false}); err != nil {
 			t.Fatal(err)
 		}
 		bob = d.SignInOn(d.Svc, "bob", "the administrator's phrase")

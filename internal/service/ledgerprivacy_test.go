@@ -342,7 +342,7 @@ func TestSwappedPublicKeysAreCaught(t *testing.T) {
 				if err := invite(); channel.ErrorCode(err) != channel.ECONFLICT {
 					t.Errorf("inviting alice before the office confirmed her keys: %v, want a conflict", err)
 				}
-				if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "alice", fingerprint(t, d.Svc, d.SignIn("alice"))); err != nil {
+				if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "alice", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, d.SignIn("alice")), Principal: false}); err != nil {
 					t.Fatal(err)
 				}
 				if err := invite(); err != nil {

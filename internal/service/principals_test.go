@@ -62,7 +62,7 @@ func TestPrincipalsAwaitTheOffice(t *testing.T) {
 			t.Fatalf("p1, confirmed, reading the memo: %v", err)
 		}
 
-		if err := d.Svc.ConfirmKeys(d.Ctx, d.Admin, "p3", fingerprint(t, d.Svc, p3)); channel.ErrorCode(err) != channel.EFORBIDDEN {
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Admin, "p3", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, p3), Principal: true}); channel.ErrorCode(err) != channel.EFORBIDDEN {
 			t.Errorf("the administrator confirming p3: %v, want forbidden", err)
 		}
 		d.Confirm(d.Office, p3)
@@ -79,7 +79,7 @@ func TestPrincipalsAwaitTheOffice(t *testing.T) {
 		if got, err := d.Svc.GetDistribution(d.Ctx, d.Admin); err != nil || len(got.AwaitingConfirmation) != 0 {
 			t.Errorf("the distribution after the confirmation: %+v, %v", got, err)
 		}
-		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p3", fingerprint(t, d.Svc, p3)); channel.ErrorCode(err) != channel.EINVALID {
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "p3", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, p3), Principal: true}); channel.ErrorCode(err) != channel.EINVALID {
 			t.Errorf("confirming p3 twice: %v, want refused", err)
 		}
 		next, _ := d.Submitted(alice, "after the confirmation")
@@ -125,7 +125,7 @@ func TestAdministratorsAreNotPrincipals(t *testing.T) {
 		if _, err := d.Svc.AddReaders(d.Ctx, d.Office, m.ID, service.ReadersInput{Usernames: []string{"admin"}, Reason: "R."}); channel.ErrorCode(err) != channel.EINVALID {
 			t.Errorf("the office adding an administrator as a reader: %v, want refused", err)
 		}
-		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "admin", fingerprint(t, d.Svc, admin)); channel.ErrorCode(err) != channel.EINVALID {
+		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "admin", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, admin), Principal: true}); channel.ErrorCode(err) != channel.EINVALID {
 			t.Errorf("the office confirming an administrator as a principal: %v, want nothing to confirm", err)
 		}
 		if waiting, err := d.Svc.KeysAwaitingConfirmation(d.Ctx, d.Office); err != nil || len(waiting) != 0 {
@@ -309,7 +309,9 @@ func TestConfirmationRacingASubmission(t *testing.T) {
 		fp := fingerprint(t, d.Svc, p)
 		id := signedMemo(t, d.Harness, d.Svc, alice)
 		done := make(chan error, 1)
-		go func() { done <- h2.Svc.ConfirmKeys(d.Ctx, office2, name, fp) }()
+		go func() {
+			done <- h2.Svc.ConfirmKeys(d.Ctx, office2, name, service.KeyConfirmation{Fingerprint: fp, Principal: true})
+		}()
 		time.Sleep(time.Duration(i%4) * time.Millisecond)
 		if _, err := d.Svc.Submit(d.Ctx, alice, id, 1); err != nil {
 			t.Errorf("%s: the submission failed: %v", name, err)
@@ -325,7 +327,7 @@ func TestConfirmationRacingASubmission(t *testing.T) {
 		if access == 0 {
 			lost++
 			t.Errorf("%s: confirmed, yet the memo submitted at the same time is not theirs (withheld row: %d); ConfirmKeys again: %v",
-				name, withheld, d.Svc.ConfirmKeys(d.Ctx, d.Office, name, fp))
+				name, withheld, d.Svc.ConfirmKeys(d.Ctx, d.Office, name, service.KeyConfirmation{Fingerprint: fp, Principal: true}))
 		}
 	}
 	t.Logf("%d of 12 memos lost to the race", lost)

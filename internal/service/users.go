@@ -584,6 +584,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 			return channel.Errorf(channel.EINVALID, "you cannot disable yourself or take away your own administrator role")
 		}
 		hadOffice, oldEmail := slices.Contains(u.Roles, string(channel.RoleOffice)), u.Email
+		wasPrincipal := hasRole(u, channel.RolePrincipal)
 		if up.DisplayName != nil {
 			u.DisplayName = *up.DisplayName
 		}
@@ -602,8 +603,21 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 				u.SessionEpoch++
 			}
 		}
+		// Made a principal (again): the office confirms the account as one
+		// anew, whatever it confirmed before (an account that was a
+		// principal, then an administrator, is not a principal again on
+		// the old confirmation).
+		becomesPrincipal := !wasPrincipal && hasRole(u, channel.RolePrincipal) && u.KeyState == keysActive
+		if becomesPrincipal {
+			u.KeysConfirmed = store.KeysAwaitConfirmation
+		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "the account")
+		}
+		if becomesPrincipal {
+			if err := s.tellOfficeKeysAwait(ctx, tx, []*store.User{u}); err != nil {
+				return err
+			}
 		}
 		if u.Email != oldEmail {
 			if err := s.accountNotice(ctx, tx, u, KindEmailChanged, oldEmail); err != nil {

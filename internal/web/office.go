@@ -120,7 +120,8 @@ func (h *handler) showOfficeMembers(w http.ResponseWriter, r *http.Request, v *v
 
 func (h *handler) confirmKeys(w http.ResponseWriter, r *http.Request, v *visit) {
 	username := r.PostForm.Get("username")
-	err := h.svc.ConfirmKeys(r.Context(), v.actor, username, r.PostForm.Get("fingerprint"))
+	err := h.svc.ConfirmKeys(r.Context(), v.actor, username, service.KeyConfirmation{
+		Fingerprint: r.PostForm.Get("fingerprint"), Principal: r.PostForm.Get("principal") == "1"})
 	if err == nil {
 		redirect(w, r, "/office/members", flashKeysConfirmed)
 		return

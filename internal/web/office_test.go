@@ -108,7 +108,7 @@ func TestConfirmKeys(t *testing.T) {
 	}
 	form := `action="/office/members/confirm-keys"`
 	body := office.get("/office/members").body
-	for _, want := range []string{"Keys awaiting your confirmation", form, `name="username" value="p1"`, "Confirm the keys of Display p1", "Principal"} {
+	for _, want := range []string{"Keys awaiting your confirmation", form, `name="username" value="p1"`, `name="principal" value="1"`, "Confirm the keys of Display p1", "Principal"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the members page lacks %q", want)
 		}
@@ -126,11 +126,11 @@ func TestConfirmKeys(t *testing.T) {
 	if body := p1.get("/account").body; !strings.Contains(body, "<code>"+me.KeysFingerprint+"</code>") || !strings.Contains(body, awaiting) {
 		t.Errorf("p1's account page does not show the fingerprint %q and that the keys await the office", me.KeysFingerprint)
 	}
-	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "fingerprint": {"0000 0000 0000 0000 0000"}})
+	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "principal": {"1"}, "fingerprint": {"0000 0000 0000 0000 0000"}})
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="fp-error-p1"`) || !strings.Contains(res.body, `aria-invalid="true"`) {
 		t.Errorf("a wrong fingerprint: status %d, the form not shown again with the problem at the field", res.StatusCode)
 	}
-	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "fingerprint": {me.KeysFingerprint}})
+	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "principal": {"1"}, "fingerprint": {me.KeysFingerprint}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/office/members" {
 		t.Fatalf("confirming: status %d to %q: %s", res.StatusCode, res.Header.Get("Location"), res.body)
 	}
@@ -146,7 +146,7 @@ func TestConfirmKeys(t *testing.T) {
 	if strings.Contains(p1.get("/account").body, awaiting) {
 		t.Error("p1's account page still says the keys await the office")
 	}
-	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "fingerprint": {me.KeysFingerprint}})
+	res = office.post("/office/members/confirm-keys", url.Values{"username": {"p1"}, "principal": {"1"}, "fingerprint": {me.KeysFingerprint}})
 	if res.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("confirming again: status %d", res.StatusCode)
 	}
@@ -185,7 +185,7 @@ func TestWithheldReaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Svc.ConfirmKeys(s.Ctx, s.Office, "p1", me.KeysFingerprint); err != nil {
+	if err := s.Svc.ConfirmKeys(s.Ctx, s.Office, "p1", service.KeyConfirmation{Fingerprint: me.KeysFingerprint, Principal: true}); err != nil {
 		t.Fatal(err)
 	}
 	if res := s.signedInWith(t, "p1", "p1's own new phrase").get(page); res.StatusCode != http.StatusNotFound {
@@ -222,7 +222,7 @@ func TestPrincipalAwaitsTheOffice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := office.post("/office/members/confirm-keys", url.Values{"username": {"p3"}, "fingerprint": {me.KeysFingerprint}}); res.StatusCode != http.StatusSeeOther {
+	if res := office.post("/office/members/confirm-keys", url.Values{"username": {"p3"}, "principal": {"1"}, "fingerprint": {me.KeysFingerprint}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("confirming p3: status %d: %s", res.StatusCode, res.body)
 	}
 	if strings.Contains(admin.get("/admin/distribution").body, "Waiting for the channel office") {

@@ -295,7 +295,8 @@ func (h *Harness) Confirm(by *service.Actor, whose ...*service.Actor) {
 		if err != nil {
 			h.T.Fatal(err)
 		}
-		if err := h.Svc.ConfirmKeys(h.Ctx, by, a.User.Username, me.KeysFingerprint); err != nil {
+		c := service.KeyConfirmation{Fingerprint: me.KeysFingerprint, Principal: a.Has(channel.RolePrincipal) && !a.Has(channel.RoleAdmin)}
+		if err := h.Svc.ConfirmKeys(h.Ctx, by, a.User.Username, c); err != nil {
 			h.T.Fatalf("%s confirming %s's keys: %v", by.User.Username, a.User.Username, err)
 		}
 	}
