@@ -34,6 +34,12 @@ func (r anchorRig) exec(query string, args ...any) {
 	}
 }
 
+// wraps counts the memo keys of memoID wrapped to userID, every version.
+func (r anchorRig) wraps(memoID, userID string) int {
+	r.t.Helper()
+	return r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, memoID, userID)
+}
+
 func (r anchorRig) count(query string, args ...any) int {
 	r.t.Helper()
 	var n int

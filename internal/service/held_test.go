@@ -214,7 +214,7 @@ func TestRotationWhileHeldIsGivenBack(t *testing.T) {
 			t.Errorf("p1, on the memo's distribution, cannot read it after the confirmation: %v", err)
 		}
 		wraps := func(id string) int {
-			return r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, id, pm.User.ID)
+			return r.wraps(id, pm.User.ID)
 		}
 		if a, b := wraps(co.ID), wraps(plain.ID); a != b {
 			t.Errorf("pm has %d wraps of the memo they co-signed and %d of the other: the database tells which pm wrote", a, b)

@@ -49,13 +49,13 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 		}
 		fp := fingerprint(t, d.Svc, d.SignInOn(d.Svc, "p1", "the administrator's phrase"))
 		sharedWithP1 := func(memoID string) int {
-			return r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, memoID, p1.ID)
+			return r.wraps(memoID, p1.ID)
 		}
 		held, _ := d.Submitted(alice, "while held")
 		if n := sharedWithP1(held.ID); n != 0 {
 			t.Errorf("a memo submitted while p1's new keys await confirmation was wrapped to them (%d)", n)
 		}
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, held.ID, d.Principals[1].User.ID); n == 0 {
+		if n := r.wraps(held.ID, d.Principals[1].User.ID); n == 0 {
 			t.Error("p2, whose keys are confirmed, was left out too")
 		}
 		_, err := d.Svc.AddReaders(d.Ctx, d.Office, held.ID, service.ReadersInput{Usernames: []string{"p1"}, Reason: "p1 should read it"})
@@ -187,7 +187,7 @@ func TestHoldComesFromTheLedger(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, _ := d.Submitted(alice, "after the takeover")
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.ID, p1.ID); n != 0 {
+		if n := r.wraps(m.ID, p1.ID); n != 0 {
 			t.Errorf("a memo was wrapped to keys made again without the office's confirmation (%d)", n)
 		}
 		if waiting, err := d.Svc.KeysAwaitingConfirmation(d.Ctx, d.Office); err != nil || len(waiting) != 1 {

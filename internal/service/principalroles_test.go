@@ -48,7 +48,7 @@ func TestConfirmationIsWhatTheOfficeSaw(t *testing.T) {
 			t.Errorf("the office confirming zed's keys, listed as an administrator's, after zed became a principal: %v, want refused", err)
 		}
 		m, _ := d.Submitted(alice, "not for an administrator")
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.ID, zed.User.ID); n != 0 {
+		if n := r.wraps(m.ID, zed.User.ID); n != 0 {
 			t.Errorf("a memo was wrapped to keys the office confirmed as an administrator's own (%d wraps)", n)
 		}
 		zed = d.SignInOn(d.Svc, "zed", "zed's new phrase")
@@ -107,7 +107,7 @@ func TestPrincipalMadeAdministrator(t *testing.T) {
 			t.Logf("p1, a principal again, reading: %v", err)
 		}
 		next, _ := d.Submitted(alice, "after p1 was an administrator")
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, next.ID, p1.User.ID); n != 0 {
+		if n := r.wraps(next.ID, p1.User.ID); n != 0 {
 			t.Errorf("a memo was wrapped to a former administrator on a confirmation given before they were one (%d)", n)
 		}
 	})
@@ -184,12 +184,12 @@ func TestPrincipalConfirmationHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, _ := d.Submitted(alice, "after the role came back")
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.ID, p1.User.ID); n != 0 {
+		if n := r.wraps(m.ID, p1.User.ID); n != 0 {
 			t.Errorf("wrapped on a member's confirmation (%d)", n)
 		}
 		r.exec(`UPDATE users SET keys_confirmed = ? WHERE id = ?`, old, p1.User.ID)
 		m, _ = d.Submitted(alice, "row pointed at the old principal confirmation")
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.ID, p1.User.ID); n != 0 {
+		if n := r.wraps(m.ID, p1.User.ID); n != 0 {
 			t.Errorf("wrapped on a principal confirmation of earlier keys (%d)", n)
 		}
 
@@ -210,7 +210,7 @@ func TestPrincipalConfirmationHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, _ = d.Submitted(alice, "while p2 is disabled")
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.ID, d.Principals[1].User.ID); n != 0 {
+		if n := r.wraps(m.ID, d.Principals[1].User.ID); n != 0 {
 			t.Errorf("wrapped to a disabled principal (%d)", n)
 		}
 		if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "p2", service.UserUpdate{Disabled: &no}); err != nil {

@@ -52,7 +52,7 @@ func TestPrincipalsAwaitTheOffice(t *testing.T) {
 		}
 
 		m, _ := d.Submitted(alice, "while p3 waits")
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.ID, p3.User.ID); n != 0 {
+		if n := r.wraps(m.ID, p3.User.ID); n != 0 {
 			t.Fatalf("the memo was wrapped to a principal the office has not confirmed (%d)", n)
 		}
 		if _, err := d.Svc.GetMemo(d.Ctx, p3, m.ID); channel.ErrorCode(err) != channel.ENOTFOUND {
@@ -116,7 +116,7 @@ func TestAdministratorsAreNotPrincipals(t *testing.T) {
 		}
 		r.exec(`UPDATE settings SET value = ? WHERE name = 'distribution'`, []byte(`["`+d.Principals[0].User.ID+`","`+admin.User.ID+`"]`))
 		m, _ := d.Submitted(alice, "not for the administrator")
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.ID, admin.User.ID); n != 0 {
+		if n := r.wraps(m.ID, admin.User.ID); n != 0 {
 			t.Errorf("a memo was wrapped to an administrator named in the distribution setting (%d)", n)
 		}
 		if n := r.count(`SELECT COUNT(*) FROM withheld WHERE user_id = ?`, admin.User.ID); n != 0 {
@@ -189,7 +189,7 @@ func TestKeysConfirmedAreNotAPrincipalsConfirmed(t *testing.T) {
 		}
 		p3 = takeOver(t, d, "p3")
 		d.Confirm(d.Office, p3)
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, held.ID, p3.User.ID); n != 0 {
+		if n := r.wraps(held.ID, p3.User.ID); n != 0 {
 			t.Errorf("a confirmation of keys shared a memo withheld from p3 as a principal, which p3 no longer is (%d)", n)
 		}
 	})
@@ -221,7 +221,7 @@ func TestPrincipalConfirmationFromTheLedger(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.MemoID, p3.User.ID); n != 0 {
+		if n := r.wraps(m.MemoID, p3.User.ID); n != 0 {
 			t.Errorf("a memo was wrapped to p3 on an entry from before its keys (%d)", n)
 		}
 		r.exec(`UPDATE users SET keys_confirmed = -1 WHERE id = ?`, p3.User.ID)
@@ -238,7 +238,7 @@ func TestPrincipalConfirmationFromTheLedger(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ?`, m.MemoID, p1.User.ID); n != 0 {
+		if n := r.wraps(m.MemoID, p1.User.ID); n != 0 {
 			t.Errorf("recovered keys were wrapped to on a confirmation from before the recovery (%d)", n)
 		}
 	})
