@@ -29,14 +29,14 @@ import (
 // reader or letting it into the office is refused with the reason.
 //
 // A principal's keys, their first ones included, wait the same way before
-// the standing distribution wraps to them (principalHeld): an
-// administrator chooses the distribution and can make a new account's
-// first keys.
+// the standing distribution, the office or a key rotation wraps to them
+// (principalHeld): an administrator chooses the distribution and can make
+// a new account's first keys.
 //
 // The rule is read from the ledger, not from the users row: the action of
 // the entry anchoring the keys says whether they need confirming, and the
 // confirmation is itself a ledger entry (user.keys_confirmed, or
-// user.principal_confirmed for an account on the distribution, by a named
+// user.principal_confirmed for a principal, by a named
 // office member, its content the keys' hash), proved like an anchor before
 // it counts. Someone who can write the database can neither drop the need
 // nor forge the confirmation.
@@ -118,14 +118,15 @@ func (s *Service) keysHeld(ctx context.Context, tx store.Tx, u *store.User) (boo
 }
 
 // principalHeld checks principal p's keys against their anchor and
-// reports whether the standing distribution passes p by: the office has
-// not confirmed p's keys, their first ones included, as a principal's. An
+// reports whether memos pass p by (the standing distribution, the office's
+// readers, a key rotation): the office has not confirmed p's keys, their
+// first ones included, as a principal's. An
 // administrator manages the distribution and can make a principal's first
 // keys (create the account and sign in to it before its person does) or
 // put their own account on it; the office's confirmation with the person,
 // by a member who is not an administrator, is what lets memos reach a
-// principal. A confirmation given while the account was not on the
-// distribution (of keys made again) does not count: the office vouched
+// principal. A confirmation given while the account was not a principal
+// (of keys made again) does not count: the office vouched
 // for the keys then, not for the account as a principal, and an
 // administrator whose own keys it once confirmed could otherwise put
 // themself on the distribution and read by it.
@@ -142,7 +143,7 @@ func (s *Service) principalHeld(ctx context.Context, tx store.Tx, p *store.User)
 // which a member of the office confirmed their hash after the entry that
 // anchors them, u.KeysAnchor (which the caller has proved the newest of
 // the account's anchors). asPrincipal asks for a confirmation given while
-// u was on the standing distribution (user.principal_confirmed).
+// u was a principal (user.principal_confirmed).
 func (s *Service) keysConfirmed(ctx context.Context, tx store.Tx, u *store.User, asPrincipal bool) (bool, error) {
 	if u.KeysConfirmed < 0 || u.KeysConfirmed < u.KeysAnchor {
 		return false, nil
@@ -172,8 +173,7 @@ func (s *Service) keysConfirmed(ctx context.Context, tx store.Tx, u *store.User,
 }
 
 // The two confirmations: of an account's keys, and of a principal's keys
-// while the account is on the standing distribution, which counts as the
-// first too.
+// while the account is a principal, which counts as the first too.
 const (
 	actionKeysConfirmed      = "user.keys_confirmed"
 	actionPrincipalConfirmed = "user.principal_confirmed"
