@@ -40,9 +40,10 @@ type User struct {
 	// the office has not confirmed them yet (Me only): until it does, the
 	// caller cannot sign, invite or submit, and nobody wraps to them.
 	KeysAwaitingConfirmation bool `json:"keys_awaiting_confirmation,omitempty"`
-	// DistributionAwaitsConfirmation says the caller is on the standing
-	// distribution and the office has not confirmed their keys (Me only):
-	// memos pass them by until it does, and reach them when it does.
+	// DistributionAwaitsConfirmation says the caller is a principal whose
+	// keys the office has not confirmed as a principal's (Me only): the
+	// distribution and the office pass them by until it does, and what was
+	// withheld reaches them when it does.
 	DistributionAwaitsConfirmation bool `json:"distribution_awaits_confirmation,omitempty"`
 }
 
@@ -386,11 +387,11 @@ func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 			}
 			u.KeysAwaitingConfirmation = held
 			if !held && a.Has(channel.RolePrincipal) {
-				awaits, onDistribution, err := s.awaitsConfirmation(ctx, tx, a.User)
+				awaits, principal, err := s.awaitsConfirmation(ctx, tx, a.User)
 				if err != nil {
 					return err
 				}
-				u.DistributionAwaitsConfirmation = awaits && onDistribution
+				u.DistributionAwaitsConfirmation = awaits && principal
 			}
 		}
 		if !office {

@@ -209,7 +209,7 @@ func TestPrincipalAwaitsTheOffice(t *testing.T) {
 	if body := admin.get("/admin/distribution").body; !strings.Contains(body, waiting) {
 		t.Error("the distribution page does not say that p3 awaits the office")
 	}
-	const memos = "You are on the standing distribution, but memos reach you only once"
+	const memos = "As a principal, you receive memos only once"
 	principal := s.signedIn(t, "p3")
 	if body := principal.get("/account").body; !strings.Contains(body, memos) {
 		t.Error("p3's account page does not say that memos wait for the office's confirmation")
