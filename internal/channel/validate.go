@@ -133,9 +133,13 @@ func ValidateRoles(field string, roles []Role) error {
 			return Invalid(field, "role %q is listed twice", r)
 		}
 	}
-	// An administrator must never read a memo; a principal reads them.
+	// An administrator must never read a memo; a principal reads them, and
+	// the channel office's key opens every one.
 	if slices.Contains(roles, RoleAdmin) && slices.Contains(roles, RolePrincipal) {
 		return Invalid(field, "an administrator cannot be a principal: administrators must never read a memo, so give the role to another account")
+	}
+	if slices.Contains(roles, RoleAdmin) && slices.Contains(roles, RoleOffice) {
+		return Invalid(field, "an administrator cannot be in the channel office: its key opens every memo, and administrators must never read one, so give the role to another account")
 	}
 	return nil
 }

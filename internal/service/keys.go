@@ -314,6 +314,11 @@ func (s *Service) unwrapOffice(ctx context.Context, tx store.Tx, a *Actor) (*vau
 	if !a.Has(channel.RoleOffice) {
 		return nil, channel.Errorf(channel.EFORBIDDEN, "only the channel office may do this")
 	}
+	// The roles are refused together; an account that holds both from
+	// before does not open the office's key.
+	if a.Has(channel.RoleAdmin) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "an administrator may not hold the channel office's key: administrators must never read a memo; take one of the two roles away")
+	}
 	if a.id == nil {
 		return nil, errKeysLocked
 	}

@@ -184,16 +184,20 @@ func TestOfficeMembersNeedAGrant(t *testing.T) {
 		wantCode(t, err, channel.ENOTFOUND)
 		_, err = d.Svc.ListMemos(d.Ctx, second, service.BoxOffice, nil, "", 50)
 		wantCode(t, err, channel.EFORBIDDEN)
-		// An administrator who gives themself the office role gets nothing either.
+		// An administrator may not give themself the office role; one who
+		// holds it from before (written here into the database) gets
+		// nothing, lets no one in and is let in by no one.
 		roles := []string{"admin", "office"}
-		if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "admin", service.UserUpdate{Roles: &roles}); err != nil {
-			t.Fatal(err)
-		}
+		_, err = d.Svc.UpdateUser(d.Ctx, d.Admin, "admin", service.UserUpdate{Roles: &roles})
+		wantCode(t, err, channel.EINVALID)
+		anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}.exec(`UPDATE users SET roles = 'admin office' WHERE username = 'admin'`)
 		admin := d.SignIn("admin")
 		_, err = d.Svc.GetMemo(d.Ctx, admin, m.ID)
 		wantCode(t, err, channel.ENOTFOUND)
 		err = d.Svc.GrantOffice(d.Ctx, admin, "second")
 		wantCode(t, err, channel.EFORBIDDEN)
+		err = d.Svc.GrantOffice(d.Ctx, d.Office, "admin")
+		wantCode(t, err, channel.EINVALID)
 
 		if err := d.Svc.GrantOffice(d.Ctx, d.Office, "second"); err != nil {
 			t.Fatal(err)

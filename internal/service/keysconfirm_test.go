@@ -30,6 +30,16 @@ func fingerprint(t *testing.T, svc *service.Service, a *service.Actor) string {
 // member of the office who is not an administrator confirms the keys with
 // the person; neither the administrator nor the database can confirm
 // them. Once confirmed, memos reach the principal again.
+// inOfficeAsAdmin has d.Office let username into the office, then makes
+// the account an administrator too, in the database, as releases before
+// the two roles were refused together allowed.
+func inOfficeAsAdmin(t *testing.T, r anchorRig, username string) *service.Actor {
+	t.Helper()
+	letIn(t, r.Deployment, username, false, "office")
+	r.exec(`UPDATE users SET roles = 'office admin' WHERE username = ?`, username)
+	return r.SignIn(username)
+}
+
 func TestNewKeysAwaitTheOffice(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
 		d := servicetest.NewDeployment(t, st)
@@ -75,7 +85,7 @@ func TestNewKeysAwaitTheOffice(t *testing.T) {
 			by   *service.Actor
 		}{
 			{"an administrator", d.Admin},
-			{"an administrator who is also in the office", d.Create("both", false, "office", "admin")},
+			{"an administrator who is also in the office (from before the roles were refused together)", inOfficeAsAdmin(t, r, "both")},
 			{"the account itself", d.SignInOn(d.Svc, "p1", "the administrator's phrase")},
 			{"a member", alice},
 		} {

@@ -239,6 +239,11 @@ func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.U
 	if err := s.officeNeverFounded(ctx, tx); err != nil {
 		return err
 	}
+	// An administrator in the office from before the roles were refused
+	// together does not found it: a member who is not one does.
+	if hasRole(u, channel.RoleAdmin) {
+		return nil
+	}
 	if held, err := s.keysHeld(ctx, tx, u); err != nil {
 		return err
 	} else if held {
@@ -660,6 +665,9 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 		}
 		if !slices.Contains(u.Roles, string(channel.RoleOffice)) {
 			return channel.Invalid("username", "%q is not a member of the channel office", username)
+		}
+		if hasRole(u, channel.RoleAdmin) {
+			return channel.Invalid("username", "%q is an administrator, and administrators must never hold the office's key", username)
 		}
 		if u.Disabled || u.KeyState != keysActive {
 			return channel.Invalid("username", "%q cannot be let in until %s", username, notActive(u))

@@ -90,10 +90,8 @@ func (h *handler) inbox(w http.ResponseWriter, r *http.Request, v *visit) {
 type officeMembersData struct {
 	Members []service.OfficeMember
 	// Awaiting are the accounts whose keys await the office's
-	// confirmation; Admin, that the visitor, an administrator too, may
-	// not confirm them.
+	// confirmation.
 	Awaiting []service.KeysAwaiting
-	Admin    bool
 	// Error is a refused confirmation, of ErrorFor's keys.
 	Error    *formError
 	ErrorFor string
@@ -115,7 +113,7 @@ func (h *handler) showOfficeMembers(w http.ResponseWriter, r *http.Request, v *v
 		return
 	}
 	h.render(w, r, v, status, pageOfficeStaff, &view{Title: v.T("Office members"),
-		Data: officeMembersData{Members: ms, Awaiting: awaiting, Admin: v.actor.Has(channel.RoleAdmin), Error: fe, ErrorFor: errorFor}})
+		Data: officeMembersData{Members: ms, Awaiting: awaiting, Error: fe, ErrorFor: errorFor}})
 }
 
 func (h *handler) confirmKeys(w http.ResponseWriter, r *http.Request, v *visit) {
