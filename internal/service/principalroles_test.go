@@ -218,3 +218,24 @@ func TestPrincipalConfirmationHolds(t *testing.T) {
 		}
 	})
 }
+
+// TestAdministratorFoundsNoOffice: on a deployment whose office is not
+// founded yet, an administrator who gave themself the office role founded
+// it, and held the key that opens every memo. The roles are refused
+// together now, and the office waits for a member who is not one.
+func TestAdministratorFoundsNoOffice(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		h := servicetest.New(t, st)
+		roles := []string{"admin", "office"}
+		if _, err := h.Svc.UpdateUser(h.Ctx, h.Admin, "admin", service.UserUpdate{Roles: &roles}); channel.ErrorCode(err) != channel.EINVALID {
+			t.Errorf("an administrator taking the office role: %v, want refused", err)
+		}
+		office := h.Create("office", false, "office")
+		d := &servicetest.Deployment{Harness: h, Office: office}
+		alice := d.Member("alice")
+		m, _ := d.Submitted(alice, "for the office")
+		if _, err := d.Svc.Acknowledge(d.Ctx, office, m.ID); err != nil {
+			t.Errorf("the office, founded by its first member who is not an administrator: %v", err)
+		}
+	})
+}
