@@ -315,15 +315,10 @@ func (s *Service) ConfirmKeys(ctx context.Context, a *Actor, username string, c 
 	}
 	// The confirmation shares withheld memos, which opens them: mail
 	// waiting for the office member is collected first, as for any memo.
+	// A submission on another node may hold rows the confirmation needs
+	// (PostgreSQL then ends one of the two): it runs again.
 	return s.withMail(ctx, a, func(ctx context.Context) error {
-		for attempt := 1; ; attempt++ {
-			// A submission on another node may hold the rows it needs
-			// (PostgreSQL then ends one of the two): start again.
-			err := s.inTx(ctx, true, func(tx store.Tx) error { return s.confirmKeys(ctx, tx, a, username, c) })
-			if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
-				return err
-			}
-		}
+		return s.retry(ctx, func(tx store.Tx) error { return s.confirmKeys(ctx, tx, a, username, c) })
 	})
 }
 

@@ -40,7 +40,8 @@ func newNonce() []byte {
 	return b
 }
 
-// memoRetries bounds how often memoTx runs again after losing a race.
+// memoRetries bounds how often a write transaction runs again after
+// losing a race (retry).
 const memoRetries = 16
 
 // memoTx runs fn on a memo the actor may open, in one write transaction.
@@ -65,22 +66,29 @@ func (s *Service) memoTxAhead(ctx context.Context, a *Actor, memoID string, more
 		}
 	}
 	return s.withMail(ctx, a, func(ctx context.Context) error {
-		for attempt := 1; ; attempt++ {
-			err := s.inTx(ctx, true, func(tx store.Tx) error {
-				if err := tx.ReadAhead(ctx, ahead); err != nil {
-					return err
-				}
-				o, err := s.openMemo(ctx, tx, a, memoID, true)
-				if err != nil {
-					return err
-				}
-				return fn(tx, o)
-			})
-			if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
+		return s.retry(ctx, func(tx store.Tx) error {
+			if err := tx.ReadAhead(ctx, ahead); err != nil {
 				return err
 			}
-		}
+			o, err := s.openMemo(ctx, tx, a, memoID, true)
+			if err != nil {
+				return err
+			}
+			return fn(tx, o)
+		})
 	})
+}
+
+// retry runs fn in a write transaction, and again, up to memoRetries
+// times in all, while it loses a race to another writer (store.Retryable:
+// a version changed meanwhile, or PostgreSQL ended it for a deadlock).
+func (s *Service) retry(ctx context.Context, fn func(tx store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, true, fn)
+		if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 // authorEvent is an event by the actor as an author of o.

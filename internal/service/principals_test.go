@@ -154,6 +154,10 @@ func TestKeysConfirmedAreNotAPrincipalsConfirmed(t *testing.T) {
 			t.Fatal(err)
 		}
 		mia = d.SignInOn(d.Svc, "mia", "mia's new phrase")
+		// Her keys' confirmation stands for what she does herself.
+		if me, err := d.Svc.Me(d.Ctx, mia); err != nil || me.KeysAwaitingConfirmation || !me.DistributionAwaitsConfirmation {
+			t.Errorf("mia made a principal: %+v, %v; want free to act, memos waiting for the office", me, err)
+		}
 		got, err := d.Svc.SetDistribution(d.Ctx, d.Admin, service.Distribution{Usernames: []string{"p1", "p2", "mia"}})
 		if err != nil {
 			t.Fatal(err)

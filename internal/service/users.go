@@ -440,24 +440,24 @@ func (s *Service) GetDistribution(ctx context.Context, a *Actor) (*Distribution,
 		if err != nil {
 			return err
 		}
-		d, err = s.describeDistribution(ctx, tx, us)
+		d, _, err = s.describeDistribution(ctx, tx, us)
 		return err
 	})
 	return d, err
 }
 
 // describeDistribution names the principals of a distribution and those
-// among them whose keys await the office's confirmation.
-func (s *Service) describeDistribution(ctx context.Context, tx store.Tx, us []*store.User) (*Distribution, error) {
-	d := &Distribution{Usernames: []string{}}
+// among them whose keys await the office's confirmation, held.
+func (s *Service) describeDistribution(ctx context.Context, tx store.Tx, us []*store.User) (d *Distribution, held []*store.User, err error) {
+	d = &Distribution{Usernames: []string{}}
 	for _, u := range us {
 		d.Usernames = append(d.Usernames, u.Username)
 	}
-	held, err := s.heldPrincipals(ctx, tx, us)
+	held, err = s.heldPrincipals(ctx, tx, us)
 	for _, u := range held {
 		d.AwaitingConfirmation = append(d.AwaitingConfirmation, u.Username)
 	}
-	return d, err
+	return d, held, err
 }
 
 func standingDistribution(ctx context.Context, tx store.Tx) ([]*store.User, error) {
@@ -522,10 +522,11 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 		if err := s.audit(ctx, tx, event{action: "config.distribution", actor: a}); err != nil {
 			return err
 		}
-		if out, err = s.describeDistribution(ctx, tx, us); err != nil {
+		var held []*store.User
+		if out, held, err = s.describeDistribution(ctx, tx, us); err != nil {
 			return err
 		}
-		return s.tellOfficeOfPrincipals(ctx, tx, us, before)
+		return s.tellOfficeOfPrincipals(ctx, tx, held, before)
 	})
 	if err != nil {
 		return nil, err
@@ -533,17 +534,17 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 	return out, nil
 }
 
-// tellOfficeOfPrincipals tells the office's members that principals put on
-// the standing distribution, us but not before, have keys to confirm.
-func (s *Service) tellOfficeOfPrincipals(ctx context.Context, tx store.Tx, us, before []*store.User) error {
-	added := slices.DeleteFunc(slices.Clone(us), func(u *store.User) bool {
+// tellOfficeOfPrincipals tells the office's members that principals whose
+// keys await them, held, were put on the standing distribution, unless
+// all were on it before.
+func (s *Service) tellOfficeOfPrincipals(ctx context.Context, tx store.Tx, held, before []*store.User) error {
+	added := slices.DeleteFunc(held, func(u *store.User) bool {
 		return slices.ContainsFunc(before, func(b *store.User) bool { return b.ID == u.ID })
 	})
-	held, err := s.heldPrincipals(ctx, tx, added)
-	if err != nil || len(held) == 0 {
-		return err
+	if len(added) == 0 {
+		return nil
 	}
-	return s.tellOfficeKeysAwait(ctx, tx, held)
+	return s.tellOfficeKeysAwait(ctx, tx, added)
 }
 
 // UserUpdate changes an account (administrators). Nil fields stay.
@@ -610,12 +611,17 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 			}
 		}
 		// Made a principal (again): the office confirms the account as one
-		// anew, whatever it confirmed before (an account that was a
-		// principal, then an administrator, is not a principal again on
-		// the old confirmation).
+		// anew. A confirmation of its keys as a principal's from before
+		// (an account that was a principal, then an administrator) is set
+		// aside; one of keys alone never counted for a principal and stays,
+		// so the account may go on acting.
 		becomesPrincipal := !wasPrincipal && hasRole(u, channel.RolePrincipal) && u.KeyState == keysActive
 		if becomesPrincipal {
-			u.KeysConfirmed = store.KeysAwaitConfirmation
+			if asPrincipal, err := s.keysConfirmed(ctx, tx, u, true); err != nil {
+				return err
+			} else if asPrincipal {
+				u.KeysConfirmed = store.KeysAwaitConfirmation
+			}
 		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "the account")
