@@ -57,6 +57,10 @@ func cmdInit(ctx context.Context, args []string) error {
 	fmt.Printf("Recovery shares (%d of %d needed) are in %s:\n", *threshold, len(shares), filepath.Join(*data, "recovery-shares"))
 	fmt.Println("  move each to its custodian, off this machine, and delete the copies here.")
 	fmt.Println("Start it with: dissent serve --data " + *data)
+	fmt.Println("Then found the channel office: create its first member, who signs in and chooses their own password;")
+	fmt.Printf("  %d custodians bring their shares and, with that member reading them the fingerprint on their account page, run\n", *threshold)
+	fmt.Println("  dissent office found --data " + *data + " --user NAME --fingerprint \"XXXX XXXX XXXX XXXX XXXX\" SHARE-FILE...")
+	fmt.Println("  Until then nothing can be submitted (docs/OPERATIONS.md, \"Found the channel office\").")
 	return nil
 }
 
@@ -141,14 +145,15 @@ func cmdDemo(ctx context.Context, args []string) error {
 	}
 	if _, err := os.Stat(cfg.LedgerKeyPath()); errors.Is(err, os.ErrNotExist) {
 		fmt.Println("Setting up a demo deployment in " + *data + " (this takes a few seconds)...")
-		if _, err := initDeployment(ctx, initOptions{data: *data, admin: "admin", display: "Service Administrator", password: demo.Password}); err != nil {
+		shares, err := initDeployment(ctx, initOptions{data: *data, admin: "admin", display: "Service Administrator", password: demo.Password})
+		if err != nil {
 			return err
 		}
 		a, err := openApp(ctx, *data, *addr, true)
 		if err != nil {
 			return err
 		}
-		err = seedDemo(ctx, a.svc)
+		err = seedDemo(ctx, a.svc, shares)
 		_ = a.store.Close()
 		if err != nil {
 			return fmt.Errorf("seeding the demo: %w", err)
@@ -170,7 +175,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	})
 }
 
-func seedDemo(ctx context.Context, svc *service.Service) error {
+func seedDemo(ctx context.Context, svc *service.Service, shares []vault.Share) error {
 	tok, _, err := svc.SignIn(ctx, "admin", demo.Password)
 	if err != nil {
 		return err
@@ -179,7 +184,7 @@ func seedDemo(ctx context.Context, svc *service.Service) error {
 	if err != nil {
 		return err
 	}
-	return demo.Seed(ctx, svc, adm)
+	return demo.Seed(ctx, svc, adm, shares)
 }
 
 func cmdUser(ctx context.Context, args []string) error {
@@ -321,17 +326,9 @@ func cmdRecovery(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	var shares []vault.Share
-	for _, f := range fs.Args() {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		sh, err := vault.ParseShare(string(b))
-		if err != nil {
-			return channel.Invalid("shares", "%s: %v", f, err)
-		}
-		shares = append(shares, sh)
+	shares, err := readShares(fs.Args())
+	if err != nil {
+		return err
 	}
 	// The keys are sealed under a password only the user knows: the one
 	// the administrator set at the reset would let them open the keys.
@@ -348,6 +345,56 @@ func cmdRecovery(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("The keys of %s are restored under the password they just typed, which is now their password; the one the administrator set no longer works. They have been told in the app. Memos and invitations reach them again once a member of the channel office, not an administrator, confirms their keys with them (Office, Members).\n", *user)
+	return nil
+}
+
+// readShares reads the custodians' share files.
+func readShares(files []string) ([]vault.Share, error) {
+	var shares []vault.Share
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		sh, err := vault.ParseShare(string(b))
+		if err != nil {
+			return nil, channel.Invalid("shares", "%s: %v", f, err)
+		}
+		shares = append(shares, sh)
+	}
+	return shares, nil
+}
+
+// cmdOffice founds the channel office at the custodians' ceremony: no
+// sign-in does, since an administrator could be the one who signed in
+// first (service.FoundOffice).
+func cmdOffice(ctx context.Context, args []string) error {
+	const usage = "usage: dissent office found --data DIR --user NAME --fingerprint \"XXXX XXXX XXXX XXXX XXXX\" SHARE-FILE..."
+	if len(args) == 0 || args[0] != "found" {
+		return channel.Invalid("command", usage)
+	}
+	fs, data, _ := flags("office found")
+	user := fs.String("user", "", "the office's first member (they have signed in and chosen their own password)")
+	fingerprint := fs.String("fingerprint", "", "the fingerprint of their keys, which they read from their own account page")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *user == "" || *fingerprint == "" || fs.NArg() == 0 {
+		return channel.Invalid("command", usage)
+	}
+	shares, err := readShares(fs.Args())
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, *data, "", false)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	if err := a.svc.FoundOffice(ctx, shares, *user, *fingerprint); err != nil {
+		return err
+	}
+	fmt.Printf("The channel office is founded: %s holds its key, and memos submitted from now on reach it. %s lets the office's other members in (Office, Members) and confirms the principals' keys with them.\n", *user, *user)
 	return nil
 }
 

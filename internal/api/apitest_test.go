@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,6 +246,13 @@ func (e *env) user(username string, eligible bool, roles ...string) {
 		Password: servicetest.InitialPassword(username), Roles: roles, Eligible: eligible,
 	})
 	e.enrol(username)
+	// The custodians found the office with its first member (the CLI's
+	// `dissent office found`; no route does it).
+	if slices.Contains(roles, "office") {
+		if me := decode[service.User](e.t, e.must(http.StatusOK, username, "GET", "/api/v1/me", nil)); me.OfficeAccess == "unfounded" {
+			e.h.Found(username)
+		}
+	}
 }
 
 // confirm has "office" confirm each principal's keys, as the person reads

@@ -50,6 +50,15 @@ func testLifecycle(t *testing.T, e *env) {
 	problemOf(t, e.must(http.StatusUnprocessableEntity, "office", "PUT", "/api/v1/me/password",
 		map[string]string{"current_password": servicetest.InitialPassword("office"), "new_password": servicetest.InitialPassword("office")}))
 	e.enrol("office")
+	// No sign-in founds the office: the custodians do, with its first
+	// member (the CLI's `dissent office found`).
+	if me := decode[service.User](t, e.must(http.StatusOK, "office", "GET", "/api/v1/me", nil)); me.OfficeAccess != "unfounded" {
+		t.Errorf("the office's first member before the founding: office_access %q, want unfounded", me.OfficeAccess)
+	}
+	if p := problemOf(t, e.must(http.StatusForbidden, "office", "GET", "/api/v1/office/key-confirmations", nil)); !strings.Contains(p.Detail, "not founded yet") {
+		t.Errorf("the office's list before the founding: %q, want that it is not founded", p.Detail)
+	}
+	e.h.Found("office")
 	e.user("office2", false, "office") // joins later: waits for a grant
 	for _, p := range []string{"p1", "p2", "p3"} {
 		e.user(p, false, "principal")

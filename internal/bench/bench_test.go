@@ -16,6 +16,7 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/config"
 	httpserver "github.com/dissent-channel/dissent/internal/server"
+	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
@@ -201,6 +202,19 @@ func TestRunAgainstServer(t *testing.T) {
 	}
 }
 
+// TestOfficeNotFounded: a run against a server whose office the
+// custodians have not founded says so, instead of measuring submissions
+// that every server refuses.
+func TestOfficeNotFounded(t *testing.T) {
+	_, err := Run(context.Background(), Options{
+		URL: serve(t, false), Admin: "admin", AdminPassword: servicetest.Password("admin"), Store: "sqlite",
+		Clients: 1, Duration: 100 * time.Millisecond, Pool: 1, CablePool: 1, Workloads: []string{SubmitSmall},
+	}, io.Discard, io.Discard, false)
+	if err == nil || !strings.Contains(err.Error(), "is not founded: found it with `dissent office found` first") {
+		t.Errorf("a run against a server without an office: %v", err)
+	}
+}
+
 // TestReadMemosNoneOfTheKind asks to read cable memos where there are none:
 // the run says which workload makes them, instead of reading nothing.
 func TestReadMemosNoneOfTheKind(t *testing.T) {
@@ -239,10 +253,43 @@ func TestInboxAlone(t *testing.T) {
 	}
 }
 
-// testServer serves a new SQLite deployment in this process and returns its URL.
+// testServer serves a new SQLite deployment in this process, its office
+// founded with bench-office as the custodians would, and returns its URL.
 func testServer(t *testing.T) string {
 	t.Helper()
+	return serve(t, true)
+}
+
+// serve serves a new SQLite deployment in this process, with the office
+// founded or not, and returns its URL.
+func serve(t *testing.T, founded bool) string {
+	t.Helper()
 	h := servicetest.New(t, storetest.OpenSQLite(t))
+	if founded {
+		const office = "bench-office"
+		if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: office, DisplayName: "Bench office", Email: "office@bench.invalid",
+			Password: "initial-" + password(office), Roles: []string{"office"}}); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := h.Svc.SignIn(h.Ctx, office, "initial-"+password(office))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Svc.ChangePassword(h.Ctx, h.Authenticate(tok), "initial-"+password(office), password(office)); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err = h.Svc.SignIn(h.Ctx, office, password(office))
+		if err != nil {
+			t.Fatal(err)
+		}
+		me, err := h.Svc.Me(h.Ctx, h.Authenticate(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Svc.FoundOffice(h.Ctx, h.Shares, office, me.KeysFingerprint); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg, err := config.Load(t.TempDir(), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

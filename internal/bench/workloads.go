@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,8 +168,11 @@ func (r *runner) populate(ctx context.Context, members int) error {
 		}
 		return nil
 	}
-	// The first office member founds the office's key: before anyone else.
+	// The office first: the custodians found it with its first member.
 	if err := create(ctx, "bench-office", []string{"office"}, false); err != nil {
+		return err
+	}
+	if err := r.foundOffice(ctx, "bench-office"); err != nil {
 		return err
 	}
 	var principals []string
@@ -212,6 +217,44 @@ func (r *runner) populate(ctx context.Context, members int) error {
 				return fmt.Errorf("bench: the office confirms %s's keys: %w", p.name, err)
 			}
 		}
+	}
+	return nil
+}
+
+// foundOffice has the custodians found the office with username, who reads
+// them the fingerprint on their account, as at the ceremony: `dissent
+// office found` with the shares that `dissent init` wrote to the data
+// folder. The office of a server given by --url must be founded already.
+func (r *runner) foundOffice(ctx context.Context, username string) error {
+	tok, err := r.c.signIn(ctx, username, password(username))
+	if err != nil {
+		return fmt.Errorf("bench: sign in as %s: %w", username, err)
+	}
+	var me struct {
+		Access      string `json:"office_access"`
+		Fingerprint string `json:"keys_fingerprint"`
+	}
+	if err := r.c.do(ctx, "GET", "/api/v1/me", tok, nil, &me); err != nil {
+		return err
+	}
+	if me.Access != "unfounded" {
+		return nil
+	}
+	if r.srv.data == "" {
+		return fmt.Errorf("bench: the channel office of %s is not founded: found it with `dissent office found` first", r.srv.url)
+	}
+	shares, err := filepath.Glob(filepath.Join(r.srv.data, "recovery-shares", "*.txt"))
+	if err != nil || len(shares) == 0 {
+		return fmt.Errorf("bench: no recovery shares in %s to found the office with", r.srv.data)
+	}
+	r.out.status("the custodians found the office with %s", username)
+	ctx, cancel := context.WithTimeout(ctx, serverTimeout)
+	defer cancel()
+	args := append([]string{"office", "found", "--data", r.srv.data, "--user", username, "--fingerprint", me.Fingerprint}, shares...)
+	cmd := exec.CommandContext(ctx, r.srv.exe, args...)
+	cmd.Env = childEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("bench: dissent office found: %w\n%s", err, out)
 	}
 	return nil
 }

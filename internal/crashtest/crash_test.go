@@ -165,6 +165,27 @@ func addUser(t *testing.T, admin *client, u string, roles []string) {
 	}
 }
 
+// foundOffice has the custodians found the office with u, who reads them
+// the fingerprint on their account: `dissent office found` with the shares
+// that init wrote to the data folder, while the server runs.
+func foundOffice(t *testing.T, url, data, u string) {
+	t.Helper()
+	var me struct {
+		Fingerprint string `json:"keys_fingerprint"`
+	}
+	if code, err := signIn(t, url, u, u+"-password-1").do("GET", "/api/v1/me", nil, &me); code != 200 || err != nil {
+		t.Fatalf("me %s: %d %v", u, code, err)
+	}
+	shares, err := filepath.Glob(filepath.Join(data, "recovery-shares", "*.txt"))
+	if err != nil || len(shares) == 0 {
+		t.Fatalf("no recovery shares in %s: %v", data, err)
+	}
+	args := append([]string{"office", "found", "--data", data, "--user", u, "--fingerprint", me.Fingerprint}, shares...)
+	if out, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
+		t.Fatalf("dissent office found: %v\n%s", err, out)
+	}
+}
+
 func signIn(t *testing.T, url, user, password string) *client {
 	t.Helper()
 	c := &client{url: url, hc: &http.Client{Timeout: 30 * time.Second}}
@@ -229,6 +250,7 @@ func TestSIGKILLDuringSubmissions(t *testing.T) {
 		}
 		addUser(t, admin, u, r)
 	}
+	foundOffice(t, srv.url, data, "office")
 	if code, err := admin.do("PUT", "/api/v1/admin/distribution", map[string]any{"usernames": []string{"p1"}}, nil); code != 200 || err != nil {
 		t.Fatalf("distribution: %d %v", code, err)
 	}

@@ -61,6 +61,7 @@ func TestFloodWhileSubmitting(t *testing.T) {
 		}
 		addUser(t, admin, u, []string{role})
 	}
+	foundOffice(t, srv.url, data, "office")
 	m1, m2 := signIn(t, srv.url, "m1", "m1-password-1"), signIn(t, srv.url, "m2", "m2-password-1")
 
 	deadline := time.Now().Add(4 * time.Second)

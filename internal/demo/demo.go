@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // Password is every demo account's password.
@@ -37,6 +38,7 @@ type seeder struct {
 	svc    *service.Service
 	clock  *clock
 	actors map[string]*service.Actor
+	shares []vault.Share // the recovery custodians', who found the office
 }
 
 // clock is the service's clock while the demo is seeded: the seeder moves
@@ -74,10 +76,10 @@ func (c *clock) stop() {
 // Seed creates the demo accounts and memos. admin must be an administrator
 // of an empty deployment (after service.Init). The service's clock is moved
 // through the past three weeks while seeding and restored at the end.
-func Seed(ctx context.Context, svc *service.Service, admin *service.Actor) error {
+func Seed(ctx context.Context, svc *service.Service, admin *service.Actor, shares []vault.Share) error {
 	c := &clock{real: svc.Now, at: svc.Now().Add(-21 * 24 * time.Hour).Truncate(time.Hour)}
 	defer c.stop()
-	s := &seeder{ctx: ctx, svc: svc, clock: c, actors: map[string]*service.Actor{"admin": admin}}
+	s := &seeder{ctx: ctx, svc: svc, clock: c, actors: map[string]*service.Actor{"admin": admin}, shares: shares}
 	svc.Now = c.now
 	if err := s.people(); err != nil {
 		return err
@@ -169,7 +171,17 @@ func (s *seeder) people() error {
 			return err
 		}
 	}
+	// The custodians found the office with Ruth, who reads them the
+	// fingerprint on her account page.
 	s.tick(time.Hour)
+	me, err := s.svc.Me(s.ctx, s.as("ruth"))
+	if err != nil {
+		return err
+	}
+	if err := s.svc.FoundOffice(s.ctx, s.shares[:s.shares[0].Threshold], "ruth", me.KeysFingerprint); err != nil {
+		return fmt.Errorf("demo: found the office: %w", err)
+	}
+	delete(s.actors, "ruth") // signed in again, with the office's key
 	if err := s.svc.GrantOffice(s.ctx, s.as("ruth"), "omar"); err != nil {
 		return fmt.Errorf("demo: grant office: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"slices"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -90,13 +89,8 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 		// No notice: the user has just chosen it. Had an administrator
 		// done it first, the user's own sign-in with the password they
 		// were given fails, which they see.
-		if _, err := s.checkpoint(ctx, tx); err != nil {
-			return err
-		}
-		if !slices.Contains(u.Roles, string(channel.RoleOffice)) {
-			return nil
-		}
-		return s.foundOfficeIfNone(ctx, tx, u)
+		_, err = s.checkpoint(ctx, tx)
+		return err
 	})
 }
 

@@ -651,11 +651,11 @@ func TestRemovedCheckpointsDoNotHideNewerKeys(t *testing.T) {
 	})
 }
 
-// TestOfficeIsNotFoundedTwice: someone with the database deletes the
-// office key's settings, hoping that the next office account to get keys
-// founds a new office, with a key they hold, which every later memo would
-// be wrapped to. The ledger remembers the office's founding: the node
-// refuses and stops reporting ready. (Review: helper-21.)
+// TestOfficeIsNotFoundedTwice: someone with the database, and the
+// custodians' shares, deletes the office key's settings, hoping to found a
+// new office with an account of theirs, with a key they hold, which every
+// later memo would be wrapped to. The ledger remembers the office's
+// founding: the node refuses and stops reporting ready. (Review: helper-21.)
 func TestOfficeIsNotFoundedTwice(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
 		d := servicetest.NewDeployment(t, st)
@@ -666,10 +666,14 @@ func TestOfficeIsNotFoundedTwice(t *testing.T) {
 			Password: servicetest.InitialPassword("puppet"), Roles: []string{"office"}}); err != nil {
 			t.Fatal(err)
 		}
-		puppet := d.SignInOn(d.Svc, "puppet", servicetest.InitialPassword("puppet"))
-		err := d.Svc.ChangePassword(d.Ctx, puppet, servicetest.InitialPassword("puppet"), servicetest.Password("puppet"))
+		d.Enrol("puppet")
+		me, err := d.Svc.Me(d.Ctx, d.SignIn("puppet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = d.Svc.FoundOffice(d.Ctx, d.Shares, "puppet", me.KeysFingerprint)
 		if !errors.Is(err, service.ErrNotAnchored) {
-			t.Fatalf("an office account enrolling after the office's key was deleted: %v, want refused", err)
+			t.Fatalf("founding the office again after its key was deleted: %v, want refused", err)
 		}
 		if n := r.count(`SELECT COUNT(*) FROM settings WHERE name = 'office.public'`); n != 0 {
 			t.Error("a new office was founded")

@@ -203,7 +203,7 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []
 		return nil, nil, err
 	}
 	if office == nil {
-		return nil, nil, channel.Errorf(channel.ECONFLICT, "the channel office is not set up yet: an administrator must create its first member, who then signs in and chooses their own password")
+		return nil, nil, channel.Errorf(channel.ECONFLICT, "%s", officeUnfounded)
 	}
 	all, err := s.wraps(o, officeGroup, string(office), "system", nil, true)
 	if err != nil {

@@ -324,6 +324,11 @@ func (s *Service) unwrapOffice(ctx context.Context, tx store.Tx, a *Actor) (*vau
 	}
 	gk, err := tx.GroupKey(ctx, officeGroup, a.User.ID)
 	if errors.Is(err, store.ErrNotFound) {
+		if founded, err := officeFounded(ctx, tx); err != nil {
+			return nil, err
+		} else if !founded {
+			return nil, channel.Errorf(channel.EFORBIDDEN, "%s", officeUnfounded)
+		}
 		return nil, channel.Errorf(channel.EFORBIDDEN, "your office access awaits a grant by a current member of the channel office")
 	} else if err != nil {
 		return nil, err

@@ -242,8 +242,8 @@ func TestResetBeforeFirstSignIn(t *testing.T) {
 }
 
 // TestOfficeRoleBeforeFirstSignIn: the office role given to an account
-// whose user has not chosen a password yet founds no office (there is no
-// key to wrap it to); the office is founded when they choose one.
+// whose user has not chosen a password yet founds no office, and nor does
+// choosing one: the custodians found it with them.
 func TestOfficeRoleBeforeFirstSignIn(t *testing.T) {
 	h := servicetest.New(t, storetest.OpenSQLite(t))
 	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "clerk", DisplayName: "C", Email: "c@example.test",
@@ -255,12 +255,19 @@ func TestOfficeRoleBeforeFirstSignIn(t *testing.T) {
 		t.Fatalf("the office role for an account without keys: %v", err)
 	}
 	h.Enrol("clerk")
-	me, err := h.Svc.Me(h.Ctx, h.SignIn("clerk"))
-	if err != nil {
-		t.Fatal(err)
+	access := func() string {
+		me, err := h.Svc.Me(h.Ctx, h.SignIn("clerk"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return me.OfficeAccess
 	}
-	if me.OfficeAccess != "granted" {
-		t.Errorf("the office's first member, after choosing a password: office access %q", me.OfficeAccess)
+	if got := access(); got != "unfounded" {
+		t.Errorf("the office's first member, after choosing a password: office access %q, want unfounded", got)
+	}
+	h.Found("clerk")
+	if got := access(); got != "granted" {
+		t.Errorf("the office's first member, once the custodians founded it: office access %q", got)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -31,7 +30,9 @@ type User struct {
 	Eligible    *bool    `json:"eligible,omitempty"`
 	Disabled    bool     `json:"disabled,omitempty"`
 	KeyState    string   `json:"key_state,omitempty"`
-	// OfficeAccess is "granted" or "pending" for office members.
+	// OfficeAccess is, for office members, "granted"; "pending" until a
+	// current member grants it; or "unfounded" until the recovery
+	// custodians found the office with its first member (FoundOffice).
 	OfficeAccess string `json:"office_access,omitempty"`
 	// KeysFingerprint names the caller's own public keys (Me only): the
 	// office reads it back to them before it confirms keys made again.
@@ -184,9 +185,10 @@ func makeKeys(u *store.User, kek vault.Key, recoveryBox string) (*vault.Identity
 	return id, nil
 }
 
-// insertUser stores a prepared account. The first office member founds the
-// office's group key; later ones wait for a grant by a current member, so
-// that an administrator cannot let themselves in by assigning a role.
+// insertUser stores a prepared account. An office member gets no office
+// key by it: the custodians found the office (FoundOffice), and later
+// members wait for a grant by a current one, so that an administrator
+// cannot let themselves in by assigning a role.
 //
 // An account made with keys has them anchored by its user.create entry,
 // and the caller signs a checkpoint before the transaction ends.
@@ -207,13 +209,7 @@ func (s *Service) insertUser(ctx context.Context, tx store.Tx, by *Actor, p *pre
 	if p.rec.KeyState != keysActive {
 		return s.audit(ctx, tx, ev)
 	}
-	if !slices.Contains(p.rec.Roles, string(channel.RoleOffice)) {
-		return nil
-	}
-	if _, err := s.checkpoint(ctx, tx); err != nil {
-		return err
-	}
-	return s.foundOfficeIfNone(ctx, tx, p.rec)
+	return nil
 }
 
 func roleOf(a *Actor) string {
@@ -221,91 +217,6 @@ func roleOf(a *Actor) string {
 		return ""
 	}
 	return primaryRole(a)
-}
-
-// foundOfficeIfNone makes the office's group key when no one holds it yet,
-// wrapping it to its first member and to the recovery key, anchors its
-// public key and signs a checkpoint over the anchor. u's keys must be
-// anchored in a checkpoint already.
-func (s *Service) foundOfficeIfNone(ctx context.Context, tx store.Tx, u *store.User) error {
-	if _, err := tx.Setting(ctx, settingOffice); err == nil {
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	// The ledger remembers an office founded before, even if the
-	// database forgot it: founding another would hand its key to whoever
-	// enrols next, and every memo after with it.
-	if err := s.officeNeverFounded(ctx, tx); err != nil {
-		return err
-	}
-	// An administrator in the office from before the roles were refused
-	// together does not found it: a member who is not one does.
-	if hasRole(u, channel.RoleAdmin) {
-		return nil
-	}
-	if held, err := s.keysHeld(ctx, tx, u); err != nil {
-		return err
-	} else if held {
-		return errAwaitingConfirmation("", u.Username)
-	}
-	office, err := vault.NewIdentity()
-	if err != nil {
-		return err
-	}
-	recoveryBox, err := s.recoveryBox(ctx, tx)
-	if err != nil {
-		return err
-	}
-	forRecovery, err := vault.SealIdentityTo(recoveryBox, officeGroup, office)
-	if err != nil {
-		return err
-	}
-	if err := tx.PutSetting(ctx, settingOffice, []byte(office.Public().Box)); err != nil {
-		return err
-	}
-	if err := s.anchorOffice(ctx, tx, office.Public().Box); err != nil {
-		return err
-	}
-	if err := tx.PutSetting(ctx, settingOffice+".recovery", forRecovery); err != nil {
-		return err
-	}
-	wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
-	if err != nil {
-		return err
-	}
-	if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: "founding", GrantedAt: micros(s.now())}); err != nil {
-		return err
-	}
-	if err := s.audit(ctx, tx, event{action: "office.grant", role: "system", subject: u.ID}); err != nil {
-		return err
-	}
-	_, err = s.checkpoint(ctx, tx)
-	return err
-}
-
-// officeNeverFounded fails, as tampering, if the ledger anchors an office
-// key: the office was founded, and its key is gone from the database.
-func (s *Service) officeNeverFounded(ctx context.Context, tx store.Tx) error {
-	_, cp, problem, err := s.ownLatest(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if problem == "" {
-		var seen seenAnchors
-		if seen, problem, err = s.anchorsOf(ctx, tx, officeGroup, cp); err != nil {
-			return err
-		}
-		if problem == "" && len(seen.entries) > 0 {
-			problem = fmt.Sprintf("the office was founded (entry %d), but its key is gone from the database", seen.entries[0])
-		}
-	}
-	if problem == "" {
-		return nil
-	}
-	s.tampered.Store(true)
-	s.log.Error("the channel office would be founded again: refused; put the office's settings back from a backup", "problem", problem)
-	return errInternal("%w: %s: %s", ErrNotAnchored, officeGroup, problem)
 }
 
 // CreateUser makes an account (administrators only).
@@ -406,10 +317,17 @@ func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 		switch {
 		case err == nil:
 			u.OfficeAccess = "granted"
-		case errors.Is(err, store.ErrNotFound):
-			u.OfficeAccess = "pending"
-		default:
+		case !errors.Is(err, store.ErrNotFound):
 			return err
+		default:
+			founded, err := officeFounded(ctx, tx)
+			if err != nil {
+				return err
+			}
+			u.OfficeAccess = "pending"
+			if !founded {
+				u.OfficeAccess = "unfounded"
+			}
 		}
 		return nil
 	})
@@ -638,13 +556,6 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 		}
 		if hadOffice && !slices.Contains(u.Roles, string(channel.RoleOffice)) {
 			if err := tx.DeleteGroupKey(ctx, officeGroup, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		// An account without keys yet founds the office, if no one has,
-		// when its user chooses their password (ChangePassword).
-		if !hadOffice && slices.Contains(u.Roles, string(channel.RoleOffice)) && u.KeyState == keysActive {
-			if err := s.foundOfficeIfNone(ctx, tx, u); err != nil {
 				return err
 			}
 		}

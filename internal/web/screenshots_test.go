@@ -26,7 +26,7 @@ import (
 //	DISSENT_SCREENSHOTS=1 go test ./internal/web -run TestMainPages
 func TestMainPages(t *testing.T) {
 	h := servicetest.New(t, storetest.OpenSQLite(t))
-	if err := demo.Seed(h.Ctx, h.Svc, h.Admin); err != nil {
+	if err := demo.Seed(h.Ctx, h.Svc, h.Admin, h.Shares); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()

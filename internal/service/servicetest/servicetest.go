@@ -5,6 +5,7 @@ package servicetest
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -132,7 +133,31 @@ func (h *Harness) Create(username string, eligible bool, roles ...string) *servi
 		h.T.Fatalf("create user %q: %v", username, err)
 	}
 	h.Enrol(username)
-	return h.SignIn(username)
+	a := h.SignIn(username)
+	// The custodians found the office with its first member.
+	if slices.Contains(roles, "office") && !slices.Contains(roles, "admin") {
+		if me, err := h.Svc.Me(h.Ctx, a); err != nil {
+			h.T.Fatalf("me %q: %v", username, err)
+		} else if me.OfficeAccess == "unfounded" {
+			h.Found(username)
+			a = h.SignIn(username)
+		}
+	}
+	return a
+}
+
+// Found has Threshold of the custodians found the channel office with
+// username, who reads them the fingerprint on their account page, as at
+// the ceremony (`dissent office found`).
+func (h *Harness) Found(username string) {
+	h.T.Helper()
+	me, err := h.Svc.Me(h.Ctx, h.SignIn(username))
+	if err != nil {
+		h.T.Fatalf("me %q: %v", username, err)
+	}
+	if err := h.Svc.FoundOffice(h.Ctx, h.Shares[:h.Shares[0].Threshold], username, me.KeysFingerprint); err != nil {
+		h.T.Fatalf("the custodians found the office with %q: %v", username, err)
+	}
 }
 
 // InitialPassword is the password the administrator gives username.
