@@ -1,12 +1,16 @@
 package web
 
 import (
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
 func TestRevokeReader(t *testing.T) {
@@ -230,5 +234,39 @@ func TestPrincipalAwaitsTheOffice(t *testing.T) {
 	}
 	if strings.Contains(principal.get("/account").body, memos) {
 		t.Error("p3's account page still says memos wait")
+	}
+}
+
+// TestOfficeAwaitsItsFounding: the office's first member, before the
+// custodians found the office, is told so on their account page, beside
+// the fingerprint they read them, and the office's pages say why they are
+// closed; once founded, access is granted.
+func TestOfficeAwaitsItsFounding(t *testing.T) {
+	h := servicetest.New(t, storetest.OpenSQLite(t))
+	mux := http.NewServeMux()
+	Register(mux, h.Svc, Options{Log: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	s := &site{Deployment: &servicetest.Deployment{Harness: h}, srv: srv}
+	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "ruth", DisplayName: "Ruth", Email: "ruth@example.test",
+		Password: servicetest.InitialPassword("ruth"), Roles: []string{"office"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.Enrol("ruth")
+	ruth := s.signedIn(t, "ruth")
+	const unfounded = "The channel office is not founded yet"
+	account := ruth.get("/account").body
+	if !strings.Contains(account, unfounded) || !strings.Contains(account, "Your keys&#39; fingerprint") {
+		t.Errorf("ruth's account page does not say the office awaits its founding, beside her fingerprint:\n%s", account)
+	}
+	if res := ruth.get("/office"); res.StatusCode != http.StatusForbidden || !strings.Contains(res.body, "not founded yet") {
+		t.Errorf("the office's inbox before the founding: status %d, want 403 saying why", res.StatusCode)
+	}
+	h.Found("ruth")
+	if body := ruth.get("/account").body; strings.Contains(body, unfounded) || !strings.Contains(body, "Granted") {
+		t.Error("ruth's account page after the founding does not say her access is granted")
+	}
+	if res := ruth.get("/office"); res.StatusCode != http.StatusOK {
+		t.Errorf("the office's inbox after the founding: status %d", res.StatusCode)
 	}
 }
