@@ -51,7 +51,7 @@ func init() {
 		{"calendar", "calendar --profile P --from RFC3339 [--tz ZONE] [--data DIR]", "print the deadlines of a memo submitted at a moment", cmdCalendar},
 		{"config", "config check [--data DIR]", "check the configuration and print it", cmdConfig},
 		{"recovery", "recovery restore --data DIR --user NAME SHARE-FILE...", "restore a user's keys with k custodians' shares", cmdRecovery},
-		{"office", "office found --data DIR --user NAME --fingerprint FP SHARE-FILE...", "found the channel office with k custodians' shares and its first member", cmdOffice},
+		{"office", "office found|grant --data DIR --user NAME --fingerprint FP SHARE-FILE...", "found the channel office, or give its key to a member when none can, with k custodians' shares and the member", cmdOffice},
 		{"verify", "verify --key ledger.pub BUNDLE.json|RECEIPT.json|PROOF.json|EXPORT-DIR", "verify an exported memo, receipt, ledger entry or ledger offline", cmdVerify},
 		{"memo", "memo verify --key ledger.pub BUNDLE.json", "verify an exported memo's signatures and receipt offline", cmdMemo},
 		{"ledger", "ledger export --to DIR | witness-key --name N | cosign --key K --log-key P --state LAST [--proof P.json] CHECKPOINT", "export the ledger; witness checkpoints", cmdLedger},

@@ -67,10 +67,18 @@ func TestOfficeFound(t *testing.T) {
 	if code, out := found("0000 0000 0000 0000 0000", one, two); code == 0 || !strings.Contains(out, "not the fingerprint") {
 		t.Errorf("a wrong fingerprint: %d\n%s", code, out)
 	}
-	if code, out := found(me.KeysFingerprint, one, two); code != 0 || !strings.Contains(out, "The channel office is founded: ruth holds its key") {
+	if code, out := found(me.KeysFingerprint, one, two); code != 0 || !strings.Contains(out, "The channel office is founded: ruth holds its key") || !strings.Contains(out, "The keys of ruth were made at ") {
 		t.Fatalf("the founding: %d\n%s", code, out)
 	}
-	if code, out := found(me.KeysFingerprint, one, two); code == 0 || !strings.Contains(out, "founded already") {
+	if code, out := found(me.KeysFingerprint, one, two); code == 0 || !strings.Contains(out, "founded already") || !strings.Contains(out, "dissent office grant") {
 		t.Errorf("a second founding: %d\n%s", code, out)
+	}
+	// The custodians give the key to a member who holds it: refused.
+	code, out := runCLI(t, "", "office", "grant", "--data", data, "--user", "ruth", "--fingerprint", me.KeysFingerprint, one, two)
+	if code == 0 || !strings.Contains(out, "holds the office's key already") {
+		t.Errorf("a grant to the founder: %d\n%s", code, out)
+	}
+	if code, out := runCLI(t, "", "office", "dissolve", "--data", data); code != 2 || !strings.Contains(out, "usage: dissent office found|grant") {
+		t.Errorf("an unknown ceremony: %d\n%s", code, out)
 	}
 }

@@ -57,8 +57,9 @@ func cmdInit(ctx context.Context, args []string) error {
 	fmt.Printf("Recovery shares (%d of %d needed) are in %s:\n", *threshold, len(shares), filepath.Join(*data, "recovery-shares"))
 	fmt.Println("  move each to its custodian, off this machine, and delete the copies here.")
 	fmt.Println("Start it with: dissent serve --data " + *data)
-	fmt.Println("Then found the channel office: create its first member, who signs in and chooses their own password;")
-	fmt.Printf("  %d custodians bring their shares and, with that member reading them the fingerprint on their account page, run\n", *threshold)
+	fmt.Printf("Then found the channel office at a ceremony: %d custodians bring their shares; an administrator creates the\n", *threshold)
+	fmt.Println("  office's first member, who signs in for the first time in their sight, chooses their own password and reads")
+	fmt.Println("  them the fingerprint on their account page; then run")
 	fmt.Println("  dissent office found --data " + *data + " --user NAME --fingerprint \"XXXX XXXX XXXX XXXX XXXX\" SHARE-FILE...")
 	fmt.Println("  Until then nothing can be submitted (docs/OPERATIONS.md, \"Found the channel office\").")
 	return nil
@@ -365,17 +366,18 @@ func readShares(files []string) ([]vault.Share, error) {
 	return shares, nil
 }
 
-// cmdOffice founds the channel office at the custodians' ceremony: no
-// sign-in does, since an administrator could be the one who signed in
-// first (service.FoundOffice).
+// cmdOffice runs the custodians' ceremonies for the channel office:
+// founding it (no sign-in does, since an administrator could be the one
+// who signed in first) and giving its key to a member when none of its
+// members can (service.FoundOffice, GrantOfficeByCustodians).
 func cmdOffice(ctx context.Context, args []string) error {
-	const usage = "usage: dissent office found --data DIR --user NAME --fingerprint \"XXXX XXXX XXXX XXXX XXXX\" SHARE-FILE..."
-	if len(args) == 0 || args[0] != "found" {
+	const usage = "usage: dissent office found|grant --data DIR --user NAME --fingerprint \"XXXX XXXX XXXX XXXX XXXX\" SHARE-FILE..."
+	if len(args) == 0 || (args[0] != "found" && args[0] != "grant") {
 		return channel.Invalid("command", usage)
 	}
-	fs, data, _ := flags("office found")
-	user := fs.String("user", "", "the office's first member (they have signed in and chosen their own password)")
-	fingerprint := fs.String("fingerprint", "", "the fingerprint of their keys, which they read from their own account page")
+	fs, data, _ := flags("office " + args[0])
+	user := fs.String("user", "", "the office member, who has just signed in for the first time in your sight and chosen their own password")
+	fingerprint := fs.String("fingerprint", "", "the fingerprint of their keys, which they read you from their own account page")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -391,10 +393,18 @@ func cmdOffice(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.store.Close()
-	if err := a.svc.FoundOffice(ctx, shares, *user, *fingerprint); err != nil {
+	do, done := a.svc.FoundOffice, "The channel office is founded: %s holds its key, and memos submitted from now on reach it. They let the office's other members in (Office, Members) and confirm the principals' keys with them.\n"
+	if args[0] == "grant" {
+		do, done = a.svc.GrantOfficeByCustodians, "%s holds the office's key: they open its memos, let its other members in and confirm keys.\n"
+	}
+	made, err := do(ctx, shares, *user, *fingerprint)
+	if !made.IsZero() {
+		fmt.Printf("The keys of %s were made at %s (%s ago): that must be the first sign-in you watched.\n", *user, made.UTC().Format(time.RFC3339), time.Since(made).Round(time.Second))
+	}
+	if err != nil {
 		return err
 	}
-	fmt.Printf("The channel office is founded: %s holds its key, and memos submitted from now on reach it. %s lets the office's other members in (Office, Members) and confirms the principals' keys with them.\n", *user, *user)
+	fmt.Printf(done, *user)
 	return nil
 }
 

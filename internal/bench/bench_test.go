@@ -286,7 +286,7 @@ func serve(t *testing.T, founded bool) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := h.Svc.FoundOffice(h.Ctx, h.Shares, office, me.KeysFingerprint); err != nil {
+		if _, err := h.Svc.FoundOffice(h.Ctx, h.Shares, office, me.KeysFingerprint); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -178,7 +178,7 @@ func (s *seeder) people() error {
 	if err != nil {
 		return err
 	}
-	if err := s.svc.FoundOffice(s.ctx, s.shares[:s.shares[0].Threshold], "ruth", me.KeysFingerprint); err != nil {
+	if _, err := s.svc.FoundOffice(s.ctx, s.shares[:s.shares[0].Threshold], "ruth", me.KeysFingerprint); err != nil {
 		return fmt.Errorf("demo: found the office: %w", err)
 	}
 	delete(s.actors, "ruth") // signed in again, with the office's key

@@ -13,9 +13,8 @@ import (
 
 // ChangePassword re-wraps the actor's keys under a new password and ends
 // every other session. An account an administrator made has no keys yet
-// (keysPending): they are made now, under the user's own password, and if
-// the user is the channel office's first member the office is founded with
-// them.
+// (keysPending): they are made now, under the user's own password. No
+// sign-in founds the channel office: the custodians do (FoundOffice).
 func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next string) error {
 	if err := channel.ValidatePassword("new_password", next); err != nil {
 		return err

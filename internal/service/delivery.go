@@ -203,6 +203,9 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []
 		return nil, nil, err
 	}
 	if office == nil {
+		if _, err := s.officeFounded(ctx, tx); err != nil {
+			return nil, nil, err // the ledger anchors an office the database lost
+		}
 		return nil, nil, channel.Errorf(channel.ECONFLICT, "%s", officeUnfounded)
 	}
 	all, err := s.wraps(o, officeGroup, string(office), "system", nil, true)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -25,32 +26,100 @@ import (
 // fingerprint, so an administrator who made the keys is found out there:
 // the person cannot sign in with the password they were given.
 
+// ceremonyWindow is how recently the member's keys must have been made
+// for the custodians to found the office with them, or give them its key:
+// the person signs in for the first time at the ceremony and chooses their
+// own password there, in the custodians' sight. Keys made earlier could be
+// an administrator's, made at a first sign-in with the password they gave
+// the account, then handed over with a second password of their choosing.
+const ceremonyWindow = time.Hour
+
 // FoundOffice makes the channel office's group key and gives it to its
 // first member, username, whose keys have fingerprint (as their account
-// page shows it), once shares rebuild this deployment's recovery key.
-func (s *Service) FoundOffice(ctx context.Context, shares []vault.Share, username, fingerprint string) error {
+// page shows it), once shares rebuild this deployment's recovery key. It
+// returns when the member's keys were made, for the custodians to compare
+// with the first sign-in they watched.
+func (s *Service) FoundOffice(ctx context.Context, shares []vault.Share, username, fingerprint string) (keysMade time.Time, err error) {
+	err = s.ceremony(ctx, shares, username, fingerprint, func(tx store.Tx, _ *vault.Identity, box []byte, u *store.User) error {
+		if box != nil {
+			return channel.Errorf(channel.ECONFLICT, "the channel office is founded already: its members let new ones in (Office, Members); if none of them can, k custodians give its key to a member (dissent office grant)")
+		}
+		return s.foundOffice(ctx, tx, u)
+	}, &keysMade)
+	return keysMade, err
+}
+
+// GrantOfficeByCustodians gives the office's key, which the custodians
+// open with their shares, to username, a member of the office whose keys
+// have fingerprint: for an office none of whose members can let anyone in
+// (the only ones forgot their passwords, or lost the office role). k
+// custodians together can open the office's key anyway.
+func (s *Service) GrantOfficeByCustodians(ctx context.Context, shares []vault.Share, username, fingerprint string) (keysMade time.Time, err error) {
+	err = s.ceremony(ctx, shares, username, fingerprint, func(tx store.Tx, recovery *vault.Identity, box []byte, u *store.User) error {
+		if box == nil {
+			return channel.Errorf(channel.ECONFLICT, "the channel office is not founded yet: found it (dissent office found)")
+		}
+		if _, err := tx.GroupKey(ctx, officeGroup, u.ID); err == nil {
+			return channel.Errorf(channel.ECONFLICT, "%q holds the office's key already", username)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		sealed, err := tx.Setting(ctx, settingOfficeRecovery)
+		if err != nil {
+			return storeErr(err, "the office's key sealed for the custodians")
+		}
+		office, err := recovery.RecoverIdentity(officeGroup, sealed)
+		if err != nil || office.Public().Box != string(box) {
+			s.tampered.Store(true)
+			s.log.Error("the office's key sealed for the custodians is not the office's anchored key: refused; put office.public.recovery back from a backup")
+			return errInternal("%w: %s: the key sealed for the custodians is not the office's", ErrNotAnchored, officeGroup)
+		}
+		wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
+		if err != nil {
+			return err
+		}
+		if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: grantedByCustodians, GrantedAt: micros(s.now())}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{action: "office.grant", role: "system", subject: u.ID})
+	}, &keysMade)
+	return keysMade, err
+}
+
+// ceremony checks what the custodians bring to a ceremony — shares that
+// rebuild the recovery key, a member of the office, not an administrator,
+// whose keys have fingerprint, were made within ceremonyWindow and await
+// no confirmation — and runs act in the same transaction, under the
+// ledger's lock, so that two ceremonies take turns. box is the office's
+// public key, proved anchored, or nil before the founding (which the
+// ledger must not remember either).
+func (s *Service) ceremony(ctx context.Context, shares []vault.Share, username, fingerprint string, act func(tx store.Tx, recovery *vault.Identity, box []byte, u *store.User) error, keysMade *time.Time) error {
 	recovery, err := vault.JoinIdentity(shares)
 	if err != nil {
 		return channel.Invalid("shares", "%s", err.Error())
 	}
 	return s.inTx(ctx, true, func(tx store.Tx) error {
-		box, err := s.recoveryBox(ctx, tx)
+		if _, err := tx.LedgerStorage("", "").LockedSize(ctx); err != nil {
+			return err
+		}
+		rbox, err := s.recoveryBox(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if box != recovery.Public().Box {
+		if rbox != recovery.Public().Box {
 			return channel.Invalid("shares", "these shares rebuild a key that is not this deployment's recovery key")
 		}
-		if founded, err := officeFounded(ctx, tx); err != nil {
+		box, err := s.readOfficeBox(ctx, tx)
+		if err != nil {
 			return err
-		} else if founded {
-			return channel.Errorf(channel.ECONFLICT, "the channel office is founded already: its members let new ones in (Office, Members)")
 		}
 		// The ledger remembers an office founded before, even if the
 		// database forgot it: founding another would hand its key to
 		// whoever came to the ceremony, and every memo after with it.
-		if err := s.officeNeverFounded(ctx, tx); err != nil {
-			return err
+		if box == nil {
+			if err := s.officeNeverFounded(ctx, tx); err != nil {
+				return err
+			}
 		}
 		u, err := tx.UserByUsername(ctx, username)
 		if err != nil {
@@ -62,7 +131,7 @@ func (s *Service) FoundOffice(ctx context.Context, shares []vault.Share, usernam
 		case hasRole(u, channel.RoleAdmin):
 			return channel.Invalid("username", "%q is an administrator, and administrators must never hold the office's key", username)
 		case u.Disabled || u.KeyState != keysActive:
-			return channel.Invalid("username", "%q cannot found the office until %s", username, notActive(u))
+			return channel.Invalid("username", "%q cannot be given the office's key until %s", username, notActive(u))
 		}
 		if err := s.checkUserKeys(ctx, tx, u); err != nil {
 			return err
@@ -71,13 +140,24 @@ func (s *Service) FoundOffice(ctx context.Context, shares []vault.Share, usernam
 			return channel.Invalid("fingerprint", "that is not the fingerprint of the keys of %q: have them sign in and read it from their account page; if they cannot sign in with the password they were given, someone else signed in first and made the keys: disable the account and make another for them", username)
 		}
 		// Keys made again wait for a member of the office to confirm
-		// them, and there is none yet.
+		// them, and there may be none who can.
 		if held, err := s.keysHeld(ctx, tx, u); err != nil {
 			return err
 		} else if held {
-			return channel.Invalid("username", "the keys of %q were made again and wait for the office's confirmation, which no one can give before the office is founded: found it with another member, who then confirms them", username)
+			return channel.Invalid("username", "the keys of %q were made again and wait for the office's confirmation: make a new account for the person at the ceremony instead, and have them sign in there", username)
 		}
-		return s.foundOffice(ctx, tx, u)
+		l, _, problem, err := s.checkpointedEntry(ctx, tx, u.KeysAnchor)
+		if err != nil {
+			return err
+		}
+		if problem != "" {
+			return errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
+		}
+		*keysMade = l.Time
+		if age := s.now().Sub(l.Time); age > ceremonyWindow {
+			return channel.Invalid("username", "the keys of %q were made %s ago, before the ceremony: whoever made them then could have handed the account over with a password of their own; make a new account for the person at the ceremony and have them sign in there for the first time, in your sight", username, age.Round(time.Minute))
+		}
+		return act(tx, recovery, box, u)
 	})
 }
 
@@ -103,7 +183,7 @@ func (s *Service) foundOffice(ctx context.Context, tx store.Tx, u *store.User) e
 	if err := s.anchorOffice(ctx, tx, office.Public().Box); err != nil {
 		return err
 	}
-	if err := tx.PutSetting(ctx, settingOffice+".recovery", forRecovery); err != nil {
+	if err := tx.PutSetting(ctx, settingOfficeRecovery, forRecovery); err != nil {
 		return err
 	}
 	wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
@@ -123,8 +203,12 @@ func (s *Service) foundOffice(ctx context.Context, tx store.Tx, u *store.User) e
 // officeUnfounded says what is missing before the office is founded.
 const officeUnfounded = "the channel office is not founded yet: an administrator creates its first member, who signs in and chooses their own password, and k of the recovery custodians found the office with that member, who reads them the fingerprint on their account page (dissent office found)"
 
-// grantedAtFounding is the granter of the founder's office key.
-const grantedAtFounding = "founding"
+// The granters of office keys given at a ceremony: the founder's, and
+// those the custodians give.
+const (
+	grantedAtFounding   = "founding"
+	grantedByCustodians = "custodians"
+)
 
 // officeNeverFounded fails, as tampering, if the ledger anchors an office
 // key: the office was founded, and its key is gone from the database.
@@ -150,11 +234,15 @@ func (s *Service) officeNeverFounded(ctx context.Context, tx store.Tx) error {
 	return errInternal("%w: %s: %s", ErrNotAnchored, officeGroup, problem)
 }
 
-// officeFounded reports whether the office's key has been made.
-func officeFounded(ctx context.Context, tx store.Tx) (bool, error) {
+// officeFounded reports whether the office's key has been made. A key the
+// ledger anchors but the database lost is refused as tampering, not
+// reported as an office still to found.
+func (s *Service) officeFounded(ctx context.Context, tx store.Tx) (bool, error) {
 	_, err := tx.Setting(ctx, settingOffice)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+	if err == nil {
+		return true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
 	}
-	return err == nil, err
+	return false, s.officeNeverFounded(ctx, tx)
 }

@@ -31,10 +31,13 @@ const (
 
 	officeGroup = "group:office"
 
-	settingOffice       = "office.public"
-	settingRecovery     = "recovery.public"
-	settingDistribution = "distribution"
-	settingLedgerVKey   = "ledger.vkey"
+	settingOffice = "office.public"
+	// settingOfficeRecovery is the office's key sealed to the recovery
+	// key, for the custodians (GrantOfficeByCustodians).
+	settingOfficeRecovery = settingOffice + ".recovery"
+	settingRecovery       = "recovery.public"
+	settingDistribution   = "distribution"
+	settingLedgerVKey     = "ledger.vkey"
 
 	// mailMargin is how far back a mailbox scan reaches before the last
 	// one: a transaction that posted mail may commit after a later one.
@@ -324,7 +327,7 @@ func (s *Service) unwrapOffice(ctx context.Context, tx store.Tx, a *Actor) (*vau
 	}
 	gk, err := tx.GroupKey(ctx, officeGroup, a.User.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		if founded, err := officeFounded(ctx, tx); err != nil {
+		if founded, err := s.officeFounded(ctx, tx); err != nil {
 			return nil, err
 		} else if !founded {
 			return nil, channel.Errorf(channel.EFORBIDDEN, "%s", officeUnfounded)

@@ -320,7 +320,7 @@ func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		default:
-			founded, err := officeFounded(ctx, tx)
+			founded, err := s.officeFounded(ctx, tx)
 			if err != nil {
 				return err
 			}

@@ -155,7 +155,7 @@ func (h *Harness) Found(username string) {
 	if err != nil {
 		h.T.Fatalf("me %q: %v", username, err)
 	}
-	if err := h.Svc.FoundOffice(h.Ctx, h.Shares[:h.Shares[0].Threshold], username, me.KeysFingerprint); err != nil {
+	if _, err := h.Svc.FoundOffice(h.Ctx, h.Shares[:h.Shares[0].Threshold], username, me.KeysFingerprint); err != nil {
 		h.T.Fatalf("the custodians found the office with %q: %v", username, err)
 	}
 }
