@@ -223,7 +223,7 @@ var german = map[string]string{
 	"Office access": "Zugang zur Stelle",
 	"Granted":       "Gewährt",
 	"Waiting for a current office member to let you in": "Wartet darauf, dass ein Mitglied der Stelle Sie hereinlässt",
-	"The channel office is not founded yet, and you are among its first members: the recovery custodians found it with one of you, in person. Sign in in front of them and read them your keys' fingerprint below.": "Die Stelle ist noch nicht gegründet, und Sie gehören zu ihren ersten Mitgliedern: Die Wiederherstellungsverwahrer gründen sie persönlich mit einem von Ihnen. Melden Sie sich vor ihnen an und lesen Sie ihnen den Fingerabdruck Ihrer Schlüssel unten vor.",
+	"The channel office is not founded yet: the recovery custodians found it with a member who signs in for the first time at the ceremony, in their sight. If that was you, read them your keys' fingerprint below, within the hour.": "Die Stelle ist noch nicht gegründet: Die Wiederherstellungsverwahrer gründen sie mit einem Mitglied, das sich bei der Zeremonie vor ihren Augen zum ersten Mal anmeldet. Wenn Sie das waren, lesen Sie ihnen innerhalb der Stunde den Fingerabdruck Ihrer Schlüssel unten vor.",
 	"Your keys": "Ihre Schlüssel",
 	"Locked after a password reset: ask the recovery custodians to restore them.": "Nach einer Passwortrücksetzung gesperrt: Bitten Sie die Wiederherstellungsverwahrer, sie wiederherzustellen.",
 	"Change your password": "Passwort ändern",

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -268,5 +269,44 @@ func TestOfficeAwaitsItsFounding(t *testing.T) {
 	}
 	if res := ruth.get("/office"); res.StatusCode != http.StatusOK {
 		t.Errorf("the office's inbox after the founding: status %d", res.StatusCode)
+	}
+}
+
+// TestBrowserFirstOfficeMember: the office's first member signs in for the
+// first time in a real browser, as at the ceremony, chooses their own
+// password, and their account page says the office awaits its founding
+// beside the fingerprint they read the custodians; once founded, it says
+// their access is granted. axe-core checks the page.
+func TestBrowserFirstOfficeMember(t *testing.T) {
+	h := servicetest.New(t, storetest.OpenSQLite(t))
+	mux := http.NewServeMux()
+	Register(mux, h.Svc, Options{Log: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "ruth", DisplayName: "Ruth Hale", Email: "ruth@example.test",
+		Password: servicetest.InitialPassword("ruth"), Roles: []string{"office"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := startChrome(t, srv.URL, os.Getenv("DISSENT_SCREENSHOTS") != "")
+	defer c.checkConsole()
+	ruth := c.person(t, "ruth")
+	ruth.signIn("ruth", servicetest.InitialPassword("ruth"))
+	ruth.see("Choose your own password")
+	ruth.typeInto("#current_password", servicetest.InitialPassword("ruth"))
+	ruth.typeInto("#new_password", servicetest.Password("ruth"))
+	ruth.typeInto("#confirm_password", servicetest.Password("ruth"))
+	ruth.click("form[action='/account/password'] button[type=submit]")
+	ruth.open("/account")
+	me, err := h.Svc.Me(h.Ctx, h.SignIn("ruth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ruth.see("The channel office is not founded yet", me.KeysFingerprint)
+	ruth.check("office-unfounded")
+	h.Found("ruth")
+	ruth.open("/account")
+	ruth.see("Granted")
+	if strings.Contains(ruth.text("main"), "not founded yet") {
+		t.Error("the account page still says the office is not founded")
 	}
 }
