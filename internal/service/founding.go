@@ -22,9 +22,11 @@ import (
 // signs in and reads them the fingerprint of their keys from their own
 // account page. k custodians together can already open every account's
 // keys and the office's, so trusting them with the founding adds no one;
-// and the person, not whoever signed in to their account first, shows the
-// fingerprint, so an administrator who made the keys is found out there:
-// the person cannot sign in with the password they were given.
+// and the person, signing in for the first time in their sight, shows the
+// fingerprint, so an administrator who made the keys before is found out
+// there: the person cannot sign in with the password they were given, or
+// is not asked to choose one, and the keys are older than the ceremony
+// (ceremonyWindow).
 
 // ceremonyWindow is how recently the member's keys must have been made
 // for the custodians to found the office with them, or give them its key:
