@@ -238,21 +238,30 @@ func TestPrincipalAwaitsTheOffice(t *testing.T) {
 	}
 }
 
-// TestOfficeAwaitsItsFounding: the office's first member, before the
-// custodians found the office, is told so on their account page, beside
-// the fingerprint they read them, and the office's pages say why they are
-// closed; once founded, access is granted.
-func TestOfficeAwaitsItsFounding(t *testing.T) {
+// unfoundedSite serves a deployment whose office is not founded yet, and
+// where an administrator has made its first member, ruth, who has not
+// signed in.
+func unfoundedSite(t *testing.T) *site {
+	t.Helper()
 	h := servicetest.New(t, storetest.OpenSQLite(t))
 	mux := http.NewServeMux()
 	Register(mux, h.Svc, Options{Log: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	s := &site{Deployment: &servicetest.Deployment{Harness: h}, srv: srv}
-	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "ruth", DisplayName: "Ruth", Email: "ruth@example.test",
+	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "ruth", DisplayName: "Ruth Hale", Email: "ruth@example.test",
 		Password: servicetest.InitialPassword("ruth"), Roles: []string{"office"}}); err != nil {
 		t.Fatal(err)
 	}
+	return &site{Deployment: &servicetest.Deployment{Harness: h}, srv: srv}
+}
+
+// TestOfficeAwaitsItsFounding: the office's first member, before the
+// custodians found the office, is told so on their account page, beside
+// the fingerprint they read them, and the office's pages say why they are
+// closed; once founded, access is granted.
+func TestOfficeAwaitsItsFounding(t *testing.T) {
+	s := unfoundedSite(t)
+	h := s.Harness
 	h.Enrol("ruth")
 	ruth := s.signedIn(t, "ruth")
 	const unfounded = "The channel office is not founded yet"
@@ -278,16 +287,9 @@ func TestOfficeAwaitsItsFounding(t *testing.T) {
 // beside the fingerprint they read the custodians; once founded, it says
 // their access is granted. axe-core checks the page.
 func TestBrowserFirstOfficeMember(t *testing.T) {
-	h := servicetest.New(t, storetest.OpenSQLite(t))
-	mux := http.NewServeMux()
-	Register(mux, h.Svc, Options{Log: slog.New(slog.DiscardHandler)})
-	srv := httptest.NewTLSServer(mux)
-	t.Cleanup(srv.Close)
-	if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "ruth", DisplayName: "Ruth Hale", Email: "ruth@example.test",
-		Password: servicetest.InitialPassword("ruth"), Roles: []string{"office"}}); err != nil {
-		t.Fatal(err)
-	}
-	c := startChrome(t, srv.URL, os.Getenv("DISSENT_SCREENSHOTS") != "")
+	s := unfoundedSite(t)
+	h := s.Harness
+	c := startChrome(t, s.srv.URL, os.Getenv("DISSENT_SCREENSHOTS") != "")
 	defer c.checkConsole()
 	ruth := c.person(t, "ruth")
 	ruth.signIn("ruth", servicetest.InitialPassword("ruth"))
