@@ -75,7 +75,7 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 					return err
 				}
 			}
-			if err := s.anchorUser(ctx, tx, u, event{action: "user.new_keys", actor: a}); err != nil {
+			if err := s.anchorUser(ctx, tx, u, event{action: actionNewKeys, actor: a}); err != nil {
 				return err
 			}
 		}

@@ -148,20 +148,51 @@ func (s *Service) ceremony(ctx context.Context, shares []vault.Share, username, 
 		} else if held {
 			return channel.Invalid("username", "the keys of %q were made again and wait for the office's confirmation: make a new account for the person at the ceremony instead, and have them sign in there", username)
 		}
-		l, _, problem, err := s.checkpointedEntry(ctx, tx, u.KeysAnchor)
-		if err != nil {
+		if err := s.madeAtTheCeremony(ctx, tx, u, keysMade); err != nil {
 			return err
-		}
-		if problem != "" {
-			return errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
-		}
-		*keysMade = l.Time
-		if age := s.now().Sub(l.Time); age > ceremonyWindow {
-			return channel.Invalid("username", "the keys of %q were made %s ago, before the ceremony: whoever made them then could have handed the account over with a password of their own; make a new account for the person at the ceremony and have them sign in there for the first time, in your sight", username, age.Round(time.Minute))
 		}
 		return act(tx, recovery, box, u)
 	})
 }
+
+// madeAtTheCeremony refuses u's keys unless the entry anchoring them is
+// their making at the account's first sign-in (user.new_keys, the
+// account's only anchor) within ceremonyWindow of now, and reports when
+// that was. Keys anchored otherwise were made by someone else, or before:
+// at the account's creation by an earlier release (anchored at the
+// upgrade, user.keys_anchored, or at the creation, user.create), or made
+// again.
+func (s *Service) madeAtTheCeremony(ctx context.Context, tx store.Tx, u *store.User, made *time.Time) error {
+	l, _, problem, err := s.checkpointedEntry(ctx, tx, u.KeysAnchor)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		return errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
+	}
+	again, err := s.anchoredAgain(ctx, tx, u.ID, keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic), u.KeysAnchor)
+	if err != nil {
+		return err
+	}
+	const newAccount = "make a new account for the person at the ceremony and have them sign in there for the first time, in your sight"
+	if l.Action != actionNewKeys || again {
+		return channel.Invalid("username", "the keys of %q were not made at their first sign-in (%s): %s", u.Username, l.Action, newAccount)
+	}
+	*made = l.Time
+	switch age := s.now().Sub(l.Time); {
+	case age > ceremonyWindow:
+		return channel.Invalid("username", "the keys of %q were made %s ago, before the ceremony: whoever made them then could have handed the account over with a password of their own; %s", u.Username, age.Round(time.Minute), newAccount)
+	case age < -clockSkew:
+		return channel.Invalid("username", "the keys of %q are dated %s from now, in the future: check the servers' clocks; %s", u.Username, (-age).Round(time.Minute), newAccount)
+	}
+	return nil
+}
+
+// actionNewKeys anchors the keys an account makes at its first sign-in.
+const actionNewKeys = "user.new_keys"
+
+// clockSkew is how far ahead of this node's clock another node's may run.
+const clockSkew = 5 * time.Minute
 
 // foundOffice makes the office's group key, wraps it to its first member u
 // and to the recovery key, anchors its public key and signs a checkpoint
@@ -224,7 +255,17 @@ func (s *Service) officeNeverFounded(ctx context.Context, tx store.Tx) error {
 		if seen, problem, err = s.anchorsOf(ctx, tx, officeGroup, cp); err != nil {
 			return err
 		}
+		// Only entries in this transaction's view of the ledger count:
+		// the node's follower may know of a founding committed since.
+		seen.entries = slices.DeleteFunc(seen.entries, func(e int64) bool { return e >= seen.size })
 		if problem == "" && len(seen.entries) > 0 {
+			// Nor is a founding that committed after this transaction
+			// read the settings: PostgreSQL reads each statement afresh.
+			if _, err := tx.Setting(ctx, settingOffice); err == nil {
+				return nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			problem = fmt.Sprintf("the office was founded (entry %d), but its key is gone from the database", seen.entries[0])
 		}
 	}
