@@ -234,7 +234,7 @@ func (s *Service) foundOffice(ctx context.Context, tx store.Tx, u *store.User) e
 }
 
 // officeUnfounded says what is missing before the office is founded.
-const officeUnfounded = "the channel office is not founded yet: an administrator creates its first member, who signs in and chooses their own password, and k of the recovery custodians found the office with that member, who reads them the fingerprint on their account page (dissent office found)"
+const officeUnfounded = "the channel office is not founded yet: k of the recovery custodians found it with its first member, who signs in for the first time at their ceremony, chooses their own password and reads them the fingerprint on their account page (dissent office found)"
 
 // The granters of office keys given at a ceremony: the founder's, and
 // those the custodians give.
