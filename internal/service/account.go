@@ -221,12 +221,8 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 	}
 	var u *store.User
 	err = s.inTx(ctx, false, func(tx store.Tx) error {
-		box, err := s.recoveryBox(ctx, tx)
-		if err != nil {
+		if err := s.isRecoveryKey(ctx, tx, recovery); err != nil {
 			return err
-		}
-		if box != recovery.Public().Box {
-			return channel.Invalid("shares", "these shares rebuild a key that is not this deployment's recovery key")
 		}
 		u, err = tx.UserByUsername(ctx, username)
 		return storeErr(err, "the account")

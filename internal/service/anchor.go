@@ -196,6 +196,19 @@ func (s *Service) recoveryBox(ctx context.Context, tx store.Tx) (string, error) 
 	return string(box), s.anchoredSetting(ctx, tx, recoveryGroup, box, set, settingRecoveryAnchor)
 }
 
+// isRecoveryKey refuses an identity, rebuilt from custodians' shares, that
+// is not this deployment's anchored recovery key.
+func (s *Service) isRecoveryKey(ctx context.Context, tx store.Tx, id *vault.Identity) error {
+	box, err := s.recoveryBox(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if box != id.Public().Box {
+		return channel.Invalid("shares", "these shares rebuild a key that is not this deployment's recovery key")
+	}
+	return nil
+}
+
 // anchoredSetting proves box, a group's public key kept in a setting,
 // anchored by the entry whose index the setting anchor holds.
 func (s *Service) anchoredSetting(ctx context.Context, tx store.Tx, group string, box []byte, set map[string][]byte, anchor string) error {

@@ -104,12 +104,8 @@ func (s *Service) ceremony(ctx context.Context, shares []vault.Share, username, 
 		if _, err := tx.LedgerStorage("", "").LockedSize(ctx); err != nil {
 			return err
 		}
-		rbox, err := s.recoveryBox(ctx, tx)
-		if err != nil {
+		if err := s.isRecoveryKey(ctx, tx, recovery); err != nil {
 			return err
-		}
-		if rbox != recovery.Public().Box {
-			return channel.Invalid("shares", "these shares rebuild a key that is not this deployment's recovery key")
 		}
 		box, err := s.readOfficeBox(ctx, tx)
 		if err != nil {
