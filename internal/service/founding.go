@@ -42,13 +42,12 @@ const ceremonyWindow = time.Hour
 // returns when the member's keys were made, for the custodians to compare
 // with the first sign-in they watched.
 func (s *Service) FoundOffice(ctx context.Context, shares []vault.Share, username, fingerprint string) (keysMade time.Time, err error) {
-	err = s.ceremony(ctx, shares, username, fingerprint, func(tx store.Tx, _ *vault.Identity, box []byte, u *store.User) error {
+	return s.ceremony(ctx, shares, username, fingerprint, func(tx store.Tx, _ *vault.Identity, box []byte, u *store.User) error {
 		if box != nil {
 			return channel.Errorf(channel.ECONFLICT, "the channel office is founded already: its members let new ones in (Office, Members); if none of them can, k custodians give its key to a member (dissent office grant)")
 		}
 		return s.foundOffice(ctx, tx, u)
-	}, &keysMade)
-	return keysMade, err
+	})
 }
 
 // GrantOfficeByCustodians gives the office's key, which the custodians
@@ -57,7 +56,7 @@ func (s *Service) FoundOffice(ctx context.Context, shares []vault.Share, usernam
 // (the only ones forgot their passwords, or lost the office role). k
 // custodians together can open the office's key anyway.
 func (s *Service) GrantOfficeByCustodians(ctx context.Context, shares []vault.Share, username, fingerprint string) (keysMade time.Time, err error) {
-	err = s.ceremony(ctx, shares, username, fingerprint, func(tx store.Tx, recovery *vault.Identity, box []byte, u *store.User) error {
+	return s.ceremony(ctx, shares, username, fingerprint, func(tx store.Tx, recovery *vault.Identity, box []byte, u *store.User) error {
 		if box == nil {
 			return channel.Errorf(channel.ECONFLICT, "the channel office is not founded yet: found it (dissent office found)")
 		}
@@ -84,23 +83,22 @@ func (s *Service) GrantOfficeByCustodians(ctx context.Context, shares []vault.Sh
 			return err
 		}
 		return s.audit(ctx, tx, event{action: "office.grant", role: "system", subject: u.ID})
-	}, &keysMade)
-	return keysMade, err
+	})
 }
 
 // ceremony checks what the custodians bring to a ceremony — shares that
 // rebuild the recovery key, a member of the office, not an administrator,
-// whose keys have fingerprint, were made within ceremonyWindow and await
-// no confirmation — and runs act in the same transaction, under the
+// whose keys have fingerprint and were made at the account's first
+// sign-in within ceremonyWindow (madeAtTheCeremony) — and runs act in the same transaction, under the
 // ledger's lock, so that two ceremonies take turns. box is the office's
 // public key, proved anchored, or nil before the founding (which the
 // ledger must not remember either).
-func (s *Service) ceremony(ctx context.Context, shares []vault.Share, username, fingerprint string, act func(tx store.Tx, recovery *vault.Identity, box []byte, u *store.User) error, keysMade *time.Time) error {
+func (s *Service) ceremony(ctx context.Context, shares []vault.Share, username, fingerprint string, act func(tx store.Tx, recovery *vault.Identity, box []byte, u *store.User) error) (keysMade time.Time, err error) {
 	recovery, err := vault.JoinIdentity(shares)
 	if err != nil {
-		return channel.Invalid("shares", "%s", err.Error())
+		return keysMade, channel.Invalid("shares", "%s", err.Error())
 	}
-	return s.inTx(ctx, true, func(tx store.Tx) error {
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
 		if _, err := tx.LedgerStorage("", "").LockedSize(ctx); err != nil {
 			return err
 		}
@@ -137,51 +135,48 @@ func (s *Service) ceremony(ctx context.Context, shares []vault.Share, username, 
 		if !sameFingerprint(fingerprint, keysFingerprint(u)) {
 			return channel.Invalid("fingerprint", "that is not the fingerprint of the keys of %q: have them sign in and read it from their account page; if they cannot sign in with the password they were given, someone else signed in first and made the keys: disable the account and make another for them", username)
 		}
-		// Keys made again wait for a member of the office to confirm
-		// them, and there may be none who can.
-		if held, err := s.keysHeld(ctx, tx, u); err != nil {
-			return err
-		} else if held {
-			return channel.Invalid("username", "the keys of %q were made again and wait for the office's confirmation: make a new account for the person at the ceremony instead, and have them sign in there", username)
-		}
-		if err := s.madeAtTheCeremony(ctx, tx, u, keysMade); err != nil {
+		if keysMade, err = s.madeAtTheCeremony(ctx, tx, u); err != nil {
 			return err
 		}
 		return act(tx, recovery, box, u)
 	})
+	return keysMade, err
 }
 
 // madeAtTheCeremony refuses u's keys unless the entry anchoring them is
 // their making at the account's first sign-in (user.new_keys, the
 // account's only anchor) within ceremonyWindow of now, and reports when
-// that was. Keys anchored otherwise were made by someone else, or before:
-// at the account's creation by an earlier release (anchored at the
-// upgrade, user.keys_anchored, or at the creation, user.create), or made
-// again.
-func (s *Service) madeAtTheCeremony(ctx context.Context, tx store.Tx, u *store.User, made *time.Time) error {
+// that was (zero when it is not their making). Keys anchored otherwise
+// were made by someone else, or before: at the account's creation by an
+// earlier release (anchored at the upgrade, user.keys_anchored, or at the
+// creation, user.create), or made again.
+func (s *Service) madeAtTheCeremony(ctx context.Context, tx store.Tx, u *store.User) (made time.Time, err error) {
 	l, _, problem, err := s.checkpointedEntry(ctx, tx, u.KeysAnchor)
 	if err != nil {
-		return err
+		return made, err
 	}
 	if problem != "" {
-		return errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
+		return made, errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
 	}
 	again, err := s.anchoredAgain(ctx, tx, u.ID, keysHash(u.ID, u.Username, u.BoxPublic, u.SignPublic), u.KeysAnchor)
 	if err != nil {
-		return err
+		return made, err
 	}
 	const newAccount = "make a new account for the person at the ceremony and have them sign in there for the first time, in your sight"
-	if l.Action != actionNewKeys || again {
-		return channel.Invalid("username", "the keys of %q were not made at their first sign-in (%s): %s", u.Username, l.Action, newAccount)
+	switch {
+	case again:
+		return made, channel.Invalid("username", "the keys of %q were made again, after the account's first (%s): %s", u.Username, l.Action, newAccount)
+	case l.Action != actionNewKeys:
+		return made, channel.Invalid("username", "the keys of %q were not made at the account's first sign-in (%s): %s", u.Username, l.Action, newAccount)
 	}
-	*made = l.Time
-	switch age := s.now().Sub(l.Time); {
+	made = l.Time
+	switch age := s.now().Sub(made); {
 	case age > ceremonyWindow:
-		return channel.Invalid("username", "the keys of %q were made %s ago, before the ceremony: whoever made them then could have handed the account over with a password of their own; %s", u.Username, age.Round(time.Minute), newAccount)
+		return made, channel.Invalid("username", "the keys of %q were made %s ago, before the ceremony: whoever made them then could have handed the account over with a password of their own; %s", u.Username, age.Round(time.Minute), newAccount)
 	case age < -clockSkew:
-		return channel.Invalid("username", "the keys of %q are dated %s from now, in the future: check the servers' clocks; %s", u.Username, (-age).Round(time.Minute), newAccount)
+		return made, channel.Invalid("username", "the keys of %q are dated %s from now, in the future: check the servers' clocks; %s", u.Username, (-age).Round(time.Minute), newAccount)
 	}
-	return nil
+	return made, nil
 }
 
 // actionNewKeys anchors the keys an account makes at its first sign-in.
