@@ -346,3 +346,48 @@ func TestOfficeKeyTamperedBeforeTheCeremony(t *testing.T) {
 		}
 	})
 }
+
+// TestKeysMadeAtOnTheAccountPage: a person's account page says when their
+// keys were made, read from the ledger entry that anchors them: the moment
+// they first chose their own password, or made new keys. A person who
+// finds a time before their first sign-in learns that someone else chose
+// a password first, and holds their keys.
+func TestKeysMadeAtOnTheAccountPage(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		h := servicetest.New(t, st)
+		if _, err := h.Svc.CreateUser(h.Ctx, h.Admin, service.NewUser{Username: "amy", DisplayName: "Amy", Email: "amy@example.test",
+			Password: servicetest.InitialPassword("amy"), Roles: []string{"member"}, Eligible: true}); err != nil {
+			t.Fatal(err)
+		}
+		madeAt := func(a *service.Actor) time.Time {
+			t.Helper()
+			me, err := h.Svc.Me(h.Ctx, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if me.KeysMadeAt == nil {
+				t.Fatal("no keys_made_at on the account page")
+			}
+			return *me.KeysMadeAt
+		}
+		if me, err := h.Svc.Me(h.Ctx, h.SignInOn(h.Svc, "amy", servicetest.InitialPassword("amy"))); err != nil || me.KeysMadeAt != nil {
+			t.Errorf("before the first password of their own: keys made at %v (%v), want none", me.KeysMadeAt, err)
+		}
+		h.Clock.Advance(2 * time.Hour)
+		first := h.Clock.Now()
+		h.Enrol("amy")
+		if got := madeAt(h.SignIn("amy")); !got.Equal(first) {
+			t.Errorf("keys made at %v, want the first sign-in at %v", got, first)
+		}
+		h.Clock.Advance(24 * time.Hour)
+		if err := h.Svc.ResetPassword(h.Ctx, h.Admin, "amy", "temporary-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Svc.NewKeys(h.Ctx, h.SignInOn(h.Svc, "amy", "temporary-password-1"), "temporary-password-1", "amy's new phrase"); err != nil {
+			t.Fatal(err)
+		}
+		if got := madeAt(h.SignInOn(h.Svc, "amy", "amy's new phrase")); !got.Equal(h.Clock.Now()) {
+			t.Errorf("new keys made at %v, want %v", got, h.Clock.Now())
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -37,6 +38,11 @@ type User struct {
 	// KeysFingerprint names the caller's own public keys (Me only): the
 	// office reads it back to them before it confirms keys made again.
 	KeysFingerprint string `json:"keys_fingerprint,omitempty"`
+	// KeysMadeAt is when the caller's keys were made (Me only), from the
+	// ledger entry that anchors them: a person who finds a time before
+	// they first chose their own password learns that someone else chose
+	// one first, and made the keys under it.
+	KeysMadeAt *time.Time `json:"keys_made_at,omitempty"`
 	// KeysAwaitingConfirmation says the caller's keys were made again and
 	// the office has not confirmed them yet (Me only): until it does, the
 	// caller cannot sign, invite or submit, and nobody wraps to them.
@@ -300,6 +306,13 @@ func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 			held, err := s.keysHeld(ctx, tx, a.User)
 			if err != nil {
 				return err
+			}
+			// keysHeld proved the anchor; it is in a checkpoint unless
+			// another node wrote it a moment ago.
+			if l, _, problem, err := s.checkpointedEntry(ctx, tx, a.User.KeysAnchor); err != nil {
+				return err
+			} else if problem == "" {
+				u.KeysMadeAt = &l.Time
 			}
 			u.KeysAwaitingConfirmation = held
 			if !held && a.Has(channel.RolePrincipal) {

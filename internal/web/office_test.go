@@ -269,6 +269,9 @@ func TestOfficeAwaitsItsFounding(t *testing.T) {
 	if !strings.Contains(account, unfounded) || !strings.Contains(account, "Your keys&#39; fingerprint") {
 		t.Errorf("ruth's account page does not say the office awaits its founding, beside her fingerprint:\n%s", account)
 	}
+	if !strings.Contains(account, "Your keys were made</dt><dd><time datetime=") {
+		t.Error("ruth's account page does not say when her keys were made")
+	}
 	if res := ruth.get("/office"); res.StatusCode != http.StatusForbidden || !strings.Contains(res.body, "not founded yet") {
 		t.Errorf("the office's inbox before the founding: status %d, want 403 saying why", res.StatusCode)
 	}
