@@ -171,9 +171,10 @@ func (s *seeder) people() error {
 			return err
 		}
 	}
-	// The custodians found the office with Ruth, who reads them the
-	// fingerprint on her account page.
-	s.tick(time.Hour)
+	// The custodians found the office with Ruth, who has just signed in
+	// for the first time in their sight and reads them the fingerprint on
+	// her account page.
+	s.tick(10 * time.Minute)
 	me, err := s.svc.Me(s.ctx, s.as("ruth"))
 	if err != nil {
 		return err
@@ -182,6 +183,7 @@ func (s *seeder) people() error {
 		return fmt.Errorf("demo: found the office: %w", err)
 	}
 	delete(s.actors, "ruth") // signed in again, with the office's key
+	s.tick(50 * time.Minute)
 	if err := s.svc.GrantOffice(s.ctx, s.as("ruth"), "omar"); err != nil {
 		return fmt.Errorf("demo: grant office: %w", err)
 	}
