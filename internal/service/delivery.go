@@ -751,7 +751,9 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 // the office, and mailed to every author. Older versions stay, so nothing
 // already written becomes unreadable to those still entitled. Readers
 // whose keys await the office's confirmation are recorded as withheld
-// and returned by id, for the confirmation to give them the new version.
+// and returned by id, for the confirmation to give them the new version;
+// an author whose keys await it gets the new version at the confirmation
+// too (mailRotatedKeys), with nothing recorded that names them.
 func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld []string, err error) {
 	key, err := vault.NewKey()
 	if err != nil {

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // Keys made again for an account await the channel office's confirmation.
@@ -379,8 +381,73 @@ func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, userna
 			return err
 		}
 	}
+	if err := s.mailRotatedKeys(ctx, tx, a, u); err != nil {
+		return err
+	}
 	_, err = s.checkpoint(ctx, tx)
 	return err
+}
+
+// mailRotatedKeys mails u, whose keys a, a member of the office, has just
+// confirmed, every key version of each memo u wrote whose key the office
+// rotated (RevokeReader). A rotation mails the new version to the authors,
+// but not to one whose keys awaited this confirmation (rotate): without
+// it, such an author, whose own index holds only the older versions, no
+// longer opens their memo at all. a's office key opens each rotated
+// memo's roster, which says whether u wrote it.
+//
+// Who wrote what is kept from the database: every rotated memo the office
+// holds gets one mail, sealed to u if u wrote it and otherwise to a key
+// made for it and thrown away, with a plaintext of the same length (the
+// memo's id and as many key versions). The mail of a confirmation is then
+// the same whoever is confirmed. Rotations are rare (a reader taken off a
+// memo), so this is a short list.
+func (s *Service) mailRotatedKeys(ctx context.Context, tx store.Tx, a *Actor, u *store.User) error {
+	office, err := s.officeIdentity(ctx, tx, a)
+	if err != nil {
+		return err
+	}
+	f := store.MemoFilter{Grantee: officeGroup, Rotated: true, Limit: 100}
+	for {
+		page, err := tx.ListMemos(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, rec := range page {
+			keys, err := s.unwrapAccess(ctx, tx, queryWays{}, a, rec, officeGroup, office)
+			if err != nil {
+				return err
+			}
+			var roster channel.Roster
+			if err := openJSON(keys, rec.KeyVersion, rec.ID, "roster", rec.Roster, &roster); err != nil {
+				return err
+			}
+			box := u.BoxPublic
+			if roster.Find(u.ID) < 0 {
+				nobody, err := vault.NewIdentity()
+				if err != nil {
+					return err
+				}
+				box = nobody.Public().Box
+			}
+			plain, err := json.Marshal(keyEntry{Memo: rec.ID, Keys: keys.encode()})
+			if err != nil {
+				return err
+			}
+			sealed, err := vault.SealTo(box, plain)
+			if err != nil {
+				return err
+			}
+			if err := tx.PostMail(ctx, &store.Mail{ID: newID(), PostedAt: micros(s.now()), Sealed: sealed}); err != nil {
+				return err
+			}
+		}
+		if len(page) < f.Limit {
+			return nil
+		}
+		last := page[len(page)-1]
+		f.AfterKey, f.AfterID = last.UpdatedAt, last.ID
+	}
 }
 
 // withheldByLedger reads o's own ledger entries for what the distribution

@@ -108,6 +108,9 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 		where = append(where, `id IN (SELECT memo_id FROM access WHERE grantee = ?)`)
 		args = append(args, f.Grantee)
 	}
+	if f.Rotated {
+		where = append(where, `key_version > 1`)
+	}
 	if len(f.States) > 0 {
 		in, states := inList(f.States)
 		where = append(where, `state IN (`+in+`)`)

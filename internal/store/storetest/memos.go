@@ -141,13 +141,15 @@ func testListMemos(t *testing.T, s store.Store) {
 		}
 		return m
 	}
+	rotated := memo("m6", "replied", 400, 9000)
+	rotated.KeyVersion = 2
 	createMemos(t, s,
 		memo("m1", "draft", 100, 0),
 		memo("m2", "submitted", 300, 5000),
 		memo("m3", "acknowledged", 200, 3000),
 		memo("m4", "submitted", 300, 3000),
 		memo("m5", "closed", 50, 0),
-		memo("m6", "replied", 400, 9000),
+		rotated,
 	)
 	write(t, s, func(ctx context.Context, tx store.Tx) {
 		for _, a := range []*store.Access{
@@ -184,6 +186,8 @@ func testListMemos(t *testing.T, s store.Store) {
 		{"grantee with two key versions lists a memo once", store.MemoFilter{Grantee: "u-alice", Limit: 100}, []string{"m6", "m1"}},
 		{"grantee without access rows selects nothing", store.MemoFilter{Grantee: "u-mallory", Limit: 100}, []string{}},
 		{"states select memos in any of them", store.MemoFilter{States: []string{"submitted", "acknowledged"}, Limit: 100}, []string{"m4", "m2", "m3"}},
+		{"rotated selects memos whose key was rotated", store.MemoFilter{Rotated: true, Limit: 100}, []string{"m6"}},
+		{"rotated and grantee combine", store.MemoFilter{Rotated: true, Grantee: "group:office", Limit: 100}, []string{}},
 		{"filters combine", store.MemoFilter{Grantee: "group:office", States: []string{"submitted"}, Limit: 100}, []string{"m2"}},
 		{"ids and states combine", store.MemoFilter{IDs: []string{"m1", "m2", "m4"}, States: []string{"submitted"}, Limit: 100}, []string{"m4", "m2"}},
 		{"by due is nearest first, ties by id, without memos that owe nothing", store.MemoFilter{ByDue: true, Limit: 100}, byDue},
