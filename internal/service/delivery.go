@@ -96,7 +96,13 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		o.rec.AuthorsCount = len(o.roster.Authors)
 		ev := authorEvent("memo.submit", a, o)
 		ev.content, ev.revision, ev.at = hash, rev, now
-		ev.detail = map[string]any{"dropped": len(o.roster.Dropped)}
+		to := make([]string, 0, len(principals))
+		for _, p := range principals {
+			to = append(to, p.ID)
+		}
+		// Who the memo went to, for a key rotation to check the access
+		// rows against (grantedByLedger).
+		ev.detail = map[string]any{"dropped": len(o.roster.Dropped), "to": to}
 		if len(withheld) > 0 {
 			ev.detail["withheld"] = withheld // what a confirmation may share (shareWithheld)
 		}
@@ -747,8 +753,9 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 	return out, err
 }
 
-// rotate gives o a new key version, wrapped to every remaining reader and
-// the office, and mailed to every author. Older versions stay, so nothing
+// rotate gives o a new key version, wrapped to the office and to every
+// remaining reader that o's own ledger entries gave the memo to
+// (grantedByLedger), and mailed to every author. Older versions stay, so nothing
 // already written becomes unreadable to those still entitled. Readers
 // whose keys await the office's confirmation are recorded as withheld
 // and returned by id, for the confirmation to give them the new version;
@@ -767,6 +774,11 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 	if err != nil {
 		return nil, err
 	}
+	steps, err := readersSteps(ctx, tx, o)
+	if err != nil {
+		return nil, err
+	}
+	granted := grantedByLedger(steps)
 	for _, acc := range access {
 		if acc.KeyVersion != prev {
 			continue
@@ -791,6 +803,12 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 			// key, and one whose keys the office has not confirmed as a
 			// principal's gets it at the confirmation.
 			if hasRole(u, channel.RoleAdmin) || !hasRole(u, channel.RolePrincipal) {
+				continue
+			}
+			// The access list is the database's word: a row the memo's
+			// ledger entries do not grant was written by someone else.
+			if !granted(u) {
+				s.log.Warn("a memo's access row that its ledger entries do not grant: the new key is not wrapped to it; find who wrote the row", "memo", o.rec.ID, "grantee", u.ID)
 				continue
 			}
 			if held, err := s.principalHeld(ctx, tx, u); err != nil {

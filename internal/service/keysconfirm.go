@@ -450,34 +450,57 @@ func (s *Service) mailRotatedKeys(ctx context.Context, tx store.Tx, a *Actor, u 
 	}
 }
 
-// withheldByLedger reads o's own ledger entries for what the distribution
-// withheld, and returns whether they say that o was withheld from u and
-// the office has not taken u off it since: the submission, or a key
-// rotation when a reader was removed, names u among those withheld, in its
-// detail sealed under o's keys (so no one without them can write one, nor
-// move one from another memo), and no later removal names u.
-func withheldByLedger(ctx context.Context, tx store.Tx, o *opened) (func(u *store.User) bool, error) {
+// readersStep is what one of a memo's own ledger entries says about who
+// reads it: the submission names the principals it went to (To; nil in a
+// submission of a release before it did) and those it withheld from; the
+// office's additions name the readers added, and a removal the reader
+// removed (and, when that rotated the key, those withheld from the new
+// one). Details are sealed under the memo's keys, so no one without them
+// can write one, nor move one from another memo.
+type readersStep struct {
+	action string
+	// unreadable: the leaf commits to a detail that is missing or does
+	// not open, which only someone who changed the database causes.
+	unreadable bool
+	To         *[]string `json:"to"`
+	Withheld   []string  `json:"withheld"`
+	Added      []string  `json:"added"`
+	Revoked    string    `json:"revoked"`
+}
+
+// readersSteps reads o's ledger entries that say who reads it, oldest first.
+func readersSteps(ctx context.Context, tx store.Tx, o *opened) ([]readersStep, error) {
 	entries, err := tx.MemoLedger(ctx, o.rec.ID)
 	if err != nil {
 		return nil, err
 	}
-	type said struct {
-		Withheld []string `json:"withheld"`
-		Revoked  string   `json:"revoked"`
-	}
-	var steps []said
+	var steps []readersStep
 	for _, e := range entries {
-		if e.Detail == nil {
-			continue
-		}
 		l, err := ledger.DecodeLeaf(e.Data)
 		if err != nil {
 			return nil, errInternal("ledger leaf %d: %w", e.Index, err)
 		}
-		var d said
-		if (l.Action == "memo.submit" || l.Action == "memo.revoke") && openDetail(o.keys, o.rec.ID, l, e.Detail, &d) {
+		switch l.Action {
+		case "memo.submit", "memo.distribute", "memo.revoke":
+			d := readersStep{action: l.Action}
+			if l.Detail != "" && !openDetail(o.keys, o.rec.ID, l, e.Detail, &d) {
+				d = readersStep{action: l.Action, unreadable: true}
+			}
 			steps = append(steps, d)
 		}
+	}
+	return steps, nil
+}
+
+// withheldByLedger reads o's own ledger entries for what the distribution
+// withheld, and returns whether they say that o was withheld from u and
+// the office has not taken u off it since: the submission, or a key
+// rotation when a reader was removed, names u among those withheld, and
+// no later removal names u.
+func withheldByLedger(ctx context.Context, tx store.Tx, o *opened) (func(u *store.User) bool, error) {
+	steps, err := readersSteps(ctx, tx, o)
+	if err != nil {
+		return nil, err
 	}
 	return func(u *store.User) bool {
 		listed := false
@@ -491,6 +514,39 @@ func withheldByLedger(ctx context.Context, tx store.Tx, o *opened) (func(u *stor
 		}
 		return listed
 	}, nil
+}
+
+// grantedByLedger returns whether o's own ledger entries gave u the memo
+// and none took it from u since: the submission's distribution named u,
+// or the office added u. A memo submitted by a release whose submissions
+// did not name their readers trusts its access rows for what the
+// submission gave, as that release did. An entry whose detail does not
+// open grants no one: what it said cannot be known.
+func grantedByLedger(steps []readersStep) func(u *store.User) bool {
+	if slices.ContainsFunc(steps, func(d readersStep) bool { return d.unreadable }) {
+		return func(*store.User) bool { return false }
+	}
+	named := slices.ContainsFunc(steps, func(d readersStep) bool { return d.action == "memo.submit" && d.To != nil })
+	return func(u *store.User) bool {
+		granted := !named
+		for _, d := range steps {
+			switch d.action {
+			case "memo.submit":
+				if d.To != nil && slices.Contains(*d.To, u.ID) {
+					granted = true
+				}
+			case "memo.distribute":
+				if slices.Contains(d.Added, u.Username) {
+					granted = true
+				}
+			case "memo.revoke":
+				if d.Revoked == u.Username {
+					granted = false
+				}
+			}
+		}
+		return granted
+	}
 }
 
 // WithheldReader is a principal a memo was withheld from.

@@ -91,3 +91,70 @@ func TestRotationWhileAnAuthorIsHeld(t *testing.T) {
 		}
 	})
 }
+
+// TestRotationKeepsOnlyReadersTheLedgerGranted: someone with the database
+// writes an access row for a principal the office confirmed but who was
+// never given the memo (not on the distribution at its submission, not
+// added by the office). The office's next rotation of the memo's key must
+// not turn that row into a real wrap of the new key: a reader is carried
+// over only if the memo's ledger entries gave them the memo, and was not
+// taken off it since. The readers the ledger did grant keep reading.
+func TestRotationKeepsOnlyReadersTheLedgerGranted(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice := d.Member("alice")
+		p3, p4, p5 := d.Principal("p3"), d.Principal("p4"), d.Principal("p5")
+		m, _ := d.Submitted(alice, "read by p1, p2 and those the office adds")
+		if _, err := d.Svc.AddReaders(d.Ctx, d.Office, m.ID, service.ReadersInput{Usernames: []string{"p4", "p5"}, Reason: "they decide"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p5", "not after all"); err != nil {
+			t.Fatal(err) // the key is at version 2 now
+		}
+		for _, p := range []*service.Actor{p3, p5} {
+			r.exec(`INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at) VALUES (?, ?, 2, ?, 'system', NULL, 1, 0)`,
+				m.ID, p.User.ID, []byte("planted"))
+		}
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "no longer concerned"); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*service.Actor{p3, p5} {
+			if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ? AND key_version = 3`, m.ID, p.User.ID); n != 0 {
+				t.Errorf("the rotation wrapped the memo's new key to %s on a row the database writer planted", p.User.Username)
+			}
+		}
+		for _, p := range []*service.Actor{d.Principals[0], p4} {
+			if _, err := d.Svc.GetMemo(d.Ctx, p, m.ID); err != nil {
+				t.Errorf("%s, given the memo by the ledger, cannot read it after the rotation: %v", p.User.Username, err)
+			}
+		}
+	})
+}
+
+// TestRotationWithTheSubmissionsDetailDeleted: someone with the database
+// deletes the sealed detail of a memo's submission entry, which named its
+// readers, hoping the rotation takes the memo for one of an earlier
+// release and trusts the access rows. It carries no one over instead.
+func TestRotationWithTheSubmissionsDetailDeleted(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
+		alice := d.Member("alice")
+		p3 := d.Principal("p3")
+		m, _ := d.Submitted(alice, "read by p1 and p2")
+		r.exec(`INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at) VALUES (?, ?, 1, ?, 'system', NULL, 1, 0)`,
+			m.ID, p3.User.ID, []byte("planted"))
+		seen, err := d.Svc.GetMemo(d.Ctx, alice, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.exec(`DELETE FROM ledger_details WHERE idx = ?`, d.EntryIndex(seen, "memo.submit", "alice"))
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "no longer concerned"); err != nil {
+			t.Fatal(err)
+		}
+		if n := r.count(`SELECT COUNT(*) FROM access WHERE memo_id = ? AND grantee = ? AND key_version = 2`, m.ID, p3.User.ID); n != 0 {
+			t.Error("the rotation wrapped the memo's new key to a planted row once the submission's detail was deleted")
+		}
+	})
+}
