@@ -40,6 +40,8 @@ func TestCompose(t *testing.T) {
 		{"keys.recovered", "", time.Time{}, "Dissent: your keys were restored", "If you did not take part, tell the channel office", "https://dissent.example.gov/\n"},
 		{"keys.awaiting", "", time.Time{}, "Dissent: keys await the office's confirmation", "see Office, Members", "https://dissent.example.gov/\n"},
 		{"keys.confirmed", "", time.Time{}, "Dissent: the channel office confirmed your keys", "If you did not make these keys yourself, tell your inspector general", "https://dissent.example.gov/\n"},
+		{"account.created", "", time.Time{}, "Dissent: an account was made for you", "If you are not asked, or the password you were given does not work, someone signed in before you", "https://dissent.example.gov/\n"},
+		{"account.keys_made", "", time.Time{}, "Dissent: your account's keys were made", "If that was not you, or you have not signed in yet, someone signed in before you", "https://dissent.example.gov/\n"},
 		{"account.password_reset", "", time.Time{}, "Dissent: your password was reset", "someone may be taking your account over", "https://dissent.example.gov/\n"},
 		{"account.new_keys", "", time.Time{}, "Dissent: keys were made for your account", "after a password reset", "https://dissent.example.gov/\n"},
 		{"account.email_changed", "", time.Time{}, "Dissent: your e-mail address was changed", "this notice goes to the old address", "https://dissent.example.gov/\n"},

@@ -85,9 +85,14 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 		if !made {
 			return nil
 		}
-		// No notice: the user has just chosen it. Had an administrator
-		// done it first, the user's own sign-in with the password they
-		// were given fails, which they see.
+		// The person is told, in the app and by e-mail, that their keys
+		// were made now. An administrator who signs in first with the
+		// password they gave, and hands over a second password of their
+		// own, holds the keys; the person then gets this without having
+		// chosen a password, and knows.
+		if err := s.accountNotice(ctx, tx, u, KindKeysMade, u.Email); err != nil {
+			return err
+		}
 		_, err = s.checkpoint(ctx, tx)
 		return err
 	})

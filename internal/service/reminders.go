@@ -83,11 +83,13 @@ const (
 	// the deployment sends e-mail, so that someone taking an account over
 	// (an administrator resetting its password and making new keys) is
 	// seen by the person it belongs to.
-	KindPasswordReset = "account.password_reset" // an administrator reset your password
-	KindNewKeys       = "account.new_keys"       // new keys were made for your account after a reset
-	KindEmailChanged  = "account.email_changed"  // your address changed (to the old address)
-	KindKeysRecovered = "keys.recovered"         // the custodians restored your keys
-	KindKeysConfirmed = "keys.confirmed"         // the office confirmed your keys
+	KindAccountCreated = "account.created"        // an administrator made an account for you: what its first sign-in looks like
+	KindKeysMade       = "account.keys_made"      // your first keys were made, when your own password was chosen
+	KindPasswordReset  = "account.password_reset" // an administrator reset your password
+	KindNewKeys        = "account.new_keys"       // new keys were made for your account after a reset
+	KindEmailChanged   = "account.email_changed"  // your address changed (to the old address)
+	KindKeysRecovered  = "keys.recovered"         // the custodians restored your keys
+	KindKeysConfirmed  = "keys.confirmed"         // the office confirmed your keys
 	// KindKeysAwaiting tells the office's members that an account's keys
 	// await their confirmation (keysconfirm.go): new keys, or a
 	// principal's put on the distribution. It names no one.

@@ -248,7 +248,16 @@ func (s *Service) CreateUser(ctx context.Context, a *Actor, n NewUser) (*User, e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.inTx(ctx, true, func(tx store.Tx) error { return s.insertUser(ctx, tx, a, p) }); err != nil {
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
+		if err := s.insertUser(ctx, tx, a, p); err != nil {
+			return err
+		}
+		// The person learns that the account exists, and what its first
+		// sign-in must look like, from the deployment rather than from
+		// the administrator who gives them its password.
+		return s.accountNotice(ctx, tx, p.rec, KindAccountCreated, p.rec.Email)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return fullUser(p.rec), nil

@@ -25,6 +25,8 @@ var noticeNames = map[string]string{
 	service.KindSignPending:                  "Your signature is asked on a memo",
 	service.KindDraftStale:                   "A draft of yours has not changed for a long time",
 	service.KindKeysRecovered:                "The recovery custodians restored your keys, under the password you typed with them",
+	service.KindAccountCreated:               "An administrator made your account: at your first sign-in you choose your own password, which makes your keys",
+	service.KindKeysMade:                     "Your keys were made, when your own password was chosen: if that was not you, tell the channel office",
 	service.KindPasswordReset:                "An administrator reset your password: if you did not ask for it, tell the channel office",
 	service.KindNewKeys:                      "New keys were made for your account after a password reset: if that was not you, tell the channel office",
 	service.KindEmailChanged:                 "Your e-mail address was changed: if you did not ask for it, tell the channel office",

@@ -133,6 +133,7 @@ func (h *Harness) Create(username string, eligible bool, roles ...string) *servi
 		h.T.Fatalf("create user %q: %v", username, err)
 	}
 	h.Enrol(username)
+	h.forgetAccountNotices(username)
 	a := h.SignIn(username)
 	// The custodians found the office with its first member.
 	if slices.Contains(roles, "office") && !slices.Contains(roles, "admin") {
@@ -290,15 +291,41 @@ func NewDeployment(t testing.TB, st store.Store, opts ...Options) *Deployment {
 		t.Fatal(err)
 	}
 	h.Confirm(d.Office, d.Principals...)
-	// The set-up's own notices (the office told that p1's and p2's keys
-	// await it, p1 and p2 that it confirmed them) are not what the tests
-	// look at: they start with empty bells and outboxes.
-	if db, ok := st.(*sqlstore.DB); ok {
+	// The set-up's own notices (the accounts made and their keys, the
+	// office told that p1's and p2's keys await it, p1 and p2 that it
+	// confirmed them) are not what the tests look at: they start with
+	// empty bells and outboxes.
+	h.forgetNotices()
+	return d
+}
+
+// forgetAccountNotices deletes the notices that making username's account
+// and its first keys sent its user (account.created, account.keys_made):
+// set-up, which the tests of other notices do not look at. Tests of these
+// make the account with Svc.CreateUser.
+func (h *Harness) forgetAccountNotices(username string) {
+	h.T.Helper()
+	db, ok := h.Store.(*sqlstore.DB)
+	if !ok {
+		return
+	}
+	_, err := db.Raw().ExecContext(h.Ctx, db.Rebind(`DELETE FROM notifications WHERE kind IN (?, ?)
+		AND user_id = (SELECT id FROM users WHERE username = ?)`), service.KindAccountCreated, service.KindKeysMade, username)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+}
+
+// forgetNotices deletes every notice and e-mail stored so far: for a test
+// that looks at what comes after its set-up (accounts made and their
+// first keys notify their users).
+func (h *Harness) forgetNotices() {
+	h.T.Helper()
+	if db, ok := h.Store.(*sqlstore.DB); ok {
 		if _, err := db.Raw().ExecContext(h.Ctx, `DELETE FROM notifications`); err != nil {
-			t.Fatal(err)
+			h.T.Fatal(err)
 		}
 	}
-	return d
 }
 
 // Principal creates a principal, not on the standing distribution, whose
