@@ -470,9 +470,9 @@ func cmdStats(ctx context.Context, args []string) error {
 	show("acknowledged", st.Acknowledged, "on_time", "late")
 	share("on time", st.AcknowledgedOnTimeShare)
 	show("awaiting reply", st.AwaitingReply, "within_deadline", "overdue")
-	show("replied, working days from receipt", st.Replied, "within_30_workdays", "within_31_to_60_workdays", "after_60_workdays")
-	share("within 30 working days", st.RepliedWithin30Share)
-	share("within 60 working days", st.RepliedWithin60Share)
+	show("replied", st.Replied, "on_time", "within_latest", "late")
+	share("on time", st.RepliedOnTimeShare)
+	share("by the latest date", st.RepliedByLatestShare)
 	if st.MedianWorkdaysToReply != nil {
 		fmt.Printf("  %-26s %.1f working days (%.1f days)\n", "median time to reply", *st.MedianWorkdaysToReply, *st.MedianDaysToReply)
 	} else {

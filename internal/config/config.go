@@ -16,6 +16,7 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/notify"
 	"github.com/dissent-channel/dissent/internal/vault"
 	"github.com/dissent-channel/dissent/internal/workdays"
 )
@@ -240,11 +241,18 @@ func (c *Config) Check() error {
 	if c.Store.Driver == "postgres" && !strings.HasPrefix(c.Store.URL, "postgres://") && !strings.HasPrefix(c.Store.URL, "postgresql://") {
 		errs = append(errs, errors.New("store.url: the postgres store needs a postgres:// URL"))
 	}
-	if _, err := c.Profile(); err != nil {
+	p, perr := c.Profile()
+	if perr != nil {
+		errs = append(errs, perr)
+	}
+	cal, err := c.Calendar()
+	if err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := c.Calendar(); err != nil {
-		errs = append(errs, err)
+	if perr == nil && err == nil {
+		if err := deadlinesInOrder(p, cal); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Channel.MaxBody < 1024 || c.Channel.MaxBody > 16<<20 {
 		errs = append(errs, fmt.Errorf("channel.max_body %d: want 1 KiB to 16 MiB", c.Channel.MaxBody))
@@ -282,12 +290,23 @@ func (c *Config) Check() error {
 	}
 	if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
 		errs = append(errs, fmt.Errorf("smtp.port %d: want 1 to 65535", c.SMTP.Port))
+	} else if c.SMTP.Host != "" && c.SMTP.From != "" {
+		// The mailer's own rules, so that what passes here is sent.
+		if _, err := notify.NewMailer(c.Mail()); err != nil {
+			errs = append(errs, fmt.Errorf("smtp: %w", err))
+		}
 	}
 	errs = append(errs, c.checkReminders()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// Mail is the mailer's configuration of [smtp].
+func (c *Config) Mail() notify.Config {
+	return notify.Config{Host: c.SMTP.Host, Port: c.SMTP.Port, Username: c.SMTP.Username,
+		Password: c.SMTP.Password, From: c.SMTP.From, TLS: c.SMTP.TLS}
 }
 
 func (c *Config) checkReminders() []error {
@@ -353,6 +372,27 @@ func (c *Config) Profile() (channel.Profile, error) {
 		p.Holidays = c.Channel.Holidays
 	}
 	return p, nil
+}
+
+// deadlinesInOrder checks, for a year of submissions (one a day), that
+// the acknowledgment falls due no later than the reply and the reply no
+// later than the latest reply: a profile changed in one rule only (reply
+// = "3 months" under the State profile's 60 working days at the latest)
+// would otherwise show a latest reply before the reply, and the reminders
+// would drop it.
+func deadlinesInOrder(p channel.Profile, cal *workdays.Calendar) error {
+	day := time.Date(2027, 1, 1, 10, 0, 0, 0, cal.Location())
+	for range 365 {
+		d := p.Deadlines(cal, day)
+		switch {
+		case d.ReplyBy.Before(d.AcknowledgeBy):
+			return fmt.Errorf("channel.reply %q falls due before channel.acknowledge %q (for a memo submitted on %s)", p.Reply, p.Acknowledge, day.Format(time.DateOnly))
+		case d.ReplyLatest.Before(d.ReplyBy):
+			return fmt.Errorf("channel.reply_latest %q falls due before channel.reply %q (for a memo submitted on %s): set reply_latest too", p.ReplyLatest, p.Reply, day.Format(time.DateOnly))
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+	return nil
 }
 
 // Calendar returns the office's working-day calendar.

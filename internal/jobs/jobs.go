@@ -190,10 +190,13 @@ func (w *Worker) deliver(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil // stopping: what is claimed and unsent goes out when the lease lapses
 			}
-			if err != nil && !notify.Permanent(err) {
+			if err != nil && !notify.Permanent(err) && !notify.AboutRecipient(err) {
 				// The server is down or refusing for now: put the rest of
 				// the batch back with the same back-off rather than knock
-				// on a closed door once per e-mail.
+				// on a closed door once per e-mail. A refusal about this
+				// recipient alone (a full mailbox) backs off this e-mail
+				// only: it would otherwise sort first in every batch and
+				// hold everyone else's back.
 				for _, rest := range batch[i+1:] {
 					if err := w.svc.MailFailed(ctx, rest, w.backoff(rest.Attempt), false, "not tried: the mail server failed"); err != nil {
 						w.opt.Log.Warn("e-mail claim lost", "notice", rest.ID, "error", err)
@@ -219,13 +222,18 @@ func (w *Worker) send(ctx context.Context, m service.OutgoingMail) error {
 		err = w.opt.Mail.Send(sendCtx, msg)
 		cancel()
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && err != nil {
 		return err
 	}
 	var settle error
 	switch {
 	case err == nil:
-		settle = w.svc.MailSent(ctx, m)
+		// Recorded even when the node is stopping: the server took the
+		// message, and another node would send it again once the lease
+		// lapsed. A short time, not the node's, bounds it.
+		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		settle = w.svc.MailSent(rec, m)
+		cancel()
 	case notify.Permanent(err):
 		w.opt.Log.Error("e-mail refused for good", "notice", m.ID, "attempt", m.Attempt, "error", err)
 		settle = w.svc.MailFailed(ctx, m, 0, true, err.Error())
@@ -274,7 +282,8 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // FromConfig builds a worker for a deployment: e-mail if smtp.host is set,
-// the schedule of [reminders].
+// the schedule of [reminders]. Mail settings it cannot use give the worker
+// without e-mail, and the error; a calendar it cannot read, no worker.
 func FromConfig(svc *service.Service, cfg *config.Config, log *slog.Logger) (*Worker, error) {
 	cal, err := cfg.Calendar()
 	if err != nil {
@@ -286,15 +295,15 @@ func FromConfig(svc *service.Service, cfg *config.Config, log *slog.Logger) (*Wo
 		CheckpointEvery: cfg.Reminders.CheckpointEvery.Duration,
 		Log:             log,
 	}
+	var mailErr error
 	if cfg.SMTP.Host != "" {
-		m, err := notify.NewMailer(notify.Config{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
-			Password: cfg.SMTP.Password, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS})
-		if err != nil {
-			return nil, err
+		m, err := notify.NewMailer(cfg.Mail())
+		if err == nil {
+			opt.Mail = m
 		}
-		opt.Mail = m
+		mailErr = err
 	}
-	return New(svc, opt), nil
+	return New(svc, opt), mailErr
 }
 
 // Policy is the reminder policy cfg describes, for service.Config.
@@ -316,16 +325,6 @@ func Policy(cfg *config.Config) *service.ReminderPolicy {
 	}
 }
 
-// Run runs the background jobs of a deployment until ctx ends: the entry
-// point for `dissent serve`.
-func Run(ctx context.Context, svc *service.Service, cfg *config.Config, log *slog.Logger) error {
-	w, err := FromConfig(svc, cfg, log)
-	if err != nil {
-		return err
-	}
-	return w.Run(ctx)
-}
-
 // Start runs the background jobs in a goroutine until ctx ends, and returns
 // a function that stops them and waits: `defer jobs.Start(…)()` before
 // serving lets the store close only after the last job has let go of it.
@@ -336,9 +335,13 @@ func Start(ctx context.Context, svc *service.Service, cfg *config.Config, log *s
 		log = slog.Default()
 	}
 	w, err := FromConfig(svc, cfg, log)
-	if err != nil {
+	if w == nil {
 		log.Error("background jobs are off", "error", err)
 		return func() {}
+	}
+	if err != nil {
+		// Reminders, escalations and checkpoints go on in the app.
+		log.Error("e-mail is off: the mail settings cannot be used", "error", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -118,6 +118,11 @@ func (mm *Mailer) Send(ctx context.Context, m *Message) error {
 		opts = &smtp.MailOptions{UTF8: true}
 	}
 	if err := c.Mail(mm.cfg.From, opts); err != nil {
+		if isASCII(mm.cfg.From) && !isASCII(m.To) {
+			// Refused for the recipient's address alone (a server
+			// without SMTPUTF8): other people's mail goes on.
+			return fmt.Errorf("notify: %s at MAIL FROM:<%s>, for a UTF-8 address: %w", addr, mm.cfg.From, &recipientError{err})
+		}
 		return fmt.Errorf("notify: %s at MAIL FROM:<%s>: %w", addr, mm.cfg.From, err)
 	}
 	if err := c.Rcpt(m.To, nil); err != nil {
@@ -166,6 +171,28 @@ func isASCII(s string) bool {
 // included: the outbox holds a claimed batch for at least this long per
 // message.
 func (mm *Mailer) Timeout() time.Duration { return mm.cfg.Timeout }
+
+// AboutRecipient reports whether err is about the message's recipient
+// rather than the mail server, so that mail to other people may go on: a
+// refusal at RCPT TO (a full or disabled mailbox, greylisting, a policy
+// about that address) or an answer whose enhanced status is about the
+// address (X.1.Y) or the mailbox (X.2.Y). A server closing the session
+// (421), failing as a whole (X.3.Y, X.4.Y) or refusing our sender (X.1.7,
+// X.1.8) is not.
+func AboutRecipient(err error) bool {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		switch {
+		case se.Code == 421 || se.EnhancedCode[1] == 3 || se.EnhancedCode[1] == 4,
+			se.EnhancedCode[1] == 1 && (se.EnhancedCode[2] == 7 || se.EnhancedCode[2] == 8):
+			return false
+		case se.EnhancedCode[1] == 1 || se.EnhancedCode[1] == 2:
+			return true
+		}
+	}
+	var re *recipientError
+	return errors.As(err, &re)
+}
 
 // Permanent reports whether err means the message can never be delivered,
 // so that trying again is pointless: a message that cannot be written

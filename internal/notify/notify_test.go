@@ -279,3 +279,41 @@ func (s plainSession) Data(r io.Reader) error {
 }
 func (s plainSession) Reset()        {}
 func (s plainSession) Logout() error { return nil }
+
+// TestAboutRecipient: a refusal about one recipient lets other people's
+// mail go on (the worker backs off that e-mail alone); one about the
+// server or our sender holds the batch back.
+func TestAboutRecipient(t *testing.T) {
+	srv := smtptest.Start(t, time.Now)
+	for _, c := range []struct {
+		name    string
+		command string
+		reply   *smtp.SMTPError
+		want    bool
+	}{
+		{"a full mailbox (452 4.2.2 at RCPT TO)", "RCPT", &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}, true},
+		{"a disabled mailbox (550 5.2.1 at RCPT TO)", "RCPT", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 2, 1}, Message: "disabled"}, true},
+		{"greylisted (450 4.7.1 at RCPT TO)", "RCPT", &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "try again later"}, true},
+		{"no such mailbox (550 5.1.1 at RCPT TO)", "RCPT", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "unknown"}, true},
+		{"the sender refused (553 5.1.8 at RCPT TO)", "RCPT", &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 8}, Message: "sender rejected"}, false},
+		{"the server closing (421 4.3.2 at RCPT TO)", "RCPT", &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "shutting down"}, false},
+		{"out of space (452 4.3.1 at RCPT TO)", "RCPT", &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "insufficient storage"}, false},
+		{"authenticate first (503 at MAIL FROM)", "MAIL", &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "authentication required"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv.Refuse(c.command, c.reply)
+			defer srv.Refuse(c.command, nil)
+			err := send(t, srv.Config("dissent@example.gov"))
+			if err == nil {
+				t.Fatal("sent through a refusing server")
+			}
+			if got := notify.AboutRecipient(err); got != c.want {
+				t.Errorf("about the recipient: %v, want %v (%v)", got, c.want, err)
+			}
+		})
+	}
+	srv.Stop()
+	if err := send(t, srv.Config("dissent@example.gov")); err == nil || notify.AboutRecipient(err) {
+		t.Errorf("a server that is down taken for a refused recipient: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -239,12 +240,20 @@ func (s *Service) MailSent(ctx context.Context, m OutgoingMail) error {
 // MailFailed records that m could not be sent: it is tried again after
 // retry, or, if permanent, never (the in-app notice stays).
 func (s *Service) MailFailed(ctx context.Context, m OutgoingMail, retry time.Duration, permanent bool, reason string) error {
-	if len(reason) > 500 {
-		reason = reason[:500]
-	}
+	reason = clip(reason, 500)
 	return s.inTx(ctx, true, func(tx store.Tx) error {
 		return storeErr(tx.MailFailed(ctx, m.ID, m.Attempt, micros(s.now().Add(retry)), permanent, reason), "the e-mail")
 	})
+}
+
+// clip cuts s to at most n bytes of valid UTF-8: a mail server's reply or
+// an error may be UTF-8, which PostgreSQL refuses to store cut in the
+// middle of a character (or otherwise invalid).
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }
 
 // ClaimJob takes periodic job name for owner for lease if it is due and no
@@ -265,10 +274,7 @@ func (s *Service) ClaimJob(ctx context.Context, name, owner string, lease time.D
 func (s *Service) FinishJob(ctx context.Context, name, owner string, every time.Duration, runErr error) error {
 	msg := ""
 	if runErr != nil {
-		msg = runErr.Error()
-		if len(msg) > 500 {
-			msg = msg[:500]
-		}
+		msg = clip(runErr.Error(), 500)
 	}
 	return s.inTx(ctx, true, func(tx store.Tx) error {
 		now := s.now()

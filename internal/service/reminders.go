@@ -179,8 +179,10 @@ func remindAt(cal *workdays.Calendar, deadline time.Time, lead int) time.Time {
 			n--
 		}
 	}
+	// The wall-clock time, built whole: midnight plus the hours would be
+	// an hour off on a working day whose clocks change after midnight.
 	start, _ := cal.OfficeHours()
-	return time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc).Add(start)
+	return time.Date(day.Year(), day.Month(), day.Day(), int(start/time.Hour), int(start%time.Hour/time.Minute), 0, 0, loc)
 }
 
 // nextCheck is when the reminders job next has something to do about m

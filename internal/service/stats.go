@@ -112,11 +112,13 @@ type Stats struct {
 	// AwaitingReply splits the memos still "acknowledged" by whether the
 	// reply deadline has passed.
 	AwaitingReply map[string]Count `json:"awaiting_reply"`
-	// Replied splits the replied and closed memos by working days from
-	// receipt to reply (2 FAM 070: 30, at most 60).
+	// Replied splits the replied and closed memos by whether the reply
+	// came by the memo's own reply deadline, by its latest reply date, or
+	// after both (each set at submission by the profile: under 2 FAM 070,
+	// 30 and at most 60 working days from receipt).
 	Replied               map[string]Count `json:"replied"`
-	RepliedWithin30Share  *float64         `json:"replied_within_30_workdays_share"`
-	RepliedWithin60Share  *float64         `json:"replied_within_60_workdays_share"`
+	RepliedOnTimeShare    *float64         `json:"replied_on_time_share"`
+	RepliedByLatestShare  *float64         `json:"replied_by_latest_share"`
 	MedianWorkdaysToReply *float64         `json:"median_workdays_to_reply"`
 	MedianDaysToReply     *float64         `json:"median_days_to_reply"`
 	// SignerBands counts memos by their number of authors.
@@ -152,7 +154,7 @@ var (
 	}()
 	statsAwaiting     = []string{"within_deadline", "overdue"}
 	statsAcknowledged = []string{"on_time", "late"}
-	statsReplied      = []string{"within_30_workdays", "within_31_to_60_workdays", "after_60_workdays"}
+	statsReplied      = []string{"on_time", "within_latest", "late"}
 	signerBands       = []struct {
 		name     string
 		min, max int
@@ -219,13 +221,17 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 			received := cal.Received(fromMicros(f.SubmittedAt))
 			replied := fromMicros(f.RepliedAt)
 			wd := cal.WorkdaysBetween(received, replied)
+			// By the memo's own deadlines, to the microsecond, as the
+			// reminders escalate: a count of whole working days would
+			// take a reply the evening after the deadline for one on
+			// time, and know only the State profile's 30 and 60.
 			switch {
-			case wd <= 30:
-				t.replied["within_30_workdays"]++
-			case wd <= 60:
-				t.replied["within_31_to_60_workdays"]++
+			case f.RepliedAt <= f.ReplyBy:
+				t.replied["on_time"]++
+			case f.RepliedAt <= max(f.ReplyLatest, f.ReplyBy):
+				t.replied["within_latest"]++
 			default:
-				t.replied["after_60_workdays"]++
+				t.replied["late"]++
 			}
 			t.workdays = append(t.workdays, wd)
 			t.days = append(t.days, max(0, replied.Sub(received).Hours()/24))
@@ -286,16 +292,16 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 	st.Replied = table(statsReplied, t.replied, shownAll(st.States, rep, clo))
 
 	st.Acknowledge = Timeliness{OnTime: st.Acknowledged["on_time"], Late: st.Acknowledged["late"], Pending: st.States[sub]}
-	st.Reply = Timeliness{OnTime: st.Replied["within_30_workdays"], WithinLatest: st.Replied["within_31_to_60_workdays"],
-		Late: st.Replied["after_60_workdays"], Pending: sum(k, st.States[sub], st.States[ack])}
+	st.Reply = Timeliness{OnTime: st.Replied["on_time"], WithinLatest: st.Replied["within_latest"],
+		Late: st.Replied["late"], Pending: sum(k, st.States[sub], st.States[ack])}
 
 	if n := st.States[ack].n + st.States[rep].n + st.States[clo].n; n > 0 && shownAll(st.Acknowledged, "on_time") {
 		st.AcknowledgedOnTimeShare = share(st.Acknowledged["on_time"].n, n)
 	}
-	if n := len(t.workdays); n > 0 && shownAll(st.Replied, "within_30_workdays") {
-		st.RepliedWithin30Share = share(st.Replied["within_30_workdays"].n, n)
-		if shownAll(st.Replied, "within_31_to_60_workdays") {
-			st.RepliedWithin60Share = share(st.Replied["within_30_workdays"].n+st.Replied["within_31_to_60_workdays"].n, n)
+	if n := len(t.workdays); n > 0 && shownAll(st.Replied, "on_time") {
+		st.RepliedOnTimeShare = share(st.Replied["on_time"].n, n)
+		if shownAll(st.Replied, "within_latest") {
+			st.RepliedByLatestShare = share(st.Replied["on_time"].n+st.Replied["within_latest"].n, n)
 		}
 	}
 	if n := len(t.workdays); n >= k && shownAll(st.Replied, statsReplied...) {
@@ -566,8 +572,8 @@ func (st *Stats) WriteCSV(w io.Writer) error {
 	num("acknowledged", "on_time_share", st.AcknowledgedOnTimeShare)
 	add("awaiting_reply", statsAwaiting, st.AwaitingReply)
 	add("replied", statsReplied, st.Replied)
-	num("replied", "within_30_workdays_share", st.RepliedWithin30Share)
-	num("replied", "within_60_workdays_share", st.RepliedWithin60Share)
+	num("replied", "on_time_share", st.RepliedOnTimeShare)
+	num("replied", "by_latest_share", st.RepliedByLatestShare)
 	num("replied", "median_workdays", st.MedianWorkdaysToReply)
 	num("replied", "median_days", st.MedianDaysToReply)
 	bands := make([]string, len(signerBands))

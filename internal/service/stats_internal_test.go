@@ -244,12 +244,12 @@ func TestComputeStats(t *testing.T) {
     "within_deadline": 0
   },
   "replied": {
-    "after_60_workdays": "suppressed",
-    "within_30_workdays": "suppressed",
-    "within_31_to_60_workdays": "suppressed"
+    "late": "suppressed",
+    "on_time": "suppressed",
+    "within_latest": "suppressed"
   },
-  "replied_within_30_workdays_share": null,
-  "replied_within_60_workdays_share": null,
+  "replied_on_time_share": null,
+  "replied_by_latest_share": null,
   "median_workdays_to_reply": null,
   "median_days_to_reply": null,
   "signer_bands": {
@@ -278,8 +278,8 @@ func TestComputeStats(t *testing.T) {
 		if st.AcknowledgedOnTimeShare == nil || *st.AcknowledgedOnTimeShare != 0.875 {
 			t.Errorf("on-time share %v, want 0.875", st.AcknowledgedOnTimeShare)
 		}
-		if st.RepliedWithin30Share == nil || *st.RepliedWithin30Share != 0.525 || st.RepliedWithin60Share == nil || *st.RepliedWithin60Share != 1 {
-			t.Errorf("reply shares %v, %v, want 0.525 and 1", st.RepliedWithin30Share, st.RepliedWithin60Share)
+		if st.RepliedOnTimeShare == nil || *st.RepliedOnTimeShare != 0.525 || st.RepliedByLatestShare == nil || *st.RepliedByLatestShare != 1 {
+			t.Errorf("reply shares %v, %v, want 0.525 and 1", st.RepliedOnTimeShare, st.RepliedByLatestShare)
 		}
 		if st.MedianWorkdaysToReply == nil || *st.MedianWorkdaysToReply != 29.5 {
 			t.Errorf("median working days %v, want 29.5", st.MedianWorkdaysToReply)
@@ -309,7 +309,7 @@ func TestComputeStats(t *testing.T) {
 		}
 		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 		for _, want := range []string{"table,cell,value", "submitted,,30", "states,submitted,<5", "states,closed,12",
-			"acknowledged,late,<5", "acknowledged,on_time_share,", "replied,within_30_workdays,suppressed", "signer_bands,51+,<5"} {
+			"acknowledged,late,<5", "acknowledged,on_time_share,", "replied,on_time,suppressed", "signer_bands,51+,<5"} {
 			if !slices.Contains(lines, want) {
 				t.Errorf("CSV lacks %q:\n%s", want, b.String())
 			}

@@ -68,19 +68,19 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 		newChart("states", v.T("Memos submitted in %s, by where they are now", d.YearText), states),
 		newChart("ack", v.T("Acknowledgements given"), cells(st.Acknowledged, "on_time", "On time", "late", "Late")),
 		newChart("ack-owed", v.T("Acknowledgements still owed"), cells(st.AwaitingAcknowledgement, "within_deadline", "Not yet due", "overdue", "Overdue")),
-		newChart("reply", v.T("Substantive replies, by working days from receipt"), cells(st.Replied,
-			"within_30_workdays", "Within 30 working days", "within_31_to_60_workdays", "31 to 60 working days", "after_60_workdays", "After 60 working days")),
+		newChart("reply", v.T("Substantive replies given"), cells(st.Replied,
+			"on_time", "On time", "within_latest", "After the deadline, by the latest date", "late", "Late")),
 		newChart("reply-owed", v.T("Replies still owed"), cells(st.AwaitingReply, "within_deadline", "Not yet due", "overdue", "Overdue")),
 		newChart("bands", v.T("Memos by number of authors"), bands),
 	}
 	if p := st.AcknowledgedOnTimeShare; p != nil {
 		d.Notes = append(d.Notes, v.T("Acknowledged on time: %s.", v.Percent(*p)))
 	}
-	if p := st.RepliedWithin30Share; p != nil {
-		d.Notes = append(d.Notes, v.T("Replied within 30 working days: %s.", v.Percent(*p)))
+	if p := st.RepliedOnTimeShare; p != nil {
+		d.Notes = append(d.Notes, v.T("Replied on time: %s.", v.Percent(*p)))
 	}
-	if p := st.RepliedWithin60Share; p != nil {
-		d.Notes = append(d.Notes, v.T("Replied within 60 working days: %s.", v.Percent(*p)))
+	if p := st.RepliedByLatestShare; p != nil {
+		d.Notes = append(d.Notes, v.T("Replied by the latest date: %s.", v.Percent(*p)))
 	}
 	if m := st.MedianWorkdaysToReply; m != nil {
 		d.Notes = append(d.Notes, v.T("Half the replies came within %s working days.", v.p.Sprint(number.Decimal(*m, number.MaxFractionDigits(1)))))

@@ -1,0 +1,193 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/dissent-channel/dissent/internal/config"
+	"github.com/dissent-channel/dissent/internal/jobs"
+	"github.com/dissent-channel/dissent/internal/notify"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+)
+
+// refuseOne is a mail server that accepts every recipient but one, whose
+// mailbox answers RCPT TO with a transient, per-recipient refusal (a full
+// mailbox, greylisting, a disabled mailbox): the server itself is up.
+type refuseOne struct {
+	real jobs.Sender
+	addr string
+}
+
+func (r *refuseOne) Send(ctx context.Context, m *notify.Message) error {
+	if m.To == r.addr {
+		return fmt.Errorf("notify: at RCPT TO: %w", &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"})
+	}
+	return r.real.Send(ctx, m)
+}
+
+// TestOneFullMailboxHoldsBackNoOneElse: one principal's mailbox is full.
+// Every other person's notices, sent by a mail server that is up, still go
+// out. (The worker took a per-recipient refusal for "the server is down"
+// and put the rest of the batch back with the same back-off; the full
+// mailbox sorted first again at every retry, holding everyone back.)
+func TestOneFullMailboxHoldsBackNoOneElse(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		t0 := ny(2026, 11, 24, 10, 0)
+		e.Clock.Set(t0)
+		for i := range 5 {
+			e.submit(t, fmt.Sprintf("memo %d", i)) // 5 × (office, office2, p1, p2)
+		}
+		w := e.worker("node-a", &refuseOne{real: e.mailer, addr: "p1@example.test"}, 0)
+		// The node polls every minute for six hours.
+		for now := t0; now.Before(t0.Add(6 * time.Hour)); now = now.Add(time.Minute) {
+			e.Clock.Set(now)
+			e.tick(t, w)
+		}
+		got := map[string]int{}
+		for _, m := range e.mail.Messages() {
+			for _, to := range m.To {
+				got[to]++
+			}
+		}
+		for _, to := range []string{"office@example.test", "office2@example.test", "p2@example.test"} {
+			if got[to] != 5 {
+				t.Errorf("%s received %d of its 5 notices in six hours; the mail server was up all along (p1's full mailbox held them back)", to, got[to])
+			}
+		}
+	})
+}
+
+// stopAfterSend delivers through real and, once the first message has been
+// accepted by the mail server, the node is told to stop (SIGTERM during
+// `dissent serve`, as a rolling deploy does): the message went out.
+type stopAfterSend struct {
+	real jobs.Sender
+	stop context.CancelFunc
+	sent int
+}
+
+func (s *stopAfterSend) Send(ctx context.Context, m *notify.Message) error {
+	if err := s.real.Send(ctx, m); err != nil {
+		return err
+	}
+	s.sent++
+	s.stop()
+	return nil
+}
+
+// TestGracefulStopMailsOnce: a node is stopped just after the mail server
+// accepted an e-mail. The worker records it all the same, or another node
+// would send it again once the lease lapsed, at every graceful restart.
+// (A hard crash at that instant cannot be helped; a stop can.)
+func TestGracefulStopMailsOnce(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		e.Clock.Set(ny(2026, 11, 24, 10, 0))
+		e.submit(t, "memo") // 4 notices
+		ctxA, stopA := context.WithCancel(e.Ctx)
+		s := &stopAfterSend{real: e.mailer, stop: stopA}
+		a := e.worker("node-a", s, 0)
+		_ = a.Tick(ctxA)
+		if s.sent != 1 {
+			t.Fatalf("node A sent %d", s.sent)
+		}
+		b := e.worker("node-b", nil, 0)
+		e.Clock.Advance(time.Hour)
+		e.tick(t, b)
+		e.checkDeliveredOnce(t, 4)
+	})
+}
+
+// TestLongUTF8RefusalSettles: a mail server refuses a
+// recipient for good (550 5.1.1) with a long reply in UTF-8, as localised
+// servers do. The error is kept to 500 bytes, cut at a character: cut in
+// the middle of one, PostgreSQL refused the invalid UTF-8, the refusal was
+// never recorded, and the e-mail was tried again for ever.
+func TestLongUTF8RefusalSettles(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		e.Clock.Set(ny(2026, 11, 24, 10, 0))
+		// Find a reply whose error text has a character across byte 500.
+		var reply *smtp.SMTPError
+		for pad := 0; pad < 3 && reply == nil; pad++ {
+			r := &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+				Message: strings.Repeat("x", pad) + "Empfänger unbekannt: " + strings.Repeat("€", 200)}
+			e.mail.Refuse("RCPT", r)
+			err := e.mailer.Send(e.Ctx, &notify.Message{MessageID: "probe@x", To: "probe@example.test", Subject: "s", Body: "b", Date: e.Clock.Now()})
+			if !notify.Permanent(err) || len(err.Error()) < 501 {
+				t.Fatalf("probe: %v", err)
+			}
+			if !utf8.ValidString(err.Error()[:500]) {
+				reply = r
+			}
+		}
+		if reply == nil {
+			t.Fatal("no padding splits a character at byte 500")
+		}
+		e.submit(t, "memo")
+		w := e.worker("node-a", nil, 0)
+		e.tick(t, w)
+		for _, n := range outbox(t, st, e.Office.User.ID) {
+			if n.EmailState != "failed" {
+				t.Errorf("refused for good, but the e-mail is %q after %d attempts (next try %s)", n.EmailState, n.Attempts, time.UnixMicro(n.NextTry).In(e.Clock.Now().Location()))
+			}
+		}
+	})
+}
+
+// TestUnusableMailSettingsLeaveDeadlinesOn: [smtp] settings the mailer
+// refuses (a password over an unencrypted connection to another host) are
+// refused by `dissent config check` too; and settings the mailer cannot
+// use turn e-mail off, not the reminders, escalations and checkpoints.
+func TestUnusableMailSettingsLeaveDeadlinesOn(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	dir := t.TempDir()
+	toml := "[server]\nbase_url = \"https://dissent.example.gov/\"\n[smtp]\nhost = \"mail.example.gov\"\nport = 25\nusername = \"dissent\"\nfrom = \"dissent@example.gov\"\ntls = \"none\"\n"
+	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(dir, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "unencrypted") {
+		t.Errorf("config check accepts settings the mailer refuses: %v", err)
+	}
+	cfg, err := config.Load(t.TempDir(), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.Username, cfg.SMTP.From, cfg.SMTP.TLS = "mail.example.gov", 25, "dissent", "dissent@example.gov", "none"
+	ctx, cancel := context.WithCancel(d.Ctx)
+	defer cancel()
+	wait := jobs.Start(ctx, d.Svc, cfg, quiet)
+	defer wait()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		js, err := d.Svc.Jobs(d.Ctx, d.Admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := 0
+		for _, j := range js {
+			if j.LastRun != nil {
+				ran++
+			}
+		}
+		if ran == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mail settings that cannot be used left the reminders and checkpoints off: jobs %+v", js)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
