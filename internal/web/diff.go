@@ -9,6 +9,7 @@ const (
 	diffSame diffOp = iota
 	diffAdded
 	diffRemoved
+	diffFolded // unchanged lines, or lines past maxShownLines, not shown: Text says how many
 )
 
 // diffLine is one line of a line diff.
@@ -21,6 +22,7 @@ type diffLine struct {
 func (l diffLine) Same() bool    { return l.Op == diffSame }
 func (l diffLine) Added() bool   { return l.Op == diffAdded }
 func (l diffLine) Removed() bool { return l.Op == diffRemoved }
+func (l diffLine) Folded() bool  { return l.Op == diffFolded }
 
 // maxDiffCells bounds the LCS table: the lines left after trimming the
 // common head and tail, multiplied. Beyond it the diff shows the middle as
@@ -125,5 +127,52 @@ type diffView struct {
 
 func newDiffView(v *visit, a, b string) diffView {
 	lines, ok := diff(a, b)
-	return diffView{Lines: lines, AddedLabel: v.T("Added:"), RemovedLabel: v.T("Removed:"), TooLarge: !ok}
+	return diffView{Lines: fold(v, lines), AddedLabel: v.T("Added:"), RemovedLabel: v.T("Removed:"), TooLarge: !ok}
+}
+
+// diffContext is how many unchanged lines are shown on each side of a
+// change; maxShownLines bounds the lines a diff shows. A page of every
+// line of two long revisions, each in its markup, would be many times
+// their size, built whole before a byte is sent.
+const (
+	diffContext   = 3
+	maxShownLines = 5000
+)
+
+// fold replaces each run of unchanged lines longer than the context it
+// leaves around changes with one line saying how many are not shown, and
+// cuts the diff at maxShownLines, saying how many more there are.
+func fold(v *visit, lines []diffLine) []diffLine {
+	var out []diffLine
+	for i := 0; i < len(lines); {
+		if lines[i].Op != diffSame {
+			out = append(out, lines[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(lines) && lines[j].Op == diffSame {
+			j++
+		}
+		keepHead, keepTail := diffContext, diffContext
+		if i == 0 {
+			keepHead = 0 // nothing changed before the run
+		}
+		if j == len(lines) {
+			keepTail = 0 // nor after it
+		}
+		if j-i <= keepHead+keepTail+1 {
+			out = append(out, lines[i:j]...)
+		} else {
+			out = append(out, lines[i:i+keepHead]...)
+			out = append(out, diffLine{diffFolded, v.T("%d unchanged lines", j-i-keepHead-keepTail)})
+			out = append(out, lines[j-keepTail:j]...)
+		}
+		i = j
+	}
+	if len(out) > maxShownLines {
+		rest := len(out) - maxShownLines
+		out = append(out[:maxShownLines:maxShownLines], diffLine{diffFolded, v.T("%d more lines of the comparison are not shown", rest)})
+	}
+	return out
 }

@@ -3,6 +3,9 @@ package web
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // render writes a diff as " line", "+line" and "-line".
@@ -114,4 +117,46 @@ func FuzzDiff(f *testing.F) {
 			t.Fatalf("diff of %q and %q does not rebuild them", a, b)
 		}
 	})
+}
+
+// TestFold: a diff shows the changes with diffContext unchanged lines on
+// each side, says how many it leaves out, and stops at maxShownLines.
+func TestFold(t *testing.T) {
+	v := &visit{locale: &locale{p: message.NewPrinter(language.English)}}
+	lines := func(s string) []diffLine {
+		var out []diffLine
+		for _, c := range s {
+			op := map[rune]diffOp{'=': diffSame, '+': diffAdded, '-': diffRemoved}[c]
+			out = append(out, diffLine{Op: op, Text: string(c)})
+		}
+		return out
+	}
+	show := func(ls []diffLine) string {
+		var b strings.Builder
+		for _, l := range ls {
+			if l.Folded() {
+				b.WriteString("[" + l.Text + "]")
+			} else {
+				b.WriteString(l.Text)
+			}
+		}
+		return b.String()
+	}
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"==========", "[10 unchanged lines]"},
+		{"========+", "[5 unchanged lines]===+"},
+		{"-=========", "-===[6 unchanged lines]"},
+		{"+===========-", "+===[5 unchanged lines]===-"},
+		{"+=======-", "+=======-"}, // one line folded would say more than it hides
+		{"+====", "+===="},
+	} {
+		if got := show(fold(v, lines(c.in))); got != c.want {
+			t.Errorf("fold(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	long := fold(v, lines(strings.Repeat("+", maxShownLines+7)))
+	if len(long) != maxShownLines+1 || show(long[maxShownLines:]) != "[7 more lines of the comparison are not shown]" {
+		t.Errorf("a long diff ends with %q after %d lines", show(long[len(long)-1:]), len(long)-1)
+	}
 }

@@ -124,14 +124,23 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, v *visit) {
 	redirect(w, r, "/memos/"+m.ID, flashCreated)
 }
 
-// cleanNames drops empty and repeated usernames.
+// cleanNames trims usernames and drops empty and repeated ones.
 func cleanNames(in []string) []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, n := range in {
 		n = strings.TrimSpace(n)
-		if n != "" && !slices.Contains(out, n) {
-			out = append(out, n)
+		if n == "" || seen[n] {
+			continue
 		}
+		// One more than the service takes is enough for it to refuse the
+		// list, and bounds the work a long one costs here (the lookups of
+		// search too) before it does.
+		if len(out) > channel.MaxUsernames {
+			break
+		}
+		seen[n] = true
+		out = append(out, n)
 	}
 	return out
 }

@@ -127,7 +127,7 @@ func newHandler(svc *service.Service, opt Options) (*handler, error) {
 	sum.Write(h.markingsCSS)
 	sum.Write(parsed.static)
 	h.version = hex.EncodeToString(sum.Sum(nil))[:12]
-	h.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	h.static = http.StripPrefix("/static/", filesOnly(http.FileServerFS(sub)))
 	h.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secure(w)
 		w.Header().Set("Cache-Control", "no-store")
@@ -137,6 +137,18 @@ func newHandler(svc *service.Service, opt Options) (*handler, error) {
 			"For your safety, Dissent only accepts forms sent from its own pages. Go back, reload the page and try again.")
 	}))
 	return h, nil
+}
+
+// filesOnly serves files and answers 404 for a directory, which
+// http.FileServer would list.
+func filesOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // The content security policy: nothing from anywhere but this origin, no
@@ -169,8 +181,13 @@ func (h *handler) newVisit(r *http.Request) *visit {
 }
 
 // optionalActor signs the visitor in from their cookie if they have a
-// working session, for pages that anyone may see.
+// working session, for pages that anyone may see. Only for a page the
+// person opened (pageRequest): signing in extends the session's idle
+// time, which an image another host of the site loads must not do.
 func (h *handler) optionalActor(r *http.Request, v *visit) {
+	if !pageRequest(r) {
+		return
+	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if a, err := h.svc.Authenticate(r.Context(), c.Value); err == nil {
 			v.actor = a
@@ -229,9 +246,14 @@ func (h *handler) authed(fn handlerFunc) http.Handler {
 // with an image or a fetch it makes the browser send; and opening a memo
 // records a read in the ledger, which no third party may cause. So a
 // request that the browser says came from elsewhere must be a page the
-// person navigated to, whose result they see. Browsers that send no fetch
-// metadata are let through; forms are guarded by form's check as well.
+// person navigated to, whose result they see. A prefetch or prerender
+// (Sec-Purpose, or the older Purpose) is neither, from any site: the
+// person has not opened the page. Browsers that send no fetch metadata
+// are let through; forms are guarded by form's check as well.
 func pageRequest(r *http.Request) bool {
+	if r.Header.Get("Sec-Purpose") != "" || r.Header.Get("Purpose") != "" {
+		return false
+	}
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 		return true
