@@ -20,10 +20,15 @@ type (
 	signInRequest struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
+		// Device is the device token an earlier sign-in to this account
+		// gave this client, if it kept one: its failed sign-ins are then
+		// counted apart from others' (service.SignInFrom).
+		Device string `json:"device,omitempty"`
 	}
 	signInResponse struct {
 		Token     string    `json:"token"`
 		ExpiresAt time.Time `json:"expires_at"`
+		Device    string    `json:"device"`
 	}
 	usernamesRequest struct {
 		Usernames []string `json:"usernames"`
@@ -439,6 +444,6 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request, _ *service.Acto
 	if !h.decode(w, r, &in) {
 		return
 	}
-	tok, exp, err := h.svc.SignIn(r.Context(), in.Username, in.Password)
-	h.reply(w, r, 201, signInResponse{Token: tok, ExpiresAt: exp}, err)
+	tok, exp, device, err := h.svc.SignInFrom(r.Context(), in.Username, in.Password, in.Device)
+	h.reply(w, r, 201, signInResponse{Token: tok, ExpiresAt: exp, Device: device}, err)
 }

@@ -616,8 +616,12 @@ func (s *Service) followCommitted(ctx context.Context) {
 // anchorOfKey is the key that seals anchor_of, derived from the ledger's
 // signing key: every node of the deployment holds it, nobody with only
 // the database does, and it is never rotated (OPERATIONS.md).
-func anchorOfKey(ledgerKey string) vault.Key {
-	raw, err := hkdf.Key(sha256.New, []byte(ledgerKey), nil, "dissent anchor_of v1", len(vault.Key{}))
+func anchorOfKey(ledgerKey string) vault.Key { return deriveKey(ledgerKey, "dissent anchor_of v1") }
+
+// deriveKey derives a key for one purpose, named by info, from the
+// ledger's signing key.
+func deriveKey(ledgerKey, info string) vault.Key {
+	raw, err := hkdf.Key(sha256.New, []byte(ledgerKey), nil, info, len(vault.Key{}))
 	if err != nil {
 		panic("service: HKDF refused a 32-byte key: " + err.Error())
 	}

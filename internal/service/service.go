@@ -76,6 +76,8 @@ type Service struct {
 	// (anchor.go).
 	follower anchorFollower
 	anchorOf vault.Key
+	// deviceKey authenticates device tokens (sessions.go).
+	deviceKey vault.Key
 	// unsealedAnchors writes anchors as releases before anchor_of did
 	// (tests of upgrades, export_test.go).
 	unsealedAnchors bool
@@ -117,7 +119,7 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
 		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
 		keys: newKeyCache(100_000, cfg.SessionIdle), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
-		anchorOf: anchorOfKey(cfg.LedgerKey), Now: time.Now}
+		anchorOf: anchorOfKey(cfg.LedgerKey), deviceKey: deriveKey(cfg.LedgerKey, "dissent device v1"), Now: time.Now}
 }
 
 // Config returns the deployment's configuration.

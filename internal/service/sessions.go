@@ -3,8 +3,12 @@ package service
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -56,17 +60,49 @@ var errBadCredentials = channel.Errorf(channel.EUNAUTHORIZED, "wrong username or
 // SignIn checks a password and opens a session. It answers the same error,
 // in about the same time, for an unknown user and a wrong password.
 func (s *Service) SignIn(ctx context.Context, username, password string) (token string, expires time.Time, err error) {
+	token, expires, _, err = s.SignInFrom(ctx, username, password, "")
+	return token, expires, err
+}
+
+// SignInFrom is SignIn from a device: a browser or client that keeps the
+// device token a sign-in to this account gave it, or "" for one that has
+// none. Failed sign-ins are limited per account, which would let anyone
+// who knows a username keep its person out (the channel office, before a
+// deadline); a device the account signed in from before is counted on its
+// own (OWASP's device cookies), so wrong passwords from elsewhere do not
+// lock it out. device is the token to keep from now on: the one given, or
+// a new one after a sign-in without it.
+func (s *Service) SignInFrom(ctx context.Context, username, password, device string) (token string, expires time.Time, keep string, err error) {
 	if err := channel.ValidateUsername("username", username); err != nil {
-		return "", time.Time{}, errBadCredentials
+		return "", time.Time{}, "", errBadCredentials
 	}
 	if len(password) > channel.MaxPassword {
-		return "", time.Time{}, errBadCredentials
+		return "", time.Time{}, "", errBadCredentials
+	}
+	counted := username
+	if id, ok := s.deviceOf(username, device); ok {
+		counted = "device " + id
+	} else {
+		device = ""
 	}
 	// The attempt counts as failed from here until it succeeds, so that
 	// attempts made at once cannot all pass the check before any is counted.
-	if !s.limiter.take(username, s.Now()) {
-		return "", time.Time{}, channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins: wait and try again later")
+	if !s.limiter.take(counted, s.Now()) {
+		return "", time.Time{}, "", channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins: wait and try again later")
 	}
+	token, expires, err = s.signIn(ctx, username, password)
+	if err != nil {
+		return "", time.Time{}, "", err
+	}
+	s.limiter.reset(counted)
+	if device == "" {
+		device = s.newDevice(username)
+	}
+	return token, expires, device, nil
+}
+
+// signIn is SignIn once the attempt is counted.
+func (s *Service) signIn(ctx context.Context, username, password string) (token string, expires time.Time, err error) {
 	var u *store.User
 	err = s.inTx(ctx, false, func(tx store.Tx) error {
 		var err error
@@ -129,8 +165,40 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	s.limiter.reset(username)
 	return tok, expires, nil
+}
+
+// A device token is 16 random bytes and an HMAC-SHA256 of them and the
+// account's username, under a key derived from the ledger's signing key:
+// every node of the deployment holds it, and nobody with only the
+// database can make one. It proves only that this device signed in to the
+// account once; the password is asked every time.
+const deviceIDSize = 16
+
+func (s *Service) newDevice(username string) string {
+	id := make([]byte, deviceIDSize)
+	rand.Read(id)
+	return base64.RawURLEncoding.EncodeToString(append(id, s.deviceMAC(username, id)...))
+}
+
+// deviceOf returns the id of device if it is a token this deployment gave
+// for username.
+func (s *Service) deviceOf(username, device string) (string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(device)
+	if err != nil || len(raw) != deviceIDSize+sha256.Size {
+		return "", false
+	}
+	id := raw[:deviceIDSize]
+	if !hmac.Equal(raw[deviceIDSize:], s.deviceMAC(username, id)) {
+		return "", false
+	}
+	return hex.EncodeToString(id), true
+}
+
+func (s *Service) deviceMAC(username string, id []byte) []byte {
+	m := hmac.New(sha256.New, s.deviceKey[:])
+	m.Write(vault.AD("device", username, string(id)))
+	return m.Sum(nil)
 }
 
 // restorePublicKeys puts back the public keys of u's identity, which is

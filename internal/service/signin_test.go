@@ -61,3 +61,63 @@ func TestSignInLimit(t *testing.T) {
 		t.Errorf("%d of 40 simultaneous guesses were checked, more than the limit of 3", checked)
 	}
 }
+
+// TestDeviceIsNotLockedOut: someone who knows an account's username posts
+// wrong passwords until the account's limit is reached. The person, on a
+// device that signed in to the account before and kept its device token,
+// still signs in; a device without one, or with a token for another
+// account or made up, shares the account's count and is refused. A device
+// that guesses is limited on its own.
+func TestDeviceIsNotLockedOut(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	d.Member("alice")
+	d.Member("bob")
+	cfg := d.Svc.Config()
+	cfg.SignInLimit = 3
+	svc := d.WithConfig(cfg)
+
+	_, _, device, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), "")
+	if err != nil || device == "" {
+		t.Fatalf("a first sign-in gives a device token: %q, %v", device, err)
+	}
+	_, _, bobs, err := svc.SignInFrom(d.Ctx, "bob", servicetest.Password("bob"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, _, err := svc.SignIn(d.Ctx, "alice", "an outsider's guess "+strconv.Itoa(i)); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	for name, other := range map[string]string{"no device token": "", "bob's device token": bobs, "a made-up one": device[:len(device)-2] + "AA"} {
+		if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), other); channel.ErrorCode(err) != channel.ERATELIMIT {
+			t.Errorf("alice with %s, past the account's limit: %v", name, err)
+		}
+	}
+	_, _, kept, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), device)
+	if err != nil {
+		t.Fatalf("alice on her own device, after an outsider's guesses: %v", err)
+	}
+	if kept != device {
+		t.Errorf("the device token changed at a sign-in with it")
+	}
+	// The device's own count.
+	for i := range 3 {
+		if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", "a guess from her device "+strconv.Itoa(i), device); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("device guess %d: %v", i, err)
+		}
+	}
+	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), device); channel.ErrorCode(err) != channel.ERATELIMIT {
+		t.Errorf("a device past its own limit: %v", err)
+	}
+	// Another deployment's token for the same name does not pass.
+	other := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	other.Member("alice")
+	_, _, theirs, err := other.Svc.SignInFrom(other.Ctx, "alice", servicetest.Password("alice"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), theirs); channel.ErrorCode(err) != channel.ERATELIMIT {
+		t.Errorf("another deployment's device token: %v", err)
+	}
+}

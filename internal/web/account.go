@@ -49,7 +49,7 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, v *visi
 // the visitor's, this one too, and goes to target with a notice; if that
 // fails, to the sign-in page with it.
 func (h *handler) signInAgain(w http.ResponseWriter, r *http.Request, v *visit, password, target string, note flash) {
-	token, _, err := h.svc.SignIn(r.Context(), v.actor.Username(), password)
+	token, err := h.signInFrom(w, r, v.actor.Username(), password)
 	if err != nil {
 		clearCookie(w, sessionCookie)
 		redirect(w, r, "/sign-in", note)

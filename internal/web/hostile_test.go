@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
 )
 
 // TestNameListsAreBounded: any signed-in user may post a form with a list
@@ -156,5 +157,29 @@ func TestStaticHasNoDirectoryListing(t *testing.T) {
 	res := s.browser(t).get("/static/")
 	if res.StatusCode == http.StatusOK && strings.Contains(res.body, `<a href="autosave.js">`) {
 		t.Errorf("GET /static/ lists the directory: status %d: %q", res.StatusCode, res.body)
+	}
+}
+
+// TestOutsiderCannotLockOutTheOffice: failed sign-ins are limited per
+// account, and the sign-in page takes them from anyone. Someone who knows
+// the office's usernames posts wrong passwords past the limit; the office
+// member's browser, which signed in before and kept its device cookie,
+// still signs in (acknowledgements and replies must not miss their
+// deadlines for it). A browser that never signed in to the account shares
+// the account's count. (The test deployment allows 1000 failures an hour;
+// a real one 10.)
+func TestOutsiderCannotLockOutTheOffice(t *testing.T) {
+	s := newSite(t)
+	office := s.signedIn(t, "office")
+	limit := s.Svc.Config().SignInLimit
+	outsider := s.browser(t)
+	for range limit {
+		outsider.post("/sign-in", url.Values{"username": {"office"}, "password": {"wrong-password-1"}})
+	}
+	if res := office.post("/sign-in", url.Values{"username": {"office"}, "password": {servicetest.Password("office")}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after %d wrong passwords from an outsider, the office's own browser gets status %d", limit, res.StatusCode)
+	}
+	if res := s.browser(t).post("/sign-in", url.Values{"username": {"office"}, "password": {servicetest.Password("office")}}); res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("a new browser, past the account's limit: status %d, want 429", res.StatusCode)
 	}
 }

@@ -16,6 +16,29 @@ func setSession(w http.ResponseWriter, token string) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
 
+// deviceCookie keeps the device token of the account this browser last
+// signed in to (service.SignInFrom): its failed sign-ins are counted on
+// their own, so that someone posting wrong passwords for that account
+// elsewhere does not lock this browser out. It outlives sessions.
+const deviceCookie = "__Host-dissent-device"
+
+// signInFrom signs username in from this browser, with its device token.
+func (h *handler) signInFrom(w http.ResponseWriter, r *http.Request, username, password string) (string, error) {
+	device := ""
+	if c, err := r.Cookie(deviceCookie); err == nil {
+		device = c.Value
+	}
+	token, _, keep, err := h.svc.SignInFrom(r.Context(), username, password, device)
+	if err != nil {
+		return "", err
+	}
+	if keep != device {
+		http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: keep, Path: "/", MaxAge: 400 * 24 * 3600,
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	}
+	return token, nil
+}
+
 func clearCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
@@ -131,7 +154,7 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request, v *visit) {
 	if !localPath(next) {
 		next = "/"
 	}
-	token, _, err := h.svc.SignIn(r.Context(), username, r.PostForm.Get("password"))
+	token, err := h.signInFrom(w, r, username, r.PostForm.Get("password"))
 	if err != nil {
 		fe, ok := asFormError(v, err)
 		if !ok {
