@@ -82,9 +82,17 @@ func (s *Service) GrantOfficeByCustodians(ctx context.Context, shares []vault.Sh
 		if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: grantedByCustodians, GrantedAt: micros(s.now())}); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{action: "office.grant", role: "system", subject: u.ID})
+		return s.audit(ctx, tx, event{action: actionCustodiansGrant, role: "system", subject: u.ID})
 	})
 }
+
+// The ledger actions of the ceremonies, by the system, naming the member.
+// A founding at a first sign-in, before December 2026, recorded an
+// office.grant by the system: these tell a ceremony from it.
+const (
+	actionOfficeFound     = "office.found"
+	actionCustodiansGrant = "office.custodians_grant"
+)
 
 // ceremony checks what the custodians bring to a ceremony — shares that
 // rebuild the recovery key, a member of the office, not an administrator,
@@ -217,7 +225,7 @@ func (s *Service) foundOffice(ctx context.Context, tx store.Tx, u *store.User) e
 	if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: grantedAtFounding, GrantedAt: micros(s.now())}); err != nil {
 		return err
 	}
-	if err := s.audit(ctx, tx, event{action: "office.grant", role: "system", subject: u.ID}); err != nil {
+	if err := s.audit(ctx, tx, event{action: actionOfficeFound, role: "system", subject: u.ID}); err != nil {
 		return err
 	}
 	_, err = s.checkpoint(ctx, tx)

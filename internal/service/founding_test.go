@@ -2,12 +2,14 @@ package service_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -388,6 +390,61 @@ func TestKeysMadeAtOnTheAccountPage(t *testing.T) {
 		}
 		if got := madeAt(h.SignInOn(h.Svc, "amy", "amy's new phrase")); !got.Equal(h.Clock.Now()) {
 			t.Errorf("new keys made at %v, want %v", got, h.Clock.Now())
+		}
+	})
+}
+
+// systemEntries returns the actions of the ledger's entries by the system
+// that name subject, oldest first.
+func systemEntries(t *testing.T, st store.Store, subject string) []string {
+	t.Helper()
+	db := st.(*sqlstore.DB)
+	rows, err := db.Raw().QueryContext(t.Context(), `SELECT data FROM ledger_leaves ORDER BY idx`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			t.Fatal(err)
+		}
+		l, err := ledger.DecodeLeaf(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Role == ledger.RoleSystem && l.Subject == subject {
+			out = append(out, l.Action)
+		}
+	}
+	return out
+}
+
+// TestCeremoniesHaveTheirOwnEntries: a founding by the custodians, and
+// their giving the office's key, are recorded as such (office.found,
+// office.custodians_grant), so that an auditor tells them from a founding
+// at a first sign-in, which recorded an office.grant by the system.
+func TestCeremoniesHaveTheirOwnEntries(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		h := servicetest.New(t, st)
+		officeMember(t, h, "ruth")
+		h.Found("ruth")
+		if got, want := systemEntries(t, st, h.SignIn("ruth").User.ID), []string{"office.found"}; !slices.Equal(got, want) {
+			t.Errorf("the founding's entries naming ruth: %q, want %q", got, want)
+		}
+		roles := []string{"member"}
+		if _, err := h.Svc.UpdateUser(h.Ctx, h.Admin, "ruth", service.UserUpdate{Roles: &roles}); err != nil {
+			t.Fatal(err)
+		}
+		h.Clock.Advance(2 * time.Hour)
+		officeMember(t, h, "omar")
+		omar := h.SignIn("omar")
+		if _, err := h.Svc.GrantOfficeByCustodians(h.Ctx, h.Shares, "omar", fingerprint(t, h.Svc, omar)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := systemEntries(t, st, omar.User.ID), []string{"office.custodians_grant"}; !slices.Equal(got, want) {
+			t.Errorf("the custodians' grant's entries naming omar: %q, want %q", got, want)
 		}
 	})
 }
