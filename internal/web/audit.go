@@ -69,7 +69,7 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 		newChart("ack", v.T("Acknowledgements given"), cells(st.Acknowledged, "on_time", "On time", "late", "Late")),
 		newChart("ack-owed", v.T("Acknowledgements still owed"), cells(st.AwaitingAcknowledgement, "within_deadline", "Not yet due", "overdue", "Overdue")),
 		newChart("reply", v.T("Substantive replies given"), cells(st.Replied,
-			"on_time", "On time", "within_latest", "After the deadline, by the latest date", "late", "Late")),
+			"on_time", "On time", "within_latest", "By the latest date", "late", "Late")),
 		newChart("reply-owed", v.T("Replies still owed"), cells(st.AwaitingReply, "within_deadline", "Not yet due", "overdue", "Overdue")),
 		newChart("bands", v.T("Memos by number of authors"), bands),
 	}

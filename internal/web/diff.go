@@ -161,7 +161,9 @@ func fold(v *visit, lines []diffLine) []diffLine {
 		if j == len(lines) {
 			keepTail = 0 // nor after it
 		}
-		if j-i <= keepHead+keepTail+1 {
+		// A fold that hides no more than the context it leaves would
+		// say as much as the lines themselves.
+		if j-i-keepHead-keepTail <= diffContext {
 			out = append(out, lines[i:j]...)
 		} else {
 			out = append(out, lines[i:i+keepHead]...)

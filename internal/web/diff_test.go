@@ -148,7 +148,10 @@ func TestFold(t *testing.T) {
 		{"========+", "[5 unchanged lines]===+"},
 		{"-=========", "-===[6 unchanged lines]"},
 		{"+===========-", "+===[5 unchanged lines]===-"},
-		{"+=======-", "+=======-"}, // one line folded would say more than it hides
+		{"+=======-", "+=======-"}, // a fold that hides 1 line says no less than the line
+		{"+=========-", "+=========-"},
+		{"+==========-", "+===[4 unchanged lines]===-"},
+		{"=====+", "=====+"},
 		{"+====", "+===="},
 	} {
 		if got := show(fold(v, lines(c.in))); got != c.want {
