@@ -170,24 +170,7 @@ func TestUnusableMailSettingsLeaveDeadlinesOn(t *testing.T) {
 	defer cancel()
 	wait := jobs.Start(ctx, d.Svc, cfg, quiet)
 	defer wait()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		js, err := d.Svc.Jobs(d.Ctx, d.Admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ran := 0
-		for _, j := range js {
-			if j.LastRun != nil {
-				ran++
-			}
-		}
-		if ran == 2 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mail settings that cannot be used left the reminders and checkpoints off: jobs %+v", js)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if js := waitForJobs(t, d); js != nil {
+		t.Fatalf("mail settings that cannot be used left the reminders and checkpoints off: jobs %+v", js)
 	}
 }

@@ -477,17 +477,10 @@ func TestMailServerDown(t *testing.T) {
 	})
 }
 
-// TestStart runs the worker as `dissent serve` does, without e-mail, and
-// stops it.
-func TestStart(t *testing.T) {
-	st := storetest.OpenSQLite(t)
-	d := servicetest.NewDeployment(t, st)
-	cfg, err := config.Load(t.TempDir(), func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(d.Ctx)
-	wait := jobs.Start(ctx, d.Svc, cfg, quiet)
+// waitForJobs waits, up to 10 s, for both periodic jobs to have run
+// once, and returns nil, or their state if they did not.
+func waitForJobs(t *testing.T, d *servicetest.Deployment) []service.JobStatus {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		js, err := d.Svc.Jobs(d.Ctx, d.Admin)
@@ -501,12 +494,28 @@ func TestStart(t *testing.T) {
 			}
 		}
 		if ran == 2 {
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("jobs did not run: %+v", js)
+			return js
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStart runs the worker as `dissent serve` does, without e-mail, and
+// stops it.
+func TestStart(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	cfg, err := config.Load(t.TempDir(), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(d.Ctx)
+	wait := jobs.Start(ctx, d.Svc, cfg, quiet)
+	if js := waitForJobs(t, d); js != nil {
+		t.Fatalf("jobs did not run: %+v", js)
 	}
 	cancel()
 	done := make(chan struct{})

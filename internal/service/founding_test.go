@@ -394,17 +394,17 @@ func TestKeysMadeAtOnTheAccountPage(t *testing.T) {
 	})
 }
 
-// systemEntries returns the actions of the ledger's entries by the system
-// that name subject, oldest first.
-func systemEntries(t *testing.T, st store.Store, subject string) []string {
+// allLeaves returns the ledger's leaves as stored, oldest first, with
+// their encodings.
+func allLeaves(t *testing.T, st store.Store) ([]ledger.Leaf, [][]byte) {
 	t.Helper()
-	db := st.(*sqlstore.DB)
-	rows, err := db.Raw().QueryContext(t.Context(), `SELECT data FROM ledger_leaves ORDER BY idx`)
+	rows, err := st.(*sqlstore.DB).Raw().QueryContext(t.Context(), `SELECT data FROM ledger_leaves ORDER BY idx`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []ledger.Leaf
+	var raw [][]byte
 	for rows.Next() {
 		var data []byte
 		if err := rows.Scan(&data); err != nil {
@@ -414,6 +414,21 @@ func systemEntries(t *testing.T, st store.Store, subject string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		out, raw = append(out, l), append(raw, data)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out, raw
+}
+
+// systemEntries returns the actions of the ledger's entries by the system
+// that name subject, oldest first.
+func systemEntries(t *testing.T, st store.Store, subject string) []string {
+	t.Helper()
+	var out []string
+	leaves, _ := allLeaves(t, st)
+	for _, l := range leaves {
 		if l.Role == ledger.RoleSystem && l.Subject == subject {
 			out = append(out, l.Action)
 		}

@@ -12,17 +12,25 @@ import (
 	"github.com/dissent-channel/dissent/internal/vault"
 )
 
-// TestSignInLimit: after the limit of failed sign-ins a username is
-// refused, the right password too; guesses sent all at once are counted
-// one by one, so no more than the limit are ever checked; a success clears
-// the count.
-func TestSignInLimit(t *testing.T) {
+// limitedDeployment is a deployment with members alice and bob, and a node
+// of it that allows 3 failed sign-ins an hour.
+func limitedDeployment(t *testing.T) (*servicetest.Deployment, *service.Service) {
+	t.Helper()
 	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
 	d.Member("alice")
 	d.Member("bob")
 	cfg := d.Svc.Config()
 	cfg.SignInLimit = 3
-	svc := d.WithConfig(cfg)
+	return d, d.WithConfig(cfg)
+}
+
+// TestSignInLimit: after the limit of failed sign-ins a username is
+// refused, the right password too; guesses sent all at once are counted
+// one by one, so no more than the limit are ever checked; a success clears
+// the count.
+func TestSignInLimit(t *testing.T) {
+	d, svc := limitedDeployment(t)
+	cfg := svc.Config()
 
 	if _, _, err := svc.SignIn(d.Ctx, "alice", "a wrong guess"); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
 		t.Fatalf("a wrong password: %v", err)
@@ -69,12 +77,7 @@ func TestSignInLimit(t *testing.T) {
 // account or made up, shares the account's count and is refused. A device
 // that guesses is limited on its own.
 func TestDeviceIsNotLockedOut(t *testing.T) {
-	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
-	d.Member("alice")
-	d.Member("bob")
-	cfg := d.Svc.Config()
-	cfg.SignInLimit = 3
-	svc := d.WithConfig(cfg)
+	d, svc := limitedDeployment(t)
 
 	_, _, device, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), "")
 	if err != nil || device == "" {
