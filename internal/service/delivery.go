@@ -774,7 +774,7 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 	if err != nil {
 		return nil, err
 	}
-	steps, err := readersSteps(ctx, tx, o)
+	steps, err := s.readersSteps(ctx, tx, o)
 	if err != nil {
 		return nil, err
 	}

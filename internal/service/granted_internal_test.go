@@ -41,6 +41,10 @@ func TestGrantedByLedger(t *testing.T) {
 			{action: "memo.submit"},
 			{action: "memo.revoke", Revoked: "p2"},
 		}, map[*store.User]bool{p1: true, p2: false}},
+		// A memo whose submission is not among its entries (hidden).
+		{"no submission", []readersStep{
+			{action: "memo.distribute", Added: []string{"p1"}},
+		}, map[*store.User]bool{p1: false}},
 		// A detail someone deleted or changed: no one is carried over.
 		{"an entry whose detail does not open", []readersStep{
 			{action: "memo.submit", unreadable: true},

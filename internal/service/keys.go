@@ -278,16 +278,16 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 				s.log.Warn("mailbox entry does not open", "error", err)
 				continue
 			}
+			// Sealed to the actor, it is taken and deleted whatever it
+			// holds: a confirmation's filler (mailRotatedKeys) holds no
+			// memo, and must leave the mailbox like the rest of its mail.
 			var e keyEntry
-			if err := decodeSealed(plain, &e); err != nil {
-				continue
-			}
-			keys, err := decodeKeys(e.Keys)
-			if err != nil || !validID(e.Memo) {
-				continue
-			}
-			if err := putIndex(ctx, tx, a.id, e.Memo, keys); err != nil {
-				return taken, err
+			if err := decodeSealed(plain, &e); err == nil && validID(e.Memo) {
+				if keys, err := decodeKeys(e.Keys); err == nil {
+					if err := putIndex(ctx, tx, a.id, e.Memo, keys); err != nil {
+						return taken, err
+					}
+				}
 			}
 			mine = append(mine, m.ID)
 		}

@@ -396,13 +396,29 @@ func (s *Service) confirmKeys(ctx context.Context, tx store.Tx, a *Actor, userna
 // longer opens their memo at all. a's office key opens each rotated
 // memo's roster, which says whether u wrote it.
 //
+// Only keys the account had before are mailed: keys the custodians
+// recovered or a sign-in put back (the anchoring entry says which), whose
+// index already holds the memo's older versions. Keys made afresh after a
+// reset start without the memos shared with the old ones, rotated or not:
+// someone who took the account over gets none by the confirmation.
+//
 // Who wrote what is kept from the database: every rotated memo the office
-// holds gets one mail, sealed to u if u wrote it and otherwise to a key
-// made for it and thrown away, with a plaintext of the same length (the
-// memo's id and as many key versions). The mail of a confirmation is then
-// the same whoever is confirmed. Rotations are rare (a reader taken off a
+// holds gets one mail sealed to u, holding the memo's keys if u wrote it
+// and otherwise filler of the same length (no memo id, random keys as
+// many as the memo's versions), which u's collection of mail takes and
+// deletes like the others. Rotations are rare (a reader taken off a
 // memo), so this is a short list.
 func (s *Service) mailRotatedKeys(ctx context.Context, tx store.Tx, a *Actor, u *store.User) error {
+	l, _, problem, err := s.checkpointedEntry(ctx, tx, u.KeysAnchor)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		return errInternal("%w: %s: %s", ErrNotAnchored, u.ID, problem)
+	}
+	if l.Action != "user.keys_recovered" && l.Action != "user.keys_restored" {
+		return nil
+	}
 	office, err := s.officeIdentity(ctx, tx, a)
 	if err != nil {
 		return err
@@ -422,19 +438,21 @@ func (s *Service) mailRotatedKeys(ctx context.Context, tx store.Tx, a *Actor, u 
 			if err := openJSON(keys, rec.KeyVersion, rec.ID, "roster", rec.Roster, &roster); err != nil {
 				return err
 			}
-			box := u.BoxPublic
+			entry := keyEntry{Memo: rec.ID, Keys: keys.encode()}
 			if roster.Find(u.ID) < 0 {
-				nobody, err := vault.NewIdentity()
-				if err != nil {
-					return err
+				entry.Memo = strings.Repeat("0", len(rec.ID)) // never a memo's id (validID)
+				for kv := range keys {
+					if keys[kv], err = vault.NewKey(); err != nil {
+						return err
+					}
 				}
-				box = nobody.Public().Box
+				entry.Keys = keys.encode()
 			}
-			plain, err := json.Marshal(keyEntry{Memo: rec.ID, Keys: keys.encode()})
+			plain, err := json.Marshal(entry)
 			if err != nil {
 				return err
 			}
-			sealed, err := vault.SealTo(box, plain)
+			sealed, err := vault.SealTo(u.BoxPublic, plain)
 			if err != nil {
 				return err
 			}
@@ -468,11 +486,26 @@ type readersStep struct {
 	Revoked    string    `json:"revoked"`
 }
 
-// readersSteps reads o's ledger entries that say who reads it, oldest first.
-func readersSteps(ctx context.Context, tx store.Tx, o *opened) ([]readersStep, error) {
+// readersSteps reads o's ledger entries that say who reads it, oldest
+// first. They are found by the memo each leaf is filed under, which its
+// hash does not cover: a leaf of o's filed elsewhere since o's first (a
+// removal, hidden so that a rotation or a confirmation gives the memo to
+// the reader removed) is tampering, and refused.
+func (s *Service) readersSteps(ctx context.Context, tx store.Tx, o *opened) ([]readersStep, error) {
 	entries, err := tx.MemoLedger(ctx, o.rec.ID)
 	if err != nil {
 		return nil, err
+	}
+	if len(entries) > 0 {
+		bad, err := tx.MemoLeafFiledElsewhere(ctx, o.rec.ID, entries[0].Index)
+		if err != nil {
+			return nil, err
+		}
+		if bad >= 0 {
+			s.tampered.Store(true)
+			s.log.Error("a ledger entry about a memo is filed under another memo or action, which hides it from the memo's history: refused; find who changed ledger_leaves", "memo", o.rec.ID, "entry", bad)
+			return nil, errInternal("ledger entry %d of memo %s is filed elsewhere", bad, o.rec.ID)
+		}
 	}
 	var steps []readersStep
 	for _, e := range entries {
@@ -497,8 +530,8 @@ func readersSteps(ctx context.Context, tx store.Tx, o *opened) ([]readersStep, e
 // the office has not taken u off it since: the submission, or a key
 // rotation when a reader was removed, names u among those withheld, and
 // no later removal names u.
-func withheldByLedger(ctx context.Context, tx store.Tx, o *opened) (func(u *store.User) bool, error) {
-	steps, err := readersSteps(ctx, tx, o)
+func (s *Service) withheldByLedger(ctx context.Context, tx store.Tx, o *opened) (func(u *store.User) bool, error) {
+	steps, err := s.readersSteps(ctx, tx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -521,9 +554,11 @@ func withheldByLedger(ctx context.Context, tx store.Tx, o *opened) (func(u *stor
 // or the office added u. A memo submitted by a release whose submissions
 // did not name their readers trusts its access rows for what the
 // submission gave, as that release did. An entry whose detail does not
-// open grants no one: what it said cannot be known.
+// open grants no one: what it said cannot be known; nor does a memo whose
+// submission is not among its entries.
 func grantedByLedger(steps []readersStep) func(u *store.User) bool {
-	if slices.ContainsFunc(steps, func(d readersStep) bool { return d.unreadable }) {
+	if slices.ContainsFunc(steps, func(d readersStep) bool { return d.unreadable }) ||
+		!slices.ContainsFunc(steps, func(d readersStep) bool { return d.action == "memo.submit" }) {
 		return func(*store.User) bool { return false }
 	}
 	named := slices.ContainsFunc(steps, func(d readersStep) bool { return d.action == "memo.submit" && d.To != nil })
@@ -577,7 +612,7 @@ func (s *Service) WithheldReaders(ctx context.Context, a *Actor, memoID string) 
 		if err != nil {
 			return err
 		}
-		listed, err := withheldByLedger(ctx, tx, o)
+		listed, err := s.withheldByLedger(ctx, tx, o)
 		if err != nil {
 			return err
 		}
@@ -625,7 +660,7 @@ func (s *Service) shareWithheld(ctx context.Context, tx store.Tx, a *Actor, u *s
 		if st := channel.State(o.rec.State); !st.Delivered() || st == channel.Returned {
 			continue
 		}
-		if listed, err := withheldByLedger(ctx, tx, o); err != nil {
+		if listed, err := s.withheldByLedger(ctx, tx, o); err != nil {
 			return err
 		} else if !listed(u) {
 			s.log.Warn("a memo listed as withheld from a principal is not one its ledger entries withheld: not shared; find who wrote the withheld row", "memo", id, "user", u.ID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -83,11 +84,16 @@ func (s *Service) LedgerStatus(ctx context.Context, a *Actor) (*LedgerStatus, er
 	return st, err
 }
 
+// selfCheckBatch is how many leaves CheckLedger compares with their filing
+// at a time.
+const selfCheckBatch = 4096
+
 // CheckLedger recomputes every hash of the ledger and compares the root
 // with the latest checkpoint. Auditors run it on demand; the server runs it
 // as the system (a nil actor) at start, in the background so start-up stays
 // fast. The outcome is kept for LedgerStatus and /readyz, and is itself an
-// audited event.
+// audited event. It also checks that each leaf is filed under its own memo
+// and action (LeafIndexMismatch).
 func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error) {
 	if a != nil && !a.Has(channel.RoleAuditor) {
 		return nil, channel.Errorf(channel.EFORBIDDEN, "only auditors run the ledger self-check")
@@ -125,6 +131,21 @@ func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error)
 		// damage to report: a missing row shows up as a read error.
 		if err := ledger.SelfCheck(ctx, tx.LedgerStorage("", ""), &cp); err != nil && ctx.Err() == nil {
 			res.Problem = err.Error()
+			return nil
+		}
+		// A memo's history is read by the memo and action each leaf is
+		// filed under, which the leaves' hashes do not cover: a leaf filed
+		// elsewhere would drop out of it (a removal of a reader, which a
+		// key rotation reads) unseen.
+		for from := int64(0); from < res.Size && ctx.Err() == nil; from += selfCheckBatch {
+			bad, err := tx.LeafIndexMismatch(ctx, from, min(from+selfCheckBatch, res.Size))
+			if err != nil {
+				return err
+			}
+			if bad >= 0 {
+				res.Problem = fmt.Sprintf("ledger: tampered at leaf %d: it is filed under a memo or an action that is not its own, which hides it from a memo's history or adds it to another's", bad)
+				return nil
+			}
 		}
 		return ctx.Err()
 	})

@@ -191,6 +191,18 @@ type Tx interface {
 	// (memoID "" for a leaf about no memo; then action is not kept).
 	LedgerStorage(memoID, action string) LedgerStorage
 	PutLedgerDetail(ctx context.Context, index int64, sealed []byte) error
+	// LeafIndexMismatch returns the first ledger index in [from, to) whose
+	// stored memo and action, by which MemoLedger and MemoReads find a
+	// memo's leaves, are not the leaf's own (its data names no memo and
+	// it is filed under one, or the reverse), or -1 when all agree. The
+	// ledger's self-check covers the leaves' data, not these columns.
+	LeafIndexMismatch(ctx context.Context, from, to int64) (int64, error)
+	// MemoLeafFiledElsewhere returns the first ledger index from from on
+	// whose leaf names memoID (its data holds "memo":"memoID") but is not
+	// filed where MemoLedger finds it (under another memo or none, or as a
+	// read when it is none, or the reverse), or -1: LeafIndexMismatch for
+	// one memo, without decoding every leaf.
+	MemoLeafFiledElsewhere(ctx context.Context, memoID string, from int64) (int64, error)
 	// MemoLedger returns a memo's history: the leaves about it, oldest
 	// first, except its reads (ReadAction), which grow without bound.
 	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)

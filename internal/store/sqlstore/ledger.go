@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -245,6 +246,51 @@ func (l ledgerStorage) ReadLeaves(ctx context.Context, from, to int64) ([][]byte
 // PutLedgerDetail stores the sealed detail of a leaf.
 func (t *Tx) PutLedgerDetail(ctx context.Context, index int64, sealed []byte) error {
 	return t.execLater(ctx, nil, `INSERT INTO ledger_details (idx, sealed) VALUES (?, ?)`, index, sealed)
+}
+
+// LeafIndexMismatch compares the memo_id and action columns with the
+// leaves' own data: a leaf about no memo is filed under none, and a leaf
+// about a memo under it and its action.
+func (t *Tx) LeafIndexMismatch(ctx context.Context, from, to int64) (int64, error) {
+	rows, err := t.query(ctx, `SELECT idx, memo_id, action, data FROM ledger_leaves WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int64
+		var memo, action sql.NullString
+		var data []byte
+		if err := rows.Scan(&idx, &memo, &action, &data); err != nil {
+			return 0, err
+		}
+		l, err := ledger.DecodeLeaf(data)
+		if err != nil {
+			return idx, nil // the self-check says why
+		}
+		wantAction := ""
+		if l.Memo != "" {
+			wantAction = l.Action
+		}
+		if memo.String != l.Memo || action.String != wantAction {
+			return idx, nil
+		}
+	}
+	return -1, rows.Err()
+}
+
+func (t *Tx) MemoLeafFiledElsewhere(ctx context.Context, memoID string, from int64) (int64, error) {
+	// The leaves' canonical encoding writes the memo's field exactly so;
+	// the byte search runs in the database.
+	holds := `instr(data, ?) > 0`
+	if t.db.d.Numbered {
+		holds = `position(?::bytea in data) > 0`
+	}
+	var idx int64
+	err := t.row(ctx, `SELECT COALESCE(MIN(idx), -1) FROM ledger_leaves WHERE idx >= ? AND `+holds+`
+		AND (memo_id IS NULL OR memo_id <> ? OR (action = '`+store.ReadAction+`') <> (`+holds+`))`,
+		from, []byte(`,"memo":"`+memoID+`"`), memoID, []byte(`,"action":"`+store.ReadAction+`",`)).Scan(&idx)
+	return idx, err
 }
 
 // MemoLedger returns the leaves about one memo but its reads, oldest

@@ -2,12 +2,15 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
 )
 
@@ -384,5 +387,81 @@ func sameEntries(t testing.TB, got, want []store.LedgerEntry) {
 	same(t, "entries", len(got), len(want))
 	if len(got) == len(want) && len(got) > 0 {
 		same(t, "entries", got, want)
+	}
+}
+
+// testLeafIndex: LeafIndexMismatch finds a leaf filed under a memo or an
+// action other than its data's, which MemoLedger would then leave out of
+// the memo's history or put in another's.
+func testLeafIndex(t *testing.T, s store.Store) {
+	leaf := func(memo, action string) []byte {
+		b, err := ledger.Leaf{Version: 1, Time: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC), Action: action, Memo: memo, Role: ledger.RoleSystem}.Encode()
+		check(t, err)
+		return b
+	}
+	write(t, s, func(ctx context.Context, tx store.Tx) {
+		appendLeaves(t, tx.LedgerStorage("m1", "memo.submit"), leaf("m1", "memo.submit"))
+		appendLeaves(t, tx.LedgerStorage("", ""), leaf("", "user.create"))
+		appendLeaves(t, tx.LedgerStorage("m1", store.ReadAction), leaf("m1", store.ReadAction))
+		appendLeaves(t, tx.LedgerStorage("m2", "memo.revoke"), leaf("m2", "memo.revoke"))
+	})
+	mismatch := func() int64 {
+		var bad int64
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			var err error
+			bad, err = tx.LeafIndexMismatch(ctx, 0, 4)
+			check(t, err)
+		})
+		return bad
+	}
+	if bad := mismatch(); bad != -1 {
+		t.Fatalf("leaves filed as written: mismatch at %d", bad)
+	}
+	db := s.(interface {
+		Raw() *sql.DB
+		Rebind(string) string
+	})
+	elsewhere := func(memo string) int64 {
+		var bad int64
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			var err error
+			bad, err = tx.MemoLeafFiledElsewhere(ctx, memo, 0)
+			check(t, err)
+		})
+		return bad
+	}
+	for _, m := range []string{"m1", "m2", "m"} {
+		if bad := elsewhere(m); bad != -1 {
+			t.Errorf("%s's leaves, filed as written: %d filed elsewhere", m, bad)
+		}
+	}
+	for _, c := range []struct {
+		name, set string
+		idx       int64
+		memo      string // whose history loses the leaf, if any
+	}{
+		{"a leaf about a memo filed under none", `memo_id = NULL, action = NULL`, 3, "m2"},
+		{"a leaf about a memo filed under another", `memo_id = 'm1'`, 3, "m2"},
+		{"a leaf filed as a read", `action = '` + store.ReadAction + `'`, 3, "m2"},
+		{"a read filed as another action", `action = 'memo.submit'`, 2, "m1"},
+		{"a leaf filed under another action", `action = 'memo.acknowledge'`, 0, ""},
+		{"a leaf about no memo filed under one", `memo_id = 'm1', action = 'memo.submit'`, 1, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var memo, action sql.NullString
+			check(t, db.Raw().QueryRowContext(t.Context(), db.Rebind(`SELECT memo_id, action FROM ledger_leaves WHERE idx = ?`), c.idx).Scan(&memo, &action))
+			_, err := db.Raw().ExecContext(t.Context(), db.Rebind(`UPDATE ledger_leaves SET `+c.set+` WHERE idx = ?`), c.idx)
+			check(t, err)
+			if bad := mismatch(); bad != c.idx {
+				t.Errorf("mismatch at %d, want %d", bad, c.idx)
+			}
+			if c.memo != "" {
+				if bad := elsewhere(c.memo); bad != c.idx {
+					t.Errorf("%s's leaf filed elsewhere at %d, want %d", c.memo, bad, c.idx)
+				}
+			}
+			_, err = db.Raw().ExecContext(t.Context(), db.Rebind(`UPDATE ledger_leaves SET memo_id = ?, action = ? WHERE idx = ?`), memo, action, c.idx)
+			check(t, err)
+		})
 	}
 }

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Mailbox", testMailbox},
 		{"Ledger", testLedger},
 		{"LedgerDetails", testLedgerDetails},
+		{"LeafIndex", testLeafIndex},
 		{"Checkpoints", testCheckpoints},
 		{"Notifications", testNotifications},
 		{"MemoFacts", testMemoFacts},
