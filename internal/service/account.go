@@ -19,12 +19,9 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 	if err := channel.ValidatePassword("new_password", next); err != nil {
 		return err
 	}
-	kek, ok, err := s.checkPassword(ctx, a.User, current)
+	kek, err := s.checkCurrentPassword(ctx, a, current)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return channel.Invalid("current_password", "the current password is wrong")
 	}
 	stored, newKEK, err := s.hashPassword(ctx, next)
 	if err != nil {
@@ -98,6 +95,25 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 	})
 }
 
+// checkCurrentPassword checks the password a signed-in user gives to
+// change it, counted with the account's failed sign-ins: a session's
+// holder (a token left behind, or taken) must not guess the password that
+// outlasts it faster than the sign-in page allows.
+func (s *Service) checkCurrentPassword(ctx context.Context, a *Actor, current string) (vault.Key, error) {
+	if !s.limiter.take(a.User.Username, s.Now()) {
+		return vault.Key{}, channel.Errorf(channel.ERATELIMIT, "too many wrong passwords: wait and try again later")
+	}
+	kek, ok, err := s.checkPassword(ctx, a.User, current)
+	if err != nil {
+		return vault.Key{}, err
+	}
+	if !ok {
+		return vault.Key{}, channel.Invalid("current_password", "the current password is wrong")
+	}
+	s.limiter.reset(a.User.Username)
+	return kek, nil
+}
+
 // ResetPassword sets a new password for someone who lost theirs
 // (administrators). The administrator cannot unwrap the user's keys: they
 // stay locked until k recovery custodians restore them (RecoverKeys) or the
@@ -162,12 +178,8 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 	if current == next {
 		return channel.Invalid("new_password", "choose a password of your own, not the one the administrator set")
 	}
-	_, ok, err := s.checkPassword(ctx, a.User, current)
-	if err != nil {
+	if _, err := s.checkCurrentPassword(ctx, a, current); err != nil {
 		return err
-	}
-	if !ok {
-		return channel.Invalid("current_password", "the password is wrong")
 	}
 	stored, kek, err := s.hashPassword(ctx, next)
 	if err != nil {

@@ -164,7 +164,7 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 		return nil, err
 	}
 	if withEvents {
-		if err := s.memoEvents(ctx, tx, o.rec.ID, o.keys, &names, func(evs []Event) { m.Events = evs }); err != nil {
+		if err := s.memoEvents(ctx, tx, o, &names, func(evs []Event) { m.Events = eventsShown(o, a, evs) }); err != nil {
 			return nil, err
 		}
 	}
@@ -319,18 +319,47 @@ func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo
 // memoEvents decodes the ledger entries about a memo and hands them to
 // done once book has the actors' names. With keys, author entries show
 // which author acted.
-func (s *Service) memoEvents(ctx context.Context, tx store.Tx, memoID string, keys memoKeys, book *nameBook, done func([]Event)) error {
-	entries, err := tx.MemoLedger(ctx, memoID)
+func (s *Service) memoEvents(ctx context.Context, tx store.Tx, o *opened, book *nameBook, done func([]Event)) error {
+	entries, err := tx.MemoLedger(ctx, o.rec.ID)
 	if err != nil {
 		return err
 	}
-	return ledgerEvents(memoID, entries, keys, book, done)
+	return ledgerEvents(o.rec.ID, entries, o.keys, authorsNamed(o), book, done)
+}
+
+// lookActions are the ledger actions of looking at a memo without
+// changing it, beside its reads (which its history leaves out).
+var lookActions = []string{"memo.export", "memo.history", "memo.proof", "memo.access_log"}
+
+// eventsShown is what of a memo's history a viewer sees: a reader, who
+// sees only their own reads, sees only their own looks at it too (an
+// export holds the whole text); its authors and the office see all, as
+// they see the reads in the access log.
+func eventsShown(o *opened, a *Actor, evs []Event) []Event {
+	if o.rel != relReader {
+		return evs
+	}
+	return slices.DeleteFunc(evs, func(ev Event) bool {
+		return slices.Contains(lookActions, ev.Action) && ev.Actor != a.User.Username
+	})
+}
+
+// authorsNamed says whose author entries a viewer of o sees named: its
+// authors see everyone's, the colleagues who were asked to sign and did
+// not among them; the office and the readers see the authors of the memo
+// as submitted only, and of the others how many there were (the roster's
+// dropped count), not who.
+func authorsNamed(o *opened) func(userID string) bool {
+	if o.rel == relAuthor {
+		return func(string) bool { return true }
+	}
+	return func(id string) bool { return o.roster.Find(id) >= 0 }
 }
 
 // ledgerEvents shows ledger entries about a memo as events: an author's
-// name only to a viewer holding the memo's keys (keys non-nil), and every
-// name once book resolves.
-func ledgerEvents(memoID string, entries []store.LedgerEntry, keys memoKeys, book *nameBook, done func([]Event)) error {
+// name only to a viewer holding the memo's keys (keys non-nil) and only
+// where named says so, and every name once book resolves.
+func ledgerEvents(memoID string, entries []store.LedgerEntry, keys memoKeys, named func(userID string) bool, book *nameBook, done func([]Event)) error {
 	out := make([]Event, 0, len(entries))
 	var ids []string
 	leaves := make([]ledger.Leaf, len(entries))
@@ -354,7 +383,7 @@ func ledgerEvents(memoID string, entries []store.LedgerEntry, keys memoKeys, boo
 		var d struct {
 			Actor string `json:"actor"`
 		}
-		if openDetail(keys, memoID, l, entries[i].Detail, &d) && d.Actor != "" {
+		if openDetail(keys, memoID, l, entries[i].Detail, &d) && d.Actor != "" && named(d.Actor) {
 			authorOf[entries[i].Index] = d.Actor
 			ids = append(ids, d.Actor)
 		}
@@ -552,11 +581,15 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 			if len(states) == 0 {
 				f.ByDue = true
 			} else {
-				// Drafts never reach the office, whatever the filter says.
+				// Drafts never reach the office, whatever the filter says,
+				// nor memos withdrawn before they were submitted: listed
+				// and passed by, they would name themselves in the page's
+				// cursor.
 				f.States = slices.DeleteFunc(slices.Clone(states), func(st string) bool { return !channel.State(st).Delivered() && st != string(channel.Withdrawn) })
 				if len(f.States) == 0 {
 					return nil
 				}
+				f.Submitted = true
 			}
 		case BoxDistribution:
 			f.Grantee = a.User.ID
@@ -751,10 +784,11 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID, cursor string
 func (s *Service) accessLog(ctx context.Context, a *Actor, memoID string, after pageCursor, limit int, page *AccessPage) error {
 	return s.inTx(ctx, true, func(tx store.Tx) error {
 		var keys memoKeys
+		named := func(string) bool { return false }
 		o, err := s.openMemo(ctx, tx, a, memoID, true)
 		switch {
 		case err == nil && (o.rel == relAuthor || o.rel == relOffice):
-			keys = o.keys
+			keys, named = o.keys, authorsNamed(o)
 		case err == nil || errors.Is(err, channel.ErrNotFound):
 			if !a.Has(channel.RoleAuditor) {
 				if err == nil {
@@ -803,7 +837,7 @@ func (s *Service) accessLog(ctx context.Context, a *Actor, memoID string, after 
 			case more:
 				page.NextCursor = encodeCursor(pageCursor{ID: cursorReads, Key: readsAfter})
 			}
-			err = ledgerEvents(memoID, entries, keys, &book, func(evs []Event) {
+			err = ledgerEvents(memoID, entries, keys, named, &book, func(evs []Event) {
 				for _, ev := range evs {
 					reads = append(reads, AccessEntry{Action: "read", Username: ev.Actor, Role: ev.Role, At: ev.At, Index: ev.Index})
 				}

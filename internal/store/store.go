@@ -371,10 +371,11 @@ type Memo struct {
 
 // MemoFilter selects memos for a list.
 type MemoFilter struct {
-	IDs     []string // only these
-	Grantee string   // only memos wrapped to this grantee
-	States  []string
-	Rotated bool // only memos whose key was rotated (KeyVersion > 1)
+	IDs       []string // only these
+	Grantee   string   // only memos wrapped to this grantee
+	States    []string
+	Rotated   bool // only memos whose key was rotated (KeyVersion > 1)
+	Submitted bool // only memos that were submitted (SubmittedAt > 0)
 	// ByDue lists only memos that still owe an answer (DueAt > 0), nearest
 	// deadline first; otherwise memos are ordered by UpdatedAt, newest
 	// first. Both break ties by ID.

@@ -46,7 +46,7 @@ func TestLockedKeys(t *testing.T) {
 		field string
 	}{
 		{"not confirmed", url.Values{"current_password": {resetPassword}, "new_password": {ownPassword}, "confirm_password": {ownPassword}}, "tick the box"},
-		{"wrong password", url.Values{"current_password": {"wrong-password-1"}, "new_password": {ownPassword}, "confirm_password": {ownPassword}, "understood": {"yes"}}, "the password is wrong"},
+		{"wrong password", url.Values{"current_password": {"wrong-password-1"}, "new_password": {ownPassword}, "confirm_password": {ownPassword}, "understood": {"yes"}}, "the current password is wrong"},
 		{"the administrator's password", url.Values{"current_password": {resetPassword}, "new_password": {resetPassword}, "confirm_password": {resetPassword}, "understood": {"yes"}}, "not the one the administrator set"},
 		{"two new passwords", url.Values{"current_password": {resetPassword}, "new_password": {ownPassword}, "confirm_password": {"another-phrase-1"}, "understood": {"yes"}}, "not the same"},
 	} {

@@ -111,6 +111,9 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 	if f.Rotated {
 		where = append(where, `key_version > 1`)
 	}
+	if f.Submitted {
+		where = append(where, `submitted_at > 0`)
+	}
 	if len(f.States) > 0 {
 		in, states := inList(f.States)
 		where = append(where, `state IN (`+in+`)`)

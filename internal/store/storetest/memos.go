@@ -134,6 +134,9 @@ func testListMemos(t *testing.T, s store.Store) {
 	memo := func(id, state string, updated, due int64) *store.Memo {
 		m := newMemo(id)
 		m.State, m.UpdatedAt, m.DueAt, m.CheckAt = state, t0+updated, 0, 0
+		if state == "draft" {
+			m.SubmittedAt = 0
+		}
 		if due > 0 {
 			// The next check falls before the deadline, in the reverse
 			// order of updates, with a tie between m2 and m4.
@@ -187,6 +190,7 @@ func testListMemos(t *testing.T, s store.Store) {
 		{"grantee without access rows selects nothing", store.MemoFilter{Grantee: "u-mallory", Limit: 100}, []string{}},
 		{"states select memos in any of them", store.MemoFilter{States: []string{"submitted", "acknowledged"}, Limit: 100}, []string{"m4", "m2", "m3"}},
 		{"rotated selects memos whose key was rotated", store.MemoFilter{Rotated: true, Limit: 100}, []string{"m6"}},
+		{"submitted selects memos that were submitted", store.MemoFilter{Submitted: true, States: []string{"draft", "closed", "replied"}, Limit: 100}, []string{"m6", "m5"}},
 		{"rotated and grantee combine", store.MemoFilter{Rotated: true, Grantee: "group:office", Limit: 100}, []string{}},
 		{"filters combine", store.MemoFilter{Grantee: "group:office", States: []string{"submitted"}, Limit: 100}, []string{"m2"}},
 		{"ids and states combine", store.MemoFilter{IDs: []string{"m1", "m2", "m4"}, States: []string{"submitted"}, Limit: 100}, []string{"m4", "m2"}},
