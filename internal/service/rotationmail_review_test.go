@@ -21,24 +21,10 @@ import (
 // (s.now() per PostMail) but the tests' clock stands still.
 func mailInStoredOrder(r anchorRig) []string {
 	r.t.Helper()
-	q := `SELECT id FROM mailbox ORDER BY posted_at, id`
 	if r.db.Rebind("?") != "?" {
-		q = `SELECT id FROM mailbox ORDER BY ctid`
+		return r.ids(`SELECT id FROM mailbox ORDER BY ctid`)
 	}
-	rows, err := r.db.Raw().QueryContext(r.Ctx, q)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			r.t.Fatal(err)
-		}
-		out = append(out, id)
-	}
-	return out
+	return r.ids(`SELECT id FROM mailbox ORDER BY posted_at, id`)
 }
 
 // rotatedInListOrder is the rotated memos the office holds in the
@@ -46,7 +32,13 @@ func mailInStoredOrder(r anchorRig) []string {
 // plaintext columns.
 func rotatedInListOrder(r anchorRig) []string {
 	r.t.Helper()
-	rows, err := r.db.Raw().QueryContext(r.Ctx, `SELECT id FROM memos WHERE key_version > 1 ORDER BY updated_at DESC, id DESC`)
+	return r.ids(`SELECT id FROM memos WHERE key_version > 1 ORDER BY updated_at DESC, id DESC`)
+}
+
+// ids returns the first column of query's rows.
+func (r anchorRig) ids(query string) []string {
+	r.t.Helper()
+	rows, err := r.db.Raw().QueryContext(r.Ctx, query)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -58,6 +50,9 @@ func rotatedInListOrder(r anchorRig) []string {
 			r.t.Fatal(err)
 		}
 		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		r.t.Fatal(err)
 	}
 	return out
 }
@@ -73,17 +68,7 @@ func TestCollectingTheConfirmationsMailTellsNothing(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
 		d := servicetest.NewDeployment(t, st)
 		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
-		alice := d.Member("alice")
-		d.Member("bob")
-		co := d.Cosigned(alice, d.SignIn("bob"), "co-signed by bob")
-		other, _ := d.Submitted(alice, "alice's alone")
-		bob := recovered(t, d, "bob")
-		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, co.ID, "p1", "not for p1 after all"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, other.ID, "p2", "not for p2"); err != nil {
-			t.Fatal(err)
-		}
+		co, other, bob := rotatedWhileHeld(t, d)
 		listed := rotatedInListOrder(r)
 		before := mailInStoredOrder(r)
 		if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "bob", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, bob)}); err != nil {

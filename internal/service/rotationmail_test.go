@@ -44,6 +44,26 @@ func newMail(before, after map[string]int) []int {
 	return out
 }
 
+// rotatedWhileHeld: alice and bob write one memo and alice another, both
+// submitted; bob's keys are recovered (held until the office confirms
+// them), and the office then takes a reader off each memo, rotating their
+// keys.
+func rotatedWhileHeld(t *testing.T, d *servicetest.Deployment) (co, other *service.Memo, bob *service.Actor) {
+	t.Helper()
+	alice := d.Member("alice")
+	d.Member("bob")
+	co = d.Cosigned(alice, d.SignIn("bob"), "co-signed by bob")
+	other, _ = d.Submitted(alice, "alice's alone")
+	bob = recovered(t, d, "bob")
+	if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, co.ID, "p1", "not for p1 after all"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, other.ID, "p2", "not for p2"); err != nil {
+		t.Fatal(err)
+	}
+	return co, other, bob
+}
+
 // TestRotationWhileAnAuthorIsHeld: the office removes a reader from a memo
 // while one of its authors has keys that await the office's confirmation.
 // The rotation mails the new key to every author but that one; the
@@ -55,18 +75,9 @@ func TestRotationWhileAnAuthorIsHeld(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
 		d := servicetest.NewDeployment(t, st)
 		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
-		alice := d.Member("alice")
-		d.Member("bob")
 		d.Member("carol")
-		co := d.Cosigned(alice, d.SignIn("bob"), "co-signed by bob")
-		other, _ := d.Submitted(alice, "alice's alone")
-		bob, carol := recovered(t, d, "bob"), recovered(t, d, "carol")
-		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, co.ID, "p1", "not for p1 after all"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, other.ID, "p2", "not for p2"); err != nil {
-			t.Fatal(err)
-		}
+		carol := recovered(t, d, "carol")
+		co, _, bob := rotatedWhileHeld(t, d)
 		confirm := func(a *service.Actor) []int {
 			before := mailRows(r)
 			if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, a.User.Username, service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, a)}); err != nil {
