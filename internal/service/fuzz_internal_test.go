@@ -1,6 +1,8 @@
 package service
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -40,6 +42,33 @@ func FuzzDecodeCursor(f *testing.F) {
 		again, err := decodeCursor(encodeCursor(c))
 		if err != nil || again != c {
 			t.Fatalf("decodeCursor(encodeCursor(%+v)) = %+v, %v", c, again, err)
+		}
+	})
+}
+
+// FuzzDeviceOf feeds device tokens as any browser or client may send them
+// (a cookie, the API's "device"): no input panics, a token made for a
+// username is one for it and for no other, and one that passes names its
+// device by the id it holds.
+func FuzzDeviceOf(f *testing.F) {
+	s := &Service{deviceKey: deriveKey("fuzz ledger key", "dissent device v1")}
+	f.Add("alice", s.newDevice("alice"))
+	f.Add("alice", "")
+	f.Add("alice", strings.Repeat("A", 64))
+	f.Add("alice", "!!!!")
+	f.Fuzz(func(t *testing.T, username, device string) {
+		if id, ok := s.deviceOf(username, device); ok {
+			raw, err := base64.RawURLEncoding.DecodeString(device)
+			if err != nil || id != hex.EncodeToString(raw[:deviceIDSize]) {
+				t.Fatalf("deviceOf(%q, %q) = %q", username, device, id)
+			}
+		}
+		made := s.newDevice(username)
+		if _, ok := s.deviceOf(username, made); !ok {
+			t.Fatalf("a token made for %q is not one", username)
+		}
+		if _, ok := s.deviceOf(username+"x", made); ok {
+			t.Fatalf("a token made for %q passes for %q", username, username+"x")
 		}
 	})
 }
