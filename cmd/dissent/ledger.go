@@ -65,6 +65,9 @@ func cmdVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !info.IsDir() && !info.Mode().IsRegular() {
+		return channel.Invalid("path", "%s is not a regular file (a pipe or a device would never end)", path)
+	}
 	if info.IsDir() && len(witnesses) > 0 {
 		return channel.Invalid("witness", "--witness checks a ledger entry's proof (PROOF.json); an export is checked against the ledger key alone")
 	}
@@ -89,12 +92,21 @@ func cmdVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(witnesses) > 0 && !strings.Contains(string(b), `"hashes"`) {
+	// The kind of file, by its members: a bundle has a format, an entry's
+	// proof its hashes, a receipt neither. Each is then decoded strictly.
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return channel.Invalid("path", "%s is not a receipt, a memo bundle or a ledger entry's proof: %v", path, err)
+	}
+	_, isBundle := top["format"]
+	_, isEntry := top["hashes"]
+	isEntry = isEntry && !isBundle
+	if len(witnesses) > 0 && !isEntry {
 		return channel.Invalid("witness", "--witness checks a ledger entry's proof (PROOF.json), whose checkpoint witnesses cosign; receipts and bundles carry the checkpoint of the moment they were made")
 	}
 	var rep *bundle.Report
 	switch {
-	case strings.Contains(string(b), `"format"`):
+	case isBundle:
 		bd, err := bundle.Parse(b)
 		if err != nil {
 			return err
@@ -102,7 +114,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 		if rep, err = bundle.Verify(bd, vkey); err != nil {
 			return fmt.Errorf("the memo does NOT verify: %w", err)
 		}
-	case strings.Contains(string(b), `"hashes"`):
+	case isEntry:
 		e, err := bundle.VerifyEntry(b, vkey, witnesses...)
 		if err != nil {
 			return fmt.Errorf("the ledger entry does NOT verify: %w", err)

@@ -19,6 +19,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/vault"
 )
@@ -133,6 +134,20 @@ func Parse(b []byte) (*Bundle, error) {
 	return &bd, nil
 }
 
+// memoID reports whether id is one the service makes: 26 characters of
+// lower-case base32.
+func memoID(id string) bool {
+	if len(id) != 26 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
 // Verify checks everything a bundle claims, offline: the content hash of
 // the text, every signature, each key anchor given (the entry anchors that
 // signer's key under that name, in a checkpoint signed by the ledger key
@@ -140,6 +155,21 @@ func Parse(b []byte) (*Bundle, error) {
 // revision and content hash and is included in a checkpoint signed by
 // vkey.
 func Verify(bd *Bundle, vkey string) (*Report, error) {
+	// What `dissent verify` prints must be what the service could have
+	// written: a memo id, usernames, and the two kinds of author. A name
+	// with a line break or a terminal escape would let a forger print
+	// lines of their own in the verifier's words.
+	if !memoID(bd.MemoID) {
+		return nil, invalid("%q is not a memo id", bd.MemoID)
+	}
+	for _, s := range bd.Signatures {
+		if err := channel.ValidateUsername("username", s.Username); err != nil {
+			return nil, invalid("a signer's name %q is not a username", s.Username)
+		}
+		if k := channel.AuthorKind(s.Kind); k != channel.KindDrafter && k != channel.KindSigner {
+			return nil, invalid("the signature of %q is of kind %q, want %q or %q", s.Username, s.Kind, channel.KindDrafter, channel.KindSigner)
+		}
+	}
 	h := vault.ContentHash(bd.Title, bd.Body, bd.Marking)
 	if hex.EncodeToString(h[:]) != bd.ContentHash {
 		return nil, invalid("the text does not match its content hash")
@@ -179,8 +209,34 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sameReceipt(sub, bd, leaf); err != nil {
+		return nil, err
+	}
 	rep.SubmittedAt, rep.LedgerIndex, rep.TreeSize, rep.Origin, rep.ActorCommit = leaf.Time, sub.Index, cp.Size, cp.Origin, leaf.ActorCommit
 	return rep, nil
+}
+
+// sameReceipt checks the receipt a bundle's submission carries: it must be
+// the receipt of this submission (the same memo, revision, content hash
+// and ledger entry, the leaf's time), so that every byte of a bundle that
+// verifies was checked. Receipts issued before they carried the leaf and
+// its proof are let through without them.
+func sameReceipt(sub *Submission, bd *Bundle, leaf ledger.Leaf) error {
+	var rc Receipt
+	if err := decodeStrict(sub.Receipt, &rc); err != nil {
+		return invalid("the submission's receipt: %v", err)
+	}
+	if rc.MemoID != bd.MemoID || rc.Revision != bd.Revision || rc.ContentHash != bd.ContentHash || rc.LedgerIndex != sub.Index {
+		return invalid("the submission's receipt is not this submission's")
+	}
+	if rc.Leaf != "" && (rc.Leaf != sub.Leaf || !slices.Equal(rc.Proof, sub.Proof) || rc.Checkpoint != sub.Checkpoint) {
+		return invalid("the submission's receipt carries another leaf, proof or checkpoint")
+	}
+	if d := rc.SubmittedAt.Sub(leaf.Time); rc.SubmittedAt.IsZero() || d > receiptSkew || d < -receiptSkew {
+		return invalid("the submission's receipt says it was submitted at %s, not at the ledger's time, %s",
+			rc.SubmittedAt.UTC().Format(time.RFC3339Nano), leaf.Time.Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // verifyAnchor checks that a is an entry anchoring the keys of the

@@ -31,7 +31,7 @@ func genuine(f testing.TB) (bd *bundle.Bundle, receipt []byte, want bundle.Repor
 	if err != nil {
 		f.Fatal(err)
 	}
-	bd = &bundle.Bundle{Format: bundle.Format, MemoID: "01JMEMO", Revision: 1, Title: "A policy", Body: "We dissent.",
+	bd = &bundle.Bundle{Format: bundle.Format, MemoID: "k6lc4yu4alrm3nzeptdfyz7xqe", Revision: 1, Title: "A policy", Body: "We dissent.",
 		Marking: "UNCLASSIFIED", State: "submitted", ExportedAt: time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)}
 	h := vault.ContentHash(bd.Title, bd.Body, bd.Marking)
 	bd.ContentHash = hex.EncodeToString(h[:])

@@ -51,7 +51,7 @@ func TestPrepareSubmission(t *testing.T) {
 		{UserID: "s2", Kind: KindSigner, SignedRevision: 2, Signature: []byte{1}},
 		{UserID: "s3", Kind: KindSigner},
 	}}
-	if err := r.PrepareSubmission(3); err != nil {
+	if err := r.PrepareSubmission(3, nil); err != nil {
 		t.Fatal(err)
 	}
 	var kept, dropped []string
@@ -65,7 +65,7 @@ func TestPrepareSubmission(t *testing.T) {
 		t.Fatalf("kept %v dropped %v", kept, dropped)
 	}
 	none := Roster{Authors: []Author{{UserID: "d", Kind: KindDrafter}, {UserID: "s", Kind: KindSigner, SignedRevision: 1, Signature: []byte{1}}}}
-	if err := none.PrepareSubmission(1); ErrorCode(err) != EINVALID {
+	if err := none.PrepareSubmission(1, nil); ErrorCode(err) != EINVALID {
 		t.Fatalf("no drafter signed: %v", err)
 	}
 }

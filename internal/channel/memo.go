@@ -128,6 +128,18 @@ type Author struct {
 	// Nonce hides the author behind a commitment in the public ledger; an
 	// author reveals it to prove a ledger entry was theirs.
 	Nonce []byte `json:"nonce"`
+	// Keys are the keys the signature was checked with when the memo was
+	// submitted, for its bundle to carry them after the signer's keys
+	// change (memos submitted before December 2026 have none).
+	Keys *SignerKeys `json:"keys,omitempty"`
+}
+
+// SignerKeys are a signer's public keys and the ledger entry that anchors
+// them.
+type SignerKeys struct {
+	Sign   []byte `json:"sign"`
+	Box    string `json:"box"`
+	Anchor int64  `json:"anchor"`
 }
 
 // Signed reports whether a's signature counts for revision rev.
@@ -168,12 +180,15 @@ func (r *Roster) VoidSignatures() int {
 
 // PrepareSubmission checks that revision rev may be submitted and drops the
 // signers who did not sign it. Drafters stay authors whether or not they
-// signed, but at least one drafter must have signed.
-func (r *Roster) PrepareSubmission(rev int) error {
+// signed, but for those barred (who may no longer file: the caller knows
+// them), and at least one drafter must have signed.
+func (r *Roster) PrepareSubmission(rev int, barred []string) error {
 	drafterSigned := false
 	var kept, dropped []Author
 	for _, a := range r.Authors {
 		switch {
+		case slices.Contains(barred, a.UserID):
+			dropped = append(dropped, a)
 		case a.Kind == KindDrafter:
 			if a.Signed(rev) {
 				drafterSigned = true

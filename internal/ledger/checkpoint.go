@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -86,6 +88,38 @@ func OpenCheckpoint(msg []byte, vkeys ...string) (Checkpoint, error) {
 	return cp, err
 }
 
+// onceEach refuses a note with two signature lines by one known key:
+// note.Open checks the first and passes the others by, while LEDGER.md §3
+// has every line that names a known key verify, as a verifier written
+// from it does.
+func onceEach(msg []byte, verifiers []note.Verifier) error {
+	_, sigs, ok := bytes.Cut(msg, []byte("\n\n"))
+	if !ok {
+		return nil // note.Open says what is wrong
+	}
+	seen := make([]bool, len(verifiers))
+	for _, line := range bytes.Split(sigs, []byte("\n")) {
+		name, b64, ok := strings.Cut(strings.TrimPrefix(string(line), "\u2014 "), " ")
+		if !ok {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(raw) < 4 {
+			continue
+		}
+		hash := binary.BigEndian.Uint32(raw)
+		for i, v := range verifiers {
+			if v.Name() == name && v.KeyHash() == hash {
+				if seen[i] {
+					return fmt.Errorf("%w: two signature lines by %q", ErrBadCheckpoint, name)
+				}
+				seen[i] = true
+			}
+		}
+	}
+	return nil
+}
+
 func openCheckpoint(msg []byte, vkeys []string) (*note.Note, Checkpoint, error) {
 	if len(vkeys) == 0 {
 		return nil, Checkpoint{}, fmt.Errorf("%w: no ledger key to check it with", ErrBadCheckpoint)
@@ -105,6 +139,9 @@ func openCheckpoint(msg []byte, vkeys []string) (*note.Note, Checkpoint, error) 
 			}
 		}
 		verifiers[i] = v
+	}
+	if err := onceEach(msg, verifiers); err != nil {
+		return nil, Checkpoint{}, err
 	}
 	n, err := note.Open(msg, note.VerifierList(verifiers...))
 	if err != nil {
@@ -172,6 +209,9 @@ func parseCheckpointBody(text string) (Checkpoint, error) {
 	copy(root[:], raw)
 	if root.String() != rootText {
 		return Checkpoint{}, bad(fmt.Sprintf("root %q not in canonical base64", rootText))
+	}
+	if size == 0 && root != emptyRoot {
+		return Checkpoint{}, bad(fmt.Sprintf("root %q of an empty tree: want the empty hash, %s", rootText, emptyRoot))
 	}
 	return Checkpoint{Origin: origin, Size: size, Root: root}, nil
 }

@@ -380,6 +380,12 @@ var errTooLarge = errors.New("file too large")
 // bound. It sizes the read from the file's length: a verifier reads
 // thousands of tiles, and growing a buffer for each costs more than hashing.
 func readLimited(path string, max int64, buf []byte) ([]byte, error) {
+	// Not a FIFO or a device, whose opening or reading would not end.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

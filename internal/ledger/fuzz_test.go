@@ -270,8 +270,8 @@ func FuzzVerifyConsistency(f *testing.F) {
 		switch {
 		case m < 0 || m > k:
 		case k > MaxExportSize: // larger than any ledger (tlog would never return)
-		case m == 0: // every tree extends the empty one
-			want = oldRoot == emptyRoot && len(proof) == 0
+		case m == 0: // every tree extends the empty one, and an empty one is one tree
+			want = oldRoot == emptyRoot && len(proof) == 0 && (k > 0 || newRoot == emptyRoot)
 		case m == k:
 			want = oldRoot == newRoot && len(proof) == 0
 		case k <= n:

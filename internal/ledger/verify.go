@@ -51,7 +51,9 @@ func VerifyConsistency(old, new Checkpoint, proof tlog.TreeProof) error {
 		return fmt.Errorf("%w: a tree of %d leaves is larger than any ledger", ErrBadProof, new.Size)
 	}
 	if old.Size == 0 {
-		if old.Root != emptyRoot || len(proof) != 0 {
+		// Every tree extends the empty one; two empty trees are the same
+		// tree only with the same hash, the empty one (LEDGER.md §5).
+		if old.Root != emptyRoot || len(proof) != 0 || (new.Size == 0 && new.Root != emptyRoot) {
 			return fmt.Errorf("%w: an empty tree has the empty hash and an empty proof", ErrBadProof)
 		}
 		return nil

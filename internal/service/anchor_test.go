@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
@@ -375,19 +376,40 @@ func TestRecoveryKeyAnchored(t *testing.T) {
 
 // TestCacheHoldsTheAnchorEntry: a node that proved alice's keys once still
 // notices her anchor pointed at another entry, and refuses to export a
-// bundle whose anchor would not verify. (Review finding.)
+// bundle of a memo not yet submitted, whose anchor would not verify.
+// (Review finding.) A submitted memo's bundle carries the keys and anchors
+// its submission checked, kept in its sealed roster: it still verifies.
 func TestCacheHoldsTheAnchorEntry(t *testing.T) {
 	storetest.Stores(t, func(t *testing.T, st store.Store) {
 		d := servicetest.NewDeployment(t, st)
 		r := anchorRig{Deployment: d, t: t, db: st.(*sqlstore.DB)}
 		alice, bob := d.Member("alice"), d.Member("bob")
-		m := d.Cosigned(bob, alice, "signed by both")
+		submitted := d.Cosigned(bob, alice, "signed by both and submitted")
+		m, err := d.Svc.CreateMemo(d.Ctx, bob, service.MemoInput{Title: "signed by both", Body: "b", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.InviteSigners(d.Ctx, bob, m.ID, []string{"alice"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []*service.Actor{bob, alice} {
+			if _, err := d.Svc.Sign(d.Ctx, a, m.ID, m.Revision); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := d.Svc.ExportMemo(d.Ctx, bob, m.ID); err != nil {
 			t.Fatal(err)
 		}
 		r.exec(`UPDATE users SET keys_anchor = (SELECT keys_anchor FROM users WHERE id = ?) WHERE id = ?`, bob.User.ID, alice.User.ID)
 		if _, err := d.Svc.ExportMemo(d.Ctx, bob, m.ID); !errors.Is(err, service.ErrNotAnchored) {
 			t.Fatalf("export with alice's anchor pointed at bob's entry: %v, want refused", err)
+		}
+		bd, err := d.Svc.ExportMemo(d.Ctx, bob, submitted.ID)
+		if err != nil {
+			t.Fatalf("the submitted memo's export: %v", err)
+		}
+		if _, err := bundle.Verify(bd, d.LedgerVKey); err != nil {
+			t.Errorf("the submitted memo's bundle, its keys from the roster: %v", err)
 		}
 	})
 }

@@ -73,10 +73,11 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
-		if err := s.checkSignatures(ctx, tx, o, c, hash); err != nil {
+		barred, err := s.checkSignatures(ctx, tx, o, c, hash)
+		if err != nil {
 			return err
 		}
-		if err := o.roster.PrepareSubmission(rev); err != nil {
+		if err := o.roster.PrepareSubmission(rev, barred); err != nil {
 			return err
 		}
 		o.author = &o.roster.Authors[o.roster.Find(a.User.ID)]
@@ -142,10 +143,11 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 // current revision. Those of authors who may no longer file (no longer
 // members, made ineligible, disabled, their keys reset since they signed)
 // are voided: such a signer is then dropped at submission like one who did
-// not sign, and a co-drafter's signature stops counting. Every other one is
-// verified against its signer's public key, so that a tampered roster
-// cannot be submitted.
-func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c channel.Content, hash []byte) error {
+// not sign. A drafter who may no longer file is returned in barred, signed
+// or not, for the submission to drop too: they do not go out as an
+// author. Every other signature is verified against its signer's public
+// key, so that a tampered roster cannot be submitted.
+func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c channel.Content, hash []byte) (barred []string, err error) {
 	rev := o.rec.Revision
 	var ids, drafters []string
 	for _, au := range o.roster.Authors {
@@ -157,15 +159,20 @@ func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c
 	}
 	users, err := tx.UsersByIDs(ctx, append(ids, drafters...)) // in the order asked
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// A drafter goes out as an author even unsigned: not one whose keys
-	// await the office, who may be whoever made them.
+	// await the office, who may be whoever made them, nor one who may no
+	// longer file.
 	for _, u := range users[len(ids):] {
+		if s.mayFile(u) != nil {
+			barred = append(barred, u.ID)
+			continue
+		}
 		if held, err := s.keysHeld(ctx, tx, u); err != nil {
-			return err
+			return nil, err
 		} else if held {
-			return channel.Errorf(channel.ECONFLICT, "%q, a drafter, has new keys that the channel office has not confirmed yet: the memo goes out in their name only once it confirms them", u.Username)
+			return nil, channel.Errorf(channel.ECONFLICT, "%q, a drafter, has new keys that the channel office has not confirmed yet: the memo goes out in their name only once it confirms them", u.Username)
 		}
 	}
 	n := 0
@@ -178,21 +185,25 @@ func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c
 		n++
 		if s.mayFile(u) != nil {
 			au.SignedRevision, au.Signature, au.SignedAt = 0, nil, time.Time{}
+			if au.Kind == channel.KindDrafter {
+				barred = append(barred, u.ID)
+			}
 			continue
 		}
 		// A signature counts only under keys the ledger anchors for the
 		// signer and, when they were made again, the office confirmed.
 		if held, err := s.keysHeld(ctx, tx, u); err != nil {
-			return err
+			return nil, err
 		} else if held {
-			return channel.Errorf(channel.ECONFLICT, "%q signed with new keys that the channel office has not confirmed yet: their signature counts once it confirms them, or they take it back", au.Username)
+			return nil, channel.Errorf(channel.ECONFLICT, "%q signed with new keys that the channel office has not confirmed yet: their signature counts once it confirms them, or they take it back", au.Username)
 		}
 		st := vault.Statement{MemoID: o.rec.ID, Revision: rev, ContentHash: [32]byte(hash), Marking: c.Marking, Signer: u.Username}
 		if !o.pre.verify(u.SignPublic, st, au.Signature) {
-			return channel.Errorf(channel.ECONFLICT, "the signature of %q does not verify: ask them to sign again", au.Username)
+			return nil, channel.Errorf(channel.ECONFLICT, "the signature of %q does not verify: ask them to sign again", au.Username)
 		}
+		au.Keys = &channel.SignerKeys{Sign: u.SignPublic, Box: u.BoxPublic, Anchor: u.KeysAnchor}
 	}
-	return nil
+	return barred, nil
 }
 
 // distribute wraps the memo's keys to the channel office and to every
@@ -459,6 +470,11 @@ func (s *Service) Withdraw(ctx context.Context, a *Actor, memoID, reason string)
 		if err := requireAuthor(o, true); err != nil {
 			return err
 		}
+		// As for every drafter's step: one who may no longer file (made
+		// ineligible, no longer a member) does not end the others' case.
+		if err := s.mayFile(a.User); err != nil {
+			return err
+		}
 		next, err := channel.Transition(channel.State(o.rec.State), channel.ActWithdraw)
 		if err != nil {
 			return err
@@ -600,6 +616,11 @@ func (s *Service) RecordMeeting(ctx context.Context, a *Actor, memoID string, in
 	if in.HeldAt.IsZero() {
 		return nil, channel.Invalid("held_at", "say when the meeting was held")
 	}
+	// A meeting is recorded once held, or set down when planned: not
+	// further ahead than a year (a year past 9999 would not even seal).
+	if in.HeldAt.After(s.now().AddDate(1, 0, 0)) {
+		return nil, channel.Invalid("held_at", "a meeting is recorded when it is held or planned, at most a year ahead")
+	}
 	if in.Minutes < 1 || in.Minutes > 24*60 {
 		return nil, channel.Invalid("minutes", "a meeting lasts 1 to 1440 minutes")
 	}
@@ -636,6 +657,9 @@ func (s *Service) RecordMeeting(ctx context.Context, a *Actor, memoID string, in
 			if !slices.ContainsFunc(o.roster.Authors, func(au channel.Author) bool { return au.Username == name }) {
 				return channel.Invalid("attendees", "%q is not an author of this memo", name)
 			}
+		}
+		if micros(in.HeldAt) < o.rec.CreatedAt {
+			return channel.Invalid("held_at", "the meeting was held before the memo was written")
 		}
 		now := s.now()
 		o.rec.UpdatedAt = micros(now)

@@ -37,13 +37,29 @@ func (s *Service) ExportMemo(ctx context.Context, a *Actor, memoID string) (*bun
 		if err != nil {
 			return err
 		}
-		anchors, err := s.keyAnchors(ctx, tx, users)
+		// The keys each signature was checked with at the submission,
+		// kept in the roster: the signer's keys may have changed since (a
+		// reset), and the memo must still verify. Before the submission,
+		// and for memos submitted before the roster kept them, the
+		// signer's keys now, which a signature must verify with then.
+		keys := make([]channel.SignerKeys, len(signed))
+		for i, au := range signed {
+			if au.Keys != nil {
+				keys[i] = *au.Keys
+				continue
+			}
+			if err := s.checkUserKeys(ctx, tx, users[i]); err != nil {
+				return err
+			}
+			keys[i] = channel.SignerKeys{Sign: users[i].SignPublic, Box: users[i].BoxPublic, Anchor: users[i].KeysAnchor}
+		}
+		anchors, err := s.keyAnchors(ctx, tx, ids, keys)
 		if err != nil {
 			return err
 		}
 		for i, au := range signed {
 			bd.Signatures = append(bd.Signatures, bundle.Signature{Username: au.Username, Kind: string(au.Kind),
-				PublicKey: base64.StdEncoding.EncodeToString(users[i].SignPublic), Signature: base64.StdEncoding.EncodeToString(au.Signature),
+				PublicKey: base64.StdEncoding.EncodeToString(keys[i].Sign), Signature: base64.StdEncoding.EncodeToString(au.Signature),
 				Anchor: anchors[i]})
 		}
 		if len(o.rec.Receipt) > 0 {
@@ -63,18 +79,15 @@ func (s *Service) ExportMemo(ctx context.Context, a *Actor, memoID string) (*bun
 	return bd, err
 }
 
-// keyAnchors proves each user's keys anchored and returns the entries
-// that anchor them, with their inclusion proofs in the latest checkpoint,
+// keyAnchors returns the entries that anchor each signer's keys (of the
+// account ids[i]), with their inclusion proofs in the latest checkpoint,
 // for a bundle: a verifier then knows the ledger recorded each signer's
-// key as the key of an account of that name.
-func (s *Service) keyAnchors(ctx context.Context, tx store.Tx, users []*store.User) ([]*bundle.KeyAnchor, error) {
-	if len(users) == 0 {
+// key as the key of an account of that name. The caller has proved keys
+// the accounts hold now anchored (checkUserKeys); keys kept in a roster
+// the bundle's verifier checks against their entry.
+func (s *Service) keyAnchors(ctx context.Context, tx store.Tx, ids []string, keys []channel.SignerKeys) ([]*bundle.KeyAnchor, error) {
+	if len(keys) == 0 {
 		return nil, nil
-	}
-	for _, u := range users {
-		if err := s.checkUserKeys(ctx, tx, u); err != nil {
-			return nil, err
-		}
 	}
 	note, cp, problem, err := s.ownLatest(ctx, tx)
 	if err != nil {
@@ -82,13 +95,13 @@ func (s *Service) keyAnchors(ctx context.Context, tx store.Tx, users []*store.Us
 	} else if problem != "" {
 		return nil, errInternal("%s", problem)
 	}
-	out := make([]*bundle.KeyAnchor, len(users))
-	for i, u := range users {
-		leaf, proof, err := entryProof(ctx, tx, u.KeysAnchor, cp.Size)
+	out := make([]*bundle.KeyAnchor, len(keys))
+	for i, k := range keys {
+		leaf, proof, err := entryProof(ctx, tx, k.Anchor, cp.Size)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = &bundle.KeyAnchor{UserID: u.ID, BoxKey: u.BoxPublic, Index: u.KeysAnchor, Leaf: string(leaf), Proof: hashStrings(proof), Checkpoint: string(note)}
+		out[i] = &bundle.KeyAnchor{UserID: ids[i], BoxKey: k.Box, Index: k.Anchor, Leaf: string(leaf), Proof: hashStrings(proof), Checkpoint: string(note)}
 	}
 	return out, nil
 }

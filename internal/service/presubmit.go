@@ -84,10 +84,11 @@ func (s *Service) presubmit(ctx context.Context, a *Actor, memoID string, rev in
 		if err != nil {
 			return err
 		}
-		if err := s.checkSignatures(ctx, tx, o, c, hash); err != nil {
+		barred, err := s.checkSignatures(ctx, tx, o, c, hash)
+		if err != nil {
 			return err
 		}
-		if err := o.roster.PrepareSubmission(rev); err != nil {
+		if err := o.roster.PrepareSubmission(rev, barred); err != nil {
 			return err
 		}
 		boxes := []string{}
