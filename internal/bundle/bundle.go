@@ -134,20 +134,6 @@ func Parse(b []byte) (*Bundle, error) {
 	return &bd, nil
 }
 
-// memoID reports whether id is one the service makes: 26 characters of
-// lower-case base32.
-func memoID(id string) bool {
-	if len(id) != 26 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
-}
-
 // Verify checks everything a bundle claims, offline: the content hash of
 // the text, every signature, each key anchor given (the entry anchors that
 // signer's key under that name, in a checkpoint signed by the ledger key
@@ -159,7 +145,7 @@ func Verify(bd *Bundle, vkey string) (*Report, error) {
 	// written: a memo id, usernames, and the two kinds of author. A name
 	// with a line break or a terminal escape would let a forger print
 	// lines of their own in the verifier's words.
-	if !memoID(bd.MemoID) {
+	if !channel.ValidID(bd.MemoID) {
 		return nil, invalid("%q is not a memo id", bd.MemoID)
 	}
 	for _, s := range bd.Signatures {

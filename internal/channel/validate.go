@@ -187,3 +187,19 @@ func byteSize(n int) string {
 	}
 	return strconv.Itoa(n) + " bytes"
 }
+
+// ValidID reports whether id is one the service could have made for a
+// memo (or a mailbox entry, an item): 26 characters of lower-case base32,
+// 128 random bits. Anything else is refused before it reaches a query, or
+// a verifier's output.
+func ValidID(id string) bool {
+	if len(id) != 26 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}

@@ -282,7 +282,7 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 			// holds: a confirmation's filler (mailRotatedKeys) holds no
 			// memo, and must leave the mailbox like the rest of its mail.
 			var e keyEntry
-			if err := decodeSealed(plain, &e); err == nil && validID(e.Memo) {
+			if err := decodeSealed(plain, &e); err == nil && channel.ValidID(e.Memo) {
 				if keys, err := decodeKeys(e.Keys); err == nil {
 					if err := putIndex(ctx, tx, a.id, e.Memo, keys); err != nil {
 						return taken, err

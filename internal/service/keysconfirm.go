@@ -440,7 +440,7 @@ func (s *Service) mailRotatedKeys(ctx context.Context, tx store.Tx, a *Actor, u 
 			}
 			entry := keyEntry{Memo: rec.ID, Keys: keys.encode()}
 			if roster.Find(u.ID) < 0 {
-				entry.Memo = strings.Repeat("0", len(rec.ID)) // never a memo's id (validID)
+				entry.Memo = strings.Repeat("0", len(rec.ID)) // never a memo's id (channel.ValidID)
 				for kv := range keys {
 					if keys[kv], err = vault.NewKey(); err != nil {
 						return err

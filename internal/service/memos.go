@@ -59,7 +59,7 @@ func (s *Service) memoTx(ctx context.Context, a *Actor, memoID string, fn func(t
 // reads.
 func (s *Service) memoTxAhead(ctx context.Context, a *Actor, memoID string, more store.Ahead, fn func(tx store.Tx, o *opened) error) error {
 	ahead := more
-	if validID(memoID) {
+	if channel.ValidID(memoID) {
 		ahead.Memo = memoID
 		if a.id != nil {
 			ahead.Owner, ahead.Entry = indexTags(a.id, memoID)

@@ -71,7 +71,7 @@ func (o *opened) sealRoster() error {
 // In a write transaction, the actor's mailbox is collected first when the
 // memo is not in their index yet (a new invitation).
 func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID string, write bool) (*opened, error) {
-	if !validID(memoID) {
+	if !channel.ValidID(memoID) {
 		return nil, channel.ErrNotFound
 	}
 	rec, err := tx.MemoByID(ctx, memoID)

@@ -194,20 +194,6 @@ func newID() string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
-// validID rejects anything that newID could not have made, before it
-// reaches a query.
-func validID(id string) bool {
-	if len(id) != 26 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
-}
-
 // storeErr turns store errors into channel errors callers can show.
 func storeErr(err error, what string) error {
 	switch {

@@ -418,7 +418,7 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 	var out *Memo
 	var o *opened
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
-		if validID(memoID) {
+		if channel.ValidID(memoID) {
 			// The same reads, for a memo that exists or not.
 			var owner, entry []byte
 			if a.id != nil {
@@ -796,7 +796,7 @@ func (s *Service) accessLog(ctx context.Context, a *Actor, memoID string, after 
 				}
 				return err
 			}
-			if !validID(memoID) {
+			if !channel.ValidID(memoID) {
 				return channel.ErrNotFound
 			}
 			if _, err := tx.MemoByID(ctx, memoID); err != nil {
