@@ -145,14 +145,7 @@ func TestAuthorProvesSubmission(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	b, err := json.Marshal(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	receipt, pub := filepath.Join(dir, "receipt.json"), filepath.Join(dir, "ledger.pub")
-	if err := os.WriteFile(receipt, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	receipt, pub := writeJSON(t, dir, "receipt.json", rc), filepath.Join(dir, "ledger.pub")
 	if err := os.WriteFile(pub, []byte(d.LedgerVKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -200,15 +193,7 @@ func TestCosignerProvesSignature(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(dir, a.User.Username+"-proof.json")
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return f
+		return writeJSON(t, dir, a.User.Username+"-proof.json", p)
 	}
 	pub := filepath.Join(dir, "ledger.pub")
 	if err := os.WriteFile(pub, []byte(d.LedgerVKey+"\n"), 0o600); err != nil {
@@ -279,17 +264,7 @@ func TestVerifyWithWitness(t *testing.T) {
 	d.Submitted(alice, "a later memo") // the latest checkpoint is not cosigned
 
 	dir := t.TempDir()
-	write := func(name string, v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	write := func(name string, v any) string { return writeJSON(t, dir, name, v) }
 	proof := func(size int64) string {
 		p, err := svc.InclusionProof(d.Ctx, alice, rc.LedgerIndex, size)
 		if err != nil {
@@ -330,15 +305,7 @@ func TestVerifyBundleSaysWhoseKeys(t *testing.T) {
 	}
 	verify := func(b bundle.Bundle) (int, string) {
 		t.Helper()
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		file := filepath.Join(dir, "memo.json")
-		if err := os.WriteFile(file, raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return runCLI(t, "", "verify", "--key", pub, file)
+		return runCLI(t, "", "verify", "--key", pub, writeJSON(t, dir, "memo.json", b))
 	}
 	if code, out := verify(*bd); code != 0 || !strings.Contains(out, "as the key of the account of that name: alice, bob") || strings.Contains(out, "Only the bundle") {
 		t.Fatalf("verify the bundle: %d\n%s", code, out)
@@ -353,4 +320,18 @@ func TestVerifyBundleSaysWhoseKeys(t *testing.T) {
 	if code, out := verify(partial); code == 0 || !strings.Contains(out, `the key of "bob" is not the one its ledger entry anchors`) {
 		t.Fatalf("verify the bundle with alice's anchor under bob's signature: %d\n%s", code, out)
 	}
+}
+
+// writeJSON writes v as JSON to dir/name and returns the path.
+func writeJSON(t *testing.T, dir, name string, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -7,9 +7,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,19 +35,6 @@ func forgedBundle(t *testing.T, memoID, name string) bundle.Bundle {
 		PublicKey: base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey)),
 		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, st.Canonical()))}}
 	return bd
-}
-
-func writeJSON(t *testing.T, dir, name string, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // TestForgedAnchorLine: `dissent verify` prints signer names (and
