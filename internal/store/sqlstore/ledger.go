@@ -264,15 +264,14 @@ func (t *Tx) LeafIndexMismatch(ctx context.Context, from, to int64) (int64, erro
 		if err := rows.Scan(&idx, &memo, &action, &data); err != nil {
 			return 0, err
 		}
-		l, err := ledger.DecodeLeaf(data)
-		if err != nil {
-			return idx, nil // the self-check says why
-		}
-		wantAction := ""
-		if l.Memo != "" {
-			wantAction = l.Action
-		}
-		if memo.String != l.Memo || action.String != wantAction {
+		// By the bytes of the canonical encoding (docs/LEDGER.md: the action,
+		// then the memo), not by decoding: the self-check reads every leaf,
+		// and this is its second pass.
+		if memo.Valid {
+			if !bytes.Contains(data, []byte(`,"action":"`+action.String+`","memo":"`+memo.String+`"`)) {
+				return idx, nil
+			}
+		} else if action.Valid || bytes.Contains(data, []byte(`,"memo":"`)) {
 			return idx, nil
 		}
 	}
