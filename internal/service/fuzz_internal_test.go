@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
 )
 
 // FuzzDecodeCursor feeds page cursors as any client may send them: each is
@@ -47,28 +48,36 @@ func FuzzDecodeCursor(f *testing.F) {
 }
 
 // FuzzDeviceOf feeds device tokens as any browser or client may send them
-// (a cookie, the API's "device"): no input panics, a token made for a
-// username is one for it and for no other, and one that passes names its
-// device by the id it holds.
+// (a cookie, the API's "device"): no input panics, a token made for an
+// account is one for it and for no other, nor for it once its session
+// epoch moved (a password change), and one that passes names its device
+// by the id it holds.
 func FuzzDeviceOf(f *testing.F) {
 	s := &Service{deviceKey: deriveKey("fuzz ledger key", "dissent device v1")}
-	f.Add("alice", s.newDevice("alice"))
-	f.Add("alice", "")
-	f.Add("alice", strings.Repeat("A", 64))
-	f.Add("alice", "!!!!")
-	f.Fuzz(func(t *testing.T, username, device string) {
-		if id, ok := s.deviceOf(username, device); ok {
+	alice := &store.User{ID: "alice-id", SessionEpoch: 3}
+	f.Add("alice-id", int64(3), s.newDevice(alice))
+	f.Add("alice-id", int64(3), "")
+	f.Add("alice-id", int64(0), strings.Repeat("A", 64))
+	f.Add("alice-id", int64(-1), "!!!!")
+	f.Fuzz(func(t *testing.T, userID string, epoch int64, device string) {
+		u := &store.User{ID: userID, SessionEpoch: epoch}
+		if id, ok := s.deviceOf(u, device); ok {
 			raw, err := base64.RawURLEncoding.DecodeString(device)
 			if err != nil || id != hex.EncodeToString(raw[:deviceIDSize]) {
-				t.Fatalf("deviceOf(%q, %q) = %q", username, device, id)
+				t.Fatalf("deviceOf(%+v, %q) = %q", u, device, id)
 			}
 		}
-		made := s.newDevice(username)
-		if _, ok := s.deviceOf(username, made); !ok {
-			t.Fatalf("a token made for %q is not one", username)
+		if _, ok := s.deviceOf(nil, device); ok {
+			t.Fatalf("a device token passes for no account: %q", device)
 		}
-		if _, ok := s.deviceOf(username+"x", made); ok {
-			t.Fatalf("a token made for %q passes for %q", username, username+"x")
+		made := s.newDevice(u)
+		if _, ok := s.deviceOf(u, made); !ok {
+			t.Fatalf("a token made for %+v is not one", u)
+		}
+		for _, other := range []*store.User{{ID: userID + "x", SessionEpoch: epoch}, {ID: userID, SessionEpoch: epoch + 1}} {
+			if _, ok := s.deviceOf(other, made); ok {
+				t.Fatalf("a token made for %+v passes for %+v", u, other)
+			}
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -79,8 +80,17 @@ func (s *Service) SignInFrom(ctx context.Context, username, password, device str
 	if len(password) > channel.MaxPassword {
 		return "", time.Time{}, "", errBadCredentials
 	}
+	var u *store.User
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		u, err = tx.UserByUsername(ctx, username)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", time.Time{}, "", err
+	}
 	counted := username
-	if id, ok := s.deviceOf(username, device); ok {
+	if id, ok := s.deviceOf(u, device); ok {
 		counted = "device " + id
 	} else {
 		device = ""
@@ -90,28 +100,20 @@ func (s *Service) SignInFrom(ctx context.Context, username, password, device str
 	if !s.limiter.take(counted, s.Now()) {
 		return "", time.Time{}, "", channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins: wait and try again later")
 	}
-	token, expires, err = s.signIn(ctx, username, password)
+	token, expires, err = s.signIn(ctx, u, password)
 	if err != nil {
 		return "", time.Time{}, "", err
 	}
 	s.limiter.reset(counted)
 	if device == "" {
-		device = s.newDevice(username)
+		device = s.newDevice(u)
 	}
 	return token, expires, device, nil
 }
 
-// signIn is SignIn once the attempt is counted.
-func (s *Service) signIn(ctx context.Context, username, password string) (token string, expires time.Time, err error) {
-	var u *store.User
-	err = s.inTx(ctx, false, func(tx store.Tx) error {
-		var err error
-		u, err = tx.UserByUsername(ctx, username)
-		return err
-	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", time.Time{}, err
-	}
+// signIn is SignIn once the attempt is counted, for the account u (nil for
+// a username nobody has).
+func (s *Service) signIn(ctx context.Context, u *store.User, password string) (token string, expires time.Time, err error) {
 	if u == nil || u.Disabled {
 		// Spend the same work as a real check so timing tells nothing.
 		_, _, _ = s.passwords.Derive(ctx, []byte(password), dummySalt)
@@ -168,36 +170,38 @@ func (s *Service) signIn(ctx context.Context, username, password string) (token 
 	return tok, expires, nil
 }
 
-// A device token is 16 random bytes and an HMAC-SHA256 of them and the
-// account's username, under a key derived from the ledger's signing key:
-// every node of the deployment holds it, and nobody with only the
-// database can make one. It proves only that this device signed in to the
-// account once; the password is asked every time.
+// A device token is 16 random bytes and an HMAC-SHA256 of them, the
+// account's id and its session epoch, under a key derived from the
+// ledger's signing key: every node of the deployment holds it, and nobody
+// with only the database can make one. It proves only that this device
+// signed in to the account since its password last changed (a change, a
+// reset, a recovery, or disabling the account moves the epoch, as it ends
+// every session); the password is asked every time.
 const deviceIDSize = 16
 
-func (s *Service) newDevice(username string) string {
+func (s *Service) newDevice(u *store.User) string {
 	id := make([]byte, deviceIDSize)
 	rand.Read(id)
-	return base64.RawURLEncoding.EncodeToString(append(id, s.deviceMAC(username, id)...))
+	return base64.RawURLEncoding.EncodeToString(append(id, s.deviceMAC(u, id)...))
 }
 
 // deviceOf returns the id of device if it is a token this deployment gave
-// for username.
-func (s *Service) deviceOf(username, device string) (string, bool) {
+// for u (nil: none is) since its session epoch last moved.
+func (s *Service) deviceOf(u *store.User, device string) (string, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(device)
-	if err != nil || len(raw) != deviceIDSize+sha256.Size {
+	if u == nil || err != nil || len(raw) != deviceIDSize+sha256.Size {
 		return "", false
 	}
 	id := raw[:deviceIDSize]
-	if !hmac.Equal(raw[deviceIDSize:], s.deviceMAC(username, id)) {
+	if !hmac.Equal(raw[deviceIDSize:], s.deviceMAC(u, id)) {
 		return "", false
 	}
 	return hex.EncodeToString(id), true
 }
 
-func (s *Service) deviceMAC(username string, id []byte) []byte {
+func (s *Service) deviceMAC(u *store.User, id []byte) []byte {
 	m := hmac.New(sha256.New, s.deviceKey[:])
-	m.Write(vault.AD("device", username, string(id)))
+	m.Write(vault.AD("device v2", u.ID, strconv.FormatInt(u.SessionEpoch, 10), string(id)))
 	return m.Sum(nil)
 }
 

@@ -124,3 +124,27 @@ func TestDeviceIsNotLockedOut(t *testing.T) {
 		t.Errorf("another deployment's device token: %v", err)
 	}
 }
+
+// TestDeviceTokenEndsWithThePassword: a device token stops counting on its
+// own once the account's password changes, as every session ends then: a
+// device that signed in before the change (taken, or left behind) shares
+// the account's count again, until a sign-in with the new password gives
+// it a new token.
+func TestDeviceTokenEndsWithThePassword(t *testing.T) {
+	d, svc := limitedDeployment(t)
+	tok, _, device, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.ChangePassword(d.Ctx, d.Authenticate(tok), servicetest.Password("alice"), "alice's new password, after a loss"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, _, err := svc.SignIn(d.Ctx, "alice", "an outsider's guess "+strconv.Itoa(i)); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", "alice's new password, after a loss", device); channel.ErrorCode(err) != channel.ERATELIMIT {
+		t.Errorf("a device token from before the password changed still has its own count: %v", err)
+	}
+}
