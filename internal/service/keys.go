@@ -245,10 +245,16 @@ func (s *Service) withMail(ctx context.Context, a *Actor, fn func(ctx context.Co
 	if !errors.Is(err, errMailWaiting) {
 		return err
 	}
-	if err := s.inTx(ctx, true, func(tx store.Tx) error { _, err := s.collectMail(ctx, tx, a); return err }); err != nil {
+	if err := s.collectMailApart(ctx, a); err != nil {
 		return err
 	}
 	return fn(context.WithValue(ctx, mailCollected{}, true))
+}
+
+// collectMailApart collects the actor's mail in a transaction of its own,
+// which commits apart from every other (it writes the author index).
+func (s *Service) collectMailApart(ctx context.Context, a *Actor) error {
+	return s.inIndexTx(ctx, func(tx store.Tx) error { _, err := s.collectMail(ctx, tx, a); return err })
 }
 
 // collectMail moves the actor's mailbox entries into their private index by

@@ -129,7 +129,7 @@ func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo
 	o.roster.Authors = []channel.Author{{UserID: a.User.ID, Username: a.User.Username, DisplayName: a.User.DisplayName, Kind: channel.KindDrafter, Nonce: newNonce()}}
 	o.author = &o.roster.Authors[0]
 	var out *Memo
-	err = s.inTx(ctx, true, func(tx store.Tx) error {
+	err = s.inIndexTx(ctx, func(tx store.Tx) error {
 		if len(in.Codrafters) > 0 {
 			if err := s.requireConfirmedKeys(ctx, tx, a, "ask colleagues to co-draft"); err != nil {
 				return err

@@ -155,7 +155,7 @@ func (s *Service) waiting(ctx context.Context, a *Actor) ([]Notice, error) {
 		return nil, err
 	}
 	if pending {
-		if err := s.inTx(ctx, true, func(tx store.Tx) error { _, err := s.collectMail(ctx, tx, a); return err }); err != nil {
+		if err := s.collectMailApart(ctx, a); err != nil {
 			return nil, err
 		}
 	}

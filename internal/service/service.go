@@ -146,7 +146,18 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microseco
 
 // inTx runs fn in one transaction, committing if it returns nil.
 func (s *Service) inTx(ctx context.Context, write bool, fn func(tx store.Tx) error) error {
-	tx, err := s.store.Begin(ctx, write)
+	begin := func() (store.Tx, error) { return s.store.Begin(ctx, write) }
+	return s.runTx(ctx, write, begin, fn)
+}
+
+// inIndexTx is inTx for a write transaction that writes the author index
+// (store.Store.BeginIndex): it commits apart from every other.
+func (s *Service) inIndexTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	return s.runTx(ctx, true, func() (store.Tx, error) { return s.store.BeginIndex(ctx) }, fn)
+}
+
+func (s *Service) runTx(ctx context.Context, write bool, begin func() (store.Tx, error), fn func(tx store.Tx) error) error {
+	tx, err := begin()
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,13 @@ type Store interface {
 	// begun, a statement that has started runs to its end, and after ctx
 	// ends the next one fails with ctx's error.
 	Begin(ctx context.Context, write bool) (Tx, error)
+	// BeginIndex starts a write transaction that may write the author
+	// index (PutIndexEntry), the only kind that may: it shares its commit
+	// with no other transaction. Rows committed together can be tied to
+	// one another by whoever holds the database files (WAL frames,
+	// PostgreSQL's xmin), and an author-index row must not be tied that way
+	// to another transaction's rows that name a person.
+	BeginIndex(ctx context.Context) (Tx, error)
 	Ping(ctx context.Context) error
 	Close() error
 	// Dialect names the implementation ("sqlite", "postgres").
@@ -172,6 +179,7 @@ type Tx interface {
 
 	// The author index: entries sealed to their owner, under tags only the
 	// owner can compute.
+	// PutIndexEntry fails in a transaction not begun by BeginIndex.
 	PutIndexEntry(ctx context.Context, owner, entry, sealed []byte) error
 	IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error)
 	// IndexEntriesFor returns an owner's entries under these tags, by tag

@@ -2,10 +2,11 @@ package sqlstore
 
 // Hooks for the external tests of group commit.
 
-// OnGroupCommit calls f with what each committed group held: whether it
-// wrote user rows and author-index rows, and how many transactions it had.
-func OnGroupCommit(db *DB, f func(users, index bool, members int)) {
-	db.group.onCommit = func(g *group) { f(g.kinds&writesPerson != 0, g.kinds&writesIndex != 0, g.members) }
+// OnGroupCommit calls f with what each committed group was: a group of its
+// own for a transaction begun by BeginIndex (alone), and how many
+// transactions it had.
+func OnGroupCommit(db *DB, f func(alone bool, members int)) {
+	db.group.onCommit = func(g *group) { f(g.alone, g.members) }
 }
 
 // Waiting reports how many writers wait for the write connection.

@@ -30,56 +30,22 @@ import (
 // the outcome is the same as committing them one by one; only the fsyncs are
 // shared. Readers see a group's writes when it commits.
 //
-// One thing grouping must not do is put, into one database transaction, a
-// write that names a person and a write to the author index: rows written
-// together can be grouped by whoever holds the database files (WAL frames,
-// PostgreSQL's xmin), and the threat model promises that no transaction
-// ties an author-index tag to an account that way. A write names a person
-// when it is to a user's row, a notice or grant of access to them (the
-// notifications, access, withheld and group_keys tables), or a ledger leaf with an
-// actor in the clear (namesPerson marks its statement). A member about to write the kind the group
-// already holds from an earlier member therefore closes the group first: its
-// own writes so far are undone, the earlier members are committed, and its
-// writes are replayed in a new transaction (they see the same state, which
-// is now committed, so they have the same effect).
+// One thing grouping must not do is put, into one database transaction, an
+// author-index write and another writer's rows: rows written together can
+// be grouped by whoever holds the database files (WAL frames, PostgreSQL's
+// xmin), and the threat model promises that no transaction ties an
+// author-index tag to an account that way. A transaction that writes the
+// index says so when it begins (store.Store.BeginIndex): it closes the
+// open group, if any, and has a group of its own that no one joins. Any
+// other transaction's write to the index fails.
 
 // maxGroup bounds how many transactions one commit carries.
 const maxGroup = 64
 
-// A writeKind is a class of writes that grouping keeps apart.
-type writeKind uint8
-
-const (
-	writesPerson writeKind = 1 << iota // a row that names a person
-	writesIndex                        // a row of the author index
-)
-
-// namesPerson begins a statement that writes a row naming a person in a
-// table that holds others too (a ledger leaf with an actor).
-const namesPerson = "/* names a person */ "
-
-// personWrites are the statements that name a person by their table.
-var personWrites = []string{
-	"INSERT INTO users ", "UPDATE users ", "DELETE FROM users ",
-	"INSERT INTO notifications ", "UPDATE notifications ",
-	"INSERT INTO access ", "DELETE FROM access ",
-	"INSERT INTO withheld ", "DELETE FROM withheld ",
-	"INSERT INTO group_keys ", "DELETE FROM group_keys ",
-	namesPerson,
-}
-
-// kindOf classifies a write statement by the table it writes.
-func kindOf(query string) writeKind {
+// writesIndex reports whether a write statement writes the author index.
+func writesIndex(query string) bool {
 	q := strings.TrimSpace(query)
-	if strings.HasPrefix(q, "INSERT INTO author_index ") || strings.HasPrefix(q, "UPDATE author_index ") || strings.HasPrefix(q, "DELETE FROM author_index ") {
-		return writesIndex
-	}
-	for _, p := range personWrites {
-		if strings.HasPrefix(q, p) {
-			return writesPerson
-		}
-	}
-	return 0
+	return strings.HasPrefix(q, "INSERT INTO author_index ") || strings.HasPrefix(q, "UPDATE author_index ") || strings.HasPrefix(q, "DELETE FROM author_index ")
 }
 
 // committer hands the one write connection to write transactions in turn
@@ -113,7 +79,7 @@ type group struct {
 	pc       *pipeConn   // its connection
 	ledger   *ledgerSeen // what its committed members learned of the ledger (ledger.go)
 	members  int         // write transactions committed into it
-	kinds    writeKind   // what its committed members wrote
+	alone    bool        // its one member may write the author index; nobody joins
 	next     int         // savepoint names
 	done     chan struct{}
 	err      error // the group's commit error, once done is closed
@@ -122,25 +88,16 @@ type group struct {
 
 // member is one write transaction's place in a group.
 type member struct {
-	c     *committer
-	g     *group
-	sp    string    // its savepoint
-	kinds writeKind // what it wrote so far
-	log   []logged  // its writes, to replay if the group must be closed under it
+	c  *committer
+	g  *group
+	sp string // its savepoint
 	// failed: one of its statements failed (Tx.failed).
 	failed bool
-	// regrouped: beforeWrite moved the member to a new group, so what it
-	// learned of the ledger in the old one is dropped (Tx.exec).
-	regrouped bool
 }
 
-type logged struct {
-	query string
-	args  []any
-}
-
-// begin waits for the turn and joins the open group, or starts one.
-func (c *committer) begin(ctx context.Context) (*member, error) {
+// begin waits for the turn and joins the open group, or starts one. A
+// member alone commits the open group and starts one of its own.
+func (c *committer) begin(ctx context.Context, alone bool) (*member, error) {
 	c.mu.Lock()
 	c.waiting++
 	c.mu.Unlock()
@@ -156,10 +113,17 @@ func (c *committer) begin(ctx context.Context) (*member, error) {
 	c.mu.Lock()
 	c.waiting--
 	g := c.cur
+	if alone {
+		c.cur = nil
+	}
 	c.mu.Unlock()
+	if alone && g != nil {
+		c.commitGroup(g)
+		g = nil
+	}
 	m := &member{c: c, g: g}
 	if g == nil {
-		if err := m.newGroup(); err != nil {
+		if err := m.newGroup(alone); err != nil {
 			<-c.turn
 			return nil, err
 		}
@@ -194,27 +158,32 @@ func (c *committer) abandoned() {
 	<-c.turn
 }
 
-func (m *member) newGroup() error {
+// newGroup begins a group for the member; it is the open group unless it
+// is alone.
+func (m *member) newGroup(alone bool) error {
 	// The group outlives the request that opened it, so it is not bound to
 	// that request's context.
-	m.g = &group{done: make(chan struct{}), ledger: newLedgerSeen()}
+	g := &group{done: make(chan struct{}), ledger: newLedgerSeen(), alone: alone}
 	if m.c.pipe != nil {
 		conn, err := m.c.db.Conn(context.Background())
 		if err != nil {
 			return fmt.Errorf("sqlstore: begin: %w", err)
 		}
-		m.g.pc = &pipeConn{conn: conn, run: m.c.pipe, isUnique: m.c.isUnique}
-		m.g.pc.queue("BEGIN", nil, nil, false)
+		g.pc = &pipeConn{conn: conn, run: m.c.pipe, isUnique: m.c.isUnique}
+		g.pc.queue("BEGIN", nil, nil, false)
 	} else {
 		tx, err := m.c.db.BeginTx(context.Background(), nil)
 		if err != nil {
 			return fmt.Errorf("sqlstore: begin: %w", err)
 		}
-		m.g.tx = tx
+		g.tx = tx
 	}
-	m.c.mu.Lock()
-	m.c.cur = m.g
-	m.c.mu.Unlock()
+	m.g = g
+	if !alone {
+		m.c.mu.Lock()
+		m.c.cur = g
+		m.c.mu.Unlock()
+	}
 	return nil
 }
 
@@ -246,50 +215,6 @@ func (g *group) end(commit bool) error {
 		return g.tx.Commit()
 	}
 	return g.tx.Rollback()
-}
-
-// beforeWrite keeps apart what must not share a transaction (see above),
-// replaying the member's writes in a group of its own when needed.
-func (m *member) beforeWrite(ctx context.Context, query string) error {
-	k := kindOf(query)
-	if k == 0 {
-		return nil
-	}
-	other := (writesPerson | writesIndex) &^ k
-	if m.g.kinds&other == 0 {
-		m.kinds |= k
-		return nil
-	}
-	// Undo this member's writes, commit its predecessors, start afresh.
-	if err := m.undo(); err != nil {
-		m.breakGroup(err)
-		return err
-	}
-	g := m.g
-	m.c.mu.Lock()
-	m.c.cur = nil
-	m.c.mu.Unlock()
-	m.c.commitGroup(g)
-	if err := m.newGroup(); err != nil {
-		return err
-	}
-	if err := m.savepoint(); err != nil {
-		m.breakGroup(err)
-		return err
-	}
-	m.regrouped = true
-	for _, l := range m.log {
-		if err := m.g.exec(l.query, l.args...); err != nil {
-			return fmt.Errorf("sqlstore: replaying a write in a new group: %w", err)
-		}
-	}
-	m.kinds |= k
-	return nil
-}
-
-// logWrite remembers a write that succeeded, for a replay.
-func (m *member) logWrite(query string, args []any) {
-	m.log = append(m.log, logged{query, args})
 }
 
 // undo rolls the member's savepoint back and removes it.
@@ -342,7 +267,6 @@ func (m *member) finish(commit bool, seen *ledgerSeen) error {
 		}
 		if err == nil {
 			g.members++
-			g.kinds |= m.kinds
 			if seen != nil {
 				g.ledger.merge(seen)
 			}
@@ -359,7 +283,7 @@ func (m *member) finish(commit bool, seen *ledgerSeen) error {
 		}
 	}
 	m.c.mu.Lock()
-	pass := m.c.waiting > 0 && g.members < maxGroup && !g.finished
+	pass := m.c.waiting > 0 && g.members < maxGroup && !g.finished && !g.alone
 	if !pass && m.c.cur == g {
 		m.c.cur = nil
 	}

@@ -135,72 +135,116 @@ func testGroupCommitConcurrentWriters(t *testing.T, db *sqlstore.DB) {
 	t.Logf("%d commits in %d fsyncs", commits, syncs)
 }
 
-// TestGroupCommitKeepsUsersFromIndex checks that a user-row write never
-// shares a database commit with an author-index write: the writer that
-// would mix them has its writes replayed in a commit of its own, and both
-// writers' work is there.
-// TestGroupCommitKeepsPersonsFromIndex: a write that names a person — a
-// user's row, a ledger leaf with an actor, a notice to them, a grant of
-// access — never shares a commit with an author-index write of another
-// writer: the second writer's writes are replayed in a commit of their own.
-func TestGroupCommitKeepsPersonsFromIndex(t *testing.T) {
+// TestGroupCommitKeepsTheIndexApart: a transaction that writes the author
+// index (BeginIndex) never shares a commit with another writer's, in
+// either order, and every writer's work is there when its Commit returns
+// nil: the writes that name a person (a user's row, a ledger leaf with an
+// actor, a notice) included, which on PostgreSQL are queued on the group's
+// pipelined connection until its commit. A transaction not begun for it
+// may not write the index at all.
+func TestGroupCommitKeepsTheIndexApart(t *testing.T) {
 	at := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
-	for name, write := range map[string]func(ctx context.Context, tx store.Tx) error{
-		"a user's row": func(ctx context.Context, tx store.Tx) error {
-			return tx.CreateUser(ctx, &store.User{ID: "u1", Username: "someone", Roles: []string{"member"}, KeyState: "active", SignPublic: []byte{1}, KeysSealed: []byte{1}, KeysRecovery: []byte{1}})
-		},
-		"a leaf naming its actor": func(ctx context.Context, tx store.Tx) error {
-			leaf, err := ledger.Leaf{Version: ledger.LeafVersion, Time: at, Action: "session.create", Actor: "u1", Role: "principal"}.Encode()
-			if err != nil {
-				return err
-			}
-			_, err = ledger.Append(ctx, tx.LedgerStorage("", ""), leaf)
-			return err
-		},
-		"a notice": func(ctx context.Context, tx store.Tx) error {
-			return tx.AddNotification(ctx, &store.Notification{ID: "n1", UserID: "u0", Kind: "memo.submitted", CreatedAt: at.UnixMicro(), EmailState: "none"})
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			onBoth(t, func(t *testing.T, db *sqlstore.DB) {
-				// The one a notice is for, there before the test's writers.
-				tx, err := db.Begin(t.Context(), true)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := tx.CreateUser(t.Context(), &store.User{ID: "u0", Username: "earlier", Roles: []string{"member"}, KeyState: "active", SignPublic: []byte{1}, KeysSealed: []byte{1}, KeysRecovery: []byte{1}}); err != nil {
-					t.Fatal(err)
-				}
-				if err := tx.Commit(); err != nil {
-					t.Fatal(err)
-				}
-				testGroupCommitKeepsPersonsFromIndex(t, db, write)
-			})
-		})
-	}
-}
-
-func testGroupCommitKeepsPersonsFromIndex(t *testing.T, db *sqlstore.DB, write func(ctx context.Context, tx store.Tx) error) {
-	ctx := t.Context()
-	var mu sync.Mutex
-	var groups [][2]bool
-	sqlstore.OnGroupCommit(db, func(persons, index bool, members int) {
-		mu.Lock()
-		defer mu.Unlock()
-		groups = append(groups, [2]bool{persons, index})
-	})
-
-	a, err := db.Begin(ctx, true)
+	leaf, err := ledger.Leaf{Version: ledger.LeafVersion, Time: at, Action: "session.create", Actor: "u0", Role: "principal"}.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.PutIndexEntry(ctx, []byte("owner"), []byte("entry"), []byte("sealed")); err != nil {
+	writes := map[string]struct {
+		write func(ctx context.Context, tx store.Tx) error
+		there func(ctx context.Context, tx store.Tx) error
+	}{
+		"a user's row": {
+			write: func(ctx context.Context, tx store.Tx) error {
+				return tx.CreateUser(ctx, &store.User{ID: "u1", Username: "someone", Roles: []string{"member"}, KeyState: "active", SignPublic: []byte{1}, KeysSealed: []byte{1}, KeysRecovery: []byte{1}})
+			},
+			there: func(ctx context.Context, tx store.Tx) error { _, err := tx.UserByID(ctx, "u1"); return err },
+		},
+		"a leaf naming its actor": {
+			write: func(ctx context.Context, tx store.Tx) error {
+				_, err := ledger.Append(ctx, tx.LedgerStorage("", ""), leaf)
+				return err
+			},
+			there: func(ctx context.Context, tx store.Tx) error {
+				got, err := tx.LedgerStorage("", "").ReadLeaves(ctx, 0, 1)
+				if err == nil && string(got[0]) != string(leaf) {
+					err = fmt.Errorf("leaf 0 is %s", got[0])
+				}
+				return err
+			},
+		},
+		"a notice": {
+			write: func(ctx context.Context, tx store.Tx) error {
+				return tx.AddNotification(ctx, &store.Notification{ID: "n1", UserID: "u0", Kind: "memo.submitted", CreatedAt: at.UnixMicro(), EmailState: "none"})
+			},
+			there: func(ctx context.Context, tx store.Tx) error {
+				ns, err := tx.Notifications(ctx, "u0", 10)
+				if err == nil && len(ns) != 1 {
+					err = fmt.Errorf("%d notices, want 1", len(ns))
+				}
+				return err
+			},
+		},
+	}
+	for name, w := range writes {
+		for _, indexFirst := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, the index written first: %v", name, indexFirst), func(t *testing.T) {
+				onBoth(t, func(t *testing.T, db *sqlstore.DB) {
+					ctx := t.Context()
+					tx, err := db.Begin(ctx, true) // the one a notice is for
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := tx.CreateUser(ctx, &store.User{ID: "u0", Username: "earlier", Roles: []string{"member"}, KeyState: "active", SignPublic: []byte{1}, KeysSealed: []byte{1}, KeysRecovery: []byte{1}}); err != nil {
+						t.Fatal(err)
+					}
+					if err := tx.Commit(); err != nil {
+						t.Fatal(err)
+					}
+					testGroupCommitKeepsTheIndexApart(t, db, indexFirst, w.write, w.there)
+				})
+			})
+		}
+	}
+}
+
+func testGroupCommitKeepsTheIndexApart(t *testing.T, db *sqlstore.DB, indexFirst bool, write, there func(ctx context.Context, tx store.Tx) error) {
+	ctx := t.Context()
+	type commit struct {
+		alone   bool
+		members int
+	}
+	var mu sync.Mutex
+	var commits []commit
+	sqlstore.OnGroupCommit(db, func(alone bool, members int) {
+		mu.Lock()
+		defer mu.Unlock()
+		commits = append(commits, commit{alone, members})
+	})
+	index := func(ctx context.Context, tx store.Tx) error {
+		return tx.PutIndexEntry(ctx, []byte("owner"), []byte("entry"), []byte("sealed"))
+	}
+	other := func(ctx context.Context, tx store.Tx) error {
+		if err := tx.PutSetting(ctx, "before", []byte("kept")); err != nil {
+			return err
+		}
+		return write(ctx, tx)
+	}
+	plain := func() (store.Tx, error) { return db.Begin(ctx, true) }
+	apart := func() (store.Tx, error) { return db.BeginIndex(ctx) }
+	beginFirst, first, beginSecond, second := plain, other, apart, index
+	if indexFirst {
+		beginFirst, first, beginSecond, second = apart, index, plain, other
+	}
+	a, err := beginFirst()
+	if err != nil {
 		t.Fatal(err)
 	}
-	// b waits for the connection while a commits, so a passes its group on.
+	if err := first(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// b waits for the connection while a commits.
 	bTx := make(chan store.Tx, 1)
 	go func() {
-		b, err := db.Begin(ctx, true)
+		b, err := beginSecond()
 		if err != nil {
 			t.Error(err)
 		}
@@ -215,11 +259,8 @@ func testGroupCommitKeepsPersonsFromIndex(t *testing.T, db *sqlstore.DB, write f
 	aDone := make(chan error, 1)
 	go func() { aDone <- a.Commit() }()
 	b := <-bTx
-	if err := b.PutSetting(ctx, "before", []byte("replayed")); err != nil {
-		t.Fatal(err)
-	}
-	if err := write(ctx, b); err != nil {
-		t.Fatal(err)
+	if b == nil {
+		t.FailNow()
 	}
 	select {
 	case err := <-aDone:
@@ -227,28 +268,78 @@ func testGroupCommitKeepsPersonsFromIndex(t *testing.T, db *sqlstore.DB, write f
 			t.Fatalf("the first writer's commit: %v", err)
 		}
 	case <-time.After(10 * time.Second):
-		// Grouped, a's commit waits for b's, which this test holds back.
+		// Grouped, a's commit would wait for b's, which this test holds back.
 		t.Fatal("the first writer's commit waits for the second writer: their writes share a commit")
+	}
+	if err := second(ctx, b); err != nil {
+		t.Fatal(err)
 	}
 	if err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
 
-	for _, g := range groups {
-		if g[0] && g[1] {
-			t.Errorf("a commit held both rows naming a person and author-index rows: %v", groups)
-		}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(commits) != 2 || commits[0].members != 1 || commits[1].members != 1 || commits[0].alone != indexFirst || commits[1].alone == indexFirst {
+		t.Errorf("got commits %+v, want two of one transaction each, the index's alone", commits)
 	}
-	if len(groups) != 2 {
-		t.Errorf("got commits %v, want two", groups)
+	tx, err := db.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if v, err := setting(t, db, "before"); err != nil || string(v) != "replayed" {
-		t.Errorf("the write before the split: %q, %v", v, err)
-	}
-	tx, _ := db.Begin(ctx, false)
 	defer tx.Rollback()
+	if v, err := tx.Setting(ctx, "before"); err != nil || string(v) != "kept" {
+		t.Errorf("the other writer's setting: %q, %v", v, err)
+	}
+	if err := there(ctx, tx); err != nil {
+		t.Errorf("a commit returned nil, but its write is not there: %v", err)
+	}
 	if _, err := tx.IndexEntry(ctx, []byte("owner"), []byte("entry")); err != nil {
 		t.Errorf("the index entry: %v", err)
+	}
+}
+
+// TestGroupCommitIndexBeginFails: a transaction begun for the author index
+// commits the open group first; when its own group then cannot begin (the
+// database is gone), BeginIndex says so, the group's members still get
+// their commit, and the next writer is not held up.
+func TestGroupCommitIndexBeginFails(t *testing.T) {
+	db := openSQLite(t)
+	ctx := t.Context()
+	a, err := db.Begin(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.PutSetting(ctx, "a", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	bErr := make(chan error, 1)
+	go func() {
+		b, err := db.BeginIndex(ctx)
+		if err == nil {
+			_ = b.Rollback()
+		}
+		bErr <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); sqlstore.Waiting(db) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the second writer never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = db.Raw().Close() // the writer pool gives no new transaction
+	if err := a.Commit(); err != nil {
+		t.Fatalf("the first writer's commit, made by the index writer before its own group: %v", err)
+	}
+	if err := <-bErr; err == nil {
+		t.Fatal("BeginIndex on a closed database worked")
+	}
+	ctx2, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if c, err := db.Begin(ctx2, true); err == nil {
+		_ = c.Rollback()
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("the next writer waits for a turn the failed BeginIndex kept")
 	}
 }
 

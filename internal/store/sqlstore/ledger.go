@@ -189,10 +189,6 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 		hashArgs = append(hashArgs, hashIndexes[i], h[:])
 	}
 	insertLeaf := `INSERT INTO ledger_leaves (idx, memo_id, action, data) VALUES (?, ?, ?, ?)`
-	mark := "" // a leaf naming its actor or subject is kept apart from author-index writes (group.go)
-	if bytes.Contains(leaf, []byte(`,"actor":"`)) || bytes.Contains(leaf, []byte(`,"subject":"`)) {
-		mark = namesPerson
-	}
 	var insertHashes string
 	if len(hashes) > 0 {
 		insertHashes = `INSERT INTO ledger_hashes (idx, hash) VALUES ` + valueRows(len(hashes), 2)
@@ -203,9 +199,9 @@ func (l ledgerStorage) WriteLeaf(ctx context.Context, idx int64, leaf []byte, ha
 	switch {
 	case l.t.db.d.WritingCTEs && len(hashes) > 0:
 		args := append(append([]any{idx, memo, action, leaf}, hashArgs...), idx+1, idx)
-		err = l.t.execLater(ctx, headMoved, mark+`WITH leaf AS (`+insertLeaf+`), hashes AS (`+insertHashes+`) `+moveHead, args...)
+		err = l.t.execLater(ctx, headMoved, `WITH leaf AS (`+insertLeaf+`), hashes AS (`+insertHashes+`) `+moveHead, args...)
 	default:
-		if _, err = l.t.exec(ctx, mark+insertLeaf, idx, memo, action, leaf); err != nil {
+		if _, err = l.t.exec(ctx, insertLeaf, idx, memo, action, leaf); err != nil {
 			return err
 		}
 		if len(hashes) > 0 {

@@ -119,11 +119,7 @@ func (db *DB) Close() error {
 // Begin starts a transaction; see store.Store.
 func (db *DB) Begin(ctx context.Context, write bool) (store.Tx, error) {
 	if write && db.group != nil {
-		m, err := db.group.begin(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &Tx{db: db, m: m, stmts: db.writeStmts}, nil
+		return db.beginGrouped(ctx, false)
 	}
 	if !write && db.d.ReadsOutsideTx {
 		conn, err := db.read.Conn(ctx)
@@ -148,6 +144,27 @@ func (db *DB) Begin(ctx context.Context, write bool) (store.Tx, error) {
 		return nil, fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	return &Tx{db: db, tx: tx, txConn: conn, stmts: stmts}, nil
+}
+
+// BeginIndex implements store.Store: the transaction has a group commit
+// of its own.
+func (db *DB) BeginIndex(ctx context.Context) (store.Tx, error) {
+	if db.group == nil {
+		tx, err := db.Begin(ctx, true) // every commit is its own
+		if err == nil {
+			tx.(*Tx).index = true
+		}
+		return tx, err
+	}
+	return db.beginGrouped(ctx, true)
+}
+
+func (db *DB) beginGrouped(ctx context.Context, alone bool) (store.Tx, error) {
+	m, err := db.group.begin(ctx, alone)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{db: db, m: m, stmts: db.writeStmts, index: alone}, nil
 }
 
 // Rebind writes a query's '?' placeholders as this database's dialect
@@ -287,6 +304,7 @@ type Tx struct {
 	// and Commit rolls back (pipe.go).
 	broken error
 	ahead  map[string]Rows // rows read ahead, by statement and arguments (ahead.go)
+	index  bool            // begun by BeginIndex: it may write the author index
 }
 
 // runner is what statements run on: a database transaction, or a
@@ -375,7 +393,6 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 			t.breaks(err)
 			return nil, err
 		}
-		t.m.logWrite(query, args)
 		return rowsAffected(n), nil
 	}
 	var r sql.Result
@@ -392,31 +409,22 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 		}
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
-	if t.m != nil {
-		t.m.logWrite(query, args)
-	}
 	return r, nil
 }
 
-// beforeWrite is what a grouped member does before each write (group.go).
+// beforeWrite is what a transaction checks before each write.
 func (t *Tx) beforeWrite(ctx context.Context, query string) error {
 	t.ahead = nil // what was read ahead is from before this write
 	if t.broken != nil {
 		return t.broken
 	}
+	if writesIndex(query) && !t.index {
+		return errors.New("sqlstore: a write to the author index in a transaction not begun by BeginIndex")
+	}
 	if t.m == nil {
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := t.m.beforeWrite(ctx, query); err != nil {
-		return err
-	}
-	if t.m.regrouped {
-		t.m.regrouped, t.ledger = false, nil
-	}
-	return nil
+	return ctx.Err()
 }
 
 // execLater is exec (with miss: execOne) for a statement whose only answer
@@ -424,8 +432,7 @@ func (t *Tx) beforeWrite(ctx context.Context, query string) error {
 // it is queued to go out with the next statement that must be answered,
 // and its failure reported from there (pipe.go).
 func (t *Tx) execLater(ctx context.Context, miss error, query string, args ...any) error {
-	pc := t.pipe()
-	if pc == nil {
+	if t.pipe() == nil {
 		if miss != nil {
 			return t.execOne(ctx, miss, query, args...)
 		}
@@ -436,8 +443,7 @@ func (t *Tx) execLater(ctx context.Context, miss error, query string, args ...an
 	if err := t.beforeWrite(ctx, query); err != nil {
 		return err
 	}
-	pc.queue(query, args, miss, true)
-	t.m.logWrite(query, args)
+	t.pipe().queue(query, args, miss, true)
 	return nil
 }
 

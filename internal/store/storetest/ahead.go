@@ -22,7 +22,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 	createUsers(t, s, officer)
 	owner, entry := []byte("owner tag"), []byte("entry tag")
 	settings := []string{"ahead a", "ahead none", "ahead b"}
-	write(t, s, func(ctx context.Context, tx store.Tx) {
+	writeIndex(t, s, func(ctx context.Context, tx store.Tx) {
 		for _, g := range []string{"group:office", "u-p1"} {
 			check(t, tx.PutAccess(ctx, &store.Access{MemoID: "m1", Grantee: g, KeyVersion: 1, Wrapped: []byte("wrapped to " + g), AddedAt: t0}))
 		}
@@ -106,7 +106,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 		})
 	})
 	t.Run("a write drops what was read ahead", func(t *testing.T) {
-		inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
+		inIndexTx(t, s, func(ctx context.Context, tx store.Tx) {
 			check(t, tx.ReadAhead(ctx, store.Ahead{Memo: "m1", Owner: owner, Entry: entry, Settings: settings, Group: "office"}))
 			m, err := tx.MemoByID(ctx, "m1")
 			check(t, err)
@@ -146,7 +146,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 func testReadPageAhead(t *testing.T, s store.Store) {
 	createMemos(t, s, newMemo("p1"), newMemo("p2"), newMemo("p3"))
 	owner := []byte("page owner")
-	write(t, s, func(ctx context.Context, tx store.Tx) {
+	writeIndex(t, s, func(ctx context.Context, tx store.Tx) {
 		for _, id := range []string{"p1", "p2"} {
 			for rev := 1; rev <= 2; rev++ {
 				check(t, tx.PutRevision(ctx, &store.Revision{MemoID: id, Revision: rev, KeyVersion: 1, Sealed: []byte("text"), ContentHash: []byte("hash"), CreatedAt: t0, Heading: []byte("heading " + id)}))

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/store"
@@ -16,7 +17,7 @@ func testAuthorIndex(t *testing.T, s store.Store) {
 		{alice, []byte{0x00}, []byte("alice's entry 00")},
 		{bob, []byte{0x00}, []byte("bob's entry 00")},
 	}
-	write(t, s, func(ctx context.Context, tx store.Tx) {
+	writeIndex(t, s, func(ctx context.Context, tx store.Tx) {
 		for _, e := range entries {
 			check(t, tx.PutIndexEntry(ctx, e.owner, e.entry, e.sealed))
 		}
@@ -55,8 +56,21 @@ func testAuthorIndex(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("only a transaction begun for it writes the index", func(t *testing.T) {
+		inTx(t, s, true, func(ctx context.Context, tx store.Tx) {
+			if err := failsByCommit(tx, tx.PutIndexEntry(ctx, bob, []byte{0x07}, []byte("not begun for it"))); err == nil {
+				t.Error("an author-index write in a transaction begun by Begin worked")
+			}
+		})
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			if _, err := tx.IndexEntry(ctx, bob, []byte{0x07}); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the refused entry: %v", err)
+			}
+		})
+	})
+
 	t.Run("put again replaces the entry", func(t *testing.T) {
-		write(t, s, func(ctx context.Context, tx store.Tx) {
+		writeIndex(t, s, func(ctx context.Context, tx store.Tx) {
 			check(t, tx.PutIndexEntry(ctx, bob, []byte{0x00}, []byte("replaced")))
 		})
 		read(t, s, func(ctx context.Context, tx store.Tx) {

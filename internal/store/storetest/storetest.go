@@ -127,6 +127,11 @@ func (n *nodes) Begin(ctx context.Context, write bool) (store.Tx, error) {
 	return n.nodes[i%uint64(len(n.nodes))].Begin(ctx, write)
 }
 
+func (n *nodes) BeginIndex(ctx context.Context) (store.Tx, error) {
+	i := n.next.Add(1)
+	return n.nodes[i%uint64(len(n.nodes))].BeginIndex(ctx)
+}
+
 func (n *nodes) Ping(ctx context.Context) error { return n.nodes[0].Ping(ctx) }
 func (n *nodes) Close() error                   { return nil } // each closes at its test's end
 func (n *nodes) Dialect() string                { return n.nodes[0].Dialect() }
@@ -271,6 +276,18 @@ func write(t testing.TB, s store.Store, f func(ctx context.Context, tx store.Tx)
 	})
 }
 
+// writeIndex is write for a transaction that writes the author index
+// (store.Store.BeginIndex).
+func writeIndex(t testing.TB, s store.Store, f func(ctx context.Context, tx store.Tx)) {
+	t.Helper()
+	inIndexTx(t, s, func(ctx context.Context, tx store.Tx) {
+		f(ctx, tx)
+		if err := tx.Commit(); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	})
+}
+
 // read runs f in a read transaction.
 func read(t testing.TB, s store.Store, f func(ctx context.Context, tx store.Tx)) {
 	t.Helper()
@@ -280,17 +297,31 @@ func read(t testing.TB, s store.Store, f func(ctx context.Context, tx store.Tx))
 // inTx runs f in a transaction that is rolled back unless f commits it.
 func inTx(t testing.TB, s store.Store, writable bool, f func(ctx context.Context, tx store.Tx)) {
 	t.Helper()
-	ctx := t.Context()
-	tx, err := s.Begin(ctx, writable)
+	tx, err := s.Begin(t.Context(), writable)
 	if err != nil {
 		t.Fatalf("Begin(write=%v): %v", writable, err)
 	}
+	rollingBack(t, tx, f)
+}
+
+// inIndexTx is inTx for a transaction begun by BeginIndex.
+func inIndexTx(t testing.TB, s store.Store, f func(ctx context.Context, tx store.Tx)) {
+	t.Helper()
+	tx, err := s.BeginIndex(t.Context())
+	if err != nil {
+		t.Fatalf("BeginIndex: %v", err)
+	}
+	rollingBack(t, tx, f)
+}
+
+func rollingBack(t testing.TB, tx store.Tx, f func(ctx context.Context, tx store.Tx)) {
+	t.Helper()
 	defer func() {
 		if err := tx.Rollback(); err != nil {
 			t.Errorf("Rollback: %v", err)
 		}
 	}()
-	f(ctx, tx)
+	f(t.Context(), tx)
 }
 
 // wantErr runs f in a write transaction that is then rolled back, and checks

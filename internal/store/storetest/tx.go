@@ -170,7 +170,7 @@ func testBlobs(t *testing.T, s store.Store) {
 		t.Run("column that needs a value: "+c.name, func(t *testing.T) {
 			name := fmt.Sprintf("blob-%d", i)
 			rev := &store.Revision{MemoID: name, Revision: 1, KeyVersion: 1, Sealed: c.blob, ContentHash: c.blob, CreatedAt: t0}
-			write(t, s, func(ctx context.Context, tx store.Tx) {
+			writeIndex(t, s, func(ctx context.Context, tx store.Tx) {
 				check(t, tx.PutSetting(ctx, name, c.blob))
 				check(t, tx.CreateMemo(ctx, &store.Memo{ID: rev.MemoID, State: "draft", Roster: c.blob}))
 				check(t, tx.PutRevision(ctx, rev))
