@@ -44,10 +44,14 @@ type route struct {
 	summary      string
 	auth         bool
 	request      any // a value of the request body type, or nil
-	response     any // a value of the success body type, or nil
-	status       int // success status
-	query        []param
-	handle       func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor)
+	// large: the request carries a memo's text (a body, a comment, a
+	// meeting's notes), up to Options.MaxBody; every other request is
+	// held to smallBody.
+	large    bool
+	response any // a value of the success body type, or nil
+	status   int // success status
+	query    []param
+	handle   func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor)
 }
 
 type param struct {
@@ -95,7 +99,11 @@ func (h *handler) wrap(rt route) http.Handler {
 			}
 		}
 		if rt.request != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, h.opt.MaxBody)
+			limit := int64(smallBody)
+			if rt.large {
+				limit = h.opt.MaxBody
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		} else if !noBody(w, r) {
 			return
 		}
@@ -132,6 +140,18 @@ func noBody(w http.ResponseWriter, r *http.Request) bool {
 // maxEmptyBody bounds what noBody reads of a body that should be empty.
 const maxEmptyBody = 1 << 10
 
+// smallBody bounds the body of a request that carries no memo text: names,
+// a password, a reason (channel.MaxReason characters, each up to six bytes
+// escaped), a revision.
+const smallBody = 64 << 10
+
+// maxValues bounds the values a request body's arrays and objects hold in
+// all (its commas outside strings). Decoding a value costs several times
+// its bytes: a body of a few megabytes of one-letter names would take a
+// hundred megabytes to decode, and no request needs more than a few
+// hundred values (channel.MaxUsernames names at most).
+const maxValues = 4096
+
 // decode reads one JSON object into v: the body must be application/json,
 // valid UTF-8, within the size limit, with no unknown fields and nothing
 // after the object.
@@ -166,6 +186,9 @@ func DecodeStrict(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return errors.New("the request body is not valid UTF-8")
 	}
+	if commasOutsideStrings(body) >= maxValues {
+		return errors.New("the request body holds more than " + strconv.Itoa(maxValues) + " values")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -197,6 +220,28 @@ func DecodeStrict(body []byte, v any) error {
 		return errors.New("the request body must be a JSON object")
 	}
 	return checkNames(keys, reflect.TypeOf(v))
+}
+
+// commasOutsideStrings counts the commas of body that are not in a JSON
+// string: one fewer than the values of its arrays and members of its
+// objects, for a body that is valid JSON; what it counts in one that is
+// not does not matter, as decoding refuses it.
+func commasOutsideStrings(body []byte) int {
+	n := 0
+	inString, escaped := false, false
+	for _, b := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && b == '\\':
+			escaped = true
+		case b == '"':
+			inString = !inString
+		case !inString && b == ',':
+			n++
+		}
+	}
+	return n
 }
 
 // checkNames reads the rest of an object whose '{' was just read, refusing

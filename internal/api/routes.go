@@ -151,7 +151,7 @@ func routes() []route {
 					h.reply(w, r, 200, d, err)
 				}
 			}},
-		{method: "POST", path: "/api/v1/memos", summary: "Start a draft", auth: true, request: service.MemoInput{}, response: service.Memo{}, status: 201,
+		{method: "POST", path: "/api/v1/memos", summary: "Start a draft", auth: true, large: true, request: service.MemoInput{}, response: service.Memo{}, status: 201,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in service.MemoInput
 				if h.decode(w, r, &in) {
@@ -179,7 +179,7 @@ func routes() []route {
 				m, err := h.svc.GetMemo(r.Context(), a, r.PathValue("id"))
 				h.reply(w, r, 200, m, err)
 			}},
-		{method: "PUT", path: "/api/v1/memos/{id}", summary: "Edit: a new revision; signatures on older ones stop counting", auth: true, request: service.EditInput{}, response: service.Memo{}, status: 200,
+		{method: "PUT", path: "/api/v1/memos/{id}", summary: "Edit: a new revision; signatures on older ones stop counting", auth: true, large: true, request: service.EditInput{}, response: service.Memo{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in service.EditInput
 				if h.decode(w, r, &in) {
@@ -286,7 +286,7 @@ func routes() []route {
 					h.reply(w, r, 200, m, err)
 				}
 			}},
-		{method: "POST", path: "/api/v1/memos/{id}/comments", summary: "Comment to the office (office, readers)", auth: true, request: bodyRequest{}, response: service.Memo{}, status: 201,
+		{method: "POST", path: "/api/v1/memos/{id}/comments", summary: "Comment to the office (office, readers)", auth: true, large: true, request: bodyRequest{}, response: service.Memo{}, status: 201,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in bodyRequest
 				if h.decode(w, r, &in) {
@@ -294,7 +294,7 @@ func routes() []route {
 					h.reply(w, r, 201, m, err)
 				}
 			}},
-		{method: "POST", path: "/api/v1/memos/{id}/meetings", summary: "Record a meeting (office)", auth: true, request: service.MeetingInput{}, response: service.Memo{}, status: 201,
+		{method: "POST", path: "/api/v1/memos/{id}/meetings", summary: "Record a meeting (office)", auth: true, large: true, request: service.MeetingInput{}, response: service.Memo{}, status: 201,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in service.MeetingInput
 				if h.decode(w, r, &in) {
@@ -302,7 +302,7 @@ func routes() []route {
 					h.reply(w, r, 201, m, err)
 				}
 			}},
-		{method: "POST", path: "/api/v1/memos/{id}/reply", summary: "Send the substantive reply (office)", auth: true, request: bodyRequest{}, response: service.Memo{}, status: 200,
+		{method: "POST", path: "/api/v1/memos/{id}/reply", summary: "Send the substantive reply (office)", auth: true, large: true, request: bodyRequest{}, response: service.Memo{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in bodyRequest
 				if h.decode(w, r, &in) {

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"strings"
+
+	"github.com/dissent-channel/dissent/internal/channel"
 )
 
 // sessionCookie carries the session token. The __Host- prefix makes the
@@ -163,6 +165,9 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request, v *visit) {
 				return
 			}
 			fe = &formError{Heading: v.T("There is a problem"), Text: v.T("The username or password is wrong."), Fields: map[string]string{}}
+		}
+		if channel.ValidateUsername("username", username) != nil {
+			username = "" // no name: nothing to write back
 		}
 		h.render(w, r, v, formStatus(err), pageSignIn, &view{Title: v.T("Sign in"), Data: signInData{Next: next, Username: username, Error: fe}})
 		return

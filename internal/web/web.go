@@ -263,9 +263,23 @@ func pageRequest(r *http.Request) bool {
 
 // form guards a state-changing route: cross-origin requests are refused,
 // and the body is bounded and parsed before the handler runs.
-func (h *handler) form(next http.Handler) http.Handler {
+func (h *handler) form(next http.Handler) http.Handler { return h.formWithin(h.maxForm, next) }
+
+// publicForm is form for a page anyone may post to (signing in, choosing a
+// language), whose fields are all short: nobody is made to read a large
+// body before anyone is signed in.
+func (h *handler) publicForm(next http.Handler) http.Handler {
+	return h.formWithin(maxPublicForm, next)
+}
+
+// maxPublicForm bounds a public form: a username, a password of
+// channel.MaxPassword characters (each up to nine bytes encoded), a page
+// to return to.
+const maxPublicForm = 16 << 10
+
+func (h *handler) formWithin(limit int64, next http.Handler) http.Handler {
 	return h.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, h.maxForm)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := r.ParseForm(); err != nil {
 			secure(w)
 			w.Header().Set("Cache-Control", "no-store")
