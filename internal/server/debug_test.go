@@ -41,3 +41,38 @@ func TestServeDebugServesProfiles(t *testing.T) {
 		t.Fatalf("GET /debug/pprof/ = %s\n%s", resp.Status, b)
 	}
 }
+
+// TestServeDebugRefusesAForeignHost: the profiler listens on loopback
+// only, but a web page opened on the machine can rebind its own name to
+// 127.0.0.1 (DNS rebinding) and read every profile as same-origin; a
+// request whose Host is not a loopback name or address is refused.
+func TestServeDebugRefusesAForeignHost(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := ServeDebug(ctx, addr, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/debug/pprof/cmdline", "/debug/pprof/goroutine?debug=2"} {
+		req, err := http.NewRequest("GET", "http://"+addr+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		req.Host = "rebound.attacker.example:" + port // what the browser sends after the rebinding
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("GET %s with Host %s: 200 and %d bytes of profile; want a refusal (403 or 421)", path, req.Host, len(b))
+		}
+	}
+}
