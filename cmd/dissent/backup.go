@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,14 +40,19 @@ func cmdBackup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := backup.Snapshot(ctx, st.(*sqlstore.DB), *data, *to); err != nil {
+	if err := backup.Snapshot(ctx, st.(*sqlstore.DB), *data, cfg.LedgerKeyPath(), *to); err != nil {
 		return err
 	}
 	if signed {
 		fmt.Println("The deployment had no signed checkpoint yet: signed its first, so that a restore can be verified.")
 	}
-	fmt.Printf("Snapshot written to %s (database, ledger keys, configuration, latest checkpoint).\n", *to)
-	fmt.Println("It holds the ledger's signing key and password hashes: store it as a secret.")
+	if _, err := os.Stat(filepath.Join(*to, "ledger.key")); err == nil {
+		fmt.Printf("Snapshot written to %s (database, ledger keys, configuration, latest checkpoint).\n", *to)
+		fmt.Println("It holds the ledger's signing key and password hashes: store it as a secret.")
+	} else {
+		fmt.Printf("Snapshot written to %s (database, ledger.pub, configuration, latest checkpoint).\n", *to)
+		fmt.Printf("It holds no signing key: there is none at %s. Keep the deployment's signing key safe apart from it. It holds password hashes: store it as a secret.\n", cfg.LedgerKeyPath())
+	}
 	return nil
 }
 
@@ -82,13 +88,14 @@ func firstCheckpoint(ctx context.Context, cfg *config.Config, st store.Store) (b
 func cmdRestore(ctx context.Context, args []string) error {
 	fs, data, _ := flags("restore")
 	from := fs.String("from", "", "the snapshot folder written by `dissent backup`")
+	pg := fs.String("postgres", "", "instead of --from: check a PostgreSQL database that pg_restore brought back (its URL), with the ledger.pub of --data, and sign everyone out of it")
 	keyFile := fs.String("key", "", "a copy of ledger.pub kept apart from the backups: the snapshot's key must be it")
 	cpFile := fs.String("checkpoint", "", "a signed checkpoint kept apart from the backups (a published one, or an author's receipt): the restored ledger must extend it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *from == "" {
-		return channel.Invalid("from", "name the snapshot with --from")
+	if (*from == "") == (*pg == "") {
+		return channel.Invalid("from", "name the snapshot with --from, or the database pg_restore brought back with --postgres")
 	}
 	var pins backup.Pins
 	if *keyFile != "" {
@@ -104,6 +111,9 @@ func cmdRestore(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if *pg != "" {
+		return restorePostgres(ctx, *pg, *data, pins, *keyFile, *cpFile)
+	}
 	// The restored folder's dissent.db, as SQLite, whatever the snapshot's
 	// dissent.toml or the environment (DISSENT_STORE_URL) select: restore
 	// verifies the file it copied, never another database.
@@ -118,7 +128,13 @@ func cmdRestore(ctx context.Context, args []string) error {
 	if r.SigningKey {
 		fmt.Println("  - ledger.key is ledger.pub's private half;")
 	} else {
-		fmt.Println("  - the snapshot has no ledger.key: put the deployment's signing key at channel.ledger_key before serving;")
+		fmt.Println("  - the snapshot has no ledger.key: put the deployment's signing key in the data folder as ledger.key (or where channel.ledger_key_file says) before serving;")
+	}
+	if r.KeyElsewhere {
+		fmt.Printf("  - the snapshot's dissent.toml reads the signing key from %s (channel.ledger_key_file), not from the ledger.key restored: the server refuses to start unless that key is ledger.pub's private half;\n", r.KeyPath)
+	}
+	if r.Witnesses > 0 {
+		fmt.Printf("  - the snapshot's dissent.toml trusts %d witnesses' keys (channel.witnesses): check they are the ones you chose;\n", r.Witnesses)
 	}
 	if r.PinnedKey {
 		fmt.Printf("  - ledger.pub is the key given with --key (%s);\n", *keyFile)
@@ -144,6 +160,38 @@ func cmdRestore(ctx context.Context, args []string) error {
 	if !r.PinnedKey && r.Pinned == nil {
 		fmt.Println("The snapshot was checked only against itself: one whose keys, checkpoint and ledger were all replaced together would pass too.")
 		fmt.Println("Check it against what you kept apart: --key with a copy of ledger.pub stored away from the backups, or --checkpoint with a checkpoint published or in an author's receipt.")
+	}
+	return nil
+}
+
+// restorePostgres is `dissent restore --postgres URL`.
+func restorePostgres(ctx context.Context, url, data string, pins backup.Pins, keyFile, cpFile string) error {
+	vkey, err := os.ReadFile(filepath.Join(data, "ledger.pub"))
+	if err != nil {
+		return fmt.Errorf("the restored database is verified with the ledger.pub of the data folder (--data): %w", err)
+	}
+	st, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, err := backup.RestoredPostgres(ctx, st, strings.TrimSpace(string(vkey)), pins)
+	if err != nil {
+		return err
+	}
+	fmt.Println("Checked the restored PostgreSQL database:")
+	fmt.Println("  - its schema holds no trigger, rule, view or policy that no migration makes;")
+	fmt.Printf("  - every ledger hash recomputes from the leaves, and the ledger extends its latest signed checkpoint, of %d entries;\n", r.Checkpoint.Size)
+	fmt.Printf("  - %s is the key the database was set up with;\n", filepath.Join(data, "ledger.pub"))
+	if r.PinnedKey {
+		fmt.Printf("  - it is the key given with --key (%s);\n", keyFile)
+	}
+	if r.Pinned != nil {
+		fmt.Printf("  - the ledger extends the checkpoint of %d entries given with --checkpoint (%s);\n", r.Pinned.Size, cpFile)
+	}
+	fmt.Printf("Dropped %d sign-in sessions: everyone signs in again.\n", r.Sessions)
+	if !r.PinnedKey && r.Pinned == nil {
+		fmt.Println("The database was checked only against itself and the data folder: check it against what you kept apart, with --key or --checkpoint.")
 	}
 	return nil
 }
@@ -186,7 +234,6 @@ func readSmall(path string, max int64) ([]byte, error) {
 	return b, err
 }
 
-// cmdExport moves an embedded deployment to PostgreSQL.
 // anchorRestored anchors the keys of the SQLite store restored into data,
 // with the ledger key restored beside it.
 func anchorRestored(ctx context.Context, data string, haveKey bool) (int, error) {
@@ -205,6 +252,18 @@ func anchorRestored(ctx context.Context, data string, haveKey bool) (int, error)
 	return anchorKeys(ctx, cfg, st)
 }
 
+// checkTarget refuses a target database that holds tables not Dissent's
+// (backup.CheckTarget), before the migrations add Dissent's.
+func checkTarget(ctx context.Context, src *sqlstore.DB, url string) error {
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		return fmt.Errorf("postgres: open: %w", err)
+	}
+	defer raw.Close()
+	return backup.CheckTarget(ctx, src, raw)
+}
+
+// cmdExport moves an embedded deployment to PostgreSQL.
 func cmdExport(ctx context.Context, args []string) error {
 	fs, data, _ := flags("export")
 	to := fs.String("to", "", "the target: `postgres` (with the URL as the next argument)")
@@ -225,6 +284,13 @@ func cmdExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer src.Close()
+	vkey, err := os.ReadFile(filepath.Join(*data, "ledger.pub"))
+	if err != nil {
+		return fmt.Errorf("the copy is verified with the data folder's ledger.pub: %w", err)
+	}
+	if err := checkTarget(ctx, src.(*sqlstore.DB), url); err != nil {
+		return err
+	}
 	dst, err := postgres.Open(ctx, url, postgres.Options{Migrate: true})
 	if err != nil {
 		return err
@@ -236,13 +302,12 @@ func cmdExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	vkey, err := os.ReadFile(filepath.Join(*data, "ledger.pub"))
-	if err != nil {
-		return err
-	}
 	cp, err := backup.Verify(ctx, dst, note, strings.TrimSpace(string(vkey)))
 	if err != nil {
-		return err
+		if cerr := backup.Clear(ctx, dst); cerr != nil {
+			return fmt.Errorf("%w; and the unverified copy could not be deleted from the target (%v): create a new database before you export again", err, cerr)
+		}
+		return fmt.Errorf("%w (the unverified copy was deleted from the target)", err)
 	}
 	fmt.Printf("Copied %d rows to PostgreSQL; its ledger verifies against the signed checkpoint of %d entries.\n", n, cp.Size)
 	fmt.Println("Sign-in sessions were not copied: everyone signs in again.")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"os"
@@ -40,8 +41,9 @@ func forgetCheckpoints(t *testing.T, data string) {
 
 // TestBackupAndRestoreAFreshDeployment backs up a deployment that has no
 // signed checkpoint yet, and restores it with the store pointed elsewhere
-// by the environment and by the snapshot's own configuration: restore
-// checks the file it copied, nothing else.
+// by the environment: restore checks the file it copied, nothing else. A
+// snapshot whose own configuration points elsewhere is refused: the
+// restored folder would serve another database than the one verified.
 func TestBackupAndRestoreAFreshDeployment(t *testing.T) {
 	data := initData(t)
 	forgetCheckpoints(t, data)
@@ -61,14 +63,25 @@ func TestBackupAndRestoreAFreshDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	toml = append(toml, []byte("\n[store]\ndriver = \"postgres\"\nurl = \""+nowhere+"\"\n")...)
+	elsewhere := append(bytes.Clone(toml), []byte("\n[store]\ndriver = \"postgres\"\nurl = \""+nowhere+"\"\n")...)
+	if err := os.WriteFile(filepath.Join(snap, "dissent.toml"), elsewhere, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused := filepath.Join(t.TempDir(), "restored")
+	code, out = runCLI(t, "", "restore", "--from", snap, "--data", refused)
+	if code == 0 || !strings.Contains(out, "take [store] out of the snapshot's dissent.toml") {
+		t.Fatalf("restore of a snapshot whose configuration selects PostgreSQL: %d\n%s", code, out)
+	}
+	if _, err := os.Stat(refused); !os.IsNotExist(err) {
+		t.Fatalf("a refused restore left %s: %v", refused, err)
+	}
 	if err := os.WriteFile(filepath.Join(snap, "dissent.toml"), toml, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, out = runCLI(t, "", "restore", "--from", snap, "--data", filepath.Join(t.TempDir(), "restored"),
 		"--key", filepath.Join(data, "ledger.pub"), "--checkpoint", filepath.Join(snap, "checkpoint"))
 	if code != 0 || !strings.Contains(out, "given with --key") || !strings.Contains(out, "given with --checkpoint") || strings.Contains(out, "only against itself") {
-		t.Fatalf("restore of a snapshot whose configuration selects PostgreSQL: %d\n%s", code, out)
+		t.Fatalf("restore pinned to the key and checkpoint: %d\n%s", code, out)
 	}
 	_, other, err := ledger.GenerateKey("dissent.local")
 	if err != nil {

@@ -13,11 +13,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/dissent-channel/dissent/internal/config"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/sqlite"
@@ -44,7 +46,14 @@ const settingLedgerVKey = "ledger.vkey"
 // checkpoint as `checkpoint`. The deployment must hold a signed checkpoint
 // (see cmd/dissent's backup, which signs one on a deployment that has none
 // yet). A snapshot that fails leaves nothing at out (buildInPlace).
-func Snapshot(ctx context.Context, db *sqlstore.DB, data, out string) error {
+//
+// The signing key is read from keyPath (channel.ledger_key_file, which
+// may be outside the data folder; "" for data's ledger.key) and kept in the
+// snapshot as ledger.key.
+func Snapshot(ctx context.Context, db *sqlstore.DB, data, keyPath, out string) error {
+	if keyPath == "" {
+		keyPath = filepath.Join(data, "ledger.key")
+	}
 	if db.Dialect() != "sqlite" {
 		return errors.New("backup: snapshots are for the embedded store; back PostgreSQL up with pg_dump (docs/OPERATIONS.md)")
 	}
@@ -71,9 +80,13 @@ func Snapshot(ctx context.Context, db *sqlstore.DB, data, out string) error {
 			return err
 		}
 		for _, f := range keyFiles {
+			from := filepath.Join(data, f)
+			if f == "ledger.key" {
+				from = keyPath
+			}
 			// The data folder is the operator's own: a key linked in from a
 			// secrets mount is followed (still only to a plain file).
-			if err := copyFile(filepath.Join(data, f), filepath.Join(tmp, f), maxSmall, true); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := copyFile(from, filepath.Join(tmp, f), maxSmall, true); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
 		}
@@ -246,6 +259,11 @@ type Restored struct {
 	// yet (`dissent keys anchor --trust-database` does it).
 	KeysUnanchored bool
 	Sessions       int // sign-in sessions dropped
+	// KeyElsewhere: the snapshot's dissent.toml reads the signing key from
+	// KeyPath (channel.ledger_key_file), not from the ledger.key restored.
+	KeyElsewhere bool
+	KeyPath      string
+	Witnesses    int // witnesses' keys the snapshot's dissent.toml trusts
 }
 
 // Restore copies a snapshot into data, which must be empty or absent, and
@@ -267,7 +285,7 @@ func Restore(ctx context.Context, from, data string, pins Pins) (*Restored, erro
 	}
 	var r *Restored
 	err := buildInPlace(data, "restoring", func(tmp string) error {
-		if err := copyFile(filepath.Join(from, "dissent.db"), filepath.Join(tmp, "dissent.db"), 0, false); err != nil {
+		if err := copyFile(filepath.Join(from, "dissent.db"), filepath.Join(tmp, snapshotDB), 0, false); err != nil {
 			return err
 		}
 		for _, f := range append([]string{"checkpoint"}, keyFiles...) {
@@ -275,14 +293,115 @@ func Restore(ctx context.Context, from, data string, pins Pins) (*Restored, erro
 				return err
 			}
 		}
-		var err error
-		r, err = verifyRestored(ctx, tmp, pins)
-		return err
+		cfg, err := snapshotConfig(tmp)
+		if err != nil {
+			return err
+		}
+		if r, err = verifyRestored(ctx, tmp, pins); err != nil {
+			return err
+		}
+		if cfg != nil {
+			r.KeyElsewhere = cfg.Channel.LedgerKey != "" && cfg.LedgerKeyPath() != filepath.Join(tmp, "ledger.key")
+			if r.KeyElsewhere {
+				r.KeyPath = cfg.Channel.LedgerKey
+			}
+			r.Witnesses = len(cfg.Channel.Witnesses)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// RestoredPostgres checks a PostgreSQL database that pg_restore brought
+// back from a dump, as Restore checks a snapshot, and drops its sign-in
+// sessions: the dump's schema holds no trigger or rule of anyone's (one
+// could act in the restored deployment, as on a snapshot); its ledger
+// extends its latest signed checkpoint, signed with vkey, the key it was
+// set up with; and, given, Pins.Key is vkey and the ledger extends
+// Pins.Checkpoint.
+func RestoredPostgres(ctx context.Context, st *sqlstore.DB, vkey string, pins Pins) (*Restored, error) {
+	if st.Dialect() != "postgres" {
+		return nil, errors.New("backup: RestoredPostgres is for a PostgreSQL store")
+	}
+	var foreign []string
+	rs, err := st.Raw().QueryContext(ctx, `SELECT 'trigger ' || t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
+		UNION ALL SELECT 'rule ' || rulename FROM pg_rules WHERE schemaname = current_schema()
+		UNION ALL SELECT 'view ' || viewname FROM pg_views WHERE schemaname = current_schema()
+		UNION ALL SELECT 'policy ' || policyname FROM pg_policies WHERE schemaname = current_schema()`)
+	if err != nil {
+		return nil, fmt.Errorf("backup: the restored database's schema: %w", err)
+	}
+	for rs.Next() {
+		var name string
+		if err := rs.Scan(&name); err != nil {
+			rs.Close()
+			return nil, err
+		}
+		foreign = append(foreign, name)
+	}
+	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+		return nil, err
+	}
+	if len(foreign) > 0 {
+		return nil, fmt.Errorf("backup: the restored database holds what no migration makes (%s): the dump was changed; restore another", strings.Join(foreign, ", "))
+	}
+	r := &Restored{}
+	if pins.Key != "" {
+		if vkey != strings.TrimSpace(pins.Key) {
+			return nil, fmt.Errorf("backup: ledger.pub (%q) is not the key given (%q): this database is not of the ledger you know", vkey, strings.TrimSpace(pins.Key))
+		}
+		r.PinnedKey = true
+	}
+	res, err := st.Raw().ExecContext(ctx, `DELETE FROM sessions`)
+	if err != nil {
+		return nil, fmt.Errorf("backup: drop the sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	r.Sessions = int(n)
+	var cp []byte
+	err = inTx(ctx, st, func(tx store.Tx) error {
+		var err error
+		_, cp, err = tx.LatestCheckpoint(ctx)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("backup: the restored database has no signed checkpoint to verify it against")
+	} else if err != nil {
+		return nil, err
+	}
+	if r.Checkpoint, err = Verify(ctx, st, cp, vkey); err != nil {
+		return nil, err
+	}
+	if pins.Checkpoint != nil {
+		p, err := Extends(ctx, st, pins.Checkpoint, vkey)
+		if err != nil {
+			return nil, err
+		}
+		r.Pinned = &p
+	}
+	return r, nil
+}
+
+// snapshotConfig reads the snapshot's dissent.toml, copied into dir, if it
+// has one. Restore verifies the snapshot's own database, so it refuses a
+// configuration that would serve another: a snapshot's dissent.toml is
+// as little trusted as its database.
+func snapshotConfig(dir string) (*config.Config, error) {
+	if _, err := os.Lstat(filepath.Join(dir, "dissent.toml")); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	cfg, err := config.Load(dir, func(string) string { return "" })
+	if err != nil {
+		return nil, fmt.Errorf("backup: the snapshot's dissent.toml: %w", err)
+	}
+	if cfg.Store.Driver != "sqlite" || cfg.Store.URL != "" {
+		return nil, fmt.Errorf("backup: the snapshot's dissent.toml names the store %s %q, and restore verifies and restores the embedded database only: take [store] out of the snapshot's dissent.toml, then restore it (a PostgreSQL deployment is backed up with pg_dump: docs/OPERATIONS.md)", cfg.Store.Driver, cfg.Store.URL)
+	}
+	return cfg, nil
 }
 
 // buildInPlace fills dir, which must be empty or absent, through build,
@@ -329,19 +448,19 @@ func buildInPlace(dir, doing string, build func(tmp string) error) error {
 	return syncDir(parent)
 }
 
-// verifyRestored runs Restore's checks on the folder dir.
+// snapshotDB is the snapshot's database while a restore rebuilds the
+// folder's own from it.
+const snapshotDB = "snapshot.db"
+
+// verifyRestored runs Restore's checks on the folder dir, whose
+// snapshot.db it rebuilds into a new dissent.db first.
 func verifyRestored(ctx context.Context, dir string, pins Pins) (*Restored, error) {
 	r := &Restored{}
 	path := filepath.Join(dir, "dissent.db")
-	// Checked before the migrations, which copy some tables and could carry
-	// damaged rows over into tables that look sound.
-	if err := checkIntegrity(ctx, path); err != nil {
+	if err := rebuild(ctx, filepath.Join(dir, snapshotDB), path, r); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{Migrate: true, Migrated: func(name string, _ time.Duration) {
-		r.Migrations++
-		r.KeysUnanchored = r.KeysUnanchored || name == keyAnchorMigration
-	}})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -386,19 +505,152 @@ func verifyRestored(ctx context.Context, dir string, pins Pins) (*Restored, erro
 		}
 		r.Pinned = &p
 	}
-	// A restored deployment makes everyone sign in again: a session
-	// copied with the snapshot would outlive a password changed since.
-	res, err := st.Raw().ExecContext(ctx, `DELETE FROM sessions`)
-	if err != nil {
-		return nil, fmt.Errorf("backup: drop the sessions: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	r.Sessions = int(n)
 	open = false
 	if err := st.Close(); err != nil {
 		return nil, err
 	}
 	return r, syncFile(path)
+}
+
+// rebuild makes the database at path, new, from the snapshot's at from,
+// which it then deletes: a database migrated afresh, into which the rows
+// of every table the migrations make are copied, the sign-in sessions
+// excepted (a session copied with the snapshot would outlive a password
+// changed since). The snapshot's schema is not trusted more than its rows:
+// a trigger, view or changed table in it, kept, would act in the restored
+// deployment after its ledger was checked (a trigger on the sessions'
+// deletion could rewrite a leaf), so none of it is carried over, and a
+// table the migrations do not make is refused.
+func rebuild(ctx context.Context, from, path string, r *Restored) error {
+	// Checked before the migrations, which copy some tables and could carry
+	// damaged rows over into tables that look sound.
+	if err := checkIntegrity(ctx, from); err != nil {
+		return err
+	}
+	src, err := sqlite.Open(ctx, from, sqlite.Options{Migrate: true, Migrated: func(name string, _ time.Duration) {
+		r.Migrations++
+		r.KeysUnanchored = r.KeysUnanchored || name == keyAnchorMigration
+	}})
+	if err != nil {
+		return err
+	}
+	err = src.Raw().QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&r.Sessions)
+	if err := errors.Join(err, src.Close()); err != nil {
+		return fmt.Errorf("backup: the snapshot's database: %w", err)
+	}
+	dst, err := sqlite.Open(ctx, path, sqlite.Options{Migrate: true})
+	if err != nil {
+		return err
+	}
+	err = copyAttached(ctx, dst.Raw(), from)
+	if err := errors.Join(err, dst.Close()); err != nil {
+		return err
+	}
+	for _, f := range []string{from, from + "-wal", from + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyAttached copies, in one transaction, the rows of every table of db
+// (but sessions) from the same table of the SQLite database at from.
+func copyAttached(ctx context.Context, db *sql.DB, from string) (err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS snapshot`, from); err != nil {
+		return fmt.Errorf("backup: open the snapshot's database: %w", err)
+	}
+	defer func() {
+		if _, derr := conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE snapshot`); err == nil && derr != nil {
+			err = derr
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	ours, err := tablesOf(ctx, tx, "main")
+	if err != nil {
+		return err
+	}
+	theirs, err := tablesOf(ctx, tx, "snapshot")
+	if err != nil {
+		return err
+	}
+	for _, t := range theirs {
+		if !slices.Contains(ours, t) {
+			return fmt.Errorf("backup: the snapshot's database has a table %q that no migration makes: it is not a Dissent database, or someone changed it (restore another snapshot)", t)
+		}
+	}
+	// The migrations seed some rows (the ledger's head); the snapshot's
+	// replace them.
+	if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+		return err
+	}
+	for _, t := range ours {
+		if withoutRows[t] {
+			continue
+		}
+		cols, err := columnsOf(ctx, tx, t)
+		if err != nil {
+			return err
+		}
+		list := strings.Join(cols, ", ")
+		if _, err := tx.ExecContext(ctx, `DELETE FROM main.`+t); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main.`+t+` (`+list+`) SELECT `+list+` FROM snapshot.`+t); err != nil {
+			return fmt.Errorf("backup: copy the snapshot's %s: %w", t, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// tablesOf lists the tables of schema (main, or an attached database's
+// name) that hold the deployment's rows, in an order that respects foreign
+// keys.
+func tablesOf(ctx context.Context, tx *sql.Tx, schema string) ([]string, error) {
+	rs, err := tx.QueryContext(ctx, `SELECT name FROM `+schema+`.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'`)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for rs.Next() {
+		var name string
+		if err := rs.Scan(&name); err != nil {
+			rs.Close()
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+		return nil, err
+	}
+	return inTableOrder(names), nil
+}
+
+// columnsOf names the columns of main's table t.
+func columnsOf(ctx context.Context, tx *sql.Tx, t string) ([]string, error) {
+	rs, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?, 'main')`, t)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var cols []string
+	for rs.Next() {
+		var c string
+		if err := rs.Scan(&c); err != nil {
+			return nil, err
+		}
+		cols = append(cols, `"`+c+`"`)
+	}
+	return cols, rs.Err()
 }
 
 // checkIntegrity runs SQLite's own checks on the database file at path: a
@@ -531,31 +783,112 @@ func Copy(ctx context.Context, from, to *sqlstore.DB) (rows int, latest []byte, 
 	return rows, latest, tx.Commit()
 }
 
+// CheckTarget refuses a PostgreSQL database, not yet migrated, whose
+// schema holds a table an embedded deployment's copy would not fill:
+// another application's database, named by mistake, which would get the
+// password hashes, sealed memos and ledger beside its own tables.
+func CheckTarget(ctx context.Context, from *sqlstore.DB, to *sql.DB) error {
+	stx, err := from.Raw().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	ours, err := sqliteTables(ctx, stx)
+	_ = stx.Rollback()
+	if err != nil {
+		return err
+	}
+	rs, err := to.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`)
+	if err != nil {
+		return fmt.Errorf("backup: the target database: %w", err)
+	}
+	defer rs.Close()
+	var others []string
+	for rs.Next() {
+		var name string
+		if err := rs.Scan(&name); err != nil {
+			return err
+		}
+		if name != "schema_migrations" && !slices.Contains(ours, name) {
+			others = append(others, name)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	if len(others) > 0 {
+		return fmt.Errorf("backup: the target database must be empty, and it holds tables that are not Dissent's (%s): create a new database for Dissent", strings.Join(others, ", "))
+	}
+	return nil
+}
+
+// Clear deletes every row an export copied into the PostgreSQL store to,
+// whose copy did not verify, so that the same export can run again: the
+// tables stay, empty but for the ledger's head as its migration seeded it.
+func Clear(ctx context.Context, to *sqlstore.DB) error {
+	tx, err := to.Raw().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	rs, err := tx.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name != 'schema_migrations'`)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rs.Next() {
+		var name string
+		if err := rs.Scan(&name); err != nil {
+			rs.Close()
+			return err
+		}
+		tables = append(tables, name)
+	}
+	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+		return err
+	}
+	if len(tables) > 0 {
+		if _, err := tx.ExecContext(ctx, `TRUNCATE `+strings.Join(tables, ", ")); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_head (id, size) VALUES (1, 0)`); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func sqliteTables(ctx context.Context, db *sql.Tx) ([]string, error) {
 	rs, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'`)
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	present := map[string]bool{}
+	var names []string
 	for rs.Next() {
 		var name string
 		if err := rs.Scan(&name); err != nil {
 			return nil, err
 		}
-		present[name] = true
+		names = append(names, name)
 	}
+	return inTableOrder(names), rs.Err()
+}
+
+// inTableOrder puts the tables of tableOrder first, in its order, and the
+// others after them.
+func inTableOrder(names []string) []string {
 	var out []string
 	for _, t := range tableOrder {
-		if present[t] {
+		if slices.Contains(names, t) {
 			out = append(out, t)
-			delete(present, t)
 		}
 	}
-	for t := range present {
-		out = append(out, t)
+	for _, t := range names {
+		if !slices.Contains(tableOrder, t) {
+			out = append(out, t)
+		}
 	}
-	return out, rs.Err()
+	return out
 }
 
 func copyTable(ctx context.Context, src, dst *sql.Tx, table string) (int, error) {
@@ -603,6 +936,11 @@ func inTx(ctx context.Context, st store.Store, fn func(store.Tx) error) error {
 // emptyOrAbsent fails unless dir is an empty folder or does not exist,
 // and says whether it exists.
 func emptyOrAbsent(dir string) (exists bool, err error) {
+	// The new folder is renamed into dir's place: a link there would be
+	// replaced, and the folder it leads to left empty.
+	if info, err := os.Lstat(dir); err == nil && info.Mode()&os.ModeSymlink != 0 {
+		return true, fmt.Errorf("backup: %s is a symbolic link: name the folder it leads to", dir)
+	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil

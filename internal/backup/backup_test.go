@@ -64,12 +64,12 @@ func TestSnapshotWhileWritingThenRestore(t *testing.T) {
 	// checkpoint, so one may be signed between the copy and its checkpoint.
 	stop := submitWhile(t, d, alice, 4)
 	snap := filepath.Join(t.TempDir(), "snap")
-	err := backup.Snapshot(ctx, st, data, snap)
+	err := backup.Snapshot(ctx, st, data, "", snap)
 	stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := backup.Snapshot(ctx, st, data, snap); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if err := backup.Snapshot(ctx, st, data, "", snap); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("a snapshot over another: %v", err)
 	}
 
@@ -128,7 +128,7 @@ func snapshotOf(t *testing.T) (snap string, d *servicetest.Deployment) {
 	t.Helper()
 	data, st, d, _, _ := dataFolder(t)
 	snap = filepath.Join(t.TempDir(), "snap")
-	if err := backup.Snapshot(context.Background(), st, data, snap); err != nil {
+	if err := backup.Snapshot(context.Background(), st, data, "", snap); err != nil {
 		t.Fatal(err)
 	}
 	return snap, d
@@ -386,7 +386,7 @@ func TestSnapshotIsPrivate(t *testing.T) {
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := backup.Snapshot(ctx, st, data, out); err != nil {
+	if err := backup.Snapshot(ctx, st, data, "", out); err != nil {
 		t.Fatal(err)
 	}
 	for f, want := range map[string]os.FileMode{"": 0o700, "dissent.db": 0o600, "checkpoint": 0o600, "ledger.pub": 0o600} {
@@ -480,7 +480,10 @@ func TestCopyWhileWriting(t *testing.T) {
 }
 
 // TestPgDumpRestore runs the procedure docs/OPERATIONS.md gives for
-// PostgreSQL: pg_dump, then pg_restore into a new database.
+// PostgreSQL: pg_dump, then pg_restore into a new database, then `dissent
+// restore --postgres` (RestoredPostgres): a trigger put in the dump is
+// refused; without it, the ledger verifies against the key and checkpoint
+// kept apart, and every sign-in session is dropped.
 func TestPgDumpRestore(t *testing.T) {
 	if _, err := exec.LookPath("pg_dump"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -521,8 +524,26 @@ func TestPgDumpRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rst.Close()
-	if _, err := backup.Verify(ctx, rst, note, d.LedgerVKey); err != nil {
+	if count(t, rst, "sessions") == 0 {
+		t.Fatal("the dump holds no sign-in sessions to drop")
+	}
+	// A trigger put in the dump would act in the restored deployment.
+	if _, err := rst.Raw().ExecContext(ctx, `CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+		CREATE TRIGGER keep_sessions BEFORE DELETE ON sessions FOR EACH ROW EXECUTE FUNCTION keep()`); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := backup.RestoredPostgres(ctx, rst, d.LedgerVKey, backup.Pins{}); err == nil || !strings.Contains(err.Error(), "trigger keep_sessions") {
+		t.Errorf("a restored database with a trigger of someone's: %v", err)
+	}
+	if _, err := rst.Raw().ExecContext(ctx, `DROP TRIGGER keep_sessions ON sessions`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := backup.RestoredPostgres(ctx, rst, d.LedgerVKey, backup.Pins{Key: d.LedgerVKey, Checkpoint: note})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sessions == 0 || count(t, rst, "sessions") != 0 || !r.PinnedKey || r.Pinned == nil {
+		t.Errorf("RestoredPostgres = %+v, and %d sessions left", r, count(t, rst, "sessions"))
 	}
 	checkOpens(t, rst, d, ids)
 }
@@ -578,7 +599,7 @@ func TestFailedSnapshotLeavesNothing(t *testing.T) {
 	}
 	parent := t.TempDir()
 	out := filepath.Join(parent, "snap")
-	if err := backup.Snapshot(ctx, st, data, out); err == nil || !strings.Contains(err.Error(), "no signed checkpoint") {
+	if err := backup.Snapshot(ctx, st, data, "", out); err == nil || !strings.Contains(err.Error(), "no signed checkpoint") {
 		t.Fatalf("a snapshot without a checkpoint: %v", err)
 	}
 	if left, _ := os.ReadDir(parent); len(left) > 0 {
@@ -587,7 +608,7 @@ func TestFailedSnapshotLeavesNothing(t *testing.T) {
 	if _, err := d.Svc.SignCheckpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := backup.Snapshot(ctx, st, data, out); err != nil {
+	if err := backup.Snapshot(ctx, st, data, "", out); err != nil {
 		t.Fatalf("the snapshot again, with a checkpoint: %v", err)
 	}
 }

@@ -151,7 +151,7 @@ func (s *Service) CheckLedgerKey(ctx context.Context) error {
 		return fmt.Errorf("service: read the ledger's public key: %w", err)
 	}
 	if err := ledger.CheckKeyPair(s.cfg.LedgerKey, vkey); err != nil {
-		return fmt.Errorf("refusing to start: the ledger key (channel.ledger_key) is not this database's, whose public key is %q; put back the ledger.key that was set up with this database", vkey)
+		return fmt.Errorf("refusing to start: the ledger key (channel.ledger_key_file) is not this database's, whose public key is %q; put back the ledger.key that was set up with this database", vkey)
 	}
 	return nil
 }
