@@ -139,6 +139,12 @@ func (c *committer) begin(ctx context.Context, alone bool) (*member, error) {
 // abandoned runs when a writer stops waiting: if the turn is free, a group
 // is open and nobody else waits, the group's members would wait forever, so
 // it commits the group itself.
+//
+// When others wait, it gives the turn back while it still holds c.mu, by
+// which a waiter that gives up counts itself out: that waiter then finds
+// the turn free in its own call, and commits the group if it was the last.
+// Given back after c.mu, the turn could still be held when such a waiter
+// looked, and the group be left to wait for a writer that may not come.
 func (c *committer) abandoned() {
 	select {
 	case c.turn <- struct{}{}:
@@ -147,14 +153,14 @@ func (c *committer) abandoned() {
 	}
 	c.mu.Lock()
 	g := c.cur
-	flush := g != nil && c.waiting == 0
-	if flush {
-		c.cur = nil
+	if g == nil || c.waiting > 0 {
+		<-c.turn
+		c.mu.Unlock()
+		return
 	}
+	c.cur = nil
 	c.mu.Unlock()
-	if flush {
-		c.commitGroup(g)
-	}
+	c.commitGroup(g)
 	<-c.turn
 }
 
