@@ -4,6 +4,7 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -120,4 +121,28 @@ func TestListsAgreeWithOpeningEachMemo(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDirectoryNamed: a form's chosen names are shown as the directory
+// names them, in the order given, leaving out names nobody has and names
+// that are not usernames; more names than a call may carry are refused.
+func TestDirectoryNamed(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	alice := d.Member("alice")
+	d.Member("bob")
+	d.Member("carol")
+	got, err := d.Svc.DirectoryNamed(d.Ctx, alice, []string{"carol", "nobody", "Not A Name", "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Username != "carol" || got[1].Username != "bob" || got[0].DisplayName == "" {
+		t.Errorf("DirectoryNamed = %+v, want carol then bob, with their display names", got)
+	}
+	many := make([]string, channel.MaxUsernames+2)
+	for i := range many {
+		many[i] = "bob"
+	}
+	if _, err := d.Svc.DirectoryNamed(d.Ctx, alice, many); channel.ErrorCode(err) != channel.EINVALID {
+		t.Errorf("%d names: %v", len(many), err)
+	}
 }

@@ -302,6 +302,34 @@ func (s *Service) Directory(ctx context.Context, a *Actor, q, cursor string, lim
 	return page, err
 }
 
+// DirectoryNamed is Directory for exact usernames, as a form that names
+// people shows them: those of usernames who have an account, each by the
+// directory's name, in the order asked; the others are left out. One
+// indexed lookup a name, at most channel.MaxUsernames+1 of them, where a
+// search for each would scan the directory.
+func (s *Service) DirectoryNamed(ctx context.Context, a *Actor, usernames []string) ([]User, error) {
+	if len(usernames) > channel.MaxUsernames+1 {
+		return nil, channel.Invalid("usernames", "at most %d names", channel.MaxUsernames)
+	}
+	var out []User
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		for _, name := range usernames {
+			if channel.ValidateUsername("username", name) != nil {
+				continue
+			}
+			u, err := tx.UserByUsername(ctx, name)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			out = append(out, User{Username: u.Username, DisplayName: u.DisplayName})
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Me describes the signed-in user.
 func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
 	u := fullUser(a.User)

@@ -149,19 +149,8 @@ func cleanNames(in []string) []string {
 // directory names them) and the results not chosen yet, leaving out the
 // visitor.
 func (h *handler) search(r *http.Request, v *visit, q string, chosen []string) (picked, found []service.User, err error) {
-	for _, name := range chosen {
-		if err := channel.ValidateUsername("username", name); err != nil {
-			continue
-		}
-		p, err := h.svc.Directory(r.Context(), v.actor, name, "", 20)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, u := range p.Items {
-			if u.Username == name {
-				picked = append(picked, service.User{Username: u.Username, DisplayName: u.DisplayName})
-			}
-		}
+	if picked, err = h.svc.DirectoryNamed(r.Context(), v.actor, chosen); err != nil {
+		return nil, nil, err
 	}
 	if q == "" {
 		return picked, nil, nil
