@@ -46,9 +46,14 @@ import (
 //  7. A year with fewer memos than the threshold shows only "<5".
 //
 // Figures of the current year change as memos move on; two releases a day
-// apart differ by that day's steps. Those steps are already public, with
-// their times, in the ledger (memo.submit, memo.acknowledge, …), so the
-// difference reveals no person the ledger does not.
+// apart differ by that day's steps. Those steps are in the ledger, with
+// their times (memo.submit, memo.acknowledge, …), for the roles that may
+// ask for figures, so the difference of the state and timeliness tables
+// reveals nothing the ledger does not. The signer bands are another
+// matter: no leaf states a memo's number of authors, and a band that
+// grows by one between two releases would give one memo's (a memo by one
+// person alone, say). They are withheld until the year is over, when the
+// year's memos no longer change band (SignerBandsAfter).
 
 // Count is a published count: a number, "<N" when it is below the
 // suppression threshold, or "suppressed" when it is hidden so that a small
@@ -121,8 +126,12 @@ type Stats struct {
 	RepliedByLatestShare  *float64         `json:"replied_by_latest_share"`
 	MedianWorkdaysToReply *float64         `json:"median_workdays_to_reply"`
 	MedianDaysToReply     *float64         `json:"median_days_to_reply"`
-	// SignerBands counts memos by their number of authors.
+	// SignerBands counts memos by their number of authors: withheld, every
+	// cell "suppressed", until the year is over (SignerBandsAfter).
 	SignerBands map[string]Count `json:"signer_bands"`
+	// SignerBandsAfter, for a year not over yet, is when its signer bands
+	// will be published: the end of the year in the office's time zone.
+	SignerBandsAfter *time.Time `json:"signer_bands_after,omitempty"`
 
 	// Acknowledge and Reply regroup the cells above as the web's figures
 	// page reads them. Each is a cell above, or the sum of shown cells
@@ -181,7 +190,10 @@ func (s *Service) YearStats(ctx context.Context, a *Actor, year int) (*Stats, er
 	if err != nil {
 		return nil, err
 	}
-	return computeStats(year, facts, s.cfg.Calendar, s.now(), s.cfg.Suppress), nil
+	now := s.now()
+	st := computeStats(year, facts, s.cfg.Calendar, now, s.cfg.Suppress)
+	withholdBandsOfAYearUnderWay(st, s.cfg.Calendar.Location(), now)
+	return st, nil
 }
 
 // tally is the raw counts before suppression.
@@ -245,6 +257,21 @@ func overdue(now, deadline int64) string {
 		return "overdue"
 	}
 	return "within_deadline"
+}
+
+// withholdBandsOfAYearUnderWay hides every signer band of st, figures of a
+// year that is not over at now (the package comment says why), and says
+// when they come.
+func withholdBandsOfAYearUnderWay(st *Stats, loc *time.Location, now time.Time) {
+	end := time.Date(st.Year+1, time.January, 1, 0, 0, 0, 0, loc)
+	if !now.Before(end) {
+		return
+	}
+	for b, c := range st.SignerBands {
+		c.show = shownHidden
+		st.SignerBands[b] = c
+	}
+	st.SignerBandsAfter = &end
 }
 
 func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now time.Time, k int) *Stats {

@@ -82,6 +82,9 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 	if p := st.RepliedByLatestShare; p != nil {
 		d.Notes = append(d.Notes, v.T("Replied by the latest date: %s.", v.Percent(*p)))
 	}
+	if st.SignerBandsAfter != nil {
+		d.Notes = append(d.Notes, v.T("Memos by number of authors are shown once the year is over: two sets of figures taken during it would differ by single memos."))
+	}
 	if m := st.MedianWorkdaysToReply; m != nil {
 		d.Notes = append(d.Notes, v.T("Half the replies came within %s working days.", v.p.Sprint(number.Decimal(*m, number.MaxFractionDigits(1)))))
 	}
