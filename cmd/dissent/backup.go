@@ -180,7 +180,7 @@ func restorePostgres(ctx context.Context, url, data string, pins backup.Pins, ke
 		return err
 	}
 	fmt.Println("Checked the restored PostgreSQL database:")
-	fmt.Println("  - its schema holds no trigger, rule, view or policy that no migration makes;")
+	fmt.Println("  - its schema holds no trigger, rule, view, policy, function or operator, and calls none outside pg_catalog, as the migrations make it;")
 	fmt.Printf("  - every ledger hash recomputes from the leaves, and the ledger extends its latest signed checkpoint, of %d entries;\n", r.Checkpoint.Size)
 	fmt.Printf("  - %s is the key the database was set up with;\n", filepath.Join(data, "ledger.pub"))
 	if r.PinnedKey {

@@ -327,11 +327,7 @@ func RestoredPostgres(ctx context.Context, st *sqlstore.DB, vkey string, pins Pi
 		return nil, errors.New("backup: RestoredPostgres is for a PostgreSQL store")
 	}
 	var foreign []string
-	rs, err := st.Raw().QueryContext(ctx, `SELECT 'trigger ' || t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-		WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
-		UNION ALL SELECT 'rule ' || rulename FROM pg_rules WHERE schemaname = current_schema()
-		UNION ALL SELECT 'view ' || viewname FROM pg_views WHERE schemaname = current_schema()
-		UNION ALL SELECT 'policy ' || policyname FROM pg_policies WHERE schemaname = current_schema()`)
+	rs, err := st.Raw().QueryContext(ctx, sqlForeignSchema)
 	if err != nil {
 		return nil, fmt.Errorf("backup: the restored database's schema: %w", err)
 	}
@@ -347,7 +343,7 @@ func RestoredPostgres(ctx context.Context, st *sqlstore.DB, vkey string, pins Pi
 		return nil, err
 	}
 	if len(foreign) > 0 {
-		return nil, fmt.Errorf("backup: the restored database holds what no migration makes (%s): the dump was changed; restore another", strings.Join(foreign, ", "))
+		return nil, fmt.Errorf("backup: the restored database holds what no migration makes (%s): the dump was changed; restore another", strings.Join(foreign, "; "))
 	}
 	r := &Restored{}
 	if pins.Key != "" {
@@ -386,6 +382,32 @@ func RestoredPostgres(ctx context.Context, st *sqlstore.DB, vkey string, pins Pi
 	return r, nil
 }
 
+// sqlForeignSchema lists what, in the current schema of a PostgreSQL
+// database, no migration makes and could act in the deployment: triggers,
+// rules, views, policies, functions and operators; and any function or
+// operator outside pg_catalog that a column's default or generated value,
+// a constraint (a domain's too), an index or a type of the schema calls.
+// The migrations make none of them.
+const sqlForeignSchema = `WITH ours AS (SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
+	called AS (
+		SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_depend d
+		WHERE d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass)
+		AND (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT a.oid FROM pg_attrdef a JOIN pg_class c ON c.oid = a.adrelid WHERE c.relnamespace IN (SELECT oid FROM ours))
+			OR d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE connamespace IN (SELECT oid FROM ours))
+			OR d.classid = 'pg_class'::regclass AND d.objid IN (SELECT oid FROM pg_class WHERE relnamespace IN (SELECT oid FROM ours))
+			OR d.classid = 'pg_type'::regclass AND d.objid IN (SELECT oid FROM pg_type WHERE typnamespace IN (SELECT oid FROM ours))))
+	SELECT 'trigger ' || t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		WHERE c.relnamespace IN (SELECT oid FROM ours) AND NOT t.tgisinternal
+	UNION ALL SELECT 'rule ' || rulename FROM pg_rules WHERE schemaname = current_schema()
+	UNION ALL SELECT 'view ' || viewname FROM pg_views WHERE schemaname = current_schema()
+	UNION ALL SELECT 'policy ' || policyname FROM pg_policies WHERE schemaname = current_schema()
+	UNION ALL SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ours)
+	UNION ALL SELECT 'operator ' || o.oid::regoperator::text FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ours)
+	UNION ALL SELECT DISTINCT 'a call of ' || p.oid::regprocedure::text FROM called d JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+		WHERE p.pronamespace <> 'pg_catalog'::regnamespace
+	UNION ALL SELECT DISTINCT 'a use of ' || o.oid::regoperator::text FROM called d JOIN pg_operator o ON d.refclassid = 'pg_operator'::regclass AND o.oid = d.refobjid
+		WHERE o.oprnamespace <> 'pg_catalog'::regnamespace`
+
 // snapshotConfig reads the snapshot's dissent.toml, copied into dir, if it
 // has one. Restore verifies the snapshot's own database, so it refuses a
 // configuration that would serve another: a snapshot's dissent.toml is
@@ -394,7 +416,9 @@ func snapshotConfig(dir string) (*config.Config, error) {
 	if _, err := os.Lstat(filepath.Join(dir, "dissent.toml")); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	cfg, err := config.Load(dir, func(string) string { return "" })
+	// Read, not checked: settings the environment completes (the base URL
+	// for mail, say) are not the restoring machine's to give.
+	cfg, err := config.Read(dir, func(string) string { return "" })
 	if err != nil {
 		return nil, fmt.Errorf("backup: the snapshot's dissent.toml: %w", err)
 	}

@@ -535,7 +535,7 @@ func TestPgDumpRestore(t *testing.T) {
 	if _, err := backup.RestoredPostgres(ctx, rst, d.LedgerVKey, backup.Pins{}); err == nil || !strings.Contains(err.Error(), "trigger keep_sessions") {
 		t.Errorf("a restored database with a trigger of someone's: %v", err)
 	}
-	if _, err := rst.Raw().ExecContext(ctx, `DROP TRIGGER keep_sessions ON sessions`); err != nil {
+	if _, err := rst.Raw().ExecContext(ctx, `DROP TRIGGER keep_sessions ON sessions; DROP FUNCTION keep()`); err != nil {
 		t.Fatal(err)
 	}
 	r, err := backup.RestoredPostgres(ctx, rst, d.LedgerVKey, backup.Pins{Key: d.LedgerVKey, Checkpoint: note})

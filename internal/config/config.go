@@ -131,6 +131,17 @@ const MinMetricsToken = 16
 // DISSENT_TIME_ZONE, DISSENT_SMTP_PASSWORD, DISSENT_BASE_URL,
 // DISSENT_METRICS_TOKEN), and checks the result.
 func Load(dir string, getenv func(string) string) (*Config, error) {
+	c, err := Read(dir, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Check()
+}
+
+// Read is Load without Check: the settings as dir's dissent.toml,
+// the defaults and getenv give them, which may not do to serve (restore
+// reads a snapshot's, whose environment is not the restoring machine's).
+func Read(dir string, getenv func(string) string) (*Config, error) {
 	c := &Config{Data: dir}
 	path := filepath.Join(dir, FileName)
 	if b, err := os.ReadFile(path); err == nil {
@@ -162,7 +173,7 @@ func Load(dir string, getenv func(string) string) (*Config, error) {
 	if c.Store.URL != "" && getenv("DISSENT_STORE_URL") != "" {
 		c.Store.Driver = "postgres"
 	}
-	return c, c.Check()
+	return c, nil
 }
 
 func (c *Config) defaults() {
