@@ -118,20 +118,25 @@ func (s *Service) MemoEntryProof(ctx context.Context, a *Actor, memoID string, i
 
 // proveEntry is InclusionProof; with memoID set, an entry of another memo
 // gets no leaf and records nothing.
+//
+// The proof carries the signed checkpoint of its size when that is the
+// latest, which it signs first if the ledger has grown past it, or the one
+// the witnesses last cosigned (published); of another size, only for
+// auditors and administrators. A submission signs one in its own
+// transaction, so which earlier sizes have one would tell anyone who polls
+// when memos are submitted.
 func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, memoID string) (*Proof, error) {
-	if size == 0 {
-		if _, err := s.LatestCheckpoint(ctx, a); err != nil {
-			return nil, err
-		}
+	if _, err := s.LatestCheckpoint(ctx, a); err != nil {
+		return nil, err
 	}
 	var p *Proof
 	var leaf []byte
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		latest, _, err := tx.LatestCheckpoint(ctx)
+		if err != nil {
+			return err
+		}
 		if size == 0 {
-			latest, _, err := tx.LatestCheckpoint(ctx)
-			if err != nil {
-				return err
-			}
 			size = latest
 		}
 		cur, err := ledgerSize(ctx, tx)
@@ -146,6 +151,16 @@ func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, m
 			return err
 		}
 		p = &Proof{Index: index, Size: size, Hashes: hashStrings(proof)}
+		if size != latest && !a.Has(channel.RoleAuditor) && !a.Has(channel.RoleAdmin) {
+			switch cosigned, err := tx.Setting(ctx, settingCosigned); {
+			case errors.Is(err, store.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			case parseSize(cosigned) != size:
+				return nil
+			}
+		}
 		switch note, err := tx.Checkpoint(ctx, size); {
 		case err == nil:
 			p.Checkpoint = string(note)

@@ -384,3 +384,76 @@ func proofEvents(t *testing.T, h *servicetest.Harness, a *service.Actor, memoID 
 	}
 	return n
 }
+
+// liveLedgerSize is the ledger's size as any signed-in user can read it:
+// a consistency proof is given up to the live size, not the latest
+// checkpoint's.
+func liveLedgerSize(t *testing.T, d *servicetest.Deployment, who *service.Actor) int64 {
+	t.Helper()
+	lo, hi := int64(1), int64(1)<<20
+	for lo < hi { // the largest n with a proof from 1 to n
+		mid := (lo + hi + 1) / 2
+		if _, err := d.Svc.ConsistencyProof(d.Ctx, who, 1, mid); err == nil {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// checkpointedSizes lists the sizes in (from, to] at which an inclusion
+// proof of entry 0 comes with a stored checkpoint: the ledger signs one
+// inside each submission's transaction.
+func checkpointedSizes(t *testing.T, d *servicetest.Deployment, who *service.Actor, from, to int64) []int64 {
+	t.Helper()
+	var out []int64
+	for s := from + 1; s <= to; s++ {
+		p, err := d.Svc.InclusionProof(d.Ctx, who, 0, s)
+		if err != nil {
+			t.Fatalf("proof of entry 0 in a tree of %d: %v", s, err)
+		}
+		if p.Checkpoint != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestMembersCannotTellWhenMemosAreSubmitted: the metrics, which tell when
+// memos are submitted, go only to the bearer of the metrics token. A
+// submission signs a checkpoint in its own transaction, and a drafted or
+// signed memo does not; any member can read the live ledger size (a
+// consistency proof is served up to it), so a proof that carried the
+// checkpoint stored at any size would let her tell, by polling, a
+// submission from other steps, and when. A proof carries the checkpoint of
+// the latest size (signed then if need be) and none of an earlier one.
+func TestMembersCannotTellWhenMemosAreSubmitted(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	bob, carol := d.Member("bob"), d.Member("carol")
+
+	s0 := liveLedgerSize(t, d, carol)
+	d.Clock.Advance(time.Hour)
+	m, err := d.Svc.CreateMemo(d.Ctx, bob, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Sign(d.Ctx, bob, m.ID, m.Revision); err != nil {
+		t.Fatal(err)
+	}
+	s1 := liveLedgerSize(t, d, carol)
+	drafted := checkpointedSizes(t, d, carol, s0, s1)
+
+	d.Clock.Advance(time.Hour)
+	if _, err := d.Svc.Submit(d.Ctx, bob, m.ID, m.Revision); err != nil {
+		t.Fatal(err)
+	}
+	s2 := liveLedgerSize(t, d, carol)
+	submitted := checkpointedSizes(t, d, carol, s1, s2)
+
+	t.Logf("carol sees the ledger grow %d -> %d (draft and signature) -> %d (submission); checkpoints stored in between: %v, then %v",
+		s0, s1, s2, drafted, submitted)
+	if len(drafted) != len(submitted) {
+		t.Errorf("carol tells a submission from other steps: no stored checkpoint after the draft and signature (%v), one after the submission (%v)", drafted, submitted)
+	}
+}
