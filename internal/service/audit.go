@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 
@@ -76,7 +75,7 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 		leaf.ActorCommit = ledger.ActorCommitment(a.User.ID, ev.nonce)
 		detail["actor"] = a.User.ID
 	case protectedMember(a) && ev.role == "":
-		// A plain member's sign-ins are not public: next to a memo's
+		// A member's sign-ins are not public: next to a memo's
 		// activity they would hint at who wrote it. Each commitment has a
 		// nonce of its own, which the member alone can derive again (from
 		// the leaf's time), so that no one else can tell that two sign-ins
@@ -154,9 +153,12 @@ func openDetail(keys memoKeys, memoID string, leaf ledger.Leaf, sealed []byte, v
 	return decodeSealed(plain, v) == nil
 }
 
-// protectedMember reports whether a holds no role but member.
+// protectedMember reports whether a holds the member role: who may file
+// a memo, whatever other roles they hold, has sign-ins that, named next
+// to a memo's activity, would hint at who wrote it. Their steps in another
+// role (ev.role set) are named as that role's.
 func protectedMember(a *Actor) bool {
-	return !slices.ContainsFunc(a.User.Roles, func(r string) bool { return r != string(channel.RoleMember) })
+	return a.Has(channel.RoleMember)
 }
 
 func primaryRole(a *Actor) string {

@@ -3,6 +3,7 @@ package service_test
 import (
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -455,5 +456,67 @@ func TestMembersCannotTellWhenMemosAreSubmitted(t *testing.T) {
 		s0, s1, s2, drafted, submitted)
 	if len(drafted) != len(submitted) {
 		t.Errorf("carol tells a submission from other steps: no stored checkpoint after the draft and signature (%v), one after the submission (%v)", drafted, submitted)
+	}
+}
+
+// TestSignInsOfAMemberWithAnotherRoleAreNotNamed: a member's sign-ins are
+// behind a commitment, because next to a memo's activity they would hint
+// at who wrote it; an account that is a member and holds another role too
+// (here a principal) files like any member, and its sign-ins are hidden
+// alike: an auditor reading the ledger does not find it named just before
+// a memo's creation by a hidden author.
+func TestSignInsOfAMemberWithAnotherRoleAreNotNamed(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	auditor := d.Create("auditor", false, "auditor")
+	pm := d.Create("pm", true, "member", "principal")
+	if _, err := d.Svc.SetDistribution(d.Ctx, d.Admin, service.Distribution{Usernames: []string{"p1", "p2", "pm"}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Confirm(d.Office, pm)
+
+	d.Clock.Advance(time.Hour)
+	pm = d.SignIn("pm")
+	d.Clock.Advance(2 * time.Second)
+	m, err := d.Svc.CreateMemo(d.Ctx, pm, service.MemoInput{Title: "my dissent", Body: "b", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The auditor pages through the ledger by inclusion proofs.
+	st, err := d.Svc.LedgerStatus(d.Ctx, auditor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := st.Size
+	var leaves []ledger.Leaf
+	for i := int64(0); i < size; i++ {
+		p, err := d.Svc.InclusionProof(d.Ctx, auditor, i, size)
+		if err != nil {
+			t.Fatalf("proof %d of %d: %v", i, size, err)
+		}
+		l, err := ledger.DecodeLeaf([]byte(p.Leaf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, l)
+	}
+	for i, l := range leaves {
+		if l.Action != "memo.create" || l.Memo != m.ID {
+			continue
+		}
+		if l.Actor != "" {
+			t.Fatalf("the memo's creation names its author: %+v", l)
+		}
+		// The entries just before it.
+		for j := max(0, i-3); j < i; j++ {
+			p := leaves[j]
+			if strings.HasPrefix(p.Action, "session.") && p.Actor == pm.User.ID {
+				t.Errorf("entry %d, %s before the memo's creation, names its author in the clear: %s by %s (role %s); the creation: %s by a hidden %s",
+					j, l.Time.Sub(p.Time), p.Action, p.Actor, p.Role, l.Action, l.Role)
+			}
+		}
+	}
+	if !pm.Has(channel.RoleMember) {
+		t.Fatal("set-up: pm is not a member")
 	}
 }
