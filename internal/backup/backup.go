@@ -326,21 +326,9 @@ func RestoredPostgres(ctx context.Context, st *sqlstore.DB, vkey string, pins Pi
 	if st.Dialect() != "postgres" {
 		return nil, errors.New("backup: RestoredPostgres is for a PostgreSQL store")
 	}
-	var foreign []string
-	rs, err := st.Raw().QueryContext(ctx, sqlForeignSchema)
+	foreign, err := queryStrings(ctx, st.Raw(), sqlForeignSchema)
 	if err != nil {
 		return nil, fmt.Errorf("backup: the restored database's schema: %w", err)
-	}
-	for rs.Next() {
-		var name string
-		if err := rs.Scan(&name); err != nil {
-			rs.Close()
-			return nil, err
-		}
-		foreign = append(foreign, name)
-	}
-	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
-		return nil, err
 	}
 	if len(foreign) > 0 {
 		return nil, fmt.Errorf("backup: the restored database holds what no migration makes (%s): the dump was changed; restore another", strings.Join(foreign, "; "))
@@ -640,41 +628,17 @@ func copyAttached(ctx context.Context, db *sql.DB, from string) (err error) {
 // name) that hold the deployment's rows, in an order that respects foreign
 // keys.
 func tablesOf(ctx context.Context, tx *sql.Tx, schema string) ([]string, error) {
-	rs, err := tx.QueryContext(ctx, `SELECT name FROM `+schema+`.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'`)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for rs.Next() {
-		var name string
-		if err := rs.Scan(&name); err != nil {
-			rs.Close()
-			return nil, err
-		}
-		names = append(names, name)
-	}
-	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
-		return nil, err
-	}
-	return inTableOrder(names), nil
+	names, err := queryStrings(ctx, tx, `SELECT name FROM `+schema+`.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'`)
+	return inTableOrder(names), err
 }
 
 // columnsOf names the columns of main's table t.
 func columnsOf(ctx context.Context, tx *sql.Tx, t string) ([]string, error) {
-	rs, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?, 'main')`, t)
-	if err != nil {
-		return nil, err
+	cols, err := queryStrings(ctx, tx, `SELECT name FROM pragma_table_info(?, 'main')`, t)
+	for i, c := range cols {
+		cols[i] = `"` + c + `"`
 	}
-	defer rs.Close()
-	var cols []string
-	for rs.Next() {
-		var c string
-		if err := rs.Scan(&c); err != nil {
-			return nil, err
-		}
-		cols = append(cols, `"`+c+`"`)
-	}
-	return cols, rs.Err()
+	return cols, err
 }
 
 // checkIntegrity runs SQLite's own checks on the database file at path: a
@@ -821,24 +785,11 @@ func CheckTarget(ctx context.Context, from *sqlstore.DB, to *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	rs, err := to.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`)
+	theirs, err := queryStrings(ctx, to, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`)
 	if err != nil {
 		return fmt.Errorf("backup: the target database: %w", err)
 	}
-	defer rs.Close()
-	var others []string
-	for rs.Next() {
-		var name string
-		if err := rs.Scan(&name); err != nil {
-			return err
-		}
-		if name != "schema_migrations" && !slices.Contains(ours, name) {
-			others = append(others, name)
-		}
-	}
-	if err := rs.Err(); err != nil {
-		return err
-	}
+	others := slices.DeleteFunc(theirs, func(t string) bool { return t == "schema_migrations" || slices.Contains(ours, t) })
 	if len(others) > 0 {
 		return fmt.Errorf("backup: the target database must be empty, and it holds tables that are not Dissent's (%s): create a new database for Dissent", strings.Join(others, ", "))
 	}
@@ -854,20 +805,8 @@ func Clear(ctx context.Context, to *sqlstore.DB) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	rs, err := tx.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name != 'schema_migrations'`)
+	tables, err := queryStrings(ctx, tx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name != 'schema_migrations'`)
 	if err != nil {
-		return err
-	}
-	var tables []string
-	for rs.Next() {
-		var name string
-		if err := rs.Scan(&name); err != nil {
-			rs.Close()
-			return err
-		}
-		tables = append(tables, name)
-	}
-	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
 		return err
 	}
 	if len(tables) > 0 {
@@ -881,21 +820,32 @@ func Clear(ctx context.Context, to *sqlstore.DB) error {
 	return tx.Commit()
 }
 
-func sqliteTables(ctx context.Context, db *sql.Tx) ([]string, error) {
-	rs, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'`)
+func sqliteTables(ctx context.Context, tx *sql.Tx) ([]string, error) {
+	return tablesOf(ctx, tx, "main")
+}
+
+// querier is what queryStrings runs on: a database, a connection or a
+// transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryStrings returns the one text column of a query's rows.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rs, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	var names []string
+	var out []string
 	for rs.Next() {
-		var name string
-		if err := rs.Scan(&name); err != nil {
+		var v string
+		if err := rs.Scan(&v); err != nil {
 			return nil, err
 		}
-		names = append(names, name)
+		out = append(out, v)
 	}
-	return inTableOrder(names), rs.Err()
+	return out, rs.Err()
 }
 
 // inTableOrder puts the tables of tableOrder first, in its order, and the
