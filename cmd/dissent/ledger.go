@@ -283,7 +283,20 @@ func cmdLedger(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*name+".key", []byte(skey+"\n"), 0o600); err != nil {
+		if strings.ContainsAny(*name, `/\`) {
+			return channel.Invalid("name", "the name is also the key file's: no / or \\")
+		}
+		// A new file only: a key already there may be one whose verifier
+		// key is published, and a file made by someone else may be open to
+		// others, or a link.
+		f, err := os.OpenFile(*name+".key", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return channel.Errorf(channel.ECONFLICT, "%s.key exists: a witness keeps its key; move it away first to make another", *name)
+		} else if err != nil {
+			return err
+		}
+		_, err = f.WriteString(skey + "\n")
+		if err := errors.Join(err, f.Sync(), f.Close()); err != nil {
 			return err
 		}
 		fmt.Printf("Wrote %s.key (keep it secret). The public key to publish:\n%s\n", *name, vkey)

@@ -178,6 +178,9 @@ func openApp(ctx context.Context, data, addr string, migrate bool) (*app, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := storeIsThere(cfg); err != nil {
+		return nil, err
+	}
 	log := logger()
 	anchor := false // this process applied the migration that starts key anchors
 	st, err := server.OpenStoreMigrating(ctx, cfg, migrate, func(name string, took time.Duration) {
@@ -188,11 +191,34 @@ func openApp(ctx context.Context, data, addr string, migrate bool) (*app, error)
 		return nil, err
 	}
 	svc, err := server.NewService(cfg, st, key, log, anchor)
+	if err == nil {
+		if _, err = svc.LedgerPublicKey(ctx); errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("the store holds no deployment (no ledger key recorded in it), though %s was set up: is it the store this folder was set up with (store.url, DISSENT_STORE_URL)?", data)
+		}
+	}
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
 	return &app{cfg: cfg, store: st, svc: svc, log: log}, nil
+}
+
+// storeIsThere refuses a data folder set up with `dissent init` (its
+// ledger key exists) whose embedded database is not there: most likely
+// the store is PostgreSQL, named by DISSENT_STORE_URL in the shell that set
+// it up and not in this one, and a command would otherwise make a new,
+// empty database and run on it.
+func storeIsThere(cfg *config.Config) error {
+	if cfg.Store.Driver != "sqlite" {
+		return nil
+	}
+	if _, err := os.Stat(cfg.LedgerKeyPath()); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(cfg.SQLitePath()); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s was set up (its ledger key is at %s), but its embedded database %s is not there: if the store is PostgreSQL, set store.url or DISSENT_STORE_URL as when it was set up; otherwise restore the database (docs/OPERATIONS.md)", cfg.Data, cfg.LedgerKeyPath(), cfg.SQLitePath())
+	}
+	return nil
 }
 
 func (a *app) serve(ctx context.Context, ready func(url string)) error {
@@ -240,6 +266,9 @@ func cmdMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := storeIsThere(cfg); err != nil {
+		return err
+	}
 	fmt.Println("Checking the database schema; a migration it lacks is applied in a transaction of its own…")
 	applied, anchor := 0, false
 	st, err := server.OpenStoreMigrating(ctx, cfg, true, func(name string, took time.Duration) {
@@ -276,6 +305,9 @@ func cmdMigrate(ctx context.Context, args []string) error {
 func openStore(ctx context.Context, data string) (*config.Config, store.Store, error) {
 	cfg, err := loadConfig(data, "")
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := storeIsThere(cfg); err != nil {
 		return nil, nil, err
 	}
 	st, err := server.OpenStore(ctx, cfg, false)
@@ -345,7 +377,11 @@ func cmdConfig(ctx context.Context, args []string) error {
 	for _, l := range cfg.Summary() {
 		fmt.Println(l)
 	}
-	if _, err := server.ReadLedgerKey(cfg); err != nil {
+	key, err := server.ReadLedgerKey(cfg)
+	if err != nil {
+		return err
+	}
+	if err := service.CheckOrigin(key, cfg.Channel.Origin); err != nil {
 		return err
 	}
 	fmt.Println("The configuration is valid.")
@@ -356,8 +392,8 @@ func cmdConfig(ctx context.Context, args []string) error {
 // otherwise a prompt on the terminal without echo.
 func readPassword(fromStdin bool, prompt string) (string, error) {
 	if fromStdin || !term.IsTerminal(int(os.Stdin.Fd())) {
-		line, err := bufio.NewReader(io.LimitReader(os.Stdin, channel.MaxPassword+2)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
+		line, err := stdinLine(channel.MaxPassword + 2)
+		if err != nil {
 			return "", err
 		}
 		line = strings.TrimRight(line, "\r\n")
@@ -370,6 +406,36 @@ func readPassword(fromStdin bool, prompt string) (string, error) {
 	b, err := term.ReadPassword(int(os.Stdin.Fd()))
 	fmt.Fprintln(os.Stderr)
 	return string(b), err
+}
+
+// stdin reads standard input line by line, one reader for the whole
+// command, so that two passwords on two lines (the administrator's, then a
+// new account's) are both found: a reader of its own for each would take
+// the second line with the first.
+var stdin struct {
+	f *os.File
+	r *bufio.Reader
+}
+
+// stdinLine reads one line of standard input, of at most max bytes.
+func stdinLine(max int) (string, error) {
+	if stdin.f != os.Stdin {
+		stdin.f, stdin.r = os.Stdin, bufio.NewReader(os.Stdin)
+	}
+	var b strings.Builder
+	for b.Len() <= max {
+		c, err := stdin.r.ReadByte()
+		if errors.Is(err, io.EOF) {
+			return b.String(), nil
+		} else if err != nil {
+			return "", err
+		}
+		b.WriteByte(c)
+		if c == '\n' {
+			return b.String(), nil
+		}
+	}
+	return "", channel.Invalid("password", "the line on standard input is longer than %d bytes", max)
 }
 
 // signIn signs the CLI in as a user, with the password from

@@ -53,11 +53,12 @@ func cmdInit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	k := shares[0].Threshold
 	fmt.Printf("Dissent is set up in %s with administrator %q.\n", *data, *admin)
-	fmt.Printf("Recovery shares (%d of %d needed) are in %s:\n", *threshold, len(shares), filepath.Join(*data, "recovery-shares"))
+	fmt.Printf("Recovery shares (%d of %d needed) are in %s:\n", k, len(shares), filepath.Join(*data, "recovery-shares"))
 	fmt.Println("  move each to its custodian, off this machine, and delete the copies here.")
 	fmt.Println("Start it with: dissent serve --data " + *data)
-	fmt.Printf("Then found the channel office at a ceremony: %d custodians bring their shares; an administrator creates the\n", *threshold)
+	fmt.Printf("Then found the channel office at a ceremony: %d custodians bring their shares; an administrator creates the\n", k)
 	fmt.Println("  office's first member, who signs in for the first time in their sight, chooses their own password and reads")
 	fmt.Println("  them the fingerprint on their account page; then run")
 	fmt.Println("  dissent office found --data " + *data + " --user NAME --fingerprint \"XXXX XXXX XXXX XXXX XXXX\" SHARE-FILE...")
@@ -75,7 +76,18 @@ func initDeployment(ctx context.Context, o initOptions) ([]vault.Share, error) {
 	if _, err := os.Stat(cfg.LedgerKeyPath()); err == nil {
 		return nil, channel.Errorf(channel.ECONFLICT, "%s is already set up (its ledger key exists)", o.data)
 	}
+	for _, c := range o.custodians {
+		// A custodian's name is their share's file name.
+		if c == "" || strings.ContainsAny(c, `/\`) || strings.HasPrefix(c, ".") {
+			return nil, channel.Invalid("custodians", "custodian %q: a name is also its share's file name, so it may not be empty, hold / or \\, or begin with a dot", c)
+		}
+	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return nil, err
+	}
+	// The folder will hold password hashes and the signing key: a folder
+	// made beforehand, for others to read, is closed to them.
+	if err := os.Chmod(o.data, 0o700); err != nil {
 		return nil, err
 	}
 	if o.display == "" {
@@ -103,6 +115,24 @@ func initDeployment(ctx context.Context, o initOptions) ([]vault.Share, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What can fail is written before the database takes the set-up: the
+	// keys, into files beside where they go, and the shares' folder. After
+	// it, only renames and the shares are left, so a failed init leaves a
+	// folder that init can run on again.
+	key, err := writeAside(cfg.LedgerKeyPath(), skey+"\n", 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("write the ledger key beside %s: %w", cfg.LedgerKeyPath(), err)
+	}
+	defer os.Remove(key)
+	pub, err := writeAside(filepath.Join(o.data, "ledger.pub"), vkey+"\n", 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(pub)
+	dir := filepath.Join(o.data, "recovery-shares")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	shares, err := svc.Init(ctx, service.Setup{
 		Admin:      service.NewUser{Username: o.admin, DisplayName: o.display, Email: o.email, Password: o.password, Roles: []string{"admin"}},
 		Custodians: o.custodians, Threshold: o.threshold, LedgerVKey: vkey,
@@ -110,16 +140,10 @@ func initDeployment(ctx context.Context, o initOptions) ([]vault.Share, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The key is written only after the database accepted the set-up, so a
-	// failed init leaves a folder that init can run on again.
-	if err := os.WriteFile(cfg.LedgerKeyPath(), []byte(skey+"\n"), 0o600); err != nil {
-		return nil, err
+	if err := os.Rename(key, cfg.LedgerKeyPath()); err != nil {
+		return nil, fmt.Errorf("the deployment is set up, but its signing key could not be put in place (%w): move %s to %s before anything else", err, key, cfg.LedgerKeyPath())
 	}
-	if err := os.WriteFile(filepath.Join(o.data, "ledger.pub"), []byte(vkey+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(o.data, "recovery-shares")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.Rename(pub, filepath.Join(o.data, "ledger.pub")); err != nil {
 		return nil, err
 	}
 	for _, sh := range shares {
@@ -128,6 +152,22 @@ func initDeployment(ctx context.Context, o initOptions) ([]vault.Share, error) {
 		}
 	}
 	return shares, nil
+}
+
+// writeAside writes content into a new file in path's folder, to be
+// renamed to path, and returns its name.
+func writeAside(path, content string, mode os.FileMode) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.WriteString(content)
+	err = errors.Join(err, f.Chmod(mode), f.Sync(), f.Close())
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 func cmdDemo(ctx context.Context, args []string) error {

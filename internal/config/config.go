@@ -252,6 +252,15 @@ func (c *Config) Check() error {
 	if c.Store.Driver == "postgres" && !strings.HasPrefix(c.Store.URL, "postgres://") && !strings.HasPrefix(c.Store.URL, "postgresql://") {
 		errs = append(errs, errors.New("store.url: the postgres store needs a postgres:// URL"))
 	}
+	if !ledger.ValidOrigin(c.Channel.Origin) {
+		errs = append(errs, fmt.Errorf("channel.origin %q: the ledger key's name and every checkpoint's first line: no spaces, '+' or control characters", c.Channel.Origin))
+	}
+	if c.Security.SessionTTL.Duration < 0 || c.Security.SessionIdle.Duration < 0 {
+		errs = append(errs, errors.New("security.session_ttl and session_idle: want a positive duration, such as \"12h\" and \"30m\""))
+	}
+	if c.Security.SignInLimit < 0 {
+		errs = append(errs, errors.New("security.failed_sign_ins_per_hour: want a positive number"))
+	}
 	p, perr := c.Profile()
 	if perr != nil {
 		errs = append(errs, perr)

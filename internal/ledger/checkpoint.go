@@ -41,6 +41,20 @@ func GenerateKey(origin string) (skey, vkey string, err error) {
 	return skey, vkey, nil
 }
 
+// KeyName returns the name of a signing key, which must be the origin of
+// the checkpoints it signs.
+func KeyName(skey string) (string, error) {
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	return signer.Name(), nil
+}
+
+// ValidOrigin reports whether origin can name the ledger's key and begin
+// its checkpoints (config.Check).
+func ValidOrigin(origin string) bool { return validOrigin(origin) }
+
 // validOrigin applies note's key-name rules, which also keep the origin on
 // one line of the body.
 func validOrigin(origin string) bool {

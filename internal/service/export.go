@@ -153,5 +153,20 @@ func (s *Service) CheckLedgerKey(ctx context.Context) error {
 	if err := ledger.CheckKeyPair(s.cfg.LedgerKey, vkey); err != nil {
 		return fmt.Errorf("refusing to start: the ledger key (channel.ledger_key_file) is not this database's, whose public key is %q; put back the ledger.key that was set up with this database", vkey)
 	}
+	return CheckOrigin(s.cfg.LedgerKey, s.cfg.Origin)
+}
+
+// CheckOrigin refuses a ledger key that cannot sign checkpoints for origin
+// (channel.origin): the key is named for the origin at `dissent init`, and
+// a deployment whose origin changed since would start, and then fail at
+// every checkpoint, every submission's included.
+func CheckOrigin(ledgerKey, origin string) error {
+	name, err := ledger.KeyName(ledgerKey)
+	if err != nil {
+		return fmt.Errorf("the ledger key: %w", err)
+	}
+	if name != origin {
+		return fmt.Errorf("refusing to start: channel.origin is %q, but the ledger key was made for %q at set-up and signs checkpoints only under that name: set channel.origin back to %q", origin, name, name)
+	}
 	return nil
 }
