@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -85,7 +86,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
-		principals, withheld, err := s.distribute(ctx, tx, o)
+		principals, withheld, used, err := s.distribute(ctx, tx, o)
 		if err != nil {
 			return err
 		}
@@ -115,6 +116,9 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 			return err
 		}
 		if err := s.stillWithheld(ctx, tx, withheld); err != nil {
+			return err
+		}
+		if err := distributionUnchanged(ctx, tx, used); err != nil {
 			return err
 		}
 		cp, size, err := s.checkpointAt(ctx, tx)
@@ -211,32 +215,32 @@ func (s *Service) checkSignatures(ctx context.Context, tx store.Tx, o *opened, c
 // wrapped them to. Principals whose keys await the office's confirmation
 // are recorded as withheld, for the confirmation to share it with them,
 // and returned by id: the submission's ledger entry names them too.
-func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []*store.User, withheld []string, err error) {
-	office, principals, withheld, err := s.distribution(ctx, tx)
+func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []*store.User, withheld []string, used map[string][]byte, err error) {
+	office, principals, withheld, used, err := s.distribution(ctx, tx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := tx.Withhold(ctx, o.rec.ID, withheld...); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if office == nil {
 		if _, err := s.officeFounded(ctx, tx); err != nil {
-			return nil, nil, err // the ledger anchors an office the database lost
+			return nil, nil, nil, err // the ledger anchors an office the database lost
 		}
-		return nil, nil, channel.Errorf(channel.ECONFLICT, "%s", officeUnfounded)
+		return nil, nil, nil, channel.Errorf(channel.ECONFLICT, "%s", officeUnfounded)
 	}
 	all, err := s.wraps(o, officeGroup, string(office), "system", nil, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, p := range principals {
 		as, err := s.wraps(o, p.ID, p.BoxPublic, "system", nil, true)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		all, to = append(all, as...), append(to, p)
 	}
-	return to, withheld, tx.PutAccess(ctx, all...)
+	return to, withheld, used, tx.PutAccess(ctx, all...)
 }
 
 // distribution reads, in one query, where a submission goes: the channel
@@ -245,13 +249,13 @@ func (s *Service) distribute(ctx context.Context, tx store.Tx, o *opened) (to []
 // the office and of each principal are proved anchored; a principal whose
 // keys the office has not confirmed is left out, and their id returned in
 // withheld.
-func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, withheld []string, err error) {
-	set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor, settingDistribution)
+func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte, principals []*store.User, withheld []string, used map[string][]byte, err error) {
+	set, err := tx.Settings(ctx, distributionSettings...)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if office, err = s.officeBox(ctx, tx, set); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	raw, ok := set[settingDistribution]
 	if !ok {
@@ -259,7 +263,7 @@ func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte,
 	}
 	all, err := distributionUsers(ctx, tx, raw)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	for _, p := range all {
 		if !actsAsPrincipal(p) {
@@ -268,14 +272,33 @@ func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte,
 		// A principal whose keys the office has not confirmed is left out
 		// (keysconfirm.go).
 		if held, err := s.principalHeld(ctx, tx, p); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		} else if held {
 			withheld = append(withheld, p.ID)
 			continue
 		}
 		principals = append(principals, p)
 	}
-	return office, principals, withheld, nil
+	return office, principals, withheld, set, nil
+}
+
+// distributionSettings are the settings distribution reads.
+var distributionSettings = []string{settingOffice, settingOfficeAnchor, settingDistribution}
+
+// distributionUnchanged returns store.ErrConflict, for the submission to
+// run again, if the settings it was distributed by (used) changed since
+// they were read: checked once its ledger entry holds the ledger's lock,
+// which a change of them takes too, so that a memo is never submitted,
+// after a change of the standing distribution, to the list before it.
+func distributionUnchanged(ctx context.Context, tx store.Tx, used map[string][]byte) error {
+	now, err := tx.Settings(ctx, distributionSettings...)
+	if err != nil {
+		return err
+	}
+	if !maps.EqualFunc(now, used, bytes.Equal) {
+		return fmt.Errorf("%w: the standing distribution changed while the memo was submitted", store.ErrConflict)
+	}
+	return nil
 }
 
 // stillWithheld reads again, now that the submission holds the ledger's
@@ -734,6 +757,7 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 			return err
 		}
 		reads, withheldFrom := false, false
+		var withheld, heldAuthors []string
 		u, err := tx.UserByUsername(ctx, username)
 		if err == nil {
 			_, err := tx.AccessFor(ctx, o.rec.ID, u.ID, o.rec.KeyVersion)
@@ -752,7 +776,7 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 			if err := tx.DeleteAccess(ctx, o.rec.ID, u.ID); err != nil {
 				return err
 			}
-			withheld, err := s.rotate(ctx, tx, o)
+			withheld, heldAuthors, err = s.rotate(ctx, tx, o)
 			if err != nil {
 				return err
 			}
@@ -771,10 +795,39 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 		o.rec.UpdatedAt = micros(s.now())
 		ev := memberEvent("memo.revoke", a, o, channel.RoleOffice)
 		ev.detail = detail
-		out, _, err = s.save(ctx, tx, a, o, ev)
-		return err
+		if out, _, err = s.save(ctx, tx, a, o, ev); err != nil {
+			return err
+		}
+		// Who was passed by as awaiting the office was read before the
+		// ledger's lock; a confirmation that committed since would have
+		// found nothing rotated to give them.
+		if err := s.stillWithheld(ctx, tx, withheld); err != nil {
+			return err
+		}
+		return s.stillHeld(ctx, tx, heldAuthors)
 	})
 	return out, err
+}
+
+// stillHeld returns store.ErrConflict, for the transaction to run again,
+// if an author whose keys a rotation found awaiting the office's
+// confirmation (and so mailed nothing) is confirmed now.
+func (s *Service) stillHeld(ctx context.Context, tx store.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	us, err := tx.UsersByIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, u := range us {
+		if held, err := s.keysHeld(ctx, tx, u); err != nil {
+			return err
+		} else if !held {
+			return fmt.Errorf("%w: the office confirmed an author's keys while the memo's key was rotated", store.ErrConflict)
+		}
+	}
+	return nil
 }
 
 // rotate gives o a new key version, wrapped to the office and to every
@@ -785,10 +838,10 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 // and returned by id, for the confirmation to give them the new version;
 // an author whose keys await it gets the new version at the confirmation
 // too (mailRotatedKeys), with nothing recorded that names them.
-func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld []string, err error) {
+func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld, heldAuthors []string, err error) {
 	key, err := vault.NewKey()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	prev := o.rec.KeyVersion
 	kv := prev + 1
@@ -796,11 +849,11 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 	o.rec.KeyVersion = kv
 	access, err := tx.AccessList(ctx, o.rec.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	steps, err := s.readersSteps(ctx, tx, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	granted := grantedByLedger(steps)
 	for _, acc := range access {
@@ -811,16 +864,16 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 		if acc.Grantee == officeGroup {
 			b, err := s.readOfficeBox(ctx, tx)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if b == nil {
-				return nil, errInternal("the memo is shared with the office, which has no key")
+				return nil, nil, errInternal("the memo is shared with the office, which has no key")
 			}
 			box = string(b)
 		} else {
 			u, err := tx.UserByID(ctx, acc.Grantee)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			// A reader reads as a principal: an account that is not one
 			// now (an administrator, one that lost the role) gets no new
@@ -836,7 +889,7 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 				continue
 			}
 			if held, err := s.principalHeld(ctx, tx, u); err != nil {
-				return nil, err
+				return nil, nil, err
 			} else if held {
 				withheld = append(withheld, u.ID)
 				continue
@@ -845,12 +898,12 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 		}
 		w, err := vault.WrapKey(box, key)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		next := *acc
 		next.KeyVersion, next.Wrapped = kv, w
 		if err := tx.PutAccess(ctx, &next); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	ids := make([]string, len(o.roster.Authors))
@@ -859,17 +912,18 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld 
 	}
 	authors, err := tx.UsersByIDs(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, u := range authors {
 		if held, err := s.keysHeld(ctx, tx, u); err != nil {
-			return nil, err
+			return nil, nil, err
 		} else if held {
+			heldAuthors = append(heldAuthors, u.ID)
 			continue
 		}
 		if err := s.postMail(ctx, tx, u, o.rec.ID, memoKeys{kv: key}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return withheld, tx.Withhold(ctx, o.rec.ID, withheld...)
+	return withheld, heldAuthors, tx.Withhold(ctx, o.rec.ID, withheld...)
 }

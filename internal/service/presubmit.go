@@ -92,7 +92,7 @@ func (s *Service) presubmit(ctx context.Context, a *Actor, memoID string, rev in
 			return err
 		}
 		boxes := []string{}
-		office, principals, _, err := s.distribution(ctx, tx)
+		office, principals, _, _, err := s.distribution(ctx, tx)
 		if err != nil {
 			return err
 		}

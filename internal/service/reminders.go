@@ -390,6 +390,9 @@ func (s *Service) RunReminders(ctx context.Context) (*ReminderRun, error) {
 // sendReminder writes one reminder or escalation, if it is still due and
 // was not sent before, with its audit event; it reports whether it did and
 // how many notifications it wrote.
+// errMovedOn rolls back a reminder whose memo moved on while it was sent.
+var errMovedOn = errors.New("service: the memo moved on")
+
 func (s *Service) sendReminder(ctx context.Context, memoID string, r reminder, p ReminderPolicy) (sent bool, notices int, err error) {
 	err = s.inTx(ctx, true, func(tx store.Tx) error {
 		// The memo may have moved on since the queue was read.
@@ -426,8 +429,24 @@ func (s *Service) sendReminder(ctx context.Context, memoID string, r reminder, p
 			return err
 		}
 		sent = true
-		return s.audit(ctx, tx, event{action: action + r.deadline, memo: m.ID})
+		if err := s.audit(ctx, tx, event{action: action + r.deadline, memo: m.ID}); err != nil {
+			return err
+		}
+		// The memo was read before the ledger's lock, which every step
+		// on it takes too: one taken since (on another node, the
+		// acknowledgement the reminder is about) undoes the reminder, and
+		// the next check finds it no longer due.
+		if v, err := tx.MemoVersion(ctx, m.ID); err != nil {
+			return err
+		} else if v != m.Version {
+			sent, notices = false, 0
+			return errMovedOn
+		}
+		return nil
 	})
+	if errors.Is(err, errMovedOn) {
+		return false, 0, nil
+	}
 	if err != nil {
 		return false, 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -440,14 +441,19 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 	}
 	errChanged := errors.New("the memo changed since it was read")
 	err = s.inTx(ctx, true, func(tx store.Tx) error {
-		v, err := tx.MemoVersion(ctx, memoID)
-		if err != nil {
+		if err := s.recordOwnRead(ctx, tx, a, o, out); err != nil {
 			return err
 		}
-		if v != o.rec.Version {
+		// Checked once the read's entry holds the ledger's lock, which
+		// every change to the memo takes too: a change committed before
+		// it (on another node: a reader removed) is seen here, and the
+		// read then runs again on the memo as it is.
+		if v, err := tx.MemoVersion(ctx, memoID); err != nil {
+			return err
+		} else if v != o.rec.Version {
 			return errChanged
 		}
-		return s.recordOwnRead(ctx, tx, a, o, out)
+		return nil
 	})
 	if errors.Is(err, errChanged) {
 		return s.getMemoLocked(ctx, a, memoID)
@@ -463,10 +469,16 @@ func (s *Service) getMemoLocked(ctx context.Context, a *Actor, memoID string) (*
 	var out *Memo
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
 		var err error
-		if out, err = s.view(ctx, tx, a, o, true); err != nil {
-			return err
+		if out, err = s.view(ctx, tx, a, o, true); err == nil {
+			err = s.recordOwnRead(ctx, tx, a, o, out)
 		}
-		return s.recordOwnRead(ctx, tx, a, o, out)
+		// On PostgreSQL each statement sees the latest commit: another
+		// node's change between the memo's row and its items (a key
+		// rotated, a comment under the new key) runs the read again.
+		if v, verr := tx.MemoVersion(ctx, memoID); verr == nil && v != o.rec.Version {
+			return fmt.Errorf("%w: the memo changed while it was read", store.ErrConflict)
+		}
+		return err
 	})
 	return out, err
 }
