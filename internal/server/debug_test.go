@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -19,18 +18,24 @@ func TestServeDebugOnlyOnLoopback(t *testing.T) {
 	}
 }
 
-func TestServeDebugServesProfiles(t *testing.T) {
+// serveDebug starts the profiler on a free loopback port until the test
+// ends, and returns its address.
+func serveDebug(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	if err := ServeDebug(ctx, addr, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := ServeDebug(t.Context(), addr, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
+	return addr
+}
+
+func TestServeDebugServesProfiles(t *testing.T) {
+	addr := serveDebug(t)
 	resp, err := http.Get("http://" + addr + "/debug/pprof/")
 	if err != nil {
 		t.Fatal(err)
@@ -47,17 +52,7 @@ func TestServeDebugServesProfiles(t *testing.T) {
 // 127.0.0.1 (DNS rebinding) and read every profile as same-origin; a
 // request whose Host is not a loopback name or address is refused.
 func TestServeDebugRefusesAForeignHost(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	if err := ServeDebug(ctx, addr, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	addr := serveDebug(t)
 	for _, path := range []string{"/debug/pprof/cmdline", "/debug/pprof/goroutine?debug=2"} {
 		req, err := http.NewRequest("GET", "http://"+addr+path, nil)
 		if err != nil {
