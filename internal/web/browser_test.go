@@ -223,6 +223,11 @@ func (p *tab) text(sel string) string {
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	// A document replaced while its node was read (a navigation that was
+	// still finishing) is read again, as it is now.
+	for tries := 1; err != nil && strings.Contains(err.Error(), "No node with given id found") && tries < 3; tries++ {
+		s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	}
 	if err != nil {
 		p.t.Fatalf("%s: text of %s: %v (at %s)", p.name, sel, err, p.url())
 	}
