@@ -29,10 +29,7 @@ func TestIneligibleCodrafterIsNotFiled(t *testing.T) {
 		d := servicetest.NewDeployment(t, st)
 		alice := d.Member("alice")
 		d.Member("bob")
-		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := draftWith(t, d, alice, "bob")
 		// bob becomes a contractor.
 		if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "bob", service.UserUpdate{Eligible: r31ptr(false)}); err != nil {
 			t.Fatal(err)
@@ -119,10 +116,7 @@ func TestConcurrentSubmitWithdraw(t *testing.T) {
 		alice := d.Member("alice")
 		bob := d.Member("bob")
 		for round := range 6 {
-			m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := draftWith(t, d, alice, "bob")
 			if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
 				t.Fatal(err)
 			}
@@ -265,10 +259,7 @@ func TestIneligibleDrafterWithdraws(t *testing.T) {
 		d := servicetest.NewDeployment(t, st)
 		alice := d.Member("alice")
 		d.Member("bob")
-		m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := draftWith(t, d, alice, "bob")
 		if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +271,7 @@ func TestIneligibleDrafterWithdraws(t *testing.T) {
 		}
 		bob := d.SignIn("bob")
 		_, editErr := d.Svc.InviteSigners(d.Ctx, bob, m.ID, []string{"alice"})
-		_, err = d.Svc.Withdraw(d.Ctx, bob, m.ID, "pulled by a contractor")
+		_, err := d.Svc.Withdraw(d.Ctx, bob, m.ID, "pulled by a contractor")
 		if err == nil {
 			t.Errorf("an ineligible co-drafter withdraws the memo alice filed (while inviting is refused: %v)", editErr)
 		}
@@ -300,10 +291,7 @@ func TestInviteSignSubmitRace(t *testing.T) {
 			d.Member(fmt.Sprintf("late%d", i))
 		}
 		for round := range 4 {
-			m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"bob"}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := draftWith(t, d, alice, "bob")
 			if _, err := d.Svc.InviteSigners(d.Ctx, alice, m.ID, []string{"sig"}); err != nil {
 				t.Fatal(err)
 			}
@@ -347,4 +335,14 @@ func TestInviteSignSubmitRace(t *testing.T) {
 			t.Logf("round %d: invite %v, sign %v, authors %d dropped %d", round, invErr, signErr, rc.AuthorsCount, rc.Dropped)
 		}
 	})
+}
+
+// draftWith starts a draft by a with codrafters.
+func draftWith(t *testing.T, d *servicetest.Deployment, a *service.Actor, codrafters ...string) *service.Memo {
+	t.Helper()
+	m, err := d.Svc.CreateMemo(d.Ctx, a, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: codrafters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
