@@ -408,6 +408,24 @@ func readPassword(fromStdin bool, prompt string) (string, error) {
 	return string(b), err
 }
 
+// newPassword reads a password that is being chosen: from stdin as
+// readPassword does, and on a terminal twice, since a typing mistake no one
+// saw would lock its holder out (of keys, for the recovery ceremony's).
+func newPassword(fromStdin bool, prompt string) (string, error) {
+	pw, err := readPassword(fromStdin, prompt)
+	if err != nil || fromStdin || !term.IsTerminal(int(os.Stdin.Fd())) {
+		return pw, err
+	}
+	again, err := readPassword(false, "The same again: ")
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", channel.Invalid("password", "the two passwords typed differ; nothing was changed")
+	}
+	return pw, nil
+}
+
 // stdin reads standard input line by line, one reader for the whole
 // command, so that two passwords on two lines (the administrator's, then a
 // new account's) are both found: a reader of its own for each would take

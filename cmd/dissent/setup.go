@@ -41,7 +41,7 @@ func cmdInit(ctx context.Context, args []string) error {
 	if *admin == "" {
 		return channel.Invalid("admin", "name the first administrator with --admin")
 	}
-	pw, err := readPassword(*stdin, "Password for "+*admin+": ")
+	pw, err := newPassword(*stdin, "Password for "+*admin+": ")
 	if err != nil {
 		return err
 	}
@@ -76,11 +76,18 @@ func initDeployment(ctx context.Context, o initOptions) ([]vault.Share, error) {
 	if _, err := os.Stat(cfg.LedgerKeyPath()); err == nil {
 		return nil, channel.Errorf(channel.ECONFLICT, "%s is already set up (its ledger key exists)", o.data)
 	}
+	folded := make(map[string]string, len(o.custodians))
 	for _, c := range o.custodians {
 		// A custodian's name is their share's file name.
 		if c == "" || strings.ContainsAny(c, `/\`) || strings.HasPrefix(c, ".") {
 			return nil, channel.Invalid("custodians", "custodian %q: a name is also its share's file name, so it may not be empty, hold / or \\, or begin with a dot", c)
 		}
+		// On a file system that ignores case, two names differing only in
+		// case would write one file, and one custodian's share would be lost.
+		if first, ok := folded[strings.ToLower(c)]; ok {
+			return nil, channel.Invalid("custodians", "custodians %q and %q: names are share file names, so they must differ in more than case", first, c)
+		}
+		folded[strings.ToLower(c)] = c
 	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return nil, err
@@ -256,7 +263,7 @@ func cmdUser(ctx context.Context, args []string) error {
 	}
 	switch sub {
 	case "add":
-		pw, err := readPassword(*pwStdin, "A first password for "+*username+" (they sign in with it once and choose their own): ")
+		pw, err := newPassword(*pwStdin, "A first password for "+*username+" (they sign in with it once and choose their own): ")
 		if err != nil {
 			return err
 		}
@@ -373,7 +380,7 @@ func cmdRecovery(ctx context.Context, args []string) error {
 	}
 	// The keys are sealed under a password only the user knows: the one
 	// the administrator set at the reset would let them open the keys.
-	pw, err := readPassword(*stdin, *user+", type a new password of your own (not the one the administrator set; no one else should see it): ")
+	pw, err := newPassword(*stdin, *user+", type a new password of your own (not the one the administrator set; no one else should see it): ")
 	if err != nil {
 		return err
 	}

@@ -231,3 +231,22 @@ func TestUserAddReadsBothPasswordsFromStdin(t *testing.T) {
 		t.Fatalf("user add with both passwords on standard input: %d\n%s", code, out)
 	}
 }
+
+// TestInitRefusesCustodiansThatDifferOnlyInCase: a share's file name is
+// its custodian's name, so on a file system that ignores case "CISO" and
+// "ciso" would write one file and one of the two would hold no share.
+func TestInitRefusesCustodiansThatDifferOnlyInCase(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	fastConfig(t, data)
+	code, out := runCLI(t, "a long admin passphrase\n", "init", "--data", data, "--admin", "alice", "--password-stdin",
+		"--custodians", "CISO,legal-counsel,ciso", "--threshold", "2")
+	if code == 0 {
+		t.Fatalf("init accepted custodians CISO and ciso:\n%s", out)
+	}
+	if !strings.Contains(out, "differ in more than case") {
+		t.Errorf("init's refusal does not say why:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "ledger.key")); err == nil {
+		t.Errorf("init refused but set the folder up")
+	}
+}
