@@ -410,3 +410,42 @@ func TestOfficeReadDuringARotationRunsAgain(t *testing.T) {
 		t.Errorf("the office's read of a memo rotated meanwhile fails (code %s, a 500 if internal): %v", channel.ErrorCode(err), err)
 	}
 }
+
+// TestTwoDistributionChangesTellTheOfficeOnce: two administrators put the
+// same principal, whose keys await the office, on the standing
+// distribution at once, on two nodes. Each change told the office of the
+// principals it added, judged against the list it read before taking the
+// ledger's lock: both read the list without p3, and the office was told
+// twice. Each change now reads the list it replaces under the lock.
+func TestTwoDistributionChangesTellTheOfficeOnce(t *testing.T) {
+	d, h2, hooked, raw := r39Nodes(t)
+	d.Create("p3", false, "principal") // keys not confirmed: held
+	admin2 := h2.SignIn("admin")
+	if _, err := raw.Raw().ExecContext(d.Ctx, `DELETE FROM notifications`); err != nil {
+		t.Fatal(err)
+	}
+	want := service.Distribution{Usernames: []string{"p1", "p2", "p3"}}
+
+	fired := false
+	hooked.onAppend = func(_, action string) bool {
+		if action != "config.distribution" {
+			return false
+		}
+		fired = true
+		// Before the fix node B held the setting's row here, and node A
+		// waited for it: the test hung (go test's time-out failed it).
+		if _, err := d.Svc.SetDistribution(d.Ctx, d.Admin, want); err != nil {
+			t.Errorf("node A's change: %v", err)
+		}
+		return true
+	}
+	if _, err := h2.Svc.SetDistribution(d.Ctx, admin2, want); err != nil {
+		t.Fatal(err)
+	}
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if n := r39Count(t, raw, `SELECT count(*) FROM notifications WHERE kind = ?`, service.KindKeysAwaiting); n != 1 {
+		t.Errorf("the office was told %d times that p3's keys await it, want once", n)
+	}
+}

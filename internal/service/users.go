@@ -465,10 +465,6 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 		} else if err != nil {
 			return err
 		}
-		before, err := standingDistribution(ctx, tx)
-		if err != nil {
-			return err
-		}
 		ids := make([]string, len(us))
 		for i, u := range us {
 			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) || u.Disabled {
@@ -483,11 +479,19 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 			}
 			ids[i] = u.ID
 		}
-		raw, _ := json.Marshal(ids)
-		if err := tx.PutSetting(ctx, settingDistribution, raw); err != nil {
+		// The event first: it takes the ledger's lock, which another
+		// node's change of the distribution takes too, so the list read
+		// next is the one this change replaces, and the office is told
+		// only of the principals it adds.
+		if err := s.audit(ctx, tx, event{action: "config.distribution", actor: a}); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, event{action: "config.distribution", actor: a}); err != nil {
+		before, err := standingDistribution(ctx, tx)
+		if err != nil {
+			return err
+		}
+		raw, _ := json.Marshal(ids)
+		if err := tx.PutSetting(ctx, settingDistribution, raw); err != nil {
 			return err
 		}
 		var held []*store.User
