@@ -98,6 +98,9 @@ func start(t *testing.T, data string) *server {
 	}()
 	select {
 	case u := <-urlc:
+		// A failed round ends the test with this server running: kill it
+		// then (killing a process already killed and waited for is a no-op).
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		return &server{cmd: cmd, url: u}
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"io/fs"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -186,4 +187,23 @@ func migrations(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	return names
+}
+
+// TestCommitsWaitForTheDisk: a commit returns once PostgreSQL has flushed
+// it (synchronous_commit on, or stronger, and fsync on), so an
+// acknowledged submission outlives a crash of the database's machine.
+func TestCommitsWaitForTheDisk(t *testing.T) {
+	db := storetest.OpenPostgres(t).(*sqlstore.DB)
+	for setting, ok := range map[string][]string{
+		"synchronous_commit": {"on", "remote_write", "remote_apply"},
+		"fsync":              {"on"},
+	} {
+		var v string
+		if err := db.Raw().QueryRowContext(t.Context(), `SELECT current_setting($1)`, setting).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(ok, v) {
+			t.Errorf("%s is %q: a commit could return before it is on the disk", setting, v)
+		}
+	}
 }
