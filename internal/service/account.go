@@ -334,12 +334,12 @@ func (s *Service) Revisions(ctx context.Context, a *Actor, memoID string) (*Revi
 			return err
 		}
 		for _, r := range revs {
-			var c channel.Content
-			if err := openJSON(o.keys, r.KeyVersion, o.rec.ID, "revision", r.Sealed, &c); err != nil {
+			c, hash, err := o.openRevision(r)
+			if err != nil {
 				return err
 			}
 			out.Items = append(out.Items, RevisionInfo{Revision: r.Revision, Title: c.Title, Body: c.Body, Marking: c.Marking,
-				ContentHash: hex.EncodeToString(r.ContentHash), CreatedAt: fromMicros(r.CreatedAt)})
+				ContentHash: hex.EncodeToString(hash), CreatedAt: fromMicros(r.CreatedAt)})
 		}
 		ev := memberEvent("memo.history", a, o, channel.RoleOffice)
 		if o.rel == relAuthor {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -54,9 +55,25 @@ func (o *opened) content(ctx context.Context, tx store.Tx, rev int) (channel.Con
 	if err != nil {
 		return channel.Content{}, nil, err
 	}
+	c, hash, err := o.openRevision(r)
+	return c, hash, err
+}
+
+// openRevision opens a revision's text, and returns the hash of the text
+// itself: what a signer signs, a receipt and the ledger record. The hash
+// stored beside it is a column anyone who can write the database could
+// change, so that signers would attest a text they never read; one that
+// differs from the text's is refused as tampering.
+func (o *opened) openRevision(r *store.Revision) (channel.Content, []byte, error) {
 	var c channel.Content
-	err = openJSON(o.keys, r.KeyVersion, o.rec.ID, "revision", r.Sealed, &c)
-	return c, r.ContentHash, err
+	if err := openJSON(o.keys, r.KeyVersion, o.rec.ID, "revision", r.Sealed, &c); err != nil {
+		return c, nil, err
+	}
+	h := vault.ContentHash(c.Title, c.Body, c.Marking)
+	if !bytes.Equal(h[:], r.ContentHash) {
+		return c, nil, errInternal("memo %s revision %d: the stored content hash is not its text's: the database was changed", o.rec.ID, r.Revision)
+	}
+	return c, h[:], nil
 }
 
 func (o *opened) sealRoster() error {
