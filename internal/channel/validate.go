@@ -138,6 +138,9 @@ func ValidateRoles(field string, roles []Role) error {
 	if slices.Contains(roles, RoleAdmin) && slices.Contains(roles, RolePrincipal) {
 		return Invalid(field, "an administrator cannot be a principal: administrators must never read a memo, so give the role to another account")
 	}
+	if slices.Contains(roles, RoleAdmin) && slices.Contains(roles, RoleMember) {
+		return Invalid(field, "an administrator cannot be a member: a memo's co-authors read it and see who wrote it, and administrators must never, so an administrator files from another account")
+	}
 	if slices.Contains(roles, RoleAdmin) && slices.Contains(roles, RoleOffice) {
 		return Invalid(field, "an administrator cannot be in the channel office: its key opens every memo, and administrators must never read one, so give the role to another account")
 	}

@@ -145,7 +145,7 @@ func (s *Service) ResetPassword(ctx context.Context, a *Actor, username, passwor
 		if err := s.accountNotice(ctx, tx, u, KindPasswordReset, u.Email); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{action: "user.password_reset", actor: a, subject: u.ID})
+		return s.audit(ctx, tx, event{action: "user.password_reset", actor: a, role: string(channel.RoleAdmin), subject: u.ID})
 	})
 }
 

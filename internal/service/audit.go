@@ -74,6 +74,9 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 		leaf.Role = "author"
 		leaf.ActorCommit = ledger.ActorCommitment(a.User.ID, ev.nonce)
 		detail["actor"] = a.User.ID
+	// An event done in another capacity (the office's, an auditor's, an
+	// administrator's) names its role, and its actor with it, even when
+	// the account may file too: the capacity is what the ledger must show.
 	case protectedMember(a) && ev.role == "":
 		// A member's sign-ins are not public: next to a memo's
 		// activity they would hint at who wrote it. Each commitment has a

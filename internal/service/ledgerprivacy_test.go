@@ -324,8 +324,8 @@ func TestSwappedPublicKeysAreCaught(t *testing.T) {
 					_, err := d.Svc.CreateMemo(d.Ctx, bob, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED", Codrafters: []string{"alice"}})
 					return err
 				}
-				if err := invite(); channel.ErrorCode(err) != channel.ECONFLICT {
-					t.Errorf("inviting alice before the office confirmed her keys: %v, want a conflict", err)
+				if err := invite(); channel.ErrorCode(err) != channel.EINVALID {
+					t.Errorf("inviting alice before the office confirmed her keys: %v, want refused", err)
 				}
 				if err := d.Svc.ConfirmKeys(d.Ctx, d.Office, "alice", service.KeyConfirmation{Fingerprint: fingerprint(t, d.Svc, d.SignIn("alice")), Principal: false}); err != nil {
 					t.Fatal(err)

@@ -173,7 +173,11 @@ func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo
 }
 
 // participants loads people named to draft or sign, each of whom must be
-// allowed to file.
+// allowed to file, with keys the ledger anchors and, if made again, the
+// office confirmed. Why one may not is the administrator's to know (roles,
+// eligibility, a disabled account, a password reset) and theirs: a member
+// naming colleagues gets one answer for all, so that asking name after
+// name reveals nothing the directory does not show.
 func (s *Service) participants(ctx context.Context, tx store.Tx, field string, names []string) ([]*store.User, error) {
 	us, err := tx.UsersByUsernames(ctx, names)
 	if errors.Is(err, store.ErrNotFound) {
@@ -182,8 +186,12 @@ func (s *Service) participants(ctx context.Context, tx store.Tx, field string, n
 		return nil, err
 	}
 	for _, u := range us {
-		if err := s.mayFile(u); err != nil {
-			return nil, channel.Invalid(field, "%s", channel.ErrorMessage(err))
+		held, err := s.keysHeld(ctx, tx, u)
+		if err != nil {
+			return nil, err
+		}
+		if held || s.mayFile(u) != nil {
+			return nil, channel.Invalid(field, "%q cannot be asked to draft or sign at present", u.Username)
 		}
 	}
 	return us, nil

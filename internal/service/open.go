@@ -325,8 +325,9 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 	}
 	// Readers are principals (only principals are added to a
 	// distribution); one whose role was taken away keeps the wraps made to
-	// them but may no longer use them.
-	if o.rel == relNone && a.id != nil && a.Has(channel.RolePrincipal) {
+	// them but may no longer use them, as does an administrator holding
+	// the role from before the two were refused together.
+	if o.rel == relNone && a.id != nil && a.Has(channel.RolePrincipal) && !a.Has(channel.RoleAdmin) {
 		if keys, err := s.unwrapAccess(ctx, tx, w, a, rec, a.User.ID, a.id); err == nil {
 			o.keys, o.rel = keys, relReader
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -398,6 +399,12 @@ func requireOffice(o *opened) error {
 func (s *Service) mayFile(u *store.User) error {
 	if !slices.Contains(u.Roles, string(channel.RoleMember)) {
 		return channel.Errorf(channel.EFORBIDDEN, "%q is not a member of the channel", u.Username)
+	}
+	// An administrator must never read a memo, their own included: a
+	// co-author's would show them its text and its authors. An account
+	// holding both roles from before files nothing.
+	if slices.Contains(u.Roles, string(channel.RoleAdmin)) {
+		return channel.Errorf(channel.EFORBIDDEN, "%q is an administrator, and administrators never take part in a memo: file from an account that is not one", u.Username)
 	}
 	if s.cfg.Profile.EligibleOnly && !u.Eligible {
 		return channel.Errorf(channel.EFORBIDDEN, "%q is not eligible to file or sign under this channel's rules", u.Username)

@@ -483,7 +483,7 @@ func (s *Service) SetDistribution(ctx context.Context, a *Actor, d Distribution)
 		// node's change of the distribution takes too, so the list read
 		// next is the one this change replaces, and the office is told
 		// only of the principals it adds.
-		if err := s.audit(ctx, tx, event{action: "config.distribution", actor: a}); err != nil {
+		if err := s.audit(ctx, tx, event{action: "config.distribution", actor: a, role: string(channel.RoleAdmin)}); err != nil {
 			return err
 		}
 		before, err := standingDistribution(ctx, tx)
@@ -614,7 +614,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 			}
 		}
 		out = fullUser(u)
-		return s.audit(ctx, tx, event{action: "user.update", actor: a, subject: u.ID})
+		return s.audit(ctx, tx, event{action: "user.update", actor: a, role: string(channel.RoleAdmin), subject: u.ID})
 	})
 	return out, err
 }

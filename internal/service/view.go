@@ -862,7 +862,7 @@ func (s *Service) accessLog(ctx context.Context, a *Actor, memoID string, after 
 			return err
 		}
 		page.Items = append(append(page.Items, granted...), reads...)
-		r := event{action: "memo.access_log", actor: a, memo: memoID}
+		r := event{action: "memo.access_log", actor: a, role: primaryRole(a), memo: memoID}
 		if o != nil && o.rel == relAuthor {
 			r = authorEvent("memo.access_log", a, o)
 		}
