@@ -261,6 +261,9 @@ func cmdUser(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The session's row holds the keys of whoever signed in: it ends with
+	// the command.
+	defer func() { _ = a.svc.SignOut(ctx, me) }()
 	switch sub {
 	case "add":
 		pw, err := newPassword(*pwStdin, "A first password for "+*username+" (they sign in with it once and choose their own): ")
@@ -476,6 +479,9 @@ func cmdStats(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The session's row holds the keys of whoever signed in: it ends with
+	// the command.
+	defer func() { _ = a.svc.SignOut(ctx, me) }()
 	st, err := a.svc.YearStats(ctx, me, *year)
 	if err != nil {
 		return err

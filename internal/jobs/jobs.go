@@ -135,6 +135,13 @@ func New(svc *service.Service, opt Options) *Worker {
 			_, err := svc.ScheduledCheckpoint(ctx)
 			return err
 		}},
+		{"sessions", opt.ScanEvery, func(ctx context.Context) error {
+			n, err := svc.PurgeSessions(ctx)
+			if n > 0 {
+				opt.Log.Debug("expired sessions deleted", "sessions", n)
+			}
+			return err
+		}},
 	}
 	return w
 }

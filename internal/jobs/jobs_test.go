@@ -477,8 +477,9 @@ func TestMailServerDown(t *testing.T) {
 	})
 }
 
-// waitForJobs waits, up to 10 s, for both periodic jobs to have run
-// once, and returns nil, or their state if they did not.
+// waitForJobs waits, up to 10 s, for every periodic job (reminders,
+// checkpoint, sessions) to have run once, and returns nil, or their state
+// if they did not.
 func waitForJobs(t *testing.T, d *servicetest.Deployment) []service.JobStatus {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -493,7 +494,7 @@ func waitForJobs(t *testing.T, d *servicetest.Deployment) []service.JobStatus {
 				ran++
 			}
 		}
-		if ran == 2 {
+		if ran == 3 {
 			return nil
 		}
 		if time.Now().After(deadline) {

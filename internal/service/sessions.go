@@ -368,6 +368,25 @@ func (s *Service) SignOut(ctx context.Context, a *Actor) error {
 	})
 }
 
+// PurgeSessions deletes the sessions past their absolute or idle time-out,
+// the background jobs' housekeeping. A session's row holds its user's
+// private keys sealed under a key derived from the token; kept, an old
+// token (a cookie of a browser profile, an API script's) and any later
+// copy of the database (a backup, a pg_dump) would open them. Sessions
+// ended by a password change, a reset or a disabling are no longer
+// accepted at once, and go with their time-out: rows name no user, so
+// that a copy of the database cannot tell whose they are. Nothing is
+// recorded: each sign-in and sign-out was, and the rows say no more.
+func (s *Service) PurgeSessions(ctx context.Context) (int, error) {
+	var n int
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		var err error
+		n, err = tx.DeleteExpiredSessions(ctx, micros(s.now()))
+		return err
+	})
+	return n, err
+}
+
 // coarse rounds a session's deadline up to the whole minute: stored to
 // the microsecond, it would tell whoever holds the database the moment of
 // each sign-in and request, next to the memos' activity.
