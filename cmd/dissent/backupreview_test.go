@@ -24,7 +24,7 @@ func TestBackupHoldsTheSigningKeyKeptElsewhere(t *testing.T) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg := "[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\n[channel]\nledger_key_file = \"" + keyPath + "\"\n"
+	cfg := "[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\nweak_passwords_for_tests = true\n[channel]\nledger_key_file = \"" + keyPath + "\"\n"
 	if err := os.WriteFile(filepath.Join(data, "dissent.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

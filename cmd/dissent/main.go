@@ -248,6 +248,9 @@ func cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if a.cfg.Security.WeakPasswordsForTests && !config.StrongEnough(a.cfg.PasswordParams()) {
+		a.log.Warn("security.weak_passwords_for_tests is set: passwords chosen on this server, and the keys they seal, are cheap to guess from a copy of the database; for tests and benchmarks only", "argon2id", a.cfg.PasswordParams().String())
+	}
 	if *debugAddr != "" {
 		if err := server.ServeDebug(ctx, *debugAddr, a.log); err != nil {
 			a.store.Close()

@@ -49,7 +49,7 @@ func fastConfig(t *testing.T, dir string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg := "[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\n"
+	cfg := "[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\nweak_passwords_for_tests = true\n"
 	if err := os.WriteFile(filepath.Join(dir, "dissent.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func TestInitThatCannotWriteItsKeyCanRunAgain(t *testing.T) {
 	data := filepath.Join(root, "data")
 	mount := filepath.Join(root, "secrets")
 	fastConfig(t, data)
-	cfg := "[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\n[channel]\nledger_key_file = \"" + filepath.Join(mount, "ledger.key") + "\"\n"
+	cfg := "[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\nweak_passwords_for_tests = true\n[channel]\nledger_key_file = \"" + filepath.Join(mount, "ledger.key") + "\"\n"
 	if err := os.WriteFile(filepath.Join(data, "dissent.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

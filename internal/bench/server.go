@@ -94,6 +94,9 @@ func writeConfig(dir string, argon vault.PasswordParams, storeURL string) error 
 	var b strings.Builder
 	b.WriteString("# Written by dissent bench.\n[security]\n")
 	fmt.Fprintf(&b, "argon_time = %d\nargon_memory_kib = %d\nargon_threads = %d\n", argon.Time, argon.MemoryKiB, argon.Threads)
+	if !config.StrongEnough(argon) {
+		b.WriteString("weak_passwords_for_tests = true # --fast-argon\n")
+	}
 	if storeURL != "" {
 		fmt.Fprintf(&b, "\n[store]\ndriver = \"postgres\"\nurl = %q\n", storeURL)
 	}

@@ -64,13 +64,17 @@ type Config struct {
 		Witnesses []string `toml:"witnesses"`
 	} `toml:"channel"`
 	Security struct {
-		ArgonTime      uint32   `toml:"argon_time"`
-		ArgonMemoryKiB uint32   `toml:"argon_memory_kib"`
-		ArgonThreads   uint8    `toml:"argon_threads"`
-		MaxSignIns     int      `toml:"max_concurrent_sign_ins"`
-		SessionTTL     Duration `toml:"session_ttl"`
-		SessionIdle    Duration `toml:"session_idle"`
-		SignInLimit    int      `toml:"failed_sign_ins_per_hour"`
+		ArgonTime      uint32 `toml:"argon_time"`
+		ArgonMemoryKiB uint32 `toml:"argon_memory_kib"`
+		ArgonThreads   uint8  `toml:"argon_threads"`
+		// WeakPasswordsForTests lets the argon2id costs go below the floor
+		// (MinArgonMemoryKiB, MinArgonCost): for tests and benchmarks only,
+		// and serve says so at start.
+		WeakPasswordsForTests bool     `toml:"weak_passwords_for_tests"`
+		MaxSignIns            int      `toml:"max_concurrent_sign_ins"`
+		SessionTTL            Duration `toml:"session_ttl"`
+		SessionIdle           Duration `toml:"session_idle"`
+		SignInLimit           int      `toml:"failed_sign_ins_per_hour"`
 	} `toml:"security"`
 	Stats struct {
 		Suppress int `toml:"suppress_below"`
@@ -280,6 +284,8 @@ func (c *Config) Check() error {
 	if p := c.PasswordParams(); p.String() != "" {
 		if _, err := vault.ParsePasswordParams(p.String()); err != nil {
 			errs = append(errs, fmt.Errorf("security: argon2id parameters %s are out of range", p))
+		} else if !c.Security.WeakPasswordsForTests && !StrongEnough(p) {
+			errs = append(errs, fmt.Errorf("security: argon2id parameters %s are below the floor (at least %d KiB, and memory × passes at least %d KiB, as OWASP's list: 19 MiB × 2 passes, 46 MiB × 1): every password chosen under them, and the keys it seals, would be that much cheaper to guess from a copy of the database", p, MinArgonMemoryKiB, MinArgonCost))
 		}
 	}
 	if err := ledger.CheckWitnessKeys(c.Channel.Origin, c.Channel.Witnesses); err != nil {
@@ -429,6 +435,20 @@ func (c *Config) Calendar() (*workdays.Calendar, error) {
 	return workdays.New(workdays.Config{Location: loc, Holidays: holidays, Closures: c.Channel.Closures})
 }
 
+// The floor of argon2id costs for new passwords, from OWASP's list of
+// equivalent settings (46 MiB × 1 pass, 19 MiB × 2, 12 MiB × 3, 9 MiB × 4,
+// 7 MiB × 5): memory of at least MinArgonMemoryKiB, and memory × passes of
+// at least MinArgonCost.
+const (
+	MinArgonMemoryKiB = 7 * 1024
+	MinArgonCost      = 35 * 1024
+)
+
+// StrongEnough reports whether p is at or above the floor.
+func StrongEnough(p vault.PasswordParams) bool {
+	return p.MemoryKiB >= MinArgonMemoryKiB && uint64(p.MemoryKiB)*uint64(p.Time) >= MinArgonCost
+}
+
 // PasswordParams are the argon2id parameters for new password hashes.
 func (c *Config) PasswordParams() vault.PasswordParams {
 	return vault.PasswordParams{Time: c.Security.ArgonTime, MemoryKiB: c.Security.ArgonMemoryKiB, Threads: c.Security.ArgonThreads}
@@ -452,6 +472,13 @@ func (c *Config) metrics() string {
 	return "GET /metrics, to the bearer of server.metrics_token"
 }
 
+func (c *Config) weakPasswords() string {
+	if StrongEnough(c.PasswordParams()) {
+		return ""
+	}
+	return " (below the floor: security.weak_passwords_for_tests, for tests only)"
+}
+
 // Summary lists the settings as `dissent config check` prints them,
 // without secrets.
 func (c *Config) Summary() []string {
@@ -465,7 +492,7 @@ func (c *Config) Summary() []string {
 		"time zone: " + c.Channel.TimeZone,
 		"origin: " + c.Channel.Origin,
 		"max memo body: " + strconv.Itoa(c.Channel.MaxBody) + " bytes",
-		"argon2id: " + c.PasswordParams().String(),
+		"argon2id: " + c.PasswordParams().String() + c.weakPasswords(),
 		"session: " + c.Security.SessionTTL.String() + " absolute, " + c.Security.SessionIdle.String() + " idle",
 		"figures: counts below " + strconv.Itoa(c.Stats.Suppress) + " suppressed",
 	}

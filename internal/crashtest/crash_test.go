@@ -59,6 +59,7 @@ const fastConfig = `
 [security]
 argon_time = 1
 argon_memory_kib = 64
+weak_passwords_for_tests = true
 argon_threads = 1
 failed_sign_ins_per_hour = 1000
 `

@@ -27,7 +27,7 @@ pg_url = sys.argv[3] if len(sys.argv) > 3 else ""
 shutil.rmtree(out, ignore_errors=True)
 os.makedirs(out)
 with open(os.path.join(out, "dissent.toml"), "w") as f:
-    f.write("[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\n")
+    f.write("[security]\nargon_time = 1\nargon_memory_kib = 64\nargon_threads = 1\nweak_passwords_for_tests = true\n")
     if pg_url:
         f.write(f'[store]\ndriver = "postgres"\nurl = "{pg_url}"\n')
 subprocess.run([binary, "init", "--data", out, "--admin", "admin", "--password-stdin"], input=b"admin-password-1\n", check=True)
