@@ -90,15 +90,17 @@ func indexEntryTag(id *vault.Identity, memoID string) []byte {
 }
 
 // putIndex records keys of memoID in the identity's private index, merged
-// with what is already there.
+// with what is already there. A key version's key never changes: one the
+// index holds is kept, so that mail anyone may post to the identity's
+// public key cannot replace it.
 func putIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string, keys memoKeys) error {
 	have, err := readIndex(ctx, tx, id, memoID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	merged := memoKeys{}
-	maps.Copy(merged, have)
 	maps.Copy(merged, keys)
+	maps.Copy(merged, have)
 	plain, err := json.Marshal(keyEntry{Memo: memoID, Keys: merged.encode()})
 	if err != nil {
 		return err

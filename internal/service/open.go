@@ -3,12 +3,14 @@ package service
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/vault"
 )
@@ -311,7 +313,7 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 			o.keys = nil
 		} else if i := o.roster.Find(a.User.ID); i >= 0 {
 			o.rel, o.author = relAuthor, &o.roster.Authors[i]
-			return o, nil
+			return o, s.keysVouched(ctx, tx, o)
 		}
 	}
 	if rec.SubmittedAt > 0 && a.Has(channel.RoleOffice) {
@@ -337,6 +339,9 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 	if o.rel == relNone || missing {
 		return nil, channel.ErrNotFound
 	}
+	if err := s.keysVouched(ctx, tx, o); err != nil {
+		return nil, err
+	}
 	if !w.roster() {
 		return o, nil
 	}
@@ -344,6 +349,52 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 		return nil, err
 	}
 	return o, nil
+}
+
+// keysVouched refuses, as tampering, a key version of o above the first
+// that the memo's own ledger does not vouch for. A version is made only
+// when the office removes a reader (rotate), and that removal's entry
+// (memo.revoke) carries a detail sealed under the version it made: a key
+// that opens it is the one the rotation made. Without this, anyone who
+// writes the database could wrap a key of their own to the office's
+// public key, or mail it to an author, as a new version, and read what
+// the office and the authors write next. They would now need an entry in
+// the ledger as well, which the memo's history shows its authors and the
+// office, and which the witnesses' checkpoints keep.
+func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error {
+	if o.rec.KeyVersion <= 1 && len(o.keys) <= 1 {
+		return nil
+	}
+	entries, err := tx.MemoLedger(ctx, o.rec.ID)
+	if err != nil {
+		return err
+	}
+	vouched := map[int]bool{1: true}
+	for _, e := range entries {
+		if len(e.Detail) < 4 {
+			continue
+		}
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil || l.Action != "memo.revoke" {
+			continue
+		}
+		var d readersStep
+		if kv := int(binary.BigEndian.Uint32(e.Detail)); !vouched[kv] && openDetail(o.keys, o.rec.ID, l, e.Detail, &d) {
+			vouched[kv] = true
+		}
+	}
+	for kv := range o.keys {
+		if !vouched[kv] {
+			s.tampered.Store(true)
+			s.log.Error("a memo's key version that no entry of its ledger vouches for: refused; find who wrote its access rows or mail", "memo", o.rec.ID, "key_version", kv)
+			return errInternal("memo %s: key version %d is not one a rotation made", o.rec.ID, kv)
+		}
+	}
+	if !vouched[o.rec.KeyVersion] {
+		s.tampered.Store(true)
+		return errInternal("memo %s: its key version %d is not one a rotation made", o.rec.ID, o.rec.KeyVersion)
+	}
+	return nil
 }
 
 // unwrapAccess unwraps every key version wrapped to grantee, with id, for a.

@@ -4,7 +4,13 @@ package service_test
 // used (helper-43), fixed since; its comment says what went wrong before.
 
 import (
+	"crypto/rand"
+	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/dissent-channel/dissent/internal/channel"
 
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
@@ -40,5 +46,82 @@ func TestSignedHashIsTheTextsHash(t *testing.T) {
 	}
 	if rc, err := d.Svc.Submit(d.Ctx, alice, m.ID, m.Revision); err == nil {
 		t.Errorf("submitted, with a receipt for content hash %s", rc.ContentHash)
+	}
+}
+
+// TestSubstitutedMemoKeyIsNotTrusted: an administrator who can write the
+// database, and who holds no key that opens any memo, makes a key of their
+// own, wraps it with age to the office's public key (a public value), and
+// writes it as the office's access row for a new key version of a
+// submitted memo, with a roster sealed under it naming someone else as the
+// author. age authenticates nothing about who wrapped a key, and nothing
+// bound a key version to anything the database could not forge: the office
+// opened the memo, was shown the made-up author, and sealed its reply under
+// the administrator's key. A version above the first is now trusted only
+// if the memo.revoke entry that made it opens under it.
+func TestSubstitutedMemoKeyIsNotTrusted(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	alice := d.Member("alice")
+	mallory := d.Member("mallory") // whom the forged roster names
+	m, _ := d.Submitted(alice, "a memo the administrator may not read")
+	db := st.(*sqlstore.DB)
+	raw := db.Raw()
+
+	// What the administrator reads from the database.
+	var officeBox string
+	if err := raw.QueryRowContext(d.Ctx, db.Rebind(`SELECT value FROM settings WHERE name = ?`), "office.public").Scan(&officeBox); err != nil {
+		t.Fatal(err)
+	}
+	var kv int
+	if err := raw.QueryRowContext(d.Ctx, db.Rebind(`SELECT key_version FROM memos WHERE id = ?`), m.ID).Scan(&kv); err != nil {
+		t.Fatal(err)
+	}
+	next := kv + 1
+
+	// What the administrator writes.
+	evil, _ := vault.NewKey()
+	wrapped, err := vault.WrapKey(officeBox, evil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	roster, _ := json.Marshal(channel.Roster{Authors: []channel.Author{{
+		UserID: mallory.User.ID, Username: "mallory", DisplayName: "Display mallory", Kind: channel.KindDrafter, Nonce: nonce,
+	}}})
+	forged := vault.Seal(evil, vault.AD("memo", m.ID, "roster", strconv.Itoa(next)), roster)
+	execSQL(t, db, `UPDATE memos SET key_version = ?, roster = ? WHERE id = ?`, next, forged, m.ID)
+	execSQL(t, db, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at)
+		SELECT memo_id, grantee, ?, ?, added_by, reason, standing, added_at FROM access WHERE memo_id = ? AND grantee = 'group:office' AND key_version = ?`,
+		next, wrapped, m.ID, kv)
+
+	// The office goes on with its work.
+	office := d.SignIn("office")
+	if got, err := d.Svc.GetMemo(d.Ctx, office, m.ID); err == nil {
+		t.Errorf("the office sees the memo %q with authors %+v, under a key no rotation made", got.Title, got.Authors)
+	}
+	const secret = "REPLY-ONLY-THE-AUTHORS-AND-OFFICE-MAY-READ"
+	if _, err := d.Svc.Reply(d.Ctx, office, m.ID, secret); err == nil {
+		t.Error("the office replied under a key no rotation made")
+	}
+
+	// The administrator opens every item of the memo with K'.
+	rows, err := raw.QueryContext(d.Ctx, db.Rebind(`SELECT id, key_version, sealed FROM items WHERE memo_id = ?`), m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var ikv int
+		var sealed []byte
+		if err := rows.Scan(&id, &ikv, &sealed); err != nil {
+			t.Fatal(err)
+		}
+		plain, err := vault.Open(evil, vault.AD("memo", m.ID, "item:"+id, strconv.Itoa(ikv)), sealed)
+		if err == nil && strings.Contains(string(plain), secret) {
+			t.Fatalf("the administrator, holding only the database, read the office's reply: %s", plain)
+		}
 	}
 }
