@@ -78,6 +78,9 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
+		if err := s.signaturesStand(ctx, tx, o, a); err != nil {
+			return err
+		}
 		if err := o.roster.PrepareSubmission(rev, barred); err != nil {
 			return err
 		}
@@ -141,6 +144,55 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		return s.updateMemo(ctx, tx, o.rec)
 	})
 	return receipt, err
+}
+
+// signaturesStand refuses, as tampering, a signature in o's roster that
+// its signer took back since: one whose latest signing step in the memo's
+// ledger (memo.sign or memo.unsign, filed under the signer's commitment)
+// is not the signature of the current revision. The roster is sealed
+// under the memo's key, but a copy saved while a colleague had signed,
+// written back after they took the signature back, opens as well, and the
+// signature in it verifies: the ledger, which the database cannot rewrite
+// unseen, says which came last. The submitter's own are what they just
+// did; a signer with no step in the ledger signed under a release that
+// kept none, and their signature verifies (checkSignatures).
+func (s *Service) signaturesStand(ctx context.Context, tx store.Tx, o *opened, a *Actor) error {
+	rev := o.rec.Revision
+	commits := map[string]bool{}
+	for _, au := range o.roster.Authors {
+		if au.UserID == a.User.ID || !au.Signed(rev) {
+			continue
+		}
+		if len(au.Nonce) != ledger.ActorNonceSize {
+			return errInternal("memo %s: an author's nonce is %d bytes", o.rec.ID, len(au.Nonce))
+		}
+		commits[ledger.ActorCommitment(au.UserID, au.Nonce)] = true
+	}
+	if len(commits) == 0 {
+		return nil
+	}
+	entries, err := tx.MemoLedger(ctx, o.rec.ID)
+	if err != nil {
+		return err
+	}
+	last := map[string]ledger.Leaf{}
+	for _, e := range entries {
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil {
+			return errInternal("ledger leaf %d: %w", e.Index, err)
+		}
+		if commits[l.ActorCommit] && (l.Action == "memo.sign" || l.Action == "memo.unsign") {
+			last[l.ActorCommit] = l
+		}
+	}
+	for commit := range commits {
+		if l, ok := last[commit]; ok && (l.Action != "memo.sign" || l.Revision != rev) {
+			s.tampered.Store(true)
+			s.log.Error("a memo's roster holds a signature its signer took back: refused; find who wrote memos.roster", "memo", o.rec.ID)
+			return errInternal("memo %s: the roster holds a signature of revision %d whose signer's latest step in the ledger is %s", o.rec.ID, rev, l.Action)
+		}
+	}
+	return nil
 }
 
 // checkSignatures goes through the signatures that count for the memo's
@@ -730,7 +782,7 @@ func (s *Service) addItem(ctx context.Context, tx store.Tx, a *Actor, o *opened,
 		v = it
 	}
 	id := newID()
-	sealed, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "item:"+id, v)
+	sealed, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, itemField(kind, id), v)
 	if err != nil {
 		return err
 	}

@@ -418,6 +418,26 @@ func openField(keys memoKeys, kv int, memoID, field string, sealed []byte) ([]by
 	return plain, nil
 }
 
+// openBoundField opens a field sealed under its binding, field (which
+// names what it is: a revision's number, an item's kind), or, if sealed
+// before December 2026 when neither was named, under legacy: so that a
+// sealed value copied over another of the same memo (an earlier draft over
+// the submitted text, a comment relabelled as the reply) no longer opens
+// there. What was sealed the old way stays open to such moves.
+func openBoundField(keys memoKeys, kv int, memoID, field, legacy string, sealed []byte) ([]byte, error) {
+	plain, err := openField(keys, kv, memoID, field, sealed)
+	if err != nil {
+		if old, lerr := openField(keys, kv, memoID, legacy, sealed); lerr == nil {
+			return old, nil
+		}
+	}
+	return plain, err
+}
+
+// revisionField names revision n's sealed text; itemField an item's.
+func revisionField(n int) string       { return "revision:" + strconv.Itoa(n) }
+func itemField(kind, id string) string { return "item:" + kind + ":" + id }
+
 // setting reads a setting, or returns def when it is not set.
 func setting(ctx context.Context, tx store.Tx, name string, def []byte) ([]byte, error) {
 	v, err := tx.Setting(ctx, name)

@@ -199,7 +199,7 @@ func (s *Service) participants(ctx context.Context, tx store.Tx, field string, n
 
 // putRevision seals and stores revision o.rec.Revision with content c.
 func (s *Service) putRevision(ctx context.Context, tx store.Tx, o *opened, c channel.Content, now time.Time) ([]byte, error) {
-	sealed, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "revision", c)
+	sealed, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, revisionField(o.rec.Revision), c)
 	if err != nil {
 		return nil, err
 	}

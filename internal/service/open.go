@@ -68,7 +68,11 @@ func (o *opened) content(ctx context.Context, tx store.Tx, rev int) (channel.Con
 // differs from the text's is refused as tampering.
 func (o *opened) openRevision(r *store.Revision) (channel.Content, []byte, error) {
 	var c channel.Content
-	if err := openJSON(o.keys, r.KeyVersion, o.rec.ID, "revision", r.Sealed, &c); err != nil {
+	plain, err := openBoundField(o.keys, r.KeyVersion, o.rec.ID, revisionField(r.Revision), "revision", r.Sealed)
+	if err != nil {
+		return c, nil, err
+	}
+	if err := decodeSealed(plain, &c); err != nil {
 		return c, nil, err
 	}
 	h := vault.ContentHash(c.Title, c.Body, c.Marking)

@@ -125,3 +125,115 @@ func TestSubstitutedMemoKeyIsNotTrusted(t *testing.T) {
 		}
 	}
 }
+
+// TestRosterRollbackRevivesNoWithdrawnSignature: the roster is sealed
+// under the memo's key with nothing that says which save it is. A copy
+// saved while bob had signed, written back after he took his signature
+// back, opened as well, and the memo went out with bob's signature: the
+// memo.unsign entry in the ledger was never looked at. A submission now
+// checks each co-signer's latest signing step in the ledger.
+func TestRosterRollbackRevivesNoWithdrawnSignature(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	alice, bob := d.Member("alice"), d.Member("bob")
+	m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: "b", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.InviteSigners(d.Ctx, alice, m.ID, []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*service.Actor{alice, bob} {
+		if _, err := d.Svc.Sign(d.Ctx, a, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := st.(*sqlstore.DB)
+	var saved []byte
+	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT roster FROM memos WHERE id = ?`), m.ID).Scan(&saved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Unsign(d.Ctx, bob, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, db, `UPDATE memos SET roster = ? WHERE id = ?`, saved, m.ID)
+	if rc, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err == nil {
+		t.Errorf("submitted with bob's withdrawn signature: %+v", rc)
+	}
+
+	// Signing again after taking it back counts, as before.
+	m2, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t2", Body: "b2", Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.InviteSigners(d.Ctx, alice, m2.ID, []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() error{
+		func() error { _, err := d.Svc.Sign(d.Ctx, bob, m2.ID, 1); return err },
+		func() error { _, err := d.Svc.Unsign(d.Ctx, bob, m2.ID); return err },
+		func() error { _, err := d.Svc.Sign(d.Ctx, bob, m2.ID, 1); return err },
+		func() error { _, err := d.Svc.Sign(d.Ctx, alice, m2.ID, 1); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rc, err := d.Svc.Submit(d.Ctx, alice, m2.ID, 1); err != nil || rc.Dropped != 0 {
+		t.Errorf("bob signed again after taking his signature back: %+v, %v", rc, err)
+	}
+}
+
+// TestItemKindIsBound: an item's kind (comment, reply, return, withdraw,
+// meeting) is a column in the clear, and its seal did not name it. A
+// principal's comment to the office, which authors never see, relabelled
+// "reply" by whoever writes the database, opened as before and was shown
+// to the authors as the office's reply. The seal now names the kind.
+func TestItemKindIsBound(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	alice := d.Member("alice")
+	m, _ := d.Submitted(alice, "a memo")
+	const candid = "Between us: the authors are right, but we will bury this."
+	if _, err := d.Svc.Comment(d.Ctx, d.Principals[0], m.ID, candid); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, st.(*sqlstore.DB), `UPDATE items SET kind = 'reply' WHERE memo_id = ? AND kind = 'comment'`, m.ID)
+	got, err := d.Svc.GetMemo(d.Ctx, alice, m.ID)
+	if err == nil {
+		t.Errorf("the memo opens with a comment relabelled as the reply (reply shown: %+v)", got.Reply)
+	}
+}
+
+// TestRevisionTextIsBoundToItsRevision: a revision's text was sealed with
+// nothing that names the revision. After alice submits revision 2,
+// whoever writes the database copies her abandoned first draft, and its
+// content hash, over revision 2: the office read, as the submitted memo,
+// a text she took back before anyone signed. The seal now names the
+// revision.
+func TestRevisionTextIsBoundToItsRevision(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	alice := d.Member("alice")
+	const draft, sent = "first draft, abandoned: intemperate words alice took out", "the text alice signed and sent"
+	m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "t", Body: draft, Marking: "UNCLASSIFIED"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.EditMemo(d.Ctx, alice, m.ID, service.EditInput{Title: "t", Body: sent, Marking: "UNCLASSIFIED", ExpectedRevision: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, st.(*sqlstore.DB), `UPDATE revisions SET
+		sealed = (SELECT sealed FROM revisions WHERE memo_id = ? AND revision = 1),
+		content_hash = (SELECT content_hash FROM revisions WHERE memo_id = ? AND revision = 1)
+		WHERE memo_id = ? AND revision = 2`, m.ID, m.ID, m.ID)
+	if got, err := d.Svc.GetMemo(d.Ctx, d.SignIn("office"), m.ID); err == nil {
+		t.Errorf("the office reads, as submitted revision %d, %q", got.Revision, got.Body)
+	}
+}

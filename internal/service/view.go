@@ -284,7 +284,11 @@ func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo
 		default:
 			continue
 		}
-		if err := openJSON(o.keys, it.KeyVersion, o.rec.ID, "item:"+it.ID, it.Sealed, v); err != nil {
+		plain, err := openBoundField(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), "item:"+it.ID, it.Sealed)
+		if err != nil {
+			return err
+		}
+		if err := decodeSealed(plain, v); err != nil {
 			return err
 		}
 		ds = append(ds, d)
@@ -684,7 +688,7 @@ func (o *opened) heading(ctx context.Context, tx store.Tx, rev int) (heading, er
 	if err != nil {
 		return h, err
 	}
-	plain, err := openField(o.keys, r.KeyVersion, o.rec.ID, "revision", r.Sealed)
+	plain, err := openBoundField(o.keys, r.KeyVersion, o.rec.ID, revisionField(r.Revision), "revision", r.Sealed)
 	if err != nil {
 		return h, err
 	}
