@@ -15,7 +15,7 @@ import (
 
 func cmdBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dissent bench", flag.ContinueOnError)
-	data := fs.String("data", "", "the child server's data folder: new, or one an earlier run kept (default: a fresh temporary folder)")
+	data := fs.String("data", "", "the child server's data folder: new, or one an earlier run kept (default: a fresh temporary folder); with --url, the server's data folder, where the disk's fsync rate is measured")
 	url := fs.String("url", "", "target this running server (loopback only) instead of starting one")
 	pid := fs.Int("pid", 0, "with --url: the server's process id, for its memory and CPU")
 	admin := fs.String("admin", "", "with --url: the administrator to set up users as (password from DISSENT_PASSWORD; the server's metrics token, if any, from DISSENT_METRICS_TOKEN)")

@@ -173,7 +173,13 @@ func Run(ctx context.Context, opt Options, out, progressW io.Writer, tty bool) (
 	var fsyncDir string
 	if opt.URL != "" {
 		r.srv = &server{url: strings.TrimSuffix(opt.URL, "/"), proc: process{opt.PID}}
+		// The disk's fsync rate is the server's data folder's when this
+		// machine can reach it (--data), else the temporary folder's, which
+		// the report names.
 		fsyncDir = os.TempDir()
+		if opt.Data != "" {
+			fsyncDir = opt.Data
+		}
 		res.Argon2id = "as the server is configured"
 	} else {
 		dir, fresh, cleanup, err := dataFolder(&opt)

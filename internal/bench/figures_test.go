@@ -134,3 +134,21 @@ func TestJSONResultFile(t *testing.T) {
 		t.Errorf("the report does not say where the results went:\n%s", out.String())
 	}
 }
+
+// TestFsyncRateCountsEachSync: on a clock that moves one millisecond each
+// time it is read (once a sync, and once at each end), 100 ms of syncs
+// are about a thousand a second: the rate is syncs over the time they took.
+func TestFsyncRateCountsEachSync(t *testing.T) {
+	var ticks int64
+	clock := func() time.Time {
+		ticks++
+		return time.Unix(0, ticks*int64(time.Millisecond))
+	}
+	rate, err := fsyncRateBy(t.Context(), t.TempDir(), 100*time.Millisecond, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate < 900 || rate > 1100 {
+		t.Errorf("fsync rate %.0f/s on a clock that moves 1 ms a sync, want about 1000/s", rate)
+	}
+}

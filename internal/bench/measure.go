@@ -349,6 +349,11 @@ func threadCPU() time.Duration {
 
 // fsyncRate writes and fsyncs a small file in dir for about d.
 func fsyncRate(ctx context.Context, dir string, d time.Duration) (float64, error) {
+	return fsyncRateBy(ctx, dir, d, time.Now)
+}
+
+// fsyncRateBy is fsyncRate reading the time from now (a test's clock).
+func fsyncRateBy(ctx context.Context, dir string, d time.Duration, now func() time.Time) (float64, error) {
 	f, err := os.CreateTemp(dir, ".bench-fsync-*")
 	if err != nil {
 		return 0, err
@@ -356,9 +361,9 @@ func fsyncRate(ctx context.Context, dir string, d time.Duration) (float64, error
 	defer os.Remove(f.Name())
 	defer f.Close()
 	buf := make([]byte, 512)
-	start := time.Now()
+	start := now()
 	n := 0
-	for n < 1_000_000 && time.Since(start) < d && ctx.Err() == nil {
+	for n < 1_000_000 && now().Sub(start) < d && ctx.Err() == nil {
 		buf[0] = byte(n)
 		if _, err := f.WriteAt(buf, 0); err != nil {
 			return 0, err
@@ -368,7 +373,7 @@ func fsyncRate(ctx context.Context, dir string, d time.Duration) (float64, error
 		}
 		n++
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return float64(n) / now().Sub(start).Seconds(), nil
 }
 
 // dirOf returns the folder whose disk a data path lives on.
