@@ -258,7 +258,10 @@ func hashStrings(hs []tlog.Hash) []string {
 
 // ExportLedger writes the whole ledger, as tiles and the latest checkpoint,
 // to dir for offline verification (`dissent verify DIR`). It is an
-// operator's action on the server (CLI), recorded in the ledger.
+// operator's action on the server (CLI), by whoever holds the database the
+// leaves are read from, and it records nothing: the leaves hold ids,
+// hashes and times only, which auditors and administrators may read
+// through the API too, and an entry for the export would not be in it.
 func (s *Service) ExportLedger(ctx context.Context, dir string) (*ledger.Checkpoint, error) {
 	note, err := s.SignCheckpoint(ctx)
 	if err != nil {
