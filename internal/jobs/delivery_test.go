@@ -174,3 +174,40 @@ func TestUnusableMailSettingsLeaveDeadlinesOn(t *testing.T) {
 		t.Fatalf("mail settings that cannot be used left the reminders and checkpoints off: jobs %+v", js)
 	}
 }
+
+// TestOneRefusedMessageHoldsBackNoOneElse: the mail server accepts
+// everything but the messages to p1, which its content filter refuses at
+// the end of DATA (5.7.1), after accepting the recipient. The worker took
+// that refusal for the server's, put the rest of the batch back, and the
+// refused message, sorting first, headed every batch after it: no one's
+// mail went out (review helper-47).
+func TestOneRefusedMessageHoldsBackNoOneElse(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		t0 := ny(2026, 11, 24, 10, 0)
+		e.Clock.Set(t0)
+		for i := range 5 {
+			e.submit(t, fmt.Sprintf("memo %d", i)) // 5 × (office, office2, p1, p2)
+		}
+		e.mail.RefuseMessagesTo("p1@example.test", &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Delivery not authorized, message refused"})
+		w := e.worker("node-a", e.mailer, 0)
+		for now := t0; now.Before(t0.Add(6 * time.Hour)); now = now.Add(time.Minute) {
+			e.Clock.Set(now)
+			e.tick(t, w)
+		}
+		got := map[string]int{}
+		for _, m := range e.mail.Messages() {
+			for _, to := range m.To {
+				got[to]++
+			}
+		}
+		for _, to := range []string{"office@example.test", "office2@example.test", "p2@example.test"} {
+			if got[to] != 5 {
+				t.Errorf("%s received %d of its 5 notices in six hours; the server refused only p1's messages", to, got[to])
+			}
+		}
+		if got["p1@example.test"] != 0 {
+			t.Errorf("p1 received %d", got["p1@example.test"])
+		}
+	})
+}

@@ -136,7 +136,7 @@ func (mm *Mailer) Send(ctx context.Context, m *Message) error {
 		return fmt.Errorf("notify: send to %s: %w", addr, err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("notify: send to %s: %w", addr, err)
+		return fmt.Errorf("notify: send to %s: %w", addr, &messageError{err})
 	}
 	// The message is accepted once DATA ends; a failed QUIT changes nothing.
 	_ = c.Quit()
@@ -158,6 +158,14 @@ type recipientError struct{ err error }
 func (e *recipientError) Error() string { return "at RCPT TO: " + e.err.Error() }
 func (e *recipientError) Unwrap() error { return e.err }
 
+// messageError is the server's answer to the end of DATA, once it has
+// accepted the sender and the recipient: a refusal then (a content or
+// policy filter's 5.7.1, a message too large) is about this message.
+type messageError struct{ err error }
+
+func (e *messageError) Error() string { return "at the end of DATA: " + e.err.Error() }
+func (e *messageError) Unwrap() error { return e.err }
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -178,9 +186,17 @@ func (mm *Mailer) Timeout() time.Duration { return mm.cfg.Timeout }
 // about that address) or an answer whose enhanced status is about the
 // address (X.1.Y) or the mailbox (X.2.Y). A server closing the session
 // (421), failing as a whole (X.3.Y, X.4.Y) or refusing our sender (X.1.7,
-// X.1.8) is not.
+// X.1.8) is not. A permanent refusal at the end of DATA, the server having
+// accepted the sender and the recipient, is about this message alone (a
+// filter's 5.7.1, a size limit), whatever its code: taken for the server's,
+// the refused message, sorting first, would head every batch after it and
+// hold everyone's mail back.
 func AboutRecipient(err error) bool {
 	var se *smtp.SMTPError
+	var me *messageError
+	if errors.As(err, &me) {
+		return errors.As(err, &se) && se.Code >= 500
+	}
 	if errors.As(err, &se) {
 		switch {
 		case se.Code == 421 || se.EnhancedCode[1] == 3 || se.EnhancedCode[1] == 4,

@@ -63,6 +63,7 @@ type Server struct {
 	msgs   []Received
 	reject map[string]bool
 	refuse map[string]*smtp.SMTPError
+	filter map[string]*smtp.SMTPError // by recipient, at the end of DATA
 }
 
 // Start runs a server until the test ends; now stamps received messages
@@ -72,7 +73,7 @@ func Start(t testing.TB, now func() time.Time) *Server {
 	cert, pool := certificate(t)
 	s := &Server{Username: "dissent-mailer", Password: "mail-password-1", Certs: pool, t: t, now: now,
 		tlsCfg: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, reject: map[string]bool{},
-		refuse: map[string]*smtp.SMTPError{}}
+		refuse: map[string]*smtp.SMTPError{}, filter: map[string]*smtp.SMTPError{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("smtptest: %v", err)
@@ -163,6 +164,19 @@ func (s *Server) Refuse(command string, reply *smtp.SMTPError) {
 	s.refuse[command] = reply
 }
 
+// RefuseMessagesTo makes the server accept the sender and the recipient
+// addr and then refuse the message at the end of DATA with reply, as a
+// content or policy filter does; a nil reply accepts them again.
+func (s *Server) RefuseMessagesTo(addr string, reply *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if reply == nil {
+		delete(s.filter, strings.ToLower(addr))
+		return
+	}
+	s.filter[strings.ToLower(addr)] = reply
+}
+
 // refusal is the reply set for command, or nil.
 func (s *Server) refusal(command string) error {
 	s.mu.Lock()
@@ -233,6 +247,14 @@ func (ss *session) Data(r io.Reader) error {
 	if err := ss.s.refusal("DATA"); err != nil {
 		return err
 	}
+	ss.s.mu.Lock()
+	for _, to := range ss.to {
+		if reply := ss.s.filter[strings.ToLower(to)]; reply != nil {
+			ss.s.mu.Unlock()
+			return reply
+		}
+	}
+	ss.s.mu.Unlock()
 	rec := Received{From: ss.from, To: ss.to, Data: b, At: ss.s.now(), AuthAs: ss.authAs}
 	_, rec.TLS = ss.c.TLSConnectionState()
 	if m, err := mail.ReadMessage(strings.NewReader(string(b))); err == nil {
