@@ -74,11 +74,13 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err != nil {
 			return err
 		}
-		barred, err := s.checkSignatures(ctx, tx, o, c, hash)
-		if err != nil {
+		// The roster as stored, before checkSignatures voids the
+		// signatures of those who may no longer file.
+		if err := s.signaturesStand(ctx, tx, o, a); err != nil {
 			return err
 		}
-		if err := s.signaturesStand(ctx, tx, o, a); err != nil {
+		barred, err := s.checkSignatures(ctx, tx, o, c, hash)
+		if err != nil {
 			return err
 		}
 		if err := o.roster.PrepareSubmission(rev, barred); err != nil {
@@ -146,29 +148,30 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 	return receipt, err
 }
 
-// signaturesStand refuses, as tampering, a signature in o's roster that
-// its signer took back since: one whose latest signing step in the memo's
-// ledger (memo.sign or memo.unsign, filed under the signer's commitment)
-// is not the signature of the current revision. The roster is sealed
-// under the memo's key, but a copy saved while a colleague had signed,
-// written back after they took the signature back, opens as well, and the
-// signature in it verifies: the ledger, which the database cannot rewrite
-// unseen, says which came last. The submitter's own are what they just
-// did; a signer with no step in the ledger signed under a release that
-// kept none, and their signature verifies (checkSignatures).
+// signaturesStand refuses, as tampering, a roster whose co-signatures are
+// not those the memo's ledger last recorded: one holding a signature its
+// signer took back since, or lacking one its signer gave the current
+// revision last. Each co-signer's latest signing step (memo.sign or
+// memo.unsign, filed under their commitment) says which. The roster is
+// sealed under the memo's key, but a copy saved before, written back,
+// opens as well, and its signatures verify: it would send a memo out with
+// a signature taken back, or leave a chosen signer off it. The submitter's
+// own are what they just did; a co-signer with no step in the ledger
+// signed under a release that kept none, and their signature verifies
+// (checkSignatures).
 func (s *Service) signaturesStand(ctx context.Context, tx store.Tx, o *opened, a *Actor) error {
 	rev := o.rec.Revision
-	commits := map[string]bool{}
+	signed := map[string]bool{} // by commitment: whether the roster says they signed rev
 	for _, au := range o.roster.Authors {
-		if au.UserID == a.User.ID || !au.Signed(rev) {
+		if au.UserID == a.User.ID {
 			continue
 		}
 		if len(au.Nonce) != ledger.ActorNonceSize {
 			return errInternal("memo %s: an author's nonce is %d bytes", o.rec.ID, len(au.Nonce))
 		}
-		commits[ledger.ActorCommitment(au.UserID, au.Nonce)] = true
+		signed[ledger.ActorCommitment(au.UserID, au.Nonce)] = au.Signed(rev)
 	}
-	if len(commits) == 0 {
+	if len(signed) == 0 {
 		return nil
 	}
 	entries, err := tx.MemoLedger(ctx, o.rec.ID)
@@ -181,15 +184,19 @@ func (s *Service) signaturesStand(ctx context.Context, tx store.Tx, o *opened, a
 		if err != nil {
 			return errInternal("ledger leaf %d: %w", e.Index, err)
 		}
-		if commits[l.ActorCommit] && (l.Action == "memo.sign" || l.Action == "memo.unsign") {
+		if _, ok := signed[l.ActorCommit]; ok && (l.Action == "memo.sign" || l.Action == "memo.unsign") {
 			last[l.ActorCommit] = l
 		}
 	}
-	for commit := range commits {
-		if l, ok := last[commit]; ok && (l.Action != "memo.sign" || l.Revision != rev) {
+	for commit, says := range signed {
+		l, ok := last[commit]
+		if !ok {
+			continue
+		}
+		if ledgerSays := l.Action == "memo.sign" && l.Revision == rev; ledgerSays != says {
 			s.tampered.Store(true)
-			s.log.Error("a memo's roster holds a signature its signer took back: refused; find who wrote memos.roster", "memo", o.rec.ID)
-			return errInternal("memo %s: the roster holds a signature of revision %d whose signer's latest step in the ledger is %s", o.rec.ID, rev, l.Action)
+			s.log.Error("a memo's roster disagrees with its ledger about a co-signature: refused; find who wrote memos.roster", "memo", o.rec.ID)
+			return errInternal("memo %s: the roster says a co-signer signed revision %d: %v; their latest step in the ledger, %s of revision %d, says otherwise", o.rec.ID, rev, says, l.Action, l.Revision)
 		}
 	}
 	return nil

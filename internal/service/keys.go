@@ -90,17 +90,28 @@ func indexEntryTag(id *vault.Identity, memoID string) []byte {
 }
 
 // putIndex records keys of memoID in the identity's private index, merged
-// with what is already there. A key version's key never changes: one the
-// index holds is kept, so that mail anyone may post to the identity's
-// public key cannot replace it.
-func putIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string, keys memoKeys) error {
+// with what is already there. A key version's key never changes, but
+// anyone may post mail to the identity's public key: of two keys for one
+// version, the index keeps the one the memo's ledger made (keyVouched), so
+// that mail can neither replace a key held nor lock its holder out with
+// one posted ahead of a rotation.
+func (s *Service) putIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string, keys memoKeys) error {
 	have, err := readIndex(ctx, tx, id, memoID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	merged := memoKeys{}
-	maps.Copy(merged, keys)
 	maps.Copy(merged, have)
+	for kv, k := range keys {
+		if old, ok := have[kv]; ok && old != k {
+			if made, err := s.keyVouched(ctx, tx, memoID, kv, k); err != nil {
+				return err
+			} else if !made {
+				continue
+			}
+		}
+		merged[kv] = k
+	}
 	plain, err := json.Marshal(keyEntry{Memo: memoID, Keys: merged.encode()})
 	if err != nil {
 		return err
@@ -292,7 +303,7 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 			var e keyEntry
 			if err := decodeSealed(plain, &e); err == nil && channel.ValidID(e.Memo) {
 				if keys, err := decodeKeys(e.Keys); err == nil {
-					if err := putIndex(ctx, tx, a.id, e.Memo, keys); err != nil {
+					if err := s.putIndex(ctx, tx, a.id, e.Memo, keys); err != nil {
 						return taken, err
 					}
 				}

@@ -434,6 +434,12 @@ func (s *Service) mailRotatedKeys(ctx context.Context, tx store.Tx, a *Actor, u 
 			if err != nil {
 				return err
 			}
+			// Only keys the memo's ledger made go out: a key version
+			// someone wrote into the database, with a roster naming u,
+			// would otherwise have the office mail u every key it holds.
+			if err := s.keysVouched(ctx, tx, rec.ID, rec.KeyVersion, keys); err != nil {
+				return err
+			}
 			var roster channel.Roster
 			if err := openJSON(keys, rec.KeyVersion, rec.ID, "roster", rec.Roster, &roster); err != nil {
 				return err

@@ -153,7 +153,7 @@ func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo
 		if err != nil {
 			return err
 		}
-		if err := putIndex(ctx, tx, a.id, o.rec.ID, o.keys); err != nil {
+		if err := s.putIndex(ctx, tx, a.id, o.rec.ID, o.keys); err != nil {
 			return err
 		}
 		for _, u := range codrafters {
@@ -185,13 +185,18 @@ func (s *Service) participants(ctx context.Context, tx store.Tx, field string, n
 	} else if err != nil {
 		return nil, err
 	}
+	refused := func(u *store.User) error {
+		return channel.Invalid(field, "%q cannot be asked to draft or sign at present", u.Username)
+	}
 	for _, u := range us {
-		held, err := s.keysHeld(ctx, tx, u)
-		if err != nil {
-			return nil, err
+		// mayFile first: an account without keys yet has none to check.
+		if s.mayFile(u) != nil {
+			return nil, refused(u)
 		}
-		if held || s.mayFile(u) != nil {
-			return nil, channel.Invalid(field, "%q cannot be asked to draft or sign at present", u.Username)
+		if held, err := s.keysHeld(ctx, tx, u); err != nil {
+			return nil, err
+		} else if held {
+			return nil, refused(u)
 		}
 	}
 	return us, nil

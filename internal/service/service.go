@@ -70,6 +70,9 @@ type Service struct {
 	// ledger, vkey the ledger public key it checked is its own (anchor.go).
 	anchors anchorCache
 	vkey    atomic.Pointer[string]
+	// vouched is what this node found the memos' ledgers vouch for of
+	// their keys (vouch.go).
+	vouched vouchCache
 	// follower reads the ledger as it grows for the entries that anchor
 	// keys, so that a row pointed back at an account's earlier anchor is
 	// refused; anchorOf is the key that seals whose keys an entry anchors

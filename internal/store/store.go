@@ -214,6 +214,10 @@ type Tx interface {
 	// MemoLedger returns a memo's history: the leaves about it, oldest
 	// first, except its reads (ReadAction), which grow without bound.
 	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)
+	// MemoLatest returns the index of the latest leaf MemoLedger would
+	// list for the memo, or -1 for none: a cheap sign that its history
+	// grew.
+	MemoLatest(ctx context.Context, memoID string) (int64, error)
 	// MemoReads returns the memo's reads after ledger index after (-1: from
 	// the first), oldest first, at most limit of them.
 	MemoReads(ctx context.Context, memoID string, after int64, limit int) ([]LedgerEntry, error)

@@ -298,6 +298,17 @@ func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry
 	return collect(rows, scanLedgerEntry)
 }
 
+// MemoLatest returns the index of the memo's latest leaf other than its
+// reads, or -1: one step down the ledger_memo index.
+func (t *Tx) MemoLatest(ctx context.Context, memoID string) (int64, error) {
+	var idx sql.NullInt64
+	err := t.row(ctx, `SELECT max(idx) FROM ledger_leaves WHERE memo_id = ? AND action <> '`+store.ReadAction+`'`, memoID).Scan(&idx)
+	if err != nil || !idx.Valid {
+		return -1, err
+	}
+	return idx.Int64, nil
+}
+
 // MemoReads returns a page of the memo's reads, oldest first.
 func (t *Tx) MemoReads(ctx context.Context, memoID string, after int64, limit int) ([]store.LedgerEntry, error) {
 	if limit <= 0 {

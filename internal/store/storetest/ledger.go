@@ -194,6 +194,15 @@ func testLedger(t *testing.T, s store.Store) {
 				got, err := tx.MemoLedger(ctx, c.memo)
 				check(t, err)
 				sameEntries(t, got, c.want)
+				latest, err := tx.MemoLatest(ctx, c.memo)
+				check(t, err)
+				want := int64(-1)
+				if len(c.want) > 0 {
+					want = c.want[len(c.want)-1].Index
+				}
+				if latest != want {
+					t.Errorf("MemoLatest(%s) = %d, want %d, the last of MemoLedger's", c.memo, latest, want)
+				}
 			})
 		})
 	}

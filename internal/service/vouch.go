@@ -1,0 +1,173 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"strconv"
+	"sync"
+
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// keysVouched refuses, as tampering, a memo key that the memo's own ledger
+// does not vouch for, or a memo whose key version is not the newest one
+// its ledger made. age proves nothing about who wrapped a key, so without
+// this anyone who writes the database could wrap a key of their own to the
+// office's public key (or mail it to an author), as a new version or in
+// place of the first, with a roster and text sealed under it, and read
+// what the office and the authors write next; or put the version back to
+// one a removed reader holds.
+//
+// Every key version is made with an entry whose detail is sealed under
+// it: the first by the memo's creation (memo.create, an author's event,
+// whose detail names the author), each later one by the office's removal
+// of a reader (memo.revoke, rotate). A key that opens that detail is the
+// one made; the newest version made is the highest such removal's (the
+// detail's version is kept in the clear beside it, and the leaf commits to
+// the detail by hash). Someone who writes the database would now need
+// entries in the ledger too, which the memo's history shows its authors
+// and the office, and which the witnesses' checkpoints keep.
+//
+// A node remembers what it vouched for (vouchCache), so that opening a
+// memo again reads its history only when that grew since (MemoLatest), or
+// its keys or version moved.
+func (s *Service) keysVouched(ctx context.Context, tx store.Tx, memoID string, current int, keys memoKeys) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	latest, err := tx.MemoLatest(ctx, memoID)
+	if err != nil {
+		return err
+	}
+	if s.vouched.covers(memoID, current, latest, keys) {
+		return nil
+	}
+	made, newest, err := s.madeKeys(ctx, tx, memoID, keys)
+	if err != nil {
+		return err
+	}
+	for kv := range keys {
+		if !made[kv] {
+			return s.unvouched(memoID, kv, "no entry of the memo's ledger made it")
+		}
+	}
+	if current != newest {
+		return s.unvouched(memoID, current, "the memo's ledger made version "+strconv.Itoa(newest)+" last")
+	}
+	s.vouched.put(memoID, current, latest, keys)
+	return nil
+}
+
+// keyVouched reports whether key is the one the memo's ledger made as
+// version kv: for a key mailed to an author that differs from the one
+// their index holds.
+func (s *Service) keyVouched(ctx context.Context, tx store.Tx, memoID string, kv int, key vault.Key) (bool, error) {
+	made, _, err := s.madeKeys(ctx, tx, memoID, memoKeys{kv: key})
+	return made[kv], err
+}
+
+// madeKeys reads the memo's ledger for the versions of keys it made (whose
+// making entry's detail opens under them), and the newest version made.
+func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, keys memoKeys) (made map[int]bool, newest int, err error) {
+	entries, err := tx.MemoLedger(ctx, memoID)
+	if err != nil {
+		return nil, 0, err
+	}
+	// A removal filed under another memo would hide the version it made.
+	if len(entries) > 0 {
+		bad, err := tx.MemoLeafFiledElsewhere(ctx, memoID, entries[0].Index)
+		if err != nil {
+			return nil, 0, err
+		}
+		if bad >= 0 {
+			s.tampered.Store(true)
+			return nil, 0, errInternal("ledger entry %d of memo %s is filed elsewhere", bad, memoID)
+		}
+	}
+	made, newest = map[int]bool{}, 1
+	for _, e := range entries {
+		if len(e.Detail) < 4 {
+			continue
+		}
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil {
+			return nil, 0, errInternal("ledger leaf %d: %w", e.Index, err)
+		}
+		kv := int(binary.BigEndian.Uint32(e.Detail))
+		switch {
+		case l.Action == "memo.create" && kv == 1:
+		case l.Action == "memo.revoke" && kv > 1:
+			newest = max(newest, kv)
+		default:
+			continue
+		}
+		var d readersStep
+		if _, held := keys[kv]; held && !made[kv] && openDetail(keys, memoID, l, e.Detail, &d) {
+			made[kv] = true
+		}
+	}
+	return made, newest, nil
+}
+
+func (s *Service) unvouched(memoID string, kv int, why string) error {
+	s.tampered.Store(true)
+	s.log.Error("a memo key its ledger does not vouch for: refused; find who wrote the memo's row, its access rows or mail", "memo", memoID, "key_version", kv, "problem", why)
+	return errInternal("memo %s: key version %d: %s", memoID, kv, why)
+}
+
+// vouchCache remembers, per memo, the version a node found newest, the
+// memo's latest entry then, and the hashes of the keys its ledger vouched
+// for. It holds no key. An entry holds while the memo's history has no
+// entry after that one: a rotation on any node appends one, and moving one
+// of its entries elsewhere changes the latest or is caught on the next
+// reading (madeKeys). It is bounded: when full it starts again.
+type vouchCache struct {
+	mu sync.Mutex
+	m  map[string]vouchedKeys
+}
+
+type vouchedKeys struct {
+	newest int
+	latest int64
+	keys   map[int][32]byte
+}
+
+const vouchCacheSize = 20_000
+
+func keyHash(k vault.Key) [32]byte { return sha256.Sum256(k[:]) }
+
+// covers reports whether every key in keys, and current as the newest
+// version, were vouched for before.
+func (c *vouchCache) covers(memoID string, current int, latest int64, keys memoKeys) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[memoID]
+	if !ok || v.newest != current || v.latest != latest {
+		return false
+	}
+	for kv, k := range keys {
+		if h, ok := v.keys[kv]; !ok || h != keyHash(k) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *vouchCache) put(memoID string, newest int, latest int64, keys memoKeys) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= vouchCacheSize {
+		c.m = make(map[string]vouchedKeys)
+	}
+	v := c.m[memoID]
+	if v.newest != newest || v.latest != latest || v.keys == nil {
+		v = vouchedKeys{newest: newest, latest: latest, keys: make(map[int][32]byte, len(keys))}
+	}
+	for kv, k := range keys {
+		v.keys[kv] = keyHash(k)
+	}
+	c.m[memoID] = v
+}
