@@ -227,6 +227,19 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 			} else {
 				t.acknowledged["late"]++
 			}
+		case channel.Returned, channel.Withdrawn:
+			// Ended without the office's answer: a deadline that passed
+			// before the end was missed, however the memo ended, or a
+			// return weeks late would take the miss out of the figures.
+			// One that had not come due was owed no more.
+			if late, due := missedBefore(f.AcknowledgedAt, f.EndedAt, f.AcknowledgeBy); due && late {
+				t.acknowledged["late"]++
+			} else if due {
+				t.acknowledged["on_time"]++
+			}
+			if f.AcknowledgedAt > 0 && f.RepliedAt == 0 && f.EndedAt > f.ReplyBy {
+				t.replied["late"]++
+			}
 		}
 		switch channel.State(f.State) {
 		case channel.Replied, channel.Closed:
@@ -250,6 +263,19 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 		}
 	}
 	return t
+}
+
+// missedBefore judges a deadline for a memo that ended at end: whether it
+// was owed (done, or come due before the end) and whether it was missed
+// (done after it, or not done by then).
+func missedBefore(done, end, deadline int64) (late, due bool) {
+	switch {
+	case done > 0:
+		return done > deadline, true
+	case end > deadline:
+		return true, true
+	}
+	return false, false
 }
 
 func overdue(now, deadline int64) string {

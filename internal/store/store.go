@@ -520,6 +520,7 @@ type MemoFacts struct {
 	SubmittedAt    int64
 	AcknowledgedAt int64
 	RepliedAt      int64
+	EndedAt        int64 // closed, withdrawn or returned; 0 while open
 	AcknowledgeBy  int64
 	ReplyBy        int64
 	ReplyLatest    int64

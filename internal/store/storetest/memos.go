@@ -594,6 +594,9 @@ func testMemoFacts(t *testing.T, s store.Store) {
 		m := newMemo(id)
 		m.State, m.SubmittedAt = state, submitted
 		m.AcknowledgedAt, m.RepliedAt, m.AuthorsCount = submitted+1, submitted+2, len(id)
+		if state == "closed" {
+			m.EndedAt = submitted + 3
+		}
 		return m
 	}
 	ms := []*store.Memo{
@@ -605,7 +608,7 @@ func testMemoFacts(t *testing.T, s store.Store) {
 	}
 	createMemos(t, s, ms...)
 	facts := func(m *store.Memo) store.MemoFacts {
-		return store.MemoFacts{State: m.State, SubmittedAt: m.SubmittedAt, AcknowledgedAt: m.AcknowledgedAt, RepliedAt: m.RepliedAt,
+		return store.MemoFacts{State: m.State, SubmittedAt: m.SubmittedAt, AcknowledgedAt: m.AcknowledgedAt, RepliedAt: m.RepliedAt, EndedAt: m.EndedAt,
 			AcknowledgeBy: m.AcknowledgeBy, ReplyBy: m.ReplyBy, ReplyLatest: m.ReplyLatest, AuthorsCount: m.AuthorsCount}
 	}
 	for _, c := range []struct {
