@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/dissent-channel/dissent/internal/api"
 	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
@@ -132,6 +135,129 @@ func FuzzCreateMemo(f *testing.F) {
 		}
 		if m.Title != in.Title || m.Body != in.Body || m.Marking != in.Marking || m.State != "draft" || m.Revision != 1 || len(m.Authors) != 1+len(in.Codrafters) {
 			t.Fatalf("%q created %+v", body, m)
+		}
+	})
+}
+
+// FuzzQueryNumbers sends any text as the whole numbers the ledger and
+// figures routes read from the query (index, size, from, to, year), as an
+// auditor, through the handler: never a 5xx; text that is not a whole
+// number is a 400 naming the first such parameter; a number is answered
+// 200 exactly when it is in range for a ledger of the size it has, with
+// what was asked for, and 422 otherwise.
+func FuzzQueryNumbers(f *testing.F) {
+	e := newEnv(f, storetest.OpenSQLite(f))
+	e.user("auditor", false, "auditor")
+	token := e.token("auditor")
+	db, ok := e.h.Store.(*sqlstore.DB)
+	if !ok {
+		f.Fatalf("store %T", e.h.Store)
+	}
+	var n int64
+	if err := db.Raw().QueryRowContext(e.h.Ctx, `SELECT COUNT(*) FROM ledger_leaves`).Scan(&n); err != nil {
+		f.Fatal(err)
+	}
+	if n < 2 {
+		f.Fatalf("a ledger of %d entries", n)
+	}
+	routes := []struct {
+		path  string
+		names []string
+	}{
+		{"/api/v1/ledger/proof", []string{"index"}},
+		{"/api/v1/ledger/proof", []string{"index", "size"}},
+		{"/api/v1/ledger/consistency", []string{"from", "to"}},
+		{"/api/v1/stats", []string{"year"}},
+		{"/api/v1/stats/csv", []string{"year"}},
+	}
+	num := func(i int64) string { return strconv.FormatInt(i, 10) }
+	for route, c := range [][2]string{
+		{"0", ""}, {num(n - 1), ""}, {num(n), ""}, {"-1", ""}, {"x", ""}, {"", ""}, {"+1", ""}, {"0x1", ""},
+		{"0", num(n)}, {"0", "1"}, {"1", "1"}, {"0", "0"}, {"0", num(n + 1000)}, {"x", "1"}, {"1", "x"}, {"x", "y"},
+		{"1", num(n)}, {"1", "1"}, {"0", "1"}, {num(n), num(n - 1)}, {"9223372036854775807", "9223372036854775807"}, {"1", "9223372036854775808"},
+		{"2026", ""}, {"1970", ""}, {"9998", ""}, {"10000", ""}, {"-9223372036854775808", ""}, {"1e3", ""}, {" 2026", ""},
+		{"2026", ""}, {"4294969322", ""},
+	} {
+		f.Add(uint8(min(route/8, 4)), c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, route uint8, a, b string) {
+		r := routes[int(route)%len(routes)]
+		q := url.Values{}
+		vals := []string{a, b}
+		for i, name := range r.names {
+			q.Set(name, vals[i])
+		}
+		req := httptest.NewRequest("GET", r.path+"?"+q.Encode(), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		e.mux.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("%s?%s: %d %s\nlog:\n%s", r.path, q.Encode(), w.Code, w.Body, e.log.Bytes())
+		}
+		// The numbers as the route should read them; the first that is
+		// not one is the one a 400 names.
+		var nums []int64
+		malformed := ""
+		for i, name := range r.names {
+			v, err := strconv.ParseInt(vals[i], 10, 64)
+			if err != nil && malformed == "" {
+				malformed = name
+			}
+			nums = append(nums, v)
+		}
+		if w.Code != http.StatusOK {
+			var p api.Problem
+			if w.Header().Get("Content-Type") != "application/problem+json" || json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Status != w.Code {
+				t.Fatalf("%s?%s: %d answered without a problem document: %s", r.path, q.Encode(), w.Code, w.Body)
+			}
+			if malformed != "" {
+				if w.Code != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != malformed {
+					t.Fatalf("%s?%s: %d %+v, want 400 naming %s", r.path, q.Encode(), w.Code, p, malformed)
+				}
+				return
+			}
+		} else if malformed != "" {
+			t.Fatalf("%s?%s: 200, but %s is not a whole number", r.path, q.Encode(), malformed)
+		}
+		var want bool
+		switch r.path {
+		case "/api/v1/ledger/proof":
+			size := n
+			if len(nums) == 2 {
+				size = nums[1]
+			}
+			want = 0 <= nums[0] && nums[0] < size && size <= n
+		case "/api/v1/ledger/consistency":
+			want = 1 <= nums[0] && nums[0] <= nums[1] && nums[1] <= n
+		default:
+			want = 1971 <= nums[0] && nums[0] <= service.MaxStatsYear
+		}
+		if w.Code != map[bool]int{true: http.StatusOK, false: http.StatusUnprocessableEntity}[want] {
+			t.Fatalf("%s?%s (a ledger of %d entries): %d %s", r.path, q.Encode(), n, w.Code, w.Body)
+		}
+		if !want {
+			return
+		}
+		switch r.path {
+		case "/api/v1/ledger/proof", "/api/v1/ledger/consistency":
+			var p service.Proof
+			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+				t.Fatal(err)
+			}
+			if r.path == "/api/v1/ledger/proof" && (p.Index != nums[0] || p.Size != map[bool]int64{true: nums[len(nums)-1], false: n}[len(nums) == 2] || p.Leaf == "") {
+				t.Fatalf("%s?%s: %+v", r.path, q.Encode(), p)
+			}
+		case "/api/v1/stats":
+			var st struct {
+				Year int64 `json:"year"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || st.Year != nums[0] {
+				t.Fatalf("%s?%s: the figures of %d (%v)", r.path, q.Encode(), st.Year, err)
+			}
+		case "/api/v1/stats/csv":
+			if cd := w.Header().Get("Content-Disposition"); !strings.Contains(cd, `"dissent-figures-`+num(nums[0])+`.csv"`) {
+				t.Fatalf("%s?%s: %s", r.path, q.Encode(), cd)
+			}
 		}
 	})
 }

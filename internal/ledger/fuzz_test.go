@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -279,6 +280,266 @@ func FuzzVerifyConsistency(f *testing.F) {
 		}
 		if (err == nil) != want {
 			t.Fatalf("VerifyConsistency(%d → %d, flips %d %d, %d hashes) = %v, want accepted %v", m, k, flipOld, flipNew, len(proof), err, want)
+		}
+	})
+}
+
+// sigLines returns the signature lines of a note (those after the blank
+// line), or nil for text that is not one.
+func sigLines(msg []byte) []string {
+	_, sigs, ok := bytes.Cut(msg, []byte("\n\n"))
+	if !ok {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(sigs), "\n"), "\n")
+}
+
+// FuzzAddCosignatures feeds AddCosignatures the notes that auditors post
+// to POST /api/v1/ledger/cosignatures, against a stored checkpoint with
+// none or one witness's cosignature. A note it refuses changes nothing; a
+// note it accepts was the ledger's own over the stored text, and the
+// result keeps every stored signature line, adds only the named
+// witnesses' (each once), opens with all the keys, stays within
+// MaxCheckpointSize, and taking the same note again adds nothing.
+func FuzzAddCosignatures(f *testing.F) {
+	const origin = "dissent.example/ledger"
+	skey, vkey := fuzzKeys(f, origin, 1)
+	w1s, w1v := fuzzKeys(f, "oig.example", 2)
+	w2s, w2v := fuzzKeys(f, "ombuds.example", 3)
+	strangerS, _ := fuzzKeys(f, "stranger.example", 4)
+	forgerS, _ := fuzzKeys(f, origin, 5) // the ledger's name, another key
+	witnesses := []string{w1v, w2v}
+	root := tlog.RecordHash([]byte("seven"))
+	stored, err := SignCheckpoint(skey, origin, 7, root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cosign := func(msg []byte, wskey string) []byte {
+		out, err := Cosign(msg, wskey, vkey)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return out
+	}
+	storedW1 := cosign(stored, w1s) // a stored checkpoint one witness already cosigned
+	fork, err := SignCheckpoint(skey, origin, 7, tlog.RecordHash([]byte("another seven")))
+	if err != nil {
+		f.Fatal(err)
+	}
+	forged, err := SignCheckpoint(forgerS, origin, 7, root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, withW1 := range []bool{false, true} {
+		f.Add(withW1, stored)
+		f.Add(withW1, cosign(stored, w1s))
+		f.Add(withW1, cosign(stored, w2s))
+		f.Add(withW1, cosign(cosign(stored, w2s), w1s))
+		f.Add(withW1, cosign(stored, strangerS))
+		f.Add(withW1, cosign(fork, w1s))
+		f.Add(withW1, append(slices.Clone(forged), cosign(stored, w1s)[len(stored):]...))
+		f.Add(withW1, append(cosign(stored, w2s), cosign(stored, w2s)[len(stored):]...))
+	}
+	f.Add(false, []byte("\xff"))
+	f.Fuzz(func(t *testing.T, withW1 bool, msg []byte) {
+		base := stored
+		if withW1 {
+			base = storedW1
+		}
+		keep, msgCopy := slices.Clone(base), slices.Clone(msg)
+		ws := slices.Clone(witnesses)
+		before, err := OpenCheckpoint(base, vkey, w1v, w2v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, cp, added, err := AddCosignatures(base, msg, vkey, ws)
+		if !bytes.Equal(base, keep) || !bytes.Equal(msg, msgCopy) || !slices.Equal(ws, witnesses) {
+			t.Fatalf("AddCosignatures changed its arguments")
+		}
+		if err != nil {
+			if out != nil || added != nil {
+				t.Fatalf("refused (%v), yet returned %q, added %v", err, out, added)
+			}
+			if !errors.Is(err, ErrBadCheckpoint) && !errors.Is(err, ErrTampered) {
+				t.Fatalf("refused with %v, neither ErrBadCheckpoint nor ErrTampered", err)
+			}
+			if err.Error() == "" {
+				t.Fatal("an error without a message")
+			}
+			return
+		}
+		// Only the ledger's own note over the stored text is taken.
+		offered, err := OpenCheckpoint(msg, vkey)
+		if err != nil {
+			t.Fatalf("accepted %q, which does not open with the ledger key: %v", msg, err)
+		}
+		if offered.Origin != before.Origin || offered.Size != before.Size || offered.Root != before.Root {
+			t.Fatalf("accepted a note of %+v for the stored %+v", offered, before)
+		}
+		if len(out) > MaxCheckpointSize {
+			t.Fatalf("merged note of %d bytes", len(out))
+		}
+		again, err := OpenCheckpoint(out, vkey, w1v, w2v)
+		if err != nil {
+			t.Fatalf("the merged note does not open: %v\n%s", err, out)
+		}
+		if !slices.Equal(again.Signers, cp.Signers) || again.Origin != cp.Origin || again.Size != cp.Size || again.Root != cp.Root {
+			t.Fatalf("returned %+v for a note that opens as %+v", cp, again)
+		}
+		if cp.Size != before.Size || cp.Root != before.Root || !bytes.HasPrefix(out, []byte(checkpointBody(cp.Origin, cp.Size, cp.Root)+"\n")) {
+			t.Fatalf("the merged note is of another tree: %+v\n%s", cp, out)
+		}
+		outLines := sigLines(out)
+		for _, l := range sigLines(base) {
+			if !slices.Contains(outLines, l) {
+				t.Fatalf("the stored signature line %q was dropped:\n%s", l, out)
+			}
+		}
+		// Signers: the stored ones, then those added, each once, all known.
+		want := append(slices.Clone(before.Signers), added...)
+		slices.Sort(want)
+		got := slices.Clone(cp.Signers)
+		slices.Sort(got)
+		if !slices.Equal(got, want) || len(slices.Compact(got)) != len(cp.Signers) {
+			t.Fatalf("stored signers %v, added %v; the merged note's: %v", before.Signers, added, cp.Signers)
+		}
+		for _, name := range added {
+			if name == origin || slices.Contains(before.Signers, name) {
+				t.Fatalf("added %q, which had signed already (%v)", name, before.Signers)
+			}
+		}
+		// Nothing more comes of the same note.
+		twice, _, more, err := AddCosignatures(out, msg, vkey, witnesses)
+		if err != nil || len(more) != 0 || !bytes.Equal(twice, out) {
+			t.Fatalf("the same note again: %v, added %v\n%s\nthen\n%s", err, more, out, twice)
+		}
+	})
+}
+
+// FuzzCosignAfter is what a witness's `dissent ledger cosign --state`
+// reads from a server: a checkpoint, its own last one (as it keeps it, a
+// file anyone with the disk may have changed) and a consistency proof.
+// Every note the ledger key signed here is a checkpoint of an honest tree
+// or of a fork of it; CosignAfter must cosign exactly the checkpoints that
+// extend the last, with the one true proof, and the cosigned note must
+// open with the ledger's and the witness's keys.
+func FuzzCosignAfter(f *testing.F) {
+	const origin = "dissent.example/ledger"
+	const n = 8
+	ctx := context.Background()
+	skey, vkey := fuzzKeys(f, origin, 1)
+	wskey, wvkey := fuzzKeys(f, "witness.example", 2)
+	honest, fork := new(MemStorage), new(MemStorage)
+	appendN(f, honest, 0, n)
+	appendN(f, fork, 0, 1)
+	appendN(f, fork, 100, 1) // the fork's history differs from the second leaf
+	appendN(f, fork, 2, n-2)
+	trees := map[string]Storage{"honest": honest, "fork": fork}
+	type signed struct {
+		tree string
+		size int64
+	}
+	whose := map[tlog.Hash]signed{} // root → the tree and size it is of
+	sign := func(tree string, size int64) []byte {
+		root, err := TreeHash(ctx, trees[tree], size)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if _, ok := whose[root]; !ok {
+			whose[root] = signed{tree, size}
+		}
+		msg, err := SignCheckpoint(skey, origin, size, root)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return msg
+	}
+	join := func(p tlog.TreeProof) []byte {
+		var b []byte
+		for _, h := range p {
+			b = append(b, h[:]...)
+		}
+		return b
+	}
+	prove := func(tree string, m, k int64) tlog.TreeProof {
+		p, err := ProveConsistency(ctx, trees[tree], m, k)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return p
+	}
+	at0, at3, at7, at8 := sign("honest", 0), sign("honest", 3), sign("honest", 7), sign("honest", 8)
+	forked7, forked8 := sign("fork", 7), sign("fork", 8)
+	cosigned7, err := Cosign(at7, wskey, vkey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(at3, []byte(nil), []byte(nil))
+	f.Add(at7, at3, join(prove("honest", 3, 7)))
+	f.Add(at8, at3, join(prove("honest", 3, 8)))
+	f.Add(at8, at7, join(prove("honest", 7, 8)))
+	f.Add(at7, at7, []byte(nil))
+	f.Add(at7, at0, []byte(nil))
+	f.Add(cosigned7, at3, join(prove("honest", 3, 7)))
+	f.Add(at7, cosigned7, []byte(nil))
+	f.Add(forked8, forked7, join(prove("fork", 7, 8)))
+	f.Add(at7, at3, []byte(nil))                     // a larger tree without a proof
+	f.Add(forked7, at3, join(prove("fork", 3, 7)))   // a fork, with its own proof
+	f.Add(forked7, at3, join(prove("honest", 3, 7))) // a fork, with the honest proof
+	f.Add(forked7, at7, []byte(nil))                 // another tree of the same size
+	f.Add(at3, at7, []byte(nil))                     // a rollback
+	f.Add(at7, []byte("\xff"), []byte(nil))
+	f.Fuzz(func(t *testing.T, msg, last, proofBytes []byte) {
+		if len(last) == 0 {
+			last = nil // the witness's first checkpoint
+		}
+		proof := make(tlog.TreeProof, len(proofBytes)/tlog.HashSize)
+		for i := range proof {
+			copy(proof[i][:], proofBytes[i*tlog.HashSize:])
+		}
+		msgCopy, lastCopy := slices.Clone(msg), slices.Clone(last)
+		out, err := CosignAfter(msg, wskey, vkey, last, proof)
+		if !bytes.Equal(msg, msgCopy) || !bytes.Equal(last, lastCopy) {
+			t.Fatal("CosignAfter changed its arguments")
+		}
+
+		// What CosignAfter should do, from the trees the notes are of.
+		want := true
+		cur, err1 := OpenCheckpoint(msg, vkey)
+		if err1 != nil {
+			want = false
+		} else if last != nil {
+			prev, err2 := OpenCheckpoint(last, vkey)
+			p, c := whose[prev.Root], whose[cur.Root]
+			switch {
+			case err2 != nil, prev.Size > cur.Size:
+				want = false
+			case prev.Size == 0: // every tree extends the empty one
+				want = len(proof) == 0
+			case prev.Size == cur.Size:
+				want = prev.Root == cur.Root && len(proof) == 0
+			default:
+				want = p.tree == c.tree && slices.Equal(proof, prove(c.tree, prev.Size, cur.Size))
+			}
+		}
+		if (err == nil) != want {
+			t.Fatalf("CosignAfter = %v, want accepted %v (proof of %d hashes)\nmsg:\n%s\nlast:\n%s", err, want, len(proof), msg, last)
+		}
+		if err != nil {
+			if out != nil {
+				t.Fatalf("refused (%v), yet returned %q", err, out)
+			}
+			if !errors.Is(err, ErrBadCheckpoint) && !errors.Is(err, ErrBadProof) {
+				t.Fatalf("refused with %v, neither ErrBadCheckpoint nor ErrBadProof", err)
+			}
+			return
+		}
+		cp, err := OpenCheckpoint(out, vkey, wvkey)
+		if err != nil || !slices.Equal(cp.Signers, []string{origin, "witness.example"}) {
+			t.Fatalf("the cosigned note opens as %+v, %v\n%s", cp, err, out)
+		}
+		if cp.Size != cur.Size || cp.Root != cur.Root || len(out) > MaxCheckpointSize {
+			t.Fatalf("cosigned %+v (%d bytes) for %+v", cp, len(out), cur)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // FuzzDecodeCursor feeds page cursors as any client may send them: each is
@@ -78,6 +80,46 @@ func FuzzDeviceOf(f *testing.F) {
 			if _, ok := s.deviceOf(other, made); ok {
 				t.Fatalf("a token made for %+v passes for %+v", u, other)
 			}
+		}
+	})
+}
+
+// FuzzParsePasswordHash feeds the stored form of a password verifier
+// (params$salt$verifier, as hashPassword writes it), which sign-in reads
+// from the database: no input panics; one that parses has in-range
+// parameters spelled as String spells them, parts no longer than itself,
+// and its canonical spelling parses to the same parts; one that does not
+// yields no salt or verifier.
+func FuzzParsePasswordHash(f *testing.F) {
+	b64 := base64.RawStdEncoding
+	salt, verifier := b64.EncodeToString([]byte("0123456789abcdef")), b64.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	for _, p := range []vault.PasswordParams{vault.TestPasswordParams(), vault.DefaultPasswordParams()} {
+		f.Add(p.String() + "$" + salt + "$" + verifier)
+	}
+	f.Add(vault.TestPasswordParams().String() + "$" + b64.EncodeToString(dummySalt) + "$")
+	f.Add(vault.TestPasswordParams().String() + "$" + salt + "=$" + verifier)
+	f.Add("argon2id$t=02$m=19456$p=1$" + salt + "$" + verifier)
+	f.Add("argon2id$t=1$m=4294967296$p=256$$")
+	f.Add("$$")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, stored string) {
+		params, s, v, err := parsePasswordHash(stored)
+		if err != nil {
+			if s != nil || v != nil {
+				t.Fatalf("parsePasswordHash(%q) failed (%v), yet gave salt %x, verifier %x", stored, err, s, v)
+			}
+			return
+		}
+		if p, err := vault.ParsePasswordParams(params.String()); err != nil || p != params {
+			t.Fatalf("parsePasswordHash(%q) gave parameters %+v, which do not parse back: %+v, %v", stored, params, p, err)
+		}
+		if !strings.HasPrefix(stored, params.String()+"$") || len(s)+len(v) > len(stored) {
+			t.Fatalf("parsePasswordHash(%q) = %+v, salt %x, verifier %x", stored, params, s, v)
+		}
+		canonical := params.String() + "$" + b64.EncodeToString(s) + "$" + b64.EncodeToString(v)
+		p2, s2, v2, err := parsePasswordHash(canonical)
+		if err != nil || p2 != params || !bytes.Equal(s2, s) || !bytes.Equal(v2, v) {
+			t.Fatalf("%q parses, but its canonical spelling %q gives %+v, %x, %x, %v", stored, canonical, p2, s2, v2, err)
 		}
 	})
 }

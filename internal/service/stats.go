@@ -170,14 +170,19 @@ var (
 	}{{"1", 1, 1}, {"2-5", 2, 5}, {"6-20", 6, 20}, {"21-50", 21, 50}, {"51+", 51, math.MaxInt}}
 )
 
+// MaxStatsYear is the last year YearStats answers for.
+const MaxStatsYear = 9998
+
 // YearStats computes the figures of memos submitted in year (in the
 // office's time zone). Auditors, the office and administrators may ask.
 func (s *Service) YearStats(ctx context.Context, a *Actor, year int) (*Stats, error) {
 	if !a.Has(channel.RoleAuditor) && !a.Has(channel.RoleOffice) && !a.Has(channel.RoleAdmin) {
 		return nil, channel.Errorf(channel.EFORBIDDEN, "figures are for auditors, the office and administrators")
 	}
-	if year < 1971 || year > 9999 {
-		return nil, channel.Invalid("year", "year must be between 1971 and 9999")
+	// The last: the figures name 1 January of the year after (when the
+	// signer bands come), which must be a year of four digits.
+	if year < 1971 || year > MaxStatsYear {
+		return nil, channel.Invalid("year", "year must be between 1971 and %d", MaxStatsYear)
 	}
 	loc := s.cfg.Calendar.Location()
 	from, to := time.Date(year, 1, 1, 0, 0, 0, 0, loc), time.Date(year+1, 1, 1, 0, 0, 0, 0, loc)

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -119,6 +120,48 @@ func FuzzParsePasswordParams(f *testing.F) {
 		}
 		if !p.valid() || p.String() != s {
 			t.Fatalf("ParsePasswordParams(%q) = %+v", s, p)
+		}
+	})
+}
+
+// FuzzParsePublicBox feeds the age recipients that public keys are stored
+// and sealed to as: only the canonical, lower-case spelling of 32 bytes is
+// accepted, which the sealing code's own reading of it (bech32Data,
+// newX25519Recipient) takes as the same key.
+func FuzzParsePublicBox(f *testing.F) {
+	box := kaIdentity(f).Public().Box
+	f.Add(box)
+	f.Add("age1s5s0qzvfxzn4gayt0hwtg0hhtgxm7wsdycup4a8t5j5ca25mfe4qt4hs7q")
+	f.Add(strings.ToUpper(box))
+	f.Add(box[:len(box)-1] + "q")
+	f.Add("age1")
+	f.Add("age1pq1xyz")
+	f.Add(kaIdentity(f).box.String())
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ParsePublicBox(s)
+		r, rerr := parseRecipient(s)
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("ParsePublicBox(%q) = %v, parseRecipient %v", s, err, rerr)
+		}
+		if err != nil {
+			if err != ErrRecipient || r != nil {
+				t.Fatalf("ParsePublicBox(%q) = %v, want ErrRecipient", s, err)
+			}
+			return
+		}
+		data := bech32Data(s)
+		if len(s) != 62 || !strings.HasPrefix(s, "age1") || strings.ToLower(s) != s || len(data) != 32 || bech32Encode("age", data) != s {
+			t.Fatalf("ParsePublicBox accepted %q, not the canonical spelling of a 32-byte key (%x)", s, data)
+		}
+		if r.String() != s {
+			t.Fatalf("ParsePublicBox accepted %q, which age spells %q", s, r.String())
+		}
+		if _, err := newX25519Recipient(s); err != nil {
+			t.Fatalf("ParsePublicBox accepted %q, which cannot be sealed to: %v", s, err)
+		}
+		if ParsePublicBox(strings.ToUpper(s)) == nil {
+			t.Fatalf("%q accepted in upper case too", s)
 		}
 	})
 }

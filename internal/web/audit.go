@@ -28,7 +28,7 @@ type figuresData struct {
 // yearParam reads ?year=, defaulting to this year in the office's zone.
 func (h *handler) yearParam(r *http.Request) int {
 	y, err := strconv.Atoi(r.URL.Query().Get("year"))
-	if err != nil || y < 1971 || y > 9999 {
+	if err != nil || y < 1971 || y > service.MaxStatsYear {
 		y = h.svc.Now().In(h.loc).Year()
 	}
 	return y
