@@ -15,6 +15,7 @@ import (
 	"github.com/dissent-channel/dissent/internal/config"
 	"github.com/dissent-channel/dissent/internal/jobs"
 	"github.com/dissent-channel/dissent/internal/notify"
+	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
@@ -208,6 +209,53 @@ func TestOneRefusedMessageHoldsBackNoOneElse(t *testing.T) {
 		}
 		if got["p1@example.test"] != 0 {
 			t.Errorf("p1 received %d", got["p1@example.test"])
+		}
+	})
+}
+
+// TestQueuedMailFollowsTheAccount: e-mails wait in the outbox
+// while the mail server is down. Meanwhile an administrator corrects
+// office2's address (the old one was wrong: someone else's mailbox, a
+// private address) and disables p1 (who left). When the server is back,
+// the queued notices go to the address the row copied at queue time and to
+// the disabled account: a person who no longer holds the account, or a
+// mailbox that was never theirs, was told that a memo arrived, its
+// deadline and its link (review helper-47). The claim now reads the
+// account as it stands.
+func TestQueuedMailFollowsTheAccount(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		w := e.worker("node-a", nil, 0)
+		t0 := ny(2026, 11, 24, 10, 0)
+		e.Clock.Set(t0)
+		e.mail.Stop()
+		e.submit(t, "Filed while the mail server is down")
+		e.tick(t, w) // fails: the mail server is down
+
+		addr, yes := "office2.new@example.test", true
+		if _, err := e.Svc.UpdateUser(e.Ctx, e.Admin, "office2", service.UserUpdate{Email: &addr}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.UpdateUser(e.Ctx, e.Admin, "p1", service.UserUpdate{Disabled: &yes}); err != nil {
+			t.Fatal(err)
+		}
+		e.mail.Restart()
+		for _, d := range []time.Duration{time.Minute, 3 * time.Minute, 10 * time.Minute, time.Hour} {
+			e.Clock.Set(t0.Add(d))
+			e.tick(t, w)
+		}
+		for _, m := range e.mail.Messages() {
+			for _, to := range m.To {
+				switch to {
+				case "office2@example.test":
+					if strings.Contains(m.Subject, "e-mail address was changed") {
+						continue // told at the old address by design
+					}
+					t.Errorf("a notice went to office2's old address after the administrator changed it (subject %q)", m.Subject)
+				case "p1@example.test":
+					t.Errorf("a notice went to p1 after the account was disabled (subject %q)", m.Subject)
+				}
+			}
 		}
 	})
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -216,13 +217,76 @@ func (s *Service) ClaimMail(ctx context.Context, lease time.Duration, limit int)
 	err := s.inTx(ctx, true, func(tx store.Tx) error {
 		now := s.now()
 		ns, err := tx.ClaimMail(ctx, micros(now), micros(now.Add(lease)), limit)
+		if err != nil || len(ns) == 0 {
+			return err
+		}
+		users, err := recipientsOf(ctx, tx, ns)
+		if err != nil {
+			return err
+		}
 		for _, n := range ns {
-			out = append(out, OutgoingMail{ID: n.ID, Attempt: n.Attempts, To: n.Email, Kind: n.Kind, MemoID: n.MemoID,
+			to, why := mailTo(n, users[n.UserID])
+			if why != "" {
+				if err := tx.MailFailed(ctx, n.ID, n.Attempts, micros(now), true, why); err != nil {
+					return err
+				}
+				continue
+			}
+			out = append(out, OutgoingMail{ID: n.ID, Attempt: n.Attempts, To: to, Kind: n.Kind, MemoID: n.MemoID,
 				DueAt: fromMicros(n.DueAt), CreatedAt: fromMicros(n.CreatedAt)})
 		}
-		return err
+		return nil
 	})
 	return out, err
+}
+
+// recipientsOf reads the accounts a batch of e-mails goes to, by id.
+func recipientsOf(ctx context.Context, tx store.Tx, ns []*store.Notification) (map[string]*store.User, error) {
+	var ids []string
+	for _, n := range ns {
+		if !slices.Contains(ids, n.UserID) {
+			ids = append(ids, n.UserID)
+		}
+	}
+	out := make(map[string]*store.User, len(ids))
+	us, err := tx.UsersByIDs(ctx, ids)
+	if errors.Is(err, store.ErrNotFound) {
+		// One is gone: the others still get their mail.
+		for _, id := range ids {
+			if u, err := tx.UserByID(ctx, id); err == nil {
+				out[id] = u
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		}
+		return out, nil
+	} else if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		out[u.ID] = u
+	}
+	return out, nil
+}
+
+// mailTo is the address a queued e-mail goes to as its account stands
+// now, not when it was queued (an address an administrator corrected
+// meanwhile was someone else's, perhaps), or why it goes nowhere: a memo's
+// notice to an account disabled since (its person left). Notices about the
+// account itself still go, so that a takeover is seen, and the one saying
+// the address changed goes to the old address, as meant.
+func mailTo(n *store.Notification, u *store.User) (to, why string) {
+	switch {
+	case u == nil:
+		return "", "the account is gone"
+	case n.Kind == KindEmailChanged:
+		return n.Email, ""
+	case u.Disabled && n.MemoID != "":
+		return "", "the account was disabled"
+	case u.Email == "":
+		return "", "the account has no e-mail address"
+	}
+	return u.Email, ""
 }
 
 // MailSent records that m was handed to the mail server, with its audit
