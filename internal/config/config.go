@@ -274,6 +274,9 @@ func (c *Config) Check() error {
 		errs = append(errs, err)
 	}
 	if perr == nil && err == nil {
+		if err := withinProfile(channel.Profiles[p.Name], p, cal); err != nil {
+			errs = append(errs, err)
+		}
 		if err := deadlinesInOrder(p, cal); err != nil {
 			errs = append(errs, err)
 		}
@@ -398,6 +401,37 @@ func (c *Config) Profile() (channel.Profile, error) {
 		p.Holidays = c.Channel.Holidays
 	}
 	return p, nil
+}
+
+// withinProfile checks, for a year of submissions (one a day), that the
+// deployment's deadlines come no later than its profile's: those are the
+// most the profile's rules allow (the EU Directive's 7 days and 3 months,
+// the Foreign Affairs Manual's 60 working days at the latest, the NRC's
+// 120 days), and the reminders and escalations follow the deadlines set,
+// so a longer one would let a breach of the rules pass unflagged. A
+// deployment may answer sooner.
+func withinProfile(base, p channel.Profile, cal *workdays.Calendar) error {
+	day := time.Date(2027, 1, 1, 10, 0, 0, 0, cal.Location())
+	for range 365 {
+		b, d := base.Deadlines(cal, day), p.Deadlines(cal, day)
+		for _, c := range []struct {
+			setting string
+			rule    channel.Rule
+			got     time.Time
+			most    time.Time
+		}{
+			{"acknowledge", p.Acknowledge, d.AcknowledgeBy, b.AcknowledgeBy},
+			{"reply", p.Reply, d.ReplyBy, b.ReplyBy},
+			{"reply_latest", p.ReplyLatest, d.ReplyLatest, b.ReplyLatest},
+		} {
+			if c.got.After(c.most) {
+				return fmt.Errorf("channel.%s %q: for a memo submitted on %s it falls due %s, later than the %s profile allows (%s): a deployment may shorten its deadlines, not lengthen them",
+					c.setting, c.rule, day.Format(time.DateOnly), c.got.Format(time.DateOnly), base.Name, c.most.Format(time.DateOnly))
+			}
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+	return nil
 }
 
 // deadlinesInOrder checks, for a year of submissions (one a day), that

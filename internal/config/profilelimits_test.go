@@ -1,0 +1,30 @@
+package config_test
+
+import "testing"
+
+// TestEUProfileKeepsTheDirectivesLimits: the EU profile is the
+// Whistleblower Directive's internal channel, whose Article 9 sets legal
+// maxima: acknowledgment within 7 days, feedback within 3 months. A
+// deployment under that profile that overrides them to 30 days and 12
+// months passes `config check`, and every memo then carries deadlines the
+// law does not allow, while the channel still calls itself the Directive's
+// (the reminders and escalations fire only after the unlawful deadlines, so
+// a breach of the real ones is never flagged) (review helper-47). No
+// deployment may lengthen its profile's deadlines now; it may shorten them.
+func TestEUProfileKeepsTheDirectivesLimits(t *testing.T) {
+	for _, over := range []string{
+		"acknowledge = \"30 days\"\n",
+		"acknowledge = \"7 workdays\"\n", // 7 working days is 9 to 11 calendar days
+		"reply = \"12 months\"\n",
+	} {
+		if _, err := load(t, "[channel]\nprofile = \"eu-2019-1937\"\n"+over); err == nil {
+			t.Errorf("the EU profile with %q passes config check: deadlines beyond Directive 2019/1937 Art. 9(1)(b)/(f)", over)
+		}
+	}
+	if _, err := load(t, "[channel]\nprofile = \"eu-2019-1937\"\nacknowledge = \"5 days\"\nreply = \"2 months\"\n"); err != nil {
+		t.Errorf("shorter deadlines under the EU profile refused: %v", err)
+	}
+	if _, err := load(t, "[channel]\nreply_latest = \"61 workdays\"\n"); err == nil {
+		t.Error("the State profile's latest reply lengthened past 60 working days passes config check")
+	}
+}
