@@ -138,8 +138,16 @@ func countKind(ns []Notice, kind string) int {
 	return n
 }
 
+// answeredShown is how long an author's bell shows that the office
+// acknowledged, replied to or returned their memo.
+const answeredShown = 30 * 24 * time.Hour
+
 // waiting works out, from the caller's own keys, the signatures asked of
-// them and their stale drafts. Nothing it finds is written anywhere.
+// them, their stale drafts, and the office's answers to their memos of the
+// last answeredShown: the acknowledgement and the feedback the EU
+// Directive owes the reporting person, and the State channel's reply.
+// Nothing it finds is written anywhere, or e-mailed: a stored notice or
+// an e-mail would tie the author to the memo.
 func (s *Service) waiting(ctx context.Context, a *Actor) ([]Notice, error) {
 	out := []Notice{}
 	if a.id == nil || !a.Has(channel.RoleMember) {
@@ -167,7 +175,7 @@ func (s *Service) waiting(ctx context.Context, a *Actor) ([]Notice, error) {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		recs, err := tx.ListMemos(ctx, store.MemoFilter{IDs: ids, States: []string{string(channel.Draft), string(channel.Circulating)}, Limit: len(ids)})
+		recs, err := tx.ListMemos(ctx, store.MemoFilter{IDs: ids, Limit: len(ids)})
 		if err != nil {
 			return err
 		}
@@ -181,6 +189,12 @@ func (s *Service) waiting(ctx context.Context, a *Actor) ([]Notice, error) {
 			if o.rel != relAuthor {
 				continue
 			}
+			if !channel.State(o.rec.State).Editable() {
+				if n, ok := answered(o.rec, now); ok {
+					out = append(out, n)
+				}
+				continue
+			}
 			since := fromMicros(o.rec.UpdatedAt)
 			switch {
 			case o.author.Kind == channel.KindSigner && !o.author.Signed(o.rec.Revision):
@@ -192,6 +206,28 @@ func (s *Service) waiting(ctx context.Context, a *Actor) ([]Notice, error) {
 		return nil
 	})
 	return out, err
+}
+
+// answered is the office's latest answer to a submitted memo, if it came
+// within answeredShown of now.
+func answered(m *store.Memo, now time.Time) (Notice, bool) {
+	var kind string
+	var at int64
+	switch {
+	case m.RepliedAt > 0:
+		kind, at = KindReplied, m.RepliedAt
+	case channel.State(m.State) == channel.Returned && m.EndedAt > 0:
+		kind, at = KindReturned, m.EndedAt
+	case m.AcknowledgedAt > 0:
+		kind, at = KindAcknowledged, m.AcknowledgedAt
+	default:
+		return Notice{}, false
+	}
+	when := fromMicros(at)
+	if now.Sub(when) > answeredShown {
+		return Notice{}, false
+	}
+	return Notice{Kind: kind, MemoID: m.ID, At: when}, true
 }
 
 // OutgoingMail is an e-mail the outbox holds for a node to send. It carries

@@ -76,8 +76,13 @@ const (
 	KindDistributed = "memo.distributed" // a principal: a memo was distributed to you
 	KindSignPending = "sign.pending"     // an author: your signature is asked (worked out, never stored)
 	KindDraftStale  = "draft.stale"      // a drafter: your draft is untouched (worked out, never stored)
-	kindRemind      = "remind."          // + deadline: office, before the deadline
-	kindOverdue     = "overdue."         // + deadline: escalation contacts and office, after it
+	// An author: the office acknowledged, replied to or returned your
+	// memo, within the last answeredShown (worked out, never stored).
+	KindAcknowledged = "memo.acknowledged"
+	KindReplied      = "memo.replied"
+	KindReturned     = "memo.returned"
+	kindRemind       = "remind."  // + deadline: office, before the deadline
+	kindOverdue      = "overdue." // + deadline: escalation contacts and office, after it
 
 	// Account notices go to the account's own user, by e-mail too when
 	// the deployment sends e-mail, so that someone taking an account over
