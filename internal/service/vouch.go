@@ -76,17 +76,10 @@ func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, keys
 	if err != nil {
 		return nil, 0, err
 	}
-	// A removal filed under another memo would hide the version it made.
-	if len(entries) > 0 {
-		bad, err := tx.MemoLeafFiledElsewhere(ctx, memoID, entries[0].Index)
-		if err != nil {
-			return nil, 0, err
-		}
-		if bad >= 0 {
-			s.tampered.Store(true)
-			return nil, 0, errInternal("ledger entry %d of memo %s is filed elsewhere", bad, memoID)
-		}
-	}
+	// A removal filed under another memo in the database would hide the
+	// version it made; the scan that finds one reads the ledger from the
+	// memo's first entry on (MemoLeafFiledElsewhere), too much for every
+	// opening, and is left to a rotation and the ledger's self-check.
 	made, newest = map[int]bool{}, 1
 	for _, e := range entries {
 		if len(e.Detail) < 4 {
