@@ -36,6 +36,23 @@ func (r *refuseOne) Send(ctx context.Context, m *notify.Message) error {
 	return r.real.Send(ctx, m)
 }
 
+// sixHoursOfMail has the worker poll every minute for six hours from t0,
+// and counts the messages the mail server took, by recipient.
+func sixHoursOfMail(t *testing.T, e *env, w *jobs.Worker, t0 time.Time) map[string]int {
+	t.Helper()
+	for now := t0; now.Before(t0.Add(6 * time.Hour)); now = now.Add(time.Minute) {
+		e.Clock.Set(now)
+		e.tick(t, w)
+	}
+	got := map[string]int{}
+	for _, m := range e.mail.Messages() {
+		for _, to := range m.To {
+			got[to]++
+		}
+	}
+	return got
+}
+
 // TestOneFullMailboxHoldsBackNoOneElse: one principal's mailbox is full.
 // Every other person's notices, sent by a mail server that is up, still go
 // out. (The worker took a per-recipient refusal for "the server is down"
@@ -49,18 +66,7 @@ func TestOneFullMailboxHoldsBackNoOneElse(t *testing.T) {
 		for i := range 5 {
 			e.submit(t, fmt.Sprintf("memo %d", i)) // 5 × (office, office2, p1, p2)
 		}
-		w := e.worker("node-a", &refuseOne{real: e.mailer, addr: "p1@example.test"}, 0)
-		// The node polls every minute for six hours.
-		for now := t0; now.Before(t0.Add(6 * time.Hour)); now = now.Add(time.Minute) {
-			e.Clock.Set(now)
-			e.tick(t, w)
-		}
-		got := map[string]int{}
-		for _, m := range e.mail.Messages() {
-			for _, to := range m.To {
-				got[to]++
-			}
-		}
+		got := sixHoursOfMail(t, e, e.worker("node-a", &refuseOne{real: e.mailer, addr: "p1@example.test"}, 0), t0)
 		for _, to := range []string{"office@example.test", "office2@example.test", "p2@example.test"} {
 			if got[to] != 5 {
 				t.Errorf("%s received %d of its 5 notices in six hours; the mail server was up all along (p1's full mailbox held them back)", to, got[to])
@@ -191,17 +197,7 @@ func TestOneRefusedMessageHoldsBackNoOneElse(t *testing.T) {
 			e.submit(t, fmt.Sprintf("memo %d", i)) // 5 × (office, office2, p1, p2)
 		}
 		e.mail.RefuseMessagesTo("p1@example.test", &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Delivery not authorized, message refused"})
-		w := e.worker("node-a", e.mailer, 0)
-		for now := t0; now.Before(t0.Add(6 * time.Hour)); now = now.Add(time.Minute) {
-			e.Clock.Set(now)
-			e.tick(t, w)
-		}
-		got := map[string]int{}
-		for _, m := range e.mail.Messages() {
-			for _, to := range m.To {
-				got[to]++
-			}
-		}
+		got := sixHoursOfMail(t, e, e.worker("node-a", e.mailer, 0), t0)
 		for _, to := range []string{"office@example.test", "office2@example.test", "p2@example.test"} {
 			if got[to] != 5 {
 				t.Errorf("%s received %d of its 5 notices in six hours; the server refused only p1's messages", to, got[to])

@@ -4,13 +4,9 @@ package service_test
 // used (helper-43), fixed since; its comment says what went wrong before.
 
 import (
-	"crypto/rand"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/dissent-channel/dissent/internal/channel"
 
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
@@ -67,34 +63,7 @@ func TestSubstitutedMemoKeyIsNotTrusted(t *testing.T) {
 	m, _ := d.Submitted(alice, "a memo the administrator may not read")
 	db := st.(*sqlstore.DB)
 	raw := db.Raw()
-
-	// What the administrator reads from the database.
-	var officeBox string
-	if err := raw.QueryRowContext(d.Ctx, db.Rebind(`SELECT value FROM settings WHERE name = ?`), "office.public").Scan(&officeBox); err != nil {
-		t.Fatal(err)
-	}
-	var kv int
-	if err := raw.QueryRowContext(d.Ctx, db.Rebind(`SELECT key_version FROM memos WHERE id = ?`), m.ID).Scan(&kv); err != nil {
-		t.Fatal(err)
-	}
-	next := kv + 1
-
-	// What the administrator writes.
-	evil, _ := vault.NewKey()
-	wrapped, err := vault.WrapKey(officeBox, evil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nonce := make([]byte, 32)
-	rand.Read(nonce)
-	roster, _ := json.Marshal(channel.Roster{Authors: []channel.Author{{
-		UserID: mallory.User.ID, Username: "mallory", DisplayName: "Display mallory", Kind: channel.KindDrafter, Nonce: nonce,
-	}}})
-	forged := vault.Seal(evil, vault.AD("memo", m.ID, "roster", strconv.Itoa(next)), roster)
-	execSQL(t, db, `UPDATE memos SET key_version = ?, roster = ? WHERE id = ?`, next, forged, m.ID)
-	execSQL(t, db, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at)
-		SELECT memo_id, grantee, ?, ?, added_by, reason, standing, added_at FROM access WHERE memo_id = ? AND grantee = 'group:office' AND key_version = ?`,
-		next, wrapped, m.ID, kv)
+	evil := plantVersion(t, d, db, m.ID, mallory)
 
 	// The office goes on with its work.
 	office := d.SignIn("office")
