@@ -127,7 +127,7 @@ var german = map[string]string{
 	"No unread notifications": "Keine ungelesenen Benachrichtigungen",
 	"What needs your attention. A notice never shows a memo's title or text: open the memo to read it.": "Was Ihre Aufmerksamkeit braucht. Ein Hinweis zeigt nie den Titel oder Text einer Eingabe: Öffnen Sie die Eingabe, um sie zu lesen.",
 	"Waiting for you as an author": "Wartet auf Sie als Verfasser",
-	"Worked out from your own keys each time you look; never stored, mailed or seen by anyone else. Each one goes away once it is done.": "Bei jedem Aufruf aus Ihren eigenen Schlüsseln ermittelt; nie gespeichert, nie gemailt und für niemanden sonst sichtbar. Jeder Punkt verschwindet, sobald er erledigt ist.",
+	"Worked out from your own keys each time you look; never stored, mailed or seen by anyone else. Each one goes away once it is done; the office's answers to your memos, after 30 days.": "Bei jedem Aufruf aus Ihren eigenen Schlüsseln ermittelt; nie gespeichert, nie gemailt und für niemanden sonst sichtbar. Jeder Punkt verschwindet, sobald er erledigt ist; die Antworten der Stelle auf Ihre Eingaben nach 30 Tagen.",
 	"Open the memo":    "Eingabe öffnen",
 	"Notices":          "Hinweise",
 	"Mark all as read": "Alle als gelesen markieren",
