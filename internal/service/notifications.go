@@ -66,7 +66,7 @@ func (s *Service) Notifications(ctx context.Context, a *Actor, limit int) (*Bell
 	if limit < 1 || limit > 200 {
 		return nil, channel.Invalid("limit", "limit must be a number from 1 to 200")
 	}
-	waiting, err := s.waiting(ctx, a)
+	waiting, err := s.waiting(ctx, a, true)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (s *Service) Notifications(ctx context.Context, a *Actor, limit int) (*Bell
 // UnreadCount is the number the bell shows: unread stored notices and
 // signatures asked of the caller.
 func (s *Service) UnreadCount(ctx context.Context, a *Actor) (int, error) {
-	waiting, err := s.waiting(ctx, a)
+	waiting, err := s.waiting(ctx, a, false)
 	if err != nil {
 		return 0, err
 	}
@@ -147,8 +147,12 @@ const answeredShown = 30 * 24 * time.Hour
 // last answeredShown: the acknowledgement and the feedback the EU
 // Directive owes the reporting person, and the State channel's reply.
 // Nothing it finds is written anywhere, or e-mailed: a stored notice or
-// an e-mail would tie the author to the memo.
-func (s *Service) waiting(ctx context.Context, a *Actor) ([]Notice, error) {
+// an e-mail would tie the author to the memo. The count on every page
+// (answers false) looks at drafts and memos in circulation only; the
+// answers, which it does not count, only the bell's page works out, and
+// only from memos the office answered lately (answered), before opening
+// any.
+func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice, error) {
 	out := []Notice{}
 	if a.id == nil || !a.Has(channel.RoleMember) {
 		return out, nil
@@ -175,11 +179,18 @@ func (s *Service) waiting(ctx context.Context, a *Actor) ([]Notice, error) {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		recs, err := tx.ListMemos(ctx, store.MemoFilter{IDs: ids, Limit: len(ids)})
+		f := store.MemoFilter{IDs: ids, States: []string{string(channel.Draft), string(channel.Circulating)}, Limit: len(ids)}
+		if answers {
+			f.States = nil
+		}
+		recs, err := tx.ListMemos(ctx, f)
 		if err != nil {
 			return err
 		}
 		for _, rec := range recs {
+			if _, ok := answered(rec, now); !ok && !channel.State(rec.State).Editable() {
+				continue
+			}
 			o, err := s.openMemo(ctx, tx, a, rec.ID, false)
 			if errors.Is(err, channel.ErrNotFound) {
 				continue

@@ -204,13 +204,17 @@ func (s *Service) YearStats(ctx context.Context, a *Actor, year int) (*Stats, er
 // tally is the raw counts before suppression.
 type tally struct {
 	states, bands, awaitingAck, acknowledged, awaitingReply, replied map[string]int
-	workdays                                                         []int     // receipt to reply, per replied memo
-	days                                                             []float64 // the same in calendar days
+	// endedAck and endedReply judge the deadlines of memos returned or
+	// withdrawn after they came due (merged in when those states show).
+	endedAck, endedReply map[string]int
+	workdays             []int     // receipt to reply, per replied memo
+	days                 []float64 // the same in calendar days
 }
 
 func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally {
 	t := tally{states: map[string]int{}, bands: map[string]int{}, awaitingAck: map[string]int{},
-		acknowledged: map[string]int{}, awaitingReply: map[string]int{}, replied: map[string]int{}}
+		acknowledged: map[string]int{}, awaitingReply: map[string]int{}, replied: map[string]int{},
+		endedAck: map[string]int{}, endedReply: map[string]int{}}
 	nowUS := micros(now)
 	for _, f := range facts {
 		t.states[f.State]++
@@ -238,12 +242,18 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 			// return weeks late would take the miss out of the figures.
 			// One that had not come due was owed no more.
 			if late, due := missedBefore(f.AcknowledgedAt, f.EndedAt, f.AcknowledgeBy); due && late {
-				t.acknowledged["late"]++
+				t.endedAck["late"]++
 			} else if due {
-				t.acknowledged["on_time"]++
+				t.endedAck["on_time"]++
 			}
+			// A reply that came due before the end, never given: judged as
+			// a reply given at the end would be.
 			if f.AcknowledgedAt > 0 && f.RepliedAt == 0 && f.EndedAt > f.ReplyBy {
-				t.replied["late"]++
+				if f.EndedAt <= max(f.ReplyLatest, f.ReplyBy) {
+					t.endedReply["within_latest"]++
+				} else {
+					t.endedReply["late"]++
+				}
 			}
 		}
 		switch channel.State(f.State) {
@@ -337,26 +347,41 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 		return true
 	}
 	sub, ack, rep, clo := string(channel.Submitted), string(channel.Acknowledged), string(channel.Replied), string(channel.Closed)
-
 	st.States = table(statsStates, t.states, true)
+	// Returned and withdrawn memos count in the timeliness tables when a
+	// deadline came due before they ended, so that ending a memo does not
+	// take a missed deadline out of the figures; but only when those
+	// states' counts are shown, or the tables' difference from the states
+	// shown would tell a suppressed count.
+	ackFrom, replyFrom := []string{ack, rep, clo}, []string{rep, clo}
+	if ret, wdr := string(channel.Returned), string(channel.Withdrawn); shownAll(st.States, ret, wdr) {
+		for k, n := range t.endedAck {
+			t.acknowledged[k] += n
+		}
+		for k, n := range t.endedReply {
+			t.replied[k] += n
+		}
+		ackFrom, replyFrom = append(ackFrom, ret, wdr), append(replyFrom, ret, wdr)
+	}
 	bandNames := make([]string, len(signerBands))
 	for i, b := range signerBands {
 		bandNames[i] = b.name
 	}
 	st.SignerBands = table(bandNames, t.bands, true)
 	st.AwaitingAcknowledgement = table(statsAwaiting, t.awaitingAck, shownAll(st.States, sub))
-	st.Acknowledged = table(statsAcknowledged, t.acknowledged, shownAll(st.States, ack, rep, clo))
+	st.Acknowledged = table(statsAcknowledged, t.acknowledged, shownAll(st.States, ackFrom...))
 	st.AwaitingReply = table(statsAwaiting, t.awaitingReply, shownAll(st.States, ack))
-	st.Replied = table(statsReplied, t.replied, shownAll(st.States, rep, clo))
+	st.Replied = table(statsReplied, t.replied, shownAll(st.States, replyFrom...))
 
 	st.Acknowledge = Timeliness{OnTime: st.Acknowledged["on_time"], Late: st.Acknowledged["late"], Pending: st.States[sub]}
 	st.Reply = Timeliness{OnTime: st.Replied["on_time"], WithinLatest: st.Replied["within_latest"],
 		Late: st.Replied["late"], Pending: sum(k, st.States[sub], st.States[ack])}
 
-	if n := st.States[ack].n + st.States[rep].n + st.States[clo].n; n > 0 && shownAll(st.Acknowledged, "on_time") {
+	// Each share is of the memos its table judged.
+	if n := t.acknowledged["on_time"] + t.acknowledged["late"]; n > 0 && shownAll(st.Acknowledged, statsAcknowledged...) {
 		st.AcknowledgedOnTimeShare = share(st.Acknowledged["on_time"].n, n)
 	}
-	if n := len(t.workdays); n > 0 && shownAll(st.Replied, "on_time") {
+	if n := t.replied["on_time"] + t.replied["within_latest"] + t.replied["late"]; n > 0 && shownAll(st.Replied, statsReplied...) {
 		st.RepliedOnTimeShare = share(st.Replied["on_time"].n, n)
 		if shownAll(st.Replied, "within_latest") {
 			st.RepliedByLatestShare = share(st.Replied["on_time"].n+st.Replied["within_latest"].n, n)

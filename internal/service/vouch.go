@@ -76,11 +76,21 @@ func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, keys
 	if err != nil {
 		return nil, 0, err
 	}
-	// A removal filed under another memo in the database would hide the
-	// version it made; the scan that finds one reads the ledger from the
-	// memo's first entry on (MemoLeafFiledElsewhere), too much for every
-	// opening, and is left to a rotation and the ledger's self-check.
-	made, newest = map[int]bool{}, 1
+	// A removal re-filed in the database as one of the memo's reads would
+	// be missing here, and with it the version it made: the memo's reads
+	// are checked for it (an index range, read only when the memo's
+	// history grew). One re-filed under another memo would take a scan of
+	// the ledger from the memo's first entry on (MemoLeafFiledElsewhere),
+	// too much for an opening: the versions this node saw made stand
+	// (vouchCache.floor), and a rotation or the ledger's self-check finds
+	// the rest.
+	if bad, err := tx.MemoMisfiledRead(ctx, memoID); err != nil {
+		return nil, 0, err
+	} else if bad >= 0 {
+		s.tampered.Store(true)
+		return nil, 0, errInternal("ledger entry %d of memo %s is filed as a read", bad, memoID)
+	}
+	made, newest = map[int]bool{}, max(1, s.vouched.floorOf(memoID))
 	for _, e := range entries {
 		if len(e.Detail) < 4 {
 			continue
@@ -114,12 +124,18 @@ func (s *Service) unvouched(memoID string, kv int, why string) error {
 // vouchCache remembers, per memo, the version a node found newest, the
 // memo's latest entry then, and the hashes of the keys its ledger vouched
 // for. It holds no key. An entry holds while the memo's history has no
-// entry after that one: a rotation on any node appends one, and moving one
-// of its entries elsewhere changes the latest or is caught on the next
-// reading (madeKeys). It is bounded: when full it starts again.
+// entry after that one: a rotation on any node appends one, and moving the
+// latest elsewhere changes it, so the next opening reads the history again
+// (madeKeys), where a version set back below the floor, or a removal
+// re-filed as a read, is refused. It is bounded: when full it starts again.
 type vouchCache struct {
 	mu sync.Mutex
 	m  map[string]vouchedKeys
+	// floor is, per memo rotated, the newest key version this node found
+	// made: it never goes down, so that entries hidden from the memo's
+	// history afterwards cannot set the memo back to an older version
+	// here.
+	floor map[string]int
 }
 
 type vouchedKeys struct {
@@ -149,9 +165,22 @@ func (c *vouchCache) covers(memoID string, current int, latest int64, keys memoK
 	return true
 }
 
+// floorOf is the newest version this node found made for memoID, or 0.
+func (c *vouchCache) floorOf(memoID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.floor[memoID]
+}
+
 func (c *vouchCache) put(memoID string, newest int, latest int64, keys memoKeys) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if newest > 1 && newest > c.floor[memoID] {
+		if c.floor == nil || len(c.floor) >= vouchCacheSize {
+			c.floor = make(map[string]int)
+		}
+		c.floor[memoID] = newest
+	}
 	if c.m == nil || len(c.m) >= vouchCacheSize {
 		c.m = make(map[string]vouchedKeys)
 	}

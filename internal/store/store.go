@@ -214,6 +214,10 @@ type Tx interface {
 	// MemoLedger returns a memo's history: the leaves about it, oldest
 	// first, except its reads (ReadAction), which grow without bound.
 	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)
+	// MemoMisfiledRead returns the index of a leaf filed as one of the
+	// memo's reads that is not a read, or -1: a leaf so re-filed would be
+	// missing from MemoLedger. It reads the memo's reads.
+	MemoMisfiledRead(ctx context.Context, memoID string) (int64, error)
 	// MemoLatest returns the index of the latest leaf MemoLedger would
 	// list for the memo, or -1 for none: a cheap sign that its history
 	// grew.

@@ -298,6 +298,19 @@ func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry
 	return collect(rows, scanLedgerEntry)
 }
 
+// MemoMisfiledRead returns the index of a leaf filed as one of the memo's
+// reads whose encoding is not a read's, or -1.
+func (t *Tx) MemoMisfiledRead(ctx context.Context, memoID string) (int64, error) {
+	holds := `instr(data, ?) > 0`
+	if t.db.d.Numbered {
+		holds = `position(?::bytea in data) > 0`
+	}
+	var idx int64
+	err := t.row(ctx, `SELECT COALESCE(MIN(idx), -1) FROM ledger_leaves WHERE memo_id = ? AND action = '`+store.ReadAction+`' AND NOT (`+holds+`)`,
+		memoID, []byte(`,"action":"`+store.ReadAction+`",`)).Scan(&idx)
+	return idx, err
+}
+
 // MemoLatest returns the index of the memo's latest leaf other than its
 // reads, or -1: one step down the ledger_memo index.
 func (t *Tx) MemoLatest(ctx context.Context, memoID string) (int64, error) {

@@ -439,9 +439,21 @@ func testLeafIndex(t *testing.T, s store.Store) {
 		})
 		return bad
 	}
+	misfiledRead := func(memo string) int64 {
+		var bad int64
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			var err error
+			bad, err = tx.MemoMisfiledRead(ctx, memo)
+			check(t, err)
+		})
+		return bad
+	}
 	for _, m := range []string{"m1", "m2", "m"} {
 		if bad := elsewhere(m); bad != -1 {
 			t.Errorf("%s's leaves, filed as written: %d filed elsewhere", m, bad)
+		}
+		if bad := misfiledRead(m); bad != -1 {
+			t.Errorf("%s's reads, filed as written: %d not a read", m, bad)
 		}
 	}
 	for _, c := range []struct {
@@ -463,6 +475,11 @@ func testLeafIndex(t *testing.T, s store.Store) {
 			check(t, err)
 			if bad := mismatch(); bad != c.idx {
 				t.Errorf("mismatch at %d, want %d", bad, c.idx)
+			}
+			if c.set == `action = '`+store.ReadAction+`'` {
+				if bad := misfiledRead(c.memo); bad != c.idx {
+					t.Errorf("%s's leaf filed as a read: MemoMisfiledRead %d, want %d", c.memo, bad, c.idx)
+				}
 			}
 			if c.memo != "" {
 				if bad := elsewhere(c.memo); bad != c.idx {

@@ -1,0 +1,183 @@
+package service_test
+
+// Each test here proves a finding of the review (helper-48) of edd86c8 and
+// 2b6ae16 (vouching for memo keys), 4a5b57c (the author's bell) and
+// 014a529 (figures for returned and withdrawn memos), fixed since: a
+// removal re-filed as a read is found (MemoMisfiledRead) and a version a
+// node saw made stands (vouchCache.floor); the count on every page opens
+// no submitted memo; a share is of the memos its table judged.
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/sqlstore"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+)
+
+// TestRollbackByRefilingTheRemovalLeafIsRefused: 2b6ae16 took out the scan for
+// a memo leaf filed elsewhere, so madeKeys finds the newest key version
+// from the memo_id and action COLUMNS of ledger_leaves, which no hash
+// covers. A database writer undoes the office's removal of p2 exactly as
+// in TestKeyVersionRolledBackIsRefused, and in addition relabels the
+// memo.revoke leaf's action column as a read (one UPDATE) and drops the
+// office's version-2 wraps. keysVouched then sees a memo whose ledger
+// "made" version 1 last: the office's reply is sealed under version 1,
+// which p2 holds, and p2 reads it. The ledger self-check, which would
+// notice the relabelled leaf, runs only at start or when an auditor asks;
+// the cache's comment ("moving one of its entries elsewhere ... is caught
+// on the next reading (madeKeys)") no longer holds.
+func TestRollbackByRefilingTheRemovalLeafIsRefused(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	db := st.(*sqlstore.DB)
+	alice := d.Member("alice")
+	m, _ := d.Submitted(alice, "read by p1, and by p2 until the office takes p2 off")
+	p2 := d.Principals[1]
+
+	var roster, wrapped []byte
+	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT roster FROM memos WHERE id = ?`), m.ID).Scan(&roster); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT wrapped FROM access WHERE memo_id = ? AND grantee = ? AND key_version = 1`), m.ID, p2.User.ID).Scan(&wrapped); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
+		t.Fatal(err)
+	}
+	// The office opens the memo once after the removal: the node's cache
+	// holds version 2 as the newest.
+	if _, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rolled back, the removal hidden by its action column.
+	execSQL(t, db, `UPDATE ledger_leaves SET action = 'memo.read' WHERE memo_id = ? AND action = 'memo.revoke'`, m.ID)
+	execSQL(t, db, `DELETE FROM access WHERE memo_id = ? AND key_version = 2`, m.ID)
+	execSQL(t, db, `UPDATE memos SET key_version = 1, roster = ? WHERE id = ?`, roster, m.ID)
+	execSQL(t, db, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at) VALUES (?, ?, 1, ?, 'system', NULL, 1, 0)`, m.ID, p2.User.ID, wrapped)
+
+	const secret = "REPLY-WRITTEN-AFTER-P2-WAS-TAKEN-OFF"
+	if _, err := d.Svc.Reply(d.Ctx, d.Office, m.ID, secret); err != nil {
+		t.Logf("the office's reply is refused (as it should be): %v", err)
+		return
+	}
+	var kv int
+	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT key_version FROM items WHERE memo_id = ? AND kind = 'reply'`), m.ID).Scan(&kv); err != nil {
+		t.Fatal(err)
+	}
+	if kv < 2 {
+		t.Errorf("the office's reply, written after p2 was taken off, is sealed under key version %d, which p2 holds", kv)
+	}
+	if got, err := d.Svc.GetMemo(d.Ctx, p2, m.ID); err == nil && got.Reply != nil {
+		t.Errorf("p2, taken off the memo, reads the reply written after: %q", got.Reply.Body)
+	}
+}
+
+// r48Store counts MemoLatest calls (one per memo keysVouched looks at)
+// and MemoLedger calls, on every transaction.
+type r48Store struct {
+	store.Store
+	latest, ledger atomic.Int64
+}
+
+type r48Tx struct {
+	store.Tx
+	s *r48Store
+}
+
+func (s *r48Store) Begin(ctx context.Context, write bool) (store.Tx, error) {
+	tx, err := s.Store.Begin(ctx, write)
+	if err != nil {
+		return tx, err
+	}
+	return &r48Tx{Tx: tx, s: s}, nil
+}
+
+func (t *r48Tx) MemoLatest(ctx context.Context, memoID string) (int64, error) {
+	t.s.latest.Add(1)
+	return t.Tx.MemoLatest(ctx, memoID)
+}
+
+func (t *r48Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry, error) {
+	t.s.ledger.Add(1)
+	return t.Tx.MemoLedger(ctx, memoID)
+}
+
+// TestBellCountOpensNoSubmittedMemo: every web page renders the bell's
+// count (web/view.go fill -> UnreadCount -> waiting), and UnreadCount uses
+// only the signatures asked (KindSignPending). Since 4a5b57c, waiting
+// lists EVERY memo in the author's index, of every state and age, and
+// opens each one (roster unsealed, keysVouched: a MemoLatest query each,
+// and on a cache miss -- every node start, every memo whose history grew
+// -- the memo's whole ledger), to work out answered-notices that
+// UnreadCount throws away. An author with 20 memos behind them pays 20
+// openings on every page they load; before, submitted memos were filtered
+// out in SQL.
+func TestBellCountOpensNoSubmittedMemo(t *testing.T) {
+	st := &r48Store{Store: storetest.OpenSQLite(t)}
+	d := servicetest.NewDeployment(t, st)
+	alice := d.Member("alice")
+	const n = 20
+	for i := range n {
+		m := circulate(t, d, alice, "old memo "+strconv.Itoa(i), true)
+		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Clock.Advance(60 * 24 * time.Hour) // long past the bell's 30 days
+	before := st.latest.Load()
+	if _, err := d.Svc.UnreadCount(d.Ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.latest.Load() - before; got > 0 {
+		t.Errorf("one page's bell count (UnreadCount) vouched for %d memo keys (MemoLatest calls) for an author with %d submitted memos and nothing to sign: O(memos) on every page", got, n)
+	}
+}
+
+// TestAcknowledgedShareAtMostOne: 014a529 counts returned and withdrawn
+// memos in the "acknowledged" table (on_time/late), but the share of
+// acknowledgements on time still divides by the memos acknowledged,
+// replied or closed only (stats.go computeStats). Five memos acknowledged
+// on time and kept, five acknowledged on time and then returned: the
+// figures say 200% of acknowledgements were on time.
+func TestAcknowledgedShareAtMostOne(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := noticeDeployment(t, st)
+	auditor := d.Create("auditor", false, "auditor")
+	alice := d.Member("alice")
+	var ids []string
+	for i := range 10 {
+		m := circulate(t, d, alice, "memo "+strconv.Itoa(i), true)
+		if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	d.Clock.Advance(time.Hour)
+	for _, id := range ids {
+		if _, err := d.Svc.Acknowledge(d.Ctx, d.Office, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids[5:] {
+		if _, err := d.Svc.Return(d.Ctx, d.Office, id, "Not a policy matter."); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats, err := d.Svc.YearStats(d.Ctx, auditor, 2026)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := stats.AcknowledgedOnTimeShare; s != nil && *s > 1 {
+		t.Errorf("the share of acknowledgements on time is %v (more than all of them): the numerator counts the returned memos, the denominator does not", *s)
+	}
+}
+
+var _ = service.BoxMine
