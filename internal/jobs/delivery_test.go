@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -254,4 +255,39 @@ func TestQueuedMailFollowsTheAccount(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRefusalOfAllOurMailBacksOffTheBatch: a filter refuses every message
+// from us at the end of DATA (our sender fails its DMARC check, say). One
+// such refusal is about its message, but messages to two people refused
+// in a row are about us: the rest of the batch waits, as for a server
+// that fails, rather than each message costing the server a session,
+// batch after batch (review helper-48).
+func TestRefusalOfAllOurMailBacksOffTheBatch(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		t0 := ny(2026, 11, 24, 10, 0)
+		e.Clock.Set(t0)
+		for i := range 5 {
+			e.submit(t, fmt.Sprintf("memo %d", i)) // 20 e-mails
+		}
+		e.mail.Refuse("DATA", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "DMARC policy: rejected"})
+		tries := &countingSender{real: e.mailer}
+		w := e.worker("node-a", tries, 0)
+		e.tick(t, w)
+		if n := tries.n.Load(); n != 2 {
+			t.Errorf("a tick tried %d e-mails against a filter refusing all our mail, want 2 and the rest backed off", n)
+		}
+	})
+}
+
+// countingSender counts the e-mails handed to the server.
+type countingSender struct {
+	real jobs.Sender
+	n    atomic.Int64
+}
+
+func (c *countingSender) Send(ctx context.Context, m *notify.Message) error {
+	c.n.Add(1)
+	return c.real.Send(ctx, m)
 }

@@ -27,6 +27,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/config"
@@ -192,12 +193,22 @@ func (w *Worker) deliver(ctx context.Context) error {
 		if err != nil || len(batch) == 0 {
 			return err
 		}
+		var refusedTo []string // recipients refused at the end of DATA in a row
 		for i, m := range batch {
 			err := w.send(ctx, m)
 			if ctx.Err() != nil {
 				return nil // stopping: what is claimed and unsent goes out when the lease lapses
 			}
-			if err != nil && !notify.Permanent(err) && !notify.AboutRecipient(err) {
+			// A message refused at the end of DATA is about that message;
+			// messages to two people refused in a row, about us (a filter
+			// refusing our sender's mail), like a server failing.
+			switch {
+			case !notify.RefusedAtEndOfData(err):
+				refusedTo = refusedTo[:0]
+			case !slices.Contains(refusedTo, m.To):
+				refusedTo = append(refusedTo, m.To)
+			}
+			if err != nil && (len(refusedTo) >= 2 || !notify.Permanent(err) && !notify.AboutRecipient(err)) {
 				// The server is down or refusing for now: put the rest of
 				// the batch back with the same back-off rather than knock
 				// on a closed door once per e-mail. A refusal about this

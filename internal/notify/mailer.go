@@ -158,6 +158,15 @@ type recipientError struct{ err error }
 func (e *recipientError) Error() string { return "at RCPT TO: " + e.err.Error() }
 func (e *recipientError) Unwrap() error { return e.err }
 
+// RefusedAtEndOfData reports whether err is the server's permanent refusal
+// of a message at the end of DATA, after it accepted the sender and the
+// recipient.
+func RefusedAtEndOfData(err error) bool {
+	var me *messageError
+	var se *smtp.SMTPError
+	return errors.As(err, &me) && errors.As(err, &se) && se.Code >= 500
+}
+
 // messageError is the server's answer to the end of DATA, once it has
 // accepted the sender and the recipient: a refusal then (a content or
 // policy filter's 5.7.1, a message too large) is about this message.
