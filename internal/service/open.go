@@ -55,8 +55,7 @@ func (o *opened) content(ctx context.Context, tx store.Tx, rev int) (channel.Con
 	if err != nil {
 		return channel.Content{}, nil, err
 	}
-	c, hash, err := o.openRevision(r)
-	return c, hash, err
+	return o.openRevision(r)
 }
 
 // openRevision opens a revision's text, and returns the hash of the text
