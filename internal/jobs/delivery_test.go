@@ -275,8 +275,10 @@ func TestRefusalOfAllOurMailBacksOffTheBatch(t *testing.T) {
 		tries := &countingSender{real: e.mailer}
 		w := e.worker("node-a", tries, 0)
 		e.tick(t, w)
-		if n := tries.n.Load(); n != 2 {
-			t.Errorf("a tick tried %d e-mails against a filter refusing all our mail, want 2 and the rest backed off", n)
+		// The batch's order is by next try and id: the first two people's
+		// messages come within the first six of the twenty (five to each).
+		if n := tries.n.Load(); n < 2 || n > 6 {
+			t.Errorf("a tick tried %d of 20 e-mails against a filter refusing all our mail, want the rest backed off once two people's were refused", n)
 		}
 	})
 }
