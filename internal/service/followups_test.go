@@ -17,7 +17,6 @@ import (
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
-	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
@@ -34,23 +33,8 @@ import (
 // the cache's comment ("moving one of its entries elsewhere ... is caught
 // on the next reading (madeKeys)") no longer holds.
 func TestRollbackByRefilingTheRemovalLeafIsRefused(t *testing.T) {
-	st := storetest.OpenSQLite(t)
-	d := servicetest.NewDeployment(t, st)
-	db := st.(*sqlstore.DB)
-	alice := d.Member("alice")
-	m, _ := d.Submitted(alice, "read by p1, and by p2 until the office takes p2 off")
-	p2 := d.Principals[1]
-
-	var roster, wrapped []byte
-	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT roster FROM memos WHERE id = ?`), m.ID).Scan(&roster); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT wrapped FROM access WHERE memo_id = ? AND grantee = ? AND key_version = 1`), m.ID, p2.User.ID).Scan(&wrapped); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
-		t.Fatal(err)
-	}
+	d, db, r := removedReader(t)
+	m := r.memo
 	// The office opens the memo once after the removal: the node's cache
 	// holds version 2 as the newest.
 	if _, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID); err != nil {
@@ -60,24 +44,9 @@ func TestRollbackByRefilingTheRemovalLeafIsRefused(t *testing.T) {
 	// Rolled back, the removal hidden by its action column.
 	execSQL(t, db, `UPDATE ledger_leaves SET action = 'memo.read' WHERE memo_id = ? AND action = 'memo.revoke'`, m.ID)
 	execSQL(t, db, `DELETE FROM access WHERE memo_id = ? AND key_version = 2`, m.ID)
-	execSQL(t, db, `UPDATE memos SET key_version = 1, roster = ? WHERE id = ?`, roster, m.ID)
-	execSQL(t, db, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at) VALUES (?, ?, 1, ?, 'system', NULL, 1, 0)`, m.ID, p2.User.ID, wrapped)
+	r.rollBack(t, db)
 
-	const secret = "REPLY-WRITTEN-AFTER-P2-WAS-TAKEN-OFF"
-	if _, err := d.Svc.Reply(d.Ctx, d.Office, m.ID, secret); err != nil {
-		t.Logf("the office's reply is refused (as it should be): %v", err)
-		return
-	}
-	var kv int
-	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT key_version FROM items WHERE memo_id = ? AND kind = 'reply'`), m.ID).Scan(&kv); err != nil {
-		t.Fatal(err)
-	}
-	if kv < 2 {
-		t.Errorf("the office's reply, written after p2 was taken off, is sealed under key version %d, which p2 holds", kv)
-	}
-	if got, err := d.Svc.GetMemo(d.Ctx, p2, m.ID); err == nil && got.Reply != nil {
-		t.Errorf("p2, taken off the memo, reads the reply written after: %q", got.Reply.Body)
-	}
+	r.noReplyReachesP2(t, d, db)
 }
 
 // r48Store counts MemoLatest calls (one per memo keysVouched looks at)

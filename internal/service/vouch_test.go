@@ -67,17 +67,24 @@ func plantVersion(t *testing.T, d *servicetest.Deployment, db *sqlstore.DB, memo
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce := make([]byte, 32)
-	rand.Read(nonce)
-	roster, _ := json.Marshal(channel.Roster{Authors: []channel.Author{{
-		UserID: named.User.ID, Username: named.User.Username, DisplayName: named.User.DisplayName, Kind: channel.KindDrafter, Nonce: nonce,
-	}}})
-	forged := vault.Seal(evil, vault.AD("memo", memoID, "roster", strconv.Itoa(next)), roster)
+	forged := forgedRoster(evil, memoID, next, named)
 	execSQL(t, db, `UPDATE memos SET key_version = ?, roster = ? WHERE id = ?`, next, forged, memoID)
 	execSQL(t, db, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at)
 		SELECT memo_id, grantee, ?, ?, added_by, reason, standing, added_at FROM access WHERE memo_id = ? AND grantee = 'group:office' AND key_version = ?`,
 		next, wrapped, memoID, kv)
 	return evil
+}
+
+// forgedRoster is a roster naming named as the memo's only drafter, sealed
+// under evil as key version kv: what a database writer with a key of
+// their own writes.
+func forgedRoster(evil vault.Key, memoID string, kv int, named *service.Actor) []byte {
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	roster, _ := json.Marshal(channel.Roster{Authors: []channel.Author{{
+		UserID: named.User.ID, Username: named.User.Username, DisplayName: named.User.DisplayName, Kind: channel.KindDrafter, Nonce: nonce,
+	}}})
+	return vault.Seal(evil, vault.AD("memo", memoID, "roster", strconv.Itoa(kv)), roster)
 }
 
 // TestConfirmationMailsNoKeyOfAnUnvouchedVersion: mailRotatedKeys, run when
@@ -171,6 +178,62 @@ func TestConfirmationMailsNoKeyOfAnUnvouchedVersion(t *testing.T) {
 	}
 }
 
+// removed is a memo p2 read until the office took p2 off, with what a
+// database writer kept from before: the roster and p2's wrap of version 1.
+type removed struct {
+	memo            *service.Memo
+	p2              *service.Actor
+	roster, wrapped []byte
+}
+
+// removedReader submits a memo, keeps its roster and p2's wrap as a
+// database writer would, and has the office take p2 off (a rotation).
+func removedReader(t *testing.T) (*servicetest.Deployment, *sqlstore.DB, *removed) {
+	t.Helper()
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	db := st.(*sqlstore.DB)
+	r := &removed{p2: d.Principals[1]}
+	r.memo, _ = d.Submitted(d.Member("alice"), "read by p1, and by p2 until the office takes p2 off")
+	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT roster FROM memos WHERE id = ?`), r.memo.ID).Scan(&r.roster); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT wrapped FROM access WHERE memo_id = ? AND grantee = ? AND key_version = 1`), r.memo.ID, r.p2.User.ID).Scan(&r.wrapped); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, r.memo.ID, "p2", "not for p2"); err != nil {
+		t.Fatal(err)
+	}
+	return d, db, r
+}
+
+// rollBack writes back the memo's version 1, its roster of then and p2's
+// wrap.
+func (r *removed) rollBack(t *testing.T, db *sqlstore.DB) {
+	t.Helper()
+	execSQL(t, db, `UPDATE memos SET key_version = 1, roster = ? WHERE id = ?`, r.roster, r.memo.ID)
+	execSQL(t, db, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at) VALUES (?, ?, 1, ?, 'system', NULL, 1, 0)`, r.memo.ID, r.p2.User.ID, r.wrapped)
+}
+
+// noReplyReachesP2 has the office reply, and fails if the reply is sealed
+// under a version p2 holds or p2 reads it.
+func (r *removed) noReplyReachesP2(t *testing.T, d *servicetest.Deployment, db *sqlstore.DB) {
+	t.Helper()
+	const secret = "REPLY-WRITTEN-AFTER-P2-WAS-TAKEN-OFF"
+	if _, err := d.Svc.Reply(d.Ctx, d.Office, r.memo.ID, secret); err == nil {
+		var kv int
+		if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT key_version FROM items WHERE memo_id = ? AND kind = 'reply'`), r.memo.ID).Scan(&kv); err != nil {
+			t.Fatal(err)
+		}
+		if kv < 2 {
+			t.Errorf("the office's reply, written after p2 was taken off, is sealed under key version %d, which p2 holds", kv)
+		}
+	}
+	if got, err := d.Svc.GetMemo(d.Ctx, r.p2, r.memo.ID); err == nil && got.Reply != nil {
+		t.Errorf("p2, taken off the memo, reads the reply written after: %q", got.Reply.Body)
+	}
+}
+
 // TestKeyVersionRolledBackIsRefused: keysVouched checks that every key
 // version held is one a rotation made, but not that the memo's current
 // version (memos.key_version, a column in the clear) is the newest one
@@ -182,43 +245,9 @@ func TestConfirmationMailsNoKeyOfAnUnvouchedVersion(t *testing.T) {
 // memo (its keys 1 and 2 are both vouched) and seals its reply under
 // version 1, which p2 holds: p2 reads the reply, the rotation undone.
 func TestKeyVersionRolledBackIsRefused(t *testing.T) {
-	st := storetest.OpenSQLite(t)
-	d := servicetest.NewDeployment(t, st)
-	db := st.(*sqlstore.DB)
-	alice := d.Member("alice")
-	m, _ := d.Submitted(alice, "read by p1, and by p2 until the office takes p2 off")
-	p2 := d.Principals[1]
-
-	// The database writer's copy from before the removal.
-	var roster, wrapped []byte
-	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT roster FROM memos WHERE id = ?`), m.ID).Scan(&roster); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT wrapped FROM access WHERE memo_id = ? AND grantee = ? AND key_version = 1`), m.ID, p2.User.ID).Scan(&wrapped); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
-		t.Fatal(err)
-	}
-
-	// Rolled back.
-	execSQL(t, db, `UPDATE memos SET key_version = 1, roster = ? WHERE id = ?`, roster, m.ID)
-	execSQL(t, db, `INSERT INTO access (memo_id, grantee, key_version, wrapped, added_by, reason, standing, added_at) VALUES (?, ?, 1, ?, 'system', NULL, 1, 0)`, m.ID, p2.User.ID, wrapped)
-
-	const secret = "REPLY-WRITTEN-AFTER-P2-WAS-TAKEN-OFF"
-	_, err := d.Svc.Reply(d.Ctx, d.Office, m.ID, secret)
-	if err == nil {
-		var kv int
-		if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT key_version FROM items WHERE memo_id = ? AND kind = 'reply'`), m.ID).Scan(&kv); err != nil {
-			t.Fatal(err)
-		}
-		if kv < 2 {
-			t.Errorf("the office's reply, written after p2 was taken off, is sealed under key version %d, which p2 holds", kv)
-		}
-	}
-	if got, err := d.Svc.GetMemo(d.Ctx, p2, m.ID); err == nil && got.Reply != nil {
-		t.Errorf("p2, taken off the memo, reads the reply written after: %q", got.Reply.Body)
-	}
+	d, db, r := removedReader(t)
+	r.rollBack(t, db)
+	r.noReplyReachesP2(t, d, db)
 }
 
 // TestSubstitutedFirstKeyIsNotTrusted: keysVouched vouches for version 1
@@ -248,15 +277,10 @@ func TestSubstitutedFirstKeyIsNotTrusted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce := make([]byte, 32)
-	rand.Read(nonce)
-	roster, _ := json.Marshal(channel.Roster{Authors: []channel.Author{{
-		UserID: mallory.User.ID, Username: "mallory", DisplayName: "Display mallory", Kind: channel.KindDrafter, Nonce: nonce,
-	}}})
 	text, _ := json.Marshal(channel.Content{Title: "I resign", Body: "made up by the administrator", Marking: "UNCLASSIFIED"})
 	head, _ := json.Marshal(map[string]string{"title": "I resign", "marking": "UNCLASSIFIED"})
 	h := vault.ContentHash("I resign", "made up by the administrator", "UNCLASSIFIED")
-	execSQL(t, db, `UPDATE memos SET roster = ? WHERE id = ?`, vault.Seal(evil, vault.AD("memo", m.ID, "roster", "1"), roster), m.ID)
+	execSQL(t, db, `UPDATE memos SET roster = ? WHERE id = ?`, forgedRoster(evil, m.ID, 1, mallory), m.ID)
 	execSQL(t, db, `UPDATE revisions SET sealed = ?, content_hash = ? WHERE memo_id = ? AND revision = 1`,
 		vault.Seal(evil, vault.AD("memo", m.ID, "revision:1", "1"), text), h[:], m.ID)
 	execSQL(t, db, `UPDATE revision_headings SET sealed = ? WHERE memo_id = ? AND revision = 1`,
