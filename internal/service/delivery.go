@@ -148,6 +148,35 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 	return receipt, err
 }
 
+// signSteps returns, by actor commitment, the latest signing step
+// (memo.sign or memo.unsign) of each actor in o's history: those presubmit
+// found, if the memo's latest entry is still the one it read (a step since
+// would be a later entry), or else those in the history read now.
+func signSteps(ctx context.Context, tx store.Tx, o *opened) (map[string]ledger.Leaf, error) {
+	if p := o.pre; p != nil && p.steps != nil && o.latestKnown && p.stepsAt == o.latest {
+		return p.steps, nil
+	}
+	entries, err := o.memoLedger(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return latestSignSteps(entries)
+}
+
+func latestSignSteps(entries []store.LedgerEntry) (map[string]ledger.Leaf, error) {
+	last := map[string]ledger.Leaf{}
+	for _, e := range entries {
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil {
+			return nil, errInternal("ledger leaf %d: %w", e.Index, err)
+		}
+		if l.Action == "memo.sign" || l.Action == "memo.unsign" {
+			last[l.ActorCommit] = l
+		}
+	}
+	return last, nil
+}
+
 // signaturesStand refuses, as tampering, a roster whose co-signatures are
 // not those the memo's ledger last recorded: one holding a signature its
 // signer took back since, or lacking one its signer gave the current
@@ -174,19 +203,9 @@ func (s *Service) signaturesStand(ctx context.Context, tx store.Tx, o *opened, a
 	if len(signed) == 0 {
 		return nil
 	}
-	entries, err := tx.MemoLedger(ctx, o.rec.ID)
+	last, err := signSteps(ctx, tx, o)
 	if err != nil {
 		return err
-	}
-	last := map[string]ledger.Leaf{}
-	for _, e := range entries {
-		l, err := ledger.DecodeLeaf(e.Data)
-		if err != nil {
-			return errInternal("ledger leaf %d: %w", e.Index, err)
-		}
-		if _, ok := signed[l.ActorCommit]; ok && (l.Action == "memo.sign" || l.Action == "memo.unsign") {
-			last[l.ActorCommit] = l
-		}
 	}
 	for commit, says := range signed {
 		l, ok := last[commit]

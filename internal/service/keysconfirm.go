@@ -437,7 +437,7 @@ func (s *Service) mailRotatedKeys(ctx context.Context, tx store.Tx, a *Actor, u 
 			// Only keys the memo's ledger made go out: a key version
 			// someone wrote into the database, with a roster naming u,
 			// would otherwise have the office mail u every key it holds.
-			if err := s.keysVouched(ctx, tx, rec.ID, rec.KeyVersion, keys); err != nil {
+			if err := s.keysVouched(ctx, tx, &opened{rec: rec, keys: keys}); err != nil {
 				return err
 			}
 			var roster channel.Roster

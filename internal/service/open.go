@@ -37,6 +37,28 @@ type opened struct {
 	// listed is the memo's access list as read while opening it in a read
 	// transaction (listWays), nil in a write transaction: see accessList.
 	listed *listWays
+	// history is the memo's ledger as read in a read transaction (see
+	// memoLedger), nil until then.
+	history []store.LedgerEntry
+	// latest is the memo's latest entry that is not a read (MemoLatest),
+	// if latestKnown: keysVouched reads it.
+	latest      int64
+	latestKnown bool
+}
+
+// memoLedger is the memo's history (MemoLedger): in a read transaction
+// read once, the first time it is asked for (vouching the memo's keys,
+// then showing its events, would read the same rows twice), in a write
+// transaction read afresh, since the transaction may have added to it.
+func (o *opened) memoLedger(ctx context.Context, tx store.Tx) ([]store.LedgerEntry, error) {
+	if o.history != nil {
+		return o.history, nil
+	}
+	entries, err := tx.MemoLedger(ctx, o.rec.ID)
+	if err == nil && o.listed != nil {
+		o.history = entries
+	}
+	return entries, err
 }
 
 // accessList is the memo's access list: in a read transaction the one its
@@ -117,7 +139,7 @@ func (s *Service) openMemo(ctx context.Context, tx store.Tx, a *Actor, memoID st
 	}
 	// What a list shows of a memo (its title) is not vouched for; what is
 	// opened to be read or written is (vouch.go).
-	if err := s.keysVouched(ctx, tx, rec.ID, rec.KeyVersion, o.keys); err != nil {
+	if err := s.keysVouched(ctx, tx, o); err != nil {
 		return nil, err
 	}
 	return o, nil

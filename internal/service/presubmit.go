@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/vault"
 )
@@ -25,6 +26,11 @@ import (
 type precomputed struct {
 	verified map[[32]byte]bool
 	wraps    map[[32]byte][]byte
+	// steps are the co-signers' latest signing steps in the memo's
+	// history when its latest entry was stepsAt (signSteps): read here,
+	// they spare the write transaction reading the history again.
+	steps   map[string]ledger.Leaf
+	stepsAt int64
 }
 
 // verify is vault.VerifySignature, remembered. A nil p computes.
@@ -80,6 +86,16 @@ func (s *Service) presubmit(ctx context.Context, a *Actor, memoID string, rev in
 			return err
 		}
 		o.pre = pre
+		if o.latestKnown {
+			entries, err := o.memoLedger(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if pre.steps, err = latestSignSteps(entries); err != nil {
+				return err
+			}
+			pre.stepsAt = o.latest
+		}
 		c, hash, err := o.content(ctx, tx, rev)
 		if err != nil {
 			return err

@@ -325,7 +325,7 @@ func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo
 // done once book has the actors' names. With keys, author entries show
 // which author acted.
 func (s *Service) memoEvents(ctx context.Context, tx store.Tx, o *opened, book *nameBook, done func([]Event)) error {
-	entries, err := tx.MemoLedger(ctx, o.rec.ID)
+	entries, err := o.memoLedger(ctx, tx)
 	if err != nil {
 		return err
 	}

@@ -33,8 +33,10 @@ import (
 //
 // A node remembers what it vouched for (vouchCache), so that opening a
 // memo again reads its history only when that grew since (MemoLatest), or
-// its keys or version moved.
-func (s *Service) keysVouched(ctx context.Context, tx store.Tx, memoID string, current int, keys memoKeys) error {
+// its keys or version moved. The memo's latest entry is kept in o, for
+// signaturesStand to tell whether the history presubmit read still holds.
+func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error {
+	memoID, current, keys := o.rec.ID, o.rec.KeyVersion, o.keys
 	if len(keys) == 0 {
 		return nil
 	}
@@ -42,10 +44,15 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, memoID string, c
 	if err != nil {
 		return err
 	}
+	o.latest, o.latestKnown = latest, true
 	if s.vouched.covers(memoID, current, latest, keys) {
 		return nil
 	}
-	made, newest, err := s.madeKeys(ctx, tx, memoID, keys)
+	entries, err := o.memoLedger(ctx, tx)
+	if err != nil {
+		return err
+	}
+	made, newest, err := s.madeKeys(ctx, tx, memoID, entries, keys)
 	if err != nil {
 		return err
 	}
@@ -65,17 +72,18 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, memoID string, c
 // version kv: for a key mailed to an author that differs from the one
 // their index holds.
 func (s *Service) keyVouched(ctx context.Context, tx store.Tx, memoID string, kv int, key vault.Key) (bool, error) {
-	made, _, err := s.madeKeys(ctx, tx, memoID, memoKeys{kv: key})
+	entries, err := tx.MemoLedger(ctx, memoID)
+	if err != nil {
+		return false, err
+	}
+	made, _, err := s.madeKeys(ctx, tx, memoID, entries, memoKeys{kv: key})
 	return made[kv], err
 }
 
-// madeKeys reads the memo's ledger for the versions of keys it made (whose
-// making entry's detail opens under them), and the newest version made.
-func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, keys memoKeys) (made map[int]bool, newest int, err error) {
-	entries, err := tx.MemoLedger(ctx, memoID)
-	if err != nil {
-		return nil, 0, err
-	}
+// madeKeys finds in the memo's ledger entries the versions of keys they
+// made (whose making entry's detail opens under them), and the newest
+// version made.
+func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, entries []store.LedgerEntry, keys memoKeys) (made map[int]bool, newest int, err error) {
 	// A removal re-filed in the database as one of the memo's reads would
 	// be missing here, and with it the version it made: the memo's reads
 	// are checked for it (an index range, read only when the memo's
