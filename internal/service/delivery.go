@@ -213,6 +213,9 @@ func (s *Service) signaturesStand(ctx context.Context, tx store.Tx, o *opened, a
 			continue
 		}
 		if ledgerSays := l.Action == "memo.sign" && l.Revision == rev; ledgerSays != says {
+			if err := s.rowStill(ctx, tx, o); err != nil {
+				return err
+			}
 			s.tampered.Store(true)
 			s.log.Error("a memo's roster disagrees with its ledger about a co-signature: refused; find who wrote memos.roster", "memo", o.rec.ID)
 			return errInternal("memo %s: the roster says a co-signer signed revision %d: %v; their latest step in the ledger, %s of revision %d, says otherwise", o.rec.ID, rev, says, l.Action, l.Revision)

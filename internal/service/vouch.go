@@ -58,11 +58,11 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error
 	}
 	for kv := range keys {
 		if !made[kv] {
-			return s.unvouched(memoID, kv, "no entry of the memo's ledger made it")
+			return s.unvouched(ctx, tx, o, kv, "no entry of the memo's ledger made it")
 		}
 	}
 	if current != newest {
-		return s.unvouched(memoID, current, "the memo's ledger made version "+strconv.Itoa(newest)+" last")
+		return s.unvouched(ctx, tx, o, current, "the memo's ledger made version "+strconv.Itoa(newest)+" last")
 	}
 	s.vouched.put(memoID, current, latest, keys)
 	return nil
@@ -123,10 +123,35 @@ func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, entr
 	return made, newest, nil
 }
 
-func (s *Service) unvouched(memoID string, kv int, why string) error {
+func (s *Service) unvouched(ctx context.Context, tx store.Tx, o *opened, kv int, why string) error {
+	if err := s.rowStill(ctx, tx, o); err != nil {
+		return err
+	}
 	s.tampered.Store(true)
-	s.log.Error("a memo key its ledger does not vouch for: refused; find who wrote the memo's row, its access rows or mail", "memo", memoID, "key_version", kv, "problem", why)
-	return errInternal("memo %s: key version %d: %s", memoID, kv, why)
+	s.log.Error("a memo key its ledger does not vouch for: refused; find who wrote the memo's row, its access rows or mail", "memo", o.rec.ID, "key_version", kv, "problem", why)
+	return errInternal("memo %s: key version %d: %s", o.rec.ID, kv, why)
+}
+
+// rowStill answers store.ErrConflict, for the transaction to run again,
+// if the memo's row changed since o read it. On PostgreSQL each statement
+// sees the latest commit: a row read before another node's change (a
+// reader removed, a signature taken back) and a ledger read after it
+// disagree, as they would if someone had written the database, and such
+// a race must not be taken for tampering, which takes the node out of
+// service (Ready). A row that changed is read again; one that did not is
+// the row the ledger is checked against.
+func (s *Service) rowStill(ctx context.Context, tx store.Tx, o *opened) error {
+	if o.rec.Version == 0 {
+		return nil // not a memo's row (a stand-in)
+	}
+	v, err := tx.MemoVersion(ctx, o.rec.ID)
+	if err != nil {
+		return err
+	}
+	if v != o.rec.Version {
+		return store.ErrConflict
+	}
+	return nil
 }
 
 // vouchCache remembers, per memo, the version a node found newest, the
