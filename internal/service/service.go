@@ -73,6 +73,9 @@ type Service struct {
 	// vouched is what this node found the memos' ledgers vouch for of
 	// their keys (vouch.go).
 	vouched vouchCache
+	// names are users' names this node read lately, for views
+	// (namecache.go).
+	names *nameCache
 	// follower reads the ledger as it grows for the entries that anchor
 	// keys, so that a row pointed back at an account's earlier anchor is
 	// refused; anchorOf is the key that seals whose keys an entry anchors
@@ -121,7 +124,7 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 	}
 	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
 		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
-		keys: newKeyCache(100_000, cfg.SessionIdle), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
+		keys: newKeyCache(100_000, cfg.SessionIdle), names: newNameCache(100_000), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		anchorOf: anchorOfKey(cfg.LedgerKey), deviceKey: deriveKey(cfg.LedgerKey, "dissent device v1"), Now: time.Now}
 }
 

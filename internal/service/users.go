@@ -554,6 +554,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 		}
 	}
 	var out *User
+	var changed string // the account whose display name may have changed
 	err := s.inTx(ctx, true, func(tx store.Tx) error {
 		u, err := tx.UserByUsername(ctx, username)
 		if err != nil {
@@ -613,9 +614,10 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 				return err
 			}
 		}
-		out = fullUser(u)
+		out, changed = fullUser(u), u.ID
 		return s.audit(ctx, tx, event{action: "user.update", actor: a, role: string(channel.RoleAdmin), subject: u.ID})
 	})
+	s.names.forget(changed)
 	return out, err
 }
 

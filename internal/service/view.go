@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,12 +170,12 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 			return nil, err
 		}
 	}
-	return m, names.resolve(ctx, tx)
+	return m, names.resolve(ctx, tx, s)
 }
 
 // nameBook gathers the user ids the parts of a view show, looks them all
-// up in one query (resolve), and then hands each part the names it asked
-// for.
+// up in one query (resolve; those the node read lately it takes from its
+// nameCache), and then hands each part the names it asked for.
 type nameBook struct {
 	ids   []string
 	fills []func(map[string]User)
@@ -187,15 +188,21 @@ func (b *nameBook) want(ids []string, fill func(names map[string]User)) {
 	b.fills = append(b.fills, fill)
 }
 
-func (b *nameBook) resolve(ctx context.Context, tx store.Tx) error {
+func (b *nameBook) resolve(ctx context.Context, tx store.Tx, s *Service) error {
 	// A memo of 51 signers asks for each of them several times.
 	uniq := slices.Compact(slices.Sorted(slices.Values(b.ids)))
 	if len(uniq) > 0 && uniq[0] == "" {
 		uniq = uniq[1:]
 	}
-	names, err := tx.UserNames(ctx, uniq)
-	if err != nil {
-		return err
+	now := s.now()
+	names, missing := s.names.get(uniq, now)
+	if len(missing) > 0 {
+		read, err := tx.UserNames(ctx, missing)
+		if err != nil {
+			return err
+		}
+		s.names.put(read, now)
+		maps.Copy(names, read)
 	}
 	out := make(map[string]User, len(names))
 	for id, n := range names {
@@ -862,7 +869,7 @@ func (s *Service) accessLog(ctx context.Context, a *Actor, memoID string, after 
 				return err
 			}
 		}
-		if err := book.resolve(ctx, tx); err != nil {
+		if err := book.resolve(ctx, tx, s); err != nil {
 			return err
 		}
 		page.Items = append(append(page.Items, granted...), reads...)
