@@ -338,6 +338,16 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, 
 		switch {
 		case e <= idx:
 		case e < seen.size:
+			// On PostgreSQL the row naming idx may have been read before
+			// the newer anchor was committed (each statement sees the
+			// latest commit): if the row names another anchor now, its
+			// keys changed meanwhile, which is a race, not a row pointed
+			// back.
+			if moved, err := anchorMoved(ctx, tx, subject, idx); err != nil {
+				return false, "", err
+			} else if moved {
+				return false, "", errKeysChangedMeanwhile
+			}
 			return false, fmt.Sprintf("entry %d anchors keys this account has replaced since: entry %d anchors its newer ones", idx, e), nil
 		default:
 			// This node read a newer anchor that this transaction cannot
@@ -355,8 +365,33 @@ func (s *Service) proveAnchor(ctx context.Context, tx store.Tx, subject string, 
 }
 
 // errKeysChangedMeanwhile refuses keys whose account has newer ones that
-// the request's transaction cannot see yet.
-var errKeysChangedMeanwhile = channel.Errorf(channel.ECONFLICT, "an account's keys changed while this request ran: try again")
+// the request's transaction cannot see yet, or saw only after it read the
+// account. A write transaction runs again (store.Retryable).
+var errKeysChangedMeanwhile = fmt.Errorf("%w: %w", channel.Errorf(channel.ECONFLICT, "an account's keys changed while this request ran: try again"), store.ErrConflict)
+
+// anchorMoved reports whether subject's keys are anchored now by another
+// entry than idx: its row (an account) or its setting (a group's key),
+// read again.
+func anchorMoved(ctx context.Context, tx store.Tx, subject string, idx int64) (bool, error) {
+	for _, g := range groupKeys {
+		if g.subject == subject {
+			raw, err := tx.Setting(ctx, g.anchor)
+			if errors.Is(err, store.ErrNotFound) {
+				return idx >= 0, nil
+			} else if err != nil {
+				return false, err
+			}
+			return string(raw) != strconv.FormatInt(idx, 10), nil
+		}
+	}
+	u, err := tx.UserByID(ctx, subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return u.KeysAnchor != idx, nil
+}
 
 // seenAnchors are the entries a node can see anchoring a subject's keys,
 // ascending, and the ledger's size in the transaction.

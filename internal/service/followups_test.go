@@ -49,6 +49,30 @@ func TestRollbackByRefilingTheRemovalLeafIsRefused(t *testing.T) {
 	r.noReplyReachesP2(t, d, db)
 }
 
+// TestRollbackByRefilingTheRemovalUnderAnotherMemoIsRefused: as above, but
+// the memo.revoke leaf is re-filed under another memo's id, which
+// MemoMisfiledRead does not look for (it would take a scan of the ledger
+// at every opening). The node that saw version 2 made keeps it as the
+// memo's floor: it refuses the rollback, and tells its operator (Ready
+// fails), since the entry is within its view of the ledger.
+func TestRollbackByRefilingTheRemovalUnderAnotherMemoIsRefused(t *testing.T) {
+	d, db, r := removedReader(t)
+	m := r.memo
+	other, _ := d.Submitted(d.Member("carol"), "another memo")
+	if _, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	execSQL(t, db, `UPDATE ledger_leaves SET memo_id = ? WHERE memo_id = ? AND action = 'memo.revoke'`, other.ID, m.ID)
+	execSQL(t, db, `DELETE FROM access WHERE memo_id = ? AND key_version = 2`, m.ID)
+	r.rollBack(t, db)
+
+	r.noReplyReachesP2(t, d, db)
+	if err := d.Svc.Ready(d.Ctx); err == nil {
+		t.Error("the node is still ready after finding a removal hidden from the memo's history")
+	}
+}
+
 // r48Store counts MemoLatest calls (one per memo keysVouched looks at)
 // and MemoLedger calls, on every transaction.
 type r48Store struct {

@@ -10,55 +10,98 @@ package service_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 
+	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
-// latestStore runs onLatest, once, as a transaction of any kind reads a
-// memo's latest entry (MemoLatest): after it read the memo's row, before
-// it reads the memo's history.
-type latestStore struct {
+// raceStore wraps a node's store: its transactions, read and write, call
+// the hooks set, each once (when the hook returns true).
+type raceStore struct {
 	store.Store
-	mu       sync.Mutex
-	onLatest func(memoID string)
+	mu sync.Mutex
+	// onUsersByIDs runs after UsersByIDs read the rows.
+	onUsersByIDs func(ids []string, write bool) bool
+	// onUserByID runs after UserByID read the row.
+	onUserByID func(id string, write bool) bool
+	// onMemoLatest runs before MemoLatest: after the memo's row was read,
+	// before its history is.
+	onMemoLatest func(memoID string, write bool) bool
 }
 
-type latestTx struct {
+type raceTx struct {
 	store.Tx
-	s *latestStore
+	s     *raceStore
+	write bool
 }
 
-func (s *latestStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
+func (s *raceStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
 	tx, err := s.Store.Begin(ctx, write)
 	if err != nil {
 		return tx, err
 	}
-	return &latestTx{Tx: tx, s: s}, nil
+	return &raceTx{Tx: tx, s: s, write: write}, nil
 }
 
-func (t *latestTx) MemoLatest(ctx context.Context, memoID string) (int64, error) {
-	t.s.mu.Lock()
-	f := t.s.onLatest
-	t.s.onLatest = nil
-	t.s.mu.Unlock()
-	if f != nil {
-		f(memoID)
+// take returns the hook at h and clears it: the requests it makes while
+// it runs do not fire it. arm puts back one that did not fire.
+func raceTake[F any](s *raceStore, h *F) F {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := *h
+	var zero F
+	*h = zero
+	return f
+}
+
+func raceArm[F any](s *raceStore, h *F, f F) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*h = f
+}
+
+func (t *raceTx) UsersByIDs(ctx context.Context, ids []string) ([]*store.User, error) {
+	us, err := t.Tx.UsersByIDs(ctx, ids)
+	if f := raceTake(t.s, &t.s.onUsersByIDs); f != nil && !f(ids, t.write) {
+		raceArm(t.s, &t.s.onUsersByIDs, f)
+	}
+	return us, err
+}
+
+func (t *raceTx) UserByID(ctx context.Context, id string) (*store.User, error) {
+	u, err := t.Tx.UserByID(ctx, id)
+	if f := raceTake(t.s, &t.s.onUserByID); f != nil && !f(id, t.write) {
+		raceArm(t.s, &t.s.onUserByID, f)
+	}
+	return u, err
+}
+
+func (t *raceTx) MemoLatest(ctx context.Context, memoID string) (int64, error) {
+	if f := raceTake(t.s, &t.s.onMemoLatest); f != nil && !f(memoID, t.write) {
+		raceArm(t.s, &t.s.onMemoLatest, f)
 	}
 	return t.Tx.MemoLatest(ctx, memoID)
 }
 
 // raceNodes is a deployment on node A (d) and a second app node B (h2)
 // over the same PostgreSQL database, whose store is hooked.
-func raceNodes(t *testing.T) (*servicetest.Deployment, *servicetest.Harness, *latestStore) {
+func raceNodes(t *testing.T) (*servicetest.Deployment, *servicetest.Harness, *raceStore) {
 	t.Helper()
 	nodes := storetest.OpenPostgresNodes(t, 2)
 	d := servicetest.NewDeployment(t, nodes[0])
-	hooked := &latestStore{Store: nodes[1]}
+	hooked := &raceStore{Store: nodes[1]}
 	return d, servicetest.Reopen(t, d.Harness, hooked), hooked
+}
+
+// retryableOrNil reports whether err is what an ordinary race may give a
+// caller: nothing, or a conflict to try again.
+func retryableOrNil(err error) bool {
+	return err == nil || channel.ErrorCode(err) == channel.ECONFLICT || store.Retryable(err)
 }
 
 // TestARotationDuringAnAcknowledgementIsNoTampering: the office
@@ -72,11 +115,12 @@ func TestARotationDuringAnAcknowledgementIsNoTampering(t *testing.T) {
 	m := submitted(t, d, d.Member("alice"), "rotated while acknowledged")
 	office2 := h2.SignIn("office")
 	fired := false
-	hooked.onLatest = func(memoID string) {
+	hooked.onMemoLatest = func(memoID string, write bool) bool {
 		fired = true
 		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
 			t.Errorf("removing p2: %v", err)
 		}
+		return true
 	}
 	_, err := h2.Svc.Acknowledge(d.Ctx, office2, m.ID)
 	if !fired {
@@ -91,35 +135,28 @@ func TestARotationDuringAnAcknowledgementIsNoTampering(t *testing.T) {
 }
 
 // TestASignatureTakenBackDuringASubmissionIsNoTampering: alice submits on
-// node B; between its reading the memo's row (bob signed) and its ledger,
-// bob takes his signature back on node A. The ledger then says bob's
-// latest step is memo.unsign while the roster read says he signed.
+// node B; between its write transaction's reading the memo's row (bob
+// signed) and its ledger, bob takes his signature back on node A. The
+// ledger then says bob's latest step is memo.unsign while the roster read
+// says he signed.
 func TestASignatureTakenBackDuringASubmissionIsNoTampering(t *testing.T) {
 	d, h2, hooked := raceNodes(t)
 	alice, bob := d.Member("alice"), d.Member("bob")
 	m := signedByBoth(t, d, alice, bob, "taken back while submitted")
 	alice2 := h2.SignIn("alice")
-	calls := 0
-	var once sync.Once
-	var arm func(string)
-	arm = func(string) {
-		// The first MemoLatest is presubmit's, in its read transaction;
-		// the second the write transaction's.
-		if calls++; calls < 2 {
-			hooked.mu.Lock()
-			hooked.onLatest = arm
-			hooked.mu.Unlock()
-			return
+	fired := false
+	hooked.onMemoLatest = func(memoID string, write bool) bool {
+		if !write { // presubmit's, in its read transaction
+			return false
 		}
-		once.Do(func() {
-			if _, err := d.Svc.Unsign(d.Ctx, bob, m.ID); err != nil {
-				t.Errorf("bob taking his signature back: %v", err)
-			}
-		})
+		fired = true
+		if _, err := d.Svc.Unsign(d.Ctx, bob, m.ID); err != nil {
+			t.Errorf("bob taking his signature back: %v", err)
+		}
+		return true
 	}
-	hooked.onLatest = arm
 	rc, err := h2.Svc.Submit(d.Ctx, alice2, m.ID, 1)
-	if calls < 2 {
+	if !fired {
 		t.Fatal("the interleaving did not happen")
 	}
 	if err != nil {
@@ -129,5 +166,136 @@ func TestASignatureTakenBackDuringASubmissionIsNoTampering(t *testing.T) {
 	}
 	if err := h2.Svc.Ready(d.Ctx); err != nil {
 		t.Errorf("node B is no longer ready after a submission raced a signature taken back: %v", err)
+	}
+}
+
+// TestKeysRecoveredDuringARotationIsNoTampering (anchor.go, anchoredAgain):
+// bob, a co-author of a submitted memo, forgot his password; an
+// administrator reset it. The office removes p2 from the memo on node B,
+// which rotates its key and mails the new version to every author: rotate
+// reads the authors' rows (bob's: reset, anchored by entry E1), then
+// proves each one's keys (keysHeld). In between, the custodians restore
+// bob's keys on node A (RecoverKeys), which anchors them again in entry E2
+// with a checkpoint over it. Node B's proof of E1 then finds E2, a newer
+// anchor of bob's within its view of the ledger, and takes the row for
+// one pointed back at replaced keys: tampering.
+func TestKeysRecoveredDuringARotationIsNoTampering(t *testing.T) {
+	d, h2, hooked := raceNodes(t)
+	alice, bob := d.Member("alice"), d.Member("bob")
+	m := d.Cosigned(alice, bob, "bob's keys restored while the key rotates")
+	if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "bob", "temporary-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	office2 := h2.SignIn("office")
+
+	fired := false
+	hooked.onUsersByIDs = func(ids []string, write bool) bool {
+		// rotate's read of the memo's authors.
+		if !write || !slices.Contains(ids, bob.User.ID) || !slices.Contains(ids, alice.User.ID) {
+			return false
+		}
+		fired = true
+		if err := d.Svc.RecoverKeys(d.Ctx, d.Shares[:2], "bob", "bob's recovered phrase"); err != nil {
+			t.Errorf("the custodians restoring bob's keys on node A: %v", err)
+		}
+		return true
+	}
+	_, err := h2.Svc.RevokeReader(d.Ctx, office2, m.ID, "p2", "not for p2")
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if !retryableOrNil(err) {
+		t.Errorf("removing p2 while bob's keys were restored fails: %v", err)
+	}
+	if err := h2.Svc.Ready(d.Ctx); err != nil {
+		t.Errorf("node B is no longer ready after a rotation raced the custodians restoring an author's keys: %v", err)
+	}
+}
+
+// TestARecoveryRacingNewKeysIsNoTampering (anchor.go, anchoredAgain, from
+// RecoverKeys' checkUserKeys): bob's password was reset. The custodians
+// restore his keys at a ceremony on node B while bob, signed in with the
+// password the administrator gave him, starts afresh with new keys on node
+// A. The ceremony's write transaction reads bob's row (reset, keys
+// anchored by E1); node A's NewKeys commits (new keys, anchored by E2,
+// and a checkpoint); the ceremony then proves E1 and finds E2. One of the
+// two must lose with a conflict ("the account changed meanwhile"), but
+// node B instead marks itself tampered with.
+func TestARecoveryRacingNewKeysIsNoTampering(t *testing.T) {
+	d, h2, hooked := raceNodes(t)
+	bob := d.Member("bob")
+	if err := d.Svc.ResetPassword(d.Ctx, d.Admin, "bob", "temporary-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	bobReset := d.SignInOn(d.Svc, "bob", "temporary-password-1")
+
+	fired := false
+	hooked.onUserByID = func(id string, write bool) bool {
+		// RecoverKeys' write transaction reading the account afresh.
+		if !write || id != bob.User.ID {
+			return false
+		}
+		fired = true
+		if err := d.Svc.NewKeys(d.Ctx, bobReset, "temporary-password-1", "bob's own fresh phrase"); err != nil {
+			t.Errorf("bob starting afresh on node A: %v", err)
+		}
+		return true
+	}
+	err := h2.Svc.RecoverKeys(d.Ctx, h2.Shares[:2], "bob", "bob's recovered phrase")
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if !retryableOrNil(err) {
+		t.Errorf("the ceremony that lost the race to bob's new keys fails otherwise than with a conflict: %v", err)
+	}
+	if err := h2.Svc.Ready(d.Ctx); err != nil {
+		t.Errorf("node B is no longer ready after a ceremony raced the account's new keys: %v", err)
+	}
+}
+
+// TestAReadOverlappingARotationOnSQLiteIsNoTampering (vouch.go,
+// keysVouched; rowStill is not enough): one node on SQLite, whose read
+// transactions hold one snapshot. p1 opens a submitted memo; its read
+// transaction reads the memo's row (key version 1). Meanwhile, on the
+// same node, the office removes p2 (key version 2, committed) and opens
+// the memo, which vouches version 2 and raises the node's floor for the
+// memo (vouchCache.floor) to 2. p1's transaction then reads the memo's
+// history in its snapshot, where version 1 is the newest made, but
+// madeKeys starts from the floor, 2: "the memo's ledger made version 2
+// last" while the row says 1. rowStill reads the version in the same
+// snapshot, finds it unchanged, and the node marks itself tampered with.
+// (On PostgreSQL rowStill reads the latest commit and says ErrConflict.)
+// Found by review 50 (helper-49), as were the two anchor races above.
+func TestAReadOverlappingARotationOnSQLiteIsNoTampering(t *testing.T) {
+	hooked := &raceStore{Store: storetest.OpenSQLite(t)}
+	d := servicetest.NewDeployment(t, hooked)
+	alice := d.Member("alice")
+	m := submitted(t, d, alice, "rotated while read")
+	p1 := d.Principals[0]
+
+	fired := false
+	hooked.onMemoLatest = func(memoID string, write bool) bool {
+		if write || memoID != m.ID {
+			return false
+		}
+		fired = true
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
+			t.Errorf("removing p2: %v", err)
+		}
+		// Another request on the node opens the memo at version 2.
+		if _, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID); err != nil {
+			t.Errorf("the office opening the memo after the rotation: %v", err)
+		}
+		return true
+	}
+	_, err := d.Svc.GetMemo(d.Ctx, p1, m.ID)
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if !retryableOrNil(err) {
+		t.Errorf("p1's read of a memo rotated meanwhile fails: %v", err)
+	}
+	if err := d.Svc.Ready(d.Ctx); err != nil {
+		t.Errorf("the node is no longer ready after a read overlapped a rotation: %v", err)
 	}
 }

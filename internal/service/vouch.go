@@ -52,7 +52,7 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error
 	if err != nil {
 		return err
 	}
-	made, newest, err := s.madeKeys(ctx, tx, memoID, entries, keys)
+	made, newest, madeAt, err := s.madeKeys(ctx, tx, memoID, entries, keys)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error
 	if current != newest {
 		return s.unvouched(ctx, tx, o, current, "the memo's ledger made version "+strconv.Itoa(newest)+" last")
 	}
-	s.vouched.put(memoID, current, latest, keys)
+	s.vouched.put(memoID, current, latest, madeAt, keys)
 	return nil
 }
 
@@ -76,14 +76,14 @@ func (s *Service) keyVouched(ctx context.Context, tx store.Tx, memoID string, kv
 	if err != nil {
 		return false, err
 	}
-	made, _, err := s.madeKeys(ctx, tx, memoID, entries, memoKeys{kv: key})
+	made, _, _, err := s.madeKeys(ctx, tx, memoID, entries, memoKeys{kv: key})
 	return made[kv], err
 }
 
 // madeKeys finds in the memo's ledger entries the versions of keys they
-// made (whose making entry's detail opens under them), and the newest
-// version made.
-func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, entries []store.LedgerEntry, keys memoKeys) (made map[int]bool, newest int, err error) {
+// made (whose making entry's detail opens under them), the newest version
+// made and the entry that made it (-1: the memo's creation).
+func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, entries []store.LedgerEntry, keys memoKeys) (made map[int]bool, newest int, madeAt int64, err error) {
 	// A removal re-filed in the database as one of the memo's reads would
 	// be missing here, and with it the version it made: the memo's reads
 	// are checked for it (an index range, read only when the memo's
@@ -93,25 +93,27 @@ func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, entr
 	// (vouchCache.floor), and a rotation or the ledger's self-check finds
 	// the rest.
 	if bad, err := tx.MemoMisfiledRead(ctx, memoID); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	} else if bad >= 0 {
 		s.tampered.Store(true)
-		return nil, 0, errInternal("ledger entry %d of memo %s is filed as a read", bad, memoID)
+		return nil, 0, 0, errInternal("ledger entry %d of memo %s is filed as a read", bad, memoID)
 	}
-	made, newest = map[int]bool{}, max(1, s.vouched.floorOf(memoID))
+	made, newest, madeAt = map[int]bool{}, 1, -1
 	for _, e := range entries {
 		if len(e.Detail) < 4 {
 			continue
 		}
 		l, err := ledger.DecodeLeaf(e.Data)
 		if err != nil {
-			return nil, 0, errInternal("ledger leaf %d: %w", e.Index, err)
+			return nil, 0, 0, errInternal("ledger leaf %d: %w", e.Index, err)
 		}
 		kv := int(binary.BigEndian.Uint32(e.Detail))
 		switch {
 		case l.Action == "memo.create" && kv == 1:
 		case l.Action == "memo.revoke" && kv > 1:
-			newest = max(newest, kv)
+			if kv > newest {
+				newest, madeAt = kv, e.Index
+			}
 		default:
 			continue
 		}
@@ -120,7 +122,23 @@ func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, entr
 			made[kv] = true
 		}
 	}
-	return made, newest, nil
+	if f := s.vouched.floorOf(memoID); f.version > newest {
+		// This node saw a newer version made, by entry f.entry, which the
+		// history read here lacks. If the transaction's view of the
+		// ledger ends before that entry (it began before the entry was
+		// appended: on SQLite a read keeps one snapshot, older than what
+		// a request since showed this node), it is a race: run again.
+		// Otherwise the entry was hidden from the memo's history.
+		size, err := ledgerSize(ctx, tx)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if f.entry >= size {
+			return nil, 0, 0, storeErr(store.ErrConflict, "the memo")
+		}
+		newest, madeAt = f.version, f.entry
+	}
+	return made, newest, madeAt, nil
 }
 
 func (s *Service) unvouched(ctx context.Context, tx store.Tx, o *opened, kv int, why string) error {
@@ -149,7 +167,7 @@ func (s *Service) rowStill(ctx context.Context, tx store.Tx, o *opened) error {
 		return err
 	}
 	if v != o.rec.Version {
-		return store.ErrConflict
+		return storeErr(store.ErrConflict, "the memo")
 	}
 	return nil
 }
@@ -165,10 +183,15 @@ type vouchCache struct {
 	mu sync.Mutex
 	m  map[string]vouchedKeys
 	// floor is, per memo rotated, the newest key version this node found
-	// made: it never goes down, so that entries hidden from the memo's
-	// history afterwards cannot set the memo back to an older version
-	// here.
-	floor map[string]int
+	// made, and the entry that made it: it never goes down, so that
+	// entries hidden from the memo's history afterwards cannot set the
+	// memo back to an older version here.
+	floor map[string]floorMark
+}
+
+type floorMark struct {
+	version int
+	entry   int64
 }
 
 type vouchedKeys struct {
@@ -198,21 +221,22 @@ func (c *vouchCache) covers(memoID string, current int, latest int64, keys memoK
 	return true
 }
 
-// floorOf is the newest version this node found made for memoID, or 0.
-func (c *vouchCache) floorOf(memoID string) int {
+// floorOf is the newest version this node found made for memoID, and the
+// entry that made it, or the zero floorMark.
+func (c *vouchCache) floorOf(memoID string) floorMark {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.floor[memoID]
 }
 
-func (c *vouchCache) put(memoID string, newest int, latest int64, keys memoKeys) {
+func (c *vouchCache) put(memoID string, newest int, latest, madeAt int64, keys memoKeys) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if newest > 1 && newest > c.floor[memoID] {
+	if newest > 1 && newest > c.floor[memoID].version {
 		if c.floor == nil || len(c.floor) >= vouchCacheSize {
-			c.floor = make(map[string]int)
+			c.floor = make(map[string]floorMark)
 		}
-		c.floor[memoID] = newest
+		c.floor[memoID] = floorMark{version: newest, entry: madeAt}
 	}
 	if c.m == nil || len(c.m) >= vouchCacheSize {
 		c.m = make(map[string]vouchedKeys)
