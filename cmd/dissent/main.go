@@ -47,19 +47,19 @@ func init() {
 		{"init", "init --data DIR --admin NAME [--password-stdin] [--custodians a,b,c --threshold K]", "create the data folder, keys and first administrator", cmdInit},
 		{"migrate", "migrate [--data DIR]", "apply pending database migrations", cmdMigrate},
 		{"keys", "keys anchor --trust-database [--data DIR]", "anchor in the ledger the public keys no entry anchors (once, after an upgrade that did not)", cmdKeys},
-		{"user", "user add|list|disable|enable --as ADMIN ...", "manage accounts", cmdUser},
-		{"calendar", "calendar --profile P --from RFC3339 [--tz ZONE] [--data DIR]", "print the deadlines of a memo submitted at a moment", cmdCalendar},
+		{"user", "user add|list|disable|enable --as ADMIN [--data DIR] [--username NAME --display-name N --email E --roles R]", "manage accounts", cmdUser},
+		{"calendar", "calendar --profile P --from RFC3339 [--tz ZONE] [--holidays YEAR] [--data DIR]", "print the deadlines of a memo submitted at a moment", cmdCalendar},
 		{"config", "config check [--data DIR]", "check the configuration and print it", cmdConfig},
 		{"recovery", "recovery restore --data DIR --user NAME SHARE-FILE...", "restore a user's keys with k custodians' shares", cmdRecovery},
 		{"office", "office found|grant --data DIR --user NAME --fingerprint FP SHARE-FILE...", "found the channel office, or give its key to a member when none can, with k custodians' shares and the member", cmdOffice},
-		{"verify", "verify --key ledger.pub BUNDLE.json|RECEIPT.json|PROOF.json|EXPORT-DIR", "verify an exported memo, receipt, ledger entry or ledger offline", cmdVerify},
+		{"verify", "verify --key ledger.pub [--user-id ID --nonce HEX] [--witness W.pub] BUNDLE.json|RECEIPT.json|PROOF.json|EXPORT-DIR", "verify an exported memo, receipt, ledger entry or ledger offline", cmdVerify},
 		{"memo", "memo verify --key ledger.pub BUNDLE.json", "verify an exported memo's signatures and receipt offline", cmdMemo},
 		{"ledger", "ledger export --to DIR | witness-key --name N | cosign --key K --log-key P --state LAST [--proof P.json] CHECKPOINT", "export the ledger; witness checkpoints", cmdLedger},
 		{"backup", "backup --data DIR --to EMPTY-DIR", "take a consistent online snapshot of the embedded store", cmdBackup},
-		{"restore", "restore --from SNAPSHOT --data EMPTY-DIR", "restore a snapshot and verify it against its checkpoint", cmdRestore},
+		{"restore", "restore --from SNAPSHOT --data EMPTY-DIR [--key PUB] [--checkpoint FILE] | restore --postgres URL --data DIR ...", "restore a snapshot and verify it against its checkpoint", cmdRestore},
 		{"export", "export --data DIR --to postgres URL", "move an embedded deployment to PostgreSQL, verified by the ledger", cmdExport},
 		{"bench", "bench [--seed N] [--clients N] [--duration D] [--store sqlite|postgres] [--json FILE] ...", "measure the figures of BENCHMARKS.md on this machine", cmdBench},
-		{"stats", "stats --year YYYY --as NAME [--data DIR]", "print a year's figures (small counts suppressed)", cmdStats},
+		{"stats", "stats --year YYYY --as NAME [--json|--csv] [--data DIR]", "print a year's figures (small counts suppressed)", cmdStats},
 		{"version", "version", "print the version", func(context.Context, []string) error { fmt.Println("dissent", version); return nil }},
 	}
 }
@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Dissent: a secure internal dissent channel.\n\nUsage:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  dissent %-75s %s\n", c.usage, c.summary)
+		fmt.Fprintf(w, "  dissent %s\n      %s\n", c.usage, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun `dissent COMMAND --help` for a command's flags. DISSENT_DATA and DISSENT_ADDR stand in for --data and --addr.")
 }
