@@ -23,6 +23,9 @@ type nameCache struct {
 	mu  sync.Mutex
 	max int
 	m   map[string]cachedName
+	// forgets counts forget calls: names read before one (a view under
+	// way while its display name changed) are not kept.
+	forgets uint64
 }
 
 type cachedName struct {
@@ -34,13 +37,12 @@ func newNameCache(max int) *nameCache {
 	return &nameCache{max: max, m: map[string]cachedName{}}
 }
 
-// get returns the names of ids it holds from within nameTTL of now, and
-// the ids it does not.
-func (c *nameCache) get(ids []string, now time.Time) (map[string]store.UserName, []string) {
+// get returns the names of ids it holds from within nameTTL of now, the
+// ids it does not, and the mark to put what is read for those with.
+func (c *nameCache) get(ids []string, now time.Time) (found map[string]store.UserName, missing []string, mark uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	found := make(map[string]store.UserName, len(ids))
-	var missing []string
+	found = make(map[string]store.UserName, len(ids))
 	for _, id := range ids {
 		if e, ok := c.m[id]; ok && now.Sub(e.at) < nameTTL && !now.Before(e.at) {
 			found[id] = e.name
@@ -48,13 +50,17 @@ func (c *nameCache) get(ids []string, now time.Time) (map[string]store.UserName,
 			missing = append(missing, id)
 		}
 	}
-	return found, missing
+	return found, missing, c.forgets
 }
 
-// put keeps names read at now.
-func (c *nameCache) put(names map[string]store.UserName, now time.Time) {
+// put keeps names read at now, after get gave mark, unless a name was
+// forgotten since: what was read may be the name before the change.
+func (c *nameCache) put(names map[string]store.UserName, now time.Time, mark uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.forgets != mark {
+		return
+	}
 	if len(c.m)+len(names) > c.max {
 		clear(c.m) // bounded memory whatever the number of users
 	}
@@ -63,9 +69,17 @@ func (c *nameCache) put(names map[string]store.UserName, now time.Time) {
 	}
 }
 
+// mark is what get would give as its mark now.
+func (c *nameCache) mark() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.forgets
+}
+
 // forget drops a user's names (their display name changed).
 func (c *nameCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forgets++
 	delete(c.m, id)
 }

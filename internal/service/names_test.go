@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,6 +103,130 @@ func TestRenamedShowsNewName(t *testing.T) {
 	d.Clock.Advance(6 * time.Second)
 	if got := p1Name(other, office2); got != corrected {
 		t.Errorf("another node shows %q six seconds after the change, want %q", got, corrected)
+	}
+}
+
+// namesHookStore runs onNames, once, right after a read transaction's
+// UserNames has read the rows (a view resolving its nameBook).
+type namesHookStore struct {
+	store.Store
+	mu      sync.Mutex
+	onNames func()
+}
+
+type namesHookTx struct {
+	store.Tx
+	s     *namesHookStore
+	write bool
+}
+
+func (s *namesHookStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
+	tx, err := s.Store.Begin(ctx, write)
+	if err != nil {
+		return tx, err
+	}
+	return &namesHookTx{Tx: tx, s: s, write: write}, nil
+}
+
+func (t *namesHookTx) UserNames(ctx context.Context, ids []string) (map[string]store.UserName, error) {
+	names, err := t.Tx.UserNames(ctx, ids)
+	if !t.write {
+		t.s.mu.Lock()
+		f := t.s.onNames
+		t.s.onNames = nil
+		t.s.mu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+	return names, err
+}
+
+// TestRenameDuringAViewIsForgottenOnTheSameNode (review 52): an
+// administrator corrects p1's display name while the office's page of a
+// memo is being put together on the same (single) node. The page read
+// p1's old name just before the change committed; UpdateUser then forgets
+// p1's cached names, and only afterwards does the page put the old name
+// it read into the cache, stamped with the page's time. The node that
+// made the change then shows the old name for up to nameTTL, although
+// UpdateUser has returned: "forgets it on the node that made the change"
+// does not hold.
+func TestRenameDuringAViewIsForgottenOnTheSameNode(t *testing.T) {
+	st := &namesHookStore{Store: storetest.OpenSQLite(t)}
+	d := servicetest.NewDeployment(t, st)
+	m := submitted(t, d, d.Member("alice"), "renamed while read")
+	name := func() string {
+		t.Helper()
+		got, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readerNamed(got, "p1")
+	}
+	old := name()
+	d.Clock.Advance(6 * time.Second) // nothing cached any more
+
+	const corrected = "P. One, Under Secretary"
+	fired := false
+	st.onNames = func() {
+		fired = true
+		if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "p1", service.UserUpdate{DisplayName: new(corrected)}); err != nil {
+			t.Errorf("renaming p1: %v", err)
+		}
+	}
+	if got := name(); got != old {
+		t.Logf("the page under way showed %q", got)
+	}
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	// UpdateUser has returned: the same node must show the new name.
+	if got := name(); got != corrected {
+		t.Errorf("after UpdateUser returned, the node that renamed p1 still shows %q, want %q", got, corrected)
+	}
+	d.Clock.Advance(4 * time.Second)
+	if got := name(); got != corrected {
+		t.Errorf("4 seconds after the rename, the same node still shows %q, want %q", got, corrected)
+	}
+}
+
+// TestRenameDuringASnapshotIsForgotten: on SQLite a read transaction
+// reads as of its first statement. The administrator's change commits,
+// and the node forgets p1's name, after the office's page began but
+// before it looks its names up: the page reads the name of its snapshot,
+// the old one, and must not keep it.
+func TestRenameDuringASnapshotIsForgotten(t *testing.T) {
+	st := &raceStore{Store: storetest.OpenSQLite(t)}
+	d := servicetest.NewDeployment(t, st)
+	m := submitted(t, d, d.Member("alice"), "renamed while a page began")
+	name := func() string {
+		t.Helper()
+		got, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readerNamed(got, "p1")
+	}
+	name()
+	d.Clock.Advance(6 * time.Second)
+	const corrected = "P. One, Under Secretary"
+	fired := false
+	st.onMemoLatest = func(memoID string, write bool) bool {
+		if write {
+			return false
+		}
+		fired = true
+		if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "p1", service.UserUpdate{DisplayName: new(corrected)}); err != nil {
+			t.Errorf("renaming p1: %v", err)
+		}
+		return true
+	}
+	name()
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if got := name(); got != corrected {
+		t.Errorf("after UpdateUser returned, the node that renamed p1 shows %q, want %q", got, corrected)
 	}
 }
 

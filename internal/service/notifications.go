@@ -192,8 +192,8 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 				continue
 			}
 			o, err := s.openMemo(ctx, tx, a, rec.ID, false)
-			if errors.Is(err, channel.ErrNotFound) {
-				continue
+			if errors.Is(err, channel.ErrNotFound) || store.Retryable(err) {
+				continue // gone, or changing as we look: the next look tells
 			} else if err != nil {
 				return err
 			}

@@ -299,3 +299,70 @@ func TestAReadOverlappingARotationOnSQLiteIsNoTampering(t *testing.T) {
 		t.Errorf("the node is no longer ready after a read overlapped a rotation: %v", err)
 	}
 }
+
+// TestAnAccessLogRacingARotationRunsAgain (review 52): the office opens a
+// memo's access log on node B while, between its reading the memo's row
+// and its history, the office removes p2 on node A. The node is not marked
+// tampered with, and the request runs again (it answered 409 "reload and
+// try again" for a page that only reads).
+func TestAnAccessLogRacingARotationRunsAgain(t *testing.T) {
+	d, h2, hooked := raceNodes(t)
+	m := submitted(t, d, d.Member("alice"), "access log while rotated")
+	office2 := h2.SignIn("office")
+	fired := false
+	hooked.onMemoLatest = func(memoID string, write bool) bool {
+		if memoID != m.ID {
+			return false
+		}
+		fired = true
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
+			t.Errorf("removing p2: %v", err)
+		}
+		return true
+	}
+	_, err := h2.Svc.AccessLog(d.Ctx, office2, m.ID, "", 50)
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if err != nil {
+		t.Errorf("the access log, read while another node removed a reader, does not run again: %v", err)
+	}
+	if err := h2.Svc.Ready(d.Ctx); err != nil {
+		t.Errorf("node B not ready: %v", err)
+	}
+}
+
+// TestTheBellDuringARotationStillRings: alice's bell works out that the
+// office acknowledged her memo (Notifications opens each memo answered
+// lately). Between node B's reading the memo's row and its history, the
+// office removes p2 on node A. The memo changing as the bell looks is
+// left for its next look: alice's notifications page still answers.
+func TestTheBellDuringARotationStillRings(t *testing.T) {
+	d, h2, hooked := raceNodes(t)
+	alice := d.Member("alice")
+	m := submitted(t, d, alice, "acknowledged, then rotated while alice looks")
+	if _, err := d.Svc.Acknowledge(d.Ctx, d.Office, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	alice2 := h2.SignIn("alice")
+	fired := false
+	hooked.onMemoLatest = func(memoID string, write bool) bool {
+		if memoID != m.ID || write {
+			return false
+		}
+		fired = true
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
+			t.Errorf("removing p2: %v", err)
+		}
+		return true
+	}
+	if _, err := h2.Svc.Notifications(d.Ctx, alice2, 50); err != nil {
+		t.Errorf("alice's notifications, while another node removed a reader of her memo: %v", err)
+	}
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if err := h2.Svc.Ready(d.Ctx); err != nil {
+		t.Errorf("node B not ready: %v", err)
+	}
+}

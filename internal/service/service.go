@@ -88,8 +88,9 @@ type Service struct {
 	// (tests of upgrades, export_test.go).
 	unsealedAnchors bool
 	// writes are the write transactions under way (store.Tx to
-	// *writeState).
-	writes sync.Map
+	// *writeState); reads the read transactions under way (store.Tx to
+	// the nameCache's mark when each began).
+	writes, reads sync.Map
 	// unanchored: keys without an anchor were found (CheckKeysAnchored,
 	// or a key refused for having none). Unlike tampered it clears, once
 	// Ready finds every key anchored: a node that starts while another
@@ -169,6 +170,11 @@ func (s *Service) runTx(ctx context.Context, write bool, begin func() (store.Tx,
 	}
 	defer func() { _ = tx.Rollback() }()
 	if !write {
+		// A read transaction's snapshot (SQLite's) begins at its first
+		// statement: names read in it are kept only if none was forgotten
+		// since here (nameBook.resolve).
+		s.reads.Store(tx, s.names.mark())
+		defer s.reads.Delete(tx)
 		return fn(tx)
 	}
 	w := new(writeState)

@@ -195,13 +195,16 @@ func (b *nameBook) resolve(ctx context.Context, tx store.Tx, s *Service) error {
 		uniq = uniq[1:]
 	}
 	now := s.now()
-	names, missing := s.names.get(uniq, now)
+	names, missing, mark := s.names.get(uniq, now)
+	if began, ok := s.reads.Load(tx); ok {
+		mark = began.(uint64) // what a read transaction reads is as of its start
+	}
 	if len(missing) > 0 {
 		read, err := tx.UserNames(ctx, missing)
 		if err != nil {
 			return err
 		}
-		s.names.put(read, now)
+		s.names.put(read, now, mark)
 		maps.Copy(names, read)
 	}
 	out := make(map[string]User, len(names))
@@ -803,9 +806,11 @@ func (s *Service) AccessLog(ctx context.Context, a *Actor, memoID, cursor string
 	return page, nil
 }
 
-// accessLog is AccessLog in one write transaction.
+// accessLog is AccessLog in one write transaction, run again if it lost a
+// race (another node changed the memo between its row and its history).
 func (s *Service) accessLog(ctx context.Context, a *Actor, memoID string, after pageCursor, limit int, page *AccessPage) error {
-	return s.inTx(ctx, true, func(tx store.Tx) error {
+	return s.retry(ctx, func(tx store.Tx) error {
+		*page = AccessPage{Items: []AccessEntry{}}
 		var keys memoKeys
 		named := func(string) bool { return false }
 		o, err := s.openMemo(ctx, tx, a, memoID, true)
