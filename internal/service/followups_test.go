@@ -8,15 +8,12 @@ package service_test
 // no submitted memo; a share is of the memos its table judged.
 
 import (
-	"context"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
-	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
@@ -73,36 +70,6 @@ func TestRollbackByRefilingTheRemovalUnderAnotherMemoIsRefused(t *testing.T) {
 	}
 }
 
-// r48Store counts MemoLatest calls (one per memo keysVouched looks at)
-// and MemoLedger calls, on every transaction.
-type r48Store struct {
-	store.Store
-	latest, ledger atomic.Int64
-}
-
-type r48Tx struct {
-	store.Tx
-	s *r48Store
-}
-
-func (s *r48Store) Begin(ctx context.Context, write bool) (store.Tx, error) {
-	tx, err := s.Store.Begin(ctx, write)
-	if err != nil {
-		return tx, err
-	}
-	return &r48Tx{Tx: tx, s: s}, nil
-}
-
-func (t *r48Tx) MemoLatest(ctx context.Context, memoID string) (int64, error) {
-	t.s.latest.Add(1)
-	return t.Tx.MemoLatest(ctx, memoID)
-}
-
-func (t *r48Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry, error) {
-	t.s.ledger.Add(1)
-	return t.Tx.MemoLedger(ctx, memoID)
-}
-
 // TestBellCountOpensNoSubmittedMemo: every web page renders the bell's
 // count (web/view.go fill -> UnreadCount -> waiting), and UnreadCount uses
 // only the signatures asked (KindSignPending). Since 4a5b57c, waiting
@@ -114,7 +81,7 @@ func (t *r48Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEn
 // openings on every page they load; before, submitted memos were filtered
 // out in SQL.
 func TestBellCountOpensNoSubmittedMemo(t *testing.T) {
-	st := &r48Store{Store: storetest.OpenSQLite(t)}
+	st := &hookStore{Store: storetest.OpenSQLite(t)}
 	d := servicetest.NewDeployment(t, st)
 	alice := d.Member("alice")
 	const n = 20

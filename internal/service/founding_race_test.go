@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -33,33 +32,6 @@ func TestCeremonyRefusesKeysMadeInTheFuture(t *testing.T) {
 			t.Errorf("founding with keys whose entry is dated %v, after the ceremony (%v): %v; want refused", made, h.Clock.Now(), err)
 		}
 	})
-}
-
-// hookStore calls onSetting when a transaction reads a setting.
-type hookStore struct {
-	store.Store
-	onSetting func(name string, err error)
-}
-
-type hookTx struct {
-	store.Tx
-	s *hookStore
-}
-
-func (s *hookStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
-	tx, err := s.Store.Begin(ctx, write)
-	if err != nil {
-		return nil, err
-	}
-	return hookTx{tx, s}, nil
-}
-
-func (t hookTx) Setting(ctx context.Context, name string) ([]byte, error) {
-	v, err := t.Tx.Setting(ctx, name)
-	if t.s.onSetting != nil {
-		t.s.onSetting(name, err)
-	}
-	return v, err
 }
 
 // TestUnfoundedOfficeIsNoTamperingDuringTheCeremony (review: helper-26): Me (and

@@ -1,49 +1,13 @@
 package service_test
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
-	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/sqlstore"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
-
-// historyStore counts the reads of a memo's history (MemoLedger), and
-// runs beforeWrite, once, as the next write transaction is about to begin:
-// between a submission's presubmit, in its read transaction, and its
-// write transaction.
-type historyStore struct {
-	store.Store
-	ledger      atomic.Int64
-	beforeWrite atomic.Pointer[func()]
-}
-
-type historyTx struct {
-	store.Tx
-	s *historyStore
-}
-
-func (s *historyStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
-	if write {
-		if f := s.beforeWrite.Swap(nil); f != nil {
-			(*f)()
-		}
-	}
-	tx, err := s.Store.Begin(ctx, write)
-	if err != nil {
-		return tx, err
-	}
-	return &historyTx{Tx: tx, s: s}, nil
-}
-
-func (t *historyTx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry, error) {
-	t.s.ledger.Add(1)
-	return t.Tx.MemoLedger(ctx, memoID)
-}
 
 // TestSubmissionReadsTheHistoryOnce: a submission checks its co-signers'
 // signatures against their latest steps in the memo's ledger
@@ -53,7 +17,7 @@ func (t *historyTx) MemoLedger(ctx context.Context, memoID string) ([]store.Ledg
 // while the memo's latest entry is the one presubmit saw. Opening a memo
 // to read it likewise reads its history once, for its keys and its events.
 func TestSubmissionReadsTheHistoryOnce(t *testing.T) {
-	st := &historyStore{Store: storetest.OpenSQLite(t)}
+	st := &hookStore{Store: storetest.OpenSQLite(t)}
 	d := servicetest.NewDeployment(t, st)
 	alice, bob := d.Member("alice"), d.Member("bob")
 	m := signedByBoth(t, d, alice, bob, "read once")
@@ -81,7 +45,7 @@ func TestSubmissionReadsTheHistoryOnce(t *testing.T) {
 // signed. The steps presubmit read say he signed; the write transaction
 // must see the memo's history grew since and read it again, and refuse.
 func TestStepsAfterPresubmitAreSeen(t *testing.T) {
-	st := &historyStore{Store: storetest.OpenSQLite(t)}
+	st := &hookStore{Store: storetest.OpenSQLite(t)}
 	d := servicetest.NewDeployment(t, st)
 	alice, bob := d.Member("alice"), d.Member("bob")
 	m := signedByBoth(t, d, alice, bob, "taken back meanwhile")
@@ -90,17 +54,19 @@ func TestStepsAfterPresubmitAreSeen(t *testing.T) {
 	if err := db.Raw().QueryRowContext(d.Ctx, db.Rebind(`SELECT roster FROM memos WHERE id = ?`), m.ID).Scan(&saved); err != nil {
 		t.Fatal(err)
 	}
-	meanwhile := func() {
+	fired := false
+	hookArm(st, &st.beforeWrite, func() bool {
+		fired = true
 		if _, err := d.Svc.Unsign(d.Ctx, bob, m.ID); err != nil {
 			t.Error(err)
 		}
 		execSQL(t, db, `UPDATE memos SET roster = ? WHERE id = ?`, saved, m.ID)
-	}
-	st.beforeWrite.Store(&meanwhile)
+		return true
+	})
 	if rc, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err == nil {
 		t.Errorf("submitted with the signature bob took back after presubmit: %+v", rc)
 	}
-	if st.beforeWrite.Load() != nil {
+	if !fired {
 		t.Fatal("the submission began no write transaction")
 	}
 }

@@ -1,48 +1,20 @@
 package service_test
 
 import (
-	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
-	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
-
-// namesStore counts the queries for users' names (UserNames).
-type namesStore struct {
-	store.Store
-	names atomic.Int64
-}
-
-type namesTx struct {
-	store.Tx
-	s *namesStore
-}
-
-func (s *namesStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
-	tx, err := s.Store.Begin(ctx, write)
-	if err != nil {
-		return tx, err
-	}
-	return &namesTx{Tx: tx, s: s}, nil
-}
-
-func (t *namesTx) UserNames(ctx context.Context, ids []string) (map[string]store.UserName, error) {
-	t.s.names.Add(1)
-	return t.Tx.UserNames(ctx, ids)
-}
 
 // TestNamesAreReadOnceAWhile: a memo's page names its authors, readers
 // and the actors of its history, one query a page. A node keeps the names
 // it read for a few seconds: the office opening memos one after another
 // reads them once.
 func TestNamesAreReadOnceAWhile(t *testing.T) {
-	st := &namesStore{Store: storetest.OpenSQLite(t)}
+	st := &hookStore{Store: storetest.OpenSQLite(t)}
 	d := servicetest.NewDeployment(t, st)
 	m := submitted(t, d, d.Member("alice"), "named")
 	read := func() *service.Memo {
@@ -81,113 +53,34 @@ func TestRenamedShowsNewName(t *testing.T) {
 	m := submitted(t, d, d.Member("alice"), "renamed")
 	other := servicetest.Reopen(t, d.Harness, st)
 	office2 := other.SignIn("office")
-	p1Name := func(h *servicetest.Harness, a *service.Actor) string {
-		t.Helper()
-		got, err := h.Svc.GetMemo(d.Ctx, a, m.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return readerNamed(got, "p1")
-	}
-	old := p1Name(d.Harness, d.Office)
-	if got := p1Name(other, office2); got != old {
+	old := p1Name(t, d.Harness, d.Office, m.ID)
+	if got := p1Name(t, other, office2, m.ID); got != old {
 		t.Fatalf("the other node names p1 %q, want %q", got, old)
 	}
 	const corrected = "P. One, Under Secretary"
 	if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "p1", service.UserUpdate{DisplayName: new(corrected)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := p1Name(d.Harness, d.Office); got != corrected {
+	if got := p1Name(t, d.Harness, d.Office, m.ID); got != corrected {
 		t.Errorf("the node that renamed p1 shows %q, want %q", got, corrected)
 	}
 	d.Clock.Advance(6 * time.Second)
-	if got := p1Name(other, office2); got != corrected {
+	if got := p1Name(t, other, office2, m.ID); got != corrected {
 		t.Errorf("another node shows %q six seconds after the change, want %q", got, corrected)
 	}
 }
 
-// namesHookStore runs onNames, once, right after a read transaction's
-// UserNames has read the rows (a view resolving its nameBook).
-type namesHookStore struct {
-	store.Store
-	mu      sync.Mutex
-	onNames func()
-}
-
-type namesHookTx struct {
-	store.Tx
-	s     *namesHookStore
-	write bool
-}
-
-func (s *namesHookStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
-	tx, err := s.Store.Begin(ctx, write)
-	if err != nil {
-		return tx, err
-	}
-	return &namesHookTx{Tx: tx, s: s, write: write}, nil
-}
-
-func (t *namesHookTx) UserNames(ctx context.Context, ids []string) (map[string]store.UserName, error) {
-	names, err := t.Tx.UserNames(ctx, ids)
-	if !t.write {
-		t.s.mu.Lock()
-		f := t.s.onNames
-		t.s.onNames = nil
-		t.s.mu.Unlock()
-		if f != nil {
-			f()
-		}
-	}
-	return names, err
-}
-
 // TestRenameDuringAViewIsForgottenOnTheSameNode (review 52): an
 // administrator corrects p1's display name while the office's page of a
-// memo is being put together on the same (single) node. The page read
-// p1's old name just before the change committed; UpdateUser then forgets
-// p1's cached names, and only afterwards does the page put the old name
-// it read into the cache, stamped with the page's time. The node that
-// made the change then shows the old name for up to nameTTL, although
-// UpdateUser has returned: "forgets it on the node that made the change"
-// does not hold.
+// memo is being put together on the same node. The page read p1's old
+// name just before the change committed; UpdateUser then forgot p1's
+// cached names, and only afterwards did the page put the old name it read
+// into the cache: the node that made the change showed the old name for
+// up to nameTTL after UpdateUser returned.
 func TestRenameDuringAViewIsForgottenOnTheSameNode(t *testing.T) {
-	st := &namesHookStore{Store: storetest.OpenSQLite(t)}
-	d := servicetest.NewDeployment(t, st)
-	m := submitted(t, d, d.Member("alice"), "renamed while read")
-	name := func() string {
-		t.Helper()
-		got, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return readerNamed(got, "p1")
-	}
-	old := name()
-	d.Clock.Advance(6 * time.Second) // nothing cached any more
-
-	const corrected = "P. One, Under Secretary"
-	fired := false
-	st.onNames = func() {
-		fired = true
-		if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "p1", service.UserUpdate{DisplayName: new(corrected)}); err != nil {
-			t.Errorf("renaming p1: %v", err)
-		}
-	}
-	if got := name(); got != old {
-		t.Logf("the page under way showed %q", got)
-	}
-	if !fired {
-		t.Fatal("the interleaving did not happen")
-	}
-	// UpdateUser has returned: the same node must show the new name.
-	if got := name(); got != corrected {
-		t.Errorf("after UpdateUser returned, the node that renamed p1 still shows %q, want %q", got, corrected)
-	}
-	d.Clock.Advance(4 * time.Second)
-	if got := name(); got != corrected {
-		t.Errorf("4 seconds after the rename, the same node still shows %q, want %q", got, corrected)
-	}
+	renamedWhileAPageIsUnderWay(t, func(st *hookStore, rename func(write bool) bool) {
+		st.onUserNames = rename
+	})
 }
 
 // TestRenameDuringASnapshotIsForgotten: on SQLite a read transaction
@@ -196,22 +89,25 @@ func TestRenameDuringAViewIsForgottenOnTheSameNode(t *testing.T) {
 // before it looks its names up: the page reads the name of its snapshot,
 // the old one, and must not keep it.
 func TestRenameDuringASnapshotIsForgotten(t *testing.T) {
-	st := &raceStore{Store: storetest.OpenSQLite(t)}
+	renamedWhileAPageIsUnderWay(t, func(st *hookStore, rename func(write bool) bool) {
+		st.onMemoLatest = func(_ string, write bool) bool { return rename(write) }
+	})
+}
+
+// renamedWhileAPageIsUnderWay has an administrator correct p1's display
+// name at the point of the office's page of a memo (in its read
+// transaction) that arm hooks rename to, and checks that the node shows
+// the new name from the moment UpdateUser returned.
+func renamedWhileAPageIsUnderWay(t *testing.T, arm func(st *hookStore, rename func(write bool) bool)) {
+	t.Helper()
+	st := &hookStore{Store: storetest.OpenSQLite(t)}
 	d := servicetest.NewDeployment(t, st)
-	m := submitted(t, d, d.Member("alice"), "renamed while a page began")
-	name := func() string {
-		t.Helper()
-		got, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return readerNamed(got, "p1")
-	}
-	name()
-	d.Clock.Advance(6 * time.Second)
+	m := submitted(t, d, d.Member("alice"), "renamed while a page is under way")
+	old := p1Name(t, d.Harness, d.Office, m.ID)
+	d.Clock.Advance(6 * time.Second) // nothing cached any more
 	const corrected = "P. One, Under Secretary"
 	fired := false
-	st.onMemoLatest = func(memoID string, write bool) bool {
+	arm(st, func(write bool) bool {
 		if write {
 			return false
 		}
@@ -220,14 +116,30 @@ func TestRenameDuringASnapshotIsForgotten(t *testing.T) {
 			t.Errorf("renaming p1: %v", err)
 		}
 		return true
+	})
+	if got := p1Name(t, d.Harness, d.Office, m.ID); got != old && got != corrected {
+		t.Errorf("the page under way showed %q", got)
 	}
-	name()
 	if !fired {
 		t.Fatal("the interleaving did not happen")
 	}
-	if got := name(); got != corrected {
+	if got := p1Name(t, d.Harness, d.Office, m.ID); got != corrected {
 		t.Errorf("after UpdateUser returned, the node that renamed p1 shows %q, want %q", got, corrected)
 	}
+	d.Clock.Advance(4 * time.Second)
+	if got := p1Name(t, d.Harness, d.Office, m.ID); got != corrected {
+		t.Errorf("4 seconds after the rename, the node still shows %q, want %q", got, corrected)
+	}
+}
+
+// p1Name is the name a's page of the memo gives the reader p1.
+func p1Name(t *testing.T, h *servicetest.Harness, a *service.Actor, memoID string) string {
+	t.Helper()
+	got, err := h.Svc.GetMemo(h.Ctx, a, memoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readerNamed(got, "p1")
 }
 
 func readerNamed(m *service.Memo, username string) string {

@@ -9,9 +9,7 @@ package service_test
 // of service, for a change made the normal way.
 
 import (
-	"context"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -20,81 +18,13 @@ import (
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
 
-// raceStore wraps a node's store: its transactions, read and write, call
-// the hooks set, each once (when the hook returns true).
-type raceStore struct {
-	store.Store
-	mu sync.Mutex
-	// onUsersByIDs runs after UsersByIDs read the rows.
-	onUsersByIDs func(ids []string, write bool) bool
-	// onUserByID runs after UserByID read the row.
-	onUserByID func(id string, write bool) bool
-	// onMemoLatest runs before MemoLatest: after the memo's row was read,
-	// before its history is.
-	onMemoLatest func(memoID string, write bool) bool
-}
-
-type raceTx struct {
-	store.Tx
-	s     *raceStore
-	write bool
-}
-
-func (s *raceStore) Begin(ctx context.Context, write bool) (store.Tx, error) {
-	tx, err := s.Store.Begin(ctx, write)
-	if err != nil {
-		return tx, err
-	}
-	return &raceTx{Tx: tx, s: s, write: write}, nil
-}
-
-// take returns the hook at h and clears it: the requests it makes while
-// it runs do not fire it. arm puts back one that did not fire.
-func raceTake[F any](s *raceStore, h *F) F {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := *h
-	var zero F
-	*h = zero
-	return f
-}
-
-func raceArm[F any](s *raceStore, h *F, f F) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	*h = f
-}
-
-func (t *raceTx) UsersByIDs(ctx context.Context, ids []string) ([]*store.User, error) {
-	us, err := t.Tx.UsersByIDs(ctx, ids)
-	if f := raceTake(t.s, &t.s.onUsersByIDs); f != nil && !f(ids, t.write) {
-		raceArm(t.s, &t.s.onUsersByIDs, f)
-	}
-	return us, err
-}
-
-func (t *raceTx) UserByID(ctx context.Context, id string) (*store.User, error) {
-	u, err := t.Tx.UserByID(ctx, id)
-	if f := raceTake(t.s, &t.s.onUserByID); f != nil && !f(id, t.write) {
-		raceArm(t.s, &t.s.onUserByID, f)
-	}
-	return u, err
-}
-
-func (t *raceTx) MemoLatest(ctx context.Context, memoID string) (int64, error) {
-	if f := raceTake(t.s, &t.s.onMemoLatest); f != nil && !f(memoID, t.write) {
-		raceArm(t.s, &t.s.onMemoLatest, f)
-	}
-	return t.Tx.MemoLatest(ctx, memoID)
-}
-
 // raceNodes is a deployment on node A (d) and a second app node B (h2)
 // over the same PostgreSQL database, whose store is hooked.
-func raceNodes(t *testing.T) (*servicetest.Deployment, *servicetest.Harness, *raceStore) {
+func raceNodes(t *testing.T) (*servicetest.Deployment, *servicetest.Harness, *hookStore) {
 	t.Helper()
 	nodes := storetest.OpenPostgresNodes(t, 2)
 	d := servicetest.NewDeployment(t, nodes[0])
-	hooked := &raceStore{Store: nodes[1]}
+	hooked := &hookStore{Store: nodes[1]}
 	return d, servicetest.Reopen(t, d.Harness, hooked), hooked
 }
 
@@ -267,7 +197,7 @@ func TestARecoveryRacingNewKeysIsNoTampering(t *testing.T) {
 // (On PostgreSQL rowStill reads the latest commit and says ErrConflict.)
 // Found by review 50 (helper-49), as were the two anchor races above.
 func TestAReadOverlappingARotationOnSQLiteIsNoTampering(t *testing.T) {
-	hooked := &raceStore{Store: storetest.OpenSQLite(t)}
+	hooked := &hookStore{Store: storetest.OpenSQLite(t)}
 	d := servicetest.NewDeployment(t, hooked)
 	alice := d.Member("alice")
 	m := submitted(t, d, alice, "rotated while read")
