@@ -264,6 +264,22 @@ func (s *Service) withMail(ctx context.Context, a *Actor, fn func(ctx context.Co
 	return fn(context.WithValue(ctx, mailCollected{}, true))
 }
 
+// collectPending collects the actor's mail, if any waits, in a
+// transaction of its own: what a request that only reads does before it
+// looks in the actor's index, which holds a memo newly shared with them,
+// or a key version made since, only once their mail is collected.
+func (s *Service) collectPending(ctx context.Context, a *Actor) error {
+	var pending bool
+	if err := s.inTx(ctx, false, func(tx store.Tx) error {
+		var err error
+		pending, err = s.hasMail(ctx, tx, a)
+		return err
+	}); err != nil || !pending {
+		return err
+	}
+	return s.collectMailApart(ctx, a)
+}
+
 // collectMailApart collects the actor's mail in a transaction of its own,
 // which commits apart from every other (it writes the author index).
 func (s *Service) collectMailApart(ctx context.Context, a *Actor) error {

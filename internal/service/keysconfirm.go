@@ -601,8 +601,9 @@ type WithheldReader struct {
 // and that the confirmation will share it with (withheldByLedger), so that
 // the office may take one off it first (RevokeReader).
 func (s *Service) WithheldReaders(ctx context.Context, a *Actor, memoID string) ([]WithheldReader, error) {
-	out := []WithheldReader{}
-	err := s.inTx(ctx, false, func(tx store.Tx) error {
+	var out []WithheldReader
+	err := s.readRetry(ctx, func(tx store.Tx) error {
+		out = []WithheldReader{}
 		o, err := s.openMemo(ctx, tx, a, memoID, false)
 		if err != nil {
 			return err

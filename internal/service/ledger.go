@@ -196,16 +196,28 @@ func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, m
 		}
 		return o.rel == relAuthor || o.rel == relOffice, nil
 	}
-	var may bool
-	if err := s.inTx(ctx, false, func(tx store.Tx) error {
-		var err error
-		may, err = entitled(s.openMemo(ctx, tx, a, l.Memo, false))
-		return err
-	}); err != nil || !may {
+	may := func() (may bool, err error) {
+		err = s.readRetry(ctx, func(tx store.Tx) error {
+			may, err = entitled(s.openMemo(ctx, tx, a, l.Memo, false))
+			return err
+		})
+		return may, err
+	}
+	ok, err := may()
+	if err == nil && !ok && a.id != nil {
+		// An author whose mail holds the memo's newest key (the office
+		// removed a reader since they last looked) opens it once that is
+		// collected.
+		if err := s.collectPending(ctx, a); err != nil {
+			return p, err
+		}
+		ok, err = may()
+	}
+	if err != nil || !ok {
 		return p, err
 	}
 	err = s.withMail(ctx, a, func(ctx context.Context) error {
-		return s.inTx(ctx, true, func(tx store.Tx) error {
+		return s.retry(ctx, func(tx store.Tx) error {
 			o, err := s.openMemo(ctx, tx, a, l.Memo, true)
 			if ok, err := entitled(o, err); err != nil || !ok {
 				return err // the hashes only

@@ -91,6 +91,19 @@ func (s *Service) retry(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 }
 
+// readRetry runs fn in a read transaction, and again, up to memoRetries
+// times in all, while it loses a race to another node's writer (a memo
+// changed between its row and its ledger: rowStill). fn must start afresh
+// each time.
+func (s *Service) readRetry(ctx context.Context, fn func(tx store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, false, fn)
+		if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
 // authorEvent is an event by the actor as an author of o.
 func authorEvent(action string, a *Actor, o *opened) event {
 	return event{action: action, actor: a, author: true, nonce: o.author.Nonce, memo: o.rec.ID, keys: o.keys, keyVersion: o.rec.KeyVersion}

@@ -159,18 +159,8 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 	}
 	// A new invitation waits in the mailbox until collected into the
 	// caller's index, as listing "mine" does.
-	var pending bool
-	if err := s.inTx(ctx, false, func(tx store.Tx) error {
-		var err error
-		pending, err = s.hasMail(ctx, tx, a)
-		return err
-	}); err != nil {
+	if err := s.collectPending(ctx, a); err != nil {
 		return nil, err
-	}
-	if pending {
-		if err := s.collectMailApart(ctx, a); err != nil {
-			return nil, err
-		}
 	}
 	stale := s.reminders().StaleDraft
 	now := s.now()

@@ -296,3 +296,41 @@ func TestTheBellDuringARotationStillRings(t *testing.T) {
 		t.Errorf("node B not ready: %v", err)
 	}
 }
+
+// TestAProofDuringARotationRunsAgain: alice asks node B for the proof of
+// her memo's submission entry; between B's reading the memo's row and its
+// history (who may have the entry is decided by opening the memo), the
+// office removes p2 on node A. The request runs again and alice gets her
+// entry, as before the race.
+func TestAProofDuringARotationRunsAgain(t *testing.T) {
+	d, h2, hooked := raceNodes(t)
+	alice := d.Member("alice")
+	m := submitted(t, d, alice, "proved while rotated")
+	seen, err := d.Svc.GetMemo(d.Ctx, alice, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := d.EntryIndex(seen, "memo.submit", "alice")
+	alice2 := h2.SignIn("alice")
+	fired := false
+	hooked.onMemoLatest = func(memoID string, write bool) bool {
+		if memoID != m.ID || write {
+			return false
+		}
+		fired = true
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
+			t.Errorf("removing p2: %v", err)
+		}
+		return true
+	}
+	p, err := h2.Svc.InclusionProof(d.Ctx, alice2, idx, 0)
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if err != nil || p.Leaf == "" {
+		t.Errorf("alice's proof of her submission, asked while another node removed a reader: %+v, %v", p, err)
+	}
+	if err := h2.Svc.Ready(d.Ctx); err != nil {
+		t.Errorf("node B not ready: %v", err)
+	}
+}

@@ -169,3 +169,27 @@ func TestRotationWithTheSubmissionsDetailDeleted(t *testing.T) {
 		}
 	})
 }
+
+// TestAnAuthorsProofAfterARotation: the office removes a reader, which
+// mails the memo's new key to its authors. alice then asks for the proof
+// of her submission entry before anything else: the entitlement check, a
+// read, looked in her index, which holds the new key only once her mail
+// is collected, and she got the hashes without her entry, as if the memo
+// were not hers.
+func TestAnAuthorsProofAfterARotation(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	alice := d.Member("alice")
+	m, _ := d.Submitted(alice, "proved after a rotation")
+	seen, err := d.Svc.GetMemo(d.Ctx, alice, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := d.EntryIndex(seen, "memo.submit", "alice")
+	if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.Svc.InclusionProof(d.Ctx, alice, idx, 0)
+	if err != nil || p.Leaf == "" {
+		t.Errorf("alice's proof of her own submission, after the office removed a reader: leaf %q, %v", p.Leaf, err)
+	}
+}

@@ -567,14 +567,8 @@ func (s *Service) ListMemos(ctx context.Context, a *Actor, box string, states []
 		if a.id == nil {
 			return nil, errKeysLocked
 		}
-		var pending bool
-		if err := s.inTx(ctx, false, func(tx store.Tx) error { pending, err = s.hasMail(ctx, tx, a); return err }); err != nil {
+		if err := s.collectPending(ctx, a); err != nil {
 			return nil, err
-		}
-		if pending {
-			if err := s.collectMailApart(ctx, a); err != nil {
-				return nil, err
-			}
 		}
 	case BoxOffice:
 		if !a.Has(channel.RoleOffice) {
