@@ -196,14 +196,14 @@ func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, m
 		}
 		return o.rel == relAuthor || o.rel == relOffice, nil
 	}
-	may := func() (may bool, err error) {
+	mayHave := func() (ok bool, err error) {
 		err = s.readRetry(ctx, func(tx store.Tx) error {
-			may, err = entitled(s.openMemo(ctx, tx, a, l.Memo, false))
+			ok, err = entitled(s.openMemo(ctx, tx, a, l.Memo, false))
 			return err
 		})
-		return may, err
+		return ok, err
 	}
-	ok, err := may()
+	ok, err := mayHave()
 	if err == nil && !ok && a.id != nil {
 		// An author whose mail holds the memo's newest key (the office
 		// removed a reader since they last looked) opens it once that is
@@ -211,7 +211,7 @@ func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, m
 		if err := s.collectPending(ctx, a); err != nil {
 			return p, err
 		}
-		ok, err = may()
+		ok, err = mayHave()
 	}
 	if err != nil || !ok {
 		return p, err

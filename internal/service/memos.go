@@ -83,21 +83,19 @@ func (s *Service) memoTxAhead(ctx context.Context, a *Actor, memoID string, more
 // times in all, while it loses a race to another writer (store.Retryable:
 // a version changed meanwhile, or PostgreSQL ended it for a deadlock).
 func (s *Service) retry(ctx context.Context, fn func(tx store.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, true, fn)
-		if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
-			return err
-		}
-	}
+	return s.retryIn(ctx, true, fn)
 }
 
-// readRetry runs fn in a read transaction, and again, up to memoRetries
-// times in all, while it loses a race to another node's writer (a memo
-// changed between its row and its ledger: rowStill). fn must start afresh
-// each time.
+// readRetry is retry for a read transaction, which loses a race when a
+// memo changed between its row and its ledger (rowStill). fn must start
+// afresh each time.
 func (s *Service) readRetry(ctx context.Context, fn func(tx store.Tx) error) error {
+	return s.retryIn(ctx, false, fn)
+}
+
+func (s *Service) retryIn(ctx context.Context, write bool, fn func(tx store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, false, fn)
+		err := s.inTx(ctx, write, fn)
 		if !store.Retryable(err) || attempt == memoRetries || ctx.Err() != nil {
 			return err
 		}

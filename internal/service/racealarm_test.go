@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
@@ -44,23 +45,12 @@ func TestARotationDuringAnAcknowledgementIsNoTampering(t *testing.T) {
 	d, h2, hooked := raceNodes(t)
 	m := submitted(t, d, d.Member("alice"), "rotated while acknowledged")
 	office2 := h2.SignIn("office")
-	fired := false
-	hooked.onMemoLatest = func(memoID string, write bool) bool {
-		fired = true
-		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
-			t.Errorf("removing p2: %v", err)
-		}
-		return true
-	}
-	_, err := h2.Svc.Acknowledge(d.Ctx, office2, m.ID)
-	if !fired {
-		t.Fatal("the interleaving did not happen")
-	}
+	err := removeP2While(t, d, h2.Svc, hooked, m.ID, false, func() error {
+		_, err := h2.Svc.Acknowledge(d.Ctx, office2, m.ID)
+		return err
+	})
 	if err != nil {
 		t.Errorf("the office's acknowledgement of a memo rotated meanwhile fails: %v", err)
-	}
-	if err := h2.Svc.Ready(d.Ctx); err != nil {
-		t.Errorf("node B is no longer ready after acknowledging a memo another node rotated: %v", err)
 	}
 }
 
@@ -239,26 +229,12 @@ func TestAnAccessLogRacingARotationRunsAgain(t *testing.T) {
 	d, h2, hooked := raceNodes(t)
 	m := submitted(t, d, d.Member("alice"), "access log while rotated")
 	office2 := h2.SignIn("office")
-	fired := false
-	hooked.onMemoLatest = func(memoID string, write bool) bool {
-		if memoID != m.ID {
-			return false
-		}
-		fired = true
-		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
-			t.Errorf("removing p2: %v", err)
-		}
-		return true
-	}
-	_, err := h2.Svc.AccessLog(d.Ctx, office2, m.ID, "", 50)
-	if !fired {
-		t.Fatal("the interleaving did not happen")
-	}
+	err := removeP2While(t, d, h2.Svc, hooked, m.ID, false, func() error {
+		_, err := h2.Svc.AccessLog(d.Ctx, office2, m.ID, "", 50)
+		return err
+	})
 	if err != nil {
 		t.Errorf("the access log, read while another node removed a reader, does not run again: %v", err)
-	}
-	if err := h2.Svc.Ready(d.Ctx); err != nil {
-		t.Errorf("node B not ready: %v", err)
 	}
 }
 
@@ -275,25 +251,12 @@ func TestTheBellDuringARotationStillRings(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice2 := h2.SignIn("alice")
-	fired := false
-	hooked.onMemoLatest = func(memoID string, write bool) bool {
-		if memoID != m.ID || write {
-			return false
-		}
-		fired = true
-		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
-			t.Errorf("removing p2: %v", err)
-		}
-		return true
-	}
-	if _, err := h2.Svc.Notifications(d.Ctx, alice2, 50); err != nil {
+	err := removeP2While(t, d, h2.Svc, hooked, m.ID, true, func() error {
+		_, err := h2.Svc.Notifications(d.Ctx, alice2, 50)
+		return err
+	})
+	if err != nil {
 		t.Errorf("alice's notifications, while another node removed a reader of her memo: %v", err)
-	}
-	if !fired {
-		t.Fatal("the interleaving did not happen")
-	}
-	if err := h2.Svc.Ready(d.Ctx); err != nil {
-		t.Errorf("node B not ready: %v", err)
 	}
 }
 
@@ -312,25 +275,40 @@ func TestAProofDuringARotationRunsAgain(t *testing.T) {
 	}
 	idx := d.EntryIndex(seen, "memo.submit", "alice")
 	alice2 := h2.SignIn("alice")
+	var p *service.Proof
+	err = removeP2While(t, d, h2.Svc, hooked, m.ID, true, func() (err error) {
+		p, err = h2.Svc.InclusionProof(d.Ctx, alice2, idx, 0)
+		return err
+	})
+	if err != nil || p.Leaf == "" {
+		t.Errorf("alice's proof of her submission, asked while another node removed a reader: %+v, %v", p, err)
+	}
+}
+
+// removeP2While runs request, on node (served by hooked), with the office
+// removing p2 from memoID on d's node between node's reading the memo's
+// row and its history (in a read transaction only, if onlyReads), and
+// fails unless the interleaving happened and node is still ready. It
+// returns request's error.
+func removeP2While(t *testing.T, d *servicetest.Deployment, node *service.Service, hooked *hookStore, memoID string, onlyReads bool, request func() error) error {
+	t.Helper()
 	fired := false
-	hooked.onMemoLatest = func(memoID string, write bool) bool {
-		if memoID != m.ID || write {
+	hooked.onMemoLatest = func(id string, write bool) bool {
+		if id != memoID || onlyReads && write {
 			return false
 		}
 		fired = true
-		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, m.ID, "p2", "not for p2"); err != nil {
+		if _, err := d.Svc.RevokeReader(d.Ctx, d.Office, memoID, "p2", "not for p2"); err != nil {
 			t.Errorf("removing p2: %v", err)
 		}
 		return true
 	}
-	p, err := h2.Svc.InclusionProof(d.Ctx, alice2, idx, 0)
+	err := request()
 	if !fired {
 		t.Fatal("the interleaving did not happen")
 	}
-	if err != nil || p.Leaf == "" {
-		t.Errorf("alice's proof of her submission, asked while another node removed a reader: %+v, %v", p, err)
+	if err := node.Ready(d.Ctx); err != nil {
+		t.Errorf("the node is no longer ready after another node removed a reader as it looked: %v", err)
 	}
-	if err := h2.Svc.Ready(d.Ctx); err != nil {
-		t.Errorf("node B not ready: %v", err)
-	}
+	return err
 }
