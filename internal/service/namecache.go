@@ -37,9 +37,9 @@ func newNameCache(max int) *nameCache {
 	return &nameCache{max: max, m: map[string]cachedName{}}
 }
 
-// get returns the names of ids it holds from within nameTTL of now, the
-// ids it does not, and the mark to put what is read for those with.
-func (c *nameCache) get(ids []string, now time.Time) (found map[string]store.UserName, missing []string, mark uint64) {
+// get returns the names of ids it holds from within nameTTL of now, and
+// the ids it does not.
+func (c *nameCache) get(ids []string, now time.Time) (found map[string]store.UserName, missing []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	found = make(map[string]store.UserName, len(ids))
@@ -50,11 +50,12 @@ func (c *nameCache) get(ids []string, now time.Time) (found map[string]store.Use
 			missing = append(missing, id)
 		}
 	}
-	return found, missing, c.forgets
+	return found, missing
 }
 
-// put keeps names read at now, after get gave mark, unless a name was
-// forgotten since: what was read may be the name before the change.
+// put keeps names read at now, as they were when mark was current, unless
+// a name was forgotten since: what was read may be the name before the
+// change.
 func (c *nameCache) put(names map[string]store.UserName, now time.Time, mark uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,7 +70,7 @@ func (c *nameCache) put(names map[string]store.UserName, now time.Time, mark uin
 	}
 }
 
-// mark is what get would give as its mark now.
+// mark is the count of names forgotten so far, for put.
 func (c *nameCache) mark() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -617,7 +617,9 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 		out, changed = fullUser(u), u.ID
 		return s.audit(ctx, tx, event{action: "user.update", actor: a, role: string(channel.RoleAdmin), subject: u.ID})
 	})
-	s.names.forget(changed)
+	if changed != "" {
+		s.names.forget(changed)
+	}
 	return out, err
 }
 

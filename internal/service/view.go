@@ -194,11 +194,15 @@ func (b *nameBook) resolve(ctx context.Context, tx store.Tx, s *Service) error {
 	if len(uniq) > 0 && uniq[0] == "" {
 		uniq = uniq[1:]
 	}
-	now := s.now()
-	names, missing, mark := s.names.get(uniq, now)
+	// Names read here are kept only if none was forgotten since what is
+	// read was current: the start of a read transaction, which reads as of
+	// then, or now.
+	mark := s.names.mark()
 	if began, ok := s.reads.Load(tx); ok {
-		mark = began.(uint64) // what a read transaction reads is as of its start
+		mark = began.(uint64)
 	}
+	now := s.now()
+	names, missing := s.names.get(uniq, now)
 	if len(missing) > 0 {
 		read, err := tx.UserNames(ctx, missing)
 		if err != nil {
