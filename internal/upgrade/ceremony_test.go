@@ -9,7 +9,6 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/config"
-	"github.com/dissent-channel/dissent/internal/server"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/vault"
 )
@@ -31,22 +30,7 @@ func TestCeremonyRefusesKeysAnchoredAtTheUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := server.OpenStore(ctx, cfg, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	key, err := server.ReadLedgerKey(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := server.NewService(cfg, st, key, nil, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.AnchorKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := anchoredService(t, cfg, true)
 	as := func(u string) *service.Actor {
 		tok, _, err := svc.SignIn(ctx, u, u+"-password-1")
 		if err != nil {

@@ -61,6 +61,31 @@ func upgradedCopy(t *testing.T) (string, *config.Config) {
 	return data, cfg
 }
 
+// anchoredService opens the store of cfg (applying its migrations, if
+// migrate) and a service over it whose keys from before December 2026 are
+// anchored, as the process that applies the upgrade anchors them.
+func anchoredService(t *testing.T, cfg *config.Config, migrate bool) *service.Service {
+	t.Helper()
+	ctx := context.Background()
+	st, err := server.OpenStore(ctx, cfg, migrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, err := server.ReadLedgerKey(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := server.NewService(cfg, st, key, nil, migrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AnchorKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 // TestEveryReleaseOneRowSurvives: for every table release one's
 // database holds, every row, in every column that the current schema
 // still has, is in the upgraded database unchanged (sessions aside, and
@@ -131,22 +156,7 @@ func TestEveryReleaseOneRowSurvives(t *testing.T) {
 func TestReleaseOneReplyAndCommentSurvive(t *testing.T) {
 	ctx := context.Background()
 	_, cfg := upgradedCopy(t)
-	st, err := server.OpenStore(ctx, cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	key, err := server.ReadLedgerKey(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := server.NewService(cfg, st, key, nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.AnchorKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := anchoredService(t, cfg, false)
 	tok, _, err := svc.SignIn(ctx, "office", "office-password-1")
 	if err != nil {
 		t.Fatal(err)
