@@ -21,12 +21,15 @@ const (
 	Acknowledged State = "acknowledged"
 	Replied      State = "replied"
 	Closed       State = "closed"
-	Withdrawn    State = "withdrawn"
-	Returned     State = "returned"
+	// Appealed: the authors appealed the reply, in a profile that has
+	// appeals (the NRC's), and the office owes a decision on appeal.
+	Appealed  State = "appealed"
+	Withdrawn State = "withdrawn"
+	Returned  State = "returned"
 )
 
 // States lists every state in lifecycle order.
-var States = []State{Draft, Circulating, Submitted, Acknowledged, Replied, Closed, Withdrawn, Returned}
+var States = []State{Draft, Circulating, Submitted, Acknowledged, Replied, Closed, Appealed, Withdrawn, Returned}
 
 // Valid reports whether s is a known state.
 func (s State) Valid() bool { return slices.Contains(States, s) }
@@ -37,14 +40,15 @@ func (s State) Editable() bool { return s == Draft || s == Circulating }
 // Delivered reports whether the memo has reached the channel office.
 func (s State) Delivered() bool {
 	switch s {
-	case Submitted, Acknowledged, Replied, Closed, Returned:
+	case Submitted, Acknowledged, Replied, Closed, Appealed, Returned:
 		return true
 	}
 	return false
 }
 
-// Open reports whether the office still owes an answer.
-func (s State) Open() bool { return s == Submitted || s == Acknowledged }
+// Open reports whether the office still owes an answer: a reply, or a
+// decision on appeal.
+func (s State) Open() bool { return s == Submitted || s == Acknowledged || s == Appealed }
 
 // Action is a step in the lifecycle.
 type Action string
@@ -58,6 +62,7 @@ const (
 	ActWithdraw    Action = "withdraw"
 	ActReply       Action = "reply"
 	ActClose       Action = "close"
+	ActAppeal      Action = "appeal"
 )
 
 var transitions = map[Action]struct {
@@ -69,8 +74,12 @@ var transitions = map[Action]struct {
 	ActAcknowledge: {[]State{Submitted}, Acknowledged},
 	ActReturn:      {[]State{Submitted, Acknowledged}, Returned},
 	ActWithdraw:    {[]State{Draft, Circulating, Submitted, Acknowledged}, Withdrawn},
-	ActReply:       {[]State{Submitted, Acknowledged}, Replied},
-	ActClose:       {[]State{Replied}, Closed},
+	// A reply to an appealed memo is the decision on appeal.
+	ActReply: {[]State{Submitted, Acknowledged, Appealed}, Replied},
+	ActClose: {[]State{Replied}, Closed},
+	// The authors appeal the reply, closed or not; whether the profile
+	// has appeals, and whether it is still time, is Appeal's to say.
+	ActAppeal: {[]State{Replied, Closed}, Appealed},
 }
 
 // Transition returns the state a memo in state from reaches by act, or an
@@ -102,6 +111,8 @@ func pastTense(a Action) string {
 		return "replied to"
 	case ActClose:
 		return "closed"
+	case ActAppeal:
+		return "appealed"
 	}
 	return string(a)
 }

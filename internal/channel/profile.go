@@ -73,6 +73,11 @@ type Profile struct {
 	Reply       Rule
 	ReplyLatest Rule // zero means the same as Reply
 	Holidays    string
+	// Appeal is how long after the reply its authors may appeal it
+	// (zero: the profile has no appeal); AppealReply is when, counted
+	// from the appeal, the office owes its decision on appeal.
+	Appeal      Rule
+	AppealReply Rule
 	// EligibleOnly limits filing and signing to members marked eligible.
 	EligibleOnly bool
 	// Anonymous allows reports without a named author (EU profile).
@@ -111,6 +116,11 @@ var Profiles = map[string]Profile{
 		Title:       "NRC Differing Professional Opinion",
 		Acknowledge: Rule{5, Workdays},
 		Reply:       Rule{120, Days},
+		// The submitters may appeal the decision, for 21 days after
+		// it; the appeal is decided on the first decision's clock.
+		// Deployments set their own (channel.appeal, appeal_reply).
+		Appeal:      Rule{21, Days},
+		AppealReply: Rule{120, Days},
 		Holidays:    "us-federal",
 		Publish:     true,
 		Markings:    DefaultMarkings,
@@ -119,6 +129,22 @@ var Profiles = map[string]Profile{
 
 // DefaultProfile is the profile of a deployment that names none.
 const DefaultProfile = "state-2fam070"
+
+// Appeals reports whether the profile lets authors appeal the reply.
+func (p Profile) Appeals() bool { return p.Appeal.N > 0 }
+
+// AppealBy is until when the authors of a memo replied to at t may appeal.
+func (p Profile) AppealBy(cal *workdays.Calendar, replied time.Time) time.Time {
+	return p.Appeal.From(cal, replied.In(cal.Location()))
+}
+
+// AppealReplyBy is when the decision on an appeal made at t falls due.
+func (p Profile) AppealReplyBy(cal *workdays.Calendar, appealed time.Time) time.Time {
+	if p.AppealReply.Unit == Workdays {
+		return p.AppealReply.From(cal, cal.Received(appealed))
+	}
+	return p.AppealReply.From(cal, appealed.In(cal.Location()))
+}
 
 // Deadlines returns the deadlines of a memo submitted at t: counted from
 // when it counts as received (the next working moment) in the office's zone.

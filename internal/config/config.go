@@ -57,7 +57,12 @@ type Config struct {
 		Acknowledge string             `toml:"acknowledge"`
 		Reply       string             `toml:"reply"`
 		ReplyLatest string             `toml:"reply_latest"`
-		LedgerKey   string             `toml:"ledger_key_file"`
+		// Appeal is how long after the reply its authors may appeal
+		// (profiles with appeals only: longer than the profile's, never
+		// shorter); AppealReply when the decision on appeal falls due.
+		Appeal      string `toml:"appeal"`
+		AppealReply string `toml:"appeal_reply"`
+		LedgerKey   string `toml:"ledger_key_file"`
 		// Witnesses are the verifier keys of the witnesses whose
 		// cosignatures of checkpoints the service accepts and hands out
 		// (docs/LEDGER.md, "Witnesses").
@@ -379,9 +384,13 @@ func (c *Config) Profile() (channel.Profile, error) {
 	for _, o := range []struct {
 		s    string
 		rule *channel.Rule
-	}{{c.Channel.Acknowledge, &p.Acknowledge}, {c.Channel.Reply, &p.Reply}, {c.Channel.ReplyLatest, &p.ReplyLatest}} {
+	}{{c.Channel.Acknowledge, &p.Acknowledge}, {c.Channel.Reply, &p.Reply}, {c.Channel.ReplyLatest, &p.ReplyLatest},
+		{c.Channel.Appeal, &p.Appeal}, {c.Channel.AppealReply, &p.AppealReply}} {
 		if o.s == "" {
 			continue
+		}
+		if (o.rule == &p.Appeal || o.rule == &p.AppealReply) && !p.Appeals() {
+			return p, fmt.Errorf("channel.appeal and appeal_reply: the %s profile has no appeal", p.Name)
 		}
 		r, err := channel.ParseRule(o.s)
 		if err != nil {
@@ -427,6 +436,16 @@ func withinProfile(base, p channel.Profile, cal *workdays.Calendar) error {
 			if c.got.After(c.most) {
 				return fmt.Errorf("channel.%s %q: for a memo submitted on %s it falls due %s, later than the %s profile allows (%s): a deployment may shorten its deadlines, not lengthen them",
 					c.setting, c.rule, day.Format(time.DateOnly), c.got.Format(time.DateOnly), base.Name, c.most.Format(time.DateOnly))
+			}
+		}
+		if base.Appeals() {
+			if got, most := p.AppealReplyBy(cal, day), base.AppealReplyBy(cal, day); got.After(most) {
+				return fmt.Errorf("channel.appeal_reply %q: for an appeal made on %s it falls due %s, later than the %s profile allows (%s): a deployment may shorten its deadlines, not lengthen them",
+					p.AppealReply, day.Format(time.DateOnly), got.Format(time.DateOnly), base.Name, most.Format(time.DateOnly))
+			}
+			if got, least := p.AppealBy(cal, day), base.AppealBy(cal, day); got.Before(least) {
+				return fmt.Errorf("channel.appeal %q: for a reply given on %s the authors could appeal until %s, sooner than the %s profile allows (%s): a deployment may give its authors longer to appeal, not shorter",
+					p.Appeal, day.Format(time.DateOnly), got.Format(time.DateOnly), base.Name, least.Format(time.DateOnly))
 			}
 		}
 		day = day.AddDate(0, 0, 1)

@@ -28,3 +28,29 @@ func TestEUProfileKeepsTheDirectivesLimits(t *testing.T) {
 		t.Error("the State profile's latest reply lengthened past 60 working days passes config check")
 	}
 }
+
+// TestAppealSettings: a deployment of the NRC profile may give its
+// authors longer to appeal and decide appeals sooner, but not the reverse,
+// and a profile without appeals takes no appeal settings at all.
+func TestAppealSettings(t *testing.T) {
+	nrc := "[channel]\nprofile = \"nrc-dpo\"\n"
+	for _, bad := range []string{
+		nrc + "appeal = \"10 days\"\n",        // shorter than the profile's 21 days
+		nrc + "appeal_reply = \"6 months\"\n", // later than its 120 days
+		"[channel]\nappeal = \"30 days\"\n",   // the State profile has no appeal
+		"[channel]\nappeal_reply = \"30 days\"\n",
+		nrc + "appeal = \"fortnight\"\n",
+	} {
+		if _, err := load(t, bad); err == nil {
+			t.Errorf("config check passes %q", bad)
+		}
+	}
+	c, err := load(t, nrc+"appeal = \"30 days\"\nappeal_reply = \"60 days\"\n")
+	if err != nil {
+		t.Fatalf("a longer appeal window and a sooner decision refused: %v", err)
+	}
+	p, err := c.Profile()
+	if err != nil || p.Appeal.N != 30 || p.AppealReply.N != 60 {
+		t.Errorf("profile = %+v, %v; want appeal 30 days, decision 60 days", p, err)
+	}
+}
