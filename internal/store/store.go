@@ -380,9 +380,16 @@ type Memo struct {
 	DueAt          int64 // the nearest deadline still owed; 0 when none
 	CheckAt        int64 // when the reminders job next has something to do about it; 0 when nothing
 	AuthorsCount   int
-	Roster         []byte // sealed
-	Receipt        []byte // JSON; names no author
-	Version        int64
+	// Appeals, in profiles that have them: until when the authors may
+	// appeal the reply (set with it), when they did, when the decision on
+	// appeal falls due and when it was given; 0 for none.
+	AppealBy        int64
+	AppealedAt      int64
+	AppealReplyBy   int64
+	AppealRepliedAt int64
+	Roster          []byte // sealed
+	Receipt         []byte // JSON; names no author
+	Version         int64
 }
 
 // MemoFilter selects memos for a list.
@@ -529,4 +536,9 @@ type MemoFacts struct {
 	ReplyBy        int64
 	ReplyLatest    int64
 	AuthorsCount   int
+	// An appeal: when it was made, when its decision fell due, when it
+	// was given; 0 for none.
+	AppealedAt      int64
+	AppealReplyBy   int64
+	AppealRepliedAt int64
 }

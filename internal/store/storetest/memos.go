@@ -78,6 +78,7 @@ func testMemos(t *testing.T, s store.Store) {
 			m.State, m.Profile, m.Revision, m.KeyVersion = "replied", "eu-2019-1937", 3, 2
 			m.CreatedAt, m.UpdatedAt, m.SubmittedAt, m.AcknowledgedAt, m.RepliedAt, m.EndedAt = t0+1, t0+2, t0+3, t0+4, t0+5, t0+6
 			m.AcknowledgeBy, m.ReplyBy, m.ReplyLatest, m.DueAt, m.CheckAt, m.AuthorsCount = t0+7, t0+8, t0+9, 0, t0+10, 52
+			m.AppealBy, m.AppealedAt, m.AppealReplyBy, m.AppealRepliedAt = t0+11, t0+12, t0+13, t0+14
 			m.Roster, m.Receipt = []byte("new roster"), nil
 			check(t, tx.UpdateMemo(ctx, m))
 		})
@@ -597,6 +598,9 @@ func testMemoFacts(t *testing.T, s store.Store) {
 		if state == "closed" {
 			m.EndedAt = submitted + 3
 		}
+		if state == "replied" { // a decision on appeal
+			m.AppealedAt, m.AppealReplyBy, m.AppealRepliedAt = submitted+4, submitted+6, submitted+5
+		}
 		return m
 	}
 	ms := []*store.Memo{
@@ -609,7 +613,8 @@ func testMemoFacts(t *testing.T, s store.Store) {
 	createMemos(t, s, ms...)
 	facts := func(m *store.Memo) store.MemoFacts {
 		return store.MemoFacts{State: m.State, SubmittedAt: m.SubmittedAt, AcknowledgedAt: m.AcknowledgedAt, RepliedAt: m.RepliedAt, EndedAt: m.EndedAt,
-			AcknowledgeBy: m.AcknowledgeBy, ReplyBy: m.ReplyBy, ReplyLatest: m.ReplyLatest, AuthorsCount: m.AuthorsCount}
+			AcknowledgeBy: m.AcknowledgeBy, ReplyBy: m.ReplyBy, ReplyLatest: m.ReplyLatest, AuthorsCount: m.AuthorsCount,
+			AppealedAt: m.AppealedAt, AppealReplyBy: m.AppealReplyBy, AppealRepliedAt: m.AppealRepliedAt}
 	}
 	for _, c := range []struct {
 		name     string
