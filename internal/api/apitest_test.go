@@ -46,9 +46,9 @@ type env struct {
 
 // newEnv serves a fresh deployment over st. Its only account is "admin",
 // signed in.
-func newEnv(t testing.TB, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store, opts ...servicetest.Options) *env {
 	t.Helper()
-	h := servicetest.New(t, st)
+	h := servicetest.New(t, st, opts...)
 	e := &env{t: t, h: h, mux: http.NewServeMux(), log: &lockedBuffer{}, tokens: map[string]string{}}
 	log := slog.New(slog.NewTextHandler(e.log, nil))
 	api.Register(e.mux, h.Svc, api.Options{MaxBody: apiMaxBody, Log: log})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/store/postgres"
 	"github.com/dissent-channel/dissent/internal/store/sqlite"
@@ -40,10 +41,14 @@ const controlName = "cnrycontrol-office-display"
 
 var canaryAuthors = []string{"author-drafter-1", "author-codrafter-8", "author-signer-9", "author-dropped-0", "author-solo-1"}
 
+// canaryProfile is the NRC's, the profile with appeals: its deployment
+// seals everything the others do, and the appeal's reason and decision.
+var canaryProfile = servicetest.Options{Profile: "nrc-dpo"}
+
 // runCanary creates users and memos with a unique marker in every field the
 // vault must seal: titles and bodies (first and later revisions), replies,
-// comments, meeting notes, return and withdraw reasons, added and revoked
-// readers' reasons.
+// comments, meeting notes, return, withdraw and appeal reasons, decisions
+// on appeal, added and revoked readers' reasons.
 func runCanary(t *testing.T, e *env) canary {
 	c := canary{authors: map[string]string{}}
 	mark := func(field string) string {
@@ -102,6 +107,16 @@ func runCanary(t *testing.T, e *env) canary {
 	e.submit(drafter, m.ID, 1)
 	e.must(http.StatusOK, codrafter, "POST", memoPath(m.ID, "withdraw"), map[string]string{"reason": mark("withdrawreason")})
 
+	// A memo replied to, appealed and decided on appeal (the NRC
+	// profile's appeals).
+	m = e.create(solo, mark("title7"), mark("body7"))
+	c.memoIDs = append(c.memoIDs, m.ID)
+	e.sign(solo, m.ID, 1)
+	e.submit(solo, m.ID, 1)
+	e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": mark("reply")})
+	e.must(http.StatusOK, solo, "POST", memoPath(m.ID, "appeal"), map[string]string{"reason": mark("appealreason")})
+	e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": mark("decision")})
+
 	// A draft that never leaves its authors, and one still circulating.
 	m = e.create(dropped, mark("title5"), mark("body5"), solo)
 	c.memoIDs = append(c.memoIDs, m.ID)
@@ -138,7 +153,7 @@ func TestCanary(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = st.Close() })
-		e := newEnv(t, st)
+		e := newEnv(t, st, canaryProfile)
 		c := runCanary(t, e)
 		checkLedgerLeaves(t, e, c)
 		checkLog(t, e, c)
@@ -196,7 +211,7 @@ func TestCanary(t *testing.T) {
 
 	t.Run("postgres", func(t *testing.T) {
 		st, pg := openPostgresSchema(t)
-		e := newEnv(t, st)
+		e := newEnv(t, st, canaryProfile)
 		c := runCanary(t, e)
 		checkLedgerLeaves(t, e, c)
 		checkLog(t, e, c)

@@ -265,6 +265,14 @@ func routes() []route {
 					h.reply(w, r, 200, m, err)
 				}
 			}},
+		{method: "POST", path: "/api/v1/memos/{id}/appeal", summary: "Appeal the reply, with a reason, within the profile's time to appeal (drafters; profiles with appeals)", auth: true, request: reasonRequest{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in reasonRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.Appeal(r.Context(), a, r.PathValue("id"), in.Reason)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
 		{method: "POST", path: "/api/v1/memos/{id}/distribution", summary: "Add readers beyond the standing distribution, with a reason (office)", auth: true, request: service.ReadersInput{}, response: service.Memo{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in service.ReadersInput

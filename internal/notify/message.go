@@ -57,6 +57,9 @@ var texts = map[string]struct{ subject, lead string }{
 	"overdue.acknowledge":  {"a memo's acknowledgement is overdue", "A memo was due to be acknowledged by %s and has not been."},
 	"overdue.reply":        {"a memo's substantive reply is overdue", "A memo's substantive reply was due by %s and has not been sent."},
 	"overdue.reply_latest": {"a memo is past its latest reply date", "A memo's substantive reply was due at the latest by %s and has not been sent."},
+	"memo.appealed":        {"an appeal to decide by %s", "The authors of a memo have appealed the channel office's reply. The decision on appeal is due by %s."},
+	"remind.appeal_reply":  {"a decision on appeal is due by %s", "Reminder: a decision on a memo's appeal is due by %s."},
+	"overdue.appeal_reply": {"a decision on appeal is overdue", "A decision on a memo's appeal was due by %s and has not been given."},
 	// Account notices: if the person did not do or ask for this, someone
 	// may be taking their account over.
 	"account.created":        {"an account was made for you", "An administrator made an account for you in Dissent, the organisation's dissent channel, and will give you its first password. When you first sign in with it, you are asked to choose a password of your own: that makes the keys that protect your memos, and only you know it. If you are not asked, or the password you were given does not work, someone signed in before you: tell the channel office and your inspector general, and do not use the account."},

@@ -215,6 +215,8 @@ func answered(m *store.Memo, now time.Time) (Notice, bool) {
 	var kind string
 	var at int64
 	switch {
+	case m.AppealRepliedAt > 0: // the decision on their appeal
+		kind, at = KindReplied, m.AppealRepliedAt
 	case m.RepliedAt > 0:
 		kind, at = KindReplied, m.RepliedAt
 	case channel.State(m.State) == channel.Returned && m.EndedAt > 0:

@@ -73,6 +73,7 @@ func (s *Service) WithReminders(p ReminderPolicy) *Service {
 // escalation contacts).
 const (
 	KindReceived    = "memo.received"    // office: a memo arrived; acknowledge by DueAt
+	KindAppealed    = "memo.appealed"    // office: the authors appealed the reply; decide by DueAt
 	KindDistributed = "memo.distributed" // a principal: a memo was distributed to you
 	KindSignPending = "sign.pending"     // an author: your signature is asked (worked out, never stored)
 	KindDraftStale  = "draft.stale"      // a drafter: your draft is untouched (worked out, never stored)
@@ -106,27 +107,33 @@ const (
 	DeadlineAcknowledge = "acknowledge"
 	DeadlineReply       = "reply"
 	DeadlineReplyLatest = "reply_latest"
+	DeadlineAppealReply = "appeal_reply"
 )
 
-// owed is a deadline a memo's office still owes.
+// owed is a deadline a memo's office still owes, since it arrived (the
+// memo, or the authors' appeal).
 type owed struct {
-	name string
-	at   time.Time
-	lead int
+	name    string
+	at      time.Time
+	lead    int
+	arrived time.Time
 }
 
 // owedDeadlines lists the deadlines the office still owes on m.
 func owedDeadlines(m *store.Memo, p ReminderPolicy) []owed {
 	var out []owed
-	st := channel.State(m.State)
+	st, arrived := channel.State(m.State), fromMicros(m.SubmittedAt)
 	if st == channel.Submitted && m.AcknowledgedAt == 0 {
-		out = append(out, owed{DeadlineAcknowledge, fromMicros(m.AcknowledgeBy), p.AcknowledgeLead})
+		out = append(out, owed{DeadlineAcknowledge, fromMicros(m.AcknowledgeBy), p.AcknowledgeLead, arrived})
 	}
 	if st.Open() && m.RepliedAt == 0 {
-		out = append(out, owed{DeadlineReply, fromMicros(m.ReplyBy), p.ReplyLead})
+		out = append(out, owed{DeadlineReply, fromMicros(m.ReplyBy), p.ReplyLead, arrived})
 		if m.ReplyLatest > m.ReplyBy {
-			out = append(out, owed{DeadlineReplyLatest, fromMicros(m.ReplyLatest), p.ReplyLatestLead})
+			out = append(out, owed{DeadlineReplyLatest, fromMicros(m.ReplyLatest), p.ReplyLatestLead, arrived})
 		}
+	}
+	if st == channel.Appealed && m.AppealRepliedAt == 0 {
+		out = append(out, owed{DeadlineAppealReply, fromMicros(m.AppealReplyBy), p.ReplyLead, fromMicros(m.AppealedAt)})
 	}
 	return out
 }
@@ -150,8 +157,8 @@ func (r reminder) kind() string {
 // once its time has come and until the deadline passes, and an escalation
 // once it has passed. A reminder whose time came while nothing ran and
 // whose deadline has passed since is not sent late: the escalation says
-// more. A reminder that would fall before the memo arrived is not sent:
-// the arrival notice said it all.
+// more. A reminder that would fall before the memo (or the appeal) arrived
+// is not sent: the arrival notice said it all.
 func dueReminders(cal *workdays.Calendar, m *store.Memo, p ReminderPolicy, now time.Time) []reminder {
 	var out []reminder
 	for _, d := range owedDeadlines(m, p) {
@@ -160,7 +167,7 @@ func dueReminders(cal *workdays.Calendar, m *store.Memo, p ReminderPolicy, now t
 			out = append(out, reminder{d.name, true, d.at})
 		case d.lead >= 0:
 			at := remindAt(cal, d.at, d.lead)
-			if !now.Before(at) && at.After(fromMicros(m.SubmittedAt)) {
+			if !now.Before(at) && at.After(d.arrived) {
 				out = append(out, reminder{d.name, false, d.at})
 			}
 		}
@@ -204,8 +211,8 @@ func nextCheck(cal *workdays.Calendar, m *store.Memo, p ReminderPolicy, after ti
 	for _, d := range owedDeadlines(m, p) {
 		if d.lead >= 0 {
 			// Sent from its time until the deadline passes, unless that
-			// time came before the memo did.
-			if at := remindAt(cal, d.at, d.lead); at.After(fromMicros(m.SubmittedAt)) && !at.After(d.at) {
+			// time came before the memo (or the appeal) did.
+			if at := remindAt(cal, d.at, d.lead); at.After(d.arrived) && !at.After(d.at) {
 				consider(at)
 			}
 		}

@@ -126,6 +126,11 @@ type Stats struct {
 	RepliedByLatestShare  *float64         `json:"replied_by_latest_share"`
 	MedianWorkdaysToReply *float64         `json:"median_workdays_to_reply"`
 	MedianDaysToReply     *float64         `json:"median_days_to_reply"`
+	// AwaitingAppeal splits the memos still "appealed" by whether the
+	// decision on appeal is overdue; Appeals splits the appeals decided by
+	// whether the decision came by its deadline (profiles with appeals).
+	AwaitingAppeal map[string]Count `json:"awaiting_appeal_decision"`
+	Appeals        map[string]Count `json:"appeals_decided"`
 	// SignerBands counts memos by their number of authors: withheld, every
 	// cell "suppressed", until the year is over (SignerBandsAfter).
 	SignerBands map[string]Count `json:"signer_bands"`
@@ -164,6 +169,7 @@ var (
 	statsAwaiting     = []string{"within_deadline", "overdue"}
 	statsAcknowledged = []string{"on_time", "late"}
 	statsReplied      = []string{"on_time", "within_latest", "late"}
+	statsAppeals      = []string{"on_time", "late"}
 	signerBands       = []struct {
 		name     string
 		min, max int
@@ -204,6 +210,7 @@ func (s *Service) YearStats(ctx context.Context, a *Actor, year int) (*Stats, er
 // tally is the raw counts before suppression.
 type tally struct {
 	states, bands, awaitingAck, acknowledged, awaitingReply, replied map[string]int
+	awaitingAppeal, appeals                                          map[string]int
 	// endedAck and endedReply judge the deadlines of memos returned or
 	// withdrawn after they came due (merged in when those states show).
 	endedAck, endedReply map[string]int
@@ -214,7 +221,7 @@ type tally struct {
 func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally {
 	t := tally{states: map[string]int{}, bands: map[string]int{}, awaitingAck: map[string]int{},
 		acknowledged: map[string]int{}, awaitingReply: map[string]int{}, replied: map[string]int{},
-		endedAck: map[string]int{}, endedReply: map[string]int{}}
+		endedAck: map[string]int{}, endedReply: map[string]int{}, awaitingAppeal: map[string]int{}, appeals: map[string]int{}}
 	nowUS := micros(now)
 	for _, f := range facts {
 		t.states[f.State]++
@@ -228,9 +235,18 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 			t.awaitingAck[overdue(nowUS, f.AcknowledgeBy)]++
 		case channel.Acknowledged:
 			t.awaitingReply[overdue(nowUS, f.ReplyBy)]++
+		case channel.Appealed:
+			t.awaitingAppeal[overdue(nowUS, f.AppealReplyBy)]++
+		}
+		if f.AppealRepliedAt > 0 {
+			if f.AppealRepliedAt <= f.AppealReplyBy {
+				t.appeals["on_time"]++
+			} else {
+				t.appeals["late"]++
+			}
 		}
 		switch channel.State(f.State) {
-		case channel.Acknowledged, channel.Replied, channel.Closed:
+		case channel.Acknowledged, channel.Replied, channel.Closed, channel.Appealed:
 			if f.AcknowledgedAt <= f.AcknowledgeBy {
 				t.acknowledged["on_time"]++
 			} else {
@@ -257,7 +273,7 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 			}
 		}
 		switch channel.State(f.State) {
-		case channel.Replied, channel.Closed:
+		case channel.Replied, channel.Closed, channel.Appealed: // an appeal keeps its first reply's time
 			received := cal.Received(fromMicros(f.SubmittedAt))
 			replied := fromMicros(f.RepliedAt)
 			wd := cal.WorkdaysBetween(received, replied)
@@ -346,14 +362,14 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 		}
 		return true
 	}
-	sub, ack, rep, clo := string(channel.Submitted), string(channel.Acknowledged), string(channel.Replied), string(channel.Closed)
+	sub, ack, rep, clo, apl := string(channel.Submitted), string(channel.Acknowledged), string(channel.Replied), string(channel.Closed), string(channel.Appealed)
 	st.States = table(statsStates, t.states, true)
 	// Returned and withdrawn memos count in the timeliness tables when a
 	// deadline came due before they ended, so that ending a memo does not
 	// take a missed deadline out of the figures; but only when those
 	// states' counts are shown, or the tables' difference from the states
 	// shown would tell a suppressed count.
-	ackFrom, replyFrom := []string{ack, rep, clo}, []string{rep, clo}
+	ackFrom, replyFrom := []string{ack, rep, clo, apl}, []string{rep, clo, apl}
 	if ret, wdr := string(channel.Returned), string(channel.Withdrawn); shownAll(st.States, ret, wdr) {
 		for k, n := range t.endedAck {
 			t.acknowledged[k] += n
@@ -372,6 +388,8 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 	st.Acknowledged = table(statsAcknowledged, t.acknowledged, shownAll(st.States, ackFrom...))
 	st.AwaitingReply = table(statsAwaiting, t.awaitingReply, shownAll(st.States, ack))
 	st.Replied = table(statsReplied, t.replied, shownAll(st.States, replyFrom...))
+	st.AwaitingAppeal = table(statsAwaiting, t.awaitingAppeal, shownAll(st.States, apl))
+	st.Appeals = table(statsAppeals, t.appeals, false)
 
 	st.Acknowledge = Timeliness{OnTime: st.Acknowledged["on_time"], Late: st.Acknowledged["late"], Pending: st.States[sub]}
 	st.Reply = Timeliness{OnTime: st.Replied["on_time"], WithinLatest: st.Replied["within_latest"],
@@ -659,6 +677,8 @@ func (st *Stats) WriteCSV(w io.Writer) error {
 	num("replied", "by_latest_share", st.RepliedByLatestShare)
 	num("replied", "median_workdays", st.MedianWorkdaysToReply)
 	num("replied", "median_days", st.MedianDaysToReply)
+	add("awaiting_appeal_decision", statsAwaiting, st.AwaitingAppeal)
+	add("appeals_decided", statsAppeals, st.Appeals)
 	bands := make([]string, len(signerBands))
 	for i, b := range signerBands {
 		bands[i] = b.name

@@ -224,6 +224,7 @@ func TestComputeStats(t *testing.T) {
   "submitted": 30,
   "states": {
     "acknowledged": 5,
+    "appealed": 0,
     "closed": 12,
     "replied": 6,
     "returned": "\u003c5",
@@ -252,6 +253,14 @@ func TestComputeStats(t *testing.T) {
   "replied_by_latest_share": null,
   "median_workdays_to_reply": null,
   "median_days_to_reply": null,
+  "awaiting_appeal_decision": {
+    "overdue": 0,
+    "within_deadline": 0
+  },
+  "appeals_decided": {
+    "late": 0,
+    "on_time": 0
+  },
   "signer_bands": {
     "1": 11,
     "2-5": 9,

@@ -36,6 +36,7 @@ type Memo struct {
 	Distribution     []Reader     `json:"distribution"`
 	Meetings         []Meeting    `json:"meetings"`
 	Reply            *Reply       `json:"reply"`
+	Appeal           *Appeal      `json:"appeal,omitempty"`
 	Comments         []Comment    `json:"comments,omitempty"`
 	Reason           string       `json:"reason,omitempty"` // why it was returned or withdrawn
 	Events           []Event      `json:"events"`
@@ -68,11 +69,32 @@ type Author struct {
 	SignedRevision *int   `json:"signed_revision"`
 }
 
-// Deadlines are the office's due dates.
+// Deadlines are the office's due dates, and in profiles with appeals
+// until when the authors may appeal the reply (once it is given) and when
+// the decision on their appeal falls due (once they appealed).
 type Deadlines struct {
-	AcknowledgeBy time.Time `json:"acknowledge_by"`
-	ReplyBy       time.Time `json:"reply_by"`
-	ReplyLatest   time.Time `json:"reply_latest"`
+	AcknowledgeBy time.Time  `json:"acknowledge_by"`
+	ReplyBy       time.Time  `json:"reply_by"`
+	ReplyLatest   time.Time  `json:"reply_latest"`
+	AppealBy      *time.Time `json:"appeal_by,omitempty"`
+	AppealReplyBy *time.Time `json:"appeal_reply_by,omitempty"`
+}
+
+// deadlinesOf are a submitted memo's deadlines, nil for one not submitted.
+func deadlinesOf(m *store.Memo) *Deadlines {
+	if m.SubmittedAt == 0 {
+		return nil
+	}
+	d := &Deadlines{AcknowledgeBy: fromMicros(m.AcknowledgeBy), ReplyBy: fromMicros(m.ReplyBy), ReplyLatest: fromMicros(m.ReplyLatest)}
+	if m.AppealBy != 0 {
+		t := fromMicros(m.AppealBy)
+		d.AppealBy = &t
+	}
+	if m.AppealReplyBy != 0 {
+		t := fromMicros(m.AppealReplyBy)
+		d.AppealReplyBy = &t
+	}
+	return d
 }
 
 // Reader is someone on a memo's distribution.
@@ -97,6 +119,22 @@ type Meeting struct {
 type Reply struct {
 	Body      string    `json:"body"`
 	RepliedAt time.Time `json:"replied_at"`
+}
+
+// Appeal is the authors' appeal of the reply (profiles with appeals), and
+// the office's decision on it once given.
+type Appeal struct {
+	Reason     string    `json:"reason"`
+	AppealedAt time.Time `json:"appealed_at"`
+	Decision   *Reply    `json:"decision"`
+}
+
+// decided is the decision on a, if a is not nil.
+func (a *Appeal) decided() *Reply {
+	if a == nil {
+		return nil
+	}
+	return a.Decision
 }
 
 // Comment is a note to the office.
@@ -155,9 +193,7 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 			return nil, err
 		}
 	}
-	if o.rec.SubmittedAt > 0 {
-		m.Deadlines = &Deadlines{AcknowledgeBy: fromMicros(o.rec.AcknowledgeBy), ReplyBy: fromMicros(o.rec.ReplyBy), ReplyLatest: fromMicros(o.rec.ReplyLatest)}
-	}
+	m.Deadlines = deadlinesOf(o.rec)
 	var names nameBook
 	if err := s.viewDistribution(ctx, tx, o, m, &names); err != nil {
 		return nil, err
@@ -289,9 +325,9 @@ func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo
 		d := decoded{kind: it.Kind, at: fromMicros(it.CreatedAt)}
 		var v any
 		switch it.Kind {
-		case "comment", "reply":
+		case "comment", "reply", "decision":
 			v = &d.text
-		case "return", "withdraw":
+		case "return", "withdraw", "appeal":
 			v = &d.why
 		case "meeting":
 			v = &d.meet
@@ -318,6 +354,13 @@ func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo
 			}
 		case "reply":
 			m.Reply = &Reply{Body: d.text.Body, RepliedAt: d.at}
+		case "appeal":
+			m.Appeal = &Appeal{Reason: d.why.Reason, AppealedAt: d.at, Decision: m.Appeal.decided()}
+		case "decision": // on appeal; it may share the appeal's instant
+			if m.Appeal == nil {
+				m.Appeal = &Appeal{}
+			}
+			m.Appeal.Decision = &Reply{Body: d.text.Body, RepliedAt: d.at}
 		case "return", "withdraw":
 			m.Reason = d.why.Reason
 		case "meeting":
@@ -708,9 +751,7 @@ func (s *Service) summary(ctx context.Context, tx store.Tx, o *opened) MemoSumma
 	if h, err := o.heading(ctx, tx, o.rec.Revision); err == nil {
 		sum.Title, sum.Marking = h.Title, h.Marking
 	}
-	if o.rec.SubmittedAt > 0 {
-		sum.Deadlines = &Deadlines{AcknowledgeBy: fromMicros(o.rec.AcknowledgeBy), ReplyBy: fromMicros(o.rec.ReplyBy), ReplyLatest: fromMicros(o.rec.ReplyLatest)}
-	}
+	sum.Deadlines = deadlinesOf(o.rec)
 	if o.rec.DueAt > 0 {
 		d := fromMicros(o.rec.DueAt)
 		sum.DueAt = &d

@@ -1,0 +1,51 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// TestAppealOverHTTP: POST /api/v1/memos/{id}/appeal under the NRC
+// profile, with the status codes of API.md: 200 and the appealed memo for
+// its drafter, 400 for an unknown field, 422 without a reason, 403 for
+// the office, 404 for someone the memo is not for, 409 once the decision
+// on appeal is given.
+func TestAppealOverHTTP(t *testing.T) {
+	bothStores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st, servicetest.Options{Profile: "nrc-dpo"})
+		e.user("office", false, "office")
+		e.member("alice")
+		e.member("eve")
+		m := e.create("alice", "Differing view", "The analysis omits the 2011 data.")
+		e.sign("alice", m.ID, m.Revision)
+		e.submit("alice", m.ID, m.Revision)
+		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": "We keep the analysis."})
+
+		path := memoPath(m.ID, "appeal")
+		problemOf(t, e.must(http.StatusBadRequest, "alice", "POST", path, map[string]string{"reason": "R.", "extra": "x"}))
+		if p := problemOf(t, e.must(http.StatusUnprocessableEntity, "alice", "POST", path, map[string]string{"reason": ""})); len(p.Errors) == 0 || p.Errors[0].Field != "reason" {
+			t.Errorf("an appeal without a reason: %+v, want an error on reason", p)
+		}
+		problemOf(t, e.must(http.StatusForbidden, "office", "POST", path, map[string]string{"reason": "R."}))
+		problemOf(t, e.must(http.StatusNotFound, "eve", "POST", path, map[string]string{"reason": "R."}))
+
+		e.h.Clock.Advance(time.Minute)
+		got := decode[service.Memo](t, e.must(http.StatusOK, "alice", "POST", path, map[string]string{"reason": "The 2011 data."}))
+		if got.State != "appealed" || got.Appeal == nil || got.Appeal.Reason != "The 2011 data." || got.Deadlines.AppealReplyBy == nil {
+			t.Fatalf("the appealed memo: state %s, appeal %+v, deadlines %+v", got.State, got.Appeal, got.Deadlines)
+		}
+		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": "On appeal: unchanged."})
+		if p := problemOf(t, e.must(http.StatusConflict, "alice", "POST", path, map[string]string{"reason": "Again."})); !strings.Contains(p.Detail, "appealed already") {
+			t.Errorf("a second appeal: %q", p.Detail)
+		}
+		if r := e.read("alice", m.ID); r.Appeal == nil || r.Appeal.Decision == nil || r.Appeal.Decision.Body != "On appeal: unchanged." || r.Reply.Body != "We keep the analysis." {
+			t.Errorf("the memo after the decision: reply %+v, appeal %+v", r.Reply, r.Appeal)
+		}
+	})
+}
