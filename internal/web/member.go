@@ -210,7 +210,7 @@ type memoData struct {
 	// again beside its reader with what was typed.
 	Revoke revokeForm
 
-	CanSubmit, CanWithdraw, CanAcknowledge, CanReturn, CanReply, CanClose, CanDistribute, CanRevoke, CanMeet, CanComment bool
+	CanSubmit, CanWithdraw, CanAcknowledge, CanReturn, CanReply, CanClose, CanDistribute, CanRevoke, CanMeet, CanComment, CanAppeal bool
 }
 
 func (h *handler) memoData(v *visit, m *service.Memo) memoData {
@@ -225,10 +225,13 @@ func (h *handler) memoData(v *visit, m *service.Memo) memoData {
 		}
 	}
 	d.CanSubmit = d.Drafter && d.Editable
-	d.CanWithdraw = d.Drafter && (d.Editable || st.Open())
+	answerOwed := st == channel.Submitted || st == channel.Acknowledged
+	d.CanWithdraw = d.Drafter && (d.Editable || answerOwed)
 	d.CanAcknowledge = d.Office && st == channel.Submitted
-	d.CanReturn = d.Office && st.Open()
+	d.CanReturn = d.Office && answerOwed
 	d.CanReply = d.Office && st.Open()
+	d.CanAppeal = d.Drafter && (st == channel.Replied || st == channel.Closed) && m.Appeal == nil &&
+		m.Deadlines != nil && m.Deadlines.AppealBy != nil && !h.svc.Now().After(*m.Deadlines.AppealBy)
 	d.CanClose = d.Office && st == channel.Replied
 	d.CanDistribute = d.Office && st.Delivered() && st != channel.Returned
 	d.CanRevoke = d.Office && st.Delivered()
@@ -237,8 +240,11 @@ func (h *handler) memoData(v *visit, m *service.Memo) memoData {
 	if st.Open() && m.Deadlines != nil {
 		due := m.Deadlines.ReplyBy
 		d.Owed = v.T("Reply")
-		if st == channel.Submitted {
+		switch {
+		case st == channel.Submitted:
 			due, d.Owed = m.Deadlines.AcknowledgeBy, v.T("Acknowledgement")
+		case st == channel.Appealed && m.Deadlines.AppealReplyBy != nil:
+			due, d.Owed = *m.Deadlines.AppealReplyBy, v.T("Decision on appeal")
 		}
 		d.Due = h.due(v, due, h.svc.Now())
 	}
@@ -621,6 +627,7 @@ type reasonKind string
 const (
 	reasonWithdraw reasonKind = "withdraw"
 	reasonReturn   reasonKind = "return"
+	reasonAppeal   reasonKind = "appeal"
 )
 
 type reasonData struct {
@@ -644,8 +651,11 @@ func (h *handler) reasonPage(k reasonKind) handlerFunc {
 
 func (h *handler) showReason(w http.ResponseWriter, r *http.Request, v *visit, status int, d reasonData) {
 	title := "Withdraw memo"
-	if d.Kind == reasonReturn {
+	switch d.Kind {
+	case reasonReturn:
 		title = "Return memo"
+	case reasonAppeal:
+		title = "Appeal the reply"
 	}
 	h.render(w, r, v, status, pageReason, &view{Title: v.T(title), Marking: d.M.Marking, Data: d})
 }
@@ -662,6 +672,12 @@ func (h *handler) withReason(w http.ResponseWriter, r *http.Request, v *visit, k
 	if d.M, d.Error, ok = h.again(w, r, v, err); ok {
 		h.showReason(w, r, v, formStatus(err), d)
 	}
+}
+
+func (h *handler) appeal(w http.ResponseWriter, r *http.Request, v *visit) {
+	h.withReason(w, r, v, reasonAppeal, flashAppealed, func(id, reason string) (*service.Memo, error) {
+		return h.svc.Appeal(r.Context(), v.actor, id, reason)
+	})
 }
 
 func (h *handler) withdraw(w http.ResponseWriter, r *http.Request, v *visit) {

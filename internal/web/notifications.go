@@ -16,6 +16,9 @@ import (
 var noticeNames = map[string]string{
 	service.KindReceived:                     "A memo arrived for the office: acknowledge its receipt",
 	service.KindDistributed:                  "A memo was distributed to you to read",
+	service.KindAppealed:                     "The authors of a memo appealed the office's reply: decide the appeal",
+	"remind." + service.DeadlineAppealReply:  "Reminder: a decision on appeal is due",
+	"overdue." + service.DeadlineAppealReply: "Overdue: a decision on appeal was not given in time",
 	"remind." + service.DeadlineAcknowledge:  "Reminder: a memo's receipt is due to be acknowledged",
 	"remind." + service.DeadlineReply:        "Reminder: a memo's substantive reply is due",
 	"remind." + service.DeadlineReplyLatest:  "Reminder: a memo's reply is due at the latest",
@@ -97,6 +100,8 @@ func noticeLine(v *visit, n service.Notice) noticeRow {
 	case n.DueAt == nil:
 	case n.Kind == service.KindReceived || strings.HasSuffix(n.Kind, "."+service.DeadlineAcknowledge):
 		row.DueLabel = v.T("Acknowledge by")
+	case n.Kind == service.KindAppealed || strings.HasSuffix(n.Kind, "."+service.DeadlineAppealReply):
+		row.DueLabel = v.T("Decide the appeal by")
 	case strings.HasSuffix(n.Kind, "."+service.DeadlineReplyLatest):
 		row.DueLabel = v.T("Reply at the latest by")
 	case strings.HasSuffix(n.Kind, "."+service.DeadlineReply):

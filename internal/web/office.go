@@ -77,8 +77,11 @@ func (h *handler) inbox(w http.ResponseWriter, r *http.Request, v *visit) {
 		if m.DueAt != nil {
 			it.Due = h.due(v, *m.DueAt, now)
 			it.Owed = "Reply"
-			if m.State == string(channel.Submitted) {
+			switch m.State {
+			case string(channel.Submitted):
 				it.Owed = "Acknowledgement"
+			case string(channel.Appealed):
+				it.Owed = "Decision on appeal"
 			}
 		}
 		d.Items = append(d.Items, it)

@@ -84,6 +84,7 @@ var funcs = template.FuncMap{
 var stateNames = map[string]string{
 	string(channel.Draft): "Draft", string(channel.Circulating): "Circulating for signature", string(channel.Submitted): "Submitted",
 	string(channel.Acknowledged): "Acknowledged", string(channel.Replied): "Replied", string(channel.Closed): "Closed",
+	string(channel.Appealed):  "Appealed",
 	string(channel.Withdrawn): "Withdrawn", string(channel.Returned): "Returned",
 }
 

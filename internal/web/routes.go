@@ -50,6 +50,8 @@ func (h *handler) routes(mux *http.ServeMux) {
 	get("/memos/{id}/access", h.accessLog)
 	get("/memos/{id}/withdraw", h.reasonPage(reasonWithdraw))
 	post("/memos/{id}/withdraw", h.withdraw)
+	get("/memos/{id}/appeal", h.reasonPage(reasonAppeal))
+	post("/memos/{id}/appeal", h.appeal)
 
 	// The channel office.
 	get("/office", h.inbox)

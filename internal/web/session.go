@@ -57,6 +57,7 @@ const (
 	flashUnsigned      flash = "unsigned"
 	flashSubmitted     flash = "submitted"
 	flashWithdrawn     flash = "withdrawn"
+	flashAppealed      flash = "appealed"
 	flashAcknowledged  flash = "acknowledged"
 	flashReturned      flash = "returned"
 	flashReaders       flash = "readers"
@@ -87,6 +88,7 @@ var flashText = map[flash]string{
 	flashUnsigned:      "Your signature is withdrawn.",
 	flashSubmitted:     "The memo is submitted. Keep the receipt below.",
 	flashWithdrawn:     "The memo is withdrawn.",
+	flashAppealed:      "Your appeal is with the channel office.",
 	flashAcknowledged:  "The memo is acknowledged. The authors can see this.",
 	flashReturned:      "The memo is returned to its authors with your reason.",
 	flashReaders:       "The readers are added, with your reason on record.",

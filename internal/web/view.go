@@ -210,7 +210,7 @@ func (vw *view) RuleText(r channel.Rule) string {
 var eventNames = map[string]string{
 	"memo.create": "Draft started", "memo.edit": "Text edited", "memo.invite": "Signers invited", "memo.sign": "Signed",
 	"memo.unsign": "Signature taken back", "memo.submit": "Submitted", "memo.read": "Read", "memo.acknowledge": "Acknowledged",
-	"memo.return": "Returned as out of scope", "memo.withdraw": "Withdrawn", "memo.distribute": "Readers added",
+	"memo.return": "Returned as out of scope", "memo.withdraw": "Withdrawn", "memo.appeal": "Appealed", "memo.distribute": "Readers added",
 	"memo.comment": "Comment to the office", "memo.meeting": "Meeting recorded", "memo.reply": "Reply sent", "memo.close": "Closed",
 	"memo.history": "Revision history viewed", "memo.access_log": "Access log viewed", "memo.proof": "Ledger entry proved", "memo.revoke": "Reader taken off",
 }
