@@ -100,6 +100,7 @@ var german = map[string]string{
 	"Appeal by":                             "Einspruch möglich bis",
 	"Reminder: a decision on appeal is due": "Erinnerung: eine Entscheidung über einen Einspruch ist fällig",
 	"The authors of a memo appealed the office's reply: decide the appeal": "Die Verfasser einer Eingabe haben gegen die Antwort des Büros Einspruch eingelegt: entscheiden Sie darüber",
+	"Your decision on appeal":                                                        "Ihre Entscheidung über den Einspruch",
 	"Decide the appeal by":                                                           "Über den Einspruch entscheiden bis",
 	"The memo is withdrawn.":                                                         "Die Eingabe ist zurückgezogen.",
 	"The memo is acknowledged. The authors can see this.":                            "Der Eingang ist bestätigt. Die Verfasser sehen das.",

@@ -26,9 +26,9 @@ type site struct {
 // newSite sets up the cast of servicetest.NewDeployment (office, p1, p2 on
 // the standing distribution) plus members alice, bob and carol and an
 // auditor.
-func newSite(t testing.TB) *site {
+func newSite(t testing.TB, opts ...servicetest.Options) *site {
 	t.Helper()
-	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t), opts...)
 	for _, m := range []string{"alice", "bob", "carol"} {
 		d.Member(m)
 	}

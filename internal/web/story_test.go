@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -258,4 +259,52 @@ func TestKeyboardOnly(t *testing.T) {
 	alice.focusVisible()
 	alice.keyLoad("\r")
 	alice.see("You signed this revision.", "You signed revision 1.")
+}
+
+// TestBrowserAppeal is the NRC profile's appeal in a real browser: after
+// the office's reply the drafter appeals from the memo's page, with a
+// reason; the office finds the appeal in its inbox and decides it; the
+// drafter reads the decision. axe-core checks the new pages.
+func TestBrowserAppeal(t *testing.T) {
+	s := newSite(t, servicetest.Options{Profile: "nrc-dpo"})
+	m := s.submitted(t, "Seismic margins at the older plants")
+	if _, err := s.Svc.Reply(s.Ctx, s.actor("office"), m.ID, "We keep the current margins."); err != nil {
+		t.Fatal(err)
+	}
+	c := startChrome(t, s.srv.URL, os.Getenv("DISSENT_SCREENSHOTS") != "")
+	defer c.checkConsole()
+	pw := servicetest.Password
+	memo := "/memos/" + m.ID
+
+	alice := c.person(t, "alice")
+	alice.signIn("alice", pw("alice"))
+	alice.open(memo)
+	alice.see("We keep the current margins.", "Appeal by")
+	alice.click("a[href$='/appeal']")
+	alice.see("Appeal the reply", "You may appeal until")
+	alice.check("member-appeal")
+	alice.typeInto("#reason", "The review did not weigh the 2011 data.")
+	alice.click("form[action$='/appeal'] button[type=submit]")
+	alice.see("Your appeal is with the channel office.", "Appealed", "The authors' appeal", "The review did not weigh the 2011 data.")
+	alice.check("member-memo-appealed")
+
+	office := c.person(t, "office")
+	office.signIn("office", pw("office"))
+	office.open("/office")
+	office.see("Seismic margins at the older plants", "Decision on appeal")
+	office.open(memo)
+	office.see("The authors' appeal", "Decide the appeal by")
+	office.click("a[href$='/reply']")
+	office.see("Decide the appeal", "there is no second appeal")
+	office.check("office-decide-appeal")
+	office.typeInto("#reply-body", "On appeal: the 2011 data does not change the margins.")
+	office.click("button[value=preview]")
+	office.click("button[value=send]")
+	office.see("The decision on appeal", "On appeal: the 2011 data does not change the margins.")
+
+	alice.open(memo)
+	alice.see("The decision on appeal", "On appeal: the 2011 data does not change the margins.", "We keep the current margins.")
+	if strings.Contains(alice.text(".memo-side"), "Appeal the reply") {
+		t.Error("the drafter is offered a second appeal")
+	}
 }
