@@ -155,6 +155,15 @@ type Tx interface {
 	AddItem(ctx context.Context, it *Item) error
 	Items(ctx context.Context, memoID string) ([]*Item, error)
 
+	// Publications: closed cases published with their drafters' consent,
+	// in the clear by design. PutPublication fails with ErrConflict for a
+	// memo published already; ListPublications lists the newest first,
+	// after the one published at afterAt with id afterID (afterID "": from
+	// the newest), without their documents.
+	PutPublication(ctx context.Context, p *Publication) error
+	Publication(ctx context.Context, memoID string) (*Publication, error)
+	ListPublications(ctx context.Context, afterAt int64, afterID string, limit int) ([]*Publication, error)
+
 	// Access: a memo's data key wrapped to a reader (a user or a group).
 	// PutAccess stores wraps; one already there for the same memo, grantee
 	// and key version gets the new wrapped key (the last given wins).
@@ -451,6 +460,15 @@ type Ahead struct {
 type Heading struct {
 	Revision, KeyVersion int
 	Sealed               []byte
+}
+
+// Publication is a published case: its title and document (JSON, the
+// service's to read), in the clear.
+type Publication struct {
+	MemoID      string
+	Title       string
+	PublishedAt int64
+	Doc         []byte // nil when listed
 }
 
 // Item is a sealed comment, meeting, reply or reason attached to a memo.

@@ -418,3 +418,47 @@ func (t *Tx) MemoFacts(ctx context.Context, from, to int64) ([]store.MemoFacts, 
 		return f, err
 	})
 }
+
+// PutPublication stores a published case; a memo published already is a
+// conflict.
+func (t *Tx) PutPublication(ctx context.Context, p *store.Publication) error {
+	var n int
+	if err := t.row(ctx, `SELECT COUNT(*) FROM publications WHERE memo_id = ?`, p.MemoID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return store.ErrConflict
+	}
+	_, err := t.exec(ctx, `INSERT INTO publications (memo_id, title, published_at, doc) VALUES (?, ?, ?, ?)`,
+		p.MemoID, p.Title, p.PublishedAt, p.Doc)
+	return err
+}
+
+// Publication returns one published case.
+func (t *Tx) Publication(ctx context.Context, memoID string) (*store.Publication, error) {
+	p := store.Publication{MemoID: memoID}
+	err := t.row(ctx, `SELECT title, published_at, doc FROM publications WHERE memo_id = ?`, memoID).Scan(&p.Title, &p.PublishedAt, &p.Doc)
+	if err != nil {
+		return nil, scanErr(err)
+	}
+	return &p, nil
+}
+
+// ListPublications lists published cases, newest first, without their
+// documents.
+func (t *Tx) ListPublications(ctx context.Context, afterAt int64, afterID string, limit int) ([]*store.Publication, error) {
+	q, args := `SELECT memo_id, title, published_at FROM publications`, []any{}
+	if afterID != "" {
+		q += ` WHERE published_at < ? OR (published_at = ? AND memo_id < ?)`
+		args = append(args, afterAt, afterAt, afterID)
+	}
+	rows, err := t.query(ctx, q+` ORDER BY published_at DESC, memo_id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r Rows) (*store.Publication, error) {
+		var p store.Publication
+		err := r.Scan(&p.MemoID, &p.Title, &p.PublishedAt)
+		return &p, err
+	})
+}

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReadPageAhead", testReadPageAhead},
 		{"Revisions", testRevisions},
 		{"Items", testItems},
+		{"Publications", testPublications},
 		{"Access", testAccess},
 		{"Withheld", testWithheld},
 		{"AuthorIndex", testAuthorIndex},
