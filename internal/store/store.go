@@ -467,6 +467,7 @@ type Heading struct {
 type Publication struct {
 	MemoID      string
 	Title       string
+	Marking     string
 	PublishedAt int64
 	Doc         []byte // nil when listed
 }

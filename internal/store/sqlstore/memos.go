@@ -429,15 +429,15 @@ func (t *Tx) PutPublication(ctx context.Context, p *store.Publication) error {
 	if n > 0 {
 		return store.ErrConflict
 	}
-	_, err := t.exec(ctx, `INSERT INTO publications (memo_id, title, published_at, doc) VALUES (?, ?, ?, ?)`,
-		p.MemoID, p.Title, p.PublishedAt, p.Doc)
+	_, err := t.exec(ctx, `INSERT INTO publications (memo_id, title, marking, published_at, doc) VALUES (?, ?, ?, ?, ?)`,
+		p.MemoID, p.Title, p.Marking, p.PublishedAt, p.Doc)
 	return err
 }
 
 // Publication returns one published case.
 func (t *Tx) Publication(ctx context.Context, memoID string) (*store.Publication, error) {
 	p := store.Publication{MemoID: memoID}
-	err := t.row(ctx, `SELECT title, published_at, doc FROM publications WHERE memo_id = ?`, memoID).Scan(&p.Title, &p.PublishedAt, &p.Doc)
+	err := t.row(ctx, `SELECT title, marking, published_at, doc FROM publications WHERE memo_id = ?`, memoID).Scan(&p.Title, &p.Marking, &p.PublishedAt, &p.Doc)
 	if err != nil {
 		return nil, scanErr(err)
 	}
@@ -447,7 +447,7 @@ func (t *Tx) Publication(ctx context.Context, memoID string) (*store.Publication
 // ListPublications lists published cases, newest first, without their
 // documents.
 func (t *Tx) ListPublications(ctx context.Context, afterAt int64, afterID string, limit int) ([]*store.Publication, error) {
-	q, args := `SELECT memo_id, title, published_at FROM publications`, []any{}
+	q, args := `SELECT memo_id, title, marking, published_at FROM publications`, []any{}
 	if afterID != "" {
 		q += ` WHERE published_at < ? OR (published_at = ? AND memo_id < ?)`
 		args = append(args, afterAt, afterAt, afterID)
@@ -458,7 +458,7 @@ func (t *Tx) ListPublications(ctx context.Context, afterAt int64, afterID string
 	}
 	return collect(rows, func(r Rows) (*store.Publication, error) {
 		var p store.Publication
-		err := r.Scan(&p.MemoID, &p.Title, &p.PublishedAt)
+		err := r.Scan(&p.MemoID, &p.Title, &p.Marking, &p.PublishedAt)
 		return &p, err
 	})
 }

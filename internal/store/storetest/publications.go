@@ -13,7 +13,7 @@ func testPublications(t *testing.T, s store.Store) {
 	createMemos(t, s, newMemo("m1"), newMemo("m2"), newMemo("m3"), newMemo("m4"))
 	doc := bytes.Repeat([]byte("d"), 70000) // past a page: the document is kilobytes
 	write(t, s, func(ctx context.Context, tx store.Tx) {
-		check(t, tx.PutPublication(ctx, &store.Publication{MemoID: "m1", Title: "First", PublishedAt: 100, Doc: doc}))
+		check(t, tx.PutPublication(ctx, &store.Publication{MemoID: "m1", Title: "First", Marking: "UNCLASSIFIED", PublishedAt: 100, Doc: doc}))
 		check(t, tx.PutPublication(ctx, &store.Publication{MemoID: "m3", Title: "Tie, higher id", PublishedAt: 200, Doc: []byte("{}")}))
 		check(t, tx.PutPublication(ctx, &store.Publication{MemoID: "m2", Title: "Tie, lower id", PublishedAt: 200, Doc: []byte("{}")}))
 	})
@@ -31,8 +31,8 @@ func testPublications(t *testing.T, s store.Store) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
 			p, err := tx.Publication(ctx, "m1")
 			check(t, err)
-			if p.Title != "First" || p.PublishedAt != 100 || !bytes.Equal(p.Doc, doc) {
-				t.Errorf("m1: %q at %d, %d bytes", p.Title, p.PublishedAt, len(p.Doc))
+			if p.Title != "First" || p.Marking != "UNCLASSIFIED" || p.PublishedAt != 100 || !bytes.Equal(p.Doc, doc) {
+				t.Errorf("m1: %q (%q) at %d, %d bytes", p.Title, p.Marking, p.PublishedAt, len(p.Doc))
 			}
 			if _, err := tx.Publication(ctx, "m4"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("an unpublished memo: %v, want ErrNotFound", err)

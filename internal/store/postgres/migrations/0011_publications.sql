@@ -6,6 +6,7 @@
 CREATE TABLE publications (
   memo_id      TEXT PRIMARY KEY REFERENCES memos(id),
   title        TEXT NOT NULL,
+  marking      TEXT NOT NULL,
   published_at BIGINT NOT NULL,
   doc          BYTEA NOT NULL
 );
