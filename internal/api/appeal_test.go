@@ -49,3 +49,44 @@ func TestAppealOverHTTP(t *testing.T) {
 		}
 	})
 }
+
+// TestPublicationOverHTTP: the NRC profile's publication of closed cases
+// through the API: 409 until every drafter agreed, 403 for a drafter
+// asking to publish, 201 and the publication for the office, which
+// anyone signed in then lists and reads; 404 for a case not published.
+func TestPublicationOverHTTP(t *testing.T) {
+	bothStores(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st, servicetest.Options{Profile: "nrc-dpo"})
+		e.user("office", false, "office")
+		e.member("alice")
+		e.member("eve")
+		m := e.create("alice", "Differing view", "The analysis omits the 2011 data.")
+		e.sign("alice", m.ID, m.Revision)
+		e.submit("alice", m.ID, m.Revision)
+		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": "We keep the analysis."})
+		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "close"), nil)
+		e.h.Clock.Set(e.h.Clock.Now().Add(22 * 24 * time.Hour))
+		e.signInAgain()
+
+		problemOf(t, e.must(http.StatusConflict, "office", "POST", memoPath(m.ID, "publish"), nil))
+		got := decode[service.Memo](t, e.must(http.StatusOK, "alice", "POST", memoPath(m.ID, "publication", "consent"), nil))
+		if got.Publication == nil || got.Publication.Agreed != 1 || got.Publication.Drafters != 1 {
+			t.Errorf("after agreeing: %+v", got.Publication)
+		}
+		problemOf(t, e.must(http.StatusForbidden, "alice", "POST", memoPath(m.ID, "publish"), nil))
+		p := decode[service.Publication](t, e.must(http.StatusCreated, "office", "POST", memoPath(m.ID, "publish"), nil))
+		if p.MemoID != m.ID || p.Body != "The analysis omits the 2011 data." || p.Reply == nil {
+			t.Errorf("the publication: %+v", p)
+		}
+		list := decode[service.PublicationPage](t, e.must(http.StatusOK, "eve", "GET", "/api/v1/publications?limit=10", nil))
+		if len(list.Items) != 1 || list.Items[0].Title != "Differing view" {
+			t.Errorf("the list: %+v", list)
+		}
+		if read := decode[service.Publication](t, e.must(http.StatusOK, "eve", "GET", "/api/v1/publications/"+m.ID, nil)); read.ContentHash != p.ContentHash {
+			t.Errorf("eve reads %+v", read)
+		}
+		problemOf(t, e.must(http.StatusNotFound, "eve", "GET", "/api/v1/publications/aaaaaaaaaaaaaaaaaaaaaaaaaa", nil))
+		problemOf(t, e.must(http.StatusUnprocessableEntity, "eve", "GET", "/api/v1/publications?limit=0", nil))
+		problemOf(t, e.must(http.StatusUnauthorized, "", "GET", "/api/v1/publications", nil))
+	})
+}

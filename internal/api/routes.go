@@ -334,6 +334,32 @@ func routes() []route {
 				p, err := h.svc.AccessLog(r.Context(), a, r.PathValue("id"), r.URL.Query().Get("cursor"), n)
 				h.reply(w, r, 200, p, err)
 			}},
+		{method: "POST", path: "/api/v1/memos/{id}/publication/consent", summary: "Agree, for good, to the publication of the memo once its case is closed (drafters; profiles that publish closed cases)", auth: true, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				m, err := h.svc.AgreeToPublish(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, m, err)
+			}},
+		{method: "POST", path: "/api/v1/memos/{id}/publish", summary: "Publish a closed case that every drafter agreed to publish, once its time to appeal is over (office; profiles that publish closed cases)", auth: true, response: service.Publication{}, status: 201,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				p, err := h.svc.Publish(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 201, p, err)
+			}},
+		{method: "GET", path: "/api/v1/publications", summary: "The published cases, newest first (anyone signed in)", auth: true, response: service.PublicationPage{}, status: 200,
+			query: pageParams,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				n, err := limit(r)
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				p, err := h.svc.Publications(r.Context(), a, r.URL.Query().Get("cursor"), n)
+				h.reply(w, r, 200, p, err)
+			}},
+		{method: "GET", path: "/api/v1/publications/{id}", summary: "A published case: the text as submitted, the reply, any appeal and its decision, no name (anyone signed in; the read is recorded)", auth: true, response: service.Publication{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				p, err := h.svc.GetPublication(r.Context(), a, r.PathValue("id"))
+				h.reply(w, r, 200, p, err)
+			}},
 		{method: "GET", path: "/api/v1/ledger/checkpoint", summary: "The latest signed checkpoint (text)", auth: true, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				note, err := h.svc.LatestCheckpoint(r.Context(), a)

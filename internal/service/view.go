@@ -20,30 +20,31 @@ import (
 
 // Memo is a memo as its reader sees it; the fields follow API.md.
 type Memo struct {
-	ID               string       `json:"id"`
-	Title            string       `json:"title"`
-	Body             string       `json:"body"`
-	Marking          string       `json:"marking"`
-	State            string       `json:"state"`
-	Revision         int          `json:"revision"`
-	ContentHash      string       `json:"content_hash"`
-	CreatedAt        time.Time    `json:"created_at"`
-	UpdatedAt        time.Time    `json:"updated_at"`
-	Authors          []Author     `json:"authors"`
-	Dropped          []Author     `json:"dropped_signers,omitempty"`
-	Receipt          *Receipt     `json:"receipt"`
-	Deadlines        *Deadlines   `json:"deadlines"`
-	Distribution     []Reader     `json:"distribution"`
-	Meetings         []Meeting    `json:"meetings"`
-	Reply            *Reply       `json:"reply"`
-	Appeal           *Appeal      `json:"appeal,omitempty"`
-	Comments         []Comment    `json:"comments,omitempty"`
-	Reason           string       `json:"reason,omitempty"` // why it was returned or withdrawn
-	Events           []Event      `json:"events"`
-	Viewer           string       `json:"viewer"` // drafter, signer, office or reader
-	VoidedSignatures *int         `json:"voided_signatures,omitempty"`
-	Mine             *MySignature `json:"my_signature,omitempty"`
-	Authorship       *Authorship  `json:"authorship,omitempty"`
+	ID               string            `json:"id"`
+	Title            string            `json:"title"`
+	Body             string            `json:"body"`
+	Marking          string            `json:"marking"`
+	State            string            `json:"state"`
+	Revision         int               `json:"revision"`
+	ContentHash      string            `json:"content_hash"`
+	CreatedAt        time.Time         `json:"created_at"`
+	UpdatedAt        time.Time         `json:"updated_at"`
+	Authors          []Author          `json:"authors"`
+	Dropped          []Author          `json:"dropped_signers,omitempty"`
+	Receipt          *Receipt          `json:"receipt"`
+	Deadlines        *Deadlines        `json:"deadlines"`
+	Distribution     []Reader          `json:"distribution"`
+	Meetings         []Meeting         `json:"meetings"`
+	Reply            *Reply            `json:"reply"`
+	Appeal           *Appeal           `json:"appeal,omitempty"`
+	Publication      *PublicationState `json:"publication,omitempty"`
+	Comments         []Comment         `json:"comments,omitempty"`
+	Reason           string            `json:"reason,omitempty"` // why it was returned or withdrawn
+	Events           []Event           `json:"events"`
+	Viewer           string            `json:"viewer"` // drafter, signer, office or reader
+	VoidedSignatures *int              `json:"voided_signatures,omitempty"`
+	Mine             *MySignature      `json:"my_signature,omitempty"`
+	Authorship       *Authorship       `json:"authorship,omitempty"`
 }
 
 // Authorship is what lets an author, and no one else, prove their part in
@@ -200,6 +201,13 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 	}
 	if err := s.viewItems(ctx, tx, o, m, &names); err != nil {
 		return nil, err
+	}
+	if s.cfg.Profile.Publish && o.rec.SubmittedAt > 0 {
+		ps, err := s.publicationState(ctx, tx, a, o)
+		if err != nil {
+			return nil, err
+		}
+		m.Publication = ps
 	}
 	if withEvents {
 		if err := s.memoEvents(ctx, tx, o, &names, func(evs []Event) { m.Events = eventsShown(o, a, evs) }); err != nil {

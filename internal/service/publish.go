@@ -1,0 +1,283 @@
+package service
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// Publication of closed cases, in a profile that publishes them (the
+// NRC's Differing Professional Opinion programme): every drafter of a
+// memo agrees, each for themselves and for good; once the case is closed
+// and its time to appeal over, the office publishes it. A publication is
+// the text as submitted, the office's reply, any appeal and its decision,
+// and dates: it names no one (the number of authors only), and everyone
+// signed in may read it. It is kept in the clear, apart from the memo,
+// whose own rows stay sealed; its ledger entry carries the content hash
+// of the text, the one in the authors' receipt, so that anyone can check
+// that what was published is what was submitted.
+
+// Publication is a published case.
+type Publication struct {
+	MemoID       string    `json:"memo_id"`
+	Title        string    `json:"title"`
+	Body         string    `json:"body"`
+	Marking      string    `json:"marking"`
+	Revision     int       `json:"revision"`
+	ContentHash  string    `json:"content_hash"`
+	AuthorsCount int       `json:"authors_count"`
+	SubmittedAt  time.Time `json:"submitted_at"`
+	Reply        *Reply    `json:"reply"`
+	Appeal       *Appeal   `json:"appeal,omitempty"`
+	ClosedAt     time.Time `json:"closed_at"`
+	PublishedAt  time.Time `json:"published_at"`
+	// LedgerIndex is the entry that recorded the publication, with the
+	// text's content hash.
+	LedgerIndex int64 `json:"ledger_index"`
+}
+
+// PublicationSummary is a published case in a list.
+type PublicationSummary struct {
+	MemoID      string    `json:"memo_id"`
+	Title       string    `json:"title"`
+	Marking     string    `json:"marking"`
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// PublicationPage is a page of published cases, newest first.
+type PublicationPage struct {
+	Items      []PublicationSummary `json:"items"`
+	NextCursor string               `json:"next_cursor"`
+}
+
+// PublicationState is where a memo stands toward publication, as the
+// memo shows it (profiles that publish closed cases).
+type PublicationState struct {
+	Drafters    int        `json:"drafters"`
+	Agreed      int        `json:"agreed"` // drafters who agreed to publish it
+	YouAgreed   bool       `json:"you_agreed,omitempty"`
+	PublishedAt *time.Time `json:"published_at,omitempty"`
+}
+
+// consentItem records a drafter's agreement to publish, sealed.
+type consentItem struct {
+	By string `json:"by"`
+}
+
+func (s *Service) requirePublishing() error {
+	if !s.cfg.Profile.Publish {
+		return channel.Errorf(channel.ECONFLICT, "the channel's policy (%s) does not publish cases", s.cfg.Profile.Title)
+	}
+	return nil
+}
+
+// AgreeToPublish records that a drafter agrees to the publication of
+// their memo once its case is closed. The agreement is for good.
+func (s *Service) AgreeToPublish(ctx context.Context, a *Actor, memoID string) (*Memo, error) {
+	if err := s.requirePublishing(); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireAuthor(o, true); err != nil {
+			return err
+		}
+		if err := s.mayFile(a.User); err != nil {
+			return err
+		}
+		switch st := channel.State(o.rec.State); {
+		case !st.Delivered() || st == channel.Returned:
+			return channel.Errorf(channel.ECONFLICT, "a memo that is %s is not published", st)
+		}
+		agreed, err := s.agreed(ctx, tx, o)
+		if err != nil {
+			return err
+		}
+		if agreed[a.User.ID] {
+			return channel.Errorf(channel.ECONFLICT, "you agreed to publish this memo already")
+		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "agree to publish a memo"); err != nil {
+			return err
+		}
+		now := s.now()
+		o.rec.UpdatedAt = micros(now)
+		if err := s.addItem(ctx, tx, a, o, "consent", consentItem{By: a.User.ID}, now); err != nil {
+			return err
+		}
+		out, _, err = s.save(ctx, tx, a, o, authorEvent("memo.publish_consent", a, o))
+		return err
+	})
+	return out, err
+}
+
+// agreed are the users who agreed to publish o, by id.
+func (s *Service) agreed(ctx context.Context, tx store.Tx, o *opened) (map[string]bool, error) {
+	items, err := tx.Items(ctx, o.rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, it := range items {
+		if it.Kind != "consent" {
+			continue
+		}
+		plain, err := openBoundField(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), "item:"+it.ID, it.Sealed)
+		if err != nil {
+			return nil, err
+		}
+		var c consentItem
+		if err := decodeSealed(plain, &c); err != nil {
+			return nil, err
+		}
+		out[c.By] = true
+	}
+	return out, nil
+}
+
+// publicationState is o's standing toward publication, for its view.
+func (s *Service) publicationState(ctx context.Context, tx store.Tx, a *Actor, o *opened) (*PublicationState, error) {
+	agreed, err := s.agreed(ctx, tx, o)
+	if err != nil {
+		return nil, err
+	}
+	ps := &PublicationState{YouAgreed: agreed[a.User.ID]}
+	for _, au := range o.roster.Authors {
+		if au.Kind == channel.KindDrafter {
+			ps.Drafters++
+			if agreed[au.UserID] {
+				ps.Agreed++
+			}
+		}
+	}
+	switch p, err := tx.Publication(ctx, o.rec.ID); {
+	case err == nil:
+		t := fromMicros(p.PublishedAt)
+		ps.PublishedAt = &t
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	return ps, nil
+}
+
+// Publish publishes a closed case whose drafters all agreed (office).
+func (s *Service) Publish(ctx context.Context, a *Actor, memoID string) (*Publication, error) {
+	if err := s.requirePublishing(); err != nil {
+		return nil, err
+	}
+	var out *Publication
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := requireOffice(o); err != nil {
+			return err
+		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "act for the office"); err != nil {
+			return err
+		}
+		now := s.now()
+		if st := channel.State(o.rec.State); st != channel.Closed {
+			return channel.Errorf(channel.ECONFLICT, "only a closed case is published, and this memo is %s", st)
+		}
+		if o.rec.AppealedAt == 0 && o.rec.AppealBy != 0 && now.Before(fromMicros(o.rec.AppealBy)) {
+			return channel.Errorf(channel.ECONFLICT, "its authors may appeal until %s: publish it after that", fromMicros(o.rec.AppealBy).In(s.cfg.Calendar.Location()).Format("Mon 2 Jan 2006 15:04 MST"))
+		}
+		ps, err := s.publicationState(ctx, tx, a, o)
+		if err != nil {
+			return err
+		}
+		if ps.PublishedAt != nil {
+			return channel.Errorf(channel.ECONFLICT, "this case is published already")
+		}
+		if ps.Agreed < ps.Drafters {
+			return channel.Errorf(channel.ECONFLICT, "%d of its %d drafters agreed to publish it: every drafter must", ps.Agreed, ps.Drafters)
+		}
+		m, err := s.view(ctx, tx, a, o, false)
+		if err != nil {
+			return err
+		}
+		hash, err := hex.DecodeString(m.ContentHash)
+		if err != nil {
+			return errInternal("content hash of memo %s: %w", o.rec.ID, err)
+		}
+		o.rec.UpdatedAt = micros(now)
+		ev := memberEvent("memo.publish", a, o, channel.RoleOffice)
+		ev.content, ev.revision = hash, o.rec.Revision
+		_, idx, err := s.save(ctx, tx, a, o, ev)
+		if err != nil {
+			return err
+		}
+		p := &Publication{MemoID: o.rec.ID, Title: m.Title, Body: m.Body, Marking: m.Marking, Revision: m.Revision,
+			ContentHash: m.ContentHash, AuthorsCount: len(o.roster.Authors), SubmittedAt: fromMicros(o.rec.SubmittedAt),
+			Reply: m.Reply, Appeal: m.Appeal, ClosedAt: fromMicros(o.rec.EndedAt), PublishedAt: now.UTC(), LedgerIndex: idx}
+		doc, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutPublication(ctx, &store.Publication{MemoID: p.MemoID, Title: p.Title, Marking: p.Marking, PublishedAt: micros(now), Doc: doc}); err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	return out, err
+}
+
+// GetPublication returns a published case, to anyone signed in; the read
+// is recorded (without saying which case: it is public).
+func (s *Service) GetPublication(ctx context.Context, a *Actor, memoID string) (*Publication, error) {
+	if !channel.ValidID(memoID) {
+		return nil, channel.ErrNotFound
+	}
+	var out Publication
+	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		p, err := tx.Publication(ctx, memoID)
+		if errors.Is(err, store.ErrNotFound) {
+			return channel.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(p.Doc, &out); err != nil {
+			return errInternal("publication of %s: %w", memoID, err)
+		}
+		return s.audit(ctx, tx, event{action: "publication.read", actor: a})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Publications lists the published cases, newest first, to anyone
+// signed in.
+func (s *Service) Publications(ctx context.Context, a *Actor, cursor string, limit int) (*PublicationPage, error) {
+	c, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > 200 {
+		return nil, channel.Invalid("limit", "limit must be a number from 1 to 200")
+	}
+	page := &PublicationPage{Items: []PublicationSummary{}}
+	err = s.inTx(ctx, false, func(tx store.Tx) error {
+		ps, err := tx.ListPublications(ctx, c.Key, c.ID, limit+1)
+		if err != nil {
+			return err
+		}
+		for i, p := range ps {
+			if i == limit {
+				last := ps[i-1]
+				page.NextCursor = encodeCursor(pageCursor{Key: last.PublishedAt, ID: last.MemoID})
+				break
+			}
+			page.Items = append(page.Items, PublicationSummary{MemoID: p.MemoID, Title: p.Title, Marking: p.Marking, PublishedAt: fromMicros(p.PublishedAt)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
