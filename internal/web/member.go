@@ -211,6 +211,9 @@ type memoData struct {
 	Revoke revokeForm
 
 	CanSubmit, CanWithdraw, CanAcknowledge, CanReturn, CanReply, CanClose, CanDistribute, CanRevoke, CanMeet, CanComment, CanAppeal bool
+	// CanAgree: a drafter may agree to publish; CanPublish: the office
+	// may publish now (profiles that publish closed cases).
+	CanAgree, CanPublish bool
 }
 
 func (h *handler) memoData(v *visit, m *service.Memo) memoData {
@@ -230,6 +233,11 @@ func (h *handler) memoData(v *visit, m *service.Memo) memoData {
 	d.CanAcknowledge = d.Office && st == channel.Submitted
 	d.CanReturn = d.Office && answerOwed
 	d.CanReply = d.Office && st.Open()
+	if p := m.Publication; p != nil {
+		d.CanAgree = d.Drafter && !p.YouAgreed && st != channel.Returned && st != channel.Withdrawn
+		appealing := m.Appeal == nil && m.Deadlines != nil && m.Deadlines.AppealBy != nil && h.svc.Now().Before(*m.Deadlines.AppealBy)
+		d.CanPublish = d.Office && st == channel.Closed && p.PublishedAt == nil && p.Agreed == p.Drafters && !appealing
+	}
 	d.CanAppeal = d.Drafter && (st == channel.Replied || st == channel.Closed) && m.Appeal == nil &&
 		m.Deadlines != nil && m.Deadlines.AppealBy != nil && !h.svc.Now().After(*m.Deadlines.AppealBy)
 	d.CanClose = d.Office && st == channel.Replied

@@ -46,6 +46,8 @@ const (
 	pageNewUser      page = "newuser"
 	pageDistribution page = "distribution"
 	pagePolicy       page = "policy"
+	pagePublished    page = "published"
+	pagePublication  page = "publication"
 )
 
 // allPages lists every page; a test checks that each has a template, that
@@ -56,6 +58,7 @@ var allPages = []page{
 	pageOffice, pageOfficeStaff, pageReaders, pageMeeting, pageReply,
 	pageReadingRoom, pageAudit, pageFigures,
 	pageUsers, pageUser, pageNewUser, pageDistribution, pagePolicy,
+	pagePublished, pagePublication,
 }
 
 // funcs are the helpers templates may call; translation goes through the

@@ -51,6 +51,10 @@ func (h *handler) routes(mux *http.ServeMux) {
 	get("/memos/{id}/withdraw", h.reasonPage(reasonWithdraw))
 	post("/memos/{id}/withdraw", h.withdraw)
 	get("/memos/{id}/appeal", h.reasonPage(reasonAppeal))
+	post("/memos/{id}/publication/consent", h.agreeToPublish)
+	post("/memos/{id}/publish", h.publish)
+	get("/published", h.published)
+	get("/published/{id}", h.publication)
 	post("/memos/{id}/appeal", h.appeal)
 
 	// The channel office.

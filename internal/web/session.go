@@ -58,6 +58,8 @@ const (
 	flashSubmitted     flash = "submitted"
 	flashWithdrawn     flash = "withdrawn"
 	flashAppealed      flash = "appealed"
+	flashAgreed        flash = "agreed"
+	flashPublished     flash = "published"
 	flashAcknowledged  flash = "acknowledged"
 	flashReturned      flash = "returned"
 	flashReaders       flash = "readers"
@@ -89,6 +91,8 @@ var flashText = map[flash]string{
 	flashSubmitted:     "The memo is submitted. Keep the receipt below.",
 	flashWithdrawn:     "The memo is withdrawn.",
 	flashAppealed:      "Your appeal is with the channel office.",
+	flashAgreed:        "You agreed to publish this memo once its case is closed.",
+	flashPublished:     "The case is published.",
 	flashAcknowledged:  "The memo is acknowledged. The authors can see this.",
 	flashReturned:      "The memo is returned to its authors with your reason.",
 	flashReaders:       "The readers are added, with your reason on record.",

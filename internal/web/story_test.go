@@ -261,10 +261,12 @@ func TestKeyboardOnly(t *testing.T) {
 	alice.see("You signed this revision.", "You signed revision 1.")
 }
 
-// TestBrowserAppeal is the NRC profile's appeal in a real browser: after
-// the office's reply the drafter appeals from the memo's page, with a
-// reason; the office finds the appeal in its inbox and decides it; the
-// drafter reads the decision. axe-core checks the new pages.
+// TestBrowserAppeal is the NRC profile's appeal and publication in a real
+// browser: after the office's reply the drafter appeals from the memo's
+// page, with a reason; the office finds the appeal in its inbox and
+// decides it; the drafter reads the decision. The case closed, the drafter
+// agrees to publish it and the office does; a colleague reads it among
+// the published cases. axe-core checks the new pages.
 func TestBrowserAppeal(t *testing.T) {
 	s := newSite(t, servicetest.Options{Profile: "nrc-dpo"})
 	m := s.submitted(t, "Seismic margins at the older plants")
@@ -306,5 +308,28 @@ func TestBrowserAppeal(t *testing.T) {
 	alice.see("The decision on appeal", "On appeal: the 2011 data does not change the margins.", "We keep the current margins.")
 	if strings.Contains(alice.text(".memo-side"), "Appeal the reply") {
 		t.Error("the drafter is offered a second appeal")
+	}
+
+	// The case is closed; its drafter agrees to publish it, and the
+	// office publishes it, which anyone signed in then reads.
+	office.open(memo)
+	office.click("form[action$='/close'] button[type=submit]")
+	office.see("Closed", "0 of 1 drafters agreed")
+	alice.open(memo)
+	alice.click("form[action$='/publication/consent'] button[type=submit]")
+	alice.see("You agreed to publish this memo once its case is closed.", "1 of 1 drafters agreed")
+	office.open(memo)
+	office.click("form[action$='/publish'] button[type=submit]")
+	office.see("The case is published.", "Seismic margins at the older plants", "On appeal: the 2011 data does not change the margins.", "Authors: 1")
+	bob := c.person(t, "bob")
+	bob.signIn("bob", pw("bob"))
+	bob.click("a[href='/published']")
+	bob.see("Published cases", "Seismic margins at the older plants")
+	bob.check("published-cases")
+	bob.click("a[href='" + "/published/" + m.ID + "']")
+	bob.see("The review did not weigh the 2011 data.", "the ledger entry that recorded the publication carries it")
+	bob.check("published-case")
+	if strings.Contains(bob.text("main"), "Display alice") {
+		t.Error("the published case names its author")
 	}
 }

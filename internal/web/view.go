@@ -24,6 +24,8 @@ type view struct {
 	version  string
 	markings []string
 	zone     string
+	// publishes: the profile publishes closed cases (a menu entry).
+	publishes bool
 	// unread is the bell's count, read when the page is rendered unless
 	// the handler already has it; bellKnown is false when it could not be
 	// read, and the bell then shows no number rather than a wrong one.
@@ -35,6 +37,7 @@ func (h *handler) fill(ctx context.Context, v *visit, vw *view) {
 	vw.visit = v
 	vw.version = h.version
 	vw.markings = h.svc.Config().Profile.Markings
+	vw.publishes = h.svc.Config().Profile.Publish
 	vw.zone = h.loc.String()
 	if v.actor != nil && !vw.bellKnown {
 		n, err := h.svc.UnreadCount(ctx, v.actor)
@@ -176,6 +179,9 @@ func (vw *view) Nav() []navLink {
 	}
 	if vw.Has("auditor") || vw.Has("office") || vw.Has("admin") {
 		add("/figures", "Figures")
+	}
+	if vw.publishes {
+		add("/published", "Published cases")
 	}
 	add("/account", "Account")
 	add("/help", "Help")
