@@ -126,9 +126,13 @@ type Stats struct {
 	RepliedByLatestShare  *float64         `json:"replied_by_latest_share"`
 	MedianWorkdaysToReply *float64         `json:"median_workdays_to_reply"`
 	MedianDaysToReply     *float64         `json:"median_days_to_reply"`
-	// AwaitingAppeal splits the memos still "appealed" by whether the
-	// decision on appeal is overdue; Appeals splits the appeals decided by
-	// whether the decision came by its deadline (profiles with appeals).
+	// AppealsMade counts the memos appealed (profiles with appeals);
+	// AwaitingAppeal splits those still "appealed" by whether the decision
+	// on appeal is overdue; Appeals splits the appeals decided by whether
+	// the decision came by its deadline. An appealed memo counts in
+	// Acknowledged and Replied by its first reply, once the appealed
+	// state's count is shown.
+	AppealsMade    Count            `json:"appeals"`
 	AwaitingAppeal map[string]Count `json:"awaiting_appeal_decision"`
 	Appeals        map[string]Count `json:"appeals_decided"`
 	// SignerBands counts memos by their number of authors: withheld, every
@@ -211,6 +215,12 @@ func (s *Service) YearStats(ctx context.Context, a *Actor, year int) (*Stats, er
 type tally struct {
 	states, bands, awaitingAck, acknowledged, awaitingReply, replied map[string]int
 	awaitingAppeal, appeals                                          map[string]int
+	// appealedAck and appealedReply judge the memos still appealed (merged
+	// in when that state's count shows), with their times to reply.
+	appealedAck, appealedReply map[string]int
+	appealedWorkdays           []int
+	appealedDays               []float64
+	appealsMade                int
 	// endedAck and endedReply judge the deadlines of memos returned or
 	// withdrawn after they came due (merged in when those states show).
 	endedAck, endedReply map[string]int
@@ -221,7 +231,8 @@ type tally struct {
 func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally {
 	t := tally{states: map[string]int{}, bands: map[string]int{}, awaitingAck: map[string]int{},
 		acknowledged: map[string]int{}, awaitingReply: map[string]int{}, replied: map[string]int{},
-		endedAck: map[string]int{}, endedReply: map[string]int{}, awaitingAppeal: map[string]int{}, appeals: map[string]int{}}
+		endedAck: map[string]int{}, endedReply: map[string]int{}, awaitingAppeal: map[string]int{}, appeals: map[string]int{},
+		appealedAck: map[string]int{}, appealedReply: map[string]int{}}
 	nowUS := micros(now)
 	for _, f := range facts {
 		t.states[f.State]++
@@ -238,6 +249,9 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 		case channel.Appealed:
 			t.awaitingAppeal[overdue(nowUS, f.AppealReplyBy)]++
 		}
+		if f.AppealedAt > 0 {
+			t.appealsMade++
+		}
 		if f.AppealRepliedAt > 0 {
 			if f.AppealRepliedAt <= f.AppealReplyBy {
 				t.appeals["on_time"]++
@@ -245,12 +259,18 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 				t.appeals["late"]++
 			}
 		}
+		// An appealed memo is judged by its first answers, apart (merged
+		// in when the appealed count shows, as returns are).
+		acknowledged, replied, wds, days := t.acknowledged, t.replied, &t.workdays, &t.days
+		if channel.State(f.State) == channel.Appealed {
+			acknowledged, replied, wds, days = t.appealedAck, t.appealedReply, &t.appealedWorkdays, &t.appealedDays
+		}
 		switch channel.State(f.State) {
 		case channel.Acknowledged, channel.Replied, channel.Closed, channel.Appealed:
 			if f.AcknowledgedAt <= f.AcknowledgeBy {
-				t.acknowledged["on_time"]++
+				acknowledged["on_time"]++
 			} else {
-				t.acknowledged["late"]++
+				acknowledged["late"]++
 			}
 		case channel.Returned, channel.Withdrawn:
 			// Ended without the office's answer: a deadline that passed
@@ -275,22 +295,22 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 		switch channel.State(f.State) {
 		case channel.Replied, channel.Closed, channel.Appealed: // an appeal keeps its first reply's time
 			received := cal.Received(fromMicros(f.SubmittedAt))
-			replied := fromMicros(f.RepliedAt)
-			wd := cal.WorkdaysBetween(received, replied)
+			repliedAt := fromMicros(f.RepliedAt)
+			wd := cal.WorkdaysBetween(received, repliedAt)
 			// By the memo's own deadlines, to the microsecond, as the
 			// reminders escalate: a count of whole working days would
 			// take a reply the evening after the deadline for one on
 			// time, and know only the State profile's 30 and 60.
 			switch {
 			case f.RepliedAt <= f.ReplyBy:
-				t.replied["on_time"]++
+				replied["on_time"]++
 			case f.RepliedAt <= max(f.ReplyLatest, f.ReplyBy):
-				t.replied["within_latest"]++
+				replied["within_latest"]++
 			default:
-				t.replied["late"]++
+				replied["late"]++
 			}
-			t.workdays = append(t.workdays, wd)
-			t.days = append(t.days, max(0, replied.Sub(received).Hours()/24))
+			*wds = append(*wds, wd)
+			*days = append(*days, max(0, repliedAt.Sub(received).Hours()/24))
 		}
 	}
 	return t
@@ -369,7 +389,17 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 	// take a missed deadline out of the figures; but only when those
 	// states' counts are shown, or the tables' difference from the states
 	// shown would tell a suppressed count.
-	ackFrom, replyFrom := []string{ack, rep, clo, apl}, []string{rep, clo, apl}
+	ackFrom, replyFrom := []string{ack, rep, clo}, []string{rep, clo}
+	if shownAll(st.States, apl) {
+		for k, n := range t.appealedAck {
+			t.acknowledged[k] += n
+		}
+		for k, n := range t.appealedReply {
+			t.replied[k] += n
+		}
+		t.workdays, t.days = append(t.workdays, t.appealedWorkdays...), append(t.days, t.appealedDays...)
+		ackFrom, replyFrom = append(ackFrom, apl), append(replyFrom, apl)
+	}
 	if ret, wdr := string(channel.Returned), string(channel.Withdrawn); shownAll(st.States, ret, wdr) {
 		for k, n := range t.endedAck {
 			t.acknowledged[k] += n
@@ -389,7 +419,16 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 	st.AwaitingReply = table(statsAwaiting, t.awaitingReply, shownAll(st.States, ack))
 	st.Replied = table(statsReplied, t.replied, shownAll(st.States, replyFrom...))
 	st.AwaitingAppeal = table(statsAwaiting, t.awaitingAppeal, shownAll(st.States, apl))
-	st.Appeals = table(statsAppeals, t.appeals, false)
+	// The appeals decided are those made less those still appealed: a
+	// total known when both counts show.
+	st.AppealsMade = Count{n: t.appealsMade, threshold: k}
+	switch {
+	case withheld:
+		st.AppealsMade.show = shownHidden // zeros too, as every table's
+	case t.appealsMade > 0 && t.appealsMade < k:
+		st.AppealsMade.show = shownSmall
+	}
+	st.Appeals = table(statsAppeals, t.appeals, st.AppealsMade.Shown() && shownAll(st.States, apl))
 
 	st.Acknowledge = Timeliness{OnTime: st.Acknowledged["on_time"], Late: st.Acknowledged["late"], Pending: st.States[sub]}
 	st.Reply = Timeliness{OnTime: st.Replied["on_time"], WithinLatest: st.Replied["within_latest"],
@@ -677,6 +716,7 @@ func (st *Stats) WriteCSV(w io.Writer) error {
 	num("replied", "by_latest_share", st.RepliedByLatestShare)
 	num("replied", "median_workdays", st.MedianWorkdaysToReply)
 	num("replied", "median_days", st.MedianDaysToReply)
+	rows = append(rows, []string{"appeals", "made", st.AppealsMade.String()})
 	add("awaiting_appeal_decision", statsAwaiting, st.AwaitingAppeal)
 	add("appeals_decided", statsAppeals, st.Appeals)
 	bands := make([]string, len(signerBands))

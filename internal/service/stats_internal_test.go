@@ -253,6 +253,7 @@ func TestComputeStats(t *testing.T) {
   "replied_by_latest_share": null,
   "median_workdays_to_reply": null,
   "median_days_to_reply": null,
+  "appeals": 0,
   "awaiting_appeal_decision": {
     "overdue": 0,
     "within_deadline": 0
