@@ -40,7 +40,9 @@ func TestAppealOverHTTP(t *testing.T) {
 		if got.State != "appealed" || got.Appeal == nil || got.Appeal.Reason != "The 2011 data." || got.Deadlines.AppealReplyBy == nil {
 			t.Fatalf("the appealed memo: state %s, appeal %+v, deadlines %+v", got.State, got.Appeal, got.Deadlines)
 		}
-		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": "On appeal: unchanged."})
+		problemOf(t, e.must(http.StatusConflict, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": "A first answer."}))
+		problemOf(t, e.must(http.StatusForbidden, "alice", "POST", memoPath(m.ID, "decision"), map[string]string{"body": "Self-decided."}))
+		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "decision"), map[string]string{"body": "On appeal: unchanged."})
 		if p := problemOf(t, e.must(http.StatusConflict, "alice", "POST", path, map[string]string{"reason": "Again."})); !strings.Contains(p.Detail, "appealed already") {
 			t.Errorf("a second appeal: %q", p.Detail)
 		}

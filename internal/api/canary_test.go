@@ -115,7 +115,7 @@ func runCanary(t *testing.T, e *env) canary {
 	e.submit(solo, m.ID, 1)
 	e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": mark("reply")})
 	e.must(http.StatusOK, solo, "POST", memoPath(m.ID, "appeal"), map[string]string{"reason": mark("appealreason")})
-	e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": mark("decision")})
+	e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "decision"), map[string]string{"body": mark("decision")})
 
 	// A draft that never leaves its authors, and one still circulating.
 	m = e.create(dropped, mark("title5"), mark("body5"), solo)

@@ -273,6 +273,14 @@ func routes() []route {
 					h.reply(w, r, 200, m, err)
 				}
 			}},
+		{method: "POST", path: "/api/v1/memos/{id}/decision", summary: "Decide the authors' appeal, for good (office; 409 unless the memo is appealed)", auth: true, large: true, request: bodyRequest{}, response: service.Memo{}, status: 200,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in bodyRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.DecideAppeal(r.Context(), a, r.PathValue("id"), in.Body)
+					h.reply(w, r, 200, m, err)
+				}
+			}},
 		{method: "POST", path: "/api/v1/memos/{id}/distribution", summary: "Add readers beyond the standing distribution, with a reason (office)", auth: true, request: service.ReadersInput{}, response: service.Memo{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in service.ReadersInput

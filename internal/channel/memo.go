@@ -63,6 +63,7 @@ const (
 	ActReply       Action = "reply"
 	ActClose       Action = "close"
 	ActAppeal      Action = "appeal"
+	ActDecide      Action = "decide"
 )
 
 var transitions = map[Action]struct {
@@ -74,12 +75,14 @@ var transitions = map[Action]struct {
 	ActAcknowledge: {[]State{Submitted}, Acknowledged},
 	ActReturn:      {[]State{Submitted, Acknowledged}, Returned},
 	ActWithdraw:    {[]State{Draft, Circulating, Submitted, Acknowledged}, Withdrawn},
-	// A reply to an appealed memo is the decision on appeal.
-	ActReply: {[]State{Submitted, Acknowledged, Appealed}, Replied},
-	ActClose: {[]State{Replied}, Closed},
+	ActReply:       {[]State{Submitted, Acknowledged}, Replied},
+	ActClose:       {[]State{Replied}, Closed},
 	// The authors appeal the reply, closed or not; whether the profile
 	// has appeals, and whether it is still time, is Appeal's to say.
 	ActAppeal: {[]State{Replied, Closed}, Appealed},
+	// The decision on appeal is a step of its own, so that a reply meant
+	// for the first answer is never taken for it.
+	ActDecide: {[]State{Appealed}, Replied},
 }
 
 // Transition returns the state a memo in state from reaches by act, or an
@@ -90,6 +93,9 @@ func Transition(from State, act Action) (State, error) {
 		return from, Errorf(EINTERNAL, "unknown action %q", act)
 	}
 	if !slices.Contains(t.from, from) {
+		if from == Appealed && act == ActReply {
+			return from, Errorf(ECONFLICT, "a memo that is appealed cannot be replied to: its answer now is the decision on appeal")
+		}
 		return from, Errorf(ECONFLICT, "a memo that is %s cannot be %s", from, pastTense(act))
 	}
 	return t.to, nil
@@ -113,6 +119,8 @@ func pastTense(a Action) string {
 		return "closed"
 	case ActAppeal:
 		return "appealed"
+	case ActDecide:
+		return "decided on appeal"
 	}
 	return string(a)
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -30,21 +31,28 @@ func (s *Service) Appeal(ctx context.Context, a *Actor, memoID, reason string) (
 		if err != nil {
 			return err
 		}
-		now := s.now()
+		now, by := s.now(), s.appealBy(o.rec)
 		switch {
 		case o.rec.AppealedAt != 0:
 			return channel.Errorf(channel.ECONFLICT, "this memo was appealed already: the decision on appeal is final")
-		case o.rec.AppealBy == 0:
+		case !s.cfg.Profile.Appeals() || by == 0:
 			return channel.Errorf(channel.ECONFLICT, "the reply to this memo cannot be appealed: the channel's policy (%s) has no appeal", s.cfg.Profile.Title)
-		case now.After(fromMicros(o.rec.AppealBy)):
-			return channel.Errorf(channel.ECONFLICT, "the time to appeal ended on %s", fromMicros(o.rec.AppealBy).In(s.cfg.Calendar.Location()).Format("Mon 2 Jan 2006 15:04 MST"))
+		case now.After(fromMicros(by)):
+			return channel.Errorf(channel.ECONFLICT, "the time to appeal ended on %s", s.when(by))
+		}
+		// A case published once its time to appeal was over stays as
+		// published (another node's clock may differ by a moment).
+		if _, err := tx.Publication(ctx, o.rec.ID); err == nil {
+			return channel.Errorf(channel.ECONFLICT, "this case is published: its time to appeal is over")
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
 		if err := s.requireConfirmedKeys(ctx, tx, a, "appeal a reply"); err != nil {
 			return err
 		}
 		due := s.cfg.Profile.AppealReplyBy(s.cfg.Calendar, now)
 		o.rec.State, o.rec.UpdatedAt, o.rec.EndedAt = string(next), micros(now), 0
-		o.rec.AppealedAt, o.rec.AppealReplyBy, o.rec.DueAt = micros(now), micros(due), micros(due)
+		o.rec.AppealBy, o.rec.AppealedAt, o.rec.AppealReplyBy, o.rec.DueAt = by, micros(now), micros(due), micros(due)
 		if err := s.addItem(ctx, tx, a, o, "appeal", reasonItem{Reason: reason}, now); err != nil {
 			return err
 		}
@@ -54,6 +62,38 @@ func (s *Service) Appeal(ctx context.Context, a *Actor, memoID, reason string) (
 		return s.noticeAppealed(ctx, tx, o.rec, due)
 	})
 	return out, err
+}
+
+// appealBy is until when the authors of m may appeal its reply (0: they
+// may not): the time its reply opened, or for a memo replied to under
+// this profile before appeals were recorded (migration 0010), the time the
+// profile gives from that reply.
+func (s *Service) appealBy(m *store.Memo) int64 {
+	switch p := s.cfg.Profile; {
+	case m.AppealBy != 0:
+		return m.AppealBy
+	case m.RepliedAt != 0 && p.Appeals() && m.Profile == p.Name:
+		return micros(p.AppealBy(s.cfg.Calendar, fromMicros(m.RepliedAt)))
+	}
+	return 0
+}
+
+// when is a moment as the office reads it.
+func (s *Service) when(us int64) string {
+	return fromMicros(us).In(s.cfg.Calendar.Location()).Format("Mon 2 Jan 2006 15:04 MST")
+}
+
+// DecideAppeal records the office's decision on the authors' appeal,
+// which is final; the authors read it. The first reply keeps its time,
+// which the figures count.
+func (s *Service) DecideAppeal(ctx context.Context, a *Actor, memoID, body string) (*Memo, error) {
+	if err := channel.ValidateText("body", body, s.cfg.MaxBody); err != nil {
+		return nil, err
+	}
+	return s.officeStep(ctx, a, memoID, channel.ActDecide, func(tx store.Tx, o *opened, now time.Time) (map[string]any, error) {
+		o.rec.AppealRepliedAt, o.rec.DueAt = micros(now), 0
+		return nil, s.addItem(ctx, tx, a, o, "decision", textItem{Body: body}, now)
+	})
 }
 
 // noticeAppealed tells the office's members that an appeal arrived and

@@ -113,7 +113,10 @@ func TestAppealUnderTheNRCProfile(t *testing.T) {
 
 		// The decision on appeal is the office's next reply.
 		d.Clock.Advance(10 * 24 * time.Hour)
-		decided, err := d.Svc.Reply(d.Ctx, d.Office, m.ID, "On appeal: the 2011 data changes nothing.")
+		if _, err := d.Svc.Reply(d.Ctx, d.Office, m.ID, "A reply meant as a first answer."); channel.ErrorCode(err) != channel.ECONFLICT {
+			t.Errorf("a reply to an appealed memo: %v, want a conflict (the decision is a step of its own)", err)
+		}
+		decided, err := d.Svc.DecideAppeal(d.Ctx, d.Office, m.ID, "On appeal: the 2011 data changes nothing.")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -548,23 +548,14 @@ func (s *Service) Reply(ctx context.Context, a *Actor, memoID, body string) (*Me
 		return nil, err
 	}
 	return s.officeStep(ctx, a, memoID, channel.ActReply, func(tx store.Tx, o *opened, now time.Time) (map[string]any, error) {
-		o.rec.DueAt = 0
-		kind := "reply"
-		switch {
-		case o.rec.AppealedAt != 0:
-			// The decision on appeal: the first reply keeps its time,
-			// which the figures count, and there is no second appeal.
-			o.rec.AppealRepliedAt, kind = micros(now), "decision"
-		default:
-			o.rec.RepliedAt = micros(now)
-			if o.rec.AcknowledgedAt == 0 {
-				o.rec.AcknowledgedAt = micros(now) // a reply acknowledges too
-			}
-			if p := s.cfg.Profile; p.Appeals() {
-				o.rec.AppealBy = micros(p.AppealBy(s.cfg.Calendar, now))
-			}
+		o.rec.RepliedAt, o.rec.DueAt = micros(now), 0
+		if o.rec.AcknowledgedAt == 0 {
+			o.rec.AcknowledgedAt = micros(now) // a reply acknowledges too
 		}
-		return nil, s.addItem(ctx, tx, a, o, kind, textItem{Body: body}, now)
+		if p := s.cfg.Profile; p.Appeals() {
+			o.rec.AppealBy = micros(p.AppealBy(s.cfg.Calendar, now))
+		}
+		return nil, s.addItem(ctx, tx, a, o, "reply", textItem{Body: body}, now)
 	})
 }
 

@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
 )
 
 // Publication of closed cases, in a profile that publishes them (the
@@ -58,8 +61,12 @@ type PublicationPage struct {
 // PublicationState is where a memo stands toward publication, as the
 // memo shows it (profiles that publish closed cases).
 type PublicationState struct {
-	Drafters    int        `json:"drafters"`
-	Agreed      int        `json:"agreed"` // drafters who agreed to publish it
+	Drafters int `json:"drafters"`
+	Agreed   int `json:"agreed"` // drafters who agreed to publish it
+	// LeftOff counts drafters left off at submission (they could no
+	// longer file): they co-wrote the text and cannot agree now, so the
+	// case is not published.
+	LeftOff     int        `json:"drafters_left_off,omitempty"`
 	YouAgreed   bool       `json:"you_agreed,omitempty"`
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 }
@@ -154,6 +161,11 @@ func (s *Service) publicationState(ctx context.Context, tx store.Tx, a *Actor, o
 			}
 		}
 	}
+	for _, au := range o.roster.Dropped {
+		if au.Kind == channel.KindDrafter {
+			ps.LeftOff++
+		}
+	}
 	switch p, err := tx.Publication(ctx, o.rec.ID); {
 	case err == nil:
 		t := fromMicros(p.PublishedAt)
@@ -181,8 +193,10 @@ func (s *Service) Publish(ctx context.Context, a *Actor, memoID string) (*Public
 		if st := channel.State(o.rec.State); st != channel.Closed {
 			return channel.Errorf(channel.ECONFLICT, "only a closed case is published, and this memo is %s", st)
 		}
-		if o.rec.AppealedAt == 0 && o.rec.AppealBy != 0 && now.Before(fromMicros(o.rec.AppealBy)) {
-			return channel.Errorf(channel.ECONFLICT, "its authors may appeal until %s: publish it after that", fromMicros(o.rec.AppealBy).In(s.cfg.Calendar.Location()).Format("Mon 2 Jan 2006 15:04 MST"))
+		// Appeal takes an appeal up to and at this instant; publishing
+		// waits until after it.
+		if by := s.appealBy(o.rec); o.rec.AppealedAt == 0 && by != 0 && !now.After(fromMicros(by)) {
+			return channel.Errorf(channel.ECONFLICT, "its authors may appeal until %s: publish it after that", s.when(by))
 		}
 		ps, err := s.publicationState(ctx, tx, a, o)
 		if err != nil {
@@ -190,6 +204,9 @@ func (s *Service) Publish(ctx context.Context, a *Actor, memoID string) (*Public
 		}
 		if ps.PublishedAt != nil {
 			return channel.Errorf(channel.ECONFLICT, "this case is published already")
+		}
+		if ps.LeftOff > 0 {
+			return channel.Errorf(channel.ECONFLICT, "%d of its drafters were left off at submission and cannot agree to publish it: every drafter must, so it is not published", ps.LeftOff)
 		}
 		if ps.Agreed < ps.Drafters {
 			return channel.Errorf(channel.ECONFLICT, "%d of its %d drafters agreed to publish it: every drafter must", ps.Agreed, ps.Drafters)
@@ -239,8 +256,8 @@ func (s *Service) GetPublication(ctx context.Context, a *Actor, memoID string) (
 		} else if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(p.Doc, &out); err != nil {
-			return errInternal("publication of %s: %w", memoID, err)
+		if err := s.publicationStands(ctx, tx, p, &out); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, event{action: "publication.read", actor: a})
 	})
@@ -248,6 +265,39 @@ func (s *Service) GetPublication(ctx context.Context, a *Actor, memoID string) (
 		return nil, err
 	}
 	return &out, nil
+}
+
+// publicationStands decodes a published case into doc and refuses it, as
+// tampering, unless its text is the one its memo.publish ledger entry
+// recorded (that entry carries the content hash of the text as submitted)
+// and its row's title and marking are the text's. The publication is the
+// one copy of a case everyone can read, and it lies in the clear: whoever
+// writes the database could otherwise put words in its authors' mouths
+// under the receipt's hash.
+func (s *Service) publicationStands(ctx context.Context, tx store.Tx, row *store.Publication, doc *Publication) error {
+	tampered := func(why string) error {
+		s.tampered.Store(true)
+		return errInternal("published case %s: %s: the database was changed", row.MemoID, why)
+	}
+	if err := json.Unmarshal(row.Doc, doc); err != nil {
+		return tampered("its document does not decode")
+	}
+	h := vault.ContentHash(doc.Title, doc.Body, doc.Marking)
+	if doc.MemoID != row.MemoID || doc.Title != row.Title || doc.Marking != row.Marking || doc.ContentHash != hex.EncodeToString(h[:]) {
+		return tampered("its text is not the one its content hash names")
+	}
+	if doc.LedgerIndex < 0 {
+		return tampered("it names no ledger entry")
+	}
+	leaves, err := tx.LedgerStorage("", "").ReadLeaves(ctx, doc.LedgerIndex, doc.LedgerIndex+1)
+	if err != nil || len(leaves) != 1 {
+		return tampered(fmt.Sprintf("its ledger entry %d cannot be read", doc.LedgerIndex))
+	}
+	l, err := ledger.DecodeLeaf(leaves[0])
+	if err != nil || l.Action != "memo.publish" || l.Memo != row.MemoID || l.Content != doc.ContentHash {
+		return tampered(fmt.Sprintf("ledger entry %d did not publish this text", doc.LedgerIndex))
+	}
+	return nil
 }
 
 // Publications lists the published cases, newest first, to anyone

@@ -81,14 +81,14 @@ type Deadlines struct {
 	AppealReplyBy *time.Time `json:"appeal_reply_by,omitempty"`
 }
 
-// deadlinesOf are a submitted memo's deadlines, nil for one not submitted.
-func deadlinesOf(m *store.Memo) *Deadlines {
+// deadlines are a submitted memo's deadlines, nil for one not submitted.
+func (s *Service) deadlines(m *store.Memo) *Deadlines {
 	if m.SubmittedAt == 0 {
 		return nil
 	}
 	d := &Deadlines{AcknowledgeBy: fromMicros(m.AcknowledgeBy), ReplyBy: fromMicros(m.ReplyBy), ReplyLatest: fromMicros(m.ReplyLatest)}
-	if m.AppealBy != 0 {
-		t := fromMicros(m.AppealBy)
+	if by := s.appealBy(m); by != 0 {
+		t := fromMicros(by)
 		d.AppealBy = &t
 	}
 	if m.AppealReplyBy != 0 {
@@ -194,7 +194,7 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 			return nil, err
 		}
 	}
-	m.Deadlines = deadlinesOf(o.rec)
+	m.Deadlines = s.deadlines(o.rec)
 	var names nameBook
 	if err := s.viewDistribution(ctx, tx, o, m, &names); err != nil {
 		return nil, err
@@ -759,7 +759,7 @@ func (s *Service) summary(ctx context.Context, tx store.Tx, o *opened) MemoSumma
 	if h, err := o.heading(ctx, tx, o.rec.Revision); err == nil {
 		sum.Title, sum.Marking = h.Title, h.Marking
 	}
-	sum.Deadlines = deadlinesOf(o.rec)
+	sum.Deadlines = s.deadlines(o.rec)
 	if o.rec.DueAt > 0 {
 		d := fromMicros(o.rec.DueAt)
 		sum.DueAt = &d

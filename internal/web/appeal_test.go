@@ -47,7 +47,7 @@ func TestAppealPages(t *testing.T) {
 		t.Errorf("the office's inbox does not list the appeal as owing a decision:\n%s", inbox)
 	}
 	s.Clock.Advance(time.Minute)
-	if res := office.post("/memos/"+m.ID+"/reply", url.Values{"body": {"On appeal: unchanged."}, "action": {"send"}}); res.StatusCode != http.StatusSeeOther {
+	if res := office.post("/memos/"+m.ID+"/decision", url.Values{"body": {"On appeal: unchanged."}, "action": {"send"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the decision: %d\n%s", res.StatusCode, res.body)
 	}
 	page = alice.get("/memos/" + m.ID)

@@ -282,28 +282,52 @@ type replyData struct {
 	Body    string
 	Preview bool
 	Error   *formError
+	// Action is the answer the form sends, and the address it posts to:
+	// answerReply or answerDecision.
+	Action string
 }
 
+// replyPage is the form for the office's answer: the reply, or for an
+// appealed memo the decision on appeal, each posted to its own address so
+// that a form filled in for one is never taken for the other.
 func (h *handler) replyPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	m, ok := h.getMemo(w, r, v)
 	if !ok {
 		return
 	}
-	h.render(w, r, v, http.StatusOK, pageReply, &view{Title: v.T("Reply"), Marking: m.Marking, Data: replyData{M: m}})
+	d := replyData{M: m, Action: answerReply}
+	if m.State == string(channel.Appealed) {
+		d.Action = answerDecision
+	}
+	h.render(w, r, v, http.StatusOK, pageReply, &view{Title: v.T("Reply"), Marking: m.Marking, Data: d})
 }
 
-// reply previews the reply (action=preview), sends it (action=send), or
-// shows the form again to change it.
+// The office's answers, by the address their form posts to.
+const (
+	answerReply    = "reply"
+	answerDecision = "decision"
+)
+
 func (h *handler) reply(w http.ResponseWriter, r *http.Request, v *visit) {
-	d := replyData{Body: r.PostForm.Get("body")}
+	h.answer(w, r, v, answerReply, flashReplied, h.svc.Reply)
+}
+
+func (h *handler) decide(w http.ResponseWriter, r *http.Request, v *visit) {
+	h.answer(w, r, v, answerDecision, flashDecided, h.svc.DecideAppeal)
+}
+
+// answer previews an answer (action=preview), sends it (action=send), or
+// shows the form again to change it.
+func (h *handler) answer(w http.ResponseWriter, r *http.Request, v *visit, action string, note flash, send func(context.Context, *service.Actor, string, string) (*service.Memo, error)) {
+	d := replyData{Body: r.PostForm.Get("body"), Action: action}
 	var err error
 	switch r.PostForm.Get("action") {
 	case "preview":
 		err = channel.ValidateText("body", d.Body, h.svc.Config().MaxBody)
 		d.Preview = err == nil
 	case "send":
-		if _, err = h.svc.Reply(r.Context(), v.actor, r.PathValue("id"), d.Body); err == nil {
-			redirect(w, r, "/memos/"+r.PathValue("id"), flashReplied)
+		if _, err = send(r.Context(), v.actor, r.PathValue("id"), d.Body); err == nil {
+			redirect(w, r, "/memos/"+r.PathValue("id"), note)
 			return
 		}
 	}

@@ -73,6 +73,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	post("/memos/{id}/meeting", h.recordMeeting)
 	get("/memos/{id}/reply", h.replyPage)
 	post("/memos/{id}/reply", h.reply)
+	post("/memos/{id}/decision", h.decide)
 
 	// Principals.
 	get("/reading-room", h.readingRoom)

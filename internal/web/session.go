@@ -59,6 +59,7 @@ const (
 	flashWithdrawn     flash = "withdrawn"
 	flashAppealed      flash = "appealed"
 	flashAgreed        flash = "agreed"
+	flashDecided       flash = "decided"
 	flashPublished     flash = "published"
 	flashAcknowledged  flash = "acknowledged"
 	flashReturned      flash = "returned"
@@ -92,6 +93,7 @@ var flashText = map[flash]string{
 	flashWithdrawn:     "The memo is withdrawn.",
 	flashAppealed:      "Your appeal is with the channel office.",
 	flashAgreed:        "You agreed to publish this memo once its case is closed.",
+	flashDecided:       "The decision on appeal is sent.",
 	flashPublished:     "The case is published.",
 	flashAcknowledged:  "The memo is acknowledged. The authors can see this.",
 	flashReturned:      "The memo is returned to its authors with your reason.",
