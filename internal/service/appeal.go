@@ -21,10 +21,7 @@ func (s *Service) Appeal(ctx context.Context, a *Actor, memoID, reason string) (
 	}
 	var out *Memo
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
-		if err := requireAuthor(o, true); err != nil {
-			return err
-		}
-		if err := s.mayFile(a.User); err != nil {
+		if err := s.requireDrafter(a, o); err != nil {
 			return err
 		}
 		next, err := channel.Transition(channel.State(o.rec.State), channel.ActAppeal)

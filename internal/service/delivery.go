@@ -52,12 +52,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 	ahead := store.Ahead{Settings: []string{settingOffice, settingDistribution}, Group: officeGroup}
 	err := s.memoTxAhead(ctx, a, memoID, ahead, func(tx store.Tx, o *opened) error {
 		o.pre = pre
-		if err := requireAuthor(o, true); err != nil {
-			return err
-		}
-		// A drafter made ineligible, or no longer a member, since the draft
-		// began may not carry it on.
-		if err := s.mayFile(a.User); err != nil {
+		if err := s.requireDrafter(a, o); err != nil {
 			return err
 		}
 		next, err := channel.Transition(channel.State(o.rec.State), channel.ActSubmit)
@@ -574,12 +569,7 @@ func (s *Service) Withdraw(ctx context.Context, a *Actor, memoID, reason string)
 	}
 	var out *Memo
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
-		if err := requireAuthor(o, true); err != nil {
-			return err
-		}
-		// As for every drafter's step: one who may no longer file (made
-		// ineligible, no longer a member) does not end the others' case.
-		if err := s.mayFile(a.User); err != nil {
+		if err := s.requireDrafter(a, o); err != nil {
 			return err
 		}
 		next, err := channel.Transition(channel.State(o.rec.State), channel.ActWithdraw)

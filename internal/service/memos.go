@@ -237,12 +237,7 @@ func (s *Service) EditMemo(ctx context.Context, a *Actor, memoID string, in Edit
 	}
 	var out *Memo
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
-		if err := requireAuthor(o, true); err != nil {
-			return err
-		}
-		// A drafter made ineligible, or no longer a member, since the draft
-		// began may not carry it on.
-		if err := s.mayFile(a.User); err != nil {
+		if err := s.requireDrafter(a, o); err != nil {
 			return err
 		}
 		if !channel.State(o.rec.State).Editable() {
@@ -278,12 +273,7 @@ func (s *Service) InviteSigners(ctx context.Context, a *Actor, memoID string, us
 	}
 	var out *Memo
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
-		if err := requireAuthor(o, true); err != nil {
-			return err
-		}
-		// A drafter made ineligible, or no longer a member, since the draft
-		// began may not carry it on.
-		if err := s.mayFile(a.User); err != nil {
+		if err := s.requireDrafter(a, o); err != nil {
 			return err
 		}
 		next, err := channel.Transition(channel.State(o.rec.State), channel.ActInvite)

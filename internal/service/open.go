@@ -423,6 +423,16 @@ func requireAuthor(o *opened, drafter bool) error {
 	return nil
 }
 
+// requireDrafter is requireAuthor for a drafter who may still file: one
+// made ineligible, or no longer a member, since the draft began may not
+// carry it on, nor end or answer for the others' case.
+func (s *Service) requireDrafter(a *Actor, o *opened) error {
+	if err := requireAuthor(o, true); err != nil {
+		return err
+	}
+	return s.mayFile(a.User)
+}
+
 func requireOffice(o *opened) error {
 	if o.rel != relOffice {
 		return channel.Errorf(channel.EFORBIDDEN, "only the channel office may do this")

@@ -91,10 +91,7 @@ func (s *Service) AgreeToPublish(ctx context.Context, a *Actor, memoID string) (
 	}
 	var out *Memo
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
-		if err := requireAuthor(o, true); err != nil {
-			return err
-		}
-		if err := s.mayFile(a.User); err != nil {
+		if err := s.requireDrafter(a, o); err != nil {
 			return err
 		}
 		switch st := channel.State(o.rec.State); {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/service"
 )
 
 // view is what the layout and a page render from. Title is the page's
@@ -187,6 +188,18 @@ func (vw *view) Nav() []navLink {
 	add("/help", "Help")
 	return out
 }
+
+// answers is what the "answers" partial shows, on a memo's page and a
+// published case's: the office's reply, the authors' appeal and the
+// decision on it.
+type answers struct {
+	*view
+	Reply  *service.Reply
+	Appeal *service.Appeal
+}
+
+// Answers puts a reply and an appeal before the "answers" partial.
+func (vw *view) Answers(r *service.Reply, a *service.Appeal) answers { return answers{vw, r, a} }
 
 // StateName is a memo state in words.
 func (vw *view) StateName(s string) string { return vw.T(stateNames[s]) }
