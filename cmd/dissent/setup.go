@@ -531,7 +531,7 @@ func cmdStats(ctx context.Context, args []string) error {
 	} else {
 		fmt.Printf("  %-26s not published\n", "median time to reply")
 	}
-	fmt.Printf("  %-26s %s\n", "appeals made", st.AppealsMade)
+	fmt.Printf("appeals:\n  %-26s %s\n", "made", st.AppealsMade)
 	show("awaiting decision on appeal", st.AwaitingAppeal, "within_deadline", "overdue")
 	show("appeals decided", st.Appeals, "on_time", "late")
 	show("authors per memo", st.SignerBands, "1", "2-5", "6-20", "21-50", "51+")
