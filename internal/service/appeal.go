@@ -14,7 +14,8 @@ import (
 // memo goes back to the office, which owes a decision on appeal by the
 // profile's deadline. A drafter appeals, with a reason, once per memo,
 // until the appeal window that the reply opened closes; a closed case may
-// be appealed within it too. The decision is the office's next reply.
+// be appealed within it too, a published one not. The office answers with
+// DecideAppeal.
 func (s *Service) Appeal(ctx context.Context, a *Actor, memoID, reason string) (*Memo, error) {
 	if err := channel.ValidateText("reason", reason, channel.MaxReason); err != nil {
 		return nil, err
