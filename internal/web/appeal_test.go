@@ -55,3 +55,21 @@ func TestAppealPages(t *testing.T) {
 		t.Errorf("the drafter's page after the decision:\n%s", page.body)
 	}
 }
+
+// TestHelpSaysWhatThePolicyAllows: the help page tells of appeals and
+// published cases under a profile that has them, and not under one that
+// has not.
+func TestHelpSaysWhatThePolicyAllows(t *testing.T) {
+	for _, c := range []struct {
+		profile string
+		want    bool
+	}{{"nrc-dpo", true}, {"state-2fam070", false}} {
+		s := newSite(t, servicetest.Options{Profile: c.profile})
+		help := s.signedIn(t, "alice").get("/help").body
+		for _, phrase := range []string{"owes a decision on your appeal", "if every drafter agreed"} {
+			if strings.Contains(help, phrase) != c.want {
+				t.Errorf("%s: the help page has %q: %v, want %v", c.profile, phrase, !c.want, c.want)
+			}
+		}
+	}
+}
