@@ -93,9 +93,6 @@ func Transition(from State, act Action) (State, error) {
 		return from, Errorf(EINTERNAL, "unknown action %q", act)
 	}
 	if !slices.Contains(t.from, from) {
-		if from == Appealed && act == ActReply {
-			return from, Errorf(ECONFLICT, "a memo that is appealed cannot be replied to: its answer now is the decision on appeal")
-		}
 		return from, Errorf(ECONFLICT, "a memo that is %s cannot be %s", from, pastTense(act))
 	}
 	return t.to, nil

@@ -98,7 +98,11 @@ func (s *Service) AgreeToPublish(ctx context.Context, a *Actor, memoID string) (
 		case !st.Delivered() || st == channel.Returned:
 			return channel.Errorf(channel.ECONFLICT, "a memo that is %s is not published", st)
 		}
-		agreed, err := s.agreed(ctx, tx, o)
+		items, err := tx.Items(ctx, o.rec.ID)
+		if err != nil {
+			return err
+		}
+		agreed, err := agreedIn(o, items)
 		if err != nil {
 			return err
 		}
@@ -119,12 +123,9 @@ func (s *Service) AgreeToPublish(ctx context.Context, a *Actor, memoID string) (
 	return out, err
 }
 
-// agreed are the users who agreed to publish o, by id.
-func (s *Service) agreed(ctx context.Context, tx store.Tx, o *opened) (map[string]bool, error) {
-	items, err := tx.Items(ctx, o.rec.ID)
-	if err != nil {
-		return nil, err
-	}
+// agreedIn are the users who agreed to publish o, by id, as its items
+// record.
+func agreedIn(o *opened, items []*store.Item) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, it := range items {
 		if it.Kind != "consent" {
@@ -143,9 +144,10 @@ func (s *Service) agreed(ctx context.Context, tx store.Tx, o *opened) (map[strin
 	return out, nil
 }
 
-// publicationState is o's standing toward publication, for its view.
-func (s *Service) publicationState(ctx context.Context, tx store.Tx, a *Actor, o *opened) (*PublicationState, error) {
-	agreed, err := s.agreed(ctx, tx, o)
+// publicationState is o's standing toward publication, for its view;
+// items are its items.
+func (s *Service) publicationState(ctx context.Context, tx store.Tx, a *Actor, o *opened, items []*store.Item) (*PublicationState, error) {
+	agreed, err := agreedIn(o, items)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +197,11 @@ func (s *Service) Publish(ctx context.Context, a *Actor, memoID string) (*Public
 		if by := s.appealBy(o.rec); o.rec.AppealedAt == 0 && by != 0 && !now.After(fromMicros(by)) {
 			return channel.Errorf(channel.ECONFLICT, "its authors may appeal until %s: publish it after that", s.when(by))
 		}
-		ps, err := s.publicationState(ctx, tx, a, o)
+		items, err := tx.Items(ctx, o.rec.ID)
+		if err != nil {
+			return err
+		}
+		ps, err := s.publicationState(ctx, tx, a, o, items)
 		if err != nil {
 			return err
 		}
@@ -208,18 +214,14 @@ func (s *Service) Publish(ctx context.Context, a *Actor, memoID string) (*Public
 		if ps.Agreed < ps.Drafters {
 			return channel.Errorf(channel.ECONFLICT, "%d of its %d drafters agreed to publish it: every drafter must", ps.Agreed, ps.Drafters)
 		}
-		m, err := s.view(ctx, tx, a, o, false)
+		_, hash, err := o.content(ctx, tx, o.rec.Revision)
 		if err != nil {
 			return err
-		}
-		hash, err := hex.DecodeString(m.ContentHash)
-		if err != nil {
-			return errInternal("content hash of memo %s: %w", o.rec.ID, err)
 		}
 		o.rec.UpdatedAt = micros(now)
 		ev := memberEvent("memo.publish", a, o, channel.RoleOffice)
 		ev.content, ev.revision = hash, o.rec.Revision
-		_, idx, err := s.save(ctx, tx, a, o, ev)
+		m, idx, err := s.save(ctx, tx, a, o, ev)
 		if err != nil {
 			return err
 		}

@@ -199,11 +199,15 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 	if err := s.viewDistribution(ctx, tx, o, m, &names); err != nil {
 		return nil, err
 	}
-	if err := s.viewItems(ctx, tx, o, m, &names); err != nil {
+	items, err := tx.Items(ctx, o.rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.viewItems(o, m, items, &names); err != nil {
 		return nil, err
 	}
 	if s.cfg.Profile.Publish && o.rec.SubmittedAt > 0 {
-		ps, err := s.publicationState(ctx, tx, a, o)
+		ps, err := s.publicationState(ctx, tx, a, o, items)
 		if err != nil {
 			return nil, err
 		}
@@ -316,11 +320,7 @@ func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, 
 	return nil
 }
 
-func (s *Service) viewItems(ctx context.Context, tx store.Tx, o *opened, m *Memo, book *nameBook) error {
-	items, err := tx.Items(ctx, o.rec.ID)
-	if err != nil {
-		return err
-	}
+func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameBook) error {
 	type decoded struct {
 		kind string
 		at   time.Time
