@@ -216,7 +216,11 @@ func cmdDemo(ctx context.Context, args []string) error {
 		fmt.Println("Sign in as any of these (password " + demo.Password + "):")
 		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 		for _, acc := range demo.Accounts {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", acc.Username, acc.Role, acc.Note)
+			note := acc.Note
+			if acc.Username == demo.Contractor && !a.svc.Config().Profile.EligibleOnly {
+				note = "a contractor (this profile lets every member file)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", acc.Username, acc.Role, note)
 		}
 		_ = tw.Flush()
 		fmt.Println("Stop it with Ctrl-C; the data stays in " + *data + ".")

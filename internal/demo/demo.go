@@ -22,6 +22,10 @@ type Account struct {
 	Username, Role, Note string
 }
 
+// Contractor is the demo's member who is not eligible to file, under a
+// profile that asks for eligibility.
+const Contractor = "casey"
+
 // Accounts are the demo's people, in the order they are shown.
 var Accounts = []Account{
 	{"amara", "member", "drafts the Syria memo"},
@@ -30,7 +34,7 @@ var Accounts = []Account{
 	{"secretary", "principal", "on the standing distribution"},
 	{"inspector", "auditor", "inspector general"},
 	{"admin", "admin", "runs the service; reads no memo"},
-	{"casey", "member", "a contractor: may not file"},
+	{Contractor, "member", "a contractor: may not file"},
 }
 
 type seeder struct {
