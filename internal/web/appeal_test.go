@@ -73,3 +73,22 @@ func TestHelpSaysWhatThePolicyAllows(t *testing.T) {
 		}
 	}
 }
+
+// TestFiguresShowAppealsWhereThePolicyHasThem: the figures page charts
+// the decisions on appeal under the NRC profile, and under the State
+// profile shows neither those charts nor an "Appealed" state it never
+// reaches.
+func TestFiguresShowAppealsWhereThePolicyHasThem(t *testing.T) {
+	for _, c := range []struct {
+		profile string
+		want    bool
+	}{{"nrc-dpo", true}, {"state-2fam070", false}} {
+		s := newSite(t, servicetest.Options{Profile: c.profile})
+		page := s.signedIn(t, "office").get("/figures").body
+		for _, phrase := range []string{"Decisions on appeal still owed", ">Appealed<"} {
+			if strings.Contains(page, phrase) != c.want {
+				t.Errorf("%s: the figures page has %q: %v, want %v", c.profile, phrase, !c.want, c.want)
+			}
+		}
+	}
+}

@@ -43,8 +43,12 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 		NavLabel: v.T("Years"), PrevLabel: "← " + strconv.Itoa(year-1), NextLabel: strconv.Itoa(year+1) + " →"}
 	d.Intro = v.T("Memos submitted in %s: %s. Counts below %d are hidden as “<%d” so that no one can be singled out; where one hidden count could be worked out from the others, a second one is hidden too.",
 		d.YearText, d.Submitted, d.Threshold, d.Threshold)
+	appeals := h.svc.Config().Profile.Appeals()
 	var states []figure
 	for _, s := range channel.States {
+		if s == channel.Appealed && !appeals {
+			continue // a state this policy never reaches
+		}
 		if c, ok := st.States[string(s)]; ok {
 			states = append(states, figure{Label: v.T(stateNames[string(s)]), Count: c.String()})
 		}
@@ -71,8 +75,13 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 		newChart("reply", v.T("Substantive replies given"), cells(st.Replied,
 			"on_time", "On time", "within_latest", "By the latest date", "late", "Late")),
 		newChart("reply-owed", v.T("Replies still owed"), cells(st.AwaitingReply, "within_deadline", "Not yet due", "overdue", "Overdue")),
-		newChart("bands", v.T("Memos by number of authors"), bands),
 	}
+	if appeals {
+		d.Charts = append(d.Charts,
+			newChart("appeal", v.T("Decisions on appeal given (appeals made: %s)", st.AppealsMade.String()), cells(st.Appeals, "on_time", "On time", "late", "Late")),
+			newChart("appeal-owed", v.T("Decisions on appeal still owed"), cells(st.AwaitingAppeal, "within_deadline", "Not yet due", "overdue", "Overdue")))
+	}
+	d.Charts = append(d.Charts, newChart("bands", v.T("Memos by number of authors"), bands))
 	if p := st.AcknowledgedOnTimeShare; p != nil {
 		d.Notes = append(d.Notes, v.T("Acknowledged on time: %s.", v.Percent(*p)))
 	}

@@ -124,6 +124,8 @@ var german = map[string]string{
 	"Published":                       "Veröffentlicht",
 	"If you drafted a memo, you may appeal the office's reply once, with your reason, for a while after it: the memo's page says until when. The office then owes a decision on your appeal, which is final.":          "Wenn Sie eine Eingabe verfasst haben, können Sie gegen die Antwort des Büros einmal, mit Begründung, eine Zeit lang Einspruch einlegen: die Seite der Eingabe nennt die Frist. Das Büro muss dann über Ihren Einspruch entscheiden, und die Entscheidung ist endgültig.",
 	"Once a case is closed, the office may publish it if every drafter agreed: its text, the reply and any appeal, with no name, for everyone here to read. Agreeing is on the memo's page, and cannot be taken back.": "Ist ein Fall abgeschlossen, darf das Büro ihn veröffentlichen, wenn alle Entwurfsverfasser zugestimmt haben: seinen Text, die Antwort und einen etwaigen Einspruch, ohne Namen, für alle hier lesbar. Zustimmen können Sie auf der Seite der Eingabe; die Zustimmung ist endgültig.",
+	"Decisions on appeal given (appeals made: %s)":                                   "Entscheidungen über Einsprüche (Einsprüche: %s)",
+	"Decisions on appeal still owed":                                                 "Noch ausstehende Entscheidungen über Einsprüche",
 	"Decide the appeal by":                                                           "Über den Einspruch entscheiden bis",
 	"The memo is withdrawn.":                                                         "Die Eingabe ist zurückgezogen.",
 	"The memo is acknowledged. The authors can see this.":                            "Der Eingang ist bestätigt. Die Verfasser sehen das.",
