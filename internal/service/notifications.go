@@ -177,8 +177,14 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 		if err != nil {
 			return err
 		}
+		published := map[string]int64{}
+		if answers && s.cfg.Profile.Publish {
+			if published, err = tx.PublicationTimes(ctx, ids); err != nil {
+				return err
+			}
+		}
 		for _, rec := range recs {
-			if _, ok := answered(rec, now); !ok && !channel.State(rec.State).Editable() {
+			if _, ok := answered(rec, published[rec.ID], now); !ok && !channel.State(rec.State).Editable() {
 				continue
 			}
 			o, err := s.openMemo(ctx, tx, a, rec.ID, false)
@@ -191,7 +197,7 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 				continue
 			}
 			if !channel.State(o.rec.State).Editable() {
-				if n, ok := answered(o.rec, now); ok {
+				if n, ok := answered(o.rec, published[o.rec.ID], now); ok {
 					out = append(out, n)
 				}
 				continue
@@ -210,11 +216,14 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 }
 
 // answered is the office's latest answer to a submitted memo, if it came
-// within answeredShown of now.
-func answered(m *store.Memo, now time.Time) (Notice, bool) {
+// within answeredShown of now: its publication (at published, 0 for none)
+// is the last.
+func answered(m *store.Memo, published int64, now time.Time) (Notice, bool) {
 	var kind string
 	var at int64
 	switch {
+	case published > 0:
+		kind, at = KindPublished, published
 	case m.AppealRepliedAt > 0: // the decision on their appeal
 		kind, at = KindReplied, m.AppealRepliedAt
 	case m.RepliedAt > 0:

@@ -107,6 +107,14 @@ func TestPublishingAClosedCase(t *testing.T) {
 		if after, err := d.Svc.GetMemo(d.Ctx, alice, m.ID); err != nil || after.Publication == nil || after.Publication.PublishedAt == nil {
 			t.Errorf("the memo after publication: %+v, %v", after.Publication, err)
 		}
+		// Its drafters' bells say so (worked out, never stored), a
+		// colleague's does not.
+		if n := countWaiting(bell(t, d, alice), service.KindPublished); n != 1 {
+			t.Errorf("the drafter's bell shows %d publications, want 1", n)
+		}
+		if n := countWaiting(bell(t, d, carol), service.KindPublished); n != 0 {
+			t.Errorf("a colleague's bell shows %d publications of a memo not theirs", n)
+		}
 
 		// The ledger entry commits to the text's hash.
 		seen, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID)

@@ -82,8 +82,9 @@ const (
 	KindAcknowledged = "memo.acknowledged"
 	KindReplied      = "memo.replied"
 	KindReturned     = "memo.returned"
-	kindRemind       = "remind."  // + deadline: office, before the deadline
-	kindOverdue      = "overdue." // + deadline: escalation contacts and office, after it
+	KindPublished    = "memo.published" // the case, closed, was published
+	kindRemind       = "remind."        // + deadline: office, before the deadline
+	kindOverdue      = "overdue."       // + deadline: escalation contacts and office, after it
 
 	// Account notices go to the account's own user, by e-mail too when
 	// the deployment sends e-mail, so that someone taking an account over

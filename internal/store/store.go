@@ -163,6 +163,9 @@ type Tx interface {
 	PutPublication(ctx context.Context, p *Publication) error
 	Publication(ctx context.Context, memoID string) (*Publication, error)
 	ListPublications(ctx context.Context, afterAt int64, afterID string, limit int) ([]*Publication, error)
+	// PublicationTimes returns when each of the memos among ids that is
+	// published was published, by memo id.
+	PublicationTimes(ctx context.Context, ids []string) (map[string]int64, error)
 
 	// Access: a memo's data key wrapped to a reader (a user or a group).
 	// PutAccess stores wraps; one already there for the same memo, grantee

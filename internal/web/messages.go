@@ -126,6 +126,7 @@ var german = map[string]string{
 	"Once a case is closed, the office may publish it if every drafter agreed: its text, the reply and any appeal, with no name, for everyone here to read. Agreeing is on the memo's page, and cannot be taken back.": "Ist ein Fall abgeschlossen, darf das Büro ihn veröffentlichen, wenn alle Entwurfsverfasser zugestimmt haben: seinen Text, die Antwort und einen etwaigen Einspruch, ohne Namen, für alle hier lesbar. Zustimmen können Sie auf der Seite der Eingabe; die Zustimmung ist endgültig.",
 	"Decisions on appeal given (appeals made: %s)":                                   "Entscheidungen über Einsprüche (Einsprüche: %s)",
 	"Decisions on appeal still owed":                                                 "Noch ausstehende Entscheidungen über Einsprüche",
+	"Your closed case was published, naming no one":                                  "Ihr abgeschlossener Fall wurde veröffentlicht, ohne Namen",
 	"Decide the appeal by":                                                           "Über den Einspruch entscheiden bis",
 	"The memo is withdrawn.":                                                         "Die Eingabe ist zurückgezogen.",
 	"The memo is acknowledged. The authors can see this.":                            "Der Eingang ist bestätigt. Die Verfasser sehen das.",

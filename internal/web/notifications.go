@@ -30,6 +30,7 @@ var noticeNames = map[string]string{
 	service.KindAcknowledged:                 "The channel office acknowledged the receipt of your memo",
 	service.KindReplied:                      "The channel office replied to your memo",
 	service.KindReturned:                     "The channel office returned your memo, with its reason",
+	service.KindPublished:                    "Your closed case was published, naming no one",
 	service.KindKeysRecovered:                "The recovery custodians restored your keys, under the password you typed with them",
 	service.KindAccountCreated:               "An administrator made your account: at your first sign-in you choose your own password, which makes your keys",
 	service.KindKeysMade:                     "Your keys were made, when your own password was chosen: if that was not you, tell the channel office",
@@ -91,7 +92,7 @@ func noticeLine(v *visit, n service.Notice) noticeRow {
 		row.When = v.T("Waiting since %s", v.DateTime(n.At))
 	case service.KindDraftStale:
 		row.When = v.T("Last change %s", v.DateTime(n.At))
-	case service.KindAcknowledged, service.KindReplied, service.KindReturned:
+	case service.KindAcknowledged, service.KindReplied, service.KindReturned, service.KindPublished:
 		row.When = v.T("On %s", v.DateTime(n.At))
 	default:
 		row.When = v.T("Sent %s", v.DateTime(n.At))

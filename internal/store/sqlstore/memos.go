@@ -462,3 +462,30 @@ func (t *Tx) ListPublications(ctx context.Context, afterAt int64, afterID string
 		return &p, err
 	})
 }
+
+// PublicationTimes returns when each published memo among ids was
+// published.
+func (t *Tx) PublicationTimes(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	rows, err := t.query(ctx, `SELECT memo_id, published_at FROM publications WHERE memo_id IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	type row struct {
+		id string
+		at int64
+	}
+	found, err := collect(rows, func(r Rows) (row, error) {
+		var x row
+		err := r.Scan(&x.id, &x.at)
+		return x, err
+	})
+	for _, x := range found {
+		out[x.id] = x.at
+	}
+	return out, err
+}

@@ -40,6 +40,17 @@ func testPublications(t *testing.T, s store.Store) {
 		})
 	})
 
+	t.Run("publication times of the published among some memos", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.PublicationTimes(ctx, []string{"m1", "m2", "m4", "no-such-memo"})
+			check(t, err)
+			same(t, "publication times", got, map[string]int64{"m1": 100, "m2": 200})
+			none, err := tx.PublicationTimes(ctx, nil)
+			check(t, err)
+			same(t, "publication times of no memo", none, map[string]int64{})
+		})
+	})
+
 	t.Run("listed newest first, ties by id, a page at a time, without documents", func(t *testing.T) {
 		var ids []string
 		var afterAt int64
