@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -120,6 +121,28 @@ func FuzzParsePasswordHash(f *testing.F) {
 		p2, s2, v2, err := parsePasswordHash(canonical)
 		if err != nil || p2 != params || !bytes.Equal(s2, s) || !bytes.Equal(v2, v) {
 			t.Fatalf("%q parses, but its canonical spelling %q gives %+v, %x, %x, %v", stored, canonical, p2, s2, v2, err)
+		}
+	})
+}
+
+// FuzzDecodePublication: a published case's document comes from the
+// database, in the clear; whatever it holds, decoding it never panics, and
+// one it accepts hashes to the content hash it names, under the row's
+// title and marking.
+func FuzzDecodePublication(f *testing.F) {
+	good, _ := json.Marshal(Publication{MemoID: "m1", Title: "T", Body: "B", Marking: "UNCLASSIFIED",
+		ContentHash: func() string { h := vault.ContentHash("T", "B", "UNCLASSIFIED"); return hex.EncodeToString(h[:]) }(), LedgerIndex: 3})
+	f.Add(good, "m1", "T", "UNCLASSIFIED")
+	f.Add([]byte(`{"memo_id":"m1","ledger_index":-1}`), "m1", "", "")
+	f.Add([]byte(`not json`), "m1", "T", "U")
+	f.Fuzz(func(t *testing.T, doc []byte, id, title, marking string) {
+		var p Publication
+		if decodePublication(&store.Publication{MemoID: id, Title: title, Marking: marking, Doc: doc}, &p) != "" {
+			return
+		}
+		h := vault.ContentHash(p.Title, p.Body, p.Marking)
+		if p.ContentHash != hex.EncodeToString(h[:]) || p.Title != title || p.Marking != marking || p.MemoID != id || p.LedgerIndex < 0 {
+			t.Errorf("accepted %+v for row %q %q %q", p, id, title, marking)
 		}
 	})
 }

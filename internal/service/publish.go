@@ -278,15 +278,8 @@ func (s *Service) publicationStands(ctx context.Context, tx store.Tx, row *store
 		s.tampered.Store(true)
 		return errInternal("published case %s: %s: the database was changed", row.MemoID, why)
 	}
-	if err := json.Unmarshal(row.Doc, doc); err != nil {
-		return tampered("its document does not decode")
-	}
-	h := vault.ContentHash(doc.Title, doc.Body, doc.Marking)
-	if doc.MemoID != row.MemoID || doc.Title != row.Title || doc.Marking != row.Marking || doc.ContentHash != hex.EncodeToString(h[:]) {
-		return tampered("its text is not the one its content hash names")
-	}
-	if doc.LedgerIndex < 0 {
-		return tampered("it names no ledger entry")
+	if why := decodePublication(row, doc); why != "" {
+		return tampered(why)
 	}
 	leaves, err := tx.LedgerStorage("", "").ReadLeaves(ctx, doc.LedgerIndex, doc.LedgerIndex+1)
 	if err != nil || len(leaves) != 1 {
@@ -297,6 +290,23 @@ func (s *Service) publicationStands(ctx context.Context, tx store.Tx, row *store
 		return tampered(fmt.Sprintf("ledger entry %d did not publish this text", doc.LedgerIndex))
 	}
 	return nil
+}
+
+// decodePublication decodes row's document into doc and says why it does
+// not stand on its own ("" when it does): its text must hash to the
+// content hash it names, and the row's id, title and marking must be its.
+func decodePublication(row *store.Publication, doc *Publication) (why string) {
+	if err := json.Unmarshal(row.Doc, doc); err != nil {
+		return "its document does not decode"
+	}
+	h := vault.ContentHash(doc.Title, doc.Body, doc.Marking)
+	if doc.MemoID != row.MemoID || doc.Title != row.Title || doc.Marking != row.Marking || doc.ContentHash != hex.EncodeToString(h[:]) {
+		return "its text is not the one its content hash names"
+	}
+	if doc.LedgerIndex < 0 {
+		return "it names no ledger entry"
+	}
+	return ""
 }
 
 // Publications lists the published cases, newest first, to anyone
