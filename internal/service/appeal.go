@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -40,10 +39,10 @@ func (s *Service) Appeal(ctx context.Context, a *Actor, memoID, reason string) (
 		}
 		// A case published once its time to appeal was over stays as
 		// published (another node's clock may differ by a moment).
-		if _, err := tx.Publication(ctx, o.rec.ID); err == nil {
-			return channel.Errorf(channel.ECONFLICT, "this case is published: its time to appeal is over")
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if published, err := tx.PublicationTimes(ctx, []string{o.rec.ID}); err != nil {
 			return err
+		} else if len(published) > 0 {
+			return channel.Errorf(channel.ECONFLICT, "this case is published: its time to appeal is over")
 		}
 		if err := s.requireConfirmedKeys(ctx, tx, a, "appeal a reply"); err != nil {
 			return err

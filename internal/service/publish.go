@@ -165,12 +165,14 @@ func (s *Service) publicationState(ctx context.Context, tx store.Tx, a *Actor, o
 			ps.LeftOff++
 		}
 	}
-	switch p, err := tx.Publication(ctx, o.rec.ID); {
-	case err == nil:
-		t := fromMicros(p.PublishedAt)
-		ps.PublishedAt = &t
-	case !errors.Is(err, store.ErrNotFound):
+	// The time alone: a published document may be large.
+	published, err := tx.PublicationTimes(ctx, []string{o.rec.ID})
+	if err != nil {
 		return nil, err
+	}
+	if at, ok := published[o.rec.ID]; ok {
+		t := fromMicros(at)
+		ps.PublishedAt = &t
 	}
 	return ps, nil
 }
