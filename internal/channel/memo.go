@@ -166,6 +166,15 @@ type Roster struct {
 	Authors []Author `json:"authors"`
 	// Dropped lists signers who had not signed the submitted revision.
 	Dropped []Author `json:"dropped,omitempty"`
+	// Anonymous marks a report whose author the office and the readers may
+	// not learn (profiles with anonymous reports). Its Authors and Dropped
+	// are then kept in Hidden, sealed under a key only its author holds;
+	// the roster the memo's key opens names no one.
+	Anonymous bool   `json:"anonymous,omitempty"`
+	Hidden    []byte `json:"hidden,omitempty"`
+	// AuthorsBox is the public key the office wraps a new memo key to for
+	// the authors of an anonymous report, whom it cannot name.
+	AuthorsBox string `json:"authors_box,omitempty"`
 }
 
 // Find returns the index of userID in the roster, or -1.

@@ -28,10 +28,13 @@ type event struct {
 	keyVersion int
 	// author hides the actor behind a commitment made with nonce: the
 	// ledger must not tell the operator who wrote a memo.
-	author   bool
-	nonce    []byte
-	content  []byte
-	revision int
+	author bool
+	// anonymous leaves an author's user id out of the sealed detail: the
+	// memo is an anonymous report, whose key the office holds.
+	anonymous bool
+	nonce     []byte
+	content   []byte
+	revision  int
 	// subject is the account an account event is about.
 	subject string
 	// anchorOf is whose keys an anchoring entry anchors (a user id or a
@@ -73,7 +76,11 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 	case ev.author:
 		leaf.Role = "author"
 		leaf.ActorCommit = ledger.ActorCommitment(a.User.ID, ev.nonce)
-		detail["actor"] = a.User.ID
+		if ev.anonymous {
+			detail["anonymous"] = true
+		} else {
+			detail["actor"] = a.User.ID
+		}
 	// An event done in another capacity (the office's, an auditor's, an
 	// administrator's) names its role, and its actor with it, even when
 	// the account may file too: the capacity is what the ledger must show.

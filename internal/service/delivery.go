@@ -724,7 +724,9 @@ func (s *Service) RecordMeeting(ctx context.Context, a *Actor, memoID string, in
 	if err := channel.ValidateUsername("principal", in.Principal); err != nil {
 		return nil, err
 	}
-	if err := channel.ValidateUsernames("attendees", in.Attendees, false); err != nil {
+	// None for an anonymous report, whose author the office cannot name
+	// (checked with the memo).
+	if err := channel.ValidateUsernames("attendees", in.Attendees, true); err != nil {
 		return nil, err
 	}
 	if in.Notes != "" {
@@ -749,6 +751,12 @@ func (s *Service) RecordMeeting(ctx context.Context, a *Actor, memoID string, in
 		}
 		if _, err := tx.AccessFor(ctx, o.rec.ID, p.ID, o.rec.KeyVersion); err != nil {
 			return channel.Invalid("principal", "%q is not on this memo's distribution", in.Principal)
+		}
+		switch {
+		case o.roster.Anonymous && len(in.Attendees) > 0:
+			return channel.Invalid("attendees", "the authors of an anonymous report are not known: a meeting about it names no attendee")
+		case !o.roster.Anonymous && len(in.Attendees) == 0:
+			return channel.Invalid("attendees", "name at least one person")
 		}
 		for _, name := range in.Attendees {
 			if !slices.ContainsFunc(o.roster.Authors, func(au channel.Author) bool { return au.Username == name }) {
@@ -792,15 +800,19 @@ type (
 
 // addItem seals and stores an item; By records the actor inside the seal.
 func (s *Service) addItem(ctx context.Context, tx store.Tx, a *Actor, o *opened, kind string, v any, now time.Time) error {
+	by := a.User.ID
+	if o.anonymousAuthor() {
+		by = ""
+	}
 	switch it := v.(type) {
 	case textItem:
-		it.By = a.User.ID
+		it.By = by
 		v = it
 	case reasonItem:
-		it.By = a.User.ID
+		it.By = by
 		v = it
 	case meetingItem:
-		it.By = a.User.ID
+		it.By = by
 		v = it
 	}
 	id := newID()
@@ -931,8 +943,8 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 	}
 	granted := grantedByLedger(steps)
 	for _, acc := range access {
-		if acc.KeyVersion != prev {
-			continue
+		if acc.KeyVersion != prev || acc.Grantee == authorsGroup {
+			continue // the authors' box is wrapped to below
 		}
 		box := ""
 		if acc.Grantee == officeGroup {
@@ -979,6 +991,9 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 		if err := tx.PutAccess(ctx, &next); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := s.wrapToAuthors(ctx, tx, o, kv, key); err != nil {
+		return nil, nil, err
 	}
 	ids := make([]string, len(o.roster.Authors))
 	for i, au := range o.roster.Authors {

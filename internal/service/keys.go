@@ -73,6 +73,16 @@ func decodeKeys(in map[string][]byte) (memoKeys, error) {
 type keyEntry struct {
 	Memo string            `json:"m"`
 	Keys map[string][]byte `json:"k"`
+	// Authors is the authors' identity of an anonymous report
+	// (anonymous.go), marshalled. Only its author's index holds one, put
+	// there when the report is made: putIndex never takes it from mail.
+	Authors []byte `json:"a,omitempty"`
+}
+
+// indexed is an entry of an author's index, opened.
+type indexed struct {
+	keys    memoKeys
+	authors *vault.Identity // the authors' identity of an anonymous report; nil for others
 }
 
 func indexTags(id *vault.Identity, memoID string) (owner, entry []byte) {
@@ -96,14 +106,24 @@ func indexEntryTag(id *vault.Identity, memoID string) []byte {
 // that mail can neither replace a key held nor lock its holder out with
 // one posted ahead of a rotation.
 func (s *Service) putIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string, keys memoKeys) error {
+	return s.putIndexEntry(ctx, tx, id, memoID, keys, nil)
+}
+
+// putIndexEntry is putIndex that, for the author of an anonymous report
+// being made, also records the report's authors' identity; an entry that
+// holds one keeps it.
+func (s *Service) putIndexEntry(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string, keys memoKeys, authors *vault.Identity) error {
 	have, err := readIndex(ctx, tx, id, memoID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	if have.authors != nil {
+		authors = have.authors
+	}
 	merged := memoKeys{}
-	maps.Copy(merged, have)
+	maps.Copy(merged, have.keys)
 	for kv, k := range keys {
-		if old, ok := have[kv]; ok && old != k {
+		if old, ok := have.keys[kv]; ok && old != k {
 			if made, err := s.keyVouched(ctx, tx, memoID, kv, k); err != nil {
 				return err
 			} else if !made {
@@ -112,7 +132,11 @@ func (s *Service) putIndex(ctx context.Context, tx store.Tx, id *vault.Identity,
 		}
 		merged[kv] = k
 	}
-	plain, err := json.Marshal(keyEntry{Memo: memoID, Keys: merged.encode()})
+	e := keyEntry{Memo: memoID, Keys: merged.encode()}
+	if authors != nil {
+		e.Authors = authors.Marshal()
+	}
+	plain, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
@@ -120,24 +144,31 @@ func (s *Service) putIndex(ctx context.Context, tx store.Tx, id *vault.Identity,
 	return tx.PutIndexEntry(ctx, owner, entry, vault.Seal(id.IndexKey(), vault.AD("author-index"), plain))
 }
 
-func readIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string) (memoKeys, error) {
+func readIndex(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string) (indexed, error) {
 	return lookIndex(ctx, tx, queryWays{}, id, memoID)
 }
 
 // lookIndex is readIndex, finding the entry at w.
-func lookIndex(ctx context.Context, tx store.Tx, w ways, id *vault.Identity, memoID string) (memoKeys, error) {
+func lookIndex(ctx context.Context, tx store.Tx, w ways, id *vault.Identity, memoID string) (indexed, error) {
+	var out indexed
 	sealed, err := w.indexEntry(ctx, tx, id, memoID)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	e, err := openIndexEntry(id, sealed)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	if e.Memo != memoID {
-		return nil, errInternal("author index entry is bound to another memo")
+		return out, errInternal("author index entry is bound to another memo")
 	}
-	return decodeKeys(e.Keys)
+	if len(e.Authors) > 0 {
+		if out.authors, err = vault.ParseIdentity(e.Authors); err != nil {
+			return out, errInternal("author index entry: the authors' identity: %w", err)
+		}
+	}
+	out.keys, err = decodeKeys(e.Keys)
+	return out, err
 }
 
 // listIndex returns the ids of every memo in the identity's index.

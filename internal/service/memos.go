@@ -18,6 +18,9 @@ type MemoInput struct {
 	Body       string   `json:"body"`
 	Marking    string   `json:"marking"`
 	Codrafters []string `json:"codrafters"`
+	// Anonymous files a report whose author the office and the readers
+	// do not learn (anonymous.go): profiles that allow it only, one author.
+	Anonymous bool `json:"anonymous"`
 }
 
 // EditInput is a new revision of a memo.
@@ -104,7 +107,7 @@ func (s *Service) retryIn(ctx context.Context, write bool, fn func(tx store.Tx) 
 
 // authorEvent is an event by the actor as an author of o.
 func authorEvent(action string, a *Actor, o *opened) event {
-	return event{action: action, actor: a, author: true, nonce: o.author.Nonce, memo: o.rec.ID, keys: o.keys, keyVersion: o.rec.KeyVersion}
+	return event{action: action, actor: a, author: true, anonymous: o.roster.Anonymous, nonce: o.author.Nonce, memo: o.rec.ID, keys: o.keys, keyVersion: o.rec.KeyVersion}
 }
 
 // memberEvent is an event by an office member or reader of o.
@@ -127,6 +130,12 @@ func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo
 	if slices.Contains(in.Codrafters, a.User.Username) {
 		return nil, channel.Invalid("codrafters", "you are a drafter already")
 	}
+	if in.Anonymous && !s.cfg.Profile.Anonymous {
+		return nil, channel.Invalid("anonymous", "this channel's policy (%s) does not take anonymous reports", s.cfg.Profile.Name)
+	}
+	if in.Anonymous && len(in.Codrafters) > 0 {
+		return nil, errOneAuthor("codrafters")
+	}
 	key, err := vault.NewKey()
 	if err != nil {
 		return nil, err
@@ -139,6 +148,12 @@ func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo
 	}
 	o.roster.Authors = []channel.Author{{UserID: a.User.ID, Username: a.User.Username, DisplayName: a.User.DisplayName, Kind: channel.KindDrafter, Nonce: newNonce()}}
 	o.author = &o.roster.Authors[0]
+	var authors *vault.Identity
+	if in.Anonymous {
+		if authors, err = newAnonymous(o); err != nil {
+			return nil, err
+		}
+	}
 	var out *Memo
 	err = s.inIndexTx(ctx, func(tx store.Tx) error {
 		if len(in.Codrafters) > 0 {
@@ -164,7 +179,7 @@ func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo
 		if err != nil {
 			return err
 		}
-		if err := s.putIndex(ctx, tx, a.id, o.rec.ID, o.keys); err != nil {
+		if err := s.putIndexEntry(ctx, tx, a.id, o.rec.ID, o.keys, authors); err != nil {
 			return err
 		}
 		for _, u := range codrafters {
@@ -275,6 +290,9 @@ func (s *Service) InviteSigners(ctx context.Context, a *Actor, memoID string, us
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
 		if err := s.requireDrafter(a, o); err != nil {
 			return err
+		}
+		if o.roster.Anonymous {
+			return errOneAuthor("usernames")
 		}
 		next, err := channel.Transition(channel.State(o.rec.State), channel.ActInvite)
 		if err != nil {

@@ -32,8 +32,11 @@ type opened struct {
 	roster channel.Roster
 	rel    relation
 	author *channel.Author // the actor's roster entry when rel == relAuthor
-	pre    *precomputed    // crypto done before the transaction, if any
-	head   *store.Heading  // the current revision's heading, read with a list's page
+	// authorsID is the authors' identity of an anonymous report, when its
+	// author opened it (anonymous.go).
+	authorsID *vault.Identity
+	pre       *precomputed   // crypto done before the transaction, if any
+	head      *store.Heading // the current revision's heading, read with a list's page
 	// listed is the memo's access list as read while opening it in a read
 	// transaction (listWays), nil in a write transaction: see accessList.
 	listed *listWays
@@ -102,7 +105,11 @@ func (o *opened) openRevision(r *store.Revision) (channel.Content, []byte, error
 }
 
 func (o *opened) sealRoster() error {
-	b, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "roster", o.roster)
+	r, err := o.sealHidden()
+	if err != nil {
+		return err
+	}
+	b, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "roster", r)
 	o.rec.Roster = b
 	return err
 }
@@ -235,6 +242,9 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 		}
 	}
 	grantees := []string{a.User.ID}
+	if a.Has(channel.RoleMember) {
+		grantees = append(grantees, authorsGroup) // for anonymous reports (authorsAccess)
+	}
 	if a.Has(channel.RoleOffice) {
 		grantees = append(grantees, officeGroup)
 	}
@@ -316,14 +326,20 @@ func (p *pageWays) roster() bool { return false }
 // stand-in for one that does not exist), looking for the ways in at w.
 func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *store.Memo, missing, write bool, w ways) (*opened, error) {
 	memoID := rec.ID
-	var indexKeys memoKeys
+	var ix indexed
 	var indexErr error = store.ErrNotFound
 	if a.id != nil {
-		indexKeys, indexErr = lookIndex(ctx, tx, w, a.id, memoID)
+		ix, indexErr = lookIndex(ctx, tx, w, a.id, memoID)
 		if indexErr != nil && !errors.Is(indexErr, store.ErrNotFound) {
 			return nil, indexErr
 		}
+		if indexErr == nil && !missing {
+			if err := s.authorsAccess(ctx, tx, w, a, rec, ix); err != nil {
+				return nil, err
+			}
+		}
 	}
+	indexKeys := ix.keys
 	// A new invitation, or a key rotation, may wait in the mailbox. Only
 	// members can be authors, so only they have mail to collect; it is
 	// collected in a transaction of its own (withMail), never in this one.
@@ -338,17 +354,21 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 	}
 	o := &opened{rec: rec}
 	if indexErr == nil && !missing {
-		o.keys = indexKeys
+		o.keys, o.authorsID = indexKeys, ix.authors
 		if err := openJSON(o.keys, rec.KeyVersion, rec.ID, "roster", rec.Roster, &o.roster); err != nil {
 			// Keys of an older version only: a rotation the author has
 			// not collected yet. Fall through to the other ways in.
-			o.keys = nil
+			o.keys, o.authorsID, o.roster = nil, nil, channel.Roster{}
+		} else if err := o.openHidden(); err != nil {
+			return nil, err
 		} else if i := o.roster.Find(a.User.ID); i >= 0 && !a.Has(channel.RoleAdmin) {
 			// An administrator who co-signed before the roles were refused
 			// together reads no memo, their own included.
 			o.rel, o.author = relAuthor, &o.roster.Authors[i]
 			return o, nil
 		}
+		// Not an author (any longer): what the index opened is not theirs.
+		o.authorsID, o.roster = nil, channel.Roster{}
 	}
 	if rec.SubmittedAt > 0 && a.Has(channel.RoleOffice) {
 		if office, err := s.officeIdentity(ctx, tx, a); err == nil {

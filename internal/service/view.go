@@ -20,16 +20,19 @@ import (
 
 // Memo is a memo as its reader sees it; the fields follow API.md.
 type Memo struct {
-	ID               string            `json:"id"`
-	Title            string            `json:"title"`
-	Body             string            `json:"body"`
-	Marking          string            `json:"marking"`
-	State            string            `json:"state"`
-	Revision         int               `json:"revision"`
-	ContentHash      string            `json:"content_hash"`
-	CreatedAt        time.Time         `json:"created_at"`
-	UpdatedAt        time.Time         `json:"updated_at"`
-	Authors          []Author          `json:"authors"`
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body"`
+	Marking     string    `json:"marking"`
+	State       string    `json:"state"`
+	Revision    int       `json:"revision"`
+	ContentHash string    `json:"content_hash"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Authors     []Author  `json:"authors"`
+	// Anonymous: a report whose author the office and the readers are not
+	// told (anonymous.go); to them Authors is empty.
+	Anonymous        bool              `json:"anonymous,omitempty"`
 	Dropped          []Author          `json:"dropped_signers,omitempty"`
 	Receipt          *Receipt          `json:"receipt"`
 	Deadlines        *Deadlines        `json:"deadlines"`
@@ -169,7 +172,7 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 	m := &Memo{
 		ID: o.rec.ID, Title: c.Title, Body: c.Body, Marking: c.Marking, State: o.rec.State, Revision: o.rec.Revision,
 		ContentHash: hex.EncodeToString(hash), CreatedAt: fromMicros(o.rec.CreatedAt), UpdatedAt: fromMicros(o.rec.UpdatedAt),
-		Authors: showAuthors(o.roster.Authors), Distribution: []Reader{}, Meetings: []Meeting{}, Events: []Event{},
+		Authors: showAuthors(o.roster.Authors), Anonymous: o.roster.Anonymous, Distribution: []Reader{}, Meetings: []Meeting{}, Events: []Event{},
 	}
 	switch o.rel {
 	case relAuthor:
@@ -289,7 +292,7 @@ func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, 
 	var ids []string
 	var rows []*store.Access
 	for _, acc := range all {
-		if acc.Grantee == officeGroup || acc.KeyVersion != o.rec.KeyVersion {
+		if acc.Grantee == officeGroup || acc.Grantee == authorsGroup || acc.KeyVersion != o.rec.KeyVersion {
 			continue
 		}
 		ids = append(ids, acc.Grantee)
@@ -947,7 +950,7 @@ func grants(ctx context.Context, tx store.Tx, memoID string, book *nameBook) ([]
 	seen := map[string]bool{}
 	for _, acc := range access {
 		k := acc.Grantee + "/" + strconv.FormatInt(acc.AddedAt, 10)
-		if seen[k] {
+		if seen[k] || acc.Grantee == authorsGroup {
 			continue
 		}
 		seen[k] = true

@@ -1,0 +1,135 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/vault"
+)
+
+// Anonymous reports (profiles that allow them: the EU Directive's channel).
+//
+// The office and the readers hold a memo's key: everything sealed under it
+// they can open, with their keys and a copy of the database, whatever the
+// service shows them. So an anonymous report seals what names its author
+// under a key they never get. At its making the author draws an authors'
+// identity (a vault.Identity, kept only in the author's private index):
+//
+//   - the roster the memo's key opens is a cover that names no one: it says
+//     the report is anonymous and holds the real roster (names, user ids,
+//     commitment nonces, the signature) sealed under the authors' identity's
+//     index key (Hidden), and that identity's public box (AuthorsBox);
+//   - the author's own ledger entries record no actor in their sealed
+//     detail, and the items they write (a withdrawal's or an appeal's
+//     reason) no author: their leaves carry a commitment whose nonce is in
+//     the hidden roster, as every author's do;
+//   - a reader's removal, which gives the memo a new key, cannot mail it to
+//     an author no one may name: the office wraps it to AuthorsBox instead,
+//     as an access row of the group authorsGroup, which the author unwraps
+//     with the authors' identity (authorsAccess). The memo's ledger vouches
+//     for such keys as for any other (keysVouched);
+//   - a report has one author: co-drafters and co-signers would each have
+//     to be handed the authors' identity, and meetings name no attendee.
+//
+// What stays in the clear is what is in the clear for every memo: its
+// dates, its state and its number of authors (one).
+const authorsGroup = "group:authors"
+
+// openHidden opens the real roster of an anonymous report for its author,
+// who holds the authors' identity; for everyone else the cover stays.
+func (o *opened) openHidden() error {
+	if !o.roster.Anonymous || o.authorsID == nil {
+		return nil
+	}
+	plain, err := vault.Open(o.authorsID.IndexKey(), hiddenRosterAD(o.rec.ID), o.roster.Hidden)
+	if err != nil {
+		return errInternal("memo %s: the anonymous report's roster does not open: %w", o.rec.ID, err)
+	}
+	var r channel.Roster
+	if err := decodeSealed(plain, &r); err != nil {
+		return err
+	}
+	o.roster.Authors, o.roster.Dropped = r.Authors, r.Dropped
+	return nil
+}
+
+// sealHidden seals, for the author of an anonymous report, the real
+// roster into the cover, and leaves the cover naming no one. A step of
+// the office's or a reader's has only the cover, sealed again as it is.
+func (o *opened) sealHidden() (channel.Roster, error) {
+	r := o.roster
+	if !r.Anonymous {
+		return r, nil
+	}
+	if o.authorsID != nil {
+		plain, err := json.Marshal(channel.Roster{Authors: r.Authors, Dropped: r.Dropped})
+		if err != nil {
+			return r, err
+		}
+		r.Hidden = vault.Seal(o.authorsID.IndexKey(), hiddenRosterAD(o.rec.ID), plain)
+	}
+	r.Authors, r.Dropped = nil, nil
+	return r, nil
+}
+
+func hiddenRosterAD(memoID string) []byte { return vault.AD("memo", memoID, "hidden-roster") }
+
+// anonymousAuthor reports whether o is an anonymous report opened by its
+// author: what they write must not name them.
+func (o *opened) anonymousAuthor() bool { return o.roster.Anonymous && o.rel == relAuthor }
+
+// authorsAccess adds to ix.keys the versions of the memo's key the office
+// wrapped to the authors of an anonymous report (rotate), which the
+// author's index lacks: the keys of the memo's later versions.
+func (s *Service) authorsAccess(ctx context.Context, tx store.Tx, w ways, a *Actor, rec *store.Memo, ix indexed) error {
+	if _, current := ix.keys[rec.KeyVersion]; current || ix.authors == nil {
+		return nil
+	}
+	all, err := w.accessList(ctx, tx, rec.ID)
+	if err != nil {
+		return err
+	}
+	for _, acc := range all {
+		if _, held := ix.keys[acc.KeyVersion]; acc.Grantee != authorsGroup || held {
+			continue
+		}
+		k, err := s.keys.unwrap(a.sessionID, ix.authors, acc.Wrapped, time.Now())
+		if err != nil {
+			return errInternal("memo %s: the key wrapped to its authors does not open: %w", rec.ID, err)
+		}
+		ix.keys[acc.KeyVersion] = k
+	}
+	return nil
+}
+
+// wrapToAuthors gives the authors of an anonymous report version kv of
+// its key, wrapped to their box.
+func (s *Service) wrapToAuthors(ctx context.Context, tx store.Tx, o *opened, kv int, key vault.Key) error {
+	if !o.roster.Anonymous {
+		return nil
+	}
+	w, err := vault.WrapKey(o.roster.AuthorsBox, key)
+	if err != nil {
+		return errInternal("memo %s: the authors' box: %w", o.rec.ID, err)
+	}
+	return tx.PutAccess(ctx, &store.Access{MemoID: o.rec.ID, Grantee: authorsGroup, KeyVersion: kv, Wrapped: w, AddedBy: "system", Standing: true, AddedAt: micros(s.now())})
+}
+
+// newAnonymous makes o, a report being made, anonymous: its author draws
+// the authors' identity, which it returns for their index.
+func newAnonymous(o *opened) (*vault.Identity, error) {
+	id, err := vault.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	o.roster.Anonymous, o.roster.AuthorsBox, o.authorsID = true, id.Public().Box, id
+	return id, nil
+}
+
+// errOneAuthor refuses a second author for an anonymous report.
+func errOneAuthor(field string) error {
+	return channel.Invalid(field, "an anonymous report has one author: it takes no co-drafters or co-signers")
+}
