@@ -77,6 +77,7 @@ type composeData struct {
 	Chosen               []service.User // co-drafters ticked so far
 	Found                []service.User // directory results not yet chosen
 	Searched             bool
+	Anonymous            bool // file without a name (policies that allow it)
 	Error                *formError
 }
 
@@ -93,7 +94,7 @@ func (h *handler) compose(w http.ResponseWriter, r *http.Request, v *visit) {
 // in the form body, so names never appear in an address.
 func (h *handler) create(w http.ResponseWriter, r *http.Request, v *visit) {
 	f := r.PostForm
-	d := composeData{Title: f.Get("title"), Body: f.Get("body"), Marking: f.Get("marking"), Query: strings.TrimSpace(f.Get("q"))}
+	d := composeData{Title: f.Get("title"), Body: f.Get("body"), Marking: f.Get("marking"), Query: strings.TrimSpace(f.Get("q")), Anonymous: f.Get("anonymous") == "1"}
 	chosen := cleanNames(f["codrafters"])
 	if f.Get("action") == "find" {
 		var err error
@@ -109,7 +110,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.render(w, r, v, http.StatusOK, pageCompose, &view{Title: v.T("New memo"), Data: d})
 		return
 	}
-	m, err := h.svc.CreateMemo(r.Context(), v.actor, service.MemoInput{Title: d.Title, Body: d.Body, Marking: d.Marking, Codrafters: chosen})
+	m, err := h.svc.CreateMemo(r.Context(), v.actor, service.MemoInput{Title: d.Title, Body: d.Body, Marking: d.Marking, Codrafters: chosen, Anonymous: d.Anonymous})
 	if err != nil {
 		fe, ok := asFormError(v, err)
 		if !ok {

@@ -27,7 +27,7 @@ type view struct {
 	zone     string
 	// publishes: the profile publishes closed cases (a menu entry);
 	// appeals: its replies may be appealed.
-	publishes, appeals bool
+	publishes, appeals, anonymous bool
 	// unread is the bell's count, read when the page is rendered unless
 	// the handler already has it; bellKnown is false when it could not be
 	// read, and the bell then shows no number rather than a wrong one.
@@ -41,6 +41,7 @@ func (h *handler) fill(ctx context.Context, v *visit, vw *view) {
 	vw.markings = h.svc.Config().Profile.Markings
 	vw.publishes = h.svc.Config().Profile.Publish
 	vw.appeals = h.svc.Config().Profile.Appeals()
+	vw.anonymous = h.svc.Config().Profile.Anonymous
 	vw.zone = h.loc.String()
 	if v.actor != nil && !vw.bellKnown {
 		n, err := h.svc.UnreadCount(ctx, v.actor)
@@ -203,10 +204,12 @@ type answers struct {
 // Answers puts a reply and an appeal before the "answers" partial.
 func (vw *view) Answers(r *service.Reply, a *service.Appeal) answers { return answers{vw, r, a} }
 
-// Publishes and Appeals say what the channel's policy allows beyond a
-// reply: publishing closed cases, appealing the reply.
-func (vw *view) Publishes() bool { return vw.publishes }
-func (vw *view) Appeals() bool   { return vw.appeals }
+// Publishes, Appeals and AnonymousReports say what the channel's policy
+// allows beyond a reply: publishing closed cases, appealing the reply,
+// filing a report without a name.
+func (vw *view) Publishes() bool        { return vw.publishes }
+func (vw *view) Appeals() bool          { return vw.appeals }
+func (vw *view) AnonymousReports() bool { return vw.anonymous }
 
 // StateName is a memo state in words.
 func (vw *view) StateName(s string) string { return vw.T(stateNames[s]) }
