@@ -324,6 +324,21 @@ func (s *seeder) memos() (err error) {
 	s.sign(sub, "amara")
 	s.submit(sub, "amara")
 
+	// Under a policy that takes anonymous reports (the EU profile): one,
+	// acknowledged, whose author the office does not know.
+	if s.svc.Config().Profile.Anonymous {
+		s.tick(3 * time.Hour)
+		anon, err := s.svc.CreateMemo(s.ctx, s.as("dana"), service.MemoInput{Title: "Procurement: invoices split to stay under the tender threshold",
+			Body:    "Since March, purchases of field equipment have been split into invoices just under the open-tender threshold, always to the same two suppliers.",
+			Marking: "SENSITIVE BUT UNCLASSIFIED", Anonymous: true})
+		s.must("anonymous report", err)
+		s.sign(anon, "dana")
+		s.submit(anon, "dana")
+		s.tick(26 * time.Hour)
+		_, err = s.svc.Acknowledge(s.ctx, s.as("ruth"), anon.ID)
+		s.must("acknowledge", err)
+	}
+
 	// A draft.
 	s.tick(2 * time.Hour)
 	s.draft("amara", "Notes: visa processing backlog", "Working notes on the backlog at our largest consulates. Not ready to circulate.")

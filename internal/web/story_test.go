@@ -333,3 +333,40 @@ func TestBrowserAppeal(t *testing.T) {
 		t.Error("the published case names its author")
 	}
 }
+
+// TestBrowserAnonymousReport: under the EU profile a member files a report
+// anonymously from the new-memo form; the office opens it and sees that
+// it is anonymous, with no name anywhere on the page.
+func TestBrowserAnonymousReport(t *testing.T) {
+	s := newSite(t, servicetest.Options{Profile: "eu-2019-1937"})
+	c := startChrome(t, s.srv.URL, os.Getenv("DISSENT_SCREENSHOTS") != "")
+	defer c.checkConsole()
+	pw := servicetest.Password
+
+	alice := c.person(t, "alice")
+	alice.signIn("alice", pw("alice"))
+	alice.open("/memos/new")
+	alice.typeInto("#title", "Invoices split to stay under the tender threshold")
+	alice.typeInto("#body", "Since March, field equipment is bought in invoices just under the open-tender threshold, always from the same two suppliers.")
+	alice.do("tick anonymous", chromedp.Click(chromedp.CSS("#anonymous")))
+	alice.check("member-new-anonymous")
+	alice.click("button[value=save]")
+	alice.see("You filed this report anonymously", "Display alice")
+	id, _, _ := strings.Cut(strings.TrimPrefix(alice.url(), s.srv.URL+"/memos/"), "?")
+	a := s.actor("alice")
+	if _, err := s.Svc.Sign(s.Ctx, a, id, 1); err != nil {
+		t.Fatalf("sign %q: %v", id, err)
+	}
+	if _, err := s.Svc.Submit(s.Ctx, a, id, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	office := c.person(t, "office")
+	office.signIn("office", pw("office"))
+	office.open("/memos/" + id)
+	office.see("Invoices split to stay under the tender threshold", "An anonymous report: the office and the readers are not told who filed it.")
+	office.check("office-anonymous-report")
+	if main := office.text("main"); strings.Contains(main, "alice") {
+		t.Errorf("the office's page of an anonymous report names its author:\n%s", main)
+	}
+}
