@@ -26,6 +26,11 @@ func anonymousReport(t *testing.T, d *servicetest.Deployment, alice *service.Act
 	if !m.Anonymous || len(m.Authors) != 1 || m.Authors[0].Username != "alice" || m.Viewer != "drafter" {
 		t.Fatalf("the author's view of their anonymous draft: anonymous %v, authors %+v, viewer %s", m.Anonymous, m.Authors, m.Viewer)
 	}
+	// An edit seals the roster again: still anonymous, still hers.
+	m, err = d.Svc.EditMemo(d.Ctx, alice, m.ID, service.EditInput{Title: m.Title, Body: m.Body + " Always to the same two suppliers.", Marking: m.Marking, ExpectedRevision: 1})
+	if err != nil || !m.Anonymous || len(m.Authors) != 1 || m.Viewer != "drafter" {
+		t.Fatalf("the author edits their anonymous draft: %+v, %v", m, err)
+	}
 	if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, m.Revision); err != nil {
 		t.Fatal(err)
 	}
