@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -39,14 +41,27 @@ import (
 const authorsGroup = "group:authors"
 
 // openHidden opens the real roster of an anonymous report for its author,
-// who holds the authors' identity; for everyone else the cover stays.
+// who holds the authors' identity. The author's own index is the word on
+// whether a memo is an anonymous report, not the cover: the office holds
+// the key the cover is sealed under, and a cover it wrote saying the
+// report is not anonymous, with a list of drafters of its choosing, must
+// not make the author act under their name. So the authors come from the
+// hidden roster alone; a cover that is not an anonymous report's, or a
+// hidden roster that does not open, refuses the author's way in.
+// Someone without an authors' identity whose index holds the memo's key
+// (mail anyone may post) is simply not an author of it.
 func (o *opened) openHidden() error {
-	if !o.roster.Anonymous || o.authorsID == nil {
+	switch {
+	case o.authorsID == nil && o.roster.Anonymous:
+		return errNotAnAuthor
+	case o.authorsID == nil:
 		return nil
+	case !o.roster.Anonymous:
+		return errors.New("the author's index holds the authors' identity of an anonymous report; the memo's roster is not one")
 	}
 	plain, err := vault.Open(o.authorsID.IndexKey(), hiddenRosterAD(o.rec.ID), o.roster.Hidden)
 	if err != nil {
-		return errInternal("memo %s: the anonymous report's roster does not open: %w", o.rec.ID, err)
+		return fmt.Errorf("the anonymous report's roster does not open: %w", err)
 	}
 	var r channel.Roster
 	if err := decodeSealed(plain, &r); err != nil {
@@ -55,6 +70,10 @@ func (o *opened) openHidden() error {
 	o.roster.Authors, o.roster.Dropped = r.Authors, r.Dropped
 	return nil
 }
+
+// errNotAnAuthor is openHidden's answer to someone who holds the memo's
+// key but is not its author.
+var errNotAnAuthor = errors.New("not an author")
 
 // sealHidden seals, for the author of an anonymous report, the real
 // roster into the cover, and leaves the cover naming no one. A step of
@@ -79,7 +98,9 @@ func hiddenRosterAD(memoID string) []byte { return vault.AD("memo", memoID, "hid
 
 // anonymousAuthor reports whether o is an anonymous report opened by its
 // author: what they write must not name them.
-func (o *opened) anonymousAuthor() bool { return o.roster.Anonymous && o.rel == relAuthor }
+func (o *opened) anonymousAuthor() bool {
+	return o.rel == relAuthor && (o.authorsID != nil || o.roster.Anonymous)
+}
 
 // authorsAccess adds to ix.keys the versions of the memo's key the office
 // wrapped to the authors of an anonymous report (rotate), which the
