@@ -53,7 +53,7 @@ const authorsGroup = "group:authors"
 func (o *opened) openHidden() error {
 	switch {
 	case o.authorsID == nil && o.roster.Anonymous:
-		return errNotAnAuthor
+		return errors.New("the memo is an anonymous report, and the index holds no authors' identity for it")
 	case o.authorsID == nil:
 		return nil
 	case !o.roster.Anonymous:
@@ -70,10 +70,6 @@ func (o *opened) openHidden() error {
 	o.roster.Authors, o.roster.Dropped = r.Authors, r.Dropped
 	return nil
 }
-
-// errNotAnAuthor is openHidden's answer to someone who holds the memo's
-// key but is not its author.
-var errNotAnAuthor = errors.New("not an author")
 
 // sealHidden seals, for the author of an anonymous report, the real
 // roster into the cover, and leaves the cover naming no one. A step of
@@ -104,7 +100,12 @@ func (o *opened) anonymousAuthor() bool {
 
 // authorsAccess adds to ix.keys the versions of the memo's key the office
 // wrapped to the authors of an anonymous report (rotate), which the
-// author's index lacks: the keys of the memo's later versions.
+// author's index lacks: the keys of the memo's later versions. A wrap that
+// does not open is passed over as if it were not there: only the author
+// tries to open these, and an error, or a line in the log, on their
+// requests alone would single them out to whoever wrote it. A key that
+// opens but that the memo's ledger did not make is refused as tampering
+// later (keysVouched), when anyone opens the memo at that version.
 func (s *Service) authorsAccess(ctx context.Context, tx store.Tx, w ways, a *Actor, rec *store.Memo, ix indexed) error {
 	if _, current := ix.keys[rec.KeyVersion]; current || ix.authors == nil {
 		return nil
@@ -117,11 +118,9 @@ func (s *Service) authorsAccess(ctx context.Context, tx store.Tx, w ways, a *Act
 		if _, held := ix.keys[acc.KeyVersion]; acc.Grantee != authorsGroup || held {
 			continue
 		}
-		k, err := s.keys.unwrap(a.sessionID, ix.authors, acc.Wrapped, time.Now())
-		if err != nil {
-			return errInternal("memo %s: the key wrapped to its authors does not open: %w", rec.ID, err)
+		if k, err := s.keys.unwrap(a.sessionID, ix.authors, acc.Wrapped, time.Now()); err == nil {
+			ix.keys[acc.KeyVersion] = k
 		}
-		ix.keys[acc.KeyVersion] = k
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -77,7 +78,14 @@ type keyEntry struct {
 	// (anonymous.go), marshalled. Only its author's index holds one, put
 	// there when the report is made: putIndex never takes it from mail.
 	Authors []byte `json:"a,omitempty"`
+	// Pad fills an entry of the index up to a multiple of indexPad bytes,
+	// so that an anonymous report's, which holds the authors' identity,
+	// is not told from others' by its size.
+	Pad string `json:"p"`
 }
+
+// indexPad is the size index entries are padded to a multiple of.
+const indexPad = 256
 
 // indexed is an entry of an author's index, opened.
 type indexed struct {
@@ -85,13 +93,20 @@ type indexed struct {
 	authors *vault.Identity // the authors' identity of an anonymous report; nil for others
 }
 
-func indexTags(id *vault.Identity, memoID string) (owner, entry []byte) {
-	return indexOwnerTag(id), indexEntryTag(id, memoID)
+// indexTags are the owner tags an identity's index entries are kept
+// under and the entry tag of memoID's. An anonymous report's entry is
+// kept under an owner tag of its own (anonymous.go): written in the same
+// transaction as the report, an entry under the tag of its author's other
+// memos would tie the report to them for anyone who sees which rows a
+// transaction wrote (PostgreSQL's xmin), and the office knows who wrote
+// those.
+func indexTags(id *vault.Identity, memoID string) (owners [][]byte, entry []byte) {
+	return indexOwnerTags(id), indexEntryTag(id, memoID)
 }
 
-func indexOwnerTag(id *vault.Identity) []byte {
-	o := id.IndexTag("author-index", "owner")
-	return o[:]
+func indexOwnerTags(id *vault.Identity) [][]byte {
+	named, anonymous := id.IndexTag("author-index", "owner"), id.IndexTag("author-index", "anonymous-owner")
+	return [][]byte{named[:], anonymous[:]}
 }
 
 func indexEntryTag(id *vault.Identity, memoID string) []byte {
@@ -144,7 +159,15 @@ func (s *Service) putIndexEntry(ctx context.Context, tx store.Tx, id *vault.Iden
 	if err != nil {
 		return err
 	}
-	owner, entry := indexTags(id, memoID)
+	e.Pad = strings.Repeat(" ", (indexPad-len(plain)%indexPad)%indexPad)
+	if plain, err = json.Marshal(e); err != nil {
+		return err
+	}
+	owners, entry := indexTags(id, memoID)
+	owner := owners[0]
+	if authors != nil {
+		owner = owners[1]
+	}
 	return tx.PutIndexEntry(ctx, owner, entry, vault.Seal(id.IndexKey(), vault.AD("author-index"), plain))
 }
 
@@ -177,10 +200,13 @@ func lookIndex(ctx context.Context, tx store.Tx, w ways, id *vault.Identity, mem
 
 // listIndex returns the ids of every memo in the identity's index.
 func listIndex(ctx context.Context, tx store.Tx, id *vault.Identity) ([]string, error) {
-	owner, _ := indexTags(id, "")
-	all, err := tx.IndexEntries(ctx, owner)
-	if err != nil {
-		return nil, err
+	var all [][]byte
+	for _, owner := range indexOwnerTags(id) {
+		some, err := tx.IndexEntries(ctx, owner)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, some...)
 	}
 	var ids []string
 	for _, sealed := range all {
@@ -240,7 +266,7 @@ func cursorTags(id *vault.Identity) (owner, entry []byte) {
 
 func (s *Service) mailCursor(ctx context.Context, tx store.Tx, a *Actor) (int64, error) {
 	owner, entry := cursorTags(a.id)
-	sealed, err := tx.IndexEntry(ctx, owner, entry)
+	sealed, err := tx.IndexEntry(ctx, [][]byte{owner}, entry)
 	if errors.Is(err, store.ErrNotFound) {
 		// Mail posted before the account existed cannot be for it.
 		return a.User.CreatedAt, nil

@@ -65,7 +65,7 @@ func (s *Service) memoTxAhead(ctx context.Context, a *Actor, memoID string, more
 	if channel.ValidID(memoID) {
 		ahead.Memo = memoID
 		if a.id != nil {
-			ahead.Owner, ahead.Entry = indexTags(a.id, memoID)
+			ahead.Owners, ahead.Entry = indexTags(a.id, memoID)
 		}
 	}
 	return s.withMail(ctx, a, func(ctx context.Context) error {

@@ -172,8 +172,8 @@ type ways interface {
 type queryWays struct{}
 
 func (queryWays) indexEntry(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string) ([]byte, error) {
-	owner, entry := indexTags(id, memoID)
-	return tx.IndexEntry(ctx, owner, entry)
+	owners, entry := indexTags(id, memoID)
+	return tx.IndexEntry(ctx, owners, entry)
 }
 
 func (queryWays) accessFor(ctx context.Context, tx store.Tx, memoID, grantee string, kv int) (*store.Access, error) {
@@ -233,10 +233,9 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 	for i, rec := range recs {
 		ids[i] = rec.ID
 	}
-	var owner []byte
-	var tags [][]byte
+	var owners, tags [][]byte
 	if a.id != nil {
-		owner, tags = indexOwnerTag(a.id), make([][]byte, len(recs))
+		owners, tags = indexOwnerTags(a.id), make([][]byte, len(recs))
 		for i, rec := range recs {
 			tags[i] = indexEntryTag(a.id, rec.ID)
 		}
@@ -252,11 +251,11 @@ func readPageWays(ctx context.Context, tx store.Tx, a *Actor, recs []*store.Memo
 	}
 	// The page's reads below and its headings (ListMemos) need only the
 	// page's ids: one round trip where the store can batch them.
-	if err := tx.ReadPageAhead(ctx, ids, owner, tags, grantees); err != nil {
+	if err := tx.ReadPageAhead(ctx, ids, owners, tags, grantees); err != nil {
 		return nil, err
 	}
-	if owner != nil {
-		byTag, err := tx.IndexEntriesFor(ctx, owner, tags)
+	if owners != nil {
+		byTag, err := tx.IndexEntriesFor(ctx, owners, tags)
 		if err != nil {
 			return nil, err
 		}
@@ -365,14 +364,10 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 			// An anonymous report's roster the author's index does not
 			// agree with was written by someone with the memo's key (the
 			// office, a reader) and database access: the author does not
-			// act on it. Logged, for the operator to find who wrote it,
-			// but not flagged as tampering, which would take the node out
-			// of service each time the author looks; the report is gone
-			// from the author's view until the roster is put back, which
-			// they notice and report.
-			if !errors.Is(err, errNotAnAuthor) {
-				s.log.Error("an anonymous report's roster its author's index does not agree with: the author is not let in; find who wrote memos.roster", "memo", rec.ID, "problem", err)
-			}
+			// act on it. Neither logged nor flagged as tampering, which
+			// would mark the moments the author looks for whoever wrote
+			// it; the report is gone from the author's view until the
+			// roster is put back, which they notice and report.
 			o.keys, o.authorsID, o.roster = nil, nil, channel.Roster{}
 		} else if i := o.roster.Find(a.User.ID); i >= 0 && !a.Has(channel.RoleAdmin) {
 			// An administrator who co-signed before the roles were refused

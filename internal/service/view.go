@@ -493,11 +493,12 @@ func (s *Service) GetMemo(ctx context.Context, a *Actor, memoID string) (*Memo, 
 	err := s.inTx(ctx, false, func(tx store.Tx) error {
 		if channel.ValidID(memoID) {
 			// The same reads, for a memo that exists or not.
-			var owner, entry []byte
+			var owners [][]byte
+			var entry []byte
 			if a.id != nil {
-				owner, entry = indexTags(a.id, memoID)
+				owners, entry = indexTags(a.id, memoID)
 			}
-			if err := tx.ReadAhead(ctx, store.Ahead{Memo: memoID, Owner: owner, Entry: entry, View: true}); err != nil {
+			if err := tx.ReadAhead(ctx, store.Ahead{Memo: memoID, Owners: owners, Entry: entry, View: true}); err != nil {
 				return err
 			}
 		}

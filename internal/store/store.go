@@ -139,11 +139,11 @@ type Tx interface {
 	ReadAhead(ctx context.Context, a Ahead) error
 	// ReadPageAhead tells a read transaction that a page of memos is about
 	// to be listed: a store that can batch reads fetches, in one round
-	// trip, the Headings of memoIDs, the IndexEntriesFor owner among
-	// entries (none when owner is nil) and AccessForMemos(memoIDs,
+	// trip, the Headings of memoIDs, the IndexEntriesFor owners among
+	// entries (none when owners is empty) and AccessForMemos(memoIDs,
 	// grantees), asked with the same arguments; those calls, each once,
 	// answer from what it read. Others do nothing.
-	ReadPageAhead(ctx context.Context, memoIDs []string, owner []byte, entries [][]byte, grantees []string) error
+	ReadPageAhead(ctx context.Context, memoIDs []string, owners [][]byte, entries [][]byte, grantees []string) error
 	MemosByIDs(ctx context.Context, ids []string) ([]*Memo, error)
 	ListMemos(ctx context.Context, f MemoFilter) ([]*Memo, error)
 	PutRevision(ctx context.Context, r *Revision) error
@@ -193,10 +193,13 @@ type Tx interface {
 	// owner can compute.
 	// PutIndexEntry fails in a transaction not begun by BeginIndex.
 	PutIndexEntry(ctx context.Context, owner, entry, sealed []byte) error
-	IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error)
-	// IndexEntriesFor returns an owner's entries under these tags, by tag
-	// (as a string); tags without one are left out.
-	IndexEntriesFor(ctx context.Context, owner []byte, entries [][]byte) (map[string][]byte, error)
+	// IndexEntry returns the entry under tag entry of any of owners: one
+	// person's index keeps entries under more than one owner tag (an
+	// anonymous report's apart from their other memos').
+	IndexEntry(ctx context.Context, owners [][]byte, entry []byte) ([]byte, error)
+	// IndexEntriesFor returns the entries of any of owners under these
+	// tags, by tag (as a string); tags without one are left out.
+	IndexEntriesFor(ctx context.Context, owners [][]byte, entries [][]byte) (map[string][]byte, error)
 	IndexEntries(ctx context.Context, owner []byte) ([][]byte, error)
 
 	// The mailbox: entries sealed to a recipient's public key, found by
@@ -448,8 +451,9 @@ type Ahead struct {
 	// Memo: MemoByID(Memo), and Revision(Memo, r) for the revision r the
 	// memo is at.
 	Memo string
-	// Owner, Entry: IndexEntry(Owner, Entry), when Owner is not nil.
-	Owner, Entry []byte
+	// Owners, Entry: IndexEntry(Owners, Entry), when Owners is not empty.
+	Owners [][]byte
+	Entry  []byte
 	// View: AccessList(Memo), Items(Memo) and MemoLedger(Memo), what
 	// showing the memo reads.
 	View bool

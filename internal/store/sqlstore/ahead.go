@@ -27,7 +27,6 @@ import (
 // The statements ReadAhead sends, shared with the methods that run them.
 const (
 	sqlMemoByID   = `SELECT ` + memoColumns + ` FROM memos WHERE id = ?`
-	sqlIndexEntry = `SELECT sealed FROM author_index WHERE owner = ? AND entry = ?`
 	sqlAccessList = `SELECT ` + accessColumns + ` FROM access WHERE memo_id = ? ORDER BY added_at, grantee, key_version`
 	sqlItems      = `SELECT id, memo_id, kind, key_version, sealed, created_at FROM items WHERE memo_id = ? ORDER BY created_at, id`
 	// The revision a view shows is the memo's current one, which the batch
@@ -63,8 +62,8 @@ func (t *Tx) ReadAhead(ctx context.Context, a store.Ahead) error {
 			stmts = append(stmts, Stmt{sqlAccessList, []any{a.Memo}}, Stmt{sqlItems, []any{a.Memo}}, Stmt{sqlMemoLedger, []any{a.Memo}})
 		}
 	}
-	if a.Owner != nil {
-		stmts = append(stmts, Stmt{sqlIndexEntry, []any{a.Owner, a.Entry}})
+	if len(a.Owners) > 0 {
+		stmts = append(stmts, indexEntryStmt(a.Owners, a.Entry))
 	}
 	if len(a.Settings) > 0 {
 		stmts = append(stmts, settingsStmt(a.Settings))
@@ -76,16 +75,16 @@ func (t *Tx) ReadAhead(ctx context.Context, a store.Ahead) error {
 }
 
 // ReadPageAhead fetches what listing a page of memos will read: their
-// headings, the author-index entries among them of the holder of owner
-// (nil: none) and their wraps to grantees; see store.Tx. A page longer than
-// one IN list is left to read as it comes.
-func (t *Tx) ReadPageAhead(ctx context.Context, memoIDs []string, owner []byte, entries [][]byte, grantees []string) error {
+// headings, the author-index entries among them of the holder of owners
+// (none: none) and their wraps to grantees; see store.Tx. A page longer
+// than one IN list is left to read as it comes.
+func (t *Tx) ReadPageAhead(ctx context.Context, memoIDs []string, owners [][]byte, entries [][]byte, grantees []string) error {
 	if !t.batches() || len(memoIDs) == 0 || len(memoIDs) > inBatch || len(entries) > inBatch {
 		return nil
 	}
 	stmts := []Stmt{headingsStmt(slices.Sorted(slices.Values(memoIDs)))}
-	if owner != nil && len(entries) > 0 {
-		stmts = append(stmts, indexEntriesStmt(owner, entries))
+	if len(owners) > 0 && len(entries) > 0 {
+		stmts = append(stmts, indexEntriesStmt(owners, entries))
 	}
 	for _, g := range slices.Compact(slices.Sorted(slices.Values(grantees))) {
 		stmts = append(stmts, accessForStmt(g, memoIDs))

@@ -294,7 +294,7 @@ func testGroupCommitKeepsTheIndexApart(t *testing.T, db *sqlstore.DB, indexFirst
 	if err := there(ctx, tx); err != nil {
 		t.Errorf("a commit returned nil, but its write is not there: %v", err)
 	}
-	if _, err := tx.IndexEntry(ctx, []byte("owner"), []byte("entry")); err != nil {
+	if _, err := tx.IndexEntry(ctx, [][]byte{[]byte("owner")}, []byte("entry")); err != nil {
 		t.Errorf("the index entry: %v", err)
 	}
 }

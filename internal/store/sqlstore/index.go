@@ -13,18 +13,34 @@ func (t *Tx) PutIndexEntry(ctx context.Context, owner, entry, sealed []byte) err
 	return err
 }
 
-// IndexEntry returns one entry.
-func (t *Tx) IndexEntry(ctx context.Context, owner, entry []byte) ([]byte, error) {
+// IndexEntry returns one entry, under any of owners.
+func (t *Tx) IndexEntry(ctx context.Context, owners [][]byte, entry []byte) ([]byte, error) {
+	if len(owners) == 0 {
+		return nil, store.ErrNotFound
+	}
 	var sealed []byte
-	err := t.row(ctx, sqlIndexEntry, owner, entry).Scan(&sealed)
+	st := indexEntryStmt(owners, entry)
+	err := t.row(ctx, st.Query, st.Args...).Scan(&sealed)
 	return sealed, scanErr(err)
 }
 
-// IndexEntriesFor returns an owner's entries under these tags.
-func (t *Tx) IndexEntriesFor(ctx context.Context, owner []byte, entries [][]byte) (map[string][]byte, error) {
+// indexEntryStmt reads the entry under tag entry of any of owners:
+// IndexEntry runs it, and ReadAhead sends it ahead. The first owner's
+// comes first, should two hold the tag.
+func indexEntryStmt(owners [][]byte, entry []byte) Stmt {
+	in, args := inList(owners)
+	return Stmt{`SELECT sealed FROM author_index WHERE entry = ? AND owner IN (` + in + `) ORDER BY owner = ? DESC LIMIT 1`,
+		append(append([]any{entry}, args...), owners[0])}
+}
+
+// IndexEntriesFor returns the entries of owners under these tags.
+func (t *Tx) IndexEntriesFor(ctx context.Context, owners [][]byte, entries [][]byte) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(entries))
+	if len(owners) == 0 {
+		return out, nil
+	}
 	err := inBatches(entries, func(batch [][]byte) error {
-		st := indexEntriesStmt(owner, batch)
+		st := indexEntriesStmt(owners, batch)
 		rows, err := t.query(ctx, st.Query, st.Args...)
 		if err != nil {
 			return err
@@ -42,11 +58,12 @@ func (t *Tx) IndexEntriesFor(ctx context.Context, owner []byte, entries [][]byte
 	return out, err
 }
 
-// indexEntriesStmt reads an owner's entries among entries (at most
+// indexEntriesStmt reads the entries of owners among entries (at most
 // inBatch): IndexEntriesFor runs it, and ReadPageAhead sends it ahead.
-func indexEntriesStmt(owner []byte, entries [][]byte) Stmt {
+func indexEntriesStmt(owners [][]byte, entries [][]byte) Stmt {
+	oin, oargs := inList(owners)
 	in, args := inList(entries)
-	return Stmt{`SELECT entry, sealed FROM author_index WHERE owner = ? AND entry IN (` + in + `)`, append([]any{owner}, args...)}
+	return Stmt{`SELECT entry, sealed FROM author_index WHERE owner IN (` + oin + `) AND entry IN (` + in + `)`, append(oargs, args...)}
 }
 
 // IndexEntries returns every entry of an owner.

@@ -21,6 +21,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 	officer := newUser("u-officer", "officer", "Officer")
 	createUsers(t, s, officer)
 	owner, entry := []byte("owner tag"), []byte("entry tag")
+	owners := [][]byte{owner, []byte("another owner tag")}
 	settings := []string{"ahead a", "ahead none", "ahead b"}
 	writeIndex(t, s, func(ctx context.Context, tx store.Tx) {
 		for _, g := range []string{"group:office", "u-p1"} {
@@ -68,7 +69,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 		check(t, err)
 		r.ledger, err = tx.MemoLedger(ctx, memoID)
 		check(t, err)
-		r.index, r.indexErr = tx.IndexEntry(ctx, owner, entry)
+		r.index, r.indexErr = tx.IndexEntry(ctx, owners, entry)
 		r.settings, err = tx.Settings(ctx, settings...)
 		check(t, err)
 		r.members, err = tx.GroupMembers(ctx, "office")
@@ -89,7 +90,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 					var want reads
 					read(t, s, func(ctx context.Context, tx store.Tx) { want = readAll(ctx, tx, c.memo, c.entry, revs...) })
 					inTx(t, s, writable, func(ctx context.Context, tx store.Tx) {
-						check(t, tx.ReadAhead(ctx, store.Ahead{Memo: c.memo, Owner: owner, Entry: c.entry, View: true, Settings: settings, Group: "office"}))
+						check(t, tx.ReadAhead(ctx, store.Ahead{Memo: c.memo, Owners: owners, Entry: c.entry, View: true, Settings: settings, Group: "office"}))
 						same(t, fmt.Sprintf("reads of revisions %v after ReadAhead", revs), readAll(ctx, tx, c.memo, c.entry, revs...), want)
 						same(t, "the same reads again", readAll(ctx, tx, c.memo, c.entry, revs...), want)
 					})
@@ -107,7 +108,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 	})
 	t.Run("a write drops what was read ahead", func(t *testing.T) {
 		inIndexTx(t, s, func(ctx context.Context, tx store.Tx) {
-			check(t, tx.ReadAhead(ctx, store.Ahead{Memo: "m1", Owner: owner, Entry: entry, Settings: settings, Group: "office"}))
+			check(t, tx.ReadAhead(ctx, store.Ahead{Memo: "m1", Owners: owners, Entry: entry, Settings: settings, Group: "office"}))
 			m, err := tx.MemoByID(ctx, "m1")
 			check(t, err)
 			m.State = "acknowledged"
@@ -146,6 +147,7 @@ func testReadAhead(t *testing.T, s store.Store) {
 func testReadPageAhead(t *testing.T, s store.Store) {
 	createMemos(t, s, newMemo("p1"), newMemo("p2"), newMemo("p3"))
 	owner := []byte("page owner")
+	owners := [][]byte{[]byte("another page owner"), owner}
 	writeIndex(t, s, func(ctx context.Context, tx store.Tx) {
 		for _, id := range []string{"p1", "p2"} {
 			for rev := 1; rev <= 2; rev++ {
@@ -173,7 +175,7 @@ func testReadPageAhead(t *testing.T, s store.Store) {
 		var err error
 		r.heads, err = tx.Headings(ctx, revs)
 		check(t, err)
-		r.index, err = tx.IndexEntriesFor(ctx, owner, entries)
+		r.index, err = tx.IndexEntriesFor(ctx, owners, entries)
 		check(t, err)
 		r.access, err = tx.AccessForMemos(ctx, ids, grantees)
 		check(t, err)
@@ -185,7 +187,7 @@ func testReadPageAhead(t *testing.T, s store.Store) {
 		t.Fatalf("the fixture reads %d headings, %d entries, %d wraps; want 2, 1, 3", len(want.heads), len(want.index), len(want.access))
 	}
 	read(t, s, func(ctx context.Context, tx store.Tx) {
-		check(t, tx.ReadPageAhead(ctx, ids, owner, entries, grantees))
+		check(t, tx.ReadPageAhead(ctx, ids, owners, entries, grantees))
 		same(t, "reads after ReadPageAhead", readAll(ctx, tx), want)
 		same(t, "the same reads again", readAll(ctx, tx), want)
 	})

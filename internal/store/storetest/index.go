@@ -26,7 +26,7 @@ func testAuthorIndex(t *testing.T, s store.Store) {
 	t.Run("get returns one entry", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
 			for _, e := range entries {
-				got, err := tx.IndexEntry(ctx, e.owner, e.entry)
+				got, err := tx.IndexEntry(ctx, [][]byte{e.owner}, e.entry)
 				check(t, err)
 				sameBlob(t, "entry", got, e.sealed)
 			}
@@ -35,15 +35,37 @@ func testAuthorIndex(t *testing.T, s store.Store) {
 
 	t.Run("entries under given tags are one owner's only", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.IndexEntriesFor(ctx, alice, [][]byte{{0xff}, {0x00}, {0x42}})
+			got, err := tx.IndexEntriesFor(ctx, [][]byte{alice}, [][]byte{{0xff}, {0x00}, {0x42}})
 			check(t, err)
 			if len(got) != 2 || string(got["\xff"]) != "alice's entry ff" || string(got["\x00"]) != "alice's entry 00" {
 				t.Errorf("IndexEntriesFor(alice) = %q", got)
 			}
-			got, err = tx.IndexEntriesFor(ctx, bob, [][]byte{{0xff}, {0x00, 0x01}})
+			got, err = tx.IndexEntriesFor(ctx, [][]byte{bob}, [][]byte{{0xff}, {0x00, 0x01}})
 			check(t, err)
 			if len(got) != 0 {
 				t.Errorf("bob has alice's entries: %q", got)
+			}
+		})
+	})
+
+	t.Run("an entry is found under any of several owners, and only under theirs", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.IndexEntry(ctx, [][]byte{[]byte("nobody"), bob}, []byte{0x00})
+			check(t, err)
+			sameBlob(t, "bob's entry through two owners", got, []byte("bob's entry 00"))
+			got, err = tx.IndexEntry(ctx, [][]byte{alice, bob}, []byte{0x00})
+			check(t, err)
+			sameBlob(t, "the first owner's entry where both hold the tag", got, []byte("alice's entry 00"))
+			if _, err := tx.IndexEntry(ctx, [][]byte{bob, []byte("nobody")}, []byte{0xff}); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("alice's entry through other owners: %v", err)
+			}
+			if _, err := tx.IndexEntry(ctx, nil, []byte{0xff}); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("an entry through no owner: %v", err)
+			}
+			many, err := tx.IndexEntriesFor(ctx, [][]byte{bob, alice}, [][]byte{{0xff}, {0x00, 0x01}})
+			check(t, err)
+			if len(many) != 2 || string(many["\xff"]) != "alice's entry ff" {
+				t.Errorf("IndexEntriesFor(bob, alice) = %q", many)
 			}
 		})
 	})
@@ -63,7 +85,7 @@ func testAuthorIndex(t *testing.T, s store.Store) {
 			}
 		})
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			if _, err := tx.IndexEntry(ctx, bob, []byte{0x07}); !errors.Is(err, store.ErrNotFound) {
+			if _, err := tx.IndexEntry(ctx, [][]byte{bob}, []byte{0x07}); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("the refused entry: %v", err)
 			}
 		})
@@ -90,7 +112,7 @@ func testAuthorIndex(t *testing.T, s store.Store) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			wantErr(t, s, store.ErrNotFound, func(ctx context.Context, tx store.Tx) error {
-				_, err := tx.IndexEntry(ctx, c.owner, c.entry)
+				_, err := tx.IndexEntry(ctx, [][]byte{c.owner}, c.entry)
 				return err
 			})
 		})

@@ -194,7 +194,7 @@ func testBlobs(t *testing.T, s store.Store) {
 					t.Fatalf("mail: got %d entries, want 1", len(mail))
 				}
 				sameBlob(t, "mail", mail[0].Sealed, c.blob)
-				entry, err := tx.IndexEntry(ctx, []byte(name), []byte("tag"))
+				entry, err := tx.IndexEntry(ctx, [][]byte{[]byte(name)}, []byte("tag"))
 				check(t, err)
 				sameBlob(t, "index entry", entry, c.blob)
 			})
