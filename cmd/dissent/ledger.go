@@ -141,7 +141,14 @@ func cmdVerify(ctx context.Context, args []string) error {
 	// The signatures prove the text was signed by the keys the bundle
 	// carries; a key anchor proves the ledger recorded that key as the
 	// key of an account of that name (when its keys were made).
-	fmt.Printf("%d signatures verify: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))
+	if len(rep.Signers) == 0 {
+		// The office's or a reader's export of an anonymous report, or a
+		// draft no one signed: the text is what the ledger recorded, but
+		// nothing here says who signed it.
+		fmt.Println("The bundle carries no signature: it proves the text, not who signed it (an anonymous report, exported by its office or a reader, carries none).")
+	} else {
+		fmt.Printf("%d signatures verify: %s\n", len(rep.Signers), strings.Join(rep.Signers, ", "))
+	}
 	if len(rep.Anchored) > 0 {
 		fmt.Printf("The ledger recorded each of these keys, when it was made or put back, as the key of the account of that name: %s\n", strings.Join(rep.Anchored, ", "))
 	}

@@ -335,3 +335,35 @@ func writeJSON(t *testing.T, dir, name string, v any) string {
 	}
 	return p
 }
+
+// TestVerifyUnsignedBundle: the office's export of an anonymous report
+// carries no signature; `dissent verify` says the text checks and that
+// nothing in the bundle says who signed it, rather than "0 signatures
+// verify".
+func TestVerifyUnsignedBundle(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t), servicetest.Options{Profile: "eu-2019-1937"})
+	alice := d.Member("alice")
+	m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "T", Body: "B", Marking: "UNCLASSIFIED", Anonymous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Svc.Submit(d.Ctx, alice, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	bd, err := d.Svc.ExportMemo(d.Ctx, d.Office, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "ledger.pub")
+	if err := os.WriteFile(pub, []byte(d.LedgerVKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCLI(t, "", "verify", "--key", pub, writeJSON(t, dir, "memo.json", bd))
+	if code != 0 || !strings.Contains(out, "OK: memo "+m.ID) || !strings.Contains(out, "carries no signature") || strings.Contains(out, "alice") {
+		t.Fatalf("verify the office's export of an anonymous report: %d\n%s", code, out)
+	}
+}
