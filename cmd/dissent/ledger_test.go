@@ -299,10 +299,7 @@ func TestVerifyBundleSaysWhoseKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	pub := filepath.Join(dir, "ledger.pub")
-	if err := os.WriteFile(pub, []byte(d.LedgerVKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pub := ledgerPub(t, dir, d.LedgerVKey)
 	verify := func(b bundle.Bundle) (int, string) {
 		t.Helper()
 		return runCLI(t, "", "verify", "--key", pub, writeJSON(t, dir, "memo.json", b))
@@ -320,6 +317,17 @@ func TestVerifyBundleSaysWhoseKeys(t *testing.T) {
 	if code, out := verify(partial); code == 0 || !strings.Contains(out, `the key of "bob" is not the one its ledger entry anchors`) {
 		t.Fatalf("verify the bundle with alice's anchor under bob's signature: %d\n%s", code, out)
 	}
+}
+
+// ledgerPub writes the ledger's verifier key to dir/ledger.pub, for
+// dissent verify --key, and returns the path.
+func ledgerPub(t *testing.T, dir, vkey string) string {
+	t.Helper()
+	pub := filepath.Join(dir, "ledger.pub")
+	if err := os.WriteFile(pub, []byte(vkey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pub
 }
 
 // writeJSON writes v as JSON to dir/name and returns the path.
@@ -358,10 +366,7 @@ func TestVerifyUnsignedBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	pub := filepath.Join(dir, "ledger.pub")
-	if err := os.WriteFile(pub, []byte(d.LedgerVKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pub := ledgerPub(t, dir, d.LedgerVKey)
 	code, out := runCLI(t, "", "verify", "--key", pub, writeJSON(t, dir, "memo.json", bd))
 	if code != 0 || !strings.Contains(out, "OK: memo "+m.ID) || !strings.Contains(out, "carries no signature") || strings.Contains(out, "alice") {
 		t.Fatalf("verify the office's export of an anonymous report: %d\n%s", code, out)
