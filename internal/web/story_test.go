@@ -352,6 +352,7 @@ func TestBrowserAnonymousReport(t *testing.T) {
 	alice.check("member-new-anonymous")
 	alice.click("button[value=save]")
 	alice.see("You filed this report anonymously", "Display alice")
+	alice.check("member-anonymous-report")
 	id, _, _ := strings.Cut(strings.TrimPrefix(alice.url(), s.srv.URL+"/memos/"), "?")
 	a := s.actor("alice")
 	if _, err := s.Svc.Sign(s.Ctx, a, id, 1); err != nil {
