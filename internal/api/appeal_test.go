@@ -11,6 +11,21 @@ import (
 	"github.com/dissent-channel/dissent/internal/store"
 )
 
+// nrcReplied is an NRC deployment with an office, alice and eve, and a
+// memo of alice's that the office replied to.
+func nrcReplied(t *testing.T, st store.Store) (*env, service.Memo) {
+	t.Helper()
+	e := newEnv(t, st, servicetest.Options{Profile: "nrc-dpo"})
+	e.user("office", false, "office")
+	e.member("alice")
+	e.member("eve")
+	m := e.create("alice", "Differing view", "The analysis omits the 2011 data.")
+	e.sign("alice", m.ID, m.Revision)
+	e.submit("alice", m.ID, m.Revision)
+	e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": "We keep the analysis."})
+	return e, m
+}
+
 // TestAppealOverHTTP: POST /api/v1/memos/{id}/appeal under the NRC
 // profile, with the status codes of API.md: 200 and the appealed memo for
 // its drafter, 400 for an unknown field, 422 without a reason, 403 for
@@ -18,14 +33,7 @@ import (
 // on appeal is given.
 func TestAppealOverHTTP(t *testing.T) {
 	bothStores(t, func(t *testing.T, st store.Store) {
-		e := newEnv(t, st, servicetest.Options{Profile: "nrc-dpo"})
-		e.user("office", false, "office")
-		e.member("alice")
-		e.member("eve")
-		m := e.create("alice", "Differing view", "The analysis omits the 2011 data.")
-		e.sign("alice", m.ID, m.Revision)
-		e.submit("alice", m.ID, m.Revision)
-		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": "We keep the analysis."})
+		e, m := nrcReplied(t, st)
 
 		path := memoPath(m.ID, "appeal")
 		problemOf(t, e.must(http.StatusBadRequest, "alice", "POST", path, map[string]string{"reason": "R.", "extra": "x"}))
@@ -58,14 +66,7 @@ func TestAppealOverHTTP(t *testing.T) {
 // anyone signed in then lists and reads; 404 for a case not published.
 func TestPublicationOverHTTP(t *testing.T) {
 	bothStores(t, func(t *testing.T, st store.Store) {
-		e := newEnv(t, st, servicetest.Options{Profile: "nrc-dpo"})
-		e.user("office", false, "office")
-		e.member("alice")
-		e.member("eve")
-		m := e.create("alice", "Differing view", "The analysis omits the 2011 data.")
-		e.sign("alice", m.ID, m.Revision)
-		e.submit("alice", m.ID, m.Revision)
-		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "reply"), map[string]string{"body": "We keep the analysis."})
+		e, m := nrcReplied(t, st)
 		e.must(http.StatusOK, "office", "POST", memoPath(m.ID, "close"), nil)
 		e.h.Clock.Set(e.h.Clock.Now().Add(22 * 24 * time.Hour))
 		e.signInAgain()
