@@ -33,6 +33,14 @@ import (
 //     as an access row of the group authorsGroup, which the author unwraps
 //     with the authors' identity (authorsAccess). The memo's ledger vouches
 //     for such keys as for any other (keysVouched);
+//   - the author's index keeps the report's entry under an owner tag of
+//     its own, not their other memos' (indexTags), and every entry is
+//     padded to one size: rows written in one transaction with the report
+//     must not tie it to memos whose author the office knows;
+//   - what only the author meets (a wrap that does not open, a cover their
+//     index disagrees with) is passed over, neither an error nor a log
+//     line: anything that happened on their requests alone would point
+//     them out to whoever wrote the rows;
 //   - a report has one author: co-drafters and co-signers would each have
 //     to be handed the authors' identity, and meetings name no attendee.
 //
@@ -93,10 +101,9 @@ func (o *opened) sealHidden() (channel.Roster, error) {
 func hiddenRosterAD(memoID string) []byte { return vault.AD("memo", memoID, "hidden-roster") }
 
 // anonymousAuthor reports whether o is an anonymous report opened by its
-// author: what they write must not name them.
-func (o *opened) anonymousAuthor() bool {
-	return o.rel == relAuthor && (o.authorsID != nil || o.roster.Anonymous)
-}
+// author (only they hold the authors' identity, and openHidden let them in
+// only with a cover that agrees): what they write must not name them.
+func (o *opened) anonymousAuthor() bool { return o.rel == relAuthor && o.authorsID != nil }
 
 // authorsAccess adds to ix.keys the versions of the memo's key the office
 // wrapped to the authors of an anonymous report (rotate), which the

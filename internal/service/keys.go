@@ -125,14 +125,15 @@ func (s *Service) putIndex(ctx context.Context, tx store.Tx, id *vault.Identity,
 }
 
 // putIndexEntry is putIndex that, for the author of an anonymous report
-// being made, also records the report's authors' identity; an entry that
-// holds one keeps it.
+// being made, also records the report's authors' identity, under the
+// index's anonymous owner tag (indexTags). Such an entry, once made, takes
+// nothing more.
 func (s *Service) putIndexEntry(ctx context.Context, tx store.Tx, id *vault.Identity, memoID string, keys memoKeys, authors *vault.Identity) error {
 	have, err := readIndex(ctx, tx, id, memoID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if have.authors != nil && authors == nil {
+	if have.authors != nil {
 		// The author of an anonymous report gets the memo's later keys
 		// from the office's wraps to the authors' box (authorsAccess),
 		// vouched for by the memo's ledger, never by mail: mail anyone may

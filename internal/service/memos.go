@@ -107,7 +107,7 @@ func (s *Service) retryIn(ctx context.Context, write bool, fn func(tx store.Tx) 
 
 // authorEvent is an event by the actor as an author of o.
 func authorEvent(action string, a *Actor, o *opened) event {
-	return event{action: action, actor: a, author: true, anonymous: o.roster.Anonymous || o.authorsID != nil, nonce: o.author.Nonce, memo: o.rec.ID, keys: o.keys, keyVersion: o.rec.KeyVersion}
+	return event{action: action, actor: a, author: true, anonymous: o.anonymousAuthor(), nonce: o.author.Nonce, memo: o.rec.ID, keys: o.keys, keyVersion: o.rec.KeyVersion}
 }
 
 // memberEvent is an event by an office member or reader of o.
