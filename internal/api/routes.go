@@ -310,6 +310,14 @@ func routes() []route {
 					h.reply(w, r, 201, m, err)
 				}
 			}},
+		{method: "POST", path: "/api/v1/memos/{id}/messages", summary: "Write to the memo's authors (office) or to the office (authors), from its submission until the case ends; readers do not see messages", auth: true, large: true, request: bodyRequest{}, response: service.Memo{}, status: 201,
+			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
+				var in bodyRequest
+				if h.decode(w, r, &in) {
+					m, err := h.svc.Message(r.Context(), a, r.PathValue("id"), in.Body)
+					h.reply(w, r, 201, m, err)
+				}
+			}},
 		{method: "POST", path: "/api/v1/memos/{id}/meetings", summary: "Record a meeting (office)", auth: true, large: true, request: service.MeetingInput{}, response: service.Memo{}, status: 201,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in service.MeetingInput

@@ -58,6 +58,7 @@ var texts = map[string]struct{ subject, lead string }{
 	"overdue.reply":        {"a memo's substantive reply is overdue", "A memo's substantive reply was due by %s and has not been sent."},
 	"overdue.reply_latest": {"a memo is past its latest reply date", "A memo's substantive reply was due at the latest by %s and has not been sent."},
 	"memo.appealed":        {"an appeal to decide by %s", "The authors of a memo have appealed the channel office's reply. The decision on appeal is due by %s."},
+	"memo.message":         {"the authors of a memo wrote to the office", "The authors of a memo have written to the channel office. Their message is on the memo's page."},
 	"remind.appeal_reply":  {"a decision on appeal is due by %s", "Reminder: a decision on a memo's appeal is due by %s."},
 	"overdue.appeal_reply": {"a decision on appeal is overdue", "A decision on a memo's appeal was due by %s and has not been given."},
 	// Account notices: if the person did not do or ask for this, someone

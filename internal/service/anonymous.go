@@ -25,8 +25,8 @@ import (
 //     commitment nonces, the signature) sealed under the authors' identity's
 //     index key (Hidden), and that identity's public box (AuthorsBox);
 //   - the author's own ledger entries record no actor in their sealed
-//     detail, and the items they write (a withdrawal's or an appeal's
-//     reason) no author: their leaves carry a commitment whose nonce is in
+//     detail, and the items they write (a withdrawal's reason, a message)
+//     no author: their leaves carry a commitment whose nonce is in
 //     the hidden roster, as every author's do;
 //   - a reader's removal, which gives the memo a new key, cannot mail it to
 //     an author no one may name: the office wraps it to AuthorsBox instead,

@@ -783,6 +783,7 @@ type (
 	textItem struct {
 		Body string `json:"body"`
 		By   string `json:"by,omitempty"`
+		From string `json:"from,omitempty"` // a message's side: fromOffice or fromAuthors
 	}
 	reasonItem struct {
 		Reason string `json:"reason"`

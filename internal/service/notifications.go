@@ -217,7 +217,7 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 
 // answered is the office's latest answer to a submitted memo, if it came
 // within answeredShown of now: its publication (at published, 0 for none)
-// is the last.
+// is the last; a message the office wrote since shows in its place.
 func answered(m *store.Memo, published int64, now time.Time) (Notice, bool) {
 	var kind string
 	var at int64
@@ -232,7 +232,11 @@ func answered(m *store.Memo, published int64, now time.Time) (Notice, bool) {
 		kind, at = KindReturned, m.EndedAt
 	case m.AcknowledgedAt > 0:
 		kind, at = KindAcknowledged, m.AcknowledgedAt
-	default:
+	}
+	if m.OfficeMessageAt > at {
+		kind, at = KindWrote, m.OfficeMessageAt
+	}
+	if at == 0 {
 		return Notice{}, false
 	}
 	when := fromMicros(at)

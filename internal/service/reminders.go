@@ -74,6 +74,7 @@ func (s *Service) WithReminders(p ReminderPolicy) *Service {
 const (
 	KindReceived    = "memo.received"    // office: a memo arrived; acknowledge by DueAt
 	KindAppealed    = "memo.appealed"    // office: the authors appealed the reply; decide by DueAt
+	KindMessage     = "memo.message"     // office: the authors wrote to it
 	KindDistributed = "memo.distributed" // a principal: a memo was distributed to you
 	KindSignPending = "sign.pending"     // an author: your signature is asked (worked out, never stored)
 	KindDraftStale  = "draft.stale"      // a drafter: your draft is untouched (worked out, never stored)
@@ -82,9 +83,10 @@ const (
 	KindAcknowledged = "memo.acknowledged"
 	KindReplied      = "memo.replied"
 	KindReturned     = "memo.returned"
-	KindPublished    = "memo.published" // the case, closed, was published
-	kindRemind       = "remind."        // + deadline: office, before the deadline
-	kindOverdue      = "overdue."       // + deadline: escalation contacts and office, after it
+	KindPublished    = "memo.published"      // the case, closed, was published
+	KindWrote        = "memo.office_message" // the office wrote to the authors
+	kindRemind       = "remind."             // + deadline: office, before the deadline
+	kindOverdue      = "overdue."            // + deadline: escalation contacts and office, after it
 
 	// Account notices go to the account's own user, by e-mail too when
 	// the deployment sends e-mail, so that someone taking an account over

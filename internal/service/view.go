@@ -42,7 +42,8 @@ type Memo struct {
 	Appeal           *Appeal           `json:"appeal,omitempty"`
 	Publication      *PublicationState `json:"publication,omitempty"`
 	Comments         []Comment         `json:"comments,omitempty"`
-	Reason           string            `json:"reason,omitempty"` // why it was returned or withdrawn
+	Messages         []Message         `json:"messages,omitempty"` // between the office and the authors, to them alone
+	Reason           string            `json:"reason,omitempty"`   // why it was returned or withdrawn
 	Events           []Event           `json:"events"`
 	Viewer           string            `json:"viewer"` // drafter, signer, office or reader
 	VoidedSignatures *int              `json:"voided_signatures,omitempty"`
@@ -146,6 +147,16 @@ type Comment struct {
 	Author    string    `json:"author"`
 	Body      string    `json:"body"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Message is one of the messages between the office and a memo's authors
+// (Service.Message), oldest first. Author names which author wrote, where
+// the viewer may know it: never for an anonymous report.
+type Message struct {
+	From   string    `json:"from"` // "office" or "authors"
+	Author string    `json:"author,omitempty"`
+	Body   string    `json:"body"`
+	SentAt time.Time `json:"sent_at"`
 }
 
 // Event is a ledger entry about the memo. A memo's Events are its history:
@@ -336,7 +347,7 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 		d := decoded{kind: it.Kind, at: fromMicros(it.CreatedAt)}
 		var v any
 		switch it.Kind {
-		case "comment", "reply", "decision":
+		case "comment", "reply", "decision", "message":
 			v = &d.text
 		case "return", "withdraw", "appeal":
 			v = &d.why
@@ -355,6 +366,11 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 		ds = append(ds, d)
 	}
 	var commentBy []string
+	type messageAuthor struct {
+		i  int
+		by string
+	}
+	var messageBy []messageAuthor
 	for _, d := range ds {
 		switch d.kind {
 		case "comment":
@@ -362,6 +378,14 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 			if o.rel != relAuthor {
 				m.Comments = append(m.Comments, Comment{Body: d.text.Body, CreatedAt: d.at})
 				commentBy = append(commentBy, d.text.By)
+			}
+		case "message":
+			// Between the office and the authors: not the readers'.
+			if o.rel == relOffice || o.rel == relAuthor {
+				m.Messages = append(m.Messages, Message{From: d.text.From, Body: d.text.Body, SentAt: d.at})
+				if d.text.From == fromAuthors {
+					messageBy = append(messageBy, messageAuthor{len(m.Messages) - 1, d.text.By})
+				}
 			}
 		case "reply":
 			m.Reply = &Reply{Body: d.text.Body, RepliedAt: d.at}
@@ -383,6 +407,24 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 		book.want(commentBy, func(names map[string]User) {
 			for i, id := range commentBy {
 				m.Comments[i].Author = names[id].Username
+			}
+		})
+	}
+	// Which author wrote, as the memo's history names them to this viewer
+	// (authorsNamed): an anonymous report's author wrote with no name.
+	var ids []string
+	named := authorsNamed(o)
+	for _, mb := range messageBy {
+		if mb.by != "" && named(mb.by) {
+			ids = append(ids, mb.by)
+		}
+	}
+	if len(ids) > 0 {
+		book.want(ids, func(names map[string]User) {
+			for _, mb := range messageBy {
+				if mb.by != "" && named(mb.by) {
+					m.Messages[mb.i].Author = names[mb.by].Username
+				}
 			}
 		})
 	}

@@ -402,6 +402,9 @@ type Memo struct {
 	AppealedAt      int64
 	AppealReplyBy   int64
 	AppealRepliedAt int64
+	// OfficeMessageAt is when the office last wrote to the authors (a
+	// message, message.go); 0 for never.
+	OfficeMessageAt int64
 	Roster          []byte // sealed
 	Receipt         []byte // JSON; names no author
 	Version         int64

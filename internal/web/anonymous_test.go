@@ -5,7 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 )
 
@@ -60,5 +62,58 @@ func TestAnonymousReportPages(t *testing.T) {
 	res = alice.post("/memos/new", url.Values{"title": {"With bob"}, "body": {"B"}, "marking": {"UNCLASSIFIED"}, "anonymous": {"1"}, "codrafters": {"bob"}, "action": {"save"}})
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, "one author") || !strings.Contains(res.body, `id="anonymous" name="anonymous" value="1" checked`) {
 		t.Errorf("an anonymous report with a co-drafter: %d\n%s", res.StatusCode, res.body)
+	}
+}
+
+// TestMessagePages: the office writes to a memo's authors from the memo's
+// page and they answer from theirs; each page shows the thread, a reader's
+// shows none. Under the EU profile the office's page calls the author of an
+// anonymous report "the reporter".
+func TestMessagePages(t *testing.T) {
+	for _, anonymous := range []bool{false, true} {
+		s := newSite(t, servicetest.Options{Profile: "eu-2019-1937"})
+		a := s.actor("alice")
+		m, err := s.Svc.CreateMemo(s.Ctx, a, service.MemoInput{Title: "Split invoices", Body: "B", Marking: "UNCLASSIFIED", Anonymous: anonymous})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Svc.Sign(s.Ctx, a, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Svc.Submit(s.Ctx, a, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		alice, office, p1 := s.signedIn(t, "alice"), s.signedIn(t, "office"), s.signedIn(t, "p1")
+		page := "/memos/" + m.ID
+		if body := office.get(page).body; !strings.Contains(body, "Write to the authors") || !strings.Contains(body, "No messages yet.") {
+			t.Fatalf("the office's page offers no message form:\n%s", body)
+		}
+		if res := office.post(page+"/messages", url.Values{"body": {"Which suppliers?"}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the office's message: %d\n%s", res.StatusCode, res.body)
+		}
+		s.Clock.Advance(time.Minute)
+		if body := alice.get(page).body; !strings.Contains(body, "Which suppliers?") || !strings.Contains(body, "Write to the office") {
+			t.Fatalf("the author's page does not show the office's message:\n%s", body)
+		}
+		if res := alice.post(page+"/messages", url.Values{"body": {""}}); res.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("an empty message: %d", res.StatusCode)
+		}
+		if res := alice.post(page+"/messages", url.Values{"body": {"Northwind and Contoso."}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the author's answer: %d\n%s", res.StatusCode, res.body)
+		}
+		body := office.get(page).body
+		who := "alice" // a named author's username, as comments name theirs
+		if anonymous {
+			who = "The reporter"
+		}
+		if !strings.Contains(body, "Northwind and Contoso.") || !strings.Contains(body, "<strong>"+who+"</strong>") {
+			t.Errorf("the office's page of the answer, by %s:\n%s", who, body)
+		}
+		if anonymous && strings.Contains(body, "alice") {
+			t.Error("the office's page names the reporter")
+		}
+		if body := p1.get(page).body; strings.Contains(body, "Messages with") || strings.Contains(body, "Northwind") {
+			t.Errorf("a reader's page shows the messages:\n%s", body)
+		}
 	}
 }

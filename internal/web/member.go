@@ -211,7 +211,7 @@ type memoData struct {
 	// again beside its reader with what was typed.
 	Revoke revokeForm
 
-	CanSubmit, CanWithdraw, CanAcknowledge, CanReturn, CanReply, CanClose, CanDistribute, CanRevoke, CanMeet, CanComment, CanAppeal bool
+	CanSubmit, CanWithdraw, CanAcknowledge, CanReturn, CanReply, CanClose, CanDistribute, CanRevoke, CanMeet, CanComment, CanAppeal, CanMessage bool
 	// CanAgree: a drafter may agree to publish; CanPublish: the office
 	// may publish now (profiles that publish closed cases).
 	CanAgree, CanPublish bool
@@ -246,6 +246,7 @@ func (h *handler) memoData(v *visit, m *service.Memo) memoData {
 	d.CanRevoke = d.Office && st.Delivered()
 	d.CanMeet = d.Office && st.Delivered()
 	d.CanComment = d.Office || d.Reader
+	d.CanMessage = (d.Office || d.Author) && (st.Open() || st == channel.Replied)
 	if st.Open() && m.Deadlines != nil {
 		due := m.Deadlines.ReplyBy
 		d.Owed = v.T("Reply")

@@ -17,6 +17,8 @@ var noticeNames = map[string]string{
 	service.KindReceived:                     "A memo arrived for the office: acknowledge its receipt",
 	service.KindDistributed:                  "A memo was distributed to you to read",
 	service.KindAppealed:                     "The authors of a memo appealed the office's reply: decide the appeal",
+	service.KindMessage:                      "The authors of a memo wrote to the office",
+	service.KindWrote:                        "The channel office wrote to you about your memo",
 	"remind." + service.DeadlineAppealReply:  "Reminder: a decision on appeal is due",
 	"overdue." + service.DeadlineAppealReply: "Overdue: a decision on appeal was not given in time",
 	"remind." + service.DeadlineAcknowledge:  "Reminder: a memo's receipt is due to be acknowledged",
@@ -92,7 +94,7 @@ func noticeLine(v *visit, n service.Notice) noticeRow {
 		row.When = v.T("Waiting since %s", v.DateTime(n.At))
 	case service.KindDraftStale:
 		row.When = v.T("Last change %s", v.DateTime(n.At))
-	case service.KindAcknowledged, service.KindReplied, service.KindReturned, service.KindPublished:
+	case service.KindAcknowledged, service.KindReplied, service.KindReturned, service.KindPublished, service.KindWrote:
 		row.When = v.T("On %s", v.DateTime(n.At))
 	default:
 		row.When = v.T("Sent %s", v.DateTime(n.At))

@@ -221,7 +221,7 @@ func TestAuthorNotices(t *testing.T) {
 // needs your attention".
 func TestEveryNoticeKindHasWords(t *testing.T) {
 	kinds := []string{service.KindReceived, service.KindDistributed, service.KindSignPending, service.KindDraftStale,
-		service.KindAcknowledged, service.KindReplied, service.KindReturned, service.KindAppealed, service.KindPublished,
+		service.KindAcknowledged, service.KindReplied, service.KindReturned, service.KindAppealed, service.KindPublished, service.KindMessage, service.KindWrote,
 		service.KindKeysRecovered, service.KindAccountCreated, service.KindKeysMade, service.KindPasswordReset, service.KindNewKeys, service.KindEmailChanged, service.KindKeysConfirmed, service.KindKeysAwaiting}
 	for _, d := range []string{service.DeadlineAcknowledge, service.DeadlineReply, service.DeadlineReplyLatest, service.DeadlineAppealReply} {
 		kinds = append(kinds, "remind."+d, "overdue."+d)

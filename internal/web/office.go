@@ -367,6 +367,14 @@ func (h *handler) readingRoom(w http.ResponseWriter, r *http.Request, v *visit) 
 	h.render(w, r, v, http.StatusOK, pageReadingRoom, &view{Title: v.T("Reading room"), Marking: h.strongest(marks...), Data: readingData{Items: page.Items, Next: page.NextCursor}})
 }
 
+// message is the office writing to a memo's authors, or they to it.
+func (h *handler) message(w http.ResponseWriter, r *http.Request, v *visit) {
+	h.memoAction(w, r, v, "", flashMessaged, func() error {
+		_, err := h.svc.Message(r.Context(), v.actor, r.PathValue("id"), r.PostForm.Get("body"))
+		return err
+	})
+}
+
 func (h *handler) comment(w http.ResponseWriter, r *http.Request, v *visit) {
 	h.memoAction(w, r, v, "", flashCommented, func() error {
 		_, err := h.svc.Comment(r.Context(), v.actor, r.PathValue("id"), r.PostForm.Get("body"))

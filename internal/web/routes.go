@@ -78,6 +78,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	// Principals.
 	get("/reading-room", h.readingRoom)
 	post("/memos/{id}/comment", h.comment)
+	post("/memos/{id}/messages", h.message)
 
 	// Auditors; figures for auditors, the office and administrators.
 	get("/audit", h.audit)

@@ -68,6 +68,7 @@ const (
 	flashReplied       flash = "replied"
 	flashClosed        flash = "closed"
 	flashCommented     flash = "commented"
+	flashMessaged      flash = "messaged"
 	flashGranted       flash = "granted"
 	flashPassword      flash = "password"
 	flashUser          flash = "user"
@@ -102,6 +103,7 @@ var flashText = map[flash]string{
 	flashReplied:       "The reply is sent. The authors can read it now.",
 	flashClosed:        "The case is closed.",
 	flashCommented:     "Your comment is sent to the office.",
+	flashMessaged:      "Your message is sent.",
 	flashGranted:       "Office access is granted.",
 	flashPassword:      "Your password is changed. Other sessions are signed out.",
 	flashUser:          "The account is saved.",

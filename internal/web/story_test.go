@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -369,5 +370,22 @@ func TestBrowserAnonymousReport(t *testing.T) {
 	office.check("office-anonymous-report")
 	if main := office.text("main"); strings.Contains(main, "alice") {
 		t.Errorf("the office's page of an anonymous report names its author:\n%s", main)
+	}
+
+	// The office asks the reporter a question; the reporter answers.
+	office.typeInto("#message-body", "Which two suppliers? Since when exactly?")
+	office.click("form[action$='/messages'] button[type=submit]")
+	office.see("Your message is sent.", "Which two suppliers? Since when exactly?")
+	s.Clock.Advance(time.Minute)
+	alice.open("/memos/" + id)
+	alice.see("Messages with the office", "Which two suppliers? Since when exactly?")
+	alice.typeInto("#message-body", "Northwind and Contoso, since March.")
+	alice.click("form[action$='/messages'] button[type=submit]")
+	alice.see("Your message is sent.", "Northwind and Contoso, since March.")
+	office.open("/memos/" + id)
+	office.see("The reporter", "Northwind and Contoso, since March.")
+	office.check("office-messages-reporter")
+	if main := office.text("main"); strings.Contains(main, "alice") {
+		t.Errorf("the office's page of the reporter's answer names them:\n%s", main)
 	}
 }

@@ -243,6 +243,7 @@ var eventNames = map[string]string{
 	"memo.comment": "Comment to the office", "memo.meeting": "Meeting recorded", "memo.reply": "Reply sent", "memo.close": "Closed",
 	"memo.history": "Revision history viewed", "memo.access_log": "Access log viewed", "memo.proof": "Ledger entry proved", "memo.revoke": "Reader taken off",
 	"memo.decide": "Appeal decided", "memo.publish_consent": "Agreed to publication", "memo.publish": "Published",
+	"memo.message": "Message between the office and the authors",
 }
 
 // EventName is a ledger action in words.

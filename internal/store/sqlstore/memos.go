@@ -12,7 +12,7 @@ import (
 
 const memoColumns = `id, state, profile, revision, key_version, created_at, updated_at, submitted_at, acknowledged_at,
 	replied_at, ended_at, acknowledge_by, reply_by, reply_latest, due_at, check_at, authors_count,
-	appeal_by, appealed_at, appeal_reply_by, appeal_replied_at, roster, receipt, version`
+	appeal_by, appealed_at, appeal_reply_by, appeal_replied_at, office_message_at, roster, receipt, version`
 
 // lightMemoColumns are memoColumns without the roster and receipt.
 var lightMemoColumns = strings.Replace(memoColumns, "roster, receipt", "'' AS roster, NULL AS receipt", 1)
@@ -21,20 +21,20 @@ func scanMemo(r interface{ Scan(...any) error }) (*store.Memo, error) {
 	var m store.Memo
 	err := r.Scan(&m.ID, &m.State, &m.Profile, &m.Revision, &m.KeyVersion, &m.CreatedAt, &m.UpdatedAt, &m.SubmittedAt,
 		&m.AcknowledgedAt, &m.RepliedAt, &m.EndedAt, &m.AcknowledgeBy, &m.ReplyBy, &m.ReplyLatest, &m.DueAt, &m.CheckAt,
-		&m.AuthorsCount, &m.AppealBy, &m.AppealedAt, &m.AppealReplyBy, &m.AppealRepliedAt, &m.Roster, &m.Receipt, &m.Version)
+		&m.AuthorsCount, &m.AppealBy, &m.AppealedAt, &m.AppealReplyBy, &m.AppealRepliedAt, &m.OfficeMessageAt, &m.Roster, &m.Receipt, &m.Version)
 	return &m, err
 }
 
 func memoArgs(m *store.Memo) []any {
 	return []any{m.State, m.Profile, m.Revision, m.KeyVersion, m.CreatedAt, m.UpdatedAt, m.SubmittedAt,
 		m.AcknowledgedAt, m.RepliedAt, m.EndedAt, m.AcknowledgeBy, m.ReplyBy, m.ReplyLatest, m.DueAt, m.CheckAt,
-		m.AuthorsCount, m.AppealBy, m.AppealedAt, m.AppealReplyBy, m.AppealRepliedAt, m.Roster, nullBlob(m.Receipt)}
+		m.AuthorsCount, m.AppealBy, m.AppealedAt, m.AppealReplyBy, m.AppealRepliedAt, m.OfficeMessageAt, m.Roster, nullBlob(m.Receipt)}
 }
 
 // CreateMemo inserts a memo.
 func (t *Tx) CreateMemo(ctx context.Context, m *store.Memo) error {
 	m.Version = 1
-	_, err := t.exec(ctx, `INSERT INTO memos (`+memoColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO memos (`+memoColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append(append([]any{m.ID}, memoArgs(m)...), m.Version)...)
 	return err
 }
@@ -49,7 +49,7 @@ func (t *Tx) UpdateMemo(ctx context.Context, m *store.Memo) error {
 	err := t.execOne(ctx, store.ErrConflict, `UPDATE memos SET state = ?, profile = ?, revision = ?, key_version = ?,
 		created_at = ?, updated_at = ?, submitted_at = ?, acknowledged_at = ?, replied_at = ?, ended_at = ?,
 		acknowledge_by = ?, reply_by = ?, reply_latest = ?, due_at = ?, check_at = ?, authors_count = ?,
-		appeal_by = ?, appealed_at = ?, appeal_reply_by = ?, appeal_replied_at = ?, roster = ?, receipt = ?,
+		appeal_by = ?, appealed_at = ?, appeal_reply_by = ?, appeal_replied_at = ?, office_message_at = ?, roster = ?, receipt = ?,
 		version = version + 1 WHERE id = ? AND version = ?`,
 		append(memoArgs(m), m.ID, m.Version)...)
 	if err == nil {

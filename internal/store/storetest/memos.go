@@ -79,6 +79,7 @@ func testMemos(t *testing.T, s store.Store) {
 			m.CreatedAt, m.UpdatedAt, m.SubmittedAt, m.AcknowledgedAt, m.RepliedAt, m.EndedAt = t0+1, t0+2, t0+3, t0+4, t0+5, t0+6
 			m.AcknowledgeBy, m.ReplyBy, m.ReplyLatest, m.DueAt, m.CheckAt, m.AuthorsCount = t0+7, t0+8, t0+9, 0, t0+10, 52
 			m.AppealBy, m.AppealedAt, m.AppealReplyBy, m.AppealRepliedAt = t0+11, t0+12, t0+13, t0+14
+			m.OfficeMessageAt = t0 + 15
 			m.Roster, m.Receipt = []byte("new roster"), nil
 			check(t, tx.UpdateMemo(ctx, m))
 		})

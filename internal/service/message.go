@@ -1,0 +1,75 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// Message is the office writing to a memo's authors, or its authors to the
+// office, once the memo has reached it and until the case ends: a question
+// and its answer, more of what happened, what is being done. It is the one
+// way the office can ask the author of an anonymous report anything. A
+// message is sealed under the memo's key, as a comment is, and shown to
+// the office and the authors, not to the readers. The office's members are
+// told of an authors' message (a stored notice, and e-mail); the authors
+// of the office's, on their bell, worked out when they look from the time
+// on the memo's row (OfficeMessageAt), nothing stored naming them.
+func (s *Service) Message(ctx context.Context, a *Actor, memoID, body string) (*Memo, error) {
+	if err := channel.ValidateText("body", body, channel.MaxComment); err != nil {
+		return nil, err
+	}
+	var out *Memo
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if o.rel != relOffice && o.rel != relAuthor {
+			return channel.Errorf(channel.EFORBIDDEN, "only the channel office and the memo's authors write to each other")
+		}
+		if st := channel.State(o.rec.State); !st.Open() && st != channel.Replied {
+			return channel.Errorf(channel.ECONFLICT, "a memo that is %s takes no messages: the office and the authors write to each other from its submission until the case ends", o.rec.State)
+		}
+		if err := s.requireConfirmedKeys(ctx, tx, a, "write a message"); err != nil {
+			return err
+		}
+		now := s.now()
+		o.rec.UpdatedAt = micros(now)
+		from := fromAuthors
+		if o.rel == relOffice {
+			from = fromOffice
+			o.rec.OfficeMessageAt = micros(now)
+		}
+		if err := s.addItem(ctx, tx, a, o, "message", textItem{Body: body, From: from}, now); err != nil {
+			return err
+		}
+		ev := memberEvent("memo.message", a, o, channel.RoleOffice)
+		if from == fromAuthors {
+			ev = authorEvent("memo.message", a, o)
+		}
+		var err error
+		if out, _, err = s.save(ctx, tx, a, o, ev); err != nil {
+			return err
+		}
+		if from == fromAuthors {
+			return s.noticeMessage(ctx, tx, o.rec)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Who a message is from.
+const (
+	fromOffice  = "office"
+	fromAuthors = "authors"
+)
+
+// noticeMessage tells the office's members that the authors of m wrote.
+func (s *Service) noticeMessage(ctx context.Context, tx store.Tx, m *store.Memo) error {
+	office, err := s.officeRecipients(ctx, tx)
+	if err != nil {
+		return err
+	}
+	_, err = s.notify(ctx, tx, office, KindMessage, m.ID, time.Time{}, s.reminders())
+	return err
+}

@@ -1,0 +1,145 @@
+package service_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/service"
+	"github.com/dissent-channel/dissent/internal/service/servicetest"
+	"github.com/dissent-channel/dissent/internal/store"
+	"github.com/dissent-channel/dissent/internal/store/storetest"
+)
+
+// hasNotice reports whether ns holds a notice of kind about memoID.
+func hasNotice(ns []service.Notice, kind, memoID string) bool {
+	return slices.ContainsFunc(ns, func(n service.Notice) bool { return n.Kind == kind && n.MemoID == memoID })
+}
+
+// TestMessagesBetweenOfficeAndAuthors: from its submission until the case
+// ends, the office writes to a memo's authors and they to it. Each side is
+// told: the office's members by a stored notice, the authors on their bell,
+// worked out. The readers neither see nor write messages; someone the memo
+// is not for gets 404; a draft or a closed case takes none.
+func TestMessagesBetweenOfficeAndAuthors(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice, bob, eve := d.Member("alice"), d.Member("bob"), d.Member("eve")
+		m := d.Cosigned(alice, bob, "Visa policy")
+		draft, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "Draft", Body: "B", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			who    *service.Actor
+			memo   string
+			body   string
+			code   string
+			reason string
+		}{
+			{d.Principals[0], m.ID, "Hello", channel.EFORBIDDEN, "a reader"},
+			{eve, m.ID, "Hello", channel.ENOTFOUND, "someone the memo is not for"},
+			{d.Office, m.ID, "", channel.EINVALID, "an empty message"},
+			{alice, draft.ID, "Hello", channel.ECONFLICT, "a draft"},
+		} {
+			if _, err := d.Svc.Message(d.Ctx, c.who, c.memo, c.body); channel.ErrorCode(err) != c.code {
+				t.Errorf("%s: %v, want %s", c.reason, err, c.code)
+			}
+		}
+
+		d.Clock.Advance(time.Hour)
+		got, err := d.Svc.Message(d.Ctx, d.Office, m.ID, "Could you send us the 2015 cable you cite?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Messages) != 1 || got.Messages[0].From != "office" || got.Messages[0].Author != "" {
+			t.Fatalf("the office's view after writing: %+v", got.Messages)
+		}
+		bell, err := d.Svc.Notifications(d.Ctx, alice, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasNotice(bell.Waiting, service.KindWrote, m.ID) {
+			t.Errorf("the author's bell does not say the office wrote: %+v", bell.Waiting)
+		}
+		d.Clock.Advance(time.Hour)
+		if _, err := d.Svc.Message(d.Ctx, bob, m.ID, "It is attached to the memo's second annex."); err != nil {
+			t.Fatalf("a co-signer answers: %v", err)
+		}
+		office, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(office.Messages) != 2 || office.Messages[1].From != "authors" || office.Messages[1].Author != "bob" || office.Messages[1].Body != "It is attached to the memo's second annex." {
+			t.Fatalf("the office's view of the answer: %+v", office.Messages)
+		}
+		if bell, err := d.Svc.Notifications(d.Ctx, d.Office, 50); err != nil || !hasNotice(bell.Items, service.KindMessage, m.ID) {
+			t.Errorf("the office is not told the authors wrote: %+v, %v", bell, err)
+		}
+		reader, err := d.Svc.GetMemo(d.Ctx, d.Principals[0], m.ID)
+		if err != nil || len(reader.Messages) != 0 {
+			t.Errorf("a reader sees the messages: %+v, %v", reader.Messages, err)
+		}
+		if !slices.ContainsFunc(office.Events, func(e service.Event) bool {
+			return e.Action == "memo.message" && e.Role == "author" && e.Actor == "bob"
+		}) {
+			t.Errorf("the history does not record bob's message: %+v", office.Events)
+		}
+
+		if _, err := d.Svc.Reply(d.Ctx, d.Office, m.ID, "We keep the policy."); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Message(d.Ctx, alice, m.ID, "Thank you."); err != nil {
+			t.Errorf("a message after the reply, before the case is closed: %v", err)
+		}
+		if _, err := d.Svc.Close(d.Ctx, d.Office, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.Message(d.Ctx, d.Office, m.ID, "One more thing."); channel.ErrorCode(err) != channel.ECONFLICT {
+			t.Errorf("a message on a closed case: %v", err)
+		}
+	})
+}
+
+// TestAnonymousReportMessages: the office asks the author of an anonymous
+// report a question and they answer, and nothing the office sees or its
+// keys open names them.
+func TestAnonymousReportMessages(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st, servicetest.Options{Profile: "eu-2019-1937"})
+		alice := d.Member("alice")
+		m := anonymousReport(t, d, alice)
+		if _, err := d.Svc.Message(d.Ctx, d.Office, m.ID, "Which two suppliers?"); err != nil {
+			t.Fatal(err)
+		}
+		if bell, err := d.Svc.Notifications(d.Ctx, alice, 50); err != nil || !hasNotice(bell.Waiting, service.KindWrote, m.ID) {
+			t.Errorf("the reporter's bell does not say the office wrote: %+v, %v", bell, err)
+		}
+		d.Clock.Advance(time.Minute)
+		if _, err := d.Svc.Message(d.Ctx, alice, m.ID, "Northwind and Contoso."); err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.Svc.GetMemo(d.Ctx, d.Office, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Messages) != 2 || got.Messages[1].From != "authors" || got.Messages[1].Author != "" || got.Messages[1].Body != "Northwind and Contoso." {
+			t.Fatalf("the office's view of the reporter's answer: %+v", got.Messages)
+		}
+		plain, err := d.Svc.Plaintexts(d.Ctx, d.Office, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := bytes.Join(plain, []byte("\n"))
+		if !bytes.Contains(all, []byte("Northwind and Contoso.")) {
+			t.Fatalf("the office's keys do not open the answer: %s", all)
+		}
+		for _, s := range []string{alice.User.ID, alice.User.Username, alice.User.DisplayName} {
+			if bytes.Contains(all, []byte(s)) {
+				t.Errorf("the office's keys open %q with the reporter's answer:\n%s", s, all)
+			}
+		}
+	})
+}
