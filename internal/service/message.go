@@ -13,7 +13,8 @@ import (
 // and its answer, more of what happened, what is being done. It is the one
 // way the office can ask the author of an anonymous report anything. A
 // message is sealed under the memo's key, as a comment is, and shown to
-// the office and the authors, not to the readers. The office's members are
+// the office and the authors, not to the readers (whose keys could open
+// it from a copy of the database, as they open the memo: THREAT-MODEL). The office's members are
 // told of an authors' message (a stored notice, and e-mail); the authors
 // of the office's, on their bell, worked out when they look from the time
 // on the memo's row (OfficeMessageAt), nothing stored naming them.
@@ -33,6 +34,10 @@ func (s *Service) Message(ctx context.Context, a *Actor, memoID, body string) (*
 			return err
 		}
 		now := s.now()
+		told, err := s.officeToldLately(ctx, tx, o, now)
+		if err != nil {
+			return err
+		}
 		o.rec.UpdatedAt = micros(now)
 		from := fromAuthors
 		if o.rel == relOffice {
@@ -46,16 +51,46 @@ func (s *Service) Message(ctx context.Context, a *Actor, memoID, body string) (*
 		if from == fromAuthors {
 			ev = authorEvent("memo.message", a, o)
 		}
-		var err error
 		if out, _, err = s.save(ctx, tx, a, o, ev); err != nil {
 			return err
 		}
-		if from == fromAuthors {
+		if from == fromAuthors && !told {
 			return s.noticeMessage(ctx, tx, o.rec)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// messageCalm is how long after telling the office of an authors' message
+// a further one from them tells it nothing more: a reporter writing line
+// after line, or an anonymous one filling the office's mailboxes, is one
+// notice and one e-mail per office member.
+const messageCalm = 10 * time.Minute
+
+// officeToldLately reports whether the authors of o wrote to the office
+// within messageCalm of now (and so the office was told already).
+func (s *Service) officeToldLately(ctx context.Context, tx store.Tx, o *opened, now time.Time) (bool, error) {
+	if o.rel != relAuthor {
+		return false, nil
+	}
+	items, err := tx.Items(ctx, o.rec.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, it := range items {
+		if it.Kind != "message" || now.Sub(fromMicros(it.CreatedAt)) > messageCalm {
+			continue
+		}
+		var m textItem
+		if err := openJSON(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), it.Sealed, &m); err != nil {
+			return false, err
+		}
+		if m.From == fromAuthors {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Who a message is from.

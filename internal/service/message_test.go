@@ -143,3 +143,97 @@ func TestAnonymousReportMessages(t *testing.T) {
 		}
 	})
 }
+
+// TestBellTellsBothTheReplyAndAMessage: the authors' bell, their only
+// notice (they get no e-mail), says both that the office answered (the
+// reply: the EU Directive's feedback, the NRC's start of the time to
+// appeal) and that it wrote to them, whichever came last: a message after
+// the reply does not hide the reply, nor an acknowledgement after a
+// question the question.
+func TestBellTellsBothTheReplyAndAMessage(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st, servicetest.Options{Profile: "eu-2019-1937"})
+		alice, bob := d.Member("alice"), d.Member("bob")
+
+		replied, _ := d.Submitted(alice, "Replied, then a message")
+		d.Clock.Advance(time.Hour)
+		if _, err := d.Svc.Acknowledge(d.Ctx, d.Office, replied.ID); err != nil {
+			t.Fatal(err)
+		}
+		d.Clock.Advance(time.Hour)
+		if _, err := d.Svc.Reply(d.Ctx, d.Office, replied.ID, "Our feedback: the unit is being audited."); err != nil {
+			t.Fatal(err)
+		}
+		d.Clock.Advance(time.Minute)
+		if _, err := d.Svc.Message(d.Ctx, d.Office, replied.ID, "Tell us if anything in the reply is unclear."); err != nil {
+			t.Fatal(err)
+		}
+
+		asked, _ := d.Submitted(bob, "A question, then the acknowledgement")
+		d.Clock.Advance(time.Minute)
+		if _, err := d.Svc.Message(d.Ctx, d.Office, asked.ID, "Which two suppliers?"); err != nil {
+			t.Fatal(err)
+		}
+		d.Clock.Advance(time.Minute)
+		if _, err := d.Svc.Acknowledge(d.Ctx, d.Office, asked.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		bell, err := d.Svc.Notifications(d.Ctx, alice, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasNotice(bell.Waiting, service.KindReplied, replied.ID) {
+			t.Errorf("the author's bell no longer says the memo was replied to, once the office wrote after its reply: %+v", bell.Waiting)
+		}
+		bell, err = d.Svc.Notifications(d.Ctx, bob, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasNotice(bell.Waiting, service.KindWrote, asked.ID) {
+			t.Errorf("the author's bell does not say the office asked them something, once it acknowledged after asking: %+v", bell.Waiting)
+		}
+	})
+}
+
+// TestAuthorsMessagesTellTheOfficeOnce: authors writing message after
+// message tell the office once within messageCalm (one notice, one e-mail
+// per office member), then again after it; every message is kept.
+func TestAuthorsMessagesTellTheOfficeOnce(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st, servicetest.Options{Profile: "eu-2019-1937"})
+		alice := d.Member("alice")
+		m := anonymousReport(t, d, alice)
+		count := func() int {
+			t.Helper()
+			bell, err := d.Svc.Notifications(d.Ctx, d.Office, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, it := range bell.Items {
+				if it.Kind == service.KindMessage && it.MemoID == m.ID {
+					n++
+				}
+			}
+			return n
+		}
+		for i, line := range []string{"One.", "Two.", "Three."} {
+			d.Clock.Advance(time.Minute)
+			if _, err := d.Svc.Message(d.Ctx, alice, m.ID, line); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(); n != 1 {
+				t.Fatalf("after message %d in %d minutes the office has %d notices, want 1", i+1, i+1, n)
+			}
+		}
+		d.Clock.Advance(11 * time.Minute)
+		got, err := d.Svc.Message(d.Ctx, alice, m.ID, "Four, later.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 2 || len(got.Messages) != 4 {
+			t.Errorf("after a quiet spell: %d notices (want 2), %d messages kept (want 4)", n, len(got.Messages))
+		}
+	})
+}

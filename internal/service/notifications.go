@@ -184,7 +184,7 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 			}
 		}
 		for _, rec := range recs {
-			if _, ok := answered(rec, published[rec.ID], now); !ok && !channel.State(rec.State).Editable() {
+			if len(answered(rec, published[rec.ID], now)) == 0 && !channel.State(rec.State).Editable() {
 				continue
 			}
 			o, err := s.openMemo(ctx, tx, a, rec.ID, false)
@@ -197,9 +197,7 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 				continue
 			}
 			if !channel.State(o.rec.State).Editable() {
-				if n, ok := answered(o.rec, published[o.rec.ID], now); ok {
-					out = append(out, n)
-				}
+				out = append(out, answered(o.rec, published[o.rec.ID], now)...)
 				continue
 			}
 			since := fromMicros(o.rec.UpdatedAt)
@@ -216,9 +214,23 @@ func (s *Service) waiting(ctx context.Context, a *Actor, answers bool) ([]Notice
 }
 
 // answered is the office's latest answer to a submitted memo, if it came
-// within answeredShown of now: its publication (at published, 0 for none)
-// is the last; a message the office wrote since shows in its place.
-func answered(m *store.Memo, published int64, now time.Time) (Notice, bool) {
+// within answeredShown of now (its publication, at published, 0 for none,
+// is the last), and the office's latest message to the authors, if that
+// came within it: each is news of its own, neither hides the other.
+func answered(m *store.Memo, published int64, now time.Time) []Notice {
+	var out []Notice
+	if n, ok := lastAnswer(m, published, now); ok {
+		out = append(out, n)
+	}
+	if at := fromMicros(m.OfficeMessageAt); m.OfficeMessageAt > 0 && now.Sub(at) <= answeredShown {
+		out = append(out, Notice{Kind: KindWrote, MemoID: m.ID, At: at})
+	}
+	return out
+}
+
+// lastAnswer is the office's latest answer to a submitted memo, if it came
+// within answeredShown of now.
+func lastAnswer(m *store.Memo, published int64, now time.Time) (Notice, bool) {
 	var kind string
 	var at int64
 	switch {
@@ -232,11 +244,7 @@ func answered(m *store.Memo, published int64, now time.Time) (Notice, bool) {
 		kind, at = KindReturned, m.EndedAt
 	case m.AcknowledgedAt > 0:
 		kind, at = KindAcknowledged, m.AcknowledgedAt
-	}
-	if m.OfficeMessageAt > at {
-		kind, at = KindWrote, m.OfficeMessageAt
-	}
-	if at == 0 {
+	default:
 		return Notice{}, false
 	}
 	when := fromMicros(at)
