@@ -14,10 +14,11 @@ import (
 // way the office can ask the author of an anonymous report anything. A
 // message is sealed under the memo's key, as a comment is, and shown to
 // the office and the authors, not to the readers (whose keys could open
-// it from a copy of the database, as they open the memo: THREAT-MODEL). The office's members are
-// told of an authors' message (a stored notice, and e-mail); the authors
-// of the office's, on their bell, worked out when they look from the time
-// on the memo's row (OfficeMessageAt), nothing stored naming them.
+// it from a copy of the database, as they open the memo: THREAT-MODEL).
+// The office's members are told of an authors' message (a stored notice,
+// and e-mail); the authors of the office's, on their bell, worked out when
+// they look from the time on the memo's row (OfficeMessageAt), nothing
+// stored naming them.
 func (s *Service) Message(ctx context.Context, a *Actor, memoID, body string) (*Memo, error) {
 	if err := channel.ValidateText("body", body, channel.MaxComment); err != nil {
 		return nil, err
@@ -68,29 +69,33 @@ func (s *Service) Message(ctx context.Context, a *Actor, memoID, body string) (*
 // notice and one e-mail per office member.
 const messageCalm = 10 * time.Minute
 
-// officeToldLately reports whether the authors of o wrote to the office
-// within messageCalm of now (and so the office was told already).
+// officeToldLately reports whether the office was told of an authors'
+// message on o within messageCalm of now. It was told of the first of
+// their messages, and of each that came more than messageCalm after the
+// last it was told of: at most one notice, and during a long run of
+// messages at least one, each messageCalm.
 func (s *Service) officeToldLately(ctx context.Context, tx store.Tx, o *opened, now time.Time) (bool, error) {
 	if o.rel != relAuthor {
 		return false, nil
 	}
-	items, err := tx.Items(ctx, o.rec.ID)
+	items, err := tx.Items(ctx, o.rec.ID) // oldest first
 	if err != nil {
 		return false, err
 	}
+	var told time.Time
 	for _, it := range items {
-		if it.Kind != "message" || now.Sub(fromMicros(it.CreatedAt)) > messageCalm {
+		if it.Kind != "message" {
 			continue
 		}
 		var m textItem
 		if err := openJSON(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), it.Sealed, &m); err != nil {
 			return false, err
 		}
-		if m.From == fromAuthors {
-			return true, nil
+		if at := fromMicros(it.CreatedAt); m.From == fromAuthors && at.Sub(told) > messageCalm {
+			told = at
 		}
 	}
-	return false, nil
+	return now.Sub(told) <= messageCalm, nil
 }
 
 // Who a message is from.
