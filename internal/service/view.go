@@ -366,11 +366,12 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 		ds = append(ds, d)
 	}
 	var commentBy []string
-	type messageAuthor struct {
-		i  int
-		by string
-	}
-	var messageBy []messageAuthor
+	// Which author wrote a message, where the memo's history names them
+	// to this viewer (authorsNamed): an anonymous report's author wrote
+	// with no name. By index into m.Messages.
+	var messageAt []int
+	var messageBy []string
+	named := authorsNamed(o)
 	for _, d := range ds {
 		switch d.kind {
 		case "comment":
@@ -383,8 +384,8 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 			// Between the office and the authors: not the readers'.
 			if o.rel == relOffice || o.rel == relAuthor {
 				m.Messages = append(m.Messages, Message{From: d.text.From, Body: d.text.Body, SentAt: d.at})
-				if d.text.From == fromAuthors {
-					messageBy = append(messageBy, messageAuthor{len(m.Messages) - 1, d.text.By})
+				if by := d.text.By; d.text.From == fromAuthors && by != "" && named(by) {
+					messageAt, messageBy = append(messageAt, len(m.Messages)-1), append(messageBy, by)
 				}
 			}
 		case "reply":
@@ -410,21 +411,10 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 			}
 		})
 	}
-	// Which author wrote, as the memo's history names them to this viewer
-	// (authorsNamed): an anonymous report's author wrote with no name.
-	var ids []string
-	named := authorsNamed(o)
-	for _, mb := range messageBy {
-		if mb.by != "" && named(mb.by) {
-			ids = append(ids, mb.by)
-		}
-	}
-	if len(ids) > 0 {
-		book.want(ids, func(names map[string]User) {
-			for _, mb := range messageBy {
-				if mb.by != "" && named(mb.by) {
-					m.Messages[mb.i].Author = names[mb.by].Username
-				}
+	if len(messageBy) > 0 {
+		book.want(messageBy, func(names map[string]User) {
+			for k, i := range messageAt {
+				m.Messages[i].Author = names[messageBy[k]].Username
 			}
 		})
 	}
