@@ -148,7 +148,7 @@ func New(svc *service.Service, opt Options) *Worker {
 }
 
 // Tick does whatever work is due now, once: each periodic job this node
-// can claim, then the e-mail outbox. Errors are logged and recorded with
+// can claim, this node's count of failed sign-ins, then the e-mail outbox. Errors are logged and recorded with
 // the job; Tick returns only the first, for tests.
 func (w *Worker) Tick(ctx context.Context) error {
 	var first error
@@ -172,6 +172,8 @@ func (w *Worker) Tick(ctx context.Context) error {
 		// runs again elsewhere, and its work is idempotent.
 		keep(w.svc.FinishJob(ctx, j.name, w.opt.Node, j.every, runErr))
 	}
+	// This node's own count, not a job another node could claim.
+	keep(w.svc.FlushSignInFailures(ctx, false))
 	keep(w.deliver(ctx))
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -352,10 +354,19 @@ func Start(ctx context.Context, svc *service.Service, cfg *config.Config, log *s
 	if log == nil {
 		log = slog.Default()
 	}
+	// The failed sign-ins counted since the last entry go to the ledger
+	// before the store closes.
+	flush := func() {
+		ctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer stop()
+		if err := svc.FlushSignInFailures(ctx, true); err != nil {
+			log.Error("failed sign-ins counted since the last ledger entry were not written", "error", err)
+		}
+	}
 	w, err := FromConfig(svc, cfg, log)
 	if w == nil {
 		log.Error("background jobs are off", "error", err)
-		return func() {}
+		return flush
 	}
 	if err != nil {
 		// Reminders, escalations and checkpoints go on in the app.
@@ -370,5 +381,6 @@ func Start(ctx context.Context, svc *service.Service, cfg *config.Config, log *s
 	return func() {
 		cancel() // serving may have ended on an error, not on ctx
 		<-done
+		flush()
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dissent-channel/dissent/internal/config"
 	"github.com/dissent-channel/dissent/internal/jobs"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/notify"
 	"github.com/dissent-channel/dissent/internal/notify/smtptest"
 	"github.com/dissent-channel/dissent/internal/service"
@@ -678,4 +679,74 @@ func TestSlowBatchKeepsItsClaim(t *testing.T) {
 		}
 		e.checkDeliveredOnce(t, 20)
 	})
+}
+
+// TestWorkerWritesCountedSignInFailures: the failed sign-ins a node counts
+// during a run of them reach the ledger by its background work once the
+// calm minute has passed, and when the node stops.
+func TestWorkerWritesCountedSignInFailures(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := servicetest.NewDeployment(t, st)
+	fail := func() {
+		t.Helper()
+		if _, _, err := d.Svc.SignIn(d.Ctx, "nobody", "a guess"); err == nil {
+			t.Fatal("a made-up username signed in")
+		}
+	}
+	fails := func() []int {
+		t.Helper()
+		tx, err := st.Begin(d.Ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		ls := tx.LedgerStorage("", "")
+		n, err := ls.LockedSize(d.Ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := ls.ReadLeaves(d.Ctx, 0, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int
+		for _, b := range raw {
+			l, err := ledger.DecodeLeaf(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Action == "session.fail" {
+				out = append(out, max(l.Count, 1))
+			}
+		}
+		return out
+	}
+	w := jobs.New(d.Svc, jobs.Options{Node: "n1", ScanEvery: 5 * time.Minute, CheckpointEvery: time.Hour, Lease: 5 * time.Minute, Log: quiet})
+	fail()
+	fail()
+	fail()
+	if got := fails(); !slices.Equal(got, []int{1}) {
+		t.Fatalf("after three failures at once, entries for %v", got)
+	}
+	d.Clock.Advance(time.Minute)
+	if err := w.Tick(d.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fails(); !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("after a tick a minute later, entries for %v; want [1 2]", got)
+	}
+
+	cfg, err := config.Load(t.TempDir(), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(d.Ctx)
+	wait := jobs.Start(ctx, d.Svc, cfg, quiet)
+	fail()
+	fail() // within the minute: counted, not written
+	cancel()
+	wait()
+	if got := fails(); !slices.Equal(got, []int{1, 2, 2}) {
+		t.Fatalf("after the node stopped, entries for %v; want [1 2 2]", got)
+	}
 }

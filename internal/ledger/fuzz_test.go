@@ -28,6 +28,8 @@ func FuzzDecodeLeaf(f *testing.F) {
 	f.Add([]byte(`{"V":1,"at":"2026-01-01T00:00:00Z","action":"memo.read","action":"x"}`))
 	f.Add([]byte(`{"v":1,"at":"2026-12-06T00:00:00Z","action":"user.new_keys","actor":"u-1","role":"principal","content":"` + strings.Repeat("ab", 32) +
 		`","anchor_of":"` + strings.Repeat("cd", MinAnchorOfSize) + `","salt":"00112233445566778899aabbccddeeff"}`))
+	f.Add([]byte(`{"v":1,"at":"2026-12-07T00:00:00Z","action":"session.fail","role":"system","salt":"00112233445566778899aabbccddeeff","count":12}`))
+	f.Add([]byte(`{"v":1,"at":"2026-12-07T00:00:00Z","action":"session.fail","count":01}`))
 	f.Add([]byte("\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := DecodeLeaf(b)

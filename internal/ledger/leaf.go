@@ -83,7 +83,15 @@ type Leaf struct {
 	// read: its time, the memo, a principal) could be found from its hash,
 	// which every inclusion and consistency proof hands out.
 	Salt string `json:"salt,omitempty"`
+	// Count is how many events of one kind the leaf stands for, 2 or
+	// more; 0 (left out) is one. A node writes failed sign-ins this way
+	// during a run of them (session.fail), so that callers trying made-up
+	// names cannot grow the ledger by one entry each. Since December 2026.
+	Count int `json:"count,omitempty"`
 }
+
+// MaxCount bounds Leaf.Count: ten decimal digits at the most.
+const MaxCount = 1_000_000_000
 
 // Encode returns the canonical encoding of l, or an error wrapping ErrBadLeaf
 // if l breaks a rule. The time is converted to UTC first.
@@ -120,6 +128,10 @@ func (l Leaf) appendEncoding(b []byte) ([]byte, error) {
 	}
 	b = appendField(b, "anchor_of", l.AnchorOf)
 	b = appendField(b, "salt", l.Salt)
+	if l.Count != 0 {
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, int64(l.Count), 10)
+	}
 	b = append(b, '}')
 	if len(b)-start > MaxLeafSize {
 		// Unreachable with the field limits above; kept so the size rule holds
@@ -234,6 +246,11 @@ func decodeCanonical(b []byte) (Leaf, bool) {
 	if v, rest, ok := cutString(s, `,"salt":"`); ok {
 		l.Salt, s = v, rest
 	}
+	if rest, ok := strings.CutPrefix(s, `,"count":`); ok {
+		if l.Count, s, ok = cutInt(rest); !ok {
+			return l, false
+		}
+	}
 	if s != "}" {
 		return l, false
 	}
@@ -318,6 +335,9 @@ func (l *Leaf) validate() error {
 	}
 	if l.Salt != "" && (len(l.Salt) != 2*SaltSize || !isHex(l.Salt)) {
 		return bad("salt %q: want %d lower-case hex digits", l.Salt, 2*SaltSize)
+	}
+	if l.Count != 0 && (l.Count < 2 || l.Count > MaxCount) {
+		return bad("count %d: want 2 to %d, or none for one event", l.Count, MaxCount)
 	}
 	// The privacy rules. Leaves are public to anyone holding an export, so the
 	// format itself refuses the mistakes that would name an author.

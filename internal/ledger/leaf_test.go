@@ -65,6 +65,11 @@ func TestLeafEncodeGolden(t *testing.T) {
 				`","content":"` + hashA + `","anchor_of":"` + strings.Repeat("ab", MinAnchorOfSize) + `","salt":"00112233445566778899aabbccddeeff"}`,
 		},
 		{
+			name: "failed sign-ins counted together",
+			leaf: Leaf{Version: 1, Time: submitTime, Action: "session.fail", Role: RoleSystem, Salt: "00112233445566778899aabbccddeeff", Count: 250},
+			want: `{"v":1,"at":"2016-06-20T14:03:09.12Z","action":"session.fail","role":"system","salt":"00112233445566778899aabbccddeeff","count":250}`,
+		},
+		{
 			name: "minimal",
 			leaf: Leaf{Version: 1, Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Action: "ledger.checkpoint"},
 			want: `{"v":1,"at":"2026-01-01T00:00:00Z","action":"ledger.checkpoint"}`,
@@ -179,6 +184,9 @@ func TestEncodeRejects(t *testing.T) {
 		{"short anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MinAnchorOfSize-1) }},
 		{"long anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MaxAnchorOfSize+1) }},
 		{"odd anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MinAnchorOfSize) + "a" }},
+		{"count of one", func(l *Leaf) { l.Count = 1 }},
+		{"negative count", func(l *Leaf) { l.Count = -2 }},
+		{"count beyond ten digits", func(l *Leaf) { l.Count = MaxCount + 1 }},
 		{"anchor_of in capitals", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("AB", MinAnchorOfSize) }},
 	}
 	for _, tt := range tests {

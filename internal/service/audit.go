@@ -41,6 +41,9 @@ type event struct {
 	// group), recorded sealed (anchor.go).
 	anchorOf string
 	detail   map[string]any
+	// count is how many events the entry stands for (ledger.Leaf.Count);
+	// 0 or 1: one.
+	count int
 	// at is when it happened; zero: now.
 	at time.Time
 }
@@ -63,6 +66,9 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 		return 0, ledger.Leaf{}, nil, err
 	}
 	leaf := ledger.Leaf{Version: 1, Time: at.UTC().Round(0), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject, Salt: salt}
+	if ev.count > 1 {
+		leaf.Count = ev.count
+	}
 	if len(ev.content) > 0 {
 		leaf.Content = hex.EncodeToString(ev.content)
 	}

@@ -60,6 +60,7 @@ type Service struct {
 	passwords *vault.Passwords
 	log       *slog.Logger
 	limiter   *limiter
+	fails     failTally // failed sign-ins not yet in the ledger (signinfails.go)
 	// identities and offices keep live sessions' parsed identities and
 	// office keys, keys the memo keys they unwrapped (idcache.go).
 	identities, offices *identityCache

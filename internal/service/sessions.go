@@ -117,14 +117,14 @@ func (s *Service) signIn(ctx context.Context, u *store.User, password string) (t
 	if u == nil || u.Disabled {
 		// Spend the same work as a real check so timing tells nothing.
 		_, _, _ = s.passwords.Derive(ctx, []byte(password), dummySalt)
-		return "", time.Time{}, s.recordFailedSignIn(ctx, nil)
+		return "", time.Time{}, s.recordFailedSignIn(ctx)
 	}
 	kek, ok, err := s.checkPassword(ctx, u, password)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	if !ok {
-		return "", time.Time{}, s.recordFailedSignIn(ctx, u)
+		return "", time.Time{}, s.recordFailedSignIn(ctx)
 	}
 	secrets := sessionSecrets{UserID: u.ID, Epoch: u.SessionEpoch}
 	var id *vault.Identity
@@ -281,19 +281,6 @@ func parsePasswordHash(stored string) (vault.PasswordParams, []byte, []byte, err
 		return params, nil, nil, err
 	}
 	return params, salt, verifier, nil
-}
-
-// recordFailedSignIn writes the audit event of a failed sign-in and returns
-// the error the caller sees. The event names no one: a member's failed
-// sign-in next to a memo's activity would otherwise hint at authorship.
-func (s *Service) recordFailedSignIn(ctx context.Context, u *store.User) error {
-	err := s.inTx(ctx, true, func(tx store.Tx) error {
-		return s.audit(ctx, tx, event{action: "session.fail"})
-	})
-	if err != nil {
-		return err
-	}
-	return errBadCredentials
 }
 
 // Authenticate returns the actor of a session token. Every failure is the
