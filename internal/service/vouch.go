@@ -31,6 +31,9 @@ import (
 // entries in the ledger too, which the memo's history shows its authors
 // and the office, and which the witnesses' checkpoints keep.
 //
+// The same reading of the history checks the memo's row: its state and
+// the times of its steps (lifecycle.go).
+//
 // A node remembers what it vouched for (vouchCache), so that opening a
 // memo again reads its history only when that grew since (MemoLatest), or
 // its keys or version moved. The memo's latest entry is kept in o, for
@@ -45,7 +48,8 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error
 		return err
 	}
 	o.latest, o.latestKnown = latest, true
-	if s.vouched.covers(memoID, current, latest, keys) {
+	row := rowSteps(o.rec)
+	if s.vouched.covers(memoID, current, latest, keys, row) {
 		return nil
 	}
 	entries, err := o.memoLedger(ctx, tx)
@@ -64,7 +68,19 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error
 	if current != newest {
 		return s.unvouched(ctx, tx, o, current, "the memo's ledger made version "+strconv.Itoa(newest)+" last")
 	}
-	s.vouched.put(memoID, current, latest, madeAt, keys)
+	led, err := ledgerSteps(entries)
+	if err != nil {
+		return err
+	}
+	if why := led.disagreement(row); why != "" {
+		if err := s.rowStill(ctx, tx, o); err != nil {
+			return err
+		}
+		s.tampered.Store(true)
+		s.log.Error("a memo's row says other than its ledger of where it is: refused; find who wrote the memo's row", "memo", memoID, "problem", why)
+		return errInternal("memo %s: %s", memoID, why)
+	}
+	s.vouched.put(memoID, current, latest, madeAt, keys, row)
 	return nil
 }
 
@@ -198,19 +214,20 @@ type vouchedKeys struct {
 	newest int
 	latest int64
 	keys   map[int][32]byte
+	steps  steps // the row's lifecycle, which the history vouched for
 }
 
 const vouchCacheSize = 20_000
 
 func keyHash(k vault.Key) [32]byte { return sha256.Sum256(k[:]) }
 
-// covers reports whether every key in keys, and current as the newest
-// version, were vouched for before.
-func (c *vouchCache) covers(memoID string, current int, latest int64, keys memoKeys) bool {
+// covers reports whether every key in keys, current as the newest
+// version, and row as the memo's steps were vouched for before.
+func (c *vouchCache) covers(memoID string, current int, latest int64, keys memoKeys, row steps) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.m[memoID]
-	if !ok || v.newest != current || v.latest != latest {
+	if !ok || v.newest != current || v.latest != latest || v.steps != row {
 		return false
 	}
 	for kv, k := range keys {
@@ -229,7 +246,7 @@ func (c *vouchCache) floorOf(memoID string) floorMark {
 	return c.floor[memoID]
 }
 
-func (c *vouchCache) put(memoID string, newest int, latest, madeAt int64, keys memoKeys) {
+func (c *vouchCache) put(memoID string, newest int, latest, madeAt int64, keys memoKeys, row steps) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if newest > 1 && newest > c.floor[memoID].version {
@@ -242,8 +259,8 @@ func (c *vouchCache) put(memoID string, newest int, latest, madeAt int64, keys m
 		c.m = make(map[string]vouchedKeys)
 	}
 	v := c.m[memoID]
-	if v.newest != newest || v.latest != latest || v.keys == nil {
-		v = vouchedKeys{newest: newest, latest: latest, keys: make(map[int][32]byte, len(keys))}
+	if v.newest != newest || v.latest != latest || v.steps != row || v.keys == nil {
+		v = vouchedKeys{newest: newest, latest: latest, steps: row, keys: make(map[int][32]byte, len(keys))}
 	}
 	for kv, k := range keys {
 		v.keys[kv] = keyHash(k)

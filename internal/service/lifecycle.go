@@ -1,0 +1,106 @@
+package service
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
+)
+
+// A memo's row says where the memo is in its lifecycle (its state) and
+// when it took each step, in the clear: the office's inbox, the reminders
+// and the yearly figures read those columns. Someone who writes the
+// database could set them apart from what happened: a memo set to closed
+// drops out of the office's inbox and its reminders stop; an
+// acknowledgement dated back makes the office look timely. Every step is
+// an entry in the memo's ledger, so wherever a memo is opened its row is
+// checked against its history, as its keys are (keysVouched), and a row
+// that disagrees is refused as tampering. The deadlines are not checked:
+// they follow from the submission's date and the calendar and policy of
+// the day, which the ledger does not keep.
+
+// steps is where a memo is and when it took each step (unix µs, 0 for
+// never), as its row says or as its ledger does.
+type steps struct {
+	state                                                       string
+	submitted, acknowledged, replied, ended, appealed, decided int64
+}
+
+func rowSteps(m *store.Memo) steps {
+	return steps{state: m.State, submitted: m.SubmittedAt, acknowledged: m.AcknowledgedAt, replied: m.RepliedAt,
+		ended: m.EndedAt, appealed: m.AppealedAt, decided: m.AppealRepliedAt}
+}
+
+// stepSlack is how far a step's time on the row may be from its entry's:
+// the service dates the row when the step begins and the entry when it
+// is appended, in the same transaction.
+const stepSlack = time.Minute
+
+// ledgerSteps replays the lifecycle entries of a memo's history, oldest
+// first, as the service takes the steps (channel.Transition and the
+// Service's methods that call it).
+func ledgerSteps(entries []store.LedgerEntry) (steps, error) {
+	st := steps{state: string(channel.Draft)}
+	for _, e := range entries {
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil {
+			return st, errInternal("ledger leaf %d: %w", e.Index, err)
+		}
+		at := l.Time.UnixMicro()
+		switch l.Action {
+		case "memo.invite":
+			st.state = string(channel.Circulating)
+		case "memo.submit":
+			st.state, st.submitted = string(channel.Submitted), at
+		case "memo.acknowledge":
+			st.state, st.acknowledged = string(channel.Acknowledged), at
+		case "memo.reply":
+			st.state, st.replied = string(channel.Replied), at
+			if st.acknowledged == 0 {
+				st.acknowledged = at // a reply acknowledges too
+			}
+		case "memo.return":
+			st.state, st.ended = string(channel.Returned), at
+		case "memo.withdraw":
+			st.state, st.ended = string(channel.Withdrawn), at
+		case "memo.close":
+			st.state, st.ended = string(channel.Closed), at
+		case "memo.appeal":
+			st.state, st.appealed, st.ended = string(channel.Appealed), at, 0
+		case "memo.decide":
+			st.state, st.decided = string(channel.Replied), at
+		}
+	}
+	return st, nil
+}
+
+// disagreement says how row departs from what the ledger says, or "".
+func (l steps) disagreement(row steps) string {
+	if row.state != l.state {
+		return fmt.Sprintf("the row says %s, the ledger %s", row.state, l.state)
+	}
+	for _, f := range []struct {
+		name        string
+		ledger, row int64
+	}{
+		{"submitted", l.submitted, row.submitted}, {"acknowledged", l.acknowledged, row.acknowledged},
+		{"replied", l.replied, row.replied}, {"ended", l.ended, row.ended},
+		{"appealed", l.appealed, row.appealed}, {"decided on appeal", l.decided, row.decided},
+	} {
+		if (f.ledger == 0) != (f.row == 0) || abs(f.row-f.ledger) > stepSlack.Microseconds() {
+			return fmt.Sprintf("%s at %s on the row, at %s in the ledger", f.name, stamp(f.row), stamp(f.ledger))
+		}
+	}
+	return ""
+}
+
+func abs(d int64) int64 { return max(d, -d) }
+
+func stamp(us int64) string {
+	if us == 0 {
+		return "never"
+	}
+	return fromMicros(us).Format(time.RFC3339Nano)
+}
