@@ -26,6 +26,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -52,6 +53,9 @@ type Options struct {
 	// how often the ledger is checkpointed if it grew (1h).
 	ScanEvery       time.Duration
 	CheckpointEvery time.Duration
+	// LifecycleEvery is how often every memo's row is checked against its
+	// ledger (1h; Service.CheckLifecycles).
+	LifecycleEvery time.Duration
 	// Lease is how long a claimed job is held before another node may
 	// take it over (5m). It must outlast one run of the reminders.
 	Lease time.Duration
@@ -103,6 +107,7 @@ func New(svc *service.Service, opt Options) *Worker {
 	}
 	def(&opt.ScanEvery, 5*time.Minute)
 	def(&opt.CheckpointEvery, time.Hour)
+	def(&opt.LifecycleEvery, time.Hour)
 	def(&opt.Lease, 5*time.Minute)
 	def(&opt.RetryBase, time.Minute)
 	def(&opt.RetryMax, time.Hour)
@@ -134,6 +139,13 @@ func New(svc *service.Service, opt Options) *Worker {
 		}},
 		{"checkpoint", opt.CheckpointEvery, func(ctx context.Context) error {
 			_, err := svc.ScheduledCheckpoint(ctx)
+			return err
+		}},
+		{"lifecycles", opt.LifecycleEvery, func(ctx context.Context) error {
+			checked, bad, err := svc.CheckLifecycles(ctx)
+			if err == nil && bad > 0 {
+				err = fmt.Errorf("%d of %d memos' rows say other than their ledger of where they are (logged above)", bad, checked)
+			}
 			return err
 		}},
 		{"sessions", opt.ScanEvery, func(ctx context.Context) error {

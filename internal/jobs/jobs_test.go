@@ -479,7 +479,7 @@ func TestMailServerDown(t *testing.T) {
 }
 
 // waitForJobs waits, up to 10 s, for every periodic job (reminders,
-// checkpoint, sessions) to have run once, and returns nil, or their state
+// checkpoint, lifecycles, sessions) to have run once, and returns nil, or their state
 // if they did not.
 func waitForJobs(t *testing.T, d *servicetest.Deployment) []service.JobStatus {
 	t.Helper()
@@ -495,7 +495,7 @@ func waitForJobs(t *testing.T, d *servicetest.Deployment) []service.JobStatus {
 				ran++
 			}
 		}
-		if ran == 3 {
+		if ran == 4 {
 			return nil
 		}
 		if time.Now().After(deadline) {

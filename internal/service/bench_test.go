@@ -388,3 +388,19 @@ func BenchmarkRemindersRun(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckLifecycles is the background check of every memo's row
+// against its ledger, over 1,000 submitted memos; ns/op is one whole run.
+func BenchmarkCheckLifecycles(b *testing.B) {
+	d := benchDeployment(b)
+	const n = 1000
+	submittedMemos(b, d, d.Member("author"), n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		checked, bad, err := d.Svc.CheckLifecycles(d.Ctx)
+		if err != nil || checked != n || bad != 0 {
+			b.Fatalf("checked %d, %d disagree, %v", checked, bad, err)
+		}
+	}
+}

@@ -19,3 +19,11 @@ func ForgeAnchorLeaf(data []byte, subject, username, box string, sign []byte) ([
 	l.Content = ledger.KeyAnchor(subject, username, box, sign)
 	return l.Encode()
 }
+
+// SetLifecyclePage makes CheckLifecycles read n memos at a time, until the
+// function it returns puts it back.
+func SetLifecyclePage(n int) func() {
+	old := lifecyclePage
+	lifecyclePage = n
+	return func() { lifecyclePage = old }
+}

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,7 +26,7 @@ import (
 // steps is where a memo is and when it took each step (unix µs, 0 for
 // never), as its row says or as its ledger does.
 type steps struct {
-	state                                                       string
+	state                                                      string
 	submitted, acknowledged, replied, ended, appealed, decided int64
 }
 
@@ -38,16 +40,30 @@ func rowSteps(m *store.Memo) steps {
 // is appended, in the same transaction.
 const stepSlack = time.Minute
 
-// ledgerSteps replays the lifecycle entries of a memo's history, oldest
-// first, as the service takes the steps (channel.Transition and the
-// Service's methods that call it).
+// lifecycleActions are the ledger actions of a memo's lifecycle steps,
+// those stepsOf replays.
+var lifecycleActions = []string{"memo.invite", "memo.submit", "memo.acknowledge", "memo.reply", "memo.return",
+	"memo.withdraw", "memo.close", "memo.appeal", "memo.decide"}
+
+// ledgerSteps is stepsOf the entries of a memo's history.
 func ledgerSteps(entries []store.LedgerEntry) (steps, error) {
-	st := steps{state: string(channel.Draft)}
+	leaves := make([]ledger.Leaf, 0, len(entries))
 	for _, e := range entries {
 		l, err := ledger.DecodeLeaf(e.Data)
 		if err != nil {
-			return st, errInternal("ledger leaf %d: %w", e.Index, err)
+			return steps{}, errInternal("ledger leaf %d: %w", e.Index, err)
 		}
+		leaves = append(leaves, l)
+	}
+	return stepsOf(leaves), nil
+}
+
+// stepsOf replays a memo's ledger leaves, oldest first, as the service
+// takes the steps (channel.Transition and the Service's methods that call
+// it); other leaves are passed over.
+func stepsOf(leaves []ledger.Leaf) steps {
+	st := steps{state: string(channel.Draft)}
+	for _, l := range leaves {
 		at := l.Time.UnixMicro()
 		switch l.Action {
 		case "memo.invite":
@@ -73,7 +89,7 @@ func ledgerSteps(entries []store.LedgerEntry) (steps, error) {
 			st.state, st.decided = string(channel.Replied), at
 		}
 	}
-	return st, nil
+	return st
 }
 
 // disagreement says how row departs from what the ledger says, or "".
@@ -103,4 +119,80 @@ func stamp(us int64) string {
 		return "never"
 	}
 	return fromMicros(us).Format(time.RFC3339Nano)
+}
+
+// lifecyclePage is how many memos CheckLifecycles reads at a time (a
+// variable for tests).
+var lifecyclePage = 500
+
+// CheckLifecycles checks the row of every memo, opened lately or not,
+// against the lifecycle steps of its ledger, a page of memos at a time:
+// a memo set apart so that nobody opens it (closed, or back to a draft,
+// to leave the office's inbox) is found within a run of the background
+// job that calls it. Each disagreement is logged as tampering and stops
+// this node reporting ready; the check goes on to find every one, and
+// returns how many memos it checked and how many disagreed. A memo that a
+// step changed while it was read is passed over, for the next run.
+func (s *Service) CheckLifecycles(ctx context.Context) (checked, bad int, err error) {
+	after := ""
+	for {
+		var page []*store.Memo
+		var disagree map[string]string
+		err := s.inTx(ctx, false, func(tx store.Tx) error {
+			var err error
+			page, err = tx.ListMemos(ctx, store.MemoFilter{ByID: true, AfterID: after, Limit: lifecyclePage, Light: true})
+			if err != nil || len(page) == 0 {
+				return err
+			}
+			ids := make([]string, len(page))
+			for i, m := range page {
+				ids[i] = m.ID
+			}
+			entries, err := tx.MemoSteps(ctx, ids, lifecycleActions)
+			if err != nil {
+				return err
+			}
+			byMemo := make(map[string][]ledger.Leaf, len(page))
+			for _, e := range entries {
+				l, err := ledger.DecodeLeaf(e.Data)
+				if err != nil {
+					return errInternal("ledger leaf %d: %w", e.Index, err)
+				}
+				byMemo[l.Memo] = append(byMemo[l.Memo], l)
+			}
+			disagree = map[string]string{}
+			for _, m := range page {
+				why := stepsOf(byMemo[m.ID]).disagreement(rowSteps(m))
+				if why == "" {
+					continue
+				}
+				// On PostgreSQL the leaves were read after the row: a
+				// step taken in between shows in them and not in the row,
+				// and moves the row's version. A row that did not move is
+				// the one its leaves were read against.
+				if v, err := tx.MemoVersion(ctx, m.ID); errors.Is(err, store.ErrNotFound) || err == nil && v != m.Version {
+					continue
+				} else if err != nil {
+					return err
+				}
+				disagree[m.ID] = why
+			}
+			return nil
+		})
+		if err != nil {
+			return checked, bad, err
+		}
+		if len(page) == 0 {
+			return checked, bad, nil
+		}
+		checked += len(page)
+		for _, m := range page {
+			if why, ok := disagree[m.ID]; ok {
+				bad++
+				s.tampered.Store(true)
+				s.log.Error("a memo's row says other than its ledger of where it is; find who wrote the memo's row", "memo", m.ID, "problem", why)
+			}
+		}
+		after = page[len(page)-1].ID
+	}
 }

@@ -132,3 +132,73 @@ func TestEveryStepAgreesWithTheLedger(t *testing.T) {
 		}
 	})
 }
+
+// TestLifecycleCheckFindsRowsNobodyOpens: rows set apart so that nobody
+// opens them, a memo taken back to a draft to leave the office's inbox
+// and a draft made to look submitted, are found by the check of every
+// memo that the background job runs, on a node that never opened them,
+// however the memos fall into its pages; the memos that agree are not
+// reported, and the node stops reporting ready.
+func TestLifecycleCheckFindsRowsNobodyOpens(t *testing.T) {
+	defer service.SetLifecyclePage(2)()
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice := d.Member("alice")
+		acked := submitted(t, d, alice, "acknowledged")
+		if _, err := d.Svc.Acknowledge(d.Ctx, d.Office, acked.ID); err != nil {
+			t.Fatal(err)
+		}
+		closed := submitted(t, d, alice, "closed")
+		for _, step := range []func() error{
+			func() error { _, err := d.Svc.Reply(d.Ctx, d.Office, closed.ID, "Answered."); return err },
+			func() error { _, err := d.Svc.Close(d.Ctx, d.Office, closed.ID); return err },
+		} {
+			if err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		withdrawn := submitted(t, d, alice, "withdrawn")
+		if _, err := d.Svc.Withdraw(d.Ctx, alice, withdrawn.ID, "Overtaken by events."); err != nil {
+			t.Fatal(err)
+		}
+		draft, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "a draft", Body: "text", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Member("bob")
+		circulating, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "circulating", Body: "text", Marking: "UNCLASSIFIED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Svc.InviteSigners(d.Ctx, alice, circulating.ID, []string{"bob"}); err != nil {
+			t.Fatal(err)
+		}
+		all := 5
+
+		checked, bad, err := d.Svc.CheckLifecycles(d.Ctx)
+		if err != nil || checked != all || bad != 0 {
+			t.Fatalf("before any change: checked %d, %d disagree, %v; want %d, 0", checked, bad, err, all)
+		}
+		if err := d.Svc.Ready(d.Ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		db := st.(*sqlstore.DB)
+		for _, c := range []struct{ sql, id string }{
+			{`UPDATE memos SET state = 'draft', submitted_at = 0, acknowledged_at = 0, due_at = 0 WHERE id = ?`, acked.ID},
+			{`UPDATE memos SET state = 'submitted', submitted_at = updated_at WHERE id = ?`, draft.ID},
+		} {
+			if _, err := db.Raw().ExecContext(d.Ctx, db.Rebind(c.sql), c.id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		node := d.WithConfig(d.Svc.Config())
+		checked, bad, err = node.CheckLifecycles(d.Ctx)
+		if err != nil || checked != all || bad != 2 {
+			t.Fatalf("after two rows were rewritten: checked %d, %d disagree, %v; want %d, 2", checked, bad, err, all)
+		}
+		if err := node.Ready(d.Ctx); err == nil {
+			t.Error("the node still reports ready")
+		}
+	})
+}

@@ -229,6 +229,10 @@ type Tx interface {
 	// MemoLedger returns a memo's history: the leaves about it, oldest
 	// first, except its reads (ReadAction), which grow without bound.
 	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)
+	// MemoSteps returns the leaves filed under any of memoIDs with any of
+	// actions, oldest first, without their details: the lifecycle steps of
+	// a page of memos, read at once.
+	MemoSteps(ctx context.Context, memoIDs, actions []string) ([]LedgerEntry, error)
 	// MemoMisfiledRead returns the index of a leaf filed as one of the
 	// memo's reads that is not a read, or -1: a leaf so re-filed would be
 	// missing from MemoLedger. It reads the memo's reads.
@@ -421,6 +425,9 @@ type MemoFilter struct {
 	// deadline first; otherwise memos are ordered by UpdatedAt, newest
 	// first. Both break ties by ID.
 	ByDue bool
+	// ByID lists memos by id, after AfterID: an order no change to a memo
+	// moves it in, for a scan of every memo.
+	ByID bool
 	// CheckBy, when not 0, lists only memos whose CheckAt is set and not
 	// after it, earliest first, ties by ID; it takes precedence over ByDue.
 	CheckBy int64

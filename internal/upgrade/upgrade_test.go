@@ -185,6 +185,11 @@ func upgradeReleaseOne(t *testing.T, fixture, storeURL string) {
 	if res, err := svc.CheckLedger(ctx, nil); err != nil || !res.OK {
 		t.Fatalf("ledger self-check after the upgrade: %+v %v", res, err)
 	}
+	// The first release's rows say what its ledger does of where each
+	// memo is.
+	if checked, bad, err := svc.CheckLifecycles(ctx); err != nil || bad != 0 || checked == 0 {
+		t.Fatalf("lifecycle check after the upgrade: %d checked, %d disagree, %v", checked, bad, err)
+	}
 	vkey, err := os.ReadFile(filepath.Join(data, "ledger.pub"))
 	if err != nil {
 		t.Fatal(err)

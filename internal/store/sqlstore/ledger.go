@@ -298,6 +298,21 @@ func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry
 	return collect(rows, scanLedgerEntry)
 }
 
+// MemoSteps returns the leaves of memoIDs filed with any of actions,
+// oldest first, without details.
+func (t *Tx) MemoSteps(ctx context.Context, memoIDs, actions []string) ([]store.LedgerEntry, error) {
+	if len(memoIDs) == 0 || len(actions) == 0 {
+		return nil, nil
+	}
+	memos, args := inList(memoIDs)
+	acts, more := inList(actions)
+	rows, err := t.query(ctx, `SELECT idx, data, NULL FROM ledger_leaves WHERE memo_id IN (`+memos+`) AND action IN (`+acts+`) ORDER BY idx`, append(args, more...)...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanLedgerEntry)
+}
+
 // MemoMisfiledRead returns the index of a leaf filed as one of the memo's
 // reads whose encoding is not a read's, or -1.
 func (t *Tx) MemoMisfiledRead(ctx context.Context, memoID string) (int64, error) {

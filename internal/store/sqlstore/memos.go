@@ -122,7 +122,13 @@ func (t *Tx) ListMemos(ctx context.Context, f store.MemoFilter) ([]*store.Memo, 
 		args = append(args, states...)
 	}
 	order := `updated_at DESC, id DESC`
-	if f.CheckBy != 0 {
+	if f.ByID {
+		order = `id`
+		if f.AfterID != "" {
+			where = append(where, `id > ?`)
+			args = append(args, f.AfterID)
+		}
+	} else if f.CheckBy != 0 {
 		// As for ByDue below: the row value first, then the bounds that
 		// let both databases read the (check_at, id) partial index.
 		order = `check_at, id`

@@ -207,6 +207,25 @@ func testLedger(t *testing.T, s store.Store) {
 		})
 	}
 	for _, c := range []struct {
+		name           string
+		memos, actions []string
+		want           []store.LedgerEntry
+	}{
+		{"memo steps: the leaves of several memos with the actions asked, in order", []string{"m1", "m2"}, []string{"memo.create", "memo.submit"}, entries(0, 2, 5)},
+		{"memo steps: one memo, one action", []string{"m1"}, []string{"memo.acknowledge"}, entries(9)},
+		{"memo steps: reads, if asked", []string{"m2"}, []string{rd}, entries(6)},
+		{"memo steps: no memo", nil, []string{"memo.create"}, nil},
+		{"memo steps: a memo without leaves", []string{"m-none"}, []string{"memo.create"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			read(t, s, func(ctx context.Context, tx store.Tx) {
+				got, err := tx.MemoSteps(ctx, c.memos, c.actions)
+				check(t, err)
+				sameEntries(t, got, c.want)
+			})
+		})
+	}
+	for _, c := range []struct {
 		name  string
 		memo  string
 		after int64

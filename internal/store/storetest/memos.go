@@ -185,6 +185,9 @@ func testListMemos(t *testing.T, s store.Store) {
 	}{
 		{"default order is newest update first, ties by id", store.MemoFilter{Limit: 100}, byUpdate},
 		{"limit cuts the list", store.MemoFilter{Limit: 2}, byUpdate[:2]},
+		{"by id, every memo", store.MemoFilter{ByID: true, Limit: 100}, []string{"m1", "m2", "m3", "m4", "m5", "m6"}},
+		{"by id after an id, a page at a time", store.MemoFilter{ByID: true, AfterID: "m2", Limit: 3}, []string{"m3", "m4", "m5"}},
+		{"by id after the last id", store.MemoFilter{ByID: true, AfterID: "m6", Limit: 100}, []string{}},
 		{"ids select those memos", store.MemoFilter{IDs: []string{"m1", "m3", "m-none"}, Limit: 100}, []string{"m3", "m1"}},
 		{"empty ids select nothing", store.MemoFilter{IDs: []string{}, Limit: 100}, []string{}},
 		{"grantee selects memos wrapped to it", store.MemoFilter{Grantee: "group:office", Limit: 100}, []string{"m2", "m3"}},
