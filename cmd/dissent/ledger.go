@@ -201,6 +201,9 @@ func checkAuthorship(commit, entry, claim, userID string, nonce []byte) error {
 func describeLeaf(l ledger.Leaf) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "It records %s", l.Action)
+	if l.Count > 1 {
+		fmt.Fprintf(&b, " (%d of them)", l.Count)
+	}
 	if l.Memo != "" {
 		fmt.Fprintf(&b, " of memo %s", l.Memo)
 	}

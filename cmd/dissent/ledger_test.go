@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
 	"github.com/dissent-channel/dissent/internal/ledger"
@@ -370,5 +371,19 @@ func TestVerifyUnsignedBundle(t *testing.T) {
 	code, out := runCLI(t, "", "verify", "--key", pub, writeJSON(t, dir, "memo.json", bd))
 	if code != 0 || !strings.Contains(out, "OK: memo "+m.ID) || !strings.Contains(out, "carries no signature") || strings.Contains(out, "alice") {
 		t.Fatalf("verify the office's export of an anonymous report: %d\n%s", code, out)
+	}
+}
+
+// TestDescribeCountedLeaf: an entry that stands for several failed
+// sign-ins says how many.
+func TestDescribeCountedLeaf(t *testing.T) {
+	at := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)
+	got := describeLeaf(ledger.Leaf{Version: 1, Time: at, Action: "session.fail", Role: ledger.RoleSystem, Count: 41})
+	if want := "It records session.fail (41 of them), at 2026-12-07T18:00:00Z."; got != want {
+		t.Errorf("describeLeaf = %q, want %q", got, want)
+	}
+	got = describeLeaf(ledger.Leaf{Version: 1, Time: at, Action: "session.fail", Role: ledger.RoleSystem})
+	if want := "It records session.fail, at 2026-12-07T18:00:00Z."; got != want {
+		t.Errorf("describeLeaf = %q, want %q", got, want)
 	}
 }
