@@ -137,62 +137,73 @@ func (s *Service) CheckLifecycles(ctx context.Context) (checked, bad int, err er
 	after := ""
 	for {
 		var page []*store.Memo
-		var disagree map[string]string
+		var disagree int
 		err := s.inTx(ctx, false, func(tx store.Tx) error {
 			var err error
 			page, err = tx.ListMemos(ctx, store.MemoFilter{ByID: true, AfterID: after, Limit: lifecyclePage, Light: true})
 			if err != nil || len(page) == 0 {
 				return err
 			}
-			ids := make([]string, len(page))
+			rows := make([]stepsRow, len(page))
 			for i, m := range page {
-				ids[i] = m.ID
+				rows[i] = stepsRow{m.ID, m.Version, rowSteps(m)}
 			}
-			entries, err := tx.MemoSteps(ctx, ids, lifecycleActions)
-			if err != nil {
-				return err
-			}
-			byMemo := make(map[string][]ledger.Leaf, len(page))
-			for _, e := range entries {
-				l, err := ledger.DecodeLeaf(e.Data)
-				if err != nil {
-					return errInternal("ledger leaf %d: %w", e.Index, err)
-				}
-				byMemo[l.Memo] = append(byMemo[l.Memo], l)
-			}
-			disagree = map[string]string{}
-			for _, m := range page {
-				why := stepsOf(byMemo[m.ID]).disagreement(rowSteps(m))
-				if why == "" {
-					continue
-				}
-				// On PostgreSQL the leaves were read after the row: a
-				// step taken in between shows in them and not in the row,
-				// and moves the row's version. A row that did not move is
-				// the one its leaves were read against.
-				if v, err := tx.MemoVersion(ctx, m.ID); errors.Is(err, store.ErrNotFound) || err == nil && v != m.Version {
-					continue
-				} else if err != nil {
-					return err
-				}
-				disagree[m.ID] = why
-			}
-			return nil
+			disagree, err = s.rowsDisagree(ctx, tx, rows)
+			return err
 		})
-		if err != nil {
+		if err != nil || len(page) == 0 {
 			return checked, bad, err
 		}
-		if len(page) == 0 {
-			return checked, bad, nil
-		}
-		checked += len(page)
-		for _, m := range page {
-			if why, ok := disagree[m.ID]; ok {
-				bad++
-				s.tampered.Store(true)
-				s.log.Error("a memo's row says other than its ledger of where it is; find who wrote the memo's row", "memo", m.ID, "problem", why)
-			}
-		}
+		checked, bad = checked+len(page), bad+disagree
 		after = page[len(page)-1].ID
 	}
+}
+
+// stepsRow is a memo's row as the lifecycle checks read it.
+type stepsRow struct {
+	id      string
+	version int64
+	steps   steps
+}
+
+// rowsDisagree checks rows against the lifecycle steps of their memos'
+// ledgers, read at once, and returns how many disagree: each is logged as
+// tampering and stops this node reporting ready.
+func (s *Service) rowsDisagree(ctx context.Context, tx store.Tx, rows []stepsRow) (int, error) {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.id
+	}
+	entries, err := tx.MemoSteps(ctx, ids, lifecycleActions)
+	if err != nil {
+		return 0, err
+	}
+	byMemo := make(map[string][]ledger.Leaf, len(rows))
+	for _, e := range entries {
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil {
+			return 0, errInternal("ledger leaf %d: %w", e.Index, err)
+		}
+		byMemo[l.Memo] = append(byMemo[l.Memo], l)
+	}
+	bad := 0
+	for _, r := range rows {
+		why := stepsOf(byMemo[r.id]).disagreement(r.steps)
+		if why == "" {
+			continue
+		}
+		// On PostgreSQL the leaves were read after the row: a step taken
+		// in between shows in them and not in the row, and moves the
+		// row's version. A row that did not move is the one its leaves
+		// were read against.
+		if v, err := tx.MemoVersion(ctx, r.id); errors.Is(err, store.ErrNotFound) || err == nil && v != r.version {
+			continue
+		} else if err != nil {
+			return bad, err
+		}
+		bad++
+		s.tampered.Store(true)
+		s.log.Error("a memo's row says other than its ledger of where it is; find who wrote the memo's row", "memo", r.id, "problem", why)
+	}
+	return bad, nil
 }

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +199,43 @@ func TestLifecycleCheckFindsRowsNobodyOpens(t *testing.T) {
 			t.Fatalf("after two rows were rewritten: checked %d, %d disagree, %v; want %d, 2", checked, bad, err, all)
 		}
 		if err := node.Ready(d.Ctx); err == nil {
+			t.Error("the node still reports ready")
+		}
+	})
+}
+
+// TestFiguresFromRewrittenRowsAreWithheld: six memos, five acknowledged
+// late; someone who writes the database dates those acknowledgements
+// back so the office looks timely. The year's figures are not computed
+// from such rows: the auditor is told they are withheld, and why.
+func TestFiguresFromRewrittenRowsAreWithheld(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		auditor := d.Create("auditor", false, "auditor")
+		alice := d.Member("alice")
+		var ids []string
+		for i := range 6 {
+			ids = append(ids, submitted(t, d, alice, "memo "+strconv.Itoa(i)).ID)
+		}
+		d.Clock.Advance(10 * 24 * time.Hour)
+		for _, id := range ids {
+			if _, err := d.Svc.Acknowledge(d.Ctx, d.Office, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		year := d.Clock.Now().In(servicetest.Office).Year()
+		if _, err := d.Svc.YearStats(d.Ctx, auditor, year); err != nil {
+			t.Fatalf("figures before any change: %v", err)
+		}
+		db := st.(*sqlstore.DB)
+		if _, err := db.Raw().ExecContext(d.Ctx, db.Rebind(`UPDATE memos SET acknowledged_at = submitted_at + 3600000000 WHERE id <> ?`), ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := d.Svc.YearStats(d.Ctx, auditor, year)
+		if channel.ErrorCode(err) != channel.EUNAVAILABLE || !strings.Contains(channel.ErrorMessage(err), "records of 5 of the memos") {
+			t.Fatalf("figures from rewritten rows: %+v, %v; want them withheld, naming five memos altered", stats, err)
+		}
+		if err := d.Svc.Ready(d.Ctx); err == nil {
 			t.Error("the node still reports ready")
 		}
 	})

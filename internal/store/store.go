@@ -563,6 +563,10 @@ type Job struct {
 
 // MemoFacts is what yearly figures are computed from: no author, no text.
 type MemoFacts struct {
+	// ID and Version are for checking the row against the memo's ledger
+	// (service.YearStats): never shown.
+	ID             string
+	Version        int64
 	State          string
 	SubmittedAt    int64
 	AcknowledgedAt int64

@@ -616,7 +616,7 @@ func testMemoFacts(t *testing.T, s store.Store) {
 	}
 	createMemos(t, s, ms...)
 	facts := func(m *store.Memo) store.MemoFacts {
-		return store.MemoFacts{State: m.State, SubmittedAt: m.SubmittedAt, AcknowledgedAt: m.AcknowledgedAt, RepliedAt: m.RepliedAt, EndedAt: m.EndedAt,
+		return store.MemoFacts{ID: m.ID, State: m.State, SubmittedAt: m.SubmittedAt, AcknowledgedAt: m.AcknowledgedAt, RepliedAt: m.RepliedAt, EndedAt: m.EndedAt,
 			AcknowledgeBy: m.AcknowledgeBy, ReplyBy: m.ReplyBy, ReplyLatest: m.ReplyLatest, AuthorsCount: m.AuthorsCount,
 			AppealedAt: m.AppealedAt, AppealReplyBy: m.AppealReplyBy, AppealRepliedAt: m.AppealRepliedAt}
 	}
@@ -641,6 +641,12 @@ func testMemoFacts(t *testing.T, s store.Store) {
 				}
 				if got == nil {
 					got = []store.MemoFacts{}
+				}
+				for i := range got {
+					if got[i].Version <= 0 {
+						t.Errorf("facts of %s: version %d", got[i].ID, got[i].Version)
+					}
+					got[i].Version = 0
 				}
 				same(t, "facts", got, want)
 			})
