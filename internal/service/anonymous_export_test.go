@@ -3,8 +3,10 @@ package service
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"strconv"
 
+	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/vault"
 )
@@ -43,9 +45,29 @@ func (s *Service) Plaintexts(ctx context.Context, a *Actor, memoID string) ([][]
 		if err != nil {
 			return err
 		}
+		// A message's body is sealed further, to the office and the
+		// authors: what a's own keys open of it.
+		var office *vault.Identity
+		if a.Has(channel.RoleOffice) {
+			office, _ = s.officeIdentity(ctx, tx, a)
+		}
 		for _, it := range items {
-			if p, err := openBoundField(o.keys, it.KeyVersion, memoID, itemField(it.Kind, it.ID), "item:"+it.ID, it.Sealed); err == nil {
-				out = append(out, p)
+			p, err := openBoundField(o.keys, it.KeyVersion, memoID, itemField(it.Kind, it.ID), "item:"+it.ID, it.Sealed)
+			if err != nil {
+				continue
+			}
+			out = append(out, p)
+			var t textItem
+			if it.Kind != "message" || json.Unmarshal(p, &t) != nil || t.Box == nil {
+				continue
+			}
+			for _, id := range []*vault.Identity{office, a.id} {
+				if id == nil {
+					continue
+				}
+				if body, err := id.OpenSealed(t.Box); err == nil {
+					out = append(out, body)
+				}
 			}
 		}
 		history, err := tx.MemoLedger(ctx, memoID)

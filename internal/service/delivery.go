@@ -784,6 +784,9 @@ type (
 		Body string `json:"body"`
 		By   string `json:"by,omitempty"`
 		From string `json:"from,omitempty"` // a message's side: fromOffice or fromAuthors
+		// Box is a message's body sealed to the office and the authors
+		// (message.go), in place of Body, since December 2026.
+		Box []byte `json:"box,omitempty"`
 	}
 	reasonItem struct {
 		Reason string `json:"reason"`

@@ -1,7 +1,10 @@
 package service
 
 import (
+	"context"
+
 	"github.com/dissent-channel/dissent/internal/ledger"
+	"github.com/dissent-channel/dissent/internal/store"
 )
 
 // WriteAnchorsUnsealed makes s write anchoring entries without anchor_of,
@@ -26,4 +29,16 @@ func SetLifecyclePage(n int) func() {
 	old := lifecyclePage
 	lifecyclePage = n
 	return func() { lifecyclePage = old }
+}
+
+// AddMessageAsBefore writes a message as the first release of messages
+// did: its body sealed under the memo's key alone.
+func (s *Service) AddMessageAsBefore(ctx context.Context, a *Actor, memoID, body string) error {
+	return s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		if err := s.addItem(ctx, tx, a, o, "message", textItem{Body: body, From: fromOffice}, s.now()); err != nil {
+			return err
+		}
+		_, _, err := s.save(ctx, tx, a, o, memberEvent("memo.message", a, o, "office"))
+		return err
+	})
 }

@@ -247,3 +247,62 @@ func TestAuthorsMessagesTellTheOfficeOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestReadersKeysOpenNoMessage: a message's body is sealed to the office
+// and the authors, so a reader, who holds the memo's key, cannot open it
+// even from a copy of the database; the office and every author (a
+// co-signer too) read it. A message written as before December 2026,
+// under the memo's key alone, still shows.
+func TestReadersKeysOpenNoMessage(t *testing.T) {
+	storetest.Stores(t, func(t *testing.T, st store.Store) {
+		d := servicetest.NewDeployment(t, st)
+		alice, bob := d.Member("alice"), d.Member("bob")
+		m := d.Cosigned(alice, bob, "Visa policy")
+		if _, err := d.Svc.Message(d.Ctx, d.Office, m.ID, "Who else raised this?"); err != nil {
+			t.Fatal(err)
+		}
+		d.Clock.Advance(time.Minute)
+		if _, err := d.Svc.Message(d.Ctx, bob, m.ID, "Our consul in Lagos, by name."); err != nil {
+			t.Fatal(err)
+		}
+		d.Clock.Advance(time.Minute)
+		if err := d.Svc.AddMessageAsBefore(d.Ctx, d.Office, m.ID, "Written before."); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"Who else raised this?", "Our consul in Lagos, by name.", "Written before."}
+		for _, who := range []*service.Actor{d.Office, alice, bob} {
+			got, err := d.Svc.GetMemo(d.Ctx, who, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bodies []string
+			for _, msg := range got.Messages {
+				bodies = append(bodies, msg.Body)
+			}
+			if !slices.Equal(bodies, want) {
+				t.Errorf("%s reads the messages %q, want %q", who.Username(), bodies, want)
+			}
+		}
+		reader := d.Principals[0]
+		plain, err := d.Svc.Plaintexts(d.Ctx, reader, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := bytes.Join(plain, []byte("\n"))
+		for _, body := range want[:2] {
+			if bytes.Contains(all, []byte(body)) {
+				t.Errorf("the reader's keys open the message %q", body)
+			}
+		}
+		if got, err := d.Svc.GetMemo(d.Ctx, reader, m.ID); err != nil || len(got.Messages) != 0 {
+			t.Errorf("the reader is shown messages: %+v, %v", got, err)
+		}
+		office, err := d.Svc.Plaintexts(d.Ctx, d.Office, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all := bytes.Join(office, []byte("\n")); !bytes.Contains(all, []byte(want[1])) {
+			t.Error("the office's keys do not open bob's message")
+		}
+	})
+}

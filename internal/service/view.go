@@ -157,6 +157,10 @@ type Message struct {
 	Author string    `json:"author,omitempty"`
 	Body   string    `json:"body"`
 	SentAt time.Time `json:"sent_at"`
+	// Unreadable says the message was sealed to none of the viewer's keys
+	// (an author whose keys awaited the office's confirmation when it was
+	// sent); Body is then empty.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // Event is a ledger entry about the memo. A memo's Events are its history:
@@ -217,7 +221,7 @@ func (s *Service) view(ctx context.Context, tx store.Tx, a *Actor, o *opened, wi
 	if err != nil {
 		return nil, err
 	}
-	if err := s.viewItems(o, m, items, &names); err != nil {
+	if err := s.viewItems(o, m, items, &names, s.messageOpener(ctx, tx, a, o)); err != nil {
 		return nil, err
 	}
 	if s.cfg.Profile.Publish && o.rec.SubmittedAt > 0 {
@@ -334,7 +338,7 @@ func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, 
 	return nil
 }
 
-func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameBook) error {
+func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameBook, openMessage func(box []byte) (string, bool)) error {
 	type decoded struct {
 		kind string
 		at   time.Time
@@ -383,7 +387,13 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 		case "message":
 			// Between the office and the authors: not the readers'.
 			if o.rel == relOffice || o.rel == relAuthor {
-				m.Messages = append(m.Messages, Message{From: d.text.From, Body: d.text.Body, SentAt: d.at})
+				msg := Message{From: d.text.From, Body: d.text.Body, SentAt: d.at}
+				if d.text.Box != nil {
+					var ok bool
+					msg.Body, ok = openMessage(d.text.Box)
+					msg.Unreadable = !ok
+				}
+				m.Messages = append(m.Messages, msg)
 				if by := d.text.By; d.text.From == fromAuthors && by != "" && named(by) {
 					messageAt, messageBy = append(messageAt, len(m.Messages)-1), append(messageBy, by)
 				}
