@@ -147,6 +147,15 @@ func (s *Service) CheckLedger(ctx context.Context, a *Actor) (*SelfCheck, error)
 				return nil
 			}
 		}
+		// Rows past the head are covered by no hash: nothing the service
+		// commits leaves one there, and one put there could stand as a
+		// step in a memo's history where that is not bounded (review 57).
+		if bad, err := tx.RowPastHead(ctx); err != nil {
+			return err
+		} else if bad >= 0 && ctx.Err() == nil {
+			res.Problem = fmt.Sprintf("ledger: tampered: a row at index %d lies past the ledger's head, where no hash or checkpoint covers it", bad)
+			return nil
+		}
 		return ctx.Err()
 	})
 	if err != nil {

@@ -229,9 +229,17 @@ type Tx interface {
 	// MemoLedger returns a memo's history: the leaves about it, oldest
 	// first, except its reads (ReadAction), which grow without bound.
 	MemoLedger(ctx context.Context, memoID string) ([]LedgerEntry, error)
+	// RowPastHead returns the first index of a ledger leaf or detail row at
+	// or past the ledger's head, read in one snapshot with the head, or -1.
+	// No hash or checkpoint covers such a row, yet a memo's history read
+	// by memo would take it in were it not bounded by the head (review 57):
+	// nothing the service writes leaves one there once committed.
+	RowPastHead(ctx context.Context) (int64, error)
 	// MemoSteps returns the leaves filed under any of memoIDs with any of
-	// actions, oldest first, without their details: the lifecycle steps of
-	// a page of memos, read at once.
+	// actions, or whose own data names one of actions (the action column
+	// is not covered by the leaf's hash), oldest first, without their
+	// details: the lifecycle steps of a page of memos, read at once. Like
+	// MemoLedger, MemoLatest and MemoReads it stops at the ledger's head.
 	MemoSteps(ctx context.Context, memoIDs, actions []string) ([]LedgerEntry, error)
 	// MemoMisfiledRead returns the index of a leaf filed as one of the
 	// memo's reads that is not a read, or -1: a leaf so re-filed would be
@@ -563,10 +571,9 @@ type Job struct {
 
 // MemoFacts is what yearly figures are computed from: no author, no text.
 type MemoFacts struct {
-	// ID and Version are for checking the row against the memo's ledger
+	// ID is for checking the row against the memo's ledger
 	// (service.YearStats): never shown.
 	ID             string
-	Version        int64
 	State          string
 	SubmittedAt    int64
 	AcknowledgedAt int64

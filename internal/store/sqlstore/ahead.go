@@ -37,9 +37,12 @@ const (
 	// of ledger_details (a sequential scan that grows with every author
 	// event ever recorded) where one index lookup per leaf does.
 	// The literal action matches the partial index ledger_memo's
-	// predicate, which a parameter would not.
+	// predicate, which a parameter would not. Rows past the ledger's head,
+	// which no hash or checkpoint covers, are no part of its history
+	// (review 57).
 	sqlMemoLedger = `SELECT l.idx, l.data, (SELECT d.sealed FROM ledger_details d WHERE d.idx = l.idx)
-		FROM ledger_leaves l WHERE l.memo_id = ? AND l.action <> '` + store.ReadAction + `' ORDER BY l.idx`
+		FROM ledger_leaves l WHERE l.memo_id = ? AND l.action <> '` + store.ReadAction + `'
+		AND l.idx < (SELECT h.size FROM ledger_head h WHERE h.id = 1) ORDER BY l.idx`
 )
 
 // sqlGroupMembers is GroupMembers' statement.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -244,6 +245,16 @@ func (t *Tx) PutLedgerDetail(ctx context.Context, index int64, sealed []byte) er
 	return t.execLater(ctx, nil, `INSERT INTO ledger_details (idx, sealed) VALUES (?, ?)`, index, sealed)
 }
 
+// RowPastHead returns the first index of a leaf or detail row at or past
+// the ledger's head, read with the head in one statement (one snapshot on
+// PostgreSQL too), or -1.
+func (t *Tx) RowPastHead(ctx context.Context) (int64, error) {
+	var idx int64
+	err := t.row(ctx, `SELECT COALESCE(MIN(idx), -1) FROM (SELECT idx FROM ledger_leaves UNION ALL SELECT idx FROM ledger_details) r
+		WHERE idx >= `+sqlHeadSize).Scan(&idx)
+	return idx, err
+}
+
 // LeafIndexMismatch compares the memo_id and action columns with the
 // leaves' own data: a leaf about no memo is filed under none, and a leaf
 // about a memo under it and its action.
@@ -298,19 +309,71 @@ func (t *Tx) MemoLedger(ctx context.Context, memoID string) ([]store.LedgerEntry
 	return collect(rows, scanLedgerEntry)
 }
 
-// MemoSteps returns the leaves of memoIDs filed with any of actions,
-// oldest first, without details.
+// MemoSteps returns the leaves of memoIDs filed with any of actions, or
+// whose own encoding names one, oldest first, without details. The
+// action column a leaf is filed under is not covered by its hash: a step
+// re-filed under another action would otherwise drop out of the memo's
+// steps unseen (review 57). So every leaf of the memos is read but their
+// reads (unless asked for), and any leaf filed as a read that is not one;
+// rows past the ledger's head, which no hash or checkpoint covers, are
+// not.
 func (t *Tx) MemoSteps(ctx context.Context, memoIDs, actions []string) ([]store.LedgerEntry, error) {
 	if len(memoIDs) == 0 || len(actions) == 0 {
 		return nil, nil
 	}
 	memos, args := inList(memoIDs)
-	acts, more := inList(actions)
-	rows, err := t.query(ctx, `SELECT idx, data, NULL FROM ledger_leaves WHERE memo_id IN (`+memos+`) AND action IN (`+acts+`) ORDER BY idx`, append(args, more...)...)
+	q := `SELECT idx, data, action FROM ledger_leaves WHERE memo_id IN (` + memos + `) AND idx < ` + sqlHeadSize
+	if !slices.Contains(actions, store.ReadAction) {
+		holds := `instr(data, ?) > 0`
+		if t.db.d.Numbered {
+			holds = `position(?::bytea in data) > 0`
+		}
+		q += ` AND (action <> '` + store.ReadAction + `' OR NOT (` + holds + `))`
+		args = append(args, []byte(`,"action":"`+store.ReadAction+`",`))
+	}
+	rows, err := t.query(ctx, q+` ORDER BY idx`, args...)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanLedgerEntry)
+	type filed struct {
+		e      store.LedgerEntry
+		action sql.NullString
+	}
+	all, err := collect(rows, func(r Rows) (filed, error) {
+		var f filed
+		err := r.Scan(&f.e.Index, &f.e.Data, &f.action)
+		return f, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []store.LedgerEntry
+	for _, f := range all {
+		if slices.Contains(actions, f.action.String) || slices.Contains(actions, leafAction(f.e.Data)) {
+			out = append(out, f.e)
+		}
+	}
+	return out, nil
+}
+
+// sqlHeadSize is the ledger's size, for a statement that reads leaves to
+// stop at its head in the same snapshot.
+const sqlHeadSize = `(SELECT size FROM ledger_head WHERE id = 1)`
+
+// leafAction is the action a leaf's canonical encoding names (its third
+// member, docs/LEDGER.md), or "".
+func leafAction(data []byte) string {
+	const member = `,"action":"`
+	i := bytes.Index(data, []byte(member))
+	if i < 0 {
+		return ""
+	}
+	rest := data[i+len(member):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
 }
 
 // MemoMisfiledRead returns the index of a leaf filed as one of the memo's
@@ -321,7 +384,7 @@ func (t *Tx) MemoMisfiledRead(ctx context.Context, memoID string) (int64, error)
 		holds = `position(?::bytea in data) > 0`
 	}
 	var idx int64
-	err := t.row(ctx, `SELECT COALESCE(MIN(idx), -1) FROM ledger_leaves WHERE memo_id = ? AND action = '`+store.ReadAction+`' AND NOT (`+holds+`)`,
+	err := t.row(ctx, `SELECT COALESCE(MIN(idx), -1) FROM ledger_leaves WHERE memo_id = ? AND action = '`+store.ReadAction+`' AND idx < `+sqlHeadSize+` AND NOT (`+holds+`)`,
 		memoID, []byte(`,"action":"`+store.ReadAction+`",`)).Scan(&idx)
 	return idx, err
 }
@@ -330,7 +393,7 @@ func (t *Tx) MemoMisfiledRead(ctx context.Context, memoID string) (int64, error)
 // reads, or -1: one step down the ledger_memo index.
 func (t *Tx) MemoLatest(ctx context.Context, memoID string) (int64, error) {
 	var idx sql.NullInt64
-	err := t.row(ctx, `SELECT max(idx) FROM ledger_leaves WHERE memo_id = ? AND action <> '`+store.ReadAction+`'`, memoID).Scan(&idx)
+	err := t.row(ctx, `SELECT max(idx) FROM ledger_leaves WHERE memo_id = ? AND action <> '`+store.ReadAction+`' AND idx < `+sqlHeadSize, memoID).Scan(&idx)
 	if err != nil || !idx.Valid {
 		return -1, err
 	}
@@ -343,7 +406,7 @@ func (t *Tx) MemoReads(ctx context.Context, memoID string, after int64, limit in
 		return nil, nil
 	}
 	rows, err := t.query(ctx, `SELECT l.idx, l.data, (SELECT d.sealed FROM ledger_details d WHERE d.idx = l.idx)
-		FROM ledger_leaves l WHERE l.memo_id = ? AND l.action = '`+store.ReadAction+`' AND l.idx > ? ORDER BY l.idx LIMIT ?`, memoID, after, limit)
+		FROM ledger_leaves l WHERE l.memo_id = ? AND l.action = '`+store.ReadAction+`' AND l.idx > ? AND l.idx < `+sqlHeadSize+` ORDER BY l.idx LIMIT ?`, memoID, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -412,14 +412,14 @@ func (t *Tx) Unwithhold(ctx context.Context, userID, memoID string) error {
 // Drafts (submitted_at 0) are never counted, even from 0: figures must not
 // tell anyone that a memo is being written.
 func (t *Tx) MemoFacts(ctx context.Context, from, to int64) ([]store.MemoFacts, error) {
-	rows, err := t.query(ctx, `SELECT id, version, state, submitted_at, acknowledged_at, replied_at, ended_at, acknowledge_by, reply_by, reply_latest, authors_count,
+	rows, err := t.query(ctx, `SELECT id, state, submitted_at, acknowledged_at, replied_at, ended_at, acknowledge_by, reply_by, reply_latest, authors_count,
 		appealed_at, appeal_reply_by, appeal_replied_at FROM memos WHERE submitted_at > 0 AND submitted_at >= ? AND submitted_at < ? ORDER BY submitted_at`, from, to)
 	if err != nil {
 		return nil, err
 	}
 	return collect(rows, func(r Rows) (store.MemoFacts, error) {
 		var f store.MemoFacts
-		err := r.Scan(&f.ID, &f.Version, &f.State, &f.SubmittedAt, &f.AcknowledgedAt, &f.RepliedAt, &f.EndedAt, &f.AcknowledgeBy, &f.ReplyBy, &f.ReplyLatest, &f.AuthorsCount,
+		err := r.Scan(&f.ID, &f.State, &f.SubmittedAt, &f.AcknowledgedAt, &f.RepliedAt, &f.EndedAt, &f.AcknowledgeBy, &f.ReplyBy, &f.ReplyLatest, &f.AuthorsCount,
 			&f.AppealedAt, &f.AppealReplyBy, &f.AppealRepliedAt)
 		return f, err
 	})
