@@ -30,6 +30,8 @@ func FuzzDecodeLeaf(f *testing.F) {
 		`","anchor_of":"` + strings.Repeat("cd", MinAnchorOfSize) + `","salt":"00112233445566778899aabbccddeeff"}`))
 	f.Add([]byte(`{"v":1,"at":"2026-12-07T00:00:00Z","action":"session.fail","role":"system","salt":"00112233445566778899aabbccddeeff","count":12}`))
 	f.Add([]byte(`{"v":1,"at":"2026-12-07T00:00:00Z","action":"session.fail","count":01}`))
+	f.Add([]byte(`{"v":1,"at":"2026-12-07T00:00:00Z","action":"memo.submit","memo":"m1","role":"author","due":"2026-12-09T05:00:00Z,2027-01-20T05:00:00Z,2027-03-03T05:00:00Z"}`))
+	f.Add([]byte(`{"v":1,"at":"2026-12-07T00:00:00Z","action":"memo.appeal","count":2,"due":"2026-12-09T05:00:00+01:00"}`))
 	f.Add([]byte("\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := DecodeLeaf(b)

@@ -88,6 +88,12 @@ type Leaf struct {
 	// during a run of them (session.fail), so that callers trying made-up
 	// names cannot grow the ledger by one entry each. Since December 2026.
 	Count int `json:"count,omitempty"`
+	// Due is the deadlines a step set, RFC 3339 times in UTC joined by
+	// commas: a submission's (acknowledge by, reply by, reply at the
+	// latest) and an appeal's (decide by). They follow from the step's
+	// time and the policy and calendar of the day, which the ledger does
+	// not keep otherwise; the figures count by them. Since December 2026.
+	Due string `json:"due,omitempty"`
 }
 
 // MaxCount bounds Leaf.Count: ten decimal digits at the most.
@@ -132,6 +138,7 @@ func (l Leaf) appendEncoding(b []byte) ([]byte, error) {
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, int64(l.Count), 10)
 	}
+	b = appendField(b, "due", l.Due)
 	b = append(b, '}')
 	if len(b)-start > MaxLeafSize {
 		// Unreachable with the field limits above; kept so the size rule holds
@@ -251,6 +258,9 @@ func decodeCanonical(b []byte) (Leaf, bool) {
 			return l, false
 		}
 	}
+	if v, rest, ok := cutString(s, `,"due":"`); ok {
+		l.Due, s = v, rest
+	}
 	if s != "}" {
 		return l, false
 	}
@@ -338,6 +348,11 @@ func (l *Leaf) validate() error {
 	}
 	if l.Count != 0 && (l.Count < 2 || l.Count > MaxCount) {
 		return bad("count %d: want 2 to %d, or none for one event", l.Count, MaxCount)
+	}
+	if l.Due != "" {
+		if _, err := ParseDue(l.Due); err != nil {
+			return bad("due %q: %v", l.Due, err)
+		}
 	}
 	// The privacy rules. Leaves are public to anyone holding an export, so the
 	// format itself refuses the mistakes that would name an author.
@@ -501,4 +516,34 @@ func CheckActorCommitment(commit, userID string, nonce []byte) bool {
 	}
 	want := ActorCommitment(userID, nonce)
 	return subtle.ConstantTimeCompare([]byte(commit), []byte(want)) == 1
+}
+
+// MaxDue is how many deadlines a leaf's Due holds at the most.
+const MaxDue = 4
+
+// FormatDue is Leaf.Due for these deadlines.
+func FormatDue(ts ...time.Time) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.UTC().Format(time.RFC3339Nano)
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseDue reads Leaf.Due: 1 to MaxDue times, each in canonical RFC 3339
+// form in UTC (as FormatDue writes it), years 1 to 9999.
+func ParseDue(s string) ([]time.Time, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) > MaxDue {
+		return nil, fmt.Errorf("%d times, at most %d", len(parts), MaxDue)
+	}
+	out := make([]time.Time, len(parts))
+	for i, p := range parts {
+		t, err := time.Parse(time.RFC3339Nano, p)
+		if err != nil || t.Location() != time.UTC || t.Format(time.RFC3339Nano) != p || t.Year() < 1 || t.Year() > 9999 {
+			return nil, fmt.Errorf("time %q: want RFC 3339 in UTC with Z, no trailing zeros", p)
+		}
+		out[i] = t
+	}
+	return out, nil
 }

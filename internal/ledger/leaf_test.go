@@ -70,6 +70,13 @@ func TestLeafEncodeGolden(t *testing.T) {
 			want: `{"v":1,"at":"2016-06-20T14:03:09.12Z","action":"session.fail","role":"system","salt":"00112233445566778899aabbccddeeff","count":250}`,
 		},
 		{
+			name: "a submission's deadlines",
+			leaf: Leaf{Version: 1, Time: submitTime, Action: "memo.submit", Memo: "m1", Role: RoleAuthor, ActorCommit: hashA, Content: hashB, Revision: 1,
+				Due: "2016-06-22T21:00:00Z,2016-08-02T21:00:00Z,2016-09-13T21:00:00.5Z"},
+			want: `{"v":1,"at":"2016-06-20T14:03:09.12Z","action":"memo.submit","memo":"m1","role":"author","actor_commit":"` + hashA +
+				`","content":"` + hashB + `","rev":1,"due":"2016-06-22T21:00:00Z,2016-08-02T21:00:00Z,2016-09-13T21:00:00.5Z"}`,
+		},
+		{
 			name: "minimal",
 			leaf: Leaf{Version: 1, Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Action: "ledger.checkpoint"},
 			want: `{"v":1,"at":"2026-01-01T00:00:00Z","action":"ledger.checkpoint"}`,
@@ -184,6 +191,13 @@ func TestEncodeRejects(t *testing.T) {
 		{"short anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MinAnchorOfSize-1) }},
 		{"long anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MaxAnchorOfSize+1) }},
 		{"odd anchor_of", func(l *Leaf) { l.Content = hashA; l.AnchorOf = strings.Repeat("ab", MinAnchorOfSize) + "a" }},
+		{"due with an offset", func(l *Leaf) { l.Due = "2016-06-22T21:00:00+00:00" }},
+		{"due with a trailing zero", func(l *Leaf) { l.Due = "2016-06-22T21:00:00.50Z" }},
+		{"due not a time", func(l *Leaf) { l.Due = "tomorrow" }},
+		{"due empty between commas", func(l *Leaf) { l.Due = "2016-06-22T21:00:00Z,,2016-06-22T21:00:00Z" }},
+		{"due of five times", func(l *Leaf) {
+			l.Due = strings.Repeat("2016-06-22T21:00:00Z,", 4) + "2016-06-22T21:00:00Z"
+		}},
 		{"count of one", func(l *Leaf) { l.Count = 1 }},
 		{"negative count", func(l *Leaf) { l.Count = -2 }},
 		{"count beyond ten digits", func(l *Leaf) { l.Count = MaxCount + 1 }},

@@ -138,6 +138,9 @@ func (s *Service) wrapToAuthors(ctx context.Context, tx store.Tx, o *opened, kv 
 	if !o.roster.Anonymous {
 		return nil
 	}
+	if ok, err := s.authorsBoxVouched(ctx, tx, o); err != nil || !ok {
+		return err
+	}
 	w, err := vault.WrapKey(o.roster.AuthorsBox, key)
 	if err != nil {
 		return errInternal("memo %s: the authors' box: %w", o.rec.ID, err)

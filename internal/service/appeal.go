@@ -53,7 +53,9 @@ func (s *Service) Appeal(ctx context.Context, a *Actor, memoID, reason string) (
 		if err := s.addItem(ctx, tx, a, o, "appeal", reasonItem{Reason: reason}, now); err != nil {
 			return err
 		}
-		if out, _, err = s.save(ctx, tx, a, o, authorEvent("memo.appeal", a, o)); err != nil {
+		ev := authorEvent("memo.appeal", a, o)
+		ev.due = []int64{o.rec.AppealReplyBy}
+		if out, _, err = s.save(ctx, tx, a, o, ev); err != nil {
 			return err
 		}
 		return s.noticeAppealed(ctx, tx, o.rec, due)

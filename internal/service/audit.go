@@ -44,6 +44,8 @@ type event struct {
 	// count is how many events the entry stands for (ledger.Leaf.Count);
 	// 0 or 1: one.
 	count int
+	// due is the deadlines the step set (ledger.Leaf.Due), unix µs.
+	due []int64
 	// at is when it happened; zero: now.
 	at time.Time
 }
@@ -68,6 +70,13 @@ func (s *Service) recordLeaf(ctx context.Context, tx store.Tx, ev event) (int64,
 	leaf := ledger.Leaf{Version: 1, Time: at.UTC().Round(0), Action: ev.action, Memo: ev.memo, Revision: ev.revision, Subject: ev.subject, Salt: salt}
 	if ev.count > 1 {
 		leaf.Count = ev.count
+	}
+	if len(ev.due) > 0 {
+		ts := make([]time.Time, len(ev.due))
+		for i, us := range ev.due {
+			ts[i] = fromMicros(us)
+		}
+		leaf.Due = ledger.FormatDue(ts...)
 	}
 	if len(ev.content) > 0 {
 		leaf.Content = hex.EncodeToString(ev.content)

@@ -98,6 +98,7 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		o.rec.AuthorsCount = len(o.roster.Authors)
 		ev := authorEvent("memo.submit", a, o)
 		ev.content, ev.revision, ev.at = hash, rev, now
+		ev.due = []int64{o.rec.AcknowledgeBy, o.rec.ReplyBy, o.rec.ReplyLatest}
 		to := make([]string, 0, len(principals))
 		for _, p := range principals {
 			to = append(to, p.ID)
@@ -105,6 +106,12 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		// Who the memo went to, for a key rotation to check the access
 		// rows against (grantedByLedger).
 		ev.detail = map[string]any{"dropped": len(o.roster.Dropped), "to": to}
+		// Whom the memo's messages go to, for messageRecipients to check
+		// the roster against: the roster is sealed under the memo's key,
+		// which the readers hold too.
+		if err := s.vouchAuthors(ctx, tx, o, ev.detail); err != nil {
+			return err
+		}
 		if len(withheld) > 0 {
 			ev.detail["withheld"] = withheld // what a confirmation may share (shareWithheld)
 		}
@@ -999,6 +1006,15 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 	if err := s.wrapToAuthors(ctx, tx, o, kv, key); err != nil {
 		return nil, nil, err
 	}
+	// The new key is mailed to the roster's authors: a reader (who holds
+	// the memo's key) who wrote themself into it would keep the memo at
+	// their own removal.
+	var vouched map[string]string
+	if !o.roster.Anonymous {
+		if vouched, err = s.authorsVouched(ctx, tx, o); err != nil {
+			return nil, nil, err
+		}
+	}
 	ids := make([]string, len(o.roster.Authors))
 	for i, au := range o.roster.Authors {
 		ids[i] = au.UserID
@@ -1008,6 +1024,9 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 		return nil, nil, err
 	}
 	for _, u := range authors {
+		if _, ok := vouched[u.ID]; vouched != nil && !ok {
+			continue // the submission's entry vouches for no one: its detail is gone
+		}
 		if held, err := s.keysHeld(ctx, tx, u); err != nil {
 			return nil, nil, err
 		} else if held {

@@ -27,11 +27,16 @@ import (
 type steps struct {
 	state                                                      string
 	submitted, acknowledged, replied, ended, appealed, decided int64
+	// The deadlines the submission and an appeal set, exactly; 0 in the
+	// ledger's steps when its entries did not record them (before
+	// December 2026), and then not checked.
+	acknowledgeBy, replyBy, replyLatest, decideBy int64
 }
 
 func rowSteps(m *store.Memo) steps {
 	return steps{state: m.State, submitted: m.SubmittedAt, acknowledged: m.AcknowledgedAt, replied: m.RepliedAt,
-		ended: m.EndedAt, appealed: m.AppealedAt, decided: m.AppealRepliedAt}
+		ended: m.EndedAt, appealed: m.AppealedAt, decided: m.AppealRepliedAt,
+		acknowledgeBy: m.AcknowledgeBy, replyBy: m.ReplyBy, replyLatest: m.ReplyLatest, decideBy: m.AppealReplyBy}
 }
 
 // stepSlack is how far a step's time on the row may be from its entry's:
@@ -69,6 +74,9 @@ func stepsOf(leaves []ledger.Leaf) steps {
 			st.state = string(channel.Circulating)
 		case "memo.submit":
 			st.state, st.submitted = string(channel.Submitted), at
+			if due := dueOf(l); len(due) == 3 {
+				st.acknowledgeBy, st.replyBy, st.replyLatest = due[0], due[1], due[2]
+			}
 		case "memo.acknowledge":
 			st.state, st.acknowledged = string(channel.Acknowledged), at
 		case "memo.reply":
@@ -84,6 +92,9 @@ func stepsOf(leaves []ledger.Leaf) steps {
 			st.state, st.ended = string(channel.Closed), at
 		case "memo.appeal":
 			st.state, st.appealed, st.ended = string(channel.Appealed), at, 0
+			if due := dueOf(l); len(due) == 1 {
+				st.decideBy = due[0]
+			}
 		case "memo.decide":
 			st.state, st.decided = string(channel.Replied), at
 		}
@@ -91,10 +102,40 @@ func stepsOf(leaves []ledger.Leaf) steps {
 	return st
 }
 
+// dueOf is the deadlines a leaf records, unix µs; none if it records
+// none (a leaf that validates records them well).
+func dueOf(l ledger.Leaf) []int64 {
+	if l.Due == "" {
+		return nil
+	}
+	ts, err := ledger.ParseDue(l.Due)
+	if err != nil {
+		return nil
+	}
+	out := make([]int64, len(ts))
+	for i, t := range ts {
+		out[i] = t.UnixMicro()
+	}
+	return out
+}
+
 // disagreement says how row departs from what the ledger says, or "".
 func (l steps) disagreement(row steps) string {
 	if row.state != l.state {
 		return fmt.Sprintf("the row says %s, the ledger %s", row.state, l.state)
+	}
+	// Deadlines the ledger recorded are the row's exactly: the figures
+	// judge the office by them.
+	for _, f := range []struct {
+		name        string
+		ledger, row int64
+	}{
+		{"acknowledge by", l.acknowledgeBy, row.acknowledgeBy}, {"reply by", l.replyBy, row.replyBy},
+		{"reply at the latest", l.replyLatest, row.replyLatest}, {"decide on appeal by", l.decideBy, row.decideBy},
+	} {
+		if f.ledger != 0 && f.row != f.ledger {
+			return fmt.Sprintf("%s %s on the row, %s in the ledger", f.name, stamp(f.row), stamp(f.ledger))
+		}
 	}
 	for _, f := range []struct {
 		name        string

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/store"
 	"github.com/dissent-channel/dissent/internal/vault"
 )
@@ -130,7 +131,11 @@ func (s *Service) noticeMessage(ctx context.Context, tx store.Tx, m *store.Memo)
 // office's, proved anchored, and the authors': an anonymous report's
 // authors' box, or each author's own keys, proved anchored, except those
 // whose keys made again await the office's confirmation (who are given no
-// memo either) and accounts disabled.
+// memo either; keys recovered or put back, the ones the author went out
+// under, are not passed by) and accounts disabled. The roster is sealed
+// under the memo's key, which the readers hold too: its authors, and an
+// anonymous report's authors' box, are checked against those the memo's
+// submission entry recorded (authorsVouched, authorsBoxVouched).
 func (s *Service) messageRecipients(ctx context.Context, tx store.Tx, o *opened) ([]string, error) {
 	set, err := tx.Settings(ctx, settingOffice, settingOfficeAnchor)
 	if err != nil {
@@ -153,7 +158,14 @@ func (s *Service) messageRecipients(ctx context.Context, tx store.Tx, o *opened)
 		if o.roster.AuthorsBox == "" {
 			return nil, errInternal("anonymous report %s has no authors' box", o.rec.ID)
 		}
+		if ok, err := s.authorsBoxVouched(ctx, tx, o); err != nil || !ok {
+			return to, err
+		}
 		return append(to, o.roster.AuthorsBox), nil
+	}
+	boxes, err := s.authorsVouched(ctx, tx, o)
+	if err != nil {
+		return nil, err
 	}
 	ids := make([]string, len(o.roster.Authors))
 	for i, au := range o.roster.Authors {
@@ -164,12 +176,16 @@ func (s *Service) messageRecipients(ctx context.Context, tx store.Tx, o *opened)
 		return nil, err
 	}
 	for _, u := range users {
-		if u.Disabled || u.BoxPublic == "" {
+		if _, vouched := boxes[u.ID]; u.Disabled || u.BoxPublic == "" || boxes != nil && !vouched {
 			continue
 		}
+		// Keys made again that await the office's confirmation are
+		// passed by, unless they are the keys the author went out under
+		// (recovered by the custodians, or put back at a sign-in): those
+		// open the author's index, and the memo, already.
 		if held, err := s.keysHeld(ctx, tx, u); err != nil {
 			return nil, err
-		} else if held {
+		} else if held && (boxes == nil || boxes[u.ID] != u.BoxPublic) {
 			continue
 		}
 		if err := s.checkUserKeys(ctx, tx, u); err != nil {
@@ -205,4 +221,160 @@ func (s *Service) messageOpener(ctx context.Context, tx store.Tx, a *Actor, o *o
 		plain, err := id.OpenSealed(box)
 		return string(plain), err == nil
 	}
+}
+
+// vouchedAuthor is an author as a memo's submission entry records them,
+// in its sealed detail: their commitment and the box key they went out
+// under.
+type vouchedAuthor struct {
+	Commit string `json:"commit"`
+	Box    string `json:"box"`
+}
+
+// submissionAuthors is what a memo's submission entry vouches for of its
+// authors (since December 2026): each author of an ordinary memo, or an
+// anonymous report's authors' box.
+type submissionAuthors struct {
+	Authors    []vouchedAuthor `json:"authors"`
+	AuthorsBox string          `json:"authors_box"`
+}
+
+// vouchAuthors adds to the detail of o's submission entry whom its
+// messages go to: the authors' box of an anonymous report (the reporter's
+// own identity's, not the cover's word for it), or each author's
+// commitment and box key. The detail is sealed under the memo's key, as
+// the roster is: it tells its readers nothing the roster does not.
+func (s *Service) vouchAuthors(ctx context.Context, tx store.Tx, o *opened, detail map[string]any) error {
+	if o.roster.Anonymous {
+		if o.authorsID != nil {
+			detail["authors_box"] = o.authorsID.Public().Box
+		}
+		return nil
+	}
+	// The signers' keys are on the roster already, read with their
+	// signatures (checkSignatures); a drafter who did not sign is read.
+	box := make(map[string]string, len(o.roster.Authors))
+	var unsigned []string
+	for _, au := range o.roster.Authors {
+		if au.Keys != nil {
+			box[au.UserID] = au.Keys.Box
+		} else {
+			unsigned = append(unsigned, au.UserID)
+		}
+	}
+	users, err := tx.UsersByIDs(ctx, unsigned)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		box[u.ID] = u.BoxPublic
+	}
+	out := make([]vouchedAuthor, len(o.roster.Authors))
+	for i, au := range o.roster.Authors {
+		out[i] = vouchedAuthor{Commit: ledger.ActorCommitment(au.UserID, au.Nonce), Box: box[au.UserID]}
+	}
+	detail["authors"] = out
+	return nil
+}
+
+// What a memo's submission entry says of its authors.
+const (
+	submissionBefore     = iota // submitted before the entry recorded them (or not submitted)
+	submissionRecorded          // the entry records them
+	submissionUnreadable        // the leaf commits to a detail that is gone or does not open
+)
+
+// submission reads what o's submission entry vouches for of its authors.
+func (s *Service) submission(ctx context.Context, tx store.Tx, o *opened) (d submissionAuthors, state int, err error) {
+	entries, err := o.memoLedger(ctx, tx)
+	if err != nil {
+		return d, 0, err
+	}
+	for _, e := range entries {
+		l, err := ledger.DecodeLeaf(e.Data)
+		if err != nil {
+			return d, 0, errInternal("ledger leaf %d: %w", e.Index, err)
+		}
+		if l.Action != "memo.submit" {
+			continue
+		}
+		if !openDetail(o.keys, o.rec.ID, l, e.Detail, &d) {
+			// Only someone who changed the database causes this: said,
+			// and the entry vouches for no one (as it grants no reader
+			// at a rotation).
+			s.tampered.Store(true)
+			s.log.Error("the detail of a memo's submission entry is gone or does not open: its messages go to the office alone; find who changed ledger_details", "memo", o.rec.ID)
+			return submissionAuthors{}, submissionUnreadable, nil
+		}
+		if d.Authors == nil && d.AuthorsBox == "" {
+			return d, submissionBefore, nil
+		}
+		return d, submissionRecorded, nil
+	}
+	return d, submissionBefore, nil
+}
+
+// authorsVouched checks o's roster against the authors its submission
+// entry recorded and returns, by user id, the box key each went out
+// under: none if the entry's detail is gone, nil for a memo submitted
+// before the entry recorded them, whose roster is taken at its word
+// (THREAT-MODEL). A roster naming other authors is refused as tampering.
+func (s *Service) authorsVouched(ctx context.Context, tx store.Tx, o *opened) (map[string]string, error) {
+	d, state, err := s.submission(ctx, tx, o)
+	switch {
+	case err != nil || state == submissionBefore:
+		return nil, err
+	case state == submissionUnreadable:
+		return map[string]string{}, nil
+	}
+	byCommit := make(map[string]string, len(d.Authors))
+	for _, v := range d.Authors {
+		byCommit[v.Commit] = v.Box
+	}
+	if len(o.roster.Authors) != len(d.Authors) {
+		return nil, s.rosterTampered(ctx, tx, o, "the roster's authors are not those the memo went out under")
+	}
+	out := make(map[string]string, len(o.roster.Authors))
+	for _, au := range o.roster.Authors {
+		box, ok := byCommit[ledger.ActorCommitment(au.UserID, au.Nonce)]
+		if !ok {
+			return nil, s.rosterTampered(ctx, tx, o, "the roster names an author the memo did not go out under")
+		}
+		out[au.UserID] = box
+	}
+	return out, nil
+}
+
+// authorsBoxVouched checks the authors' box in the cover of an anonymous
+// report, opened by the office, against the one its submission entry
+// recorded: a reader, who holds the memo's key, could otherwise put a key
+// of theirs there, and read the office's messages to the reporter, or be
+// wrapped the memo's next key at their own removal. It reports false when
+// the entry's detail is gone (nothing goes to the box then), and refuses
+// a box other than the one recorded as tampering. The office's requests
+// alone meet this, never the reporter's.
+func (s *Service) authorsBoxVouched(ctx context.Context, tx store.Tx, o *opened) (bool, error) {
+	d, state, err := s.submission(ctx, tx, o)
+	switch {
+	case err != nil:
+		return false, err
+	case state == submissionBefore:
+		return true, nil
+	case state == submissionUnreadable:
+		return false, nil
+	case d.AuthorsBox != o.roster.AuthorsBox:
+		return false, s.rosterTampered(ctx, tx, o, "the anonymous report's authors' box is not the one it was submitted with")
+	}
+	return true, nil
+}
+
+// rosterTampered refuses, as tampering, a roster that says other than
+// the memo's ledger.
+func (s *Service) rosterTampered(ctx context.Context, tx store.Tx, o *opened, why string) error {
+	if err := s.rowStill(ctx, tx, o); err != nil {
+		return err
+	}
+	s.tampered.Store(true)
+	s.log.Error("a memo's roster says other than its ledger: refused; find who wrote memos.roster", "memo", o.rec.ID, "problem", why)
+	return errInternal("memo %s: %s", o.rec.ID, why)
 }

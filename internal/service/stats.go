@@ -226,7 +226,8 @@ func (s *Service) factsVouched(ctx context.Context, tx store.Tx, facts []store.M
 		rows := make([]stepsRow, len(page))
 		for i, f := range page {
 			rows[i] = stepsRow{f.ID, steps{state: f.State, submitted: f.SubmittedAt, acknowledged: f.AcknowledgedAt,
-				replied: f.RepliedAt, ended: f.EndedAt, appealed: f.AppealedAt, decided: f.AppealRepliedAt}}
+				replied: f.RepliedAt, ended: f.EndedAt, appealed: f.AppealedAt, decided: f.AppealRepliedAt,
+				acknowledgeBy: f.AcknowledgeBy, replyBy: f.ReplyBy, replyLatest: f.ReplyLatest, decideBy: f.AppealReplyBy}}
 		}
 		n, err := s.rowsDisagree(ctx, tx, rows, before)
 		if err != nil {
@@ -235,7 +236,13 @@ func (s *Service) factsVouched(ctx context.Context, tx store.Tx, facts []store.M
 		bad += n
 	}
 	if bad > 0 {
-		return channel.Errorf(channel.EUNAVAILABLE, "the figures are withheld: the records of %d of the memos they count were altered in the database, against the memos' ledger; the operators are told (the server's log names the memos)", bad)
+		// How many, as a count of the figures: a number below the
+		// threshold would bound a year's total shown as "<5" (review 58).
+		n := Count{n: bad, threshold: s.cfg.Suppress}
+		if bad < s.cfg.Suppress {
+			n.show = shownSmall
+		}
+		return channel.Errorf(channel.EUNAVAILABLE, "the figures are withheld: the records of %s of the memos they count were altered in the database, against the memos' ledger; the operators are told (the server's log names the memos)", n)
 	}
 	return nil
 }
