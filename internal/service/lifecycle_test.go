@@ -32,6 +32,8 @@ func TestRewrittenLifecycleIsRefused(t *testing.T) {
 		{"acknowledged two days earlier", `UPDATE memos SET acknowledged_at = acknowledged_at - 2 * CAST(? AS BIGINT) WHERE id = ?`, true},
 		{"never acknowledged", `UPDATE memos SET state = 'submitted', acknowledged_at = 0 WHERE id = ?`, false},
 		{"submitted a day later", `UPDATE memos SET submitted_at = submitted_at + CAST(? AS BIGINT) WHERE id = ?`, true},
+		{"its reply due a day later", `UPDATE memos SET reply_by = reply_by + CAST(? AS BIGINT) WHERE id = ?`, true},
+		{"its acknowledgement due a day later", `UPDATE memos SET acknowledge_by = acknowledge_by + CAST(? AS BIGINT) WHERE id = ?`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
