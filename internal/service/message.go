@@ -371,10 +371,5 @@ func (s *Service) authorsBoxVouched(ctx context.Context, tx store.Tx, o *opened)
 // rosterTampered refuses, as tampering, a roster that says other than
 // the memo's ledger.
 func (s *Service) rosterTampered(ctx context.Context, tx store.Tx, o *opened, why string) error {
-	if err := s.rowStill(ctx, tx, o); err != nil {
-		return err
-	}
-	s.tampered.Store(true)
-	s.log.Error("a memo's roster says other than its ledger: refused; find who wrote memos.roster", "memo", o.rec.ID, "problem", why)
-	return errInternal("memo %s: %s", o.rec.ID, why)
+	return s.refuseMemo(ctx, tx, o, "a memo's roster says other than its ledger: refused; find who wrote memos.roster", why)
 }

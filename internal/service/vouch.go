@@ -73,12 +73,7 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error
 		return err
 	}
 	if why := led.disagreement(row); why != "" {
-		if err := s.rowStill(ctx, tx, o); err != nil {
-			return err
-		}
-		s.tampered.Store(true)
-		s.log.Error("a memo's row says other than its ledger of where it is: refused; find who wrote the memo's row", "memo", memoID, "problem", why)
-		return errInternal("memo %s: %s", memoID, why)
+		return s.refuseMemo(ctx, tx, o, "a memo's row says other than its ledger of where it is: refused; find who wrote the memo's row", why)
 	}
 	s.vouched.put(memoID, current, latest, madeAt, keys, row)
 	return nil
@@ -158,12 +153,21 @@ func (s *Service) madeKeys(ctx context.Context, tx store.Tx, memoID string, entr
 }
 
 func (s *Service) unvouched(ctx context.Context, tx store.Tx, o *opened, kv int, why string) error {
+	return s.refuseMemo(ctx, tx, o, "a memo key its ledger does not vouch for: refused; find who wrote the memo's row, its access rows or mail",
+		"key version "+strconv.Itoa(kv)+": "+why)
+}
+
+// refuseMemo refuses o as tampering, where what the database holds of it
+// says other than its ledger (why): logged (msg), and this node stops
+// reporting ready. Unless o's row changed since it was read, which is a
+// race with another node's step: the transaction runs again (rowStill).
+func (s *Service) refuseMemo(ctx context.Context, tx store.Tx, o *opened, msg, why string) error {
 	if err := s.rowStill(ctx, tx, o); err != nil {
 		return err
 	}
 	s.tampered.Store(true)
-	s.log.Error("a memo key its ledger does not vouch for: refused; find who wrote the memo's row, its access rows or mail", "memo", o.rec.ID, "key_version", kv, "problem", why)
-	return errInternal("memo %s: key version %d: %s", o.rec.ID, kv, why)
+	s.log.Error(msg, "memo", o.rec.ID, "problem", why)
+	return errInternal("memo %s: %s", o.rec.ID, why)
 }
 
 // rowStill answers store.ErrConflict, for the transaction to run again,
