@@ -160,8 +160,9 @@ func New(svc *service.Service, opt Options) *Worker {
 }
 
 // Tick does whatever work is due now, once: each periodic job this node
-// can claim, this node's count of failed sign-ins, then the e-mail outbox. Errors are logged and recorded with
-// the job; Tick returns only the first, for tests.
+// can claim, this node's count of failed sign-ins, then the e-mail
+// outbox. Errors are logged and recorded with the job; Tick returns only
+// the first, for tests.
 func (w *Worker) Tick(ctx context.Context) error {
 	var first error
 	keep := func(err error) {
