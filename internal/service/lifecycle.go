@@ -39,6 +39,13 @@ func rowSteps(m *store.Memo) steps {
 		acknowledgeBy: m.AcknowledgeBy, replyBy: m.ReplyBy, replyLatest: m.ReplyLatest, decideBy: m.AppealReplyBy}
 }
 
+// factSteps is rowSteps of the columns the yearly figures read.
+func factSteps(f store.MemoFacts) steps {
+	return steps{state: f.State, submitted: f.SubmittedAt, acknowledged: f.AcknowledgedAt, replied: f.RepliedAt,
+		ended: f.EndedAt, appealed: f.AppealedAt, decided: f.AppealRepliedAt,
+		acknowledgeBy: f.AcknowledgeBy, replyBy: f.ReplyBy, replyLatest: f.ReplyLatest, decideBy: f.AppealReplyBy}
+}
+
 // stepSlack is how far a step's time on the row may be from its entry's:
 // the service dates the row when the step begins and the entry when it
 // is appended, in the same transaction.

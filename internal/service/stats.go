@@ -91,6 +91,15 @@ func (c Count) String() string {
 	return strconv.Itoa(c.n)
 }
 
+// primary is n with primary suppression: shown as "<k" from 1 to k-1.
+func primary(n, k int) Count {
+	c := Count{n: n, threshold: k}
+	if n > 0 && n < k {
+		c.show = shownSmall
+	}
+	return c
+}
+
 // Shown reports whether the count is published as a number.
 func (c Count) Shown() bool { return c.show == shownNumber }
 
@@ -225,9 +234,7 @@ func (s *Service) factsVouched(ctx context.Context, tx store.Tx, facts []store.M
 	for page := range slices.Chunk(facts, lifecyclePage) {
 		rows := make([]stepsRow, len(page))
 		for i, f := range page {
-			rows[i] = stepsRow{f.ID, steps{state: f.State, submitted: f.SubmittedAt, acknowledged: f.AcknowledgedAt,
-				replied: f.RepliedAt, ended: f.EndedAt, appealed: f.AppealedAt, decided: f.AppealRepliedAt,
-				acknowledgeBy: f.AcknowledgeBy, replyBy: f.ReplyBy, replyLatest: f.ReplyLatest, decideBy: f.AppealReplyBy}}
+			rows[i] = stepsRow{f.ID, factSteps(f)}
 		}
 		n, err := s.rowsDisagree(ctx, tx, rows, before)
 		if err != nil {
@@ -238,10 +245,7 @@ func (s *Service) factsVouched(ctx context.Context, tx store.Tx, facts []store.M
 	if bad > 0 {
 		// How many, as a count of the figures: a number below the
 		// threshold would bound a year's total shown as "<5" (review 58).
-		n := Count{n: bad, threshold: s.cfg.Suppress}
-		if bad < s.cfg.Suppress {
-			n.show = shownSmall
-		}
+		n := primary(bad, s.cfg.Suppress)
 		return channel.Errorf(channel.EUNAVAILABLE, "the figures are withheld: the records of %s of the memos they count were altered in the database, against the memos' ledger; the operators are told (the server's log names the memos)", n)
 	}
 	return nil
@@ -391,11 +395,8 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 	t := count(facts, cal, now)
 	st := &Stats{Year: year, AsOf: now, Suppression: k}
 	total := len(facts)
-	st.Submitted = Count{n: total, threshold: k}
-	withheld := total > 0 && total < k
-	if withheld {
-		st.Submitted.show = shownSmall
-	}
+	st.Submitted = primary(total, k)
+	withheld := st.Submitted.show == shownSmall
 	table := func(cells []string, raw map[string]int, totalKnown bool) map[string]Count {
 		counts := make([]int, len(cells))
 		for i, c := range cells {
@@ -457,12 +458,9 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 	st.AwaitingAppeal = table(statsAwaiting, t.awaitingAppeal, shownAll(st.States, apl))
 	// The appeals decided are those made less those still appealed: a
 	// total known when both counts show.
-	st.AppealsMade = Count{n: t.appealsMade, threshold: k}
-	switch {
-	case withheld:
+	st.AppealsMade = primary(t.appealsMade, k)
+	if withheld {
 		st.AppealsMade.show = shownHidden // zeros too, as every table's
-	case t.appealsMade > 0 && t.appealsMade < k:
-		st.AppealsMade.show = shownSmall
 	}
 	st.Appeals = table(statsAppeals, t.appeals, st.AppealsMade.Shown() && shownAll(st.States, apl))
 
