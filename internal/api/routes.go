@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/dissent-channel/dissent/internal/clientip"
 	"net/http"
 	"strings"
 	"time"
@@ -494,6 +495,6 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request, _ *service.Acto
 	if !h.decode(w, r, &in) {
 		return
 	}
-	tok, exp, device, err := h.svc.SignInFrom(r.Context(), in.Username, in.Password, in.Device)
+	tok, exp, device, err := h.svc.SignInFrom(r.Context(), in.Username, in.Password, in.Device, clientip.From(r.Context()))
 	h.reply(w, r, 201, signInResponse{Token: tok, ExpiresAt: exp, Device: device}, err)
 }

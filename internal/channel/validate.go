@@ -20,6 +20,11 @@ const (
 	MinPassword    = 10
 	MaxUsernames   = 200 // co-drafters, signers or readers named in one call
 	DefaultMaxBody = 1 << 20
+	// DefaultSignInsPerAddress is how many failed sign-ins an hour one
+	// address is allowed from devices new to the accounts they try: a
+	// hundred people behind one office's network address each mistyping
+	// a password, or one guesser trying a hundred accounts.
+	DefaultSignInsPerAddress = 100
 )
 
 // Role is what a user may do in the channel.

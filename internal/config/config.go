@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/dissent-channel/dissent/internal/channel"
+	"github.com/dissent-channel/dissent/internal/clientip"
 	"github.com/dissent-channel/dissent/internal/ledger"
 	"github.com/dissent-channel/dissent/internal/notify"
 	"github.com/dissent-channel/dissent/internal/vault"
@@ -40,6 +41,10 @@ type Config struct {
 		// would tell anyone who can reach the server when memos are
 		// drafted, signed and submitted.
 		MetricsToken string `toml:"metrics_token"`
+		// TrustedProxies are the reverse proxies (addresses or networks)
+		// whose X-Forwarded-For the server believes, to know the address
+		// a request came from (internal/clientip).
+		TrustedProxies []string `toml:"trusted_proxies"`
 	} `toml:"server"`
 	Store struct {
 		Driver   string `toml:"driver"` // sqlite or postgres
@@ -80,6 +85,9 @@ type Config struct {
 		SessionTTL            Duration `toml:"session_ttl"`
 		SessionIdle           Duration `toml:"session_idle"`
 		SignInLimit           int      `toml:"failed_sign_ins_per_hour"`
+		// SignInAddressLimit is failed sign-ins an hour per address from
+		// devices new to the account; -1: no limit.
+		SignInAddressLimit int `toml:"failed_sign_ins_per_hour_per_address"`
 	} `toml:"security"`
 	Stats struct {
 		Suppress int `toml:"suppress_below"`
@@ -226,6 +234,9 @@ func (c *Config) defaults() {
 	if c.Security.SignInLimit == 0 {
 		c.Security.SignInLimit = 10
 	}
+	if c.Security.SignInAddressLimit == 0 {
+		c.Security.SignInAddressLimit = channel.DefaultSignInsPerAddress
+	}
 	if c.Stats.Suppress == 0 {
 		c.Stats.Suppress = 5
 	}
@@ -269,6 +280,12 @@ func (c *Config) Check() error {
 	}
 	if c.Security.SignInLimit < 0 {
 		errs = append(errs, errors.New("security.failed_sign_ins_per_hour: want a positive number"))
+	}
+	if c.Security.SignInAddressLimit < -1 {
+		errs = append(errs, errors.New("security.failed_sign_ins_per_hour_per_address: want a positive number, or -1 for no limit"))
+	}
+	if _, err := clientip.ParsePrefixes(c.Server.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("server.trusted_proxies: %w", err))
 	}
 	p, perr := c.Profile()
 	if perr != nil {
@@ -532,6 +549,21 @@ func (c *Config) weakPasswords() string {
 	return " (below the floor: security.weak_passwords_for_tests, for tests only)"
 }
 
+// signInLimits says how failed sign-ins are limited, and whose address
+// counts.
+func (c *Config) signInLimits() string {
+	s := strconv.Itoa(c.Security.SignInLimit) + " per account"
+	if c.Security.SignInAddressLimit < 0 {
+		s += ", no limit per address"
+	} else {
+		s += ", " + strconv.Itoa(c.Security.SignInAddressLimit) + " per address from new devices"
+	}
+	if len(c.Server.TrustedProxies) == 0 {
+		return s + " (each connection's peer; no trusted proxies)"
+	}
+	return s + " (as forwarded by the trusted proxies " + strings.Join(c.Server.TrustedProxies, ", ") + ")"
+}
+
 // Summary lists the settings as `dissent config check` prints them,
 // without secrets.
 func (c *Config) Summary() []string {
@@ -548,6 +580,7 @@ func (c *Config) Summary() []string {
 		"argon2id: " + c.PasswordParams().String() + c.weakPasswords(),
 		"session: " + c.Security.SessionTTL.String() + " absolute, " + c.Security.SessionIdle.String() + " idle",
 		"figures: counts below " + strconv.Itoa(c.Stats.Suppress) + " suppressed",
+		"failed sign-ins an hour: " + c.signInLimits(),
 	}
 	if c.SMTP.Host != "" {
 		out = append(out, "smtp: "+c.SMTP.Host+":"+strconv.Itoa(c.SMTP.Port)+" ("+c.SMTP.TLS+")")

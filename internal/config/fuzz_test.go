@@ -27,6 +27,8 @@ var configSeeds = []string{
 	"[server]\nmemory_limit_mib = 1024",
 	"[server]\nmemory_limit_mib = -1",
 	"[server]\nmemory_limit_mib = -2",
+	"[server]\ntrusted_proxies = [\"10.0.0.5\", \"fd00::/8\"]\n[security]\nfailed_sign_ins_per_hour_per_address = -1\n",
+	"[server]\ntrusted_proxies = [\"nonsense\"]\n[security]\nfailed_sign_ins_per_hour_per_address = -2\n",
 	`
 [server]
 base_url = "https://dissent.example.gov/"

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/dissent-channel/dissent/internal/clientip"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,7 +82,8 @@ func NewService(cfg *config.Config, st store.Store, ledgerKey string, log *slog.
 	svc := service.New(st, service.Config{
 		Profile: profile, Calendar: cal, MaxBody: cfg.Channel.MaxBody,
 		SessionTTL: cfg.Security.SessionTTL.Duration, SessionIdle: cfg.Security.SessionIdle.Duration,
-		Origin: cfg.Channel.Origin, LedgerKey: ledgerKey, Witnesses: cfg.Channel.Witnesses, SignInLimit: cfg.Security.SignInLimit, Suppress: cfg.Stats.Suppress,
+		Origin: cfg.Channel.Origin, LedgerKey: ledgerKey, Witnesses: cfg.Channel.Witnesses, SignInLimit: cfg.Security.SignInLimit,
+		SignInAddressLimit: cfg.Security.SignInAddressLimit, Suppress: cfg.Stats.Suppress,
 		Reminders: jobs.Policy(cfg),
 	}, pw, log)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -126,8 +128,16 @@ func Handler(svc *service.Service, cfg *config.Config, log *slog.Logger, pages f
 	if pages != nil {
 		pages(mux)
 	}
+	// config.Check refused trusted proxies that do not parse; should one
+	// get here anyway, none is trusted, the safe side.
+	addrs, err := clientip.New(cfg.Server.TrustedProxies, log)
+	if err != nil {
+		log.Error("server.trusted_proxies: none trusted", "err", err)
+		addrs, _ = clientip.New(nil, log)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r = r.WithContext(clientip.With(r.Context(), addrs.Addr(r)))
 		sw := &statusWriter{ResponseWriter: w, code: 200}
 		sw.Header().Set("Referrer-Policy", "no-referrer")
 		sw.Header().Set("X-Frame-Options", "DENY")

@@ -109,3 +109,62 @@ func TestMetricsNeedTheirToken(t *testing.T) {
 		})
 	}
 }
+
+// TestSignInsCountedByForwardedAddress: failed sign-ins are counted per
+// source address. With no trusted proxy, a client cannot dodge its count by
+// writing a new X-Forwarded-For each time; behind a trusted proxy each
+// client is counted by the address the proxy recorded, and an address the
+// client wrote to the left of it changes nothing.
+func TestSignInsCountedByForwardedAddress(t *testing.T) {
+	h := servicetest.New(t, storetest.OpenSQLite(t))
+	h.Create("alice", true)
+	scfg := h.Svc.Config()
+	scfg.SignInAddressLimit = 2
+	signIn := func(ts *httptest.Server, forwarded string) int {
+		t.Helper()
+		req, err := http.NewRequest("POST", ts.URL+"/api/v1/sessions", strings.NewReader(`{"username":"alice","password":"not her password at all"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if forwarded != "" {
+			req.Header.Set("X-Forwarded-For", forwarded)
+		}
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	serve := func(trusted ...string) *httptest.Server {
+		cfg := &config.Config{}
+		cfg.Server.TrustedProxies = trusted
+		ts := httptest.NewServer(Handler(h.WithConfig(scfg), cfg, slog.New(slog.DiscardHandler), nil))
+		t.Cleanup(ts.Close)
+		return ts
+	}
+
+	direct := serve()
+	for i, want := range []int{401, 401, 429, 429} {
+		if got := signIn(direct, "203.0.113."+string(rune('1'+i))); got != want {
+			t.Fatalf("direct, attempt %d with a made-up forwarded address: %d, want %d", i+1, got, want)
+		}
+	}
+
+	proxied := serve("127.0.0.1")
+	for i, c := range []struct {
+		forwarded string
+		want      int
+	}{
+		{"203.0.113.1", 401},
+		{"203.0.113.1", 401},
+		{"203.0.113.1", 429},
+		{"198.51.100.9, 203.0.113.1", 429}, // the client's own entry, left of the proxy's
+		{"203.0.113.2", 401},
+	} {
+		if got := signIn(proxied, c.forwarded); got != c.want {
+			t.Fatalf("proxied, attempt %d forwarded for %q: %d, want %d", i+1, c.forwarded, got, c.want)
+		}
+	}
+}

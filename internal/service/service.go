@@ -46,6 +46,11 @@ type Config struct {
 	// SignInLimit is how many failed sign-ins per username and hour are
 	// allowed before further attempts are refused for a while.
 	SignInLimit int
+	// SignInAddressLimit is how many failed sign-ins an hour are allowed
+	// from one address (an IPv4 address, an IPv6 /64) by devices that have
+	// not signed in to the account before; 0 is
+	// channel.DefaultSignInsPerAddress, -1 no limit.
+	SignInAddressLimit int
 	// Suppress is the smallest count published in figures.
 	Suppress int
 	// Reminders are the rules of reminders and escalation; nil means
@@ -60,6 +65,7 @@ type Service struct {
 	passwords *vault.Passwords
 	log       *slog.Logger
 	limiter   *limiter
+	addrs     *limiter  // failed sign-ins per source address; nil: none
 	fails     failTally // failed sign-ins not yet in the ledger (signinfails.go)
 	// identities and offices keep live sessions' parsed identities and
 	// office keys, keys the memo keys they unwrapped (idcache.go).
@@ -118,6 +124,9 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 	if cfg.SignInLimit <= 0 {
 		cfg.SignInLimit = 10
 	}
+	if cfg.SignInAddressLimit == 0 {
+		cfg.SignInAddressLimit = channel.DefaultSignInsPerAddress
+	}
 	if cfg.Suppress <= 0 {
 		cfg.Suppress = 5
 	}
@@ -125,6 +134,7 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 		log = slog.Default()
 	}
 	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
+		addrs:      newAddressLimiter(cfg.SignInAddressLimit),
 		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
 		keys: newKeyCache(100_000, cfg.SessionIdle), names: newNameCache(100_000), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		anchorOf: anchorOfKey(cfg.LedgerKey), deviceKey: deriveKey(cfg.LedgerKey, "dissent device v1"), Now: time.Now}

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ var errBadCredentials = channel.Errorf(channel.EUNAUTHORIZED, "wrong username or
 // SignIn checks a password and opens a session. It answers the same error,
 // in about the same time, for an unknown user and a wrong password.
 func (s *Service) SignIn(ctx context.Context, username, password string) (token string, expires time.Time, err error) {
-	token, expires, _, err = s.SignInFrom(ctx, username, password, "")
+	token, expires, _, err = s.SignInFrom(ctx, username, password, "", netip.Addr{})
 	return token, expires, err
 }
 
@@ -73,7 +74,15 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 // own (OWASP's device cookies), so wrong passwords from elsewhere do not
 // lock it out. device is the token to keep from now on: the one given, or
 // a new one after a sign-in without it.
-func (s *Service) SignInFrom(ctx context.Context, username, password, device string) (token string, expires time.Time, keep string, err error) {
+//
+// from is the address the attempt came from (the zero Addr if unknown). A
+// device without a token for the account is also counted against its
+// address, so that someone trying one password on many accounts (password
+// spraying) is held back too; a device the account signed in from before
+// is not, so that people who share an address (an office's network) are
+// not locked out by a guesser among them. An address counts the passwords
+// checked and found wrong only.
+func (s *Service) SignInFrom(ctx context.Context, username, password, device string, from netip.Addr) (token string, expires time.Time, keep string, err error) {
 	if err := channel.ValidateUsername("username", username); err != nil {
 		return "", time.Time{}, "", errBadCredentials
 	}
@@ -89,22 +98,32 @@ func (s *Service) SignInFrom(ctx context.Context, username, password, device str
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", time.Time{}, "", err
 	}
-	counted := username
+	counted, address := username, ""
 	if id, ok := s.deviceOf(u, device); ok {
 		counted = "device " + id
 	} else {
 		device = ""
+		address = addressKey(from)
 	}
 	// The attempt counts as failed from here until it succeeds, so that
 	// attempts made at once cannot all pass the check before any is counted.
-	if !s.limiter.take(counted, s.Now()) {
+	now := s.Now()
+	if address != "" && s.addrs != nil && !s.addrs.take(address, now) {
+		return "", time.Time{}, "", channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins from your network: wait and try again later, or sign in from a device you have used before")
+	}
+	if !s.limiter.take(counted, now) {
+		s.addrs.untake(address, now)
 		return "", time.Time{}, "", channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins: wait and try again later")
 	}
 	token, expires, err = s.signIn(ctx, u, password)
 	if err != nil {
+		if address != "" && s.addrs.full(address, now) {
+			s.log.Warn("sign-ins held back: an address reached the limit of failed sign-ins an hour", "address", address, "limit", s.cfg.SignInAddressLimit)
+		}
 		return "", time.Time{}, "", err
 	}
 	s.limiter.reset(counted)
+	s.addrs.untake(address, now)
 	if device == "" {
 		device = s.newDevice(u)
 	}
@@ -446,6 +465,61 @@ func (l *limiter) makeRoom(now time.Time) {
 				delete(l.fails, name)
 			}
 		}
+	}
+}
+
+// untake takes back the attempt take counted for name at now: it was not
+// a wrong password. A nil limiter, or name "", has none.
+func (l *limiter) untake(name string, now time.Time) {
+	if l == nil || name == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.fails[name]
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i].Equal(now) {
+			f = slices.Delete(f, i, i+1)
+			break
+		}
+	}
+	if len(f) == 0 {
+		delete(l.fails, name)
+	} else {
+		l.fails[name] = f
+	}
+}
+
+// full reports whether name has reached the limit at now.
+func (l *limiter) full(name string, now time.Time) bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent(name, now)) >= l.max
+}
+
+// newAddressLimiter counts failed sign-ins per address, max an hour; nil
+// for max < 0 (no limit).
+func newAddressLimiter(max int) *limiter {
+	if max < 0 {
+		return nil
+	}
+	return newLimiter(max, time.Hour)
+}
+
+// addressKey is whom an address's failed sign-ins are counted under: an
+// IPv4 address, or an IPv6 address's /64 (one machine's network usually
+// holds a whole /64); "" for an unknown address.
+func addressKey(a netip.Addr) string {
+	switch {
+	case !a.IsValid():
+		return ""
+	case a.Unmap().Is4():
+		return a.Unmap().String()
+	default:
+		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 	}
 }
 

@@ -1,7 +1,9 @@
 package service_test
 
 import (
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -79,11 +81,11 @@ func TestSignInLimit(t *testing.T) {
 func TestDeviceIsNotLockedOut(t *testing.T) {
 	d, svc := limitedDeployment(t)
 
-	_, _, device, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), "")
+	_, _, device, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), "", netip.Addr{})
 	if err != nil || device == "" {
 		t.Fatalf("a first sign-in gives a device token: %q, %v", device, err)
 	}
-	_, _, bobs, err := svc.SignInFrom(d.Ctx, "bob", servicetest.Password("bob"), "")
+	_, _, bobs, err := svc.SignInFrom(d.Ctx, "bob", servicetest.Password("bob"), "", netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +95,11 @@ func TestDeviceIsNotLockedOut(t *testing.T) {
 		}
 	}
 	for name, other := range map[string]string{"no device token": "", "bob's device token": bobs, "a made-up one": device[:len(device)-2] + "AA"} {
-		if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), other); channel.ErrorCode(err) != channel.ERATELIMIT {
+		if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), other, netip.Addr{}); channel.ErrorCode(err) != channel.ERATELIMIT {
 			t.Errorf("alice with %s, past the account's limit: %v", name, err)
 		}
 	}
-	_, _, kept, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), device)
+	_, _, kept, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), device, netip.Addr{})
 	if err != nil {
 		t.Fatalf("alice on her own device, after an outsider's guesses: %v", err)
 	}
@@ -106,21 +108,21 @@ func TestDeviceIsNotLockedOut(t *testing.T) {
 	}
 	// The device's own count.
 	for i := range 3 {
-		if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", "a guess from her device "+strconv.Itoa(i), device); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+		if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", "a guess from her device "+strconv.Itoa(i), device, netip.Addr{}); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
 			t.Fatalf("device guess %d: %v", i, err)
 		}
 	}
-	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), device); channel.ErrorCode(err) != channel.ERATELIMIT {
+	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), device, netip.Addr{}); channel.ErrorCode(err) != channel.ERATELIMIT {
 		t.Errorf("a device past its own limit: %v", err)
 	}
 	// Another deployment's token for the same name does not pass.
 	other := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
 	other.Member("alice")
-	_, _, theirs, err := other.Svc.SignInFrom(other.Ctx, "alice", servicetest.Password("alice"), "")
+	_, _, theirs, err := other.Svc.SignInFrom(other.Ctx, "alice", servicetest.Password("alice"), "", netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), theirs); channel.ErrorCode(err) != channel.ERATELIMIT {
+	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), theirs, netip.Addr{}); channel.ErrorCode(err) != channel.ERATELIMIT {
 		t.Errorf("another deployment's device token: %v", err)
 	}
 }
@@ -132,7 +134,7 @@ func TestDeviceIsNotLockedOut(t *testing.T) {
 // it a new token.
 func TestDeviceTokenEndsWithThePassword(t *testing.T) {
 	d, svc := limitedDeployment(t)
-	tok, _, device, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), "")
+	tok, _, device, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), "", netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,96 @@ func TestDeviceTokenEndsWithThePassword(t *testing.T) {
 			t.Fatalf("guess %d: %v", i, err)
 		}
 	}
-	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", "alice's new password, after a loss", device); channel.ErrorCode(err) != channel.ERATELIMIT {
+	if _, _, _, err := svc.SignInFrom(d.Ctx, "alice", "alice's new password, after a loss", device, netip.Addr{}); channel.ErrorCode(err) != channel.ERATELIMIT {
 		t.Errorf("a device token from before the password changed still has its own count: %v", err)
+	}
+}
+
+// TestSignInsLimitedPerAddress: someone trying a password or two on many
+// accounts from one address (password spraying), whom no account's limit
+// stops, is held back at the address's limit, whichever account they try
+// next and with the right password too. Another address is not; nor is a
+// device that signed in to its account before, from the same address, so
+// a guesser sharing an office's network address does not lock its people
+// out. Right passwords are not counted; an IPv6 /64 is one address.
+func TestSignInsLimitedPerAddress(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	for _, u := range []string{"alice", "bob", "carol"} {
+		d.Member(u)
+	}
+	cfg := d.Svc.Config()
+	cfg.SignInAddressLimit = 3
+	svc := d.WithConfig(cfg)
+	spray, office := netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("198.51.100.7")
+	signIn := func(user, password, device string, from netip.Addr) (string, error) {
+		_, _, keep, err := svc.SignInFrom(d.Ctx, user, password, device, from)
+		return keep, err
+	}
+
+	// alice signs in from that address, right, twice: nothing counted.
+	device, err := signIn("alice", servicetest.Password("alice"), "", spray)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signIn("alice", servicetest.Password("alice"), "", spray); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"alice", "bob", "nobody"} {
+		if _, err := signIn(u, "Spring2026!", "", spray); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("%s, one guess: %v", u, err)
+		}
+	}
+	_, err = signIn("carol", servicetest.Password("carol"), "", spray)
+	if channel.ErrorCode(err) != channel.ERATELIMIT || !strings.Contains(err.Error(), "from your network") {
+		t.Fatalf("carol from the address at its limit, her right password: %v", err)
+	}
+	if _, err := signIn("carol", servicetest.Password("carol"), "", office); err != nil {
+		t.Fatalf("carol from another address: %v", err)
+	}
+	if _, err := signIn("alice", servicetest.Password("alice"), device, spray); err != nil {
+		t.Fatalf("alice, on the device she used before, from the address at its limit: %v", err)
+	}
+	if _, err := signIn("bob", servicetest.Password("bob"), device, spray); channel.ErrorCode(err) != channel.ERATELIMIT {
+		t.Fatalf("bob with alice's device token is a new device: %v", err)
+	}
+
+	// One IPv6 /64 is one address.
+	for i := range 3 {
+		a := netip.MustParseAddr("2001:db8:0:1::" + strconv.Itoa(i+1))
+		if _, err := signIn("bob", "guess "+strconv.Itoa(i), "", a); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if _, err := signIn("bob", servicetest.Password("bob"), "", netip.MustParseAddr("2001:db8:0:1::ff")); channel.ErrorCode(err) != channel.ERATELIMIT {
+		t.Fatalf("another address of the same /64: %v", err)
+	}
+	if _, err := signIn("bob", servicetest.Password("bob"), "", netip.MustParseAddr("2001:db8:0:2::1")); err != nil {
+		t.Fatalf("another /64: %v", err)
+	}
+
+	// An attempt the account's limit refuses checks no password, and an
+	// address does not count it.
+	cfg.SignInLimit, cfg.SignInAddressLimit = 1, 2
+	tight := d.WithConfig(cfg)
+	from := netip.MustParseAddr("192.0.2.44")
+	if _, _, _, err := tight.SignInFrom(d.Ctx, "alice", "a guess", "", from); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, _, _, err := tight.SignInFrom(d.Ctx, "alice", "a guess", "", from); channel.ErrorCode(err) != channel.ERATELIMIT || strings.Contains(err.Error(), "network") {
+			t.Fatalf("alice at her account's limit: %v", err)
+		}
+	}
+	if _, _, _, err := tight.SignInFrom(d.Ctx, "bob", servicetest.Password("bob"), "", from); err != nil {
+		t.Fatalf("bob from the address that had one wrong password: %v", err)
+	}
+
+	// -1: no limit per address.
+	cfg.SignInLimit, cfg.SignInAddressLimit = 1000, -1
+	open := d.WithConfig(cfg)
+	for i := range 5 {
+		if _, _, _, err := open.SignInFrom(d.Ctx, "nobody", "guess "+strconv.Itoa(i), "", spray); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("guess %d with no limit per address: %v", i, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/dissent-channel/dissent/internal/clientip"
 	"net/http"
 	"strings"
 
@@ -30,7 +31,7 @@ func (h *handler) signInFrom(w http.ResponseWriter, r *http.Request, username, p
 	if c, err := r.Cookie(deviceCookie); err == nil {
 		device = c.Value
 	}
-	token, _, keep, err := h.svc.SignInFrom(r.Context(), username, password, device)
+	token, _, keep, err := h.svc.SignInFrom(r.Context(), username, password, device, clientip.From(r.Context()))
 	if err != nil {
 		return "", err
 	}
