@@ -287,8 +287,20 @@ func (e *env) enrol(username string) {
 		Token string `json:"token"`
 	}](e.t, r).Token
 	e.mu.Unlock()
-	e.must(http.StatusNoContent, username, "PUT", "/api/v1/me/password",
+	r = e.must(http.StatusOK, username, "PUT", "/api/v1/me/password",
 		map[string]string{"current_password": servicetest.InitialPassword(username), "new_password": servicetest.Password(username)})
+	device := decode[struct {
+		Device string `json:"device"`
+	}](e.t, r).Device
+	// The change voided the device token of the sign-in before it and
+	// gave one in its place, which a sign-in takes as the same device's.
+	r = e.must(http.StatusCreated, "", "POST", "/api/v1/sessions",
+		map[string]string{"username": username, "password": servicetest.Password(username), "device": device})
+	if kept := decode[struct {
+		Device string `json:"device"`
+	}](e.t, r).Device; device == "" || kept != device {
+		e.t.Fatalf("%s's device token after choosing a password: %q, the sign-in keeps %q", username, device, kept)
+	}
 	e.signIn(username)
 }
 

@@ -31,6 +31,12 @@ type (
 		ExpiresAt time.Time `json:"expires_at"`
 		Device    string    `json:"device"`
 	}
+	// deviceResponse answers a step that ended the account's sessions and
+	// device tokens (a new password, new keys): the token that takes the
+	// place of this client's, to send with its next sign-in.
+	deviceResponse struct {
+		Device string `json:"device"`
+	}
 	usernamesRequest struct {
 		Usernames []string `json:"usernames"`
 	}
@@ -75,18 +81,20 @@ func routes() []route {
 				u, err := h.svc.Me(r.Context(), a)
 				h.reply(w, r, 200, u, err)
 			}},
-		{method: "PUT", path: "/api/v1/me/password", summary: "Change your password (your keys are re-wrapped)", auth: true, request: passwordRequest{}, status: 204,
+		{method: "PUT", path: "/api/v1/me/password", summary: "Change your password (your keys are re-wrapped; every session ends, and the answer holds this client's new device token)", auth: true, request: passwordRequest{}, response: deviceResponse{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in passwordRequest
 				if h.decode(w, r, &in) {
-					h.reply(w, r, 204, nil, h.svc.ChangePassword(r.Context(), a, in.CurrentPassword, in.NewPassword))
+					device, err := h.svc.ChangePasswordFrom(r.Context(), a, in.CurrentPassword, in.NewPassword)
+					h.reply(w, r, 200, deviceResponse{Device: device}, err)
 				}
 			}},
-		{method: "POST", path: "/api/v1/me/keys", summary: "Start afresh with new keys after a password reset, under a new password of your own (loses access to memos shared with the old ones)", auth: true, request: passwordRequest{}, status: 204,
+		{method: "POST", path: "/api/v1/me/keys", summary: "Start afresh with new keys after a password reset, under a new password of your own (loses access to memos shared with the old ones; every session ends, and the answer holds this client's new device token)", auth: true, request: passwordRequest{}, response: deviceResponse{}, status: 200,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
 				var in passwordRequest
 				if h.decode(w, r, &in) {
-					h.reply(w, r, 204, nil, h.svc.NewKeys(r.Context(), a, in.CurrentPassword, in.NewPassword))
+					device, err := h.svc.NewKeysFrom(r.Context(), a, in.CurrentPassword, in.NewPassword)
+					h.reply(w, r, 200, deviceResponse{Device: device}, err)
 				}
 			}},
 		{method: "POST", path: "/api/v1/users", summary: "Create a user (administrators)", auth: true, request: service.NewUser{}, response: service.User{}, status: 201,

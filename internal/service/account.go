@@ -16,19 +16,31 @@ import (
 // (keysPending): they are made now, under the user's own password. No
 // sign-in founds the channel office: the custodians do (FoundOffice).
 func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next string) error {
+	_, err := s.ChangePasswordFrom(ctx, a, current, next)
+	return err
+}
+
+// ChangePasswordFrom is ChangePassword from a device, which it returns a
+// device token for (SignInFrom), as a sign-in would: the change ends the
+// account's device tokens with its sessions, and the device that made it,
+// having shown the password, is not a new one, whose sign-in would count
+// against its address.
+func (s *Service) ChangePasswordFrom(ctx context.Context, a *Actor, current, next string) (device string, err error) {
 	if err := channel.ValidatePassword("new_password", next); err != nil {
-		return err
+		return "", err
 	}
 	kek, err := s.checkCurrentPassword(ctx, a, current)
 	if err != nil {
-		return err
+		return "", err
 	}
 	stored, newKEK, err := s.hashPassword(ctx, next)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return s.inTx(ctx, true, func(tx store.Tx) error {
+	var changed *store.User
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
 		u, err := tx.UserByID(ctx, a.User.ID)
+		changed = u
 		if err != nil {
 			return err
 		}
@@ -93,6 +105,10 @@ func (s *Service) ChangePassword(ctx context.Context, a *Actor, current, next st
 		_, err = s.checkpoint(ctx, tx)
 		return err
 	})
+	if err != nil {
+		return "", err
+	}
+	return s.newDevice(changed), nil
 }
 
 // checkCurrentPassword checks the password a signed-in user gives to
@@ -166,31 +182,40 @@ func (s *Service) accountNotice(ctx context.Context, tx store.Tx, u *store.User,
 // administrator chose. Memos shared with the old keys stay unreadable to
 // them until someone entitled shares them again.
 func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) error {
+	_, err := s.NewKeysFrom(ctx, a, current, next)
+	return err
+}
+
+// NewKeysFrom is NewKeys from a device, which it returns a device token
+// for, as ChangePasswordFrom does.
+func (s *Service) NewKeysFrom(ctx context.Context, a *Actor, current, next string) (device string, err error) {
 	if a.User.KeyState == keysPending {
-		return errKeysPending
+		return "", errKeysPending
 	}
 	if a.User.KeyState != keysReset {
-		return channel.Errorf(channel.ECONFLICT, "your keys are not locked")
+		return "", channel.Errorf(channel.ECONFLICT, "your keys are not locked")
 	}
 	if err := channel.ValidatePassword("new_password", next); err != nil {
-		return err
+		return "", err
 	}
 	if current == next {
-		return channel.Invalid("new_password", "choose a password of your own, not the one the administrator set")
+		return "", channel.Invalid("new_password", "choose a password of your own, not the one the administrator set")
 	}
 	if _, err := s.checkCurrentPassword(ctx, a, current); err != nil {
-		return err
+		return "", err
 	}
 	stored, kek, err := s.hashPassword(ctx, next)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return s.inTx(ctx, true, func(tx store.Tx) error {
+	var changed *store.User
+	err = s.inTx(ctx, true, func(tx store.Tx) error {
 		recoveryBox, err := s.recoveryBox(ctx, tx)
 		if err != nil {
 			return err
 		}
 		u, err := tx.UserByID(ctx, a.User.ID)
+		changed = u
 		if err != nil {
 			return err
 		}
@@ -219,6 +244,10 @@ func (s *Service) NewKeys(ctx context.Context, a *Actor, current, next string) e
 		_, err = s.checkpoint(ctx, tx)
 		return err
 	})
+	if err != nil {
+		return "", err
+	}
+	return s.newDevice(changed), nil
 }
 
 // RecoverKeys restores a locked user's keys with the recovery key that k

@@ -117,6 +117,13 @@ func (s *Service) SignInFrom(ctx context.Context, username, password, device str
 	}
 	token, expires, err = s.signIn(ctx, u, password)
 	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, errBadCredentials) {
+			// The client went away before its password was checked (it
+			// waited its turn behind others'): no failed sign-in.
+			s.limiter.untake(counted, now)
+			s.addrs.untake(address, now)
+			return "", time.Time{}, "", err
+		}
 		if address != "" && s.addrs.full(address, now) {
 			s.log.Warn("sign-ins held back: an address reached the limit of failed sign-ins an hour", "address", address, "limit", s.cfg.SignInAddressLimit)
 		}
@@ -135,7 +142,9 @@ func (s *Service) SignInFrom(ctx context.Context, username, password, device str
 func (s *Service) signIn(ctx context.Context, u *store.User, password string) (token string, expires time.Time, err error) {
 	if u == nil || u.Disabled {
 		// Spend the same work as a real check so timing tells nothing.
-		_, _, _ = s.passwords.Derive(ctx, []byte(password), dummySalt)
+		if _, _, err := s.passwords.Derive(ctx, []byte(password), dummySalt); err != nil {
+			return "", time.Time{}, err // as checkPassword's below
+		}
 		return "", time.Time{}, s.recordFailedSignIn(ctx)
 	}
 	kek, ok, err := s.checkPassword(ctx, u, password)

@@ -28,13 +28,14 @@ func (h *handler) showAccount(w http.ResponseWriter, r *http.Request, v *visit, 
 func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, v *visit) {
 	f := r.PostForm
 	var err error
+	var device string
 	if f.Get("new_password") != f.Get("confirm_password") {
 		err = channel.Invalid("confirm_password", "the two new passwords are not the same")
 	} else {
-		err = h.svc.ChangePassword(r.Context(), v.actor, f.Get("current_password"), f.Get("new_password"))
+		device, err = h.svc.ChangePasswordFrom(r.Context(), v.actor, f.Get("current_password"), f.Get("new_password"))
 	}
 	if err == nil {
-		h.signInAgain(w, r, v, f.Get("new_password"), "/account", flashPassword)
+		h.signInAgain(w, r, v, f.Get("new_password"), device, "/account", flashPassword)
 		return
 	}
 	fe, ok := asFormError(v, err)
@@ -46,10 +47,11 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, v *visi
 }
 
 // signInAgain opens a new session after a step that ended every session of
-// the visitor's, this one too, and goes to target with a notice; if that
-// fails, to the sign-in page with it.
-func (h *handler) signInAgain(w http.ResponseWriter, r *http.Request, v *visit, password, target string, note flash) {
-	token, err := h.signInFrom(w, r, v.actor.Username(), password)
+// the visitor's, this one too, and with them the browser's device token:
+// device is the one the step gave in its place. It goes to target with a
+// notice; if signing in fails, to the sign-in page with it.
+func (h *handler) signInAgain(w http.ResponseWriter, r *http.Request, v *visit, password, device, target string, note flash) {
+	token, err := h.signInWith(w, r, v.actor.Username(), password, device)
 	if err != nil {
 		clearCookie(w, sessionCookie)
 		redirect(w, r, "/sign-in", note)
@@ -77,17 +79,18 @@ func (h *handler) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
 func (h *handler) newKeys(w http.ResponseWriter, r *http.Request, v *visit) {
 	f := r.PostForm
 	var err error
+	var device string
 	switch {
 	case f.Get("understood") == "":
 		err = channel.Invalid("understood", "tick the box to confirm that you lose access to your earlier memos")
 	case f.Get("new_password") != f.Get("confirm_password"):
 		err = channel.Invalid("confirm_password", "the two new passwords are not the same")
 	default:
-		err = h.svc.NewKeys(r.Context(), v.actor, f.Get("current_password"), f.Get("new_password"))
+		device, err = h.svc.NewKeysFrom(r.Context(), v.actor, f.Get("current_password"), f.Get("new_password"))
 	}
 	if err == nil {
 		// New keys end every session, so that none goes on with the old ones.
-		h.signInAgain(w, r, v, f.Get("new_password"), "/account", flashNewKeys)
+		h.signInAgain(w, r, v, f.Get("new_password"), device, "/account", flashNewKeys)
 		return
 	}
 	fe, ok := asFormError(v, err)

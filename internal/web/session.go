@@ -27,15 +27,25 @@ const deviceCookie = "__Host-dissent-device"
 
 // signInFrom signs username in from this browser, with its device token.
 func (h *handler) signInFrom(w http.ResponseWriter, r *http.Request, username, password string) (string, error) {
-	device := ""
+	return h.signInWith(w, r, username, password, browserDevice(r))
+}
+
+// browserDevice is the device token the browser keeps, or "".
+func browserDevice(r *http.Request) string {
 	if c, err := r.Cookie(deviceCookie); err == nil {
-		device = c.Value
+		return c.Value
 	}
+	return ""
+}
+
+// signInWith signs username in from this browser, with device as its
+// device token, and keeps the token the sign-in gives in the browser.
+func (h *handler) signInWith(w http.ResponseWriter, r *http.Request, username, password, device string) (string, error) {
 	token, _, keep, err := h.svc.SignInFrom(r.Context(), username, password, device, clientip.From(r.Context()))
 	if err != nil {
 		return "", err
 	}
-	if keep != device {
+	if keep != browserDevice(r) {
 		http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: keep, Path: "/", MaxAge: 400 * 24 * 3600,
 			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	}
