@@ -356,6 +356,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &ce) {
 		fields = ce.Fields
 	}
+	if n := channel.RetryAfterSeconds(err); n > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(n))
+	}
 	problem(w, r, status, channel.ErrorMessage(err), fields)
 }
 

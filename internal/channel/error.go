@@ -3,6 +3,7 @@ package channel
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each maps to exactly one HTTP status in the api package and to
@@ -27,6 +28,9 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// RetryAfter, for ERATELIMIT, is how long until an attempt would be
+	// let through (0: not known).
+	RetryAfter time.Duration
 }
 
 // FieldError names the input field that broke a rule.
@@ -42,6 +46,27 @@ func (e *Error) Error() string {
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// RateLimited returns an ERATELIMIT error whose message ends by saying
+// when to try again: after wait, rounded up to a minute.
+func RateLimited(wait time.Duration, format string, args ...any) *Error {
+	minutes := int((wait + time.Minute - 1) / time.Minute)
+	when := "in a minute"
+	if minutes > 1 {
+		when = fmt.Sprintf("in %d minutes", minutes)
+	}
+	return &Error{Code: ERATELIMIT, Message: fmt.Sprintf(format, args...) + ": try again " + when, RetryAfter: wait}
+}
+
+// RetryAfterSeconds returns how long err asks to wait before trying again,
+// in whole seconds rounded up (HTTP's Retry-After), or 0.
+func RetryAfterSeconds(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return int((e.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return 0
 }
 
 // Invalid returns an EINVALID error for one field.

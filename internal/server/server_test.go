@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -135,6 +136,12 @@ func TestSignInsCountedByForwardedAddress(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			// Within the hour the oldest counted failure leaves.
+			if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || n < 3590 || n > 3600 {
+				t.Errorf("a refusal's Retry-After: %q", resp.Header.Get("Retry-After"))
+			}
+		}
 		return resp.StatusCode
 	}
 	serve := func(trusted ...string) *httptest.Server {

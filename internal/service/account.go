@@ -116,8 +116,8 @@ func (s *Service) ChangePasswordFrom(ctx context.Context, a *Actor, current, nex
 // holder (a token left behind, or taken) must not guess the password that
 // outlasts it faster than the sign-in page allows.
 func (s *Service) checkCurrentPassword(ctx context.Context, a *Actor, current string) (vault.Key, error) {
-	if !s.limiter.take(a.User.Username, s.Now()) {
-		return vault.Key{}, channel.Errorf(channel.ERATELIMIT, "too many wrong passwords: wait and try again later")
+	if wait := s.limiter.take(a.User.Username, s.Now()); wait > 0 {
+		return vault.Key{}, channel.RateLimited(wait, "too many wrong passwords")
 	}
 	kek, ok, err := s.checkPassword(ctx, a.User, current)
 	if err != nil {

@@ -108,12 +108,14 @@ func (s *Service) SignInFrom(ctx context.Context, username, password, device str
 	// The attempt counts as failed from here until it succeeds, so that
 	// attempts made at once cannot all pass the check before any is counted.
 	now := s.Now()
-	if address != "" && s.addrs != nil && !s.addrs.take(address, now) {
-		return "", time.Time{}, "", channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins from your network: wait and try again later, or sign in from a device you have used before")
+	if address != "" && s.addrs != nil {
+		if wait := s.addrs.take(address, now); wait > 0 {
+			return "", time.Time{}, "", channel.RateLimited(wait, "too many failed sign-ins from your network; sign in from a device you have used before, or wait")
+		}
 	}
-	if !s.limiter.take(counted, now) {
+	if wait := s.limiter.take(counted, now); wait > 0 {
 		s.addrs.untake(address, now)
-		return "", time.Time{}, "", channel.Errorf(channel.ERATELIMIT, "too many failed sign-ins: wait and try again later")
+		return "", time.Time{}, "", channel.RateLimited(wait, "too many failed sign-ins")
 	}
 	token, expires, err = s.signIn(ctx, u, password)
 	if err != nil {
@@ -442,20 +444,22 @@ func (l *limiter) recent(name string, now time.Time) []time.Time {
 }
 
 // take counts an attempt for name, as failed until reset says otherwise,
-// and reports whether it is within the limit. Checking and counting are one
-// step: attempts made at once are counted one by one.
-func (l *limiter) take(name string, now time.Time) bool {
+// if it is within the limit; if not, it counts nothing and returns how
+// long until an attempt would be (more than 0). Checking and counting are
+// one step: attempts made at once are counted one by one.
+func (l *limiter) take(name string, now time.Time) (wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.recent(name, now)
 	if len(f) >= l.max {
-		return false
+		// The oldest counted failure leaves the window first.
+		return max(f[len(f)-l.max].Add(l.window).Sub(now), time.Second)
 	}
 	if f == nil {
 		l.makeRoom(now)
 	}
 	l.fails[name] = append(f, now)
-	return true
+	return 0
 }
 
 // makeRoom keeps memory bounded under a flood of made-up names without

@@ -3,6 +3,7 @@ package web
 import (
 	"github.com/dissent-channel/dissent/internal/clientip"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -189,6 +190,9 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 		if channel.ValidateUsername("username", username) != nil {
 			username = "" // no name: nothing to write back
+		}
+		if n := channel.RetryAfterSeconds(err); n > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(n))
 		}
 		h.render(w, r, v, formStatus(err), pageSignIn, &view{Title: v.T("Sign in"), Data: signInData{Next: next, Username: username, Error: fe}})
 		return

@@ -54,7 +54,11 @@ func TestPasswordChangeKeepsTheBrowserKnown(t *testing.T) {
 	if res := alice.post("/sign-in", url.Values{"username": {"alice"}, "password": {next}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("alice, in her browser, later: %d: %s", res.StatusCode, res.body)
 	}
-	if res := s.browser(t).post("/sign-in", url.Values{"username": {"alice"}, "password": {next}}); res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.body, "from your network") {
-		t.Fatalf("alice in a browser she never used, the address at its limit: %d", res.StatusCode)
+	res := s.browser(t).post("/sign-in", url.Values{"username": {"alice"}, "password": {next}})
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.body, "from your network") || !strings.Contains(res.body, "try again in 60 minutes") {
+		t.Fatalf("alice in a browser she never used, the address at its limit: %d %s", res.StatusCode, res.body)
+	}
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("the refusal says no Retry-After")
 	}
 }
