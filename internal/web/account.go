@@ -53,6 +53,9 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, v *visi
 func (h *handler) signInAgain(w http.ResponseWriter, r *http.Request, v *visit, password, device, target string, note flash) {
 	token, err := h.signInWith(w, r, v.actor.Username(), password, device)
 	if err != nil {
+		// The step voided the browser's token all the same: keep the one
+		// it gave, for the sign-in the visitor is sent to.
+		setDevice(w, device)
 		clearCookie(w, sessionCookie)
 		redirect(w, r, "/sign-in", note)
 		return

@@ -47,10 +47,15 @@ func (h *handler) signInWith(w http.ResponseWriter, r *http.Request, username, p
 		return "", err
 	}
 	if keep != browserDevice(r) {
-		http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: keep, Path: "/", MaxAge: 400 * 24 * 3600,
-			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		setDevice(w, keep)
 	}
 	return token, nil
+}
+
+// setDevice keeps device as the browser's device token.
+func setDevice(w http.ResponseWriter, device string) {
+	http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: device, Path: "/", MaxAge: 400 * 24 * 3600,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
 
 func clearCookie(w http.ResponseWriter, name string) {
