@@ -132,11 +132,23 @@ type (
 )
 
 func (c *client) signIn(ctx context.Context, username, password string) (string, error) {
+	token, _, err := c.signInFrom(ctx, username, password, "")
+	return token, err
+}
+
+// signInFrom signs in from a device that keeps the device token device
+// ("" for none), and returns the token to keep from now on.
+func (c *client) signInFrom(ctx context.Context, username, password, device string) (token, keep string, err error) {
 	var out struct {
-		Token string `json:"token"`
+		Token  string `json:"token"`
+		Device string `json:"device"`
 	}
-	err := c.do(ctx, "POST", "/api/v1/sessions", "", map[string]string{"username": username, "password": password}, &out)
-	return out.Token, err
+	in := map[string]string{"username": username, "password": password}
+	if device != "" {
+		in["device"] = device
+	}
+	err = c.do(ctx, "POST", "/api/v1/sessions", "", in, &out)
+	return out.Token, out.Device, err
 }
 
 // createUser makes an account as the administrator (token), with a first

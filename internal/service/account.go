@@ -116,14 +116,19 @@ func (s *Service) ChangePasswordFrom(ctx context.Context, a *Actor, current, nex
 // holder (a token left behind, or taken) must not guess the password that
 // outlasts it faster than the sign-in page allows.
 func (s *Service) checkCurrentPassword(ctx context.Context, a *Actor, current string) (vault.Key, error) {
-	if wait := s.limiter.take(a.User.Username, s.Now()); wait > 0 {
-		return vault.Key{}, channel.RateLimited(wait, "too many wrong passwords")
+	if wait, failed := s.limiter.take(a.User.Username, s.Now()); wait > 0 {
+		if failed {
+			return vault.Key{}, channel.RateLimited(wait, "too many wrong passwords")
+		}
+		return vault.Key{}, channel.RateLimited(wait, "too many password checks at once")
 	}
 	kek, ok, err := s.checkPassword(ctx, a.User, current)
-	if err != nil {
+	switch {
+	case err != nil:
+		s.limiter.settle(a.User.Username)
 		return vault.Key{}, err
-	}
-	if !ok {
+	case !ok:
+		s.limiter.fail(a.User.Username, s.Now())
 		return vault.Key{}, channel.Invalid("current_password", "the current password is wrong")
 	}
 	s.limiter.reset(a.User.Username)

@@ -105,34 +105,39 @@ func (s *Service) SignInFrom(ctx context.Context, username, password, device str
 		device = ""
 		address = addressKey(from)
 	}
-	// The attempt counts as failed from here until it succeeds, so that
-	// attempts made at once cannot all pass the check before any is counted.
-	now := s.Now()
-	if address != "" && s.addrs != nil {
-		if wait := s.addrs.take(address, now); wait > 0 {
+	// The attempt counts from here until it is settled, so that attempts
+	// made at once cannot all pass the check before any has failed.
+	if wait, failed := s.addrs.take(address, s.Now()); wait > 0 {
+		if failed {
 			return "", time.Time{}, "", channel.RateLimited(wait, "too many failed sign-ins from your network; sign in from a device you have used before, or wait")
 		}
+		return "", time.Time{}, "", channel.RateLimited(wait, "too many sign-ins at once from your network")
 	}
-	if wait := s.limiter.take(counted, now); wait > 0 {
-		s.addrs.untake(address, now)
-		return "", time.Time{}, "", channel.RateLimited(wait, "too many failed sign-ins")
+	if wait, failed := s.limiter.take(counted, s.Now()); wait > 0 {
+		s.addrs.settle(address)
+		if failed {
+			return "", time.Time{}, "", channel.RateLimited(wait, "too many failed sign-ins")
+		}
+		return "", time.Time{}, "", channel.RateLimited(wait, "too many sign-ins at once")
 	}
 	token, expires, err = s.signIn(ctx, u, password)
-	if err != nil {
-		if ctx.Err() != nil && !errors.Is(err, errBadCredentials) {
-			// The client went away before its password was checked (it
-			// waited its turn behind others'): no failed sign-in.
-			s.limiter.untake(counted, now)
-			s.addrs.untake(address, now)
-			return "", time.Time{}, "", err
-		}
-		if address != "" && s.addrs.full(address, now) {
+	switch {
+	case errors.Is(err, errBadCredentials):
+		now := s.Now()
+		s.limiter.fail(counted, now)
+		if s.addrs.fail(address, now) {
 			s.log.Warn("sign-ins held back: an address reached the limit of failed sign-ins an hour", "address", address, "limit", s.cfg.SignInAddressLimit)
 		}
 		return "", time.Time{}, "", err
+	case err != nil:
+		// The password was not checked: the client went away while it
+		// waited its turn behind others', or the check failed.
+		s.limiter.settle(counted)
+		s.addrs.settle(address)
+		return "", time.Time{}, "", err
 	}
 	s.limiter.reset(counted)
-	s.addrs.untake(address, now)
+	s.addrs.settle(address)
 	if device == "" {
 		device = s.newDevice(u)
 	}
@@ -414,20 +419,33 @@ func coarse(t time.Time) time.Time {
 	return t
 }
 
-// limiter counts failed sign-ins per username on this node. Several app
-// nodes each keep their own count; the limit per node still bounds guessing.
+// limiter counts failed sign-ins per name (a username, a device, an
+// address) on this node. Several app nodes each keep their own count; the
+// limit per node still bounds guessing.
+//
+// An attempt is counted from the moment it is let through (take) until it
+// is settled: as a failure (fail), or not (settle, for a right password or
+// an attempt whose password was never checked). Attempts under way count
+// against the limit with the failures, so that attempts made at once cannot
+// all pass before any has failed; but only failures hold a name back for
+// the window: attempts under way are settled within seconds.
 type limiter struct {
-	mu     sync.Mutex
-	max    int
-	window time.Duration
-	fails  map[string][]time.Time
+	mu      sync.Mutex
+	max     int
+	window  time.Duration
+	fails   map[string][]time.Time // failures within the window, oldest first
+	pending map[string]int         // attempts let through and not settled
 }
 
-// limiterNames bounds how many usernames a limiter tracks.
+// limiterNames bounds how many names a limiter tracks.
 const limiterNames = 100_000
 
+// pendingWait is how long a refusal for attempts under way asks to wait:
+// about as long as a password check takes behind a queue of them.
+const pendingWait = 5 * time.Second
+
 func newLimiter(max int, window time.Duration) *limiter {
-	return &limiter{max: max, window: window, fails: map[string][]time.Time{}}
+	return &limiter{max: max, window: window, fails: map[string][]time.Time{}, pending: map[string]int{}}
 }
 
 func (l *limiter) recent(name string, now time.Time) []time.Time {
@@ -443,23 +461,74 @@ func (l *limiter) recent(name string, now time.Time) []time.Time {
 	return f
 }
 
-// take counts an attempt for name, as failed until reset says otherwise,
-// if it is within the limit; if not, it counts nothing and returns how
-// long until an attempt would be (more than 0). Checking and counting are
-// one step: attempts made at once are counted one by one.
-func (l *limiter) take(name string, now time.Time) (wait time.Duration) {
+// take lets an attempt for name through, counted until it is settled, if
+// name's failures and attempts under way are within the limit. If not it
+// counts nothing and returns how long until an attempt would be let
+// through (more than 0), and whether failures (not attempts under way)
+// hold name back. A nil limiter, or name "", lets everything through.
+func (l *limiter) take(name string, now time.Time) (wait time.Duration, failed bool) {
+	if l == nil || name == "" {
+		return 0, false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.recent(name, now)
 	if len(f) >= l.max {
-		// The oldest counted failure leaves the window first.
-		return max(f[len(f)-l.max].Add(l.window).Sub(now), time.Second)
+		// The oldest failure that holds the name back leaves first.
+		return max(f[len(f)-l.max].Add(l.window).Sub(now), time.Second), true
+	}
+	if len(f)+l.pending[name] >= l.max {
+		return pendingWait, false
 	}
 	if f == nil {
 		l.makeRoom(now)
 	}
-	l.fails[name] = append(f, now)
-	return 0
+	l.pending[name]++
+	return 0, false
+}
+
+// settle ends an attempt take let through for name, not as a failure.
+func (l *limiter) settle(name string) {
+	if l == nil || name == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleLocked(name)
+}
+
+func (l *limiter) settleLocked(name string) {
+	if l.pending[name] <= 1 {
+		delete(l.pending, name)
+	} else {
+		l.pending[name]--
+	}
+}
+
+// fail ends an attempt take let through for name as a failure, at now,
+// and reports whether name has reached the limit.
+func (l *limiter) fail(name string, now time.Time) (full bool) {
+	if l == nil || name == "" {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleLocked(name)
+	f := append(l.recent(name, now), now)
+	l.fails[name] = f
+	return len(f) >= l.max
+}
+
+// reset ends an attempt take let through for name as a success, which
+// forgets name's failures.
+func (l *limiter) reset(name string) {
+	if l == nil || name == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleLocked(name)
+	delete(l.fails, name)
 }
 
 // makeRoom keeps memory bounded under a flood of made-up names without
@@ -467,7 +536,7 @@ func (l *limiter) take(name string, now time.Time) (wait time.Duration) {
 // names with no recent failure, then those with one, two, ..., until half
 // the room is free. Names at their limit stay: past the room only by as
 // many names as failed sign-ins (each an argon2id check) can fill within
-// the window.
+// the window. Attempts under way are as many as requests are.
 func (l *limiter) makeRoom(now time.Time) {
 	if len(l.fails) < limiterNames {
 		return
@@ -479,38 +548,6 @@ func (l *limiter) makeRoom(now time.Time) {
 			}
 		}
 	}
-}
-
-// untake takes back the attempt take counted for name at now: it was not
-// a wrong password. A nil limiter, or name "", has none.
-func (l *limiter) untake(name string, now time.Time) {
-	if l == nil || name == "" {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.fails[name]
-	for i := len(f) - 1; i >= 0; i-- {
-		if f[i].Equal(now) {
-			f = slices.Delete(f, i, i+1)
-			break
-		}
-	}
-	if len(f) == 0 {
-		delete(l.fails, name)
-	} else {
-		l.fails[name] = f
-	}
-}
-
-// full reports whether name has reached the limit at now.
-func (l *limiter) full(name string, now time.Time) bool {
-	if l == nil {
-		return false
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.recent(name, now)) >= l.max
 }
 
 // newAddressLimiter counts failed sign-ins per address, max an hour; nil
@@ -534,10 +571,4 @@ func addressKey(a netip.Addr) string {
 	default:
 		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 	}
-}
-
-func (l *limiter) reset(name string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, name)
 }

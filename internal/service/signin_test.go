@@ -239,3 +239,48 @@ func TestSignInsLimitedPerAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestRightSignInsAtOnceFromOneAddress: many people behind one address
+// signing in at the same moment, with their right passwords, past the
+// address's limit. Those beyond it are asked to retry in seconds, not held
+// back for the hour, and nothing is left counted: the address is not at
+// its limit afterwards.
+func TestRightSignInsAtOnceFromOneAddress(t *testing.T) {
+	d := servicetest.NewDeployment(t, storetest.OpenSQLite(t))
+	d.Member("alice")
+	cfg := d.Svc.Config()
+	cfg.SignInAddressLimit = 3
+	// One password check at a time, at the product's cost, so that they
+	// queue.
+	svc := service.New(d.Store, cfg, vault.NewPasswords(vault.DefaultPasswordParams(), 1), nil)
+	svc.Now = d.Clock.Now
+	office := netip.MustParseAddr("198.51.100.7")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answers := map[string]int{}
+	for range 8 {
+		wg.Go(func() {
+			_, _, _, err := svc.SignInFrom(d.Ctx, "alice", servicetest.Password("alice"), "", office)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				answers["signed in"]++
+			case channel.ErrorCode(err) == channel.ERATELIMIT && strings.Contains(err.Error(), "at once") && channel.RetryAfterSeconds(err) <= 5:
+				answers["retry in seconds"]++
+			default:
+				answers[err.Error()]++
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("answers: %v", answers)
+	if answers["signed in"] < 3 || answers["retry in seconds"] == 0 || answers["signed in"]+answers["retry in seconds"] != 8 {
+		t.Fatalf("answers: %v", answers)
+	}
+	for i := range 3 {
+		if _, _, _, err := svc.SignInFrom(d.Ctx, "nobody", "a guess", "", office); channel.ErrorCode(err) != channel.EUNAUTHORIZED {
+			t.Fatalf("wrong password %d after the rush: %v (the rush left counts behind)", i+1, err)
+		}
+	}
+}

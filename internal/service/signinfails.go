@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -75,7 +76,9 @@ func (f *failTally) putBack(n int) {
 // one is due, and returns the error the caller sees.
 func (s *Service) recordFailedSignIn(ctx context.Context) error {
 	if err := s.writeSignInFailures(ctx, s.fails.fail(s.now())); err != nil {
-		return err
+		// Still a wrong password, counted as one (SignInFrom); the ledger
+		// gets it with the next entry (putBack).
+		return errors.Join(errBadCredentials, err)
 	}
 	return errBadCredentials
 }
