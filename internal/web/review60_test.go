@@ -3,15 +3,11 @@ package web
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"sync/atomic"
 	"testing"
 
-	"github.com/dissent-channel/dissent/internal/clientip"
 	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -65,14 +61,7 @@ func TestReview60PasswordChangeKeepsTheDeviceWhenSignInAgainFails(t *testing.T) 
 	st := &sessionlessStore{Store: d.Store}
 	svc := service.New(st, cfg, vault.NewPasswords(vault.TestPasswordParams(), 8), nil)
 	svc.Now = d.Clock.Now
-	mux := http.NewServeMux()
-	Register(mux, svc, Options{Log: slog.New(slog.DiscardHandler)})
-	office := netip.MustParseAddr("198.51.100.7")
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(clientip.With(r.Context(), office)))
-	}))
-	t.Cleanup(srv.Close)
-	s := &site{Deployment: d, srv: srv}
+	s := siteBehindOneAddress(t, d, svc)
 
 	alice := s.signedIn(t, "alice")
 	guesser := s.browser(t)

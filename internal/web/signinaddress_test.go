@@ -10,9 +10,23 @@ import (
 	"testing"
 
 	"github.com/dissent-channel/dissent/internal/clientip"
+	"github.com/dissent-channel/dissent/internal/service"
 	"github.com/dissent-channel/dissent/internal/service/servicetest"
 	"github.com/dissent-channel/dissent/internal/store/storetest"
 )
+
+// siteBehindOneAddress serves svc's pages to browsers that all come from
+// one address, as an office's do behind its network's.
+func siteBehindOneAddress(t testing.TB, d *servicetest.Deployment, svc *service.Service) *site {
+	mux := http.NewServeMux()
+	Register(mux, svc, Options{Log: slog.New(slog.DiscardHandler)})
+	office := netip.MustParseAddr("198.51.100.7")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(clientip.With(r.Context(), office)))
+	}))
+	t.Cleanup(srv.Close)
+	return &site{Deployment: d, srv: srv}
+}
 
 // TestPasswordChangeKeepsTheBrowserKnown: a guesser on the office's network
 // holds its address at the limit of failed sign-ins. alice changes her
@@ -26,14 +40,7 @@ func TestPasswordChangeKeepsTheBrowserKnown(t *testing.T) {
 	d.Member("bob")
 	cfg := d.Svc.Config()
 	cfg.SignInAddressLimit = 2
-	mux := http.NewServeMux()
-	Register(mux, d.WithConfig(cfg), Options{Log: slog.New(slog.DiscardHandler)})
-	office := netip.MustParseAddr("198.51.100.7") // every browser here shares it
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(clientip.With(r.Context(), office)))
-	}))
-	t.Cleanup(srv.Close)
-	s := &site{Deployment: d, srv: srv}
+	s := siteBehindOneAddress(t, d, d.WithConfig(cfg))
 
 	alice := s.signedIn(t, "alice")
 	guesser := s.browser(t)
