@@ -81,7 +81,8 @@ func (s *Service) SignIn(ctx context.Context, username, password string) (token 
 // spraying) is held back too; a device the account signed in from before
 // is not, so that people who share an address (an office's network) are
 // not locked out by a guesser among them. An address counts the passwords
-// checked and found wrong only.
+// checked and found wrong, and, until they are answered, the attempts under
+// way.
 func (s *Service) SignInFrom(ctx context.Context, username, password, device string, from netip.Addr) (token string, expires time.Time, keep string, err error) {
 	if err := channel.ValidateUsername("username", username); err != nil {
 		return "", time.Time{}, "", errBadCredentials
@@ -480,9 +481,6 @@ func (l *limiter) take(name string, now time.Time) (wait time.Duration, failed b
 	if len(f)+l.pending[name] >= l.max {
 		return pendingWait, false
 	}
-	if f == nil {
-		l.makeRoom(now)
-	}
 	l.pending[name]++
 	return 0, false
 }
@@ -506,17 +504,21 @@ func (l *limiter) settleLocked(name string) {
 }
 
 // fail ends an attempt take let through for name as a failure, at now,
-// and reports whether name has reached the limit.
-func (l *limiter) fail(name string, now time.Time) (full bool) {
+// and reports whether this failure brought name to the limit.
+func (l *limiter) fail(name string, now time.Time) (reached bool) {
 	if l == nil || name == "" {
 		return false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.settleLocked(name)
-	f := append(l.recent(name, now), now)
+	f := l.recent(name, now)
+	if f == nil {
+		l.makeRoom(now)
+	}
+	f = append(f, now)
 	l.fails[name] = f
-	return len(f) >= l.max
+	return len(f) == l.max
 }
 
 // reset ends an attempt take let through for name as a success, which
