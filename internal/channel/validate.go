@@ -63,7 +63,7 @@ func ValidateLine(field, s string, max int) error {
 	if err := validateText(field, s, false); err != nil {
 		return err
 	}
-	if strings.TrimSpace(s) == "" {
+	if blank(s) {
 		return Invalid(field, "%s must not be empty", field)
 	}
 	if n := utf8.RuneCountInString(s); n > max {
@@ -81,7 +81,7 @@ func ValidateText(field, s string, max int) error {
 	if err := validateText(field, s, true); err != nil {
 		return err
 	}
-	if strings.TrimSpace(s) == "" {
+	if blank(s) {
 		return Invalid(field, "%s must not be empty", field)
 	}
 	return nil
@@ -95,11 +95,29 @@ func validateText(field, s string, multiline bool) error {
 		if multiline && (r == '\n' || r == '\t' || r == '\r') {
 			continue
 		}
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return Invalid(field, "%s contains a control character", field)
+		}
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return Invalid(field, "%s contains an invisible direction mark (U+%04X), which can make text read other than it is stored: remove it", field, r)
 		}
 	}
 	return nil
+}
+
+// blank reports whether s shows nothing: only white space and characters
+// that render invisibly (format characters such as the zero-width space,
+// the word joiner and the byte order mark; Hangul fillers; variation
+// selectors), so a reason, title or name made of them is empty. Such
+// characters within visible text (the zero-width joiner of an emoji or of
+// Persian script) are left alone.
+func blank(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateEmail accepts a bare address (no display name).
