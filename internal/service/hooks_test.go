@@ -24,6 +24,8 @@ type hookStore struct {
 	onUsersByIDs func(ids []string, write bool) bool
 	// onUserByID runs after UserByID read the row.
 	onUserByID func(id string, write bool) bool
+	// onUserByUsername runs after UserByUsername read the row.
+	onUserByUsername func(username string, write bool) bool
 	// onMemoLatest runs before MemoLatest: after the memo's row was read,
 	// before its history is.
 	onMemoLatest func(memoID string, write bool) bool
@@ -81,6 +83,14 @@ func (t *hookTx) UserByID(ctx context.Context, id string) (*store.User, error) {
 	u, err := t.Tx.UserByID(ctx, id)
 	if f := hookTake(t.s, &t.s.onUserByID); f != nil && !f(id, t.write) {
 		hookArm(t.s, &t.s.onUserByID, f)
+	}
+	return u, err
+}
+
+func (t *hookTx) UserByUsername(ctx context.Context, username string) (*store.User, error) {
+	u, err := t.Tx.UserByUsername(ctx, username)
+	if f := hookTake(t.s, &t.s.onUserByUsername); f != nil && !f(username, t.write) {
+		hookArm(t.s, &t.s.onUserByUsername, f)
 	}
 	return u, err
 }

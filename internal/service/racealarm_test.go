@@ -9,6 +9,7 @@ package service_test
 // of service, for a change made the normal way.
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -311,4 +312,50 @@ func removeP2While(t *testing.T, d *servicetest.Deployment, node *service.Servic
 		t.Errorf("the node is no longer ready after another node removed a reader as it looked: %v", err)
 	}
 	return err
+}
+
+// TestAnOfficeGrantRacingARoleChange (users.go, GrantOffice against
+// UpdateUser; review 61): on node B a member of the office lets carol in,
+// and between its reading carol's account (in the office, not an
+// administrator) and its writing the office's key wrapped to her, an
+// administrator on node A makes carol an administrator instead. The grant
+// must then lose with a conflict: otherwise an administrator holds the
+// office's key, which the product promises never happens (they could open
+// it with their own password and read every memo).
+func TestAnOfficeGrantRacingARoleChange(t *testing.T) {
+	d, h2, hooked := raceNodes(t)
+	d.Create("carol", false, "office")
+	office2 := h2.SignIn("office")
+
+	fired := false
+	hooked.onUserByUsername = func(username string, write bool) bool {
+		if !write || username != "carol" {
+			return false
+		}
+		fired = true
+		roles := []string{"admin"}
+		if _, err := d.Svc.UpdateUser(d.Ctx, d.Admin, "carol", service.UserUpdate{Roles: &roles}); err != nil {
+			t.Errorf("making carol an administrator on node A: %v", err)
+		}
+		return true
+	}
+	err := h2.Svc.GrantOffice(d.Ctx, office2, "carol")
+	if !fired {
+		t.Fatal("the interleaving did not happen")
+	}
+	if channel.ErrorCode(err) != channel.ECONFLICT && !store.Retryable(err) {
+		t.Errorf("the grant that raced carol's becoming an administrator: %v, want a conflict", err)
+	}
+	carol, err := d.Store.Begin(d.Ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carol.Rollback()
+	u, err := carol.UserByUsername(d.Ctx, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.GroupKey(d.Ctx, "group:office", u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("carol, now an administrator (roles %v), holds the office's key: %v", u.Roles, err)
+	}
 }

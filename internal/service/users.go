@@ -623,6 +623,17 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 	return out, err
 }
 
+// holdAccount writes u's row back as this transaction read it, so that
+// the transaction stands on the account as read: a change made to it
+// meanwhile on another node (PostgreSQL's statements each see the latest
+// commit) makes this one lose with a conflict, and one begun after waits
+// for this one's commit, then finds its version moved and loses. Without
+// it, an office grant could wrap the office's key to an account made an
+// administrator in between, after that change had found no key to take.
+func holdAccount(ctx context.Context, tx store.Tx, u *store.User) error {
+	return storeErr(tx.UpdateUser(ctx, u), "the account")
+}
+
 // GrantOffice lets a new office member in: a current member wraps the
 // office's group key to them. An administrator cannot do this.
 func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) error {
@@ -651,6 +662,9 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 			return err
 		} else if held {
 			return errAwaitingConfirmation("username", username)
+		}
+		if err := holdAccount(ctx, tx, u); err != nil {
+			return err
 		}
 		wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
 		if err != nil {
