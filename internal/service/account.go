@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -242,6 +243,17 @@ func (s *Service) NewKeysFrom(ctx context.Context, a *Actor, current, next strin
 		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return storeErr(err, "your account")
+		}
+		// What was wrapped to the keys before opens for no one now: the
+		// office's key and the memos shared with the account as a reader.
+		// Once the office has confirmed the new keys, a member of the
+		// office lets the account in again, and the office or the
+		// distribution shares memos with it again.
+		if err := tx.DeleteGroupKey(ctx, officeGroup, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := tx.DeleteAccessOf(ctx, u.ID); err != nil {
+			return err
 		}
 		if err := s.accountNotice(ctx, tx, u, KindNewKeys, u.Email); err != nil {
 			return err

@@ -435,6 +435,11 @@ func (s *Service) unwrapOffice(ctx context.Context, tx store.Tx, a *Actor) (*vau
 	}
 	office, err := s.offices.identity(a.sessionID, gk.Wrapped, time.Now(), func() (*vault.Identity, error) {
 		plain, err := a.id.OpenSealed(gk.Wrapped)
+		if errors.Is(err, vault.ErrNotForMe) {
+			// Wrapped to keys the account had before it started afresh
+			// (from before NewKeys took such a wrap away).
+			return nil, channel.Errorf(channel.EFORBIDDEN, "your office access awaits a grant by a current member of the channel office: the office's key was given to the keys you had before you started afresh")
+		}
 		if err != nil {
 			return nil, errInternal("office key does not open for %q: %w", a.User.ID, err)
 		}

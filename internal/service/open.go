@@ -418,6 +418,12 @@ func (s *Service) unwrapAccess(ctx context.Context, tx store.Tx, w ways, a *Acto
 	}
 	keys := memoKeys{}
 	k, err := s.keys.unwrap(a.sessionID, id, cur.Wrapped, time.Now())
+	if errors.Is(err, vault.ErrNotForMe) && grantee == a.User.ID {
+		// Wrapped to keys the account had before it started afresh
+		// (NewKeys): they are gone, and keys made afresh get no memo
+		// from before them. No way in, as for a memo never shared.
+		return nil, store.ErrNotFound
+	}
 	if err != nil {
 		return nil, errInternal("access wrap does not open: %w", err)
 	}

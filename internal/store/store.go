@@ -178,6 +178,8 @@ type Tx interface {
 	// (a page of a list at once), in no particular order.
 	AccessForMemos(ctx context.Context, memoIDs, grantees []string) ([]*Access, error)
 	DeleteAccess(ctx context.Context, memoID, grantee string) error
+	// DeleteAccessOf removes every wrap to a grantee, of every memo.
+	DeleteAccessOf(ctx context.Context, grantee string) error
 	// Withhold records that a delivered memo was not wrapped to these
 	// principals of the standing distribution, whose keys awaited the
 	// office's confirmation; recording one twice is not an error.

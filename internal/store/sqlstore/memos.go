@@ -367,6 +367,12 @@ func (t *Tx) DeleteAccess(ctx context.Context, memoID, grantee string) error {
 	return err
 }
 
+// DeleteAccessOf removes every wrap to a grantee, of every memo.
+func (t *Tx) DeleteAccessOf(ctx context.Context, grantee string) error {
+	_, err := t.exec(ctx, `DELETE FROM access WHERE grantee = ?`, grantee)
+	return err
+}
+
 // Withhold records that memoID was not wrapped to userIDs.
 func (t *Tx) Withhold(ctx context.Context, memoID string, userIDs ...string) error {
 	if len(userIDs) == 0 {

@@ -512,6 +512,19 @@ func testAccess(t *testing.T, s store.Store) {
 		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.DeleteAccess(ctx, "m1", "u-nobody")) })
 	})
 
+	t.Run("delete of a grantee's wraps removes them on every memo, and no other's", func(t *testing.T) {
+		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.DeleteAccessOf(ctx, "u-bob")) })
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			all, err := tx.AccessList(ctx, "m1")
+			check(t, err)
+			same(t, "grantees left on m1", ids(all, func(a *store.Access) string { return a.Grantee }), []string{"group:principals"})
+			other, err := tx.AccessList(ctx, "m2")
+			check(t, err)
+			same(t, "wraps left on m2", len(other), 0)
+		})
+		write(t, s, func(ctx context.Context, tx store.Tx) { check(t, tx.DeleteAccessOf(ctx, "u-nobody")) })
+	})
+
 	for _, c := range []struct {
 		name          string
 		memo, grantee string
