@@ -69,7 +69,16 @@ func Open(ctx context.Context, path string, opt Options) (*sqlstore.DB, error) {
 	// SAVEPOINT per member, and SQLite journals every page a savepoint
 	// changes first; past 64 KiB that journal went to a file, costing a
 	// submission about 70 write calls.
-	write, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)"))
+	//
+	// It also overwrites what it deletes (secure_delete): a session's row
+	// holds its user's private keys sealed under a key derived from the
+	// token, and a later copy of the file must not hold them once the
+	// session has ended, for whoever kept an old token. The WAL keeps a
+	// deleted row's frames until it is written over; after each
+	// checkpoint that empties it, it is cut back to 4 MiB
+	// (journal_size_limit), so what it holds is the last writes of
+	// about a thousand pages, not whatever a burst once grew it to.
+	write, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=secure_delete(ON)&_pragma=journal_size_limit(4194304)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
