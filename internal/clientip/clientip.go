@@ -60,6 +60,11 @@ func ParsePrefixes(ss []string) ([]netip.Prefix, error) {
 		if err != nil || !p.IsValid() {
 			return nil, fmt.Errorf("trusted proxy %q: want an address or a network, such as 10.0.0.5 or 10.1.0.0/16", s)
 		}
+		if unmappedBits(p) == 0 {
+			// Every client would be a trusted proxy, and the address each
+			// wrote into the header would be believed.
+			return nil, fmt.Errorf("trusted proxy %q holds every address, so every client would be believed about its own address: name the proxies, or the network only they are on", s)
+		}
 		ps = append(ps, netip.PrefixFrom(p.Addr().Unmap(), unmappedBits(p)).Masked())
 	}
 	return ps, nil

@@ -89,6 +89,11 @@ func TestParsePrefixes(t *testing.T) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
+	for _, everyone := range []string{"0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96", "::ffff:0:0/80"} {
+		if _, err := ParsePrefixes([]string{"10.0.0.5", everyone}); err == nil || !strings.Contains(err.Error(), "holds every address") {
+			t.Errorf("%q: %v, want it refused: every client would be a trusted proxy", everyone, err)
+		}
+	}
 }
 
 // TestWarnsOnceOfAnUntrustedProxy: a deployment behind a proxy it did not
