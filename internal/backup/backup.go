@@ -372,10 +372,12 @@ func RestoredPostgres(ctx context.Context, st *sqlstore.DB, vkey string, pins Pi
 
 // sqlForeignSchema lists what, in the current schema of a PostgreSQL
 // database, no migration makes and could act in the deployment: triggers,
-// rules, views, policies, functions and operators; and any function or
+// rules, views, policies, functions and operators; any function or
 // operator outside pg_catalog that a column's default or generated value,
-// a constraint (a domain's too), an index or a type of the schema calls.
-// The migrations make none of them.
+// a constraint (a domain's too), an index or a type of the schema calls;
+// and, in the whole database, event triggers (which run at the next DDL,
+// such as an upgrade's migration) and casts by a function outside
+// pg_catalog. The migrations make none of them.
 const sqlForeignSchema = `WITH ours AS (SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
 	called AS (
 		SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_depend d
@@ -394,7 +396,10 @@ const sqlForeignSchema = `WITH ours AS (SELECT oid FROM pg_namespace WHERE nspna
 	UNION ALL SELECT DISTINCT 'a call of ' || p.oid::regprocedure::text FROM called d JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
 		WHERE p.pronamespace <> 'pg_catalog'::regnamespace
 	UNION ALL SELECT DISTINCT 'a use of ' || o.oid::regoperator::text FROM called d JOIN pg_operator o ON d.refclassid = 'pg_operator'::regclass AND o.oid = d.refobjid
-		WHERE o.oprnamespace <> 'pg_catalog'::regnamespace`
+		WHERE o.oprnamespace <> 'pg_catalog'::regnamespace
+	UNION ALL SELECT 'event trigger ' || evtname FROM pg_event_trigger
+	UNION ALL SELECT 'cast ' || format_type(c.castsource, NULL) || ' as ' || format_type(c.casttarget, NULL) || ' by ' || p.oid::regprocedure::text
+		FROM pg_cast c JOIN pg_proc p ON p.oid = c.castfunc WHERE p.pronamespace <> 'pg_catalog'::regnamespace`
 
 // snapshotConfig reads the snapshot's dissent.toml, copied into dir, if it
 // has one. Restore verifies the snapshot's own database, so it refuses a
@@ -411,7 +416,7 @@ func snapshotConfig(dir string) (*config.Config, error) {
 		return nil, fmt.Errorf("backup: the snapshot's dissent.toml: %w", err)
 	}
 	if cfg.Store.Driver != "sqlite" || cfg.Store.URL != "" {
-		return nil, fmt.Errorf("backup: the snapshot's dissent.toml names the store %s %q, and restore verifies and restores the embedded database only: take [store] out of the snapshot's dissent.toml, then restore it (a PostgreSQL deployment is backed up with pg_dump: docs/OPERATIONS.md)", cfg.Store.Driver, cfg.Store.URL)
+		return nil, fmt.Errorf("backup: the snapshot's dissent.toml names the store %s (its url not repeated here: it may hold a password), and restore verifies and restores the embedded database only: take [store] out of the snapshot's dissent.toml, then restore it (a PostgreSQL deployment is backed up with pg_dump: docs/OPERATIONS.md)", cfg.Store.Driver)
 	}
 	return cfg, nil
 }
