@@ -111,6 +111,7 @@ var german = map[string]string{
 	"No case has been published yet.": "Noch kein Fall wurde veröffentlicht.",
 	"Publish the case":                "Den Fall veröffentlichen",
 	"Published %s":                    "Veröffentlicht %s",
+	"Published case":                  "Veröffentlichter Fall",
 	"Published cases":                 "Veröffentlichte Fälle",
 	"Read the published case":         "Den veröffentlichten Fall lesen",
 	"The case is published.":          "Der Fall ist veröffentlicht.",

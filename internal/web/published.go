@@ -49,5 +49,5 @@ func (h *handler) publication(w http.ResponseWriter, r *http.Request, v *visit) 
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, r, v, http.StatusOK, pagePublication, &view{Title: p.Title, Marking: p.Marking, Data: p})
+	h.render(w, r, v, http.StatusOK, pagePublication, &view{Title: v.T("Published case"), Marking: p.Marking, Data: p})
 }
