@@ -366,7 +366,8 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 		if err != nil {
 			return taken, err
 		}
-		var mine []string
+		var mine, memos []string
+		mailed := map[string]memoKeys{}
 		for _, m := range batch {
 			plain, err := a.id.OpenSealed(m.Sealed)
 			if errors.Is(err, vault.ErrNotForMe) {
@@ -381,12 +382,19 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 			var e keyEntry
 			if err := decodeSealed(plain, &e); err == nil && channel.ValidID(e.Memo) {
 				if keys, err := decodeKeys(e.Keys); err == nil {
-					if err := s.putIndex(ctx, tx, a.id, e.Memo, keys); err != nil {
-						return taken, err
+					if mailed[e.Memo] == nil {
+						mailed[e.Memo] = memoKeys{}
+						memos = append(memos, e.Memo)
 					}
+					maps.Copy(mailed[e.Memo], keys)
 				}
 			}
 			mine = append(mine, m.ID)
+		}
+		for _, memoID := range memos {
+			if err := s.takeMailed(ctx, tx, a, memoID, mailed[memoID]); err != nil {
+				return taken, err
+			}
 		}
 		if err := tx.DeleteMail(ctx, mine); err != nil {
 			return taken, err
@@ -398,6 +406,56 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 		since = batch[len(batch)-1].PostedAt + 1
 	}
 	return taken, s.putMailCursor(ctx, tx, a, micros(started))
+}
+
+// takeMailed files in the actor's index the keys their mail brought for
+// a memo, if the memo's ledger made each of them and its roster, opened
+// with them, names the actor; and writes nothing otherwise, or when they
+// bring nothing new. Anyone who can write the database can post mail to
+// anyone's public key, naming any memo: were such mail filed unchecked,
+// the index rows a collection wrote would say whether its recipient is an
+// author of that memo (an entry rewritten) or not (one inserted). Now a
+// mail that brings no key the ledger made, or that names a memo whose
+// roster leaves the actor out, leaves the index as it was, author or not.
+func (s *Service) takeMailed(ctx context.Context, tx store.Tx, a *Actor, memoID string, keys memoKeys) error {
+	have, err := readIndex(ctx, tx, a.id, memoID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if have.authors != nil {
+		return nil // an anonymous report's author takes no mail for it (putIndexEntry)
+	}
+	fresh := memoKeys{}
+	for kv, k := range keys {
+		if old, ok := have.keys[kv]; ok && old == k {
+			continue
+		}
+		if made, err := s.keyVouched(ctx, tx, memoID, kv, k); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		} else if made {
+			fresh[kv] = k
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	rec, err := tx.MemoByID(ctx, memoID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	all := memoKeys{}
+	maps.Copy(all, have.keys)
+	maps.Copy(all, fresh)
+	var roster channel.Roster
+	if openJSON(all, rec.KeyVersion, rec.ID, "roster", rec.Roster, &roster) != nil || roster.Find(a.User.ID) < 0 {
+		return nil
+	}
+	return s.putIndex(ctx, tx, a.id, memoID, fresh)
 }
 
 // officeIdentity unwraps the channel office's group key for an office member.
