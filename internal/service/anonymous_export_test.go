@@ -52,7 +52,7 @@ func (s *Service) Plaintexts(ctx context.Context, a *Actor, memoID string) ([][]
 			office, _ = s.officeIdentity(ctx, tx, a)
 		}
 		for _, it := range items {
-			p, err := openBoundField(o.keys, it.KeyVersion, memoID, itemField(it.Kind, it.ID), "item:"+it.ID, it.Sealed)
+			p, err := openBoundField(o.keys, it.KeyVersion, memoID, itemField(it.Kind, it.ID), itemLegacy(it.ID), it.Sealed)
 			if err != nil {
 				continue
 			}

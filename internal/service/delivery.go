@@ -629,10 +629,6 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 		} else if err != nil {
 			return err
 		}
-		reason, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "reason", reasonItem{Reason: in.Reason})
-		if err != nil {
-			return err
-		}
 		for _, u := range us {
 			if !slices.Contains(u.Roles, string(channel.RolePrincipal)) {
 				return channel.Invalid("usernames", "%q is not a principal", u.Username)
@@ -655,6 +651,10 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 				return err
 			} else if held {
 				return errAwaitingConfirmation("usernames", u.Username)
+			}
+			reason, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, readerReasonField(u.ID, a.User.ID), reasonItem{Reason: in.Reason})
+			if err != nil {
+				return err
 			}
 			as, err := s.wraps(o, u.ID, u.BoxPublic, a.User.ID, reason, false)
 			if err != nil {

@@ -576,9 +576,11 @@ func openField(keys memoKeys, kv int, memoID, field string, sealed []byte) ([]by
 // sealed value copied over another of the same memo (an earlier draft over
 // the submitted text, a comment relabelled as the reply) no longer opens
 // there. What was sealed the old way stays open to such moves.
+//
+// An empty legacy asks for no fallback (itemLegacy).
 func openBoundField(keys memoKeys, kv int, memoID, field, legacy string, sealed []byte) ([]byte, error) {
 	plain, err := openField(keys, kv, memoID, field, sealed)
-	if err != nil {
+	if err != nil && legacy != "" {
 		if old, lerr := openField(keys, kv, memoID, legacy, sealed); lerr == nil {
 			return old, nil
 		}
@@ -589,6 +591,46 @@ func openBoundField(keys memoKeys, kv int, memoID, field, legacy string, sealed 
 // revisionField names revision n's sealed text; itemField an item's.
 func revisionField(n int) string       { return "revision:" + strconv.Itoa(n) }
 func itemField(kind, id string) string { return "item:" + kind + ":" + id }
+
+// readerReasonField names the office's reason for sharing a memo with
+// reader, given by addedBy: sealed so, a reason copied onto another
+// reader's access row, or a row credited to another member of the office,
+// no longer opens. Before December 2026 the label was "reason" alone.
+func readerReasonField(reader, addedBy string) string { return "reason:" + reader + ":" + addedBy }
+
+// openReaderReason opens the office's reason on an access row. A key
+// rotation copies the row, reason and all, to the new key version: the
+// reason opens under the version it was sealed with, at or below the
+// row's.
+func openReaderReason(o *opened, acc *store.Access) (string, error) {
+	for kv := acc.KeyVersion; kv >= 1; kv-- {
+		if _, ok := o.keys[kv]; !ok {
+			continue
+		}
+		plain, err := openBoundField(o.keys, kv, o.rec.ID, readerReasonField(acc.Grantee, acc.AddedBy), "reason", acc.Reason)
+		if err != nil {
+			continue
+		}
+		var reason reasonItem
+		if err := decodeSealed(plain, &reason); err != nil {
+			return "", err
+		}
+		return reason.Reason, nil
+	}
+	return "", errInternal("memo %s: the reason for a reader does not open: the access row was changed", o.rec.ID)
+}
+
+// itemLegacy is the label an item was sealed under before December 2026,
+// "item:" and its id; none for an id that is not one (ValidID). An item's
+// id is a row's column: written as "comment:" and the id of a comment,
+// with the kind "reply", the old label of that id would be the new label
+// of the comment, which would open as the office's reply.
+func itemLegacy(id string) string {
+	if !channel.ValidID(id) {
+		return ""
+	}
+	return "item:" + id
+}
 
 // setting reads a setting, or returns def when it is not set.
 func setting(ctx context.Context, tx store.Tx, name string, def []byte) ([]byte, error) {

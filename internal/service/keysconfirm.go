@@ -680,7 +680,7 @@ func (s *Service) shareWithheld(ctx context.Context, tx store.Tx, a *Actor, u *s
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		reason, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, "reason", reasonItem{Reason: withheldReason})
+		reason, err := sealJSON(o.keys, o.rec.KeyVersion, o.rec.ID, readerReasonField(u.ID, a.User.ID), reasonItem{Reason: withheldReason})
 		if err != nil {
 			return err
 		}

@@ -131,7 +131,7 @@ func agreedIn(o *opened, items []*store.Item) (map[string]bool, error) {
 		if it.Kind != "consent" {
 			continue
 		}
-		plain, err := openBoundField(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), "item:"+it.ID, it.Sealed)
+		plain, err := openBoundField(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), itemLegacy(it.ID), it.Sealed)
 		if err != nil {
 			return nil, err
 		}

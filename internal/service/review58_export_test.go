@@ -77,7 +77,7 @@ func (s *Service) Review58MessagesOpened(ctx context.Context, a *Actor, memoID s
 			if it.Kind != "message" {
 				continue
 			}
-			p, err := openBoundField(keys, it.KeyVersion, memoID, itemField(it.Kind, it.ID), "item:"+it.ID, it.Sealed)
+			p, err := openBoundField(keys, it.KeyVersion, memoID, itemField(it.Kind, it.ID), itemLegacy(it.ID), it.Sealed)
 			if err != nil {
 				continue
 			}

@@ -318,11 +318,14 @@ func (s *Service) viewDistribution(ctx context.Context, tx store.Tx, o *opened, 
 	}
 	for _, acc := range rows {
 		r := Reader{AddedBy: "standing", AddedAt: fromMicros(acc.AddedAt)}
-		if !acc.Standing {
-			var reason reasonItem
-			if len(acc.Reason) > 0 && openJSON(o.keys, acc.KeyVersion, o.rec.ID, "reason", acc.Reason, &reason) == nil {
-				r.Reason = reason.Reason
+		if !acc.Standing && len(acc.Reason) > 0 {
+			reason, err := openReaderReason(o, acc)
+			if err != nil {
+				return err
 			}
+			r.Reason = reason
+		} else if len(acc.Reason) > 0 {
+			return errInternal("memo %s: a reader of the standing distribution has an office's reason: the access row was changed", o.rec.ID)
 		}
 		m.Distribution = append(m.Distribution, r)
 	}
@@ -360,7 +363,7 @@ func (s *Service) viewItems(o *opened, m *Memo, items []*store.Item, book *nameB
 		default:
 			continue
 		}
-		plain, err := openBoundField(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), "item:"+it.ID, it.Sealed)
+		plain, err := openBoundField(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), itemLegacy(it.ID), it.Sealed)
 		if err != nil {
 			return err
 		}
