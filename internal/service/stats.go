@@ -179,9 +179,17 @@ var (
 		}
 		return out
 	}()
-	statsAwaiting     = []string{"within_deadline", "overdue"}
-	statsAcknowledged = []string{"on_time", "late"}
-	statsReplied      = []string{"on_time", "within_latest", "late"}
+	statsAwaiting = []string{"within_deadline", "overdue"}
+	// The timeliness tables judge the memos of their states by a deadline;
+	// ended_before_due holds those returned or withdrawn before it came
+	// due (for replies: or before they were acknowledged), so that each
+	// table partitions its states' memos and its total is a sum of shown
+	// state counts (rule 2). Without it, the table's total less those
+	// states' would be a count of ended memos in the clear.
+	statsAcknowledged = []string{"on_time", "late", "ended_before_due"}
+	statsReplied      = []string{"on_time", "within_latest", "late", "ended_before_due"}
+	judgedAck         = statsAcknowledged[:2]
+	judgedReply       = statsReplied[:3]
 	statsAppeals      = []string{"on_time", "late"}
 	signerBands       = []struct {
 		name     string
@@ -321,6 +329,8 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 				t.endedAck["late"]++
 			} else if due {
 				t.endedAck["on_time"]++
+			} else {
+				t.endedAck["ended_before_due"]++
 			}
 			// A reply that came due before the end, never given: judged as
 			// a reply given at the end would be.
@@ -330,6 +340,8 @@ func count(facts []store.MemoFacts, cal *workdays.Calendar, now time.Time) tally
 				} else {
 					t.endedReply["late"]++
 				}
+			} else {
+				t.endedReply["ended_before_due"]++
 			}
 		}
 		switch channel.State(f.State) {
@@ -469,16 +481,16 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 		Late: st.Replied["late"], Pending: sum(k, st.States[sub], st.States[ack])}
 
 	// Each share is of the memos its table judged.
-	if n := t.acknowledged["on_time"] + t.acknowledged["late"]; n > 0 && shownAll(st.Acknowledged, statsAcknowledged...) {
+	if n := t.acknowledged["on_time"] + t.acknowledged["late"]; n > 0 && shownAll(st.Acknowledged, judgedAck...) {
 		st.AcknowledgedOnTimeShare = share(st.Acknowledged["on_time"].n, n)
 	}
-	if n := t.replied["on_time"] + t.replied["within_latest"] + t.replied["late"]; n > 0 && shownAll(st.Replied, statsReplied...) {
+	if n := t.replied["on_time"] + t.replied["within_latest"] + t.replied["late"]; n > 0 && shownAll(st.Replied, judgedReply...) {
 		st.RepliedOnTimeShare = share(st.Replied["on_time"].n, n)
 		if shownAll(st.Replied, "within_latest") {
 			st.RepliedByLatestShare = share(st.Replied["on_time"].n+st.Replied["within_latest"].n, n)
 		}
 	}
-	if n := len(t.workdays); n >= k && shownAll(st.Replied, statsReplied...) {
+	if n := len(t.workdays); n >= k && shownAll(st.Replied, judgedReply...) {
 		ws := make([]float64, n)
 		for i, w := range t.workdays {
 			ws[i] = float64(w)

@@ -236,6 +236,7 @@ func TestComputeStats(t *testing.T) {
     "within_deadline": "suppressed"
   },
   "acknowledged": {
+    "ended_before_due": 0,
     "late": "\u003c5",
     "on_time": "suppressed"
   },
@@ -245,6 +246,7 @@ func TestComputeStats(t *testing.T) {
     "within_deadline": 0
   },
   "replied": {
+    "ended_before_due": "suppressed",
     "late": "suppressed",
     "on_time": "suppressed",
     "within_latest": "suppressed"

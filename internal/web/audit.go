@@ -70,10 +70,10 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 	}
 	d.Charts = []chart{
 		newChart("states", v.T("Memos submitted in %s, by where they are now", d.YearText), states),
-		newChart("ack", v.T("Acknowledgements given"), cells(st.Acknowledged, "on_time", "On time", "late", "Late")),
+		newChart("ack", v.T("Acknowledgements given"), cells(st.Acknowledged, "on_time", "On time", "late", "Late", "ended_before_due", "Ended before it was due")),
 		newChart("ack-owed", v.T("Acknowledgements still owed"), cells(st.AwaitingAcknowledgement, "within_deadline", "Not yet due", "overdue", "Overdue")),
 		newChart("reply", v.T("Substantive replies given"), cells(st.Replied,
-			"on_time", "On time", "within_latest", "By the latest date", "late", "Late")),
+			"on_time", "On time", "within_latest", "By the latest date", "late", "Late", "ended_before_due", "Ended before it was due")),
 		newChart("reply-owed", v.T("Replies still owed"), cells(st.AwaitingReply, "within_deadline", "Not yet due", "overdue", "Overdue")),
 	}
 	if appeals {
