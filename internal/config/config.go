@@ -6,8 +6,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -296,10 +298,11 @@ func (c *Config) Check() error {
 		errs = append(errs, err)
 	}
 	if perr == nil && err == nil {
-		if err := withinProfile(channel.Profiles[p.Name], p, cal); err != nil {
+		days := submissionDays(cal, c.Channel.Closures, time.Now())
+		if err := withinProfile(channel.Profiles[p.Name], p, cal, days); err != nil {
 			errs = append(errs, err)
 		}
-		if err := deadlinesInOrder(p, cal); err != nil {
+		if err := deadlinesInOrder(p, cal, days); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -429,16 +432,37 @@ func (c *Config) Profile() (channel.Profile, error) {
 	return p, nil
 }
 
-// withinProfile checks, for a year of submissions (one a day), that the
+// submissionDays are the moments of submission the deadline checks try:
+// two a day (in office hours, and late at night, when a memo is received
+// the next working day) through every year a closure can reach, the year
+// of now and the next, and 2027. A closure is a run of days off in its own
+// year, and a deadline in working days stretches over it: a year without
+// it would not show that.
+func submissionDays(cal *workdays.Calendar, closures []workdays.Closure, now time.Time) []time.Time {
+	years := map[int]bool{2027: true, now.Year(): true, now.Year() + 1: true}
+	for _, c := range closures {
+		for y := c.From.Year - 1; y <= c.To.Year && y <= c.From.Year+2; y++ {
+			years[y] = true // the deadlines of a submission late in a year reach into the next
+		}
+	}
+	var days []time.Time
+	for _, y := range slices.Sorted(maps.Keys(years)) {
+		for d := time.Date(y, 1, 1, 0, 0, 0, 0, cal.Location()); d.Year() == y; d = d.AddDate(0, 0, 1) {
+			days = append(days, d.Add(10*time.Hour), d.Add(23*time.Hour+30*time.Minute))
+		}
+	}
+	return days
+}
+
+// withinProfile checks, for submissions on days (submissionDays), that the
 // deployment's deadlines come no later than its profile's: those are the
 // most the profile's rules allow (the EU Directive's 7 days and 3 months,
 // the Foreign Affairs Manual's 60 working days at the latest, the NRC's
 // 120 days), and the reminders and escalations follow the deadlines set,
 // so a longer one would let a breach of the rules pass unflagged. A
 // deployment may answer sooner.
-func withinProfile(base, p channel.Profile, cal *workdays.Calendar) error {
-	day := time.Date(2027, 1, 1, 10, 0, 0, 0, cal.Location())
-	for range 365 {
+func withinProfile(base, p channel.Profile, cal *workdays.Calendar, days []time.Time) error {
+	for _, day := range days {
 		b, d := base.Deadlines(cal, day), p.Deadlines(cal, day)
 		for _, c := range []struct {
 			setting string
@@ -465,20 +489,18 @@ func withinProfile(base, p channel.Profile, cal *workdays.Calendar) error {
 					p.Appeal, day.Format(time.DateOnly), got.Format(time.DateOnly), base.Name, least.Format(time.DateOnly))
 			}
 		}
-		day = day.AddDate(0, 0, 1)
 	}
 	return nil
 }
 
-// deadlinesInOrder checks, for a year of submissions (one a day), that
+// deadlinesInOrder checks, for submissions on days, that
 // the acknowledgment falls due no later than the reply and the reply no
 // later than the latest reply: a profile changed in one rule only (reply
 // = "3 months" under the State profile's 60 working days at the latest)
 // would otherwise show a latest reply before the reply, and the reminders
 // would drop it.
-func deadlinesInOrder(p channel.Profile, cal *workdays.Calendar) error {
-	day := time.Date(2027, 1, 1, 10, 0, 0, 0, cal.Location())
-	for range 365 {
+func deadlinesInOrder(p channel.Profile, cal *workdays.Calendar, days []time.Time) error {
+	for _, day := range days {
 		d := p.Deadlines(cal, day)
 		switch {
 		case d.ReplyBy.Before(d.AcknowledgeBy):
@@ -486,7 +508,6 @@ func deadlinesInOrder(p channel.Profile, cal *workdays.Calendar) error {
 		case d.ReplyLatest.Before(d.ReplyBy):
 			return fmt.Errorf("channel.reply_latest %q falls due before channel.reply %q (for a memo submitted on %s): set reply_latest too", p.ReplyLatest, p.Reply, day.Format(time.DateOnly))
 		}
-		day = day.AddDate(0, 0, 1)
 	}
 	return nil
 }
