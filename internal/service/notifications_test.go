@@ -434,7 +434,7 @@ func TestYearStatsFromTheStore(t *testing.T) {
 		_, got := figures()
 		for _, want := range []string{`"submitted":10`, `"acknowledged":5`, `"closed":5`, `"withdrawn":0`, `"on_time":10`,
 			`"acknowledged_on_time_share":1`, `"replied":{"ended_before_due":0,"late":0,"on_time":5`, `"replied_on_time_share":1`,
-			`"median_workdays_to_reply":0`, `"signer_bands":{"1":"suppressed",`, `"signer_bands_after":"2027-01-01T00:00:00`} {
+			`"median_workdays_to_reply":0`, `"signer_bands":{"1":"suppressed",`, `"signer_bands_after":"2027-01-01T01:00:00`} {
 			if !strings.Contains(got, want) {
 				t.Errorf("ten memos: figures lack %s:\n%s", want, got)
 			}
@@ -467,8 +467,12 @@ func TestYearStatsFromTheStore(t *testing.T) {
 			t.Errorf("a member asks for figures: %v", err)
 		}
 
-		// The signer bands of a year come once it is over: two releases
-		// within it would differ by one memo's band.
+		// The signer bands of a year come once it is over, and an hour
+		// more: two releases within it would differ by one memo's band.
+		d.Clock.Set(time.Date(2027, time.January, 1, 0, 30, 0, 0, d.Svc.Config().Calendar.Location()))
+		if _, got := figures(); !strings.Contains(got, `"signer_bands":{"1":"suppressed",`) {
+			t.Errorf("2026's figures half an hour after the year's end show its signer bands:\n%s", got)
+		}
 		d.Clock.Set(time.Date(2027, time.January, 2, 12, 0, 0, 0, time.UTC))
 		if _, got := figures(); !strings.Contains(got, `"signer_bands":{"1":11,`) || strings.Contains(got, "signer_bands_after") {
 			t.Errorf("2026's figures in 2027 lack its signer bands:\n%s", got)

@@ -381,6 +381,9 @@ func missedBefore(done, end, deadline int64) (late, due bool) {
 	return false, false
 }
 
+// bandsMargin is how long after the year's end its signer bands wait.
+const bandsMargin = time.Hour
+
 func overdue(now, deadline int64) string {
 	if now > deadline {
 		return "overdue"
@@ -391,8 +394,13 @@ func overdue(now, deadline int64) string {
 // withholdBandsOfAYearUnderWay hides every signer band of st, figures of a
 // year that is not over at now (the package comment says why), and says
 // when they come.
+//
+// They come an hour after the year ends (bandsMargin): a submission dates
+// itself by the clock before its transaction commits, so one stamped at
+// the year's last instant could be counted a moment after it, and the
+// bands before and after would give its number of authors.
 func withholdBandsOfAYearUnderWay(st *Stats, loc *time.Location, now time.Time) {
-	end := time.Date(st.Year+1, time.January, 1, 0, 0, 0, 0, loc)
+	end := time.Date(st.Year+1, time.January, 1, 0, 0, 0, 0, loc).Add(bandsMargin)
 	if !now.Before(end) {
 		return
 	}
