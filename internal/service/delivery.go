@@ -128,6 +128,9 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 		if err := distributionUnchanged(ctx, tx, used); err != nil {
 			return err
 		}
+		if err := s.accountsUnchanged(ctx, tx, principals); err != nil {
+			return err
+		}
 		cp, size, err := s.checkpointAt(ctx, tx)
 		if err != nil {
 			return err
@@ -380,6 +383,37 @@ func distributionUnchanged(ctx context.Context, tx store.Tx, used map[string][]b
 	}
 	if !maps.EqualFunc(now, used, bytes.Equal) {
 		return fmt.Errorf("%w: the standing distribution changed while the memo was submitted", store.ErrConflict)
+	}
+	return nil
+}
+
+// accountsUnchanged returns store.ErrConflict, for the transaction to run
+// again, if an account it read before it held the ledger's lock, and
+// wrapped or mailed a memo's key to, has changed since: made an
+// administrator, disabled, given new keys on another node (PostgreSQL's
+// statements each see the latest commit). Such changes take the ledger's
+// lock before they read the account (UpdateUser, NewKeys), so one that
+// did not commit before this check waits for this transaction, and then
+// sees what it wrote. On SQLite, whose writers take turns, nothing can
+// change in between, and nothing is read.
+func (s *Service) accountsUnchanged(ctx context.Context, tx store.Tx, read []*store.User) error {
+	if !s.writersOverlap || len(read) == 0 {
+		return nil
+	}
+	ids := make([]string, len(read))
+	for i, u := range read {
+		ids[i] = u.ID
+	}
+	now, err := tx.UsersByIDs(ctx, ids)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: an account the memo's key went to was deleted meanwhile", store.ErrConflict)
+	} else if err != nil {
+		return err
+	}
+	for i, u := range now {
+		if u.Version != read[i].Version {
+			return fmt.Errorf("%w: an account the memo's key went to changed meanwhile", store.ErrConflict)
+		}
 	}
 	return nil
 }
@@ -670,8 +704,10 @@ func (s *Service) AddReaders(ctx context.Context, a *Actor, memoID string, in Re
 		o.rec.UpdatedAt = micros(s.now())
 		ev := memberEvent("memo.distribute", a, o, channel.RoleOffice)
 		ev.detail = map[string]any{"added": in.Usernames, "reason": in.Reason}
-		out, _, err = s.save(ctx, tx, a, o, ev)
-		return err
+		if out, _, err = s.save(ctx, tx, a, o, ev); err != nil {
+			return err
+		}
+		return s.accountsUnchanged(ctx, tx, us)
 	})
 	return out, err
 }
@@ -855,6 +891,7 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 		}
 		reads, withheldFrom := false, false
 		var withheld, heldAuthors []string
+		var sent []*store.User
 		u, err := tx.UserByUsername(ctx, username)
 		if err == nil {
 			_, err := tx.AccessFor(ctx, o.rec.ID, u.ID, o.rec.KeyVersion)
@@ -873,7 +910,7 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 			if err := tx.DeleteAccess(ctx, o.rec.ID, u.ID); err != nil {
 				return err
 			}
-			withheld, heldAuthors, err = s.rotate(ctx, tx, o)
+			withheld, heldAuthors, sent, err = s.rotate(ctx, tx, o)
 			if err != nil {
 				return err
 			}
@@ -899,6 +936,9 @@ func (s *Service) RevokeReader(ctx context.Context, a *Actor, memoID, username, 
 		// ledger's lock; a confirmation that committed since would have
 		// found nothing rotated to give them.
 		if err := s.stillWithheld(ctx, tx, withheld); err != nil {
+			return err
+		}
+		if err := s.accountsUnchanged(ctx, tx, sent); err != nil {
 			return err
 		}
 		return s.stillHeld(ctx, tx, heldAuthors)
@@ -935,10 +975,10 @@ func (s *Service) stillHeld(ctx context.Context, tx store.Tx, ids []string) erro
 // and returned by id, for the confirmation to give them the new version;
 // an author whose keys await it gets the new version at the confirmation
 // too (mailRotatedKeys), with nothing recorded that names them.
-func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld, heldAuthors []string, err error) {
+func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld, heldAuthors []string, sent []*store.User, err error) {
 	key, err := vault.NewKey()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	prev := o.rec.KeyVersion
 	kv := prev + 1
@@ -946,11 +986,11 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 	o.rec.KeyVersion = kv
 	access, err := tx.AccessList(ctx, o.rec.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	steps, err := s.readersSteps(ctx, tx, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	granted := grantedByLedger(steps)
 	for _, acc := range access {
@@ -961,16 +1001,16 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 		if acc.Grantee == officeGroup {
 			b, err := s.readOfficeBox(ctx, tx)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			if b == nil {
-				return nil, nil, errInternal("the memo is shared with the office, which has no key")
+				return nil, nil, nil, errInternal("the memo is shared with the office, which has no key")
 			}
 			box = string(b)
 		} else {
 			u, err := tx.UserByID(ctx, acc.Grantee)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			// A reader reads as a principal: an account that is not one
 			// now (an administrator, one that lost the role) gets no new
@@ -986,25 +1026,26 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 				continue
 			}
 			if held, err := s.principalHeld(ctx, tx, u); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			} else if held {
 				withheld = append(withheld, u.ID)
 				continue
 			}
 			box = u.BoxPublic
+			sent = append(sent, u)
 		}
 		w, err := vault.WrapKey(box, key)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		next := *acc
 		next.KeyVersion, next.Wrapped = kv, w
 		if err := tx.PutAccess(ctx, &next); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if err := s.wrapToAuthors(ctx, tx, o, kv, key); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// The new key is mailed to the roster's authors: a reader (who holds
 	// the memo's key) who wrote themself into it would keep the memo at
@@ -1012,7 +1053,7 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 	var vouched map[string]string
 	if !o.roster.Anonymous {
 		if vouched, err = s.authorsVouched(ctx, tx, o); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	ids := make([]string, len(o.roster.Authors))
@@ -1021,21 +1062,22 @@ func (s *Service) rotate(ctx context.Context, tx store.Tx, o *opened) (withheld,
 	}
 	authors, err := tx.UsersByIDs(ctx, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, u := range authors {
 		if _, ok := vouched[u.ID]; vouched != nil && !ok {
 			continue // the submission's entry vouches for no one: its detail is gone
 		}
 		if held, err := s.keysHeld(ctx, tx, u); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		} else if held {
 			heldAuthors = append(heldAuthors, u.ID)
 			continue
 		}
 		if err := s.postMail(ctx, tx, u, o.rec.ID, memoKeys{kv: key}); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+		sent = append(sent, u)
 	}
-	return withheld, heldAuthors, tx.Withhold(ctx, o.rec.ID, withheld...)
+	return withheld, heldAuthors, sent, tx.Withhold(ctx, o.rec.ID, withheld...)
 }

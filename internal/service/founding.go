@@ -146,9 +146,6 @@ func (s *Service) ceremony(ctx context.Context, shares []vault.Share, username, 
 		if keysMade, err = s.madeAtTheCeremony(ctx, tx, u); err != nil {
 			return err
 		}
-		if err := holdAccount(ctx, tx, u); err != nil {
-			return err
-		}
 		return act(tx, recovery, box, u)
 	})
 	return keysMade, err

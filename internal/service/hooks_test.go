@@ -26,6 +26,8 @@ type hookStore struct {
 	onUserByID func(id string, write bool) bool
 	// onUserByUsername runs after UserByUsername read the row.
 	onUserByUsername func(username string, write bool) bool
+	// onUsersByUsernames runs after UsersByUsernames read the rows.
+	onUsersByUsernames func(usernames []string, write bool) bool
 	// onMemoLatest runs before MemoLatest: after the memo's row was read,
 	// before its history is.
 	onMemoLatest func(memoID string, write bool) bool
@@ -85,6 +87,14 @@ func (t *hookTx) UserByID(ctx context.Context, id string) (*store.User, error) {
 		hookArm(t.s, &t.s.onUserByID, f)
 	}
 	return u, err
+}
+
+func (t *hookTx) UsersByUsernames(ctx context.Context, usernames []string) ([]*store.User, error) {
+	us, err := t.Tx.UsersByUsernames(ctx, usernames)
+	if f := hookTake(t.s, &t.s.onUsersByUsernames); f != nil && !f(usernames, t.write) {
+		hookArm(t.s, &t.s.onUsersByUsernames, f)
+	}
+	return us, err
 }
 
 func (t *hookTx) UserByUsername(ctx context.Context, username string) (*store.User, error) {

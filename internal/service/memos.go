@@ -192,6 +192,9 @@ func (s *Service) CreateMemo(ctx context.Context, a *Actor, in MemoInput) (*Memo
 		if _, err := s.record(ctx, tx, ev); err != nil {
 			return err
 		}
+		if err := s.accountsUnchanged(ctx, tx, codrafters); err != nil {
+			return err
+		}
 		out, err = s.view(ctx, tx, a, o, false)
 		return err
 	})
@@ -318,8 +321,10 @@ func (s *Service) InviteSigners(ctx context.Context, a *Actor, memoID string, us
 		o.rec.State, o.rec.UpdatedAt = string(next), micros(s.now())
 		ev := authorEvent("memo.invite", a, o)
 		ev.detail = map[string]any{"invited": usernames}
-		out, _, err = s.save(ctx, tx, a, o, ev)
-		return err
+		if out, _, err = s.save(ctx, tx, a, o, ev); err != nil {
+			return err
+		}
+		return s.accountsUnchanged(ctx, tx, us)
 	})
 	return out, err
 }

@@ -390,7 +390,8 @@ func (s *Service) openRecord(ctx context.Context, tx store.Tx, a *Actor, rec *st
 	// Readers are principals (only principals are added to a
 	// distribution); one whose role was taken away keeps the wraps made to
 	// them but may no longer use them, as does an administrator holding
-	// the role from before the two were refused together.
+	// the role from before the two were refused together (an account made
+	// an administrator since December 2026 loses its wraps: UpdateUser).
 	if o.rel == relNone && a.id != nil && a.Has(channel.RolePrincipal) && !a.Has(channel.RoleAdmin) {
 		if keys, err := s.unwrapAccess(ctx, tx, w, a, rec, a.User.ID, a.id); err == nil {
 			o.keys, o.rel = keys, relReader

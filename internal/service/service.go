@@ -60,13 +60,17 @@ type Config struct {
 
 // Service is the channel's use cases.
 type Service struct {
-	store     store.Store
-	cfg       Config
-	passwords *vault.Passwords
-	log       *slog.Logger
-	limiter   *limiter
-	addrs     *limiter  // failed sign-ins per source address; nil: none
-	fails     failTally // failed sign-ins not yet in the ledger (signinfails.go)
+	store store.Store
+	// writersOverlap: the store runs write transactions side by side
+	// (PostgreSQL), each statement seeing the latest commit; SQLite's
+	// take turns (accountsUnchanged).
+	writersOverlap bool
+	cfg            Config
+	passwords      *vault.Passwords
+	log            *slog.Logger
+	limiter        *limiter
+	addrs          *limiter  // failed sign-ins per source address; nil: none
+	fails          failTally // failed sign-ins not yet in the ledger (signinfails.go)
 	// identities and offices keep live sessions' parsed identities and
 	// office keys, keys the memo keys they unwrapped (idcache.go).
 	identities, offices *identityCache
@@ -133,7 +137,7 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
+	return &Service{store: st, writersOverlap: st.Dialect() != "sqlite", cfg: cfg, passwords: passwords, log: log, limiter: newLimiter(cfg.SignInLimit, time.Hour),
 		addrs:      newAddressLimiter(cfg.SignInAddressLimit),
 		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
 		keys: newKeyCache(100_000, cfg.SessionIdle), names: newNameCache(100_000), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),

@@ -66,7 +66,7 @@ func TestReturnHidesNoMissedDeadline(t *testing.T) {
 		}
 		b, _ := json.Marshal(stats)
 		got := string(b)
-		if !strings.Contains(got, `"acknowledged":{"late":5,"on_time":10}`) {
+		if !strings.Contains(got, `"acknowledged":{"ended_before_due":0,"late":5,"on_time":10}`) {
 			t.Errorf("five acknowledgement deadlines were missed by three weeks (and escalated), then the memos returned; the figures show every acknowledgement on time:\n%s", got)
 		}
 	})

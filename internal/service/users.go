@@ -556,6 +556,9 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 	var out *User
 	var changed string // the account whose display name may have changed
 	err := s.inTx(ctx, true, func(tx store.Tx) error {
+		if err := lockLedger(ctx, tx); err != nil {
+			return err
+		}
 		u, err := tx.UserByUsername(ctx, username)
 		if err != nil {
 			return storeErr(err, "the account")
@@ -564,7 +567,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 			return channel.Errorf(channel.EINVALID, "you cannot disable yourself or take away your own administrator role")
 		}
 		hadOffice, oldEmail := slices.Contains(u.Roles, string(channel.RoleOffice)), u.Email
-		wasPrincipal := hasRole(u, channel.RolePrincipal)
+		wasPrincipal, wasAdmin := hasRole(u, channel.RolePrincipal), hasRole(u, channel.RoleAdmin)
 		if up.DisplayName != nil {
 			u.DisplayName = *up.DisplayName
 		}
@@ -614,6 +617,15 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 				return err
 			}
 		}
+		// An administrator holds no key to a memo: the wraps it was given
+		// as a principal go, or its own password and a copy of the
+		// database would open them. Made a principal again, it is shared
+		// with again like any reader.
+		if !wasAdmin && hasRole(u, channel.RoleAdmin) {
+			if err := tx.DeleteAccessOf(ctx, u.ID); err != nil {
+				return err
+			}
+		}
 		out, changed = fullUser(u), u.ID
 		return s.audit(ctx, tx, event{action: "user.update", actor: a, role: string(channel.RoleAdmin), subject: u.ID})
 	})
@@ -623,15 +635,17 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 	return out, err
 }
 
-// holdAccount writes u's row back as this transaction read it, so that
-// the transaction stands on the account as read: a change made to it
-// meanwhile on another node (PostgreSQL's statements each see the latest
-// commit) makes this one lose with a conflict, and one begun after waits
-// for this one's commit, then finds its version moved and loses. Without
-// it, an office grant could wrap the office's key to an account made an
-// administrator in between, after that change had found no key to take.
-func holdAccount(ctx context.Context, tx store.Tx, u *store.User) error {
-	return storeErr(tx.UpdateUser(ctx, u), "the account")
+// lockLedger takes the ledger's lock, which every audited write takes
+// when it records its event, at the start of a transaction that changes
+// an account: so that a memo's step on another node that read the account
+// before, and wraps or mails a key to it, either commits before this
+// transaction reads the account, or finds it changed when it checks it
+// again under the lock (accountsUnchanged). Without it, an office grant
+// could wrap the office's key to an account made an administrator in
+// between, after that change had found no key to take.
+func lockLedger(ctx context.Context, tx store.Tx) error {
+	_, err := tx.LedgerStorage("", "").LockedSize(ctx)
+	return err
 }
 
 // GrantOffice lets a new office member in: a current member wraps the
@@ -663,9 +677,6 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 		} else if held {
 			return errAwaitingConfirmation("username", username)
 		}
-		if err := holdAccount(ctx, tx, u); err != nil {
-			return err
-		}
 		wrapped, err := vault.SealTo(u.BoxPublic, office.Marshal())
 		if err != nil {
 			return err
@@ -673,6 +684,9 @@ func (s *Service) GrantOffice(ctx context.Context, a *Actor, username string) er
 		if err := tx.PutGroupKey(ctx, &store.GroupKey{Group: officeGroup, UserID: u.ID, Wrapped: wrapped, GrantedBy: a.User.ID, GrantedAt: micros(s.now())}); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{action: "office.grant", actor: a, role: string(channel.RoleOffice), subject: u.ID})
+		if err := s.audit(ctx, tx, event{action: "office.grant", actor: a, role: string(channel.RoleOffice), subject: u.ID}); err != nil {
+			return err
+		}
+		return s.accountsUnchanged(ctx, tx, []*store.User{u})
 	})
 }
