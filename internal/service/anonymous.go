@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -71,13 +72,27 @@ func (o *opened) openHidden() error {
 	if err != nil {
 		return fmt.Errorf("the anonymous report's roster does not open: %w", err)
 	}
-	var r channel.Roster
+	var r hiddenRoster
 	if err := decodeSealed(plain, &r); err != nil {
 		return err
 	}
 	o.roster.Authors, o.roster.Dropped = r.Authors, r.Dropped
 	return nil
 }
+
+// hiddenRoster is the real roster of an anonymous report, padded to a
+// multiple of hiddenPad bytes: its size, which the office (holding the
+// cover) and whoever holds the database see, would otherwise tell how
+// long its author's username and display name are, and the directory
+// shows everyone's. (Rosters sealed before December 2026 have no pad.)
+type hiddenRoster struct {
+	Authors []channel.Author `json:"authors"`
+	Dropped []channel.Author `json:"dropped,omitempty"`
+	Pad     string           `json:"pad,omitempty"`
+}
+
+// hiddenPad holds a roster of one author with the longest names allowed.
+const hiddenPad = 2048
 
 // sealHidden seals, for the author of an anonymous report, the real
 // roster into the cover, and leaves the cover naming no one. A step of
@@ -88,8 +103,17 @@ func (o *opened) sealHidden() (channel.Roster, error) {
 		return r, nil
 	}
 	if o.authorsID != nil {
-		plain, err := json.Marshal(channel.Roster{Authors: r.Authors, Dropped: r.Dropped})
+		h := hiddenRoster{Authors: r.Authors, Dropped: r.Dropped}
+		plain, err := json.Marshal(h)
 		if err != nil {
+			return r, err
+		}
+		n := (hiddenPad - (len(plain)+len(`,"pad":""`))%hiddenPad) % hiddenPad
+		if n == 0 {
+			n = hiddenPad // an empty pad is left out, and with it its 9 bytes
+		}
+		h.Pad = strings.Repeat(" ", n)
+		if plain, err = json.Marshal(h); err != nil {
 			return r, err
 		}
 		r.Hidden = vault.Seal(o.authorsID.IndexKey(), hiddenRosterAD(o.rec.ID), plain)
@@ -110,9 +134,12 @@ func (o *opened) anonymousAuthor() bool { return o.rel == relAuthor && o.authors
 // author's index lacks: the keys of the memo's later versions. A wrap that
 // does not open is passed over as if it were not there: only the author
 // tries to open these, and an error, or a line in the log, on their
-// requests alone would single them out to whoever wrote it. A key that
-// opens but that the memo's ledger did not make is refused as tampering
-// later (keysVouched), when anyone opens the memo at that version.
+// requests alone would single them out to whoever wrote it. For the same
+// reason a key that opens but that the memo's ledger did not make (one
+// the office, which reads the cover, wrapped to the authors' box alone)
+// is passed over too: refused as tampering on the author's requests only,
+// it would point them out. The report then stays at the version before
+// for the author, as for everyone whom no wrap of that key reaches.
 func (s *Service) authorsAccess(ctx context.Context, tx store.Tx, w ways, a *Actor, rec *store.Memo, ix indexed) error {
 	if _, current := ix.keys[rec.KeyVersion]; current || ix.authors == nil {
 		return nil
@@ -125,7 +152,13 @@ func (s *Service) authorsAccess(ctx context.Context, tx store.Tx, w ways, a *Act
 		if _, held := ix.keys[acc.KeyVersion]; acc.Grantee != authorsGroup || held {
 			continue
 		}
-		if k, err := s.keys.unwrap(a.sessionID, ix.authors, acc.Wrapped, time.Now()); err == nil {
+		k, err := s.keys.unwrap(a.sessionID, ix.authors, acc.Wrapped, time.Now())
+		if err != nil {
+			continue
+		}
+		if made, err := s.keyVouched(ctx, tx, rec.ID, acc.KeyVersion, k); err != nil {
+			return err
+		} else if made {
 			ix.keys[acc.KeyVersion] = k
 		}
 	}

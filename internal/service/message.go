@@ -100,9 +100,15 @@ func (s *Service) officeToldLately(ctx context.Context, tx store.Tx, o *opened, 
 		if it.Kind != "message" {
 			continue
 		}
+		// Sealed as the memo's page opens it, the old way too; and one
+		// that does not open is not the authors': this runs on the
+		// authors' requests only, and an error here would stop them
+		// answering, or point out an anonymous one, for what someone
+		// else wrote into the thread.
+		plain, err := openBoundField(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), itemLegacy(it.ID), it.Sealed)
 		var m textItem
-		if err := openJSON(o.keys, it.KeyVersion, o.rec.ID, itemField(it.Kind, it.ID), it.Sealed, &m); err != nil {
-			return false, err
+		if err != nil || decodeSealed(plain, &m) != nil {
+			continue
 		}
 		if at := fromMicros(it.CreatedAt); m.From == fromAuthors && at.Sub(told) > messageCalm {
 			told = at
