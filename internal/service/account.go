@@ -130,6 +130,13 @@ func (s *Service) checkCurrentPassword(ctx context.Context, a *Actor, current st
 		return vault.Key{}, err
 	case !ok:
 		s.limiter.fail(a.User.Username, s.Now())
+		// A wrong guess at the password is a failed sign-in, whether it
+		// came at the sign-in page or from a session someone holds: it
+		// is counted in the ledger with the others (session.fail).
+		// It answers errBadCredentials, joined with the ledger's error
+		// if the count could not be written now: then it is written with
+		// the next entry, as a sign-in's is.
+		_ = s.recordFailedSignIn(ctx)
 		return vault.Key{}, channel.Invalid("current_password", "the current password is wrong")
 	}
 	s.limiter.reset(a.User.Username)

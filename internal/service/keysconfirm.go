@@ -600,35 +600,37 @@ type WithheldReader struct {
 // was withheld from while their keys awaited the office's confirmation
 // and that the confirmation will share it with (withheldByLedger), so that
 // the office may take one off it first (RevokeReader).
+//
+// The office reads the memo's sealed ledger entries for it, so the look
+// is recorded, as the office's other looks at a memo are
+// (memo.withheld_list).
 func (s *Service) WithheldReaders(ctx context.Context, a *Actor, memoID string) ([]WithheldReader, error) {
 	var out []WithheldReader
-	err := s.readRetry(ctx, func(tx store.Tx) error {
+	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
 		out = []WithheldReader{}
-		o, err := s.openMemo(ctx, tx, a, memoID, false)
-		if err != nil {
-			return err
-		}
 		if err := requireOffice(o); err != nil {
 			return err
 		}
 		ids, err := tx.WithheldOf(ctx, o.rec.ID)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		us, err := tx.UsersByIDs(ctx, ids)
 		if err != nil {
 			return err
 		}
-		listed, err := s.withheldByLedger(ctx, tx, o)
-		if err != nil {
-			return err
-		}
-		for _, u := range us {
-			if listed(u) {
-				out = append(out, WithheldReader{Username: u.Username, DisplayName: u.DisplayName})
+		if len(ids) > 0 {
+			us, err := tx.UsersByIDs(ctx, ids)
+			if err != nil {
+				return err
+			}
+			listed, err := s.withheldByLedger(ctx, tx, o)
+			if err != nil {
+				return err
+			}
+			for _, u := range us {
+				if listed(u) {
+					out = append(out, WithheldReader{Username: u.Username, DisplayName: u.DisplayName})
+				}
 			}
 		}
-		return nil
+		return s.audit(ctx, tx, memberEvent("memo.withheld_list", a, o, channel.RoleOffice))
 	})
 	return out, err
 }

@@ -222,7 +222,7 @@ func (s *Service) proveEntry(ctx context.Context, a *Actor, index, size int64, m
 			if ok, err := entitled(o, err); err != nil || !ok {
 				return err // the hashes only
 			}
-			ev := event{action: "memo.proof", actor: a, role: primaryRole(a), memo: l.Memo}
+			ev := event{action: "memo.proof", actor: a, role: string(channel.RoleOffice), memo: l.Memo}
 			if o.rel == relAuthor {
 				ev = authorEvent("memo.proof", a, o)
 			}

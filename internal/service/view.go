@@ -447,7 +447,7 @@ func (s *Service) memoEvents(ctx context.Context, tx store.Tx, o *opened, book *
 
 // lookActions are the ledger actions of looking at a memo without
 // changing it, beside its reads (which its history leaves out).
-var lookActions = []string{"memo.export", "memo.history", "memo.proof", "memo.access_log"}
+var lookActions = []string{"memo.export", "memo.history", "memo.proof", "memo.access_log", "memo.withheld_list"}
 
 // eventsShown is what of a memo's history a viewer sees: a reader, who
 // sees only their own reads, sees only their own looks at it too (an
@@ -974,9 +974,15 @@ func (s *Service) accessLog(ctx context.Context, a *Actor, memoID string, after 
 			return err
 		}
 		page.Items = append(append(page.Items, granted...), reads...)
-		r := event{action: "memo.access_log", actor: a, role: primaryRole(a), memo: memoID}
-		if o != nil && o.rel == relAuthor {
+		// The role it looked in: the office's, or an auditor's (an
+		// account may also be an administrator, which lets it see
+		// nothing here, and must not be named so to the authors).
+		r := event{action: "memo.access_log", actor: a, role: string(channel.RoleAuditor), memo: memoID}
+		switch {
+		case o != nil && o.rel == relAuthor:
 			r = authorEvent("memo.access_log", a, o)
+		case o != nil && o.rel == relOffice:
+			r.role = string(channel.RoleOffice)
 		}
 		_, err = s.record(ctx, tx, r)
 		return err

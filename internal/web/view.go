@@ -241,7 +241,7 @@ var eventNames = map[string]string{
 	"memo.unsign": "Signature taken back", "memo.submit": "Submitted", "memo.read": "Read", "memo.acknowledge": "Acknowledged",
 	"memo.return": "Returned as out of scope", "memo.withdraw": "Withdrawn", "memo.appeal": "Appealed", "memo.distribute": "Readers added",
 	"memo.comment": "Comment to the office", "memo.meeting": "Meeting recorded", "memo.reply": "Reply sent", "memo.close": "Closed",
-	"memo.history": "Revision history viewed", "memo.access_log": "Access log viewed", "memo.proof": "Ledger entry proved", "memo.revoke": "Reader taken off",
+	"memo.history": "Revision history viewed", "memo.access_log": "Access log viewed", "memo.withheld_list": "Readers awaiting confirmation viewed", "memo.proof": "Ledger entry proved", "memo.revoke": "Reader taken off",
 	"memo.decide": "Appeal decided", "memo.publish_consent": "Agreed to publication", "memo.publish": "Published",
 	"memo.message": "Message between the office and the authors",
 }
