@@ -49,9 +49,12 @@ type route struct {
 	// held to smallBody.
 	large    bool
 	response any // a value of the success body type, or nil
-	status   int // success status
-	query    []param
-	handle   func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor)
+	// contentType is the success body's type when response is nil and
+	// it is not text/plain.
+	contentType string
+	status      int // success status
+	query       []param
+	handle      func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor)
 }
 
 type param struct {

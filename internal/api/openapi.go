@@ -1,11 +1,17 @@
 package api
 
 import (
+	"cmp"
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/dissent-channel/dissent/internal/service"
 )
 
 // OpenAPI returns the OpenAPI 3.1 description of the API, generated from
@@ -105,7 +111,7 @@ func responses(rt route, schemas map[string]any) map[string]any {
 	case rt.response != nil:
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": ref(reflect.TypeOf(rt.response), schemas)}}
 	case rt.status == 200:
-		ok["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
+		ok["content"] = map[string]any{cmp.Or(rt.contentType, "text/plain"): map[string]any{"schema": map[string]any{"type": "string"}}}
 	}
 	out[strconv.Itoa(rt.status)] = ok
 	return out
@@ -119,6 +125,9 @@ func ref(t reflect.Type, schemas map[string]any) map[string]any {
 	}
 	if t.Kind() == reflect.Struct && t != reflect.TypeFor[time.Time]() && t.Name() != "" {
 		name := schemaName(t)
+		if owner, ok := schemaTypes.LoadOrStore(name, t); ok && owner != t {
+			panic(fmt.Sprintf("api: the OpenAPI schema %s names two types, %v and %v", name, owner, t))
+		}
 		if _, ok := schemas[name]; !ok {
 			schemas[name] = nil // reserve against recursion
 			schemas[name] = schemaOf(t, schemas)
@@ -128,21 +137,29 @@ func ref(t reflect.Type, schemas map[string]any) map[string]any {
 	return schemaOf(t, schemas)
 }
 
+// schemaName names a struct's schema after its Go type, capitalised: a
+// request and its answer (signInRequest, signInResponse) keep their
+// suffixes, so that neither's $ref points at the other.
 func schemaName(t reflect.Type) string {
 	n := t.Name()
-	n = strings.TrimSuffix(strings.TrimSuffix(n, "Request"), "Response")
 	return strings.ToUpper(n[:1]) + n[1:]
 }
+
+// schemaTypes remembers which Go type each schema name was made for.
+var schemaTypes sync.Map
 
 func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == reflect.TypeFor[time.Time]() {
+	switch t {
+	case reflect.TypeFor[time.Time]():
 		return map[string]any{"type": "string", "format": "date-time"}
-	}
-	if _, ok := reflect.New(t).Interface().(interface{ MarshalJSON() ([]byte, error) }); ok {
+	case reflect.TypeFor[service.Count]():
+		// A number, "<5", or "suppressed".
 		return map[string]any{"oneOf": []any{map[string]any{"type": "integer"}, map[string]any{"type": "string"}}}
+	case reflect.TypeFor[json.RawMessage]():
+		return map[string]any{} // any JSON value: an embedded document (a receipt)
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -151,6 +168,8 @@ func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 		return map[string]any{"type": "boolean"}
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		return map[string]any{"type": "integer"}
+	case reflect.Float64, reflect.Float32:
+		return map[string]any{"type": "number"}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return map[string]any{"type": "string", "contentEncoding": "base64"}
@@ -171,6 +190,12 @@ func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 				name = f.Name
 			}
 			props[name] = childSchema(f.Type, schemas)
+			// A pointer or slice without omitempty is written as null
+			// when it is nil (a draft's receipt, an unsigned author's
+			// signed revision).
+			if k := f.Type.Kind(); (k == reflect.Pointer || k == reflect.Slice && f.Type.Elem().Kind() != reflect.Uint8 || k == reflect.Map) && !strings.Contains(tag, "omitempty") && !strings.Contains(tag, "omitzero") {
+				props[name] = map[string]any{"oneOf": []any{props[name], map[string]any{"type": "null"}}}
+			}
 		}
 		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 	}

@@ -455,7 +455,7 @@ func routes() []route {
 				st, err := h.svc.YearStats(r.Context(), a, int(y))
 				h.reply(w, r, 200, st, err)
 			}},
-		{method: "GET", path: "/api/v1/stats/csv", summary: "A year's figures as CSV rows of table, cell and value, small counts suppressed (auditors, office, administrators)", auth: true, status: 200,
+		{method: "GET", path: "/api/v1/stats/csv", summary: "A year's figures as CSV rows of table, cell and value, small counts suppressed (auditors, office, administrators)", auth: true, status: 200, contentType: "text/csv",
 			query:  []param{{name: "year", required: true, integer: true}},
 			handle: (*handler).statsCSV},
 		{method: "GET", path: "/api/v1/notifications", summary: "Your bell: your notices, newest first, and what waits for you as an author (worked out from your keys now, never stored)", auth: true, response: service.Bell{}, status: 200,
