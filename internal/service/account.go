@@ -162,6 +162,9 @@ func (s *Service) ResetPassword(ctx context.Context, a *Actor, username, passwor
 		if err := lockLedger(ctx, tx); err != nil {
 			return err
 		}
+		if err := bumpAccounts(ctx, tx); err != nil {
+			return err
+		}
 		u, err := tx.UserByUsername(ctx, username)
 		if err != nil {
 			return storeErr(err, "the account")
@@ -227,6 +230,9 @@ func (s *Service) NewKeysFrom(ctx context.Context, a *Actor, current, next strin
 	var changed *store.User
 	err = s.inTx(ctx, true, func(tx store.Tx) error {
 		if err := lockLedger(ctx, tx); err != nil {
+			return err
+		}
+		if err := bumpAccounts(ctx, tx); err != nil {
 			return err
 		}
 		recoveryBox, err := s.recoveryBox(ctx, tx)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
@@ -126,9 +127,6 @@ func (s *Service) Submit(ctx context.Context, a *Actor, memoID string, rev int) 
 			return err
 		}
 		if err := distributionUnchanged(ctx, tx, used); err != nil {
-			return err
-		}
-		if err := s.accountsUnchanged(ctx, tx, principals); err != nil {
 			return err
 		}
 		cp, size, err := s.checkpointAt(ctx, tx)
@@ -368,8 +366,14 @@ func (s *Service) distribution(ctx context.Context, tx store.Tx) (office []byte,
 	return office, principals, withheld, set, nil
 }
 
-// distributionSettings are the settings distribution reads.
-var distributionSettings = []string{settingOffice, settingOfficeAnchor, settingDistribution}
+// distributionSettings are the settings distribution reads. With them it
+// reads settingAccounts, which the account changes that could make a
+// principal no longer one to wrap a memo to move (bumpAccounts): so that
+// distributionUnchanged, under the ledger's lock, also finds a principal
+// changed since the distribution read it, in the query it makes anyway
+// (the submission's hot path; other steps check the accounts themselves,
+// accountsUnchanged).
+var distributionSettings = []string{settingOffice, settingOfficeAnchor, settingDistribution, settingAccounts}
 
 // distributionUnchanged returns store.ErrConflict, for the submission to
 // run again, if the settings it was distributed by (used) changed since
@@ -385,6 +389,23 @@ func distributionUnchanged(ctx context.Context, tx store.Tx, used map[string][]b
 		return fmt.Errorf("%w: the standing distribution changed while the memo was submitted", store.ErrConflict)
 	}
 	return nil
+}
+
+// settingAccounts counts the changes of accounts that decide whether a
+// memo's key may be wrapped to them (bumpAccounts).
+const settingAccounts = "accounts.changed"
+
+// bumpAccounts moves settingAccounts, in a transaction that changes an
+// account's roles, state or keys and holds the ledger's lock from its
+// start (lockLedger): a submission that read the distribution before then
+// runs again (distributionUnchanged).
+func bumpAccounts(ctx context.Context, tx store.Tx) error {
+	raw, err := setting(ctx, tx, settingAccounts, []byte("0"))
+	if err != nil {
+		return err
+	}
+	n, _ := strconv.ParseInt(string(raw), 10, 64)
+	return tx.PutSetting(ctx, settingAccounts, []byte(strconv.FormatInt(n+1, 10)))
 }
 
 // accountsUnchanged returns store.ErrConflict, for the transaction to run

@@ -559,6 +559,9 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 		if err := lockLedger(ctx, tx); err != nil {
 			return err
 		}
+		if err := bumpAccounts(ctx, tx); err != nil {
+			return err
+		}
 		u, err := tx.UserByUsername(ctx, username)
 		if err != nil {
 			return storeErr(err, "the account")
@@ -640,7 +643,8 @@ func (s *Service) UpdateUser(ctx context.Context, a *Actor, username string, up 
 // an account: so that a memo's step on another node that read the account
 // before, and wraps or mails a key to it, either commits before this
 // transaction reads the account, or finds it changed when it checks it
-// again under the lock (accountsUnchanged). Without it, an office grant
+// again under the lock (accountsUnchanged; a submission, by
+// settingAccounts, which the change moves: bumpAccounts). Without it, an office grant
 // could wrap the office's key to an account made an administrator in
 // between, after that change had found no key to take.
 func lockLedger(ctx context.Context, tx store.Tx) error {
