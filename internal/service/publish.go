@@ -83,6 +83,13 @@ func (s *Service) requirePublishing() error {
 	return nil
 }
 
+// errAnonymousUnpublished refuses to publish an anonymous report (one
+// filed under the EU profile, then the deployment moved to the NRC's):
+// the office's roster of it names no drafter, so "every drafter agreed"
+// would hold of no one, and its author's agreement, sealed under the
+// memo's key, would name them to the office and the readers.
+var errAnonymousUnpublished = channel.Errorf(channel.ECONFLICT, "an anonymous report is not published: its author could not agree without being named")
+
 // AgreeToPublish records that a drafter agrees to the publication of
 // their memo once its case is closed. The agreement is for good.
 func (s *Service) AgreeToPublish(ctx context.Context, a *Actor, memoID string) (*Memo, error) {
@@ -93,6 +100,9 @@ func (s *Service) AgreeToPublish(ctx context.Context, a *Actor, memoID string) (
 	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
 		if err := s.requireDrafter(a, o); err != nil {
 			return err
+		}
+		if o.roster.Anonymous {
+			return errAnonymousUnpublished
 		}
 		switch st := channel.State(o.rec.State); {
 		case !st.Delivered() || st == channel.Returned:
@@ -191,6 +201,9 @@ func (s *Service) Publish(ctx context.Context, a *Actor, memoID string) (*Public
 			return err
 		}
 		now := s.now()
+		if o.roster.Anonymous {
+			return errAnonymousUnpublished
+		}
 		if st := channel.State(o.rec.State); st != channel.Closed {
 			return channel.Errorf(channel.ECONFLICT, "only a closed case is published, and this memo is %s", st)
 		}

@@ -482,6 +482,11 @@ func computeStats(year int, facts []store.MemoFacts, cal *workdays.Calendar, now
 	if withheld {
 		st.AppealsMade.show = shownHidden // zeros too, as every table's
 	}
+	// The appeals decided are those made less those still appealed: a
+	// count of its own, which must not come out small by subtraction.
+	if decided := t.appealsMade - t.states[apl]; decided > 0 && decided < k && st.AppealsMade.Shown() && st.States[apl].Shown() {
+		st.AppealsMade.show = shownHidden
+	}
 	st.Appeals = table(statsAppeals, t.appeals, st.AppealsMade.Shown() && shownAll(st.States, apl))
 
 	st.Acknowledge = Timeliness{OnTime: st.Acknowledged["on_time"], Late: st.Acknowledged["late"], Pending: st.States[sub]}
