@@ -183,6 +183,12 @@ var lifecyclePage = 500
 // returns how many memos it checked and how many disagreed. A memo that a
 // step changed while it was read is passed over, for the next run.
 func (s *Service) CheckLifecycles(ctx context.Context) (checked, bad int, err error) {
+	if err := s.inTx(ctx, false, func(tx store.Tx) error { return s.memosWellTyped(ctx, tx) }); err != nil {
+		if channel.ErrorCode(err) != channel.EUNAVAILABLE {
+			return 0, 0, err
+		}
+		bad++
+	}
 	after := ""
 	for {
 		var page []*store.Memo
@@ -209,6 +215,20 @@ func (s *Service) CheckLifecycles(ctx context.Context) (checked, bad int, err er
 		checked, bad = checked+len(page), bad+disagree
 		after = page[len(page)-1].ID
 	}
+}
+
+// memosWellTyped refuses, as tampering, a memo's row that holds a value of
+// another type than its column's (store.Tx.MistypedMemo): it would read
+// back as the value the checks compare with the ledger, while the
+// database's own comparisons (the figures' year, the lists) pass it by.
+func (s *Service) memosWellTyped(ctx context.Context, tx store.Tx) error {
+	id, err := tx.MistypedMemo(ctx)
+	if err != nil || id == "" {
+		return err
+	}
+	s.tampered.Store(true)
+	s.log.Error("a memo's row holds a value of the wrong type, which hides it from the database's comparisons; find who wrote the memo's row", "memo", id)
+	return channel.Errorf(channel.EUNAVAILABLE, "the records of a memo were altered in the database; the operators are told (the server's log names the memo)")
 }
 
 // stepsRow is a memo's row as the lifecycle checks read it.

@@ -374,6 +374,9 @@ func (s *Service) MailFailed(ctx context.Context, m OutgoingMail, retry time.Dur
 // an error may be UTF-8, which PostgreSQL refuses to store cut in the
 // middle of a character (or otherwise invalid).
 func clip(s string, n int) string {
+	// Whatever its length, stored as text: valid UTF-8 and no NUL, which
+	// PostgreSQL's text refuses (a mail server's reply in Latin-1).
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 	if len(s) <= n {
 		return s
 	}

@@ -219,6 +219,9 @@ func (s *Service) YearStats(ctx context.Context, a *Actor, year int) (*Stats, er
 		if err != nil {
 			return err
 		}
+		if err := s.memosWellTyped(ctx, tx); err != nil {
+			return err
+		}
 		if facts, err = tx.MemoFacts(ctx, micros(from), micros(to)); err != nil {
 			return err
 		}

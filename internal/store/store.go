@@ -277,6 +277,11 @@ type Tx interface {
 
 	// Figures.
 	MemoFacts(ctx context.Context, from, to int64) ([]MemoFacts, error)
+	// MistypedMemo returns the id of a memo whose row holds a value of
+	// another type than its column's (SQLite types values, not columns: a
+	// time stored as a BLOB of its digits reads back as the number, but
+	// compares as no number does), or "" if there is none.
+	MistypedMemo(ctx context.Context) (string, error)
 
 	// Background jobs (package jobs). A periodic job is one row; a node
 	// runs it only while it holds the row's lease, so that several app

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -417,6 +419,30 @@ func (t *Tx) Unwithhold(ctx context.Context, userID, memoID string) error {
 // MemoFacts returns the plaintext facts of memos submitted in [from, to).
 // Drafts (submitted_at 0) are never counted, even from 0: figures must not
 // tell anyone that a memo is being written.
+// MistypedMemo is store.Tx's. PostgreSQL's columns hold their own type
+// only.
+func (t *Tx) MistypedMemo(ctx context.Context) (string, error) {
+	if t.db.d.Numbered {
+		return "", nil
+	}
+	var conds []string
+	for _, c := range strings.Split(memoColumns, ",") {
+		switch c = strings.TrimSpace(c); c {
+		case "id", "state", "profile":
+			conds = append(conds, "typeof("+c+") <> 'text'")
+		case "roster", "receipt":
+		default:
+			conds = append(conds, "typeof("+c+") <> 'integer'")
+		}
+	}
+	var id string
+	err := t.row(ctx, `SELECT CAST(id AS TEXT) FROM memos WHERE `+strings.Join(conds, " OR ")+` LIMIT 1`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
 func (t *Tx) MemoFacts(ctx context.Context, from, to int64) ([]store.MemoFacts, error) {
 	rows, err := t.query(ctx, `SELECT id, state, submitted_at, acknowledged_at, replied_at, ended_at, acknowledge_by, reply_by, reply_latest, authors_count,
 		appealed_at, appeal_reply_by, appeal_replied_at FROM memos WHERE submitted_at > 0 AND submitted_at >= ? AND submitted_at < ? ORDER BY submitted_at`, from, to)
