@@ -204,6 +204,9 @@ func (s *Service) runTx(ctx context.Context, write bool, begin func() (store.Tx,
 	if w.anchoredKeys {
 		s.followCommitted(ctx)
 	}
+	for _, f := range w.committed {
+		f()
+	}
 	return nil
 }
 
@@ -211,6 +214,9 @@ func (s *Service) runTx(ctx context.Context, write bool, begin func() (store.Tx,
 // it commits.
 type writeState struct {
 	anchoredKeys bool // it recorded an entry anchoring keys
+	// committed are what the node learns once the transaction commits
+	// (what it vouched for: keysVouched).
+	committed []func()
 }
 
 // writing returns the state of tx if it is a write transaction.

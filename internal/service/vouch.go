@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"maps"
 	"strconv"
 	"sync"
 
@@ -75,7 +76,17 @@ func (s *Service) keysVouched(ctx context.Context, tx store.Tx, o *opened) error
 	if why := led.disagreement(row); why != "" {
 		return s.refuseMemo(ctx, tx, o, "a memo's row says other than its ledger of where it is: refused; find who wrote the memo's row", why)
 	}
-	s.vouched.put(memoID, current, latest, madeAt, keys, row)
+	// What a write transaction vouched for is remembered once it commits:
+	// it read other members' writes of its group (sqlstore's group
+	// commit), which a failed commit takes back, and the version floor
+	// never goes down.
+	kept := maps.Clone(keys)
+	put := func() { s.vouched.put(memoID, current, latest, madeAt, kept, row) }
+	if w, ok := s.writing(tx); ok {
+		w.committed = append(w.committed, put)
+	} else {
+		put()
+	}
 	return nil
 }
 
