@@ -219,9 +219,15 @@ func routes() []route {
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				_, _ = w.Write([]byte(k + "\n"))
 			}},
-		{method: "GET", path: "/api/v1/memos/{id}/revisions", summary: "Every revision of a memo (its authors)", auth: true, response: service.RevisionList{}, status: 200,
+		{method: "GET", path: "/api/v1/memos/{id}/revisions", summary: "A page of a memo's revisions, oldest first (its authors and the office)", auth: true, response: service.RevisionList{}, status: 200,
+			query: pageParams,
 			handle: func(h *handler, w http.ResponseWriter, r *http.Request, a *service.Actor) {
-				l, err := h.svc.Revisions(r.Context(), a, r.PathValue("id"))
+				n, err := limit(r)
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				l, err := h.svc.Revisions(r.Context(), a, r.PathValue("id"), r.URL.Query().Get("cursor"), n)
 				h.reply(w, r, 200, l, err)
 			}},
 		{method: "POST", path: "/api/v1/memos/{id}/signers", summary: "Invite signers; the memo starts circulating", auth: true, request: usernamesRequest{}, response: service.Memo{}, status: 200,

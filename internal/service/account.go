@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
@@ -381,22 +382,42 @@ type RevisionInfo struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// RevisionList is a memo's history, oldest first.
+// RevisionList is a page of a memo's history, oldest first; NextCursor
+// asks for the next page ("" after the last).
 type RevisionList struct {
-	Items []RevisionInfo `json:"items"`
+	Items      []RevisionInfo `json:"items"`
+	NextCursor string         `json:"next_cursor"`
 }
 
-// Revisions returns every revision of a memo to its authors and the office
-// (for readers, only the submitted text matters).
-func (s *Service) Revisions(ctx context.Context, a *Actor, memoID string) (*RevisionList, error) {
+// cursorRevisions marks a cursor into a memo's revisions.
+const cursorRevisions = "revisions"
+
+// Revisions returns a page of a memo's revisions, up to limit after the
+// cursor, to its authors and the office (for readers, only the submitted
+// text matters). A limit of 0 or less returns every one (the web's
+// history page).
+func (s *Service) Revisions(ctx context.Context, a *Actor, memoID, cursor string, limit int) (*RevisionList, error) {
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
+	if cursor != "" && after.ID != cursorRevisions {
+		return nil, channel.Invalid("cursor", "the cursor is not one this server gave out")
+	}
 	out := &RevisionList{Items: []RevisionInfo{}}
-	err := s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+	err = s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
+		out.Items, out.NextCursor = []RevisionInfo{}, ""
 		if o.rel == relReader {
 			return channel.Errorf(channel.EFORBIDDEN, "the revision history is for the memo's authors and the office")
 		}
 		revs, err := tx.Revisions(ctx, o.rec.ID)
 		if err != nil {
 			return err
+		}
+		revs = slices.DeleteFunc(revs, func(r *store.Revision) bool { return int64(r.Revision) <= after.Key })
+		if limit > 0 && len(revs) > limit {
+			revs = revs[:limit]
+			out.NextCursor = encodeCursor(pageCursor{ID: cursorRevisions, Key: int64(revs[limit-1].Revision)})
 		}
 		for _, r := range revs {
 			c, hash, err := o.openRevision(r)

@@ -367,7 +367,7 @@ type historyData struct {
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request, v *visit) {
 	id := r.PathValue("id")
-	list, err := h.svc.Revisions(r.Context(), v.actor, id)
+	list, err := h.svc.Revisions(r.Context(), v.actor, id, "", 0)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
