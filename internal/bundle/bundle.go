@@ -215,7 +215,10 @@ func sameReceipt(sub *Submission, bd *Bundle, leaf ledger.Leaf) error {
 	if rc.MemoID != bd.MemoID || rc.Revision != bd.Revision || rc.ContentHash != bd.ContentHash || rc.LedgerIndex != sub.Index {
 		return invalid("the submission's receipt is not this submission's")
 	}
-	if rc.Leaf != "" && (rc.Leaf != sub.Leaf || !slices.Equal(rc.Proof, sub.Proof) || rc.Checkpoint != sub.Checkpoint) {
+	// A receipt from before December 2026 carries no leaf; its checkpoint,
+	// and its proof if it has one, are still the submission's (the export
+	// takes them from it), so nothing in it goes unchecked.
+	if rc.Leaf != "" && rc.Leaf != sub.Leaf || rc.Checkpoint != sub.Checkpoint || (rc.Leaf != "" || len(rc.Proof) > 0) && !slices.Equal(rc.Proof, sub.Proof) {
 		return invalid("the submission's receipt carries another leaf, proof or checkpoint")
 	}
 	if d := rc.SubmittedAt.Sub(leaf.Time); rc.SubmittedAt.IsZero() || d > receiptSkew || d < -receiptSkew {
