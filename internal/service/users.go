@@ -302,6 +302,27 @@ func (s *Service) Directory(ctx context.Context, a *Actor, q, cursor string, lim
 	return page, err
 }
 
+// Account returns the account named username, as the directory shows it
+// to an administrator (the only ones who may ask).
+func (s *Service) Account(ctx context.Context, a *Actor, username string) (*User, error) {
+	if !a.Has(channel.RoleAdmin) {
+		return nil, channel.Errorf(channel.EFORBIDDEN, "only administrators see accounts")
+	}
+	if channel.ValidateUsername("username", username) != nil {
+		return nil, channel.ErrNotFound
+	}
+	var out *User
+	err := s.inTx(ctx, false, func(tx store.Tx) error {
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return storeErr(err, "the account")
+		}
+		out = fullUser(u)
+		return nil
+	})
+	return out, err
+}
+
 // DirectoryNamed is Directory for exact usernames, as a form that names
 // people shows them: those of usernames who have an account, each by the
 // directory's name, in the order asked; the others are left out. One

@@ -52,19 +52,7 @@ func (d userData) AllRoles() []string { return allRoles }
 
 // findUser looks an account up by exact username through the directory.
 func (h *handler) findUser(r *http.Request, v *visit, username string) (*service.User, error) {
-	if err := channel.ValidateUsername("username", username); err != nil {
-		return nil, channel.ErrNotFound
-	}
-	page, err := h.svc.Directory(r.Context(), v.actor, username, "", 200)
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range page.Items {
-		if u.Username == username {
-			return u, nil
-		}
-	}
-	return nil, channel.ErrNotFound
+	return h.svc.Account(r.Context(), v.actor, username)
 }
 
 func (h *handler) userPage(w http.ResponseWriter, r *http.Request, v *visit) {

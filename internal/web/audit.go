@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"golang.org/x/text/number"
 
@@ -39,7 +40,15 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 	if err != nil {
 		return nil, err
 	}
-	d := &figuresData{Year: year, YearText: strconv.Itoa(year), Prev: year - 1, Next: year + 1, Submitted: st.Submitted.String(), Threshold: st.Suppression,
+	// shown is a count as the page prints it: a number, "<5", or the
+	// word for a hidden one in the page's language.
+	shown := func(c service.Count) string {
+		if !c.Shown() && !strings.HasPrefix(c.String(), "<") {
+			return v.T("suppressed")
+		}
+		return c.String()
+	}
+	d := &figuresData{Year: year, YearText: strconv.Itoa(year), Prev: year - 1, Next: year + 1, Submitted: shown(st.Submitted), Threshold: st.Suppression,
 		NavLabel: v.T("Years"), PrevLabel: "← " + strconv.Itoa(year-1), NextLabel: strconv.Itoa(year+1) + " →"}
 	d.Intro = v.T("Memos submitted in %s: %s. Counts below %d are hidden as “<%d” so that no one can be singled out; where one hidden count could be worked out from the others, a second one is hidden too.",
 		d.YearText, d.Submitted, d.Threshold, d.Threshold)
@@ -50,13 +59,13 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 			continue // a state this policy never reaches
 		}
 		if c, ok := st.States[string(s)]; ok {
-			states = append(states, figure{Label: v.T(stateNames[string(s)]), Count: c.String()})
+			states = append(states, figure{Label: v.T(stateNames[string(s)]), Count: shown(c)})
 		}
 	}
 	cells := func(m map[string]service.Count, labels ...string) []figure {
 		var out []figure
 		for i := 0; i+1 < len(labels); i += 2 {
-			out = append(out, figure{Label: v.T(labels[i+1]), Count: m[labels[i]].String()})
+			out = append(out, figure{Label: v.T(labels[i+1]), Count: shown(m[labels[i]])})
 		}
 		return out
 	}
@@ -66,7 +75,7 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 		if b == "1" {
 			label = v.T("1 author")
 		}
-		bands = append(bands, figure{Label: label, Count: st.SignerBands[b].String()})
+		bands = append(bands, figure{Label: label, Count: shown(st.SignerBands[b])})
 	}
 	d.Charts = []chart{
 		newChart("states", v.T("Memos submitted in %s, by where they are now", d.YearText), states),
@@ -78,7 +87,7 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 	}
 	if appeals {
 		d.Charts = append(d.Charts,
-			newChart("appeal", v.T("Decisions on appeal given (appeals made: %s)", st.AppealsMade.String()), cells(st.Appeals, "on_time", "On time", "late", "Late")),
+			newChart("appeal", v.T("Decisions on appeal given (appeals made: %s)", shown(st.AppealsMade)), cells(st.Appeals, "on_time", "On time", "late", "Late")),
 			newChart("appeal-owed", v.T("Decisions on appeal still owed"), cells(st.AwaitingAppeal, "within_deadline", "Not yet due", "overdue", "Overdue")))
 	}
 	d.Charts = append(d.Charts, newChart("bands", v.T("Memos by number of authors"), bands))

@@ -34,8 +34,16 @@ func (h *handler) due(v *visit, at, now time.Time) *dueInfo {
 		}
 	case workdays.DateOf(now.In(h.loc)) == workdays.DateOf(at.In(h.loc)):
 		d.Class, d.Text = "today", v.T("Due today")
+	case workdays.DateOf(now.In(h.loc).AddDate(0, 0, 1)) == workdays.DateOf(at.In(h.loc)):
+		d.Class, d.Text = "later", v.T("Due tomorrow")
 	default:
-		d.Class, d.Text = "later", v.T("Due in %d working days", cal.WorkdaysBetween(now, at))
+		// A deadline in calendar days may fall on a day off: no working
+		// day between now and then is not "due in 0 working days".
+		if n := cal.WorkdaysBetween(now, at); n > 0 {
+			d.Class, d.Text = "later", v.T("Due in %d working days", n)
+		} else {
+			d.Class, d.Text = "later", v.T("Due on %s", v.Date(at))
+		}
 	}
 	return d
 }

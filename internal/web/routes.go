@@ -9,6 +9,7 @@ import (
 // routes registers every page. GET pages read; every POST goes through
 // form, which refuses cross-origin requests.
 func (h *handler) routes(mux *http.ServeMux) {
+	h.mux = mux
 	get := func(pattern string, fn handlerFunc) { mux.Handle("GET "+pattern, h.authed(fn)) }
 	post := func(pattern string, fn handlerFunc) { mux.Handle("POST "+pattern, h.form(h.authed(fn))) }
 
@@ -130,10 +131,22 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	target := "/account"
+	// An office member not let in yet (or before the office is founded)
+	// starts at their account page, which says what they wait for,
+	// rather than at an inbox that refuses them.
+	officeWaits := false
+	if v.actor.Has(channel.RoleOffice) {
+		if me, err := h.svc.Me(r.Context(), v.actor); err == nil && me.OfficeAccess != "" && me.OfficeAccess != "granted" {
+			officeWaits = true
+		}
+	}
 	for _, rt := range []struct {
 		role channel.Role
 		path string
 	}{{channel.RoleMember, "/memos"}, {channel.RoleOffice, "/office"}, {channel.RolePrincipal, "/reading-room"}, {channel.RoleAuditor, "/audit"}, {channel.RoleAdmin, "/admin/users"}} {
+		if rt.role == channel.RoleOffice && officeWaits {
+			continue
+		}
 		if v.actor.Has(rt.role) {
 			target = rt.path
 			break

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +106,9 @@ type handler struct {
 	markingsCSS []byte
 	version     string // of the static files, for cache busting
 	maxForm     int64
+	// mux holds the pages' routes, for the page a form's answer stands
+	// for (pagePath).
+	mux *http.ServeMux
 }
 
 func newHandler(svc *service.Service, opt Options) (*handler, error) {
@@ -182,7 +186,27 @@ type visit struct {
 }
 
 func (h *handler) newVisit(r *http.Request) *visit {
-	return &visit{locale: h.chooseLocale(r), path: r.URL.Path}
+	return &visit{locale: h.chooseLocale(r), path: h.pagePath(r)}
+}
+
+// pagePath is the address of the page r shows: its own for a GET; for a
+// form posted and shown again refused, the nearest address above it that
+// is a page (/memos/ID for /memos/ID/comment), or the start page, so that
+// the language switch, which goes back to it, never lands on an address
+// that answers only forms (the catch-all "/" answers "not found").
+func (h *handler) pagePath(r *http.Request) string {
+	p := r.URL.Path
+	if r.Method == http.MethodGet || h.mux == nil {
+		return p
+	}
+	for p != "/" && p != "" && localPath(p) {
+		get := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: p}, Host: r.Host}
+		if _, pattern := h.mux.Handler(get); pattern != "" && pattern != "/" && pattern != "GET /{$}" {
+			return p
+		}
+		p = path.Dir(p)
+	}
+	return "/"
 }
 
 // optionalActor signs the visitor in from their cookie if they have a
