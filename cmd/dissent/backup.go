@@ -217,6 +217,13 @@ func readCheckpointArg(path string) ([]byte, error) {
 
 // readSmall reads a regular file of at most max bytes.
 func readSmall(path string, max int64) ([]byte, error) {
+	// Looked at before it is opened: opening a named pipe waits for a
+	// writer, for ever if none comes.
+	if info, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -279,6 +286,9 @@ func cmdExport(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Store.Driver = "sqlite"
+	if err := storeIsThere(cfg); err != nil {
+		return err
+	}
 	src, err := server.OpenStore(ctx, cfg, false)
 	if err != nil {
 		return err

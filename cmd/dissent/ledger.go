@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/mod/sumdb/note"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -24,11 +25,20 @@ func readKeyArg(s string) (string, error) {
 	if s == "" {
 		return "", channel.Invalid("key", "give the ledger's public key with --key (a file such as DATA/ledger.pub, or the key itself)")
 	}
-	if b, err := os.ReadFile(s); err == nil {
-		return strings.TrimSpace(string(b)), nil
+	if _, err := note.NewVerifier(strings.TrimSpace(s)); err == nil {
+		return strings.TrimSpace(s), nil // the key itself
 	}
-	return strings.TrimSpace(s), nil
+	b, err := readSmall(s, smallFile)
+	if err != nil {
+		// Not a key, and no file to read one from: said so, not taken for
+		// a key that fails to verify (which reads as tampering).
+		return "", channel.Invalid("key", "%q is neither a verifier key nor a file holding one: %v", s, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
+
+// smallFile bounds the keys, shares and checkpoints the commands read.
+const smallFile = 64 << 10
 
 // cmdVerify checks, offline, an exported memo bundle or a whole exported
 // ledger against the ledger's public key. No server, no database.
@@ -315,7 +325,7 @@ func cmdLedger(ctx context.Context, args []string) error {
 		if fs.NArg() != 1 {
 			return usage
 		}
-		skey, err := os.ReadFile(*key)
+		skey, err := readSmall(*key, smallFile)
 		if err != nil {
 			return err
 		}
@@ -323,7 +333,7 @@ func cmdLedger(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		msg, err := os.ReadFile(fs.Arg(0))
+		msg, err := readSmall(fs.Arg(0), smallFile)
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,12 @@ func init() {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks the command to stop; a second one, if it
+	// does not, ends the process as if none were caught.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	os.Exit(run(ctx, os.Args[1:]))
 }
 
@@ -213,6 +219,11 @@ func storeIsThere(cfg *config.Config) error {
 		return nil
 	}
 	if _, err := os.Stat(cfg.LedgerKeyPath()); err != nil {
+		if _, err := os.Stat(cfg.SQLitePath()); errors.Is(err, os.ErrNotExist) {
+			// Neither key nor database: a folder never set up (a typo in
+			// --data, say), which no command but init should fill.
+			return fmt.Errorf("%s is not set up: there is no deployment there to work on (run `dissent init --data %s` to set one up, or check --data)", cfg.Data, cfg.Data)
+		}
 		return nil
 	}
 	if _, err := os.Stat(cfg.SQLitePath()); errors.Is(err, os.ErrNotExist) {

@@ -256,6 +256,9 @@ func cmdUser(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if (sub == "add" || sub == "disable" || sub == "enable") && *username == "" {
+		return channel.Invalid("username", "dissent user %s needs --username NAME", sub)
+	}
 	a, err := openApp(ctx, *data, "", false)
 	if err != nil {
 		return err
@@ -407,7 +410,7 @@ func cmdRecovery(ctx context.Context, args []string) error {
 func readShares(files []string) ([]vault.Share, error) {
 	var shares []vault.Share
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := readSmall(f, smallFile)
 		if err != nil {
 			return nil, err
 		}

@@ -307,7 +307,7 @@ func TestReuseNeedsItsStore(t *testing.T) {
 	dir := t.TempDir()
 	for name, text := range map[string]string{
 		"ledger.key":   "not read here\n",
-		"dissent.toml": "[store]\ndriver = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:5432/kept\"\n",
+		"dissent.toml": "# Written by dissent bench.\n[store]\ndriver = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:5432/kept\"\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)
@@ -323,6 +323,9 @@ func TestReuseNeedsItsStore(t *testing.T) {
 	}
 	lite := t.TempDir()
 	if err := os.WriteFile(filepath.Join(lite, "ledger.key"), []byte("not read here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lite, "dissent.toml"), []byte("# Written by dissent bench.\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, err := dataFolder(&Options{Data: lite, Store: "postgres"}); err == nil || !strings.Contains(err.Error(), "holds a sqlite deployment") {

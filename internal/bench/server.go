@@ -68,6 +68,17 @@ func dataFolder(opt *Options) (dir string, fresh bool, cleanup func(), err error
 	if err != nil {
 		return "", false, cleanup, err
 	}
+	// A folder is bench's to use only if it is new or empty, or an
+	// earlier run made it (its dissent.toml says so): a deployment's own
+	// folder, whose signing key may live elsewhere, is never written to.
+	if entries, err := os.ReadDir(dir); errors.Is(err, os.ErrNotExist) || err == nil && len(entries) == 0 {
+		return dir, true, cleanup, os.MkdirAll(dir, 0o700)
+	} else if err != nil {
+		return "", false, cleanup, err
+	}
+	if toml, err := os.ReadFile(filepath.Join(dir, "dissent.toml")); err != nil || !strings.HasPrefix(string(toml), benchMark) {
+		return "", false, cleanup, fmt.Errorf("bench: %s is not empty and is not a folder an earlier run of dissent bench made: give a new or empty --data folder, or one a run kept (--keep); bench never runs its load on a deployment's own folder", dir)
+	}
 	_, err = os.Stat(filepath.Join(dir, "ledger.key"))
 	switch {
 	case err == nil:
@@ -83,16 +94,19 @@ func dataFolder(opt *Options) (dir string, fresh bool, cleanup func(), err error
 		}
 		return dir, false, cleanup, nil
 	case errors.Is(err, os.ErrNotExist):
-		return dir, true, cleanup, os.MkdirAll(dir, 0o700)
+		return "", false, cleanup, fmt.Errorf("bench: %s holds a dissent.toml an earlier run wrote but no ledger.key: that run did not finish setting it up; delete the folder and run again", dir)
 	default:
 		return "", false, cleanup, err
 	}
 }
 
+// benchMark opens every dissent.toml bench writes.
+const benchMark = "# Written by dissent bench.\n"
+
 // writeConfig writes the child deployment's dissent.toml.
 func writeConfig(dir string, argon vault.PasswordParams, storeURL string) error {
 	var b strings.Builder
-	b.WriteString("# Written by dissent bench.\n[security]\n")
+	b.WriteString(benchMark + "[security]\n")
 	fmt.Fprintf(&b, "argon_time = %d\nargon_memory_kib = %d\nargon_threads = %d\n", argon.Time, argon.MemoryKiB, argon.Threads)
 	if !config.StrongEnough(argon) {
 		b.WriteString("weak_passwords_for_tests = true # --fast-argon\n")

@@ -100,8 +100,8 @@ func (s *Service) Init(ctx context.Context, setup Setup) ([]vault.Share, error) 
 	if !slices.Contains(setup.Admin.Roles, string(channel.RoleAdmin)) {
 		return nil, channel.Invalid("roles", "the first user must be an administrator")
 	}
-	if len(setup.Custodians) == 0 || setup.Threshold < 1 || setup.Threshold > len(setup.Custodians) {
-		return nil, channel.Invalid("custodians", "name at least one recovery custodian and a threshold between 1 and their number")
+	if len(setup.Custodians) < 2 || setup.Threshold < 2 || setup.Threshold > len(setup.Custodians) {
+		return nil, channel.Invalid("custodians", "name at least two recovery custodians and a threshold of at least 2 and at most their number: one custodian alone must never be able to restore anyone's keys")
 	}
 	recovery, err := vault.NewIdentity()
 	if err != nil {
