@@ -427,18 +427,24 @@ func (s *Service) takeMailed(ctx context.Context, tx store.Tx, a *Actor, memoID 
 	}
 	fresh := memoKeys{}
 	for kv, k := range keys {
-		if old, ok := have.keys[kv]; ok && old == k {
-			continue
-		}
-		if made, err := s.keyVouched(ctx, tx, memoID, kv, k); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			return err
-		} else if made {
+		if old, ok := have.keys[kv]; !ok || old != k {
 			fresh[kv] = k
 		}
 	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	// Which of them the memo's ledger made, from one reading of its
+	// history (keyVouched's, for every key at once).
+	entries, err := tx.MemoLedger(ctx, memoID)
+	if err != nil {
+		return err
+	}
+	made, _, _, err := s.madeKeys(ctx, tx, memoID, entries, fresh)
+	if err != nil {
+		return err
+	}
+	maps.DeleteFunc(fresh, func(kv int, _ vault.Key) bool { return !made[kv] })
 	if len(fresh) == 0 {
 		return nil
 	}

@@ -419,12 +419,10 @@ func (t *Tx) Unwithhold(ctx context.Context, userID, memoID string) error {
 // MemoFacts returns the plaintext facts of memos submitted in [from, to).
 // Drafts (submitted_at 0) are never counted, even from 0: figures must not
 // tell anyone that a memo is being written.
-// MistypedMemo is store.Tx's. PostgreSQL's columns hold their own type
-// only.
-func (t *Tx) MistypedMemo(ctx context.Context) (string, error) {
-	if t.db.d.Numbered {
-		return "", nil
-	}
+// sqlMistypedMemo finds, on SQLite, a memo whose row holds a value of
+// another type than its column's: text for the ids and names, integers
+// for the rest of memoColumns but the sealed roster and receipt.
+var sqlMistypedMemo = func() string {
 	var conds []string
 	for _, c := range strings.Split(memoColumns, ",") {
 		switch c = strings.TrimSpace(c); c {
@@ -435,8 +433,17 @@ func (t *Tx) MistypedMemo(ctx context.Context) (string, error) {
 			conds = append(conds, "typeof("+c+") <> 'integer'")
 		}
 	}
+	return `SELECT CAST(id AS TEXT) FROM memos WHERE ` + strings.Join(conds, " OR ") + ` LIMIT 1`
+}()
+
+// MistypedMemo is store.Tx's. PostgreSQL's columns hold their own type
+// only.
+func (t *Tx) MistypedMemo(ctx context.Context) (string, error) {
+	if t.db.d.Numbered {
+		return "", nil
+	}
 	var id string
-	err := t.row(ctx, `SELECT CAST(id AS TEXT) FROM memos WHERE `+strings.Join(conds, " OR ")+` LIMIT 1`).Scan(&id)
+	err := t.row(ctx, sqlMistypedMemo).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
