@@ -121,14 +121,7 @@ func TestReview70AddReadersRacingARoleChange(t *testing.T) {
 // the principals' rows, so the memo goes out wrapped to an administrator.
 func TestReview70SubmissionRacingARoleChange(t *testing.T) {
 	d, h2, hooked := raceNodes(t)
-	alice := d.Member("alice")
-	m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "submitted while p1 becomes administrator", Body: "b", Marking: "UNCLASSIFIED"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, m.Revision); err != nil {
-		t.Fatal(err)
-	}
+	m := circulate(t, d, d.Member("alice"), "submitted while p1 becomes administrator", true)
 	p1 := d.Principals[0]
 	alice2 := h2.SignIn("alice")
 
@@ -142,7 +135,7 @@ func TestReview70SubmissionRacingARoleChange(t *testing.T) {
 		review70MakeAdmin(t, d, "p1")
 		return true
 	}
-	_, err = h2.Svc.Submit(context.Background(), alice2, m.ID, m.Revision)
+	_, err := h2.Svc.Submit(context.Background(), alice2, m.ID, m.Revision)
 	review70NoWrapToAdmin(t, d, fired, m.ID, "p1", err)
 }
 
@@ -233,14 +226,7 @@ func TestReview70InvitationRacingARoleChange(t *testing.T) {
 // distribution, never gets the memo.
 func TestReview70SubmissionRacingNewKeysLosesTheMemo(t *testing.T) {
 	d, h2, hooked := raceNodes(t)
-	alice := d.Member("alice")
-	m, err := d.Svc.CreateMemo(d.Ctx, alice, service.MemoInput{Title: "submitted while p1 starts afresh", Body: "b", Marking: "UNCLASSIFIED"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Svc.Sign(d.Ctx, alice, m.ID, m.Revision); err != nil {
-		t.Fatal(err)
-	}
+	m := circulate(t, d, d.Member("alice"), "submitted while p1 starts afresh", true)
 	p1 := d.Principals[0]
 	alice2 := h2.SignIn("alice")
 
