@@ -3,10 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
-	"slices"
-	"time"
 
 	"github.com/dissent-channel/dissent/internal/channel"
 	"github.com/dissent-channel/dissent/internal/store"
@@ -370,68 +367,4 @@ func (s *Service) RecoverKeys(ctx context.Context, shares []vault.Share, usernam
 		_, err = s.checkpoint(ctx, tx)
 		return err
 	})
-}
-
-// RevisionInfo is one revision in a memo's history.
-type RevisionInfo struct {
-	Revision    int       `json:"revision"`
-	Title       string    `json:"title"`
-	Body        string    `json:"body"`
-	Marking     string    `json:"marking"`
-	ContentHash string    `json:"content_hash"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
-// RevisionList is a page of a memo's history, oldest first; NextCursor
-// asks for the next page ("" after the last).
-type RevisionList struct {
-	Items      []RevisionInfo `json:"items"`
-	NextCursor string         `json:"next_cursor"`
-}
-
-// cursorRevisions marks a cursor into a memo's revisions.
-const cursorRevisions = "revisions"
-
-// Revisions returns a page of a memo's revisions, up to limit after the
-// cursor, to its authors and the office (for readers, only the submitted
-// text matters). A limit of 0 or less returns every one (the web's
-// history page).
-func (s *Service) Revisions(ctx context.Context, a *Actor, memoID, cursor string, limit int) (*RevisionList, error) {
-	after, err := decodeCursor(cursor)
-	if err != nil {
-		return nil, err
-	}
-	if cursor != "" && after.ID != cursorRevisions {
-		return nil, channel.Invalid("cursor", "the cursor is not one this server gave out")
-	}
-	out := &RevisionList{Items: []RevisionInfo{}}
-	err = s.memoTx(ctx, a, memoID, func(tx store.Tx, o *opened) error {
-		out.Items, out.NextCursor = []RevisionInfo{}, ""
-		if o.rel == relReader {
-			return channel.Errorf(channel.EFORBIDDEN, "the revision history is for the memo's authors and the office")
-		}
-		revs, err := tx.Revisions(ctx, o.rec.ID)
-		if err != nil {
-			return err
-		}
-		revs = slices.DeleteFunc(revs, func(r *store.Revision) bool { return int64(r.Revision) <= after.Key })
-		if limit > 0 && len(revs) > limit {
-			revs = revs[:limit]
-			out.NextCursor = encodeCursor(pageCursor{ID: cursorRevisions, Key: int64(revs[limit-1].Revision)})
-		}
-		for _, r := range revs {
-			c, hash, err := o.openRevision(r)
-			if err != nil {
-				return err
-			}
-			out.Items = append(out.Items, RevisionInfo{Revision: r.Revision, Title: c.Title, Body: c.Body, Marking: c.Marking,
-				ContentHash: hex.EncodeToString(hash), CreatedAt: fromMicros(r.CreatedAt)})
-		}
-		ev := memberEvent("memo.history", a, o, channel.RoleOffice)
-		if o.rel == relAuthor {
-			ev = authorEvent("memo.history", a, o)
-		}
-		return s.audit(ctx, tx, ev)
-	})
-	return out, err
 }

@@ -151,9 +151,17 @@ type Tx interface {
 	// Headings returns the heading of one revision of each memo (revs maps
 	// memo id to revision), by memo id; those without one are left out.
 	Headings(ctx context.Context, revs map[string]int) (map[string]Heading, error)
-	Revisions(ctx context.Context, memoID string) ([]*Revision, error)
+	// Revisions returns a memo's revisions numbered above after, oldest
+	// first, at most limit of them (every one for a limit of 0 or less).
+	Revisions(ctx context.Context, memoID string, after, limit int) ([]*Revision, error)
+	// RevisionStamps returns every revision of a memo, oldest first, with
+	// its number, time and content hash only (Sealed left nil): what a
+	// history's table shows, without reading the texts.
+	RevisionStamps(ctx context.Context, memoID string) ([]*Revision, error)
 	AddItem(ctx context.Context, it *Item) error
 	Items(ctx context.Context, memoID string) ([]*Item, error)
+	// CountItems counts a memo's items of one kind.
+	CountItems(ctx context.Context, memoID, kind string) (int, error)
 
 	// Publications: closed cases published with their drafters' consent,
 	// in the clear by design. PutPublication fails with ErrConflict for a

@@ -367,26 +367,16 @@ type historyData struct {
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request, v *visit) {
 	id := r.PathValue("id")
-	list, err := h.svc.Revisions(r.Context(), v.actor, id, "", 0)
+	number := func(name string) int {
+		n, _ := strconv.Atoi(r.URL.Query().Get(name))
+		return n // 0, or out of range: the service picks the default
+	}
+	hist, err := h.svc.History(r.Context(), v.actor, id, number("from"), number("to"))
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
-	d := historyData{ID: id, Revisions: list.Items}
-	n := len(list.Items)
-	if n == 0 {
-		h.notFound(w, r, v)
-		return
-	}
-	pick := func(name string, def int) *service.RevisionInfo {
-		i, err := strconv.Atoi(r.URL.Query().Get(name))
-		if err != nil || i < 1 || i > n {
-			i = def
-		}
-		return &list.Items[i-1]
-	}
-	d.To = pick("to", n)
-	d.From = pick("from", max(1, d.To.Revision-1))
+	d := historyData{ID: id, Revisions: hist.Saved, From: &hist.From, To: &hist.To}
 	d.Title = newDiffView(v, d.From.Title, d.To.Title)
 	d.Body = newDiffView(v, d.From.Body, d.To.Body)
 	d.TooLarge = d.Title.TooLarge || d.Body.TooLarge

@@ -99,7 +99,7 @@ func TestBrowserStory(t *testing.T) {
 		t.Errorf("after the edit %d authors are unsigned, want all 4", n)
 	}
 	bob.open(memo + "/history")
-	bob.see("Changes from revision 1 to revision 2", "We recognise the costs.")
+	bob.see("Changes from revision 1 to revision 2", "We recognise the costs.", "Content hash of revision 1: ")
 	bob.check("history")
 
 	// Alice and Carol sign again; Dave does not.

@@ -235,13 +235,35 @@ func (t *Tx) Headings(ctx context.Context, revs map[string]int) (map[string]stor
 	return out, err
 }
 
-// Revisions returns every revision, oldest first.
-func (t *Tx) Revisions(ctx context.Context, memoID string) ([]*store.Revision, error) {
-	rows, err := t.query(ctx, `SELECT `+revisionColumns+` FROM revisions WHERE memo_id = ? ORDER BY revision`, memoID)
+// Revisions returns a page of revisions, oldest first.
+func (t *Tx) Revisions(ctx context.Context, memoID string, after, limit int) ([]*store.Revision, error) {
+	if limit <= 0 {
+		limit = -1 // no limit, in both dialects
+	}
+	q := `SELECT ` + revisionColumns + ` FROM revisions WHERE memo_id = ? AND revision > ? ORDER BY revision`
+	args := []any{memoID, after}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	return collect(rows, func(r Rows) (*store.Revision, error) { return scanRevision(r) })
+}
+
+// RevisionStamps returns every revision's number, time and content hash.
+func (t *Tx) RevisionStamps(ctx context.Context, memoID string) ([]*store.Revision, error) {
+	rows, err := t.query(ctx, `SELECT memo_id, revision, key_version, content_hash, created_at FROM revisions WHERE memo_id = ? ORDER BY revision`, memoID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r Rows) (*store.Revision, error) {
+		var v store.Revision
+		err := r.Scan(&v.MemoID, &v.Revision, &v.KeyVersion, &v.ContentHash, &v.CreatedAt)
+		return &v, err
+	})
 }
 
 // AddItem stores a comment, meeting, reply or reason.
@@ -249,6 +271,13 @@ func (t *Tx) AddItem(ctx context.Context, it *store.Item) error {
 	_, err := t.exec(ctx, `INSERT INTO items (id, memo_id, kind, key_version, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		it.ID, it.MemoID, it.Kind, it.KeyVersion, it.Sealed, it.CreatedAt)
 	return err
+}
+
+// CountItems counts a memo's items of one kind.
+func (t *Tx) CountItems(ctx context.Context, memoID, kind string) (int, error) {
+	var n int
+	err := t.row(ctx, `SELECT count(*) FROM items WHERE memo_id = ? AND kind = ?`, memoID, kind).Scan(&n)
+	return n, err
 }
 
 // Items returns a memo's items, oldest first.

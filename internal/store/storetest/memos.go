@@ -307,9 +307,37 @@ func testRevisions(t *testing.T, s store.Store) {
 
 	t.Run("list is oldest revision first", func(t *testing.T) {
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.Revisions(ctx, "m1")
+			got, err := tx.Revisions(ctx, "m1", 0, 0)
 			check(t, err)
 			same(t, "revisions", got, []*store.Revision{revs[1], revs[0], revs[3]})
+		})
+	})
+
+	t.Run("a page starts after its cursor and holds at most its limit", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.Revisions(ctx, "m1", 1, 1)
+			check(t, err)
+			same(t, "first page after revision 1", got, []*store.Revision{revs[0]})
+			got, err = tx.Revisions(ctx, "m1", 2, 5)
+			check(t, err)
+			same(t, "page after revision 2", got, []*store.Revision{revs[3]})
+			got, err = tx.Revisions(ctx, "m1", 10, 5)
+			check(t, err)
+			same(t, "page after the last", len(got), 0)
+		})
+	})
+
+	t.Run("stamps are every revision without its text", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.RevisionStamps(ctx, "m1")
+			check(t, err)
+			var want []*store.Revision
+			for _, r := range []*store.Revision{revs[1], revs[0], revs[3]} {
+				stamp := *r
+				stamp.Sealed = nil
+				want = append(want, &stamp)
+			}
+			same(t, "stamps", got, want)
 		})
 	})
 
@@ -386,6 +414,19 @@ func testItems(t *testing.T, s store.Store) {
 			got, err := tx.Items(ctx, "m1")
 			check(t, err)
 			same(t, "items", got, []*store.Item{items[3], items[2], items[1], items[0]})
+		})
+	})
+
+	t.Run("count is of one memo's items of one kind", func(t *testing.T) {
+		read(t, s, func(ctx context.Context, tx store.Tx) {
+			for _, c := range []struct {
+				memo, kind string
+				want       int
+			}{{"m1", "comment", 2}, {"m1", "reply", 1}, {"m1", "message", 0}, {"m2", "comment", 0}, {"m-none", "comment", 0}} {
+				n, err := tx.CountItems(ctx, c.memo, c.kind)
+				check(t, err)
+				same(t, c.memo+"'s "+c.kind+"s", n, c.want)
+			}
 		})
 	})
 

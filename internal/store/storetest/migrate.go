@@ -195,7 +195,7 @@ func MigrateRevisionTables(t *testing.T, name string) {
 				t.Errorf("revision %s/%d after the upgrade: %+v, want %+v", want.MemoID, want.Revision, got, want)
 			}
 		}
-		all, err := tx.Revisions(ctx, "m1")
+		all, err := tx.Revisions(ctx, "m1", 0, 0)
 		check(t, err)
 		if !reflect.DeepEqual(all, revs[:2]) {
 			t.Errorf("m1's revisions after the upgrade: %+v", all)
