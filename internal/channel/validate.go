@@ -27,6 +27,20 @@ const (
 	DefaultSignInsPerAddress = 100
 )
 
+// Limits on what one memo holds, so that no account can make every opening
+// of a memo slower and hungrier without bound: each opening decrypts the
+// roster and every message and comment, and the history page compares
+// revisions. None is near what a real case needs (the largest dissent cable
+// known had about a thousand signatures).
+const (
+	MaxAuthors   = 2000 // drafters and signers
+	MaxRevisions = 1000
+	// MaxThread is how many messages, or comments, a memo takes from its
+	// authors and readers; the office may add as many again, so that a
+	// memo filled by one side still takes the office's answer.
+	MaxThread = 1000
+)
+
 // Role is what a user may do in the channel.
 type Role string
 

@@ -868,6 +868,9 @@ type (
 
 // addItem seals and stores an item; By records the actor inside the seal.
 func (s *Service) addItem(ctx context.Context, tx store.Tx, a *Actor, o *opened, kind string, v any, now time.Time) error {
+	if err := s.roomFor(ctx, tx, o, kind); err != nil {
+		return err
+	}
 	by := a.User.ID
 	if o.anonymousAuthor() {
 		by = ""
@@ -889,6 +892,30 @@ func (s *Service) addItem(ctx context.Context, tx store.Tx, a *Actor, o *opened,
 		return err
 	}
 	return tx.AddItem(ctx, &store.Item{ID: id, MemoID: o.rec.ID, Kind: kind, KeyVersion: o.rec.KeyVersion, Sealed: sealed, CreatedAt: micros(now)})
+}
+
+// roomFor refuses an item of kind on o once the memo holds
+// channel.MaxThread of them (s.caps.thread), or twice that when the office adds it: the
+// messages and comments one side writes cannot keep the office from
+// answering. Items of the lifecycle (a reply, a reason) come once a step
+// and never near it.
+func (s *Service) roomFor(ctx context.Context, tx store.Tx, o *opened, kind string) error {
+	n, err := tx.CountItems(ctx, o.rec.ID, kind)
+	if err != nil {
+		return err
+	}
+	limit := s.caps.thread
+	if o.rel == relOffice {
+		limit *= 2
+	}
+	switch {
+	case n < limit:
+		return nil
+	case o.rel == relOffice:
+		return channel.Errorf(channel.ECONFLICT, "the memo holds %d %ss, the most a memo takes", n, kind)
+	default:
+		return channel.Errorf(channel.ECONFLICT, "the memo holds %d %ss, the most it takes from its authors and readers; the channel office can still write to it", n, kind)
+	}
 }
 
 // RevokeReader takes a reader off a memo's distribution (office only). Their

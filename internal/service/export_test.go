@@ -23,6 +23,12 @@ func ForgeAnchorLeaf(data []byte, subject, username, box string, sign []byte) ([
 	return l.Encode()
 }
 
+// SetMemoCaps lowers what one memo holds at most: drafters and signers,
+// revisions, and messages or comments from its authors and readers.
+func SetMemoCaps(s *Service, authors, revisions, thread int) {
+	s.caps = memoCaps{authors: authors, revisions: revisions, thread: thread}
+}
+
 // SetLifecyclePage makes CheckLifecycles read n memos at a time, until the
 // function it returns puts it back.
 func SetLifecyclePage(n int) func() {

@@ -264,6 +264,9 @@ func (s *Service) EditMemo(ctx context.Context, a *Actor, memoID string, in Edit
 		if in.ExpectedRevision != o.rec.Revision {
 			return channel.Errorf(channel.ECONFLICT, "the memo is at revision %d, not %d: someone else edited it; reload and merge your changes", o.rec.Revision, in.ExpectedRevision)
 		}
+		if o.rec.Revision >= s.caps.revisions {
+			return channel.Errorf(channel.ECONFLICT, "the memo has %d revisions, the most one may have: submit it as it stands, or start a new memo from its text", o.rec.Revision)
+		}
 		now := s.now()
 		voided := o.roster.VoidSignatures()
 		o.rec.Revision++
@@ -316,6 +319,10 @@ func (s *Service) InviteSigners(ctx context.Context, a *Actor, memoID string, us
 			if err := s.postMail(ctx, tx, u, o.rec.ID, o.keys); err != nil {
 				return err
 			}
+		}
+		if n, most := len(o.roster.Authors), s.caps.authors; n > most {
+			had := n - len(us)
+			return channel.Invalid("usernames", "a memo takes at most %d drafters and signers; this one has %d, so %d more can be invited", most, had, most-had)
 		}
 		o.author = &o.roster.Authors[o.roster.Find(a.User.ID)]
 		o.rec.State, o.rec.UpdatedAt = string(next), micros(s.now())

@@ -98,6 +98,9 @@ type Service struct {
 	// unsealedAnchors writes anchors as releases before anchor_of did
 	// (tests of upgrades, export_test.go).
 	unsealedAnchors bool
+	// caps are what one memo holds at most (channel.MaxAuthors and the
+	// rest); tests lower them.
+	caps memoCaps
 	// writes are the write transactions under way (store.Tx to
 	// *writeState); reads the read transactions under way (store.Tx to
 	// the nameCache's mark when each began).
@@ -141,8 +144,13 @@ func New(st store.Store, cfg Config, passwords *vault.Passwords, log *slog.Logge
 		addrs:      newAddressLimiter(cfg.SignInAddressLimit),
 		identities: newIdentityCache(20_000, cfg.SessionIdle), offices: newIdentityCache(1000, cfg.SessionIdle),
 		keys: newKeyCache(100_000, cfg.SessionIdle), names: newNameCache(100_000), crypto: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
-		anchorOf: anchorOfKey(cfg.LedgerKey), deviceKey: deriveKey(cfg.LedgerKey, "dissent device v1"), Now: time.Now}
+		anchorOf: anchorOfKey(cfg.LedgerKey), deviceKey: deriveKey(cfg.LedgerKey, "dissent device v1"), Now: time.Now,
+		caps: memoCaps{authors: channel.MaxAuthors, revisions: channel.MaxRevisions, thread: channel.MaxThread}}
 }
+
+// memoCaps are the most one memo holds: drafters and signers, revisions,
+// and messages or comments from its authors and readers (see channel).
+type memoCaps struct{ authors, revisions, thread int }
 
 // Config returns the deployment's configuration.
 func (s *Service) Config() Config { return s.cfg }
