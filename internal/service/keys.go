@@ -296,7 +296,7 @@ func (s *Service) hasMail(ctx context.Context, tx store.Tx, a *Actor) (bool, err
 	if err != nil {
 		return false, err
 	}
-	m, err := tx.MailSince(ctx, since-mailMargin.Microseconds(), 1)
+	m, err := tx.MailSince(ctx, since-mailMargin.Microseconds(), "", 1)
 	return len(m) > 0, err
 }
 
@@ -360,9 +360,9 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 		return 0, err
 	}
 	since -= mailMargin.Microseconds()
-	taken := 0
+	taken, after := 0, ""
 	for {
-		batch, err := tx.MailSince(ctx, since, mailBatch)
+		batch, err := tx.MailSince(ctx, since, after, mailBatch)
 		if err != nil {
 			return taken, err
 		}
@@ -403,7 +403,11 @@ func (s *Service) collectMail(ctx context.Context, tx store.Tx, a *Actor) (int, 
 		if len(batch) < mailBatch {
 			break
 		}
-		since = batch[len(batch)-1].PostedAt + 1
+		// The next batch starts after this one's last entry, not after
+		// its time: mail posted in the same microsecond as the last may
+		// not have fitted (review 80).
+		last := batch[len(batch)-1]
+		since, after = last.PostedAt, last.ID
 	}
 	return taken, s.putMailCursor(ctx, tx, a, micros(started))
 }

@@ -50,7 +50,7 @@ func (s *Service) Review58MessagesOpened(ctx context.Context, a *Actor, memoID s
 		}
 		// Mail sealed to a's box (a key rotation mails an author the
 		// memo's new key).
-		mail, err := tx.MailSince(ctx, 0, 10000)
+		mail, err := tx.MailSince(ctx, 0, "", 10000)
 		if err != nil {
 			return err
 		}

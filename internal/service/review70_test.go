@@ -79,7 +79,7 @@ func review70MailCount(t *testing.T, d *servicetest.Deployment) int {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	ms, err := tx.MailSince(d.Ctx, 0, 10000)
+	ms, err := tx.MailSince(d.Ctx, 0, "", 10000)
 	if err != nil {
 		t.Fatal(err)
 	}

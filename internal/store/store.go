@@ -215,7 +215,10 @@ type Tx interface {
 	// The mailbox: entries sealed to a recipient's public key, found by
 	// trial decryption; no column names the recipient.
 	PostMail(ctx context.Context, m *Mail) error
-	MailSince(ctx context.Context, since int64, limit int) ([]*Mail, error) // posted at or after since, oldest first
+	// MailSince returns entries posted after since, or at since with an
+	// id after afterID (every one at since for ""), oldest first, ties by
+	// id: a page starts after the last entry of the one before.
+	MailSince(ctx context.Context, since int64, afterID string, limit int) ([]*Mail, error)
 	DeleteMail(ctx context.Context, ids []string) error
 
 	// The ledger (see package ledger) and what sits beside it.

@@ -85,9 +85,9 @@ func (t *Tx) PostMail(ctx context.Context, m *store.Mail) error {
 	return err
 }
 
-// MailSince returns entries posted at or after since, oldest first.
-func (t *Tx) MailSince(ctx context.Context, since int64, limit int) ([]*store.Mail, error) {
-	rows, err := t.query(ctx, `SELECT id, posted_at, sealed FROM mailbox WHERE posted_at >= ? ORDER BY posted_at, id LIMIT ?`, since, limit)
+// MailSince returns entries after (since, afterID), oldest first.
+func (t *Tx) MailSince(ctx context.Context, since int64, afterID string, limit int) ([]*store.Mail, error) {
+	rows, err := t.query(ctx, `SELECT id, posted_at, sealed FROM mailbox WHERE (posted_at, id) > (?, ?) ORDER BY posted_at, id LIMIT ?`, since, afterID, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -143,17 +143,20 @@ func testMailbox(t *testing.T, s store.Store) {
 	for _, c := range []struct {
 		name  string
 		since int64
+		after string
 		limit int
 		want  []*store.Mail
 	}{
-		{"everything oldest first, ties by id", 0, 100, []*store.Mail{mail[3], mail[2], mail[1], mail[0]}},
-		{"since is inclusive", t0 + 10, 100, []*store.Mail{mail[2], mail[1], mail[0]}},
-		{"limit keeps the oldest", 0, 2, []*store.Mail{mail[3], mail[2]}},
-		{"nothing after the newest", t0 + 21, 100, nil},
+		{"everything oldest first, ties by id", 0, "", 100, []*store.Mail{mail[3], mail[2], mail[1], mail[0]}},
+		{"since is inclusive", t0 + 10, "", 100, []*store.Mail{mail[2], mail[1], mail[0]}},
+		{"a page ends within a tie and the next starts after it", t0 + 10, "mail-a", 100, []*store.Mail{mail[1], mail[0]}},
+		{"after the last of a tie", t0 + 10, "mail-b", 100, []*store.Mail{mail[0]}},
+		{"limit keeps the oldest", 0, "", 2, []*store.Mail{mail[3], mail[2]}},
+		{"nothing after the newest", t0 + 21, "", 100, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			read(t, s, func(ctx context.Context, tx store.Tx) {
-				got, err := tx.MailSince(ctx, c.since, c.limit)
+				got, err := tx.MailSince(ctx, c.since, c.after, c.limit)
 				check(t, err)
 				same(t, "mail", ids(got, mailID), ids(c.want, mailID))
 				if len(got) == len(c.want) {
@@ -175,7 +178,7 @@ func testMailbox(t *testing.T, s store.Store) {
 			check(t, tx.DeleteMail(ctx, nil))
 		})
 		read(t, s, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.MailSince(ctx, 0, 100)
+			got, err := tx.MailSince(ctx, 0, "", 100)
 			check(t, err)
 			same(t, "mail left", ids(got, mailID), []string{"mail-z", "mail-b"})
 		})

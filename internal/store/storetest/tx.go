@@ -41,7 +41,7 @@ func testTransactions(t *testing.T, s store.Store) {
 			if _, err := tx.Setting(ctx, "gone"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("Setting after rollback: %v, want ErrNotFound", err)
 			}
-			mail, err := tx.MailSince(ctx, 0, 10)
+			mail, err := tx.MailSince(ctx, 0, "", 10)
 			check(t, err)
 			same(t, "mail after rollback", len(mail), 0)
 			entries, err := tx.MemoLedger(ctx, "m-gone")
@@ -188,7 +188,7 @@ func testBlobs(t *testing.T, s store.Store) {
 				check(t, err)
 				sameBlob(t, "revision", r.Sealed, c.blob)
 				sameBlob(t, "content hash", r.ContentHash, c.blob)
-				mail, err := tx.MailSince(ctx, t0+int64(i), 1)
+				mail, err := tx.MailSince(ctx, t0+int64(i), "", 1)
 				check(t, err)
 				if len(mail) != 1 {
 					t.Fatalf("mail: got %d entries, want 1", len(mail))
