@@ -80,6 +80,9 @@ func Export(ctx context.Context, s Storage, dir string, checkpoint []byte) error
 	if root != cp.Root {
 		return fmt.Errorf("%w: root at size %d is not this ledger's: wrong ledger, or the ledger was altered (run SelfCheck)", ErrBadCheckpoint, cp.Size)
 	}
+	if err := extendsExport(ctx, s, dir, cp); err != nil {
+		return err
+	}
 	r := tlogReader{ctx, s}
 	for k := range tileCount(cp.Size) {
 		if err := ctx.Err(); err != nil {
@@ -134,6 +137,40 @@ func Export(ctx context.Context, s Storage, dir string, checkpoint []byte) error
 		}
 	}
 	return writeExportFile(dir, CheckpointFile, checkpoint)
+}
+
+// extendsExport refuses to write over an export in dir that the ledger,
+// up to cp, does not extend: one of another ledger, or of this one before
+// it was rewritten or rolled back, is evidence, perhaps the only copy of
+// the checkpoints it holds outside the database. A folder without a
+// checkpoint file is taken as new.
+func extendsExport(ctx context.Context, s Storage, dir string, cp Checkpoint) error {
+	path := filepath.Join(dir, CheckpointFile)
+	msg, err := readLimited(path, MaxCheckpointSize, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("ledger: export: %w", err)
+	}
+	prev, err := parseUnverified(msg)
+	if err != nil {
+		return fmt.Errorf("ledger: export: %s is not a checkpoint (%w); export to an empty folder", path, err)
+	}
+	kept := fmt.Sprintf("the export in %s (%d entries, %s) is kept; export to an empty folder", dir, prev.Size, prev.Origin)
+	switch {
+	case prev.Origin != cp.Origin:
+		return fmt.Errorf("%w: another ledger's export: %s", ErrBadCheckpoint, kept)
+	case prev.Size > cp.Size:
+		return fmt.Errorf("%w: the ledger holds %d entries, fewer than its earlier export: it was rolled back, or the export is another ledger's; %s", ErrBadCheckpoint, cp.Size, kept)
+	}
+	root, err := TreeHash(ctx, s, prev.Size)
+	if err != nil {
+		return err
+	}
+	if root != prev.Root {
+		return fmt.Errorf("%w: the ledger does not extend its earlier export: its first %d entries were rewritten, or the export is another ledger's; %s", ErrBadCheckpoint, prev.Size, kept)
+	}
+	return nil
 }
 
 // writeExportFile writes dir/name atomically. Exports are meant to be handed

@@ -1,9 +1,13 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,6 +133,45 @@ func TestRoundTrip10k(t *testing.T) {
 		}
 		if cp, err := VerifyExport(dir, vkey); err != nil || cp.Size != n {
 			t.Fatalf("VerifyExport after re-export = %+v, %v", cp, err)
+		}
+
+		// An earlier checkpoint, or a ledger whose first entries were
+		// rewritten, does not extend that export: it is kept.
+		kept, err := os.ReadFile(filepath.Join(dir, CheckpointFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewritten := new(MemStorage)
+		for i := range n {
+			leaf := testLeaf(i)
+			if i == 3 {
+				leaf = testLeaf(n + 1)
+			}
+			if _, err := appendRecord(ctx, rewritten, leaf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, c := range map[string]struct {
+			s    Storage
+			size int64
+		}{"an earlier checkpoint": {s, size}, "a rewritten ledger": {rewritten, n}} {
+			root, err := TreeHash(ctx, c.s, c.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := SignCheckpoint(skey, testOrigin, c.size, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Export(ctx, c.s, dir, msg); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), "is kept") {
+				t.Errorf("%s over the export: %v, want it refused", name, err)
+			}
+			if now, _ := os.ReadFile(filepath.Join(dir, CheckpointFile)); !bytes.Equal(now, kept) {
+				t.Errorf("%s over the export replaced its checkpoint", name)
+			}
+		}
+		if cp, err := VerifyExport(dir, vkey); err != nil || cp.Size != n {
+			t.Fatalf("VerifyExport after the refused exports = %+v, %v", cp, err)
 		}
 	})
 }
