@@ -382,7 +382,9 @@ func cosignAfter(state, proofFile string, msg []byte, skey, logKey string) error
 		}
 	}
 	out, err := ledger.CosignAfter(msg, skey, logKey, last, proof)
-	if err != nil {
+	if errors.Is(err, ledger.ErrNoProof) {
+		return fmt.Errorf("%w: fetch it and give it with --proof FILE", err)
+	} else if err != nil {
 		return err
 	}
 	// The state is replaced whole or not at all.

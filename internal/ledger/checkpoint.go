@@ -269,13 +269,18 @@ func Cosign(msg []byte, witnessSkey, logVkey string) ([]byte, error) {
 	return out, nil
 }
 
+// ErrNoProof: CosignAfter was given a larger tree than the last one
+// cosigned and no consistency proof. It is an ErrBadProof.
+var ErrNoProof = fmt.Errorf("%w: none given", ErrBadProof)
+
 // CosignAfter is Cosign for a witness that keeps the last checkpoint it
 // cosigned (last; nil the first time): it cosigns msg only if the tree msg
 // signs extends that one, by proof, a consistency proof from the last
 // checkpoint's size to msg's (GET /api/v1/ledger/consistency). A smaller
 // tree (a rollback), one of the same size with another root, or a larger
-// one without a proof that holds is refused with ErrBadProof: shown to two
-// witnesses that keep state, a fork is caught by at least one of them.
+// one with a proof that does not hold is refused with ErrBadProof (one with
+// none, with ErrNoProof, which is one): shown to two witnesses that keep state, a fork is
+// caught by at least one of them.
 func CosignAfter(msg []byte, witnessSkey, logVkey string, last []byte, proof tlog.TreeProof) ([]byte, error) {
 	_, cur, err := openCheckpoint(msg, []string{logVkey})
 	if err != nil {
@@ -285,6 +290,11 @@ func CosignAfter(msg []byte, witnessSkey, logVkey string, last []byte, proof tlo
 		_, prev, err := openCheckpoint(last, []string{logVkey})
 		if err != nil {
 			return nil, fmt.Errorf("the witness's last checkpoint: %w", err)
+		}
+		// A larger tree with no proof at all is most likely a witness
+		// that forgot to fetch one: asked for, not called a fork.
+		if len(proof) == 0 && prev.Size > 0 && cur.Size > prev.Size {
+			return nil, fmt.Errorf("%w: the checkpoint of %d entries extends the last one cosigned, of %d, only if a consistency proof says so (GET /api/v1/ledger/consistency?from=%d&to=%d)", ErrNoProof, cur.Size, prev.Size, prev.Size, cur.Size)
 		}
 		if err := VerifyConsistency(prev, cur, proof); err != nil {
 			return nil, fmt.Errorf("refusing to cosign: the checkpoint of %d entries does not extend the last one cosigned, of %d: %w", cur.Size, prev.Size, err)

@@ -303,20 +303,25 @@ func TestCosignAfter(t *testing.T) {
 		t.Fatalf("the same checkpoint again: %v", err)
 	}
 	for _, c := range []struct {
-		name  string
-		msg   []byte
-		last  []byte
-		proof tlog.TreeProof
+		name    string
+		msg     []byte
+		last    []byte
+		proof   tlog.TreeProof
+		noProof bool // told the proof is missing (ErrNoProof), not that it fails
 	}{
-		{"a larger tree without a proof", at7, at3, nil},
-		{"a fork, with its own proof", forked7, at3, proof(fork, 3, 7)},
-		{"a fork, with the honest tree's proof", forked7, at3, proof(s, 3, 7)},
-		{"another tree of the same size", forked7, at7, nil},
-		{"a rollback", at3, at7, nil},
+		{"a larger tree without a proof", at7, at3, nil, true},
+		{"a fork, with its own proof", forked7, at3, proof(fork, 3, 7), false},
+		{"a fork, with the honest tree's proof", forked7, at3, proof(s, 3, 7), false},
+		{"another tree of the same size", forked7, at7, nil, false},
+		{"a rollback", at3, at7, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := CosignAfter(c.msg, wskey, vkey, c.last, c.proof); !errors.Is(err, ErrBadProof) {
+			_, err := CosignAfter(c.msg, wskey, vkey, c.last, c.proof)
+			if !errors.Is(err, ErrBadProof) {
 				t.Fatalf("cosigned: %v, want ErrBadProof", err)
+			}
+			if errors.Is(err, ErrNoProof) != c.noProof {
+				t.Fatalf("%v: told the proof is missing: %v, want %v", err, !c.noProof, c.noProof)
 			}
 		})
 	}
