@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,6 +287,9 @@ func (c *Config) Check() error {
 	if c.Security.SignInAddressLimit < -1 {
 		errs = append(errs, errors.New("security.failed_sign_ins_per_hour_per_address: want a positive number, or -1 for no limit"))
 	}
+	if err := checkListenAddr(c.Server.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("server.addr %q: %w: want host:port, such as \"127.0.0.1:8080\" or \":8080\"", c.Server.Addr, err))
+	}
 	if _, err := clientip.ParsePrefixes(c.Server.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("server.trusted_proxies: %w", err))
 	}
@@ -293,9 +297,14 @@ func (c *Config) Check() error {
 	if perr != nil {
 		errs = append(errs, perr)
 	}
-	cal, err := c.Calendar()
-	if err != nil {
-		errs = append(errs, err)
+	// The calendar takes the profile's holidays: with no profile, its
+	// error would only repeat the profile's.
+	var cal *workdays.Calendar
+	var err error
+	if perr == nil {
+		if cal, err = c.Calendar(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if perr == nil && err == nil {
 		days := submissionDays(cal, c.Channel.Closures, time.Now())
@@ -508,6 +517,19 @@ func deadlinesInOrder(p channel.Profile, cal *workdays.Calendar, days []time.Tim
 		case d.ReplyLatest.Before(d.ReplyBy):
 			return fmt.Errorf("channel.reply_latest %q falls due before channel.reply %q (for a memo submitted on %s): set reply_latest too", p.ReplyLatest, p.Reply, day.Format(time.DateOnly))
 		}
+	}
+	return nil
+}
+
+// checkListenAddr refuses an address the server could not listen on for
+// its form alone: a host and a port (a number, or a service's name).
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return err
 	}
 	return nil
 }
