@@ -895,6 +895,14 @@ func copyTable(ctx context.Context, src, dst *sql.Tx, table string) (int, error)
 		if err := rs.Scan(ptrs...); err != nil {
 			return n, err
 		}
+		for i, v := range vals {
+			// SQLite's driver reads an empty BLOB as a nil []byte, which
+			// pgx would send as NULL (an account awaiting its first
+			// sign-in has empty keys); SQL NULL scans as an untyped nil.
+			if b, ok := v.([]byte); ok && b == nil {
+				vals[i] = []byte{}
+			}
+		}
 		if _, err := dst.ExecContext(ctx, insert, vals...); err != nil {
 			return n, err
 		}
