@@ -23,7 +23,7 @@ import (
 )
 
 func cmdBackup(ctx context.Context, args []string) error {
-	fs, data, _ := flags("backup")
+	fs, data := flags("backup")
 	to := fs.String("to", "", "an empty folder for the snapshot")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,7 +86,7 @@ func firstCheckpoint(ctx context.Context, cfg *config.Config, st store.Store) (b
 }
 
 func cmdRestore(ctx context.Context, args []string) error {
-	fs, data, _ := flags("restore")
+	fs, data := flags("restore")
 	from := fs.String("from", "", "the snapshot folder written by `dissent backup`")
 	pg := fs.String("postgres", "", "instead of --from: check a PostgreSQL database that pg_restore brought back (its URL), with the ledger.pub of --data, and sign everyone out of it")
 	keyFile := fs.String("key", "", "a copy of ledger.pub kept apart from the backups: the snapshot's key must be it")
@@ -272,7 +272,7 @@ func checkTarget(ctx context.Context, src *sqlstore.DB, url string) error {
 
 // cmdExport moves an embedded deployment to PostgreSQL.
 func cmdExport(ctx context.Context, args []string) error {
-	fs, data, _ := flags("export")
+	fs, data := flags("export")
 	to := fs.String("to", "", "the target: `postgres` (with the URL as the next argument)")
 	if err := fs.Parse(args); err != nil {
 		return err

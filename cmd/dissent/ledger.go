@@ -5,14 +5,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
-	"golang.org/x/mod/sumdb/note"
 	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/dissent-channel/dissent/internal/bundle"
@@ -43,7 +44,7 @@ const smallFile = 64 << 10
 // cmdVerify checks, offline, an exported memo bundle or a whole exported
 // ledger against the ledger's public key. No server, no database.
 func cmdVerify(ctx context.Context, args []string) error {
-	fs, _, _ := flags("verify")
+	fs := flag.NewFlagSet("dissent verify", flag.ContinueOnError)
 	key := fs.String("key", "", "the ledger's public key: a file (ledger.pub) or the key text")
 	userID := fs.String("user-id", "", "with --nonce: check that the entry is this author's: the submission, for a receipt or bundle (the memo's authorship.user_id, shown to its authors)")
 	nonceHex := fs.String("nonce", "", "with --user-id: the memo's authorship.nonce (hex)")
@@ -269,13 +270,25 @@ func cmdLedger(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usage
 	}
-	fs, data, _ := flags("ledger " + args[0])
-	to := fs.String("to", "", "export: the folder to write the tiles and checkpoint into")
-	name := fs.String("name", "", "witness-key: the witness's name, e.g. oig.example.gov")
-	key := fs.String("key", "", "cosign: the witness's signing key file")
-	logKey := fs.String("log-key", "", "cosign: the ledger's public key (file or text)")
-	state := fs.String("state", "", "cosign: the file where this witness keeps the last checkpoint it cosigned (created the first time); without it the witness cannot catch a fork")
-	proofFile := fs.String("proof", "", "cosign: a consistency proof from the last checkpoint cosigned to this one, as GET /api/v1/ledger/consistency?from=LAST&to=THIS answers it")
+	// Each subcommand lists, and takes, its own flags only.
+	var fs *flag.FlagSet
+	var data, to, name, key, logKey, state, proofFile *string
+	switch args[0] {
+	case "export":
+		fs, data = flags("ledger export")
+		to = fs.String("to", "", "the folder to write the tiles and checkpoint into")
+	case "witness-key":
+		fs = flag.NewFlagSet("dissent ledger witness-key", flag.ContinueOnError)
+		name = fs.String("name", "", "the witness's name, e.g. oig.example.gov")
+	case "cosign":
+		fs = flag.NewFlagSet("dissent ledger cosign", flag.ContinueOnError)
+		key = fs.String("key", "", "the witness's signing key file")
+		logKey = fs.String("log-key", "", "the ledger's public key (file or text)")
+		state = fs.String("state", "", "the file where this witness keeps the last checkpoint it cosigned (created the first time); without it the witness cannot catch a fork")
+		proofFile = fs.String("proof", "", "a consistency proof from the last checkpoint cosigned to this one, as GET /api/v1/ledger/consistency?from=LAST&to=THIS answers it")
+	default:
+		return usage
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

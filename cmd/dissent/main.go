@@ -138,11 +138,16 @@ func exitCode(err error) int {
 }
 
 // flags makes a flag set with the shared --data and --addr flags.
-func flags(name string) (*flag.FlagSet, *string, *string) {
+func flags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("dissent "+name, flag.ContinueOnError)
 	data := fs.String("data", envOr("DISSENT_DATA", "dissent-data"), "the data folder (env DISSENT_DATA)")
-	addr := fs.String("addr", os.Getenv("DISSENT_ADDR"), "the address to listen on, HOST:PORT (env DISSENT_ADDR; default from the config, 127.0.0.1:8080)")
-	return fs, data, addr
+	return fs, data
+}
+
+// addrFlag adds --addr to the flags of a command that listens, or
+// checks what it would listen on.
+func addrFlag(fs *flag.FlagSet) *string {
+	return fs.String("addr", os.Getenv("DISSENT_ADDR"), "the address to listen on, HOST:PORT (env DISSENT_ADDR; default from the config, 127.0.0.1:8080)")
 }
 
 func envOr(k, def string) string {
@@ -248,7 +253,8 @@ func (a *app) serve(ctx context.Context, ready func(url string)) error {
 }
 
 func cmdServe(ctx context.Context, args []string) error {
-	fs, data, addr := flags("serve")
+	fs, data := flags("serve")
+	addr := addrFlag(fs)
 	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback HOST:PORT; off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -272,7 +278,7 @@ func cmdServe(ctx context.Context, args []string) error {
 }
 
 func cmdMigrate(ctx context.Context, args []string) error {
-	fs, data, _ := flags("migrate")
+	fs, data := flags("migrate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -346,7 +352,7 @@ func cmdKeys(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "anchor" {
 		return channel.Invalid("command", "usage: dissent keys anchor --trust-database [--data DIR]")
 	}
-	fs, data, _ := flags("keys anchor")
+	fs, data := flags("keys anchor")
 	trust := fs.Bool("trust-database", false, "anchor the keys as the database holds them now: say so only for a database you trust")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -380,7 +386,8 @@ func cmdConfig(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "check" {
 		return channel.Invalid("command", "usage: dissent config check [--data DIR]")
 	}
-	fs, data, addr := flags("config check")
+	fs, data := flags("config check")
+	addr := addrFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

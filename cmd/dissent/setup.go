@@ -28,7 +28,7 @@ type initOptions struct {
 }
 
 func cmdInit(ctx context.Context, args []string) error {
-	fs, data, _ := flags("init")
+	fs, data := flags("init")
 	admin := fs.String("admin", "", "the first administrator's username")
 	display := fs.String("display-name", "", "their display name (default: the username)")
 	email := fs.String("email", "", "their e-mail address (default: USERNAME@localhost.invalid)")
@@ -178,7 +178,8 @@ func writeAside(path, content string, mode os.FileMode) (string, error) {
 }
 
 func cmdDemo(ctx context.Context, args []string) error {
-	fs, data, addr := flags("demo")
+	fs, data := flags("demo")
+	addr := addrFlag(fs)
 	fs.Lookup("data").DefValue = "dissent-demo"
 	if os.Getenv("DISSENT_DATA") == "" {
 		*data = "dissent-demo"
@@ -244,7 +245,7 @@ func cmdUser(ctx context.Context, args []string) error {
 		return channel.Invalid("command", "usage: dissent user add|list|disable|enable --as ADMIN ...")
 	}
 	sub := args[0]
-	fs, data, _ := flags("user " + sub)
+	fs, data := flags("user " + sub)
 	as := fs.String("as", "", "your username (an administrator); password from DISSENT_PASSWORD or a prompt")
 	username := fs.String("username", "", "the account's username")
 	display := fs.String("display-name", "", "display name (add)")
@@ -320,7 +321,7 @@ func cmdUser(ctx context.Context, args []string) error {
 }
 
 func cmdCalendar(ctx context.Context, args []string) error {
-	fs, data, _ := flags("calendar")
+	fs, data := flags("calendar")
 	profile := fs.String("profile", channel.DefaultProfile, "policy profile: state-2fam070, eu-2019-1937 or nrc-dpo")
 	from := fs.String("from", "", "when the memo is submitted, RFC 3339 (e.g. 2026-07-02T16:30:00-04:00)")
 	tz := fs.String("tz", "", "the office's time zone (default from the config, America/New_York)")
@@ -378,7 +379,7 @@ func cmdRecovery(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "restore" {
 		return channel.Invalid("command", "usage: dissent recovery restore --data DIR --user NAME [--password-stdin] SHARE-FILE...")
 	}
-	fs, data, _ := flags("recovery restore")
+	fs, data := flags("recovery restore")
 	user := fs.String("user", "", "the user whose keys to restore (their password was reset by an administrator)")
 	stdin := fs.Bool("password-stdin", false, "read the user's new password from standard input")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -432,7 +433,7 @@ func cmdOffice(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "found" && args[0] != "grant") {
 		return channel.Invalid("command", usage)
 	}
-	fs, data, _ := flags("office " + args[0])
+	fs, data := flags("office " + args[0])
 	user := fs.String("user", "", "the office member, who has just signed in for the first time in your sight and chosen their own password")
 	fingerprint := fs.String("fingerprint", "", "the fingerprint of their keys, which they read you from their own account page")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -466,7 +467,7 @@ func cmdOffice(ctx context.Context, args []string) error {
 }
 
 func cmdStats(ctx context.Context, args []string) error {
-	fs, data, _ := flags("stats")
+	fs, data := flags("stats")
 	year := fs.Int("year", time.Now().Year(), "the year")
 	as := fs.String("as", "", "your username (auditor, office or administrator)")
 	asJSON := fs.Bool("json", false, "print JSON (the same as GET /api/v1/stats)")
