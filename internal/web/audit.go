@@ -101,7 +101,7 @@ func (h *handler) figuresFor(r *http.Request, v *visit, year int) (*figuresData,
 		d.Notes = append(d.Notes, v.T("Replied by the latest date: %s.", v.Percent(*p)))
 	}
 	if st.SignerBandsAfter != nil {
-		d.Notes = append(d.Notes, v.T("Memos by number of authors are shown once the year is over: two sets of figures taken during it would differ by single memos."))
+		d.Notes = append(d.Notes, v.T("Memos by number of authors are shown from %s, an hour after the year's end: two sets of figures taken during it would differ by single memos.", v.DateTime(*st.SignerBandsAfter)))
 	}
 	if m := st.MedianWorkdaysToReply; m != nil {
 		d.Notes = append(d.Notes, v.T("Half the replies came within %s working days.", v.p.Sprint(number.Decimal(*m, number.MaxFractionDigits(1)))))

@@ -613,7 +613,7 @@ var german = map[string]string{
 	"Replied on time: %s.":            "Fristgerecht beantwortet: %s.",
 	"Replied by the latest date: %s.": "Bis zum spätesten Termin beantwortet: %s.",
 	"Half the replies came within %s working days.": "Die Hälfte der Antworten kam binnen %s Arbeitstagen.",
-	"Memos by number of authors are shown once the year is over: two sets of figures taken during it would differ by single memos.": "Memos nach Zahl der Verfasser werden gezeigt, wenn das Jahr vorbei ist: zwei Auszüge während des Jahres unterschieden sich um einzelne Memos.",
+	"Memos by number of authors are shown from %s, an hour after the year's end: two sets of figures taken during it would differ by single memos.": "Memos nach Zahl der Verfasser werden ab %s gezeigt, eine Stunde nach Jahresende: zwei Auszüge während des Jahres unterschieden sich um einzelne Memos.",
 	"%s authors":                 "%s Verfasser",
 	"1 author":                   "1 Verfasser",
 	"Memos by number of authors": "Eingaben nach Zahl der Verfasser",

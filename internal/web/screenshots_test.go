@@ -187,7 +187,7 @@ func TestMainPages(t *testing.T) {
 	inspector.signIn("inspector", demo.Password)
 	inspector.check("auditor-ledger")
 	inspector.open("/figures")
-	inspector.see("shown once the year is over")
+	inspector.see("an hour after the year's end")
 	if during := h.Clock.Now(); c.shots != "" {
 		// The busier year's figures once it is over, with its signer
 		// bands; then back to the year under way.
