@@ -895,10 +895,10 @@ func (s *Service) addItem(ctx context.Context, tx store.Tx, a *Actor, o *opened,
 }
 
 // roomFor refuses an item of kind on o once the memo holds
-// channel.MaxThread of them (s.caps.thread), or twice that when the office adds it: the
-// messages and comments one side writes cannot keep the office from
-// answering. Items of the lifecycle (a reply, a reason) come once a step
-// and never near it.
+// channel.MaxThread of them (s.caps.thread), or twice that when the office
+// adds it: the messages and comments one side writes cannot keep the
+// office from answering. Items of the lifecycle (a reply, a reason) come
+// once a step and never near it.
 func (s *Service) roomFor(ctx context.Context, tx store.Tx, o *opened, kind string) error {
 	n, err := tx.CountItems(ctx, o.rec.ID, kind)
 	if err != nil {
