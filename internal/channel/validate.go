@@ -33,8 +33,10 @@ const (
 // revisions. None is near what a real case needs (the largest dissent cable
 // known had about a thousand signatures).
 const (
-	MaxAuthors   = 2000 // drafters and signers
-	MaxRevisions = 1000
+	MaxAuthors = 2000 // drafters and signers
+	// MaxRevisions is high: the web's editor saves a revision each time
+	// the drafter pauses (autosave), some hundreds in a long day.
+	MaxRevisions = 10_000
 	// MaxThread is how many messages, or comments, a memo takes from its
 	// authors and readers; the office may add as many again, so that a
 	// memo filled by one side still takes the office's answer.

@@ -37,7 +37,7 @@ func (s *Service) Revisions(ctx context.Context, a *Actor, memoID, cursor string
 	if err != nil {
 		return nil, err
 	}
-	if cursor != "" && (after.ID != cursorRevisions || after.Key < 0 || after.Key > channel.MaxRevisions) {
+	if cursor != "" && (after.ID != cursorRevisions || after.Key < 0) {
 		return nil, channel.Invalid("cursor", "the cursor is not one this server gave out")
 	}
 	if limit < 1 {
